@@ -1,0 +1,42 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "CARTSim",
+  platforms: [.macOS(.v13)],
+  products: [
+    // MARK: Public API
+    .library(name: "ODEKit", targets: ["ODEKit"]),
+    .library(name: "CARTModels", targets: ["CARTModels"]),
+    .library(name: "CARTSimCore", targets: ["CARTSimCore"]),
+    // MARK: Executables
+    .executable(name: "cartsim", targets: ["cartsim"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+  ],
+  targets: [
+    // Numerical core: knows nothing of biology, imports RealModule only (no Foundation).
+    .target(
+      name: "ODEKit",
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+    // Model library: the executable models (HEROS, CARTmath), dosing, observables.
+    .target(
+      name: "CARTModels",
+      dependencies: ["ODEKit", .product(name: "RealModule", package: "swift-numerics")]),
+    // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit"]),
+    // Thin command line front end.
+    .executableTarget(
+      name: "cartsim",
+      dependencies: [
+        "CARTSimCore", "CARTModels", "ODEKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // MARK: Tests
+    .testTarget(name: "ODEKitTests", dependencies: ["ODEKit"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit"]),
+  ]
+)

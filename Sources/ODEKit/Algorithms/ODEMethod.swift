@@ -1,0 +1,47 @@
+/// The integration method.
+public enum ODEMethod: String, Sendable, Codable, CaseIterable {
+  /// Dormand–Prince 5(4): explicit, adaptive, FSAL, 4th-order dense output
+  /// (Dormand & Prince 1980, doi:10.1016/0771-050X(80)90013-3; dense output of Shampine 1986).
+  case dp5 = "dp5"
+  /// Rodas4: L-stable Rosenbrock method of order 4(3), stiffly accurate, 3rd-order dense
+  /// output (Hairer & Wanner, Solving ODEs II, 2nd ed., §VI.4).
+  case rodas4 = "rodas4"
+  /// Starts with DP5 and switches to Rodas4 when stiffness is detected (Hairer's
+  /// dopri5 test `h·ρ > 3.25`); switches back when `h·‖J‖∞` is inside DP5's stability region.
+  case auto = "auto"
+}
+
+/// Tolerances and limits of an integration.
+public struct SolverOptions: Sendable {
+  /// Relative tolerance.
+  public var rtol: Double
+  /// Absolute tolerances, one per state (a single value applies to all).
+  public var atol: [Double]
+  /// Times at which the solution is returned (sorted ascending; outside the span ignored).
+  public var saveAt: [Double]
+  /// Maximum number of step attempts.
+  public var maxSteps: Int
+  /// Smallest step allowed before giving up with ``ReturnCode/stepSizeTooSmall``.
+  public var minStep: Double
+  /// Largest step allowed (`.infinity` for none).
+  public var maxStep: Double
+  /// First step; `nil` chooses it automatically.
+  public var initialStep: Double?
+  /// Components projected to `max(0, u)` after every step (amounts, cell counts).
+  public var nonNegative: [Int]
+
+  public init(
+    rtol: Double = 1e-6, atol: [Double] = [1e-10], saveAt: [Double] = [],
+    maxSteps: Int = 1_000_000, minStep: Double = 0, maxStep: Double = .infinity,
+    initialStep: Double? = nil, nonNegative: [Int] = []
+  ) {
+    self.rtol = rtol
+    self.atol = atol
+    self.saveAt = saveAt
+    self.maxSteps = maxSteps
+    self.minStep = minStep
+    self.maxStep = maxStep
+    self.initialStep = initialStep
+    self.nonNegative = nonNegative
+  }
+}

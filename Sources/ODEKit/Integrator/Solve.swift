@@ -1,0 +1,568 @@
+import RealModule
+
+/// Integrates `problem` and returns the solution at `options.saveAt` (or at the start and
+/// end of the span when `saveAt` is empty).
+///
+/// Discontinuities (dose starts and ends, ``TimeEvent``s) split the span into segments;
+/// the integrator stops exactly at each and restarts after applying it. At a time shared
+/// by several discontinuities the order is: infusion ends, then time events in the order
+/// given, then doses in the order given. State events are located by root finding on the
+/// dense output; when several fire in one step the earliest is applied first (ties by
+/// index). Output at an event time reports the state *after* the event.
+///
+/// Numerical failure does not throw: the solution carries a ``ReturnCode`` and the outputs
+/// reached before the failure.
+///
+/// - Complexity: DP5 costs 6 RHS evaluations per accepted step (FSAL); Rodas4 costs 6
+///   RHS evaluations, one Jacobian (analytic, or `n` RHS evaluations by forward
+///   differences), one LU (`n³/3`) and 6 triangular solves per step.
+@inlinable
+public func solve<S: ODESystem>(
+  _ problem: ODEProblem<S>, method: ODEMethod = .auto, options: SolverOptions = SolverOptions()
+) -> ODESolution {
+  let integrator = _Integrator(problem: problem, method: method, options: options)
+  return integrator.run()
+}
+
+@usableFromInline
+final class _Integrator<S: ODESystem> {
+  @usableFromInline let sys: S
+  @usableFromInline let n: Int
+  @usableFromInline let problem: ODEProblem<S>
+  @usableFromInline let requested: ODEMethod
+  @usableFromInline let opts: SolverOptions
+  @usableFromInline var stiff: Bool
+  @usableFromInline var stats = SolverStats()
+
+  @usableFromInline var t: Double
+  @usableFromInline var h: Double = 0
+  @usableFromInline var errOld: Double = 1
+  @usableFromInline var fsalValid = false
+  @usableFromInline var stiffCount = 0, nonstiffCount = 0, backCount = 0
+
+  // Work storage (n each, unless noted).
+  @usableFromInline let u, uNew, tmp, atol, rate: UnsafeMutablePointer<Double>
+  @usableFromInline let k: [UnsafeMutablePointer<Double>]  // 7 stage vectors
+  @usableFromInline let dense: UnsafeMutablePointer<Double>  // 5n
+  @usableFromInline let jac, lu: UnsafeMutablePointer<Double>  // n*n
+  @usableFromInline let piv: UnsafeMutablePointer<Int>
+  @usableFromInline var denseT0 = 0.0, denseH = 0.0, denseIsRodas = false
+
+  // Output.
+  @usableFromInline var outT: [Double] = []
+  @usableFromInline var outU: [Double] = []
+  @usableFromInline var saveAt: [Double]
+  @usableFromInline var nextOut = 0
+  @usableFromInline var eventLog: [(time: Double, label: String)] = []
+
+  // State events.
+  @usableFromInline var gPrev: [Double]
+
+  @usableFromInline
+  init(problem: ODEProblem<S>, method: ODEMethod, options: SolverOptions) {
+    self.problem = problem
+    self.sys = problem.system
+    let n = problem.system.dimension
+    self.n = n
+    self.requested = method
+    self.opts = options
+    self.stiff = method == .rodas4
+    self.t = problem.tspan.start
+    func alloc(_ m: Int) -> UnsafeMutablePointer<Double> {
+      let p = UnsafeMutablePointer<Double>.allocate(capacity: m)
+      p.initialize(repeating: 0, count: m)
+      return p
+    }
+    u = alloc(n); uNew = alloc(n); tmp = alloc(n); atol = alloc(n); rate = alloc(n)
+    k = (0..<7).map { _ in alloc(n) }
+    dense = alloc(5 * n)
+    jac = alloc(n * n); lu = alloc(n * n)
+    piv = .allocate(capacity: n)
+    piv.initialize(repeating: 0, count: n)
+    for i in 0..<n {
+      u[i] = problem.u0[i]
+      atol[i] = options.atol.count == n ? options.atol[i] : (options.atol.first ?? 1e-10)
+    }
+    precondition(options.atol.count == 1 || options.atol.count == n, "atol needs one value or one per state")
+    precondition(options.rtol > 0 && options.rtol.isFinite, "rtol must be positive")
+    let (t0, t1) = problem.tspan
+    saveAt = options.saveAt.isEmpty ? [t0, t1] : options.saveAt.filter { $0 >= t0 && $0 <= t1 }
+    for i in 1..<max(saveAt.count, 1) { precondition(saveAt[i] >= saveAt[i - 1], "saveAt must be sorted") }
+    gPrev = Array(repeating: 0, count: problem.stateEvents.count)
+    outT.reserveCapacity(saveAt.count)
+    outU.reserveCapacity(saveAt.count * n)
+  }
+
+  deinit {
+    u.deallocate(); uNew.deallocate(); tmp.deallocate(); atol.deallocate(); rate.deallocate()
+    for p in k { p.deallocate() }
+    dense.deallocate(); jac.deallocate(); lu.deallocate(); piv.deallocate()
+  }
+
+  // MARK: Driver
+
+  /// A discontinuity at a preset time.
+  @usableFromInline
+  struct _Disc {
+    @usableFromInline var time: Double
+    @usableFromInline var kind: Int  // 0 infusion end, 1 time event, 2 dose
+    @usableFromInline var index: Int  // into timeEvents or the expanded doses
+    @usableFromInline var order: Int
+  }
+
+  @usableFromInline
+  func run() -> ODESolution {
+    let (t0, tEnd) = problem.tspan
+    let doses = problem.doses.flatMap(\.administrations)
+    var discs: [_Disc] = []
+    for (i, d) in doses.enumerated() {
+      precondition(d.target >= 0 && d.target < n, "dose target \(d.target) is not a state index")
+      discs.append(_Disc(time: d.time, kind: 2, index: i, order: discs.count))
+      if d.duration > 0 { discs.append(_Disc(time: d.time + d.duration, kind: 0, index: i, order: discs.count)) }
+    }
+    for (i, e) in problem.timeEvents.enumerated() {
+      discs.append(_Disc(time: e.time, kind: 1, index: i, order: discs.count))
+    }
+    discs = discs.filter { $0.time >= t0 && $0.time <= tEnd }
+    discs.sort { ($0.time, $0.kind, $0.order) < ($1.time, $1.kind, $1.order) }
+
+    var code = ReturnCode.success
+    var di = 0
+    // Events at the start time.
+    while di < discs.count && discs[di].time == t0 { apply(discs[di], doses); di += 1 }
+    resetStateEvents()
+    recordOutputs(upTo: t0)
+    var segmentEnd = t0
+    outer: while segmentEnd < tEnd || (di < discs.count) {
+      segmentEnd = di < discs.count ? discs[di].time : tEnd
+      if t < segmentEnd {
+        fsalValid = false
+        h = opts.initialStep ?? initialStep(to: segmentEnd)
+        errOld = 1
+        code = integrate(to: segmentEnd)
+        if code != .success { break outer }
+      }
+      while di < discs.count && discs[di].time == segmentEnd { apply(discs[di], doses); di += 1 }
+      resetStateEvents()
+      recordOutputs(upTo: segmentEnd)
+      if segmentEnd >= tEnd && di >= discs.count { break }
+    }
+    return ODESolution(
+      t: outT, values: outU, dimension: n, returnCode: code, stats: stats, method: requested,
+      finalTime: t, finalState: Array(UnsafeBufferPointer(start: u, count: n)), eventLog: eventLog)
+  }
+
+  @usableFromInline
+  func apply(_ d: _Disc, _ doses: [Dose]) {
+    stats.events += 1
+    switch d.kind {
+    case 0:
+      let dose = doses[d.index]
+      rate[dose.target] -= dose.amount / dose.duration
+      if abs(rate[dose.target]) < 1e-12 * dose.amount / dose.duration { rate[dose.target] = 0 }
+      eventLog.append((d.time, dose.label + " (end)"))
+    case 1:
+      let e = problem.timeEvents[d.index]
+      var state = Array(UnsafeBufferPointer(start: u, count: n))
+      e.action(d.time, &state)
+      for i in 0..<n { u[i] = state[i] }
+      eventLog.append((d.time, e.label))
+    default:
+      let dose = doses[d.index]
+      if dose.duration > 0 { rate[dose.target] += dose.amount / dose.duration } else { u[dose.target] += dose.amount }
+      eventLog.append((d.time, dose.label))
+    }
+    fsalValid = false
+  }
+
+  @usableFromInline
+  func recordOutputs(upTo time: Double) {
+    while nextOut < saveAt.count && saveAt[nextOut] <= time {
+      outT.append(saveAt[nextOut])
+      for i in 0..<n { outU.append(u[i]) }
+      nextOut += 1
+    }
+  }
+
+  @usableFromInline
+  func resetStateEvents() {
+    let ub = UnsafeBufferPointer(start: u, count: n)
+    for (i, e) in problem.stateEvents.enumerated() { gPrev[i] = e.condition(t, ub) }
+  }
+
+  // MARK: Helpers
+
+  @inlinable @inline(__always)
+  func f(_ time: Double, _ x: UnsafeMutablePointer<Double>, _ out: UnsafeMutablePointer<Double>) {
+    sys.rhs(t: time, u: UnsafeBufferPointer(start: x, count: n), du: UnsafeMutableBufferPointer(start: out, count: n))
+    for i in 0..<n { out[i] += rate[i] }
+    stats.rhsEvaluations += 1
+  }
+
+  /// Weighted RMS norm of `e` with weights `atol + rtol·max(|u|, |uNew|)`.
+  @inlinable @inline(__always)
+  func errorNorm(_ e: UnsafeMutablePointer<Double>) -> Double {
+    var s = 0.0
+    for i in 0..<n {
+      let sc = atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i]))
+      let r = e[i] / sc
+      s += r * r
+    }
+    return (s / Double(n)).squareRoot()
+  }
+
+  /// Hairer's starting step (Solving ODEs I, §II.4).
+  @usableFromInline
+  func initialStep(to tb: Double) -> Double {
+    let span = tb - t
+    let order = stiff ? 4.0 : 5.0
+    let f0 = k[5], f1 = k[6]
+    f(t, u, f0)
+    var d0 = 0.0, d1 = 0.0
+    for i in 0..<n {
+      let sc = atol[i] + opts.rtol * abs(u[i])
+      d0 += (u[i] / sc) * (u[i] / sc)
+      d1 += (f0[i] / sc) * (f0[i] / sc)
+    }
+    d0 = (d0 / Double(n)).squareRoot(); d1 = (d1 / Double(n)).squareRoot()
+    var h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1
+    h0 = min(h0, span, opts.maxStep)
+    for i in 0..<n { tmp[i] = u[i] + h0 * f0[i] }
+    f(t + h0, tmp, f1)
+    var d2 = 0.0
+    for i in 0..<n {
+      let sc = atol[i] + opts.rtol * abs(u[i])
+      d2 += ((f1[i] - f0[i]) / sc) * ((f1[i] - f0[i]) / sc)
+    }
+    d2 = (d2 / Double(n)).squareRoot() / h0
+    let h1 = max(d1, d2) <= 1e-15 ? max(1e-6, h0 * 1e-3) : Double.pow(0.01 / max(d1, d2), 1 / order)
+    var hh = min(100 * h0, h1, span, opts.maxStep)
+    if !hh.isFinite || hh <= 0 { hh = min(span, 1e-6) }
+    return hh
+  }
+
+  /// Evaluates the dense output of the last accepted step at `time` into `out`.
+  @inlinable
+  func interpolate(_ time: Double, _ out: UnsafeMutablePointer<Double>) {
+    let s = denseH == 0 ? 1 : (time - denseT0) / denseH
+    let s1 = 1 - s
+    if denseIsRodas {
+      for i in 0..<n {
+        out[i] = dense[i] + s * (dense[n + i] + s1 * (dense[2 * n + i] + s * dense[3 * n + i]))
+      }
+    } else {
+      for i in 0..<n {
+        out[i] = dense[i] + s * (dense[n + i] + s1 * (dense[2 * n + i] + s * (dense[3 * n + i] + s1 * dense[4 * n + i])))
+      }
+    }
+    for j in opts.nonNegative where out[j] < 0 { out[j] = 0 }
+  }
+
+  // MARK: Stepping
+
+  /// Integrates from `t` to `tb` (a discontinuity or the end). Returns `.success` on arrival.
+  @usableFromInline
+  func integrate(to tb: Double) -> ReturnCode {
+    var lastWasNaN = false
+    var lastRejected = false
+    while t < tb {
+      if stats.steps >= opts.maxSteps { return .maxSteps }
+      h = min(h, opts.maxStep)
+      // Land exactly on the breakpoint; avoid a sliver step.
+      if t + h >= tb || t + 1.01 * h >= tb { h = tb - t }
+      let minStep = max(opts.minStep, 4 * t.ulp.magnitude, 1e-300)
+      if h < minStep { return lastWasNaN ? .unstable : .stepSizeTooSmall }
+      let err = stiff ? rodasStep() : dp5Step()
+      if !err.isFinite {
+        stats.rejectedSteps += 1
+        h *= 0.1
+        lastWasNaN = true
+        fsalValid = fsalValid && !stiff
+        continue
+      }
+      let q = stiff ? 4.0 : 5.0
+      if err <= 1 {
+        // Accept.
+        lastWasNaN = false
+        stats.acceptedSteps += 1
+        if stiff { stats.stiffSteps += 1 } else { stats.nonstiffSteps += 1 }
+        let tNew = (h == tb - t) ? tb : t + h
+        for j in opts.nonNegative where uNew[j] < 0 { uNew[j] = 0 }
+        // State events on [t, tNew].
+        if !problem.stateEvents.isEmpty, let (te, idx) = findStateEvent(tNew) {
+          fillOutputs(before: te, inclusive: false)
+          interpolate(te, u)
+          t = te
+          var state = Array(UnsafeBufferPointer(start: u, count: n))
+          let outcome = problem.stateEvents[idx].action(te, &state)
+          for i in 0..<n { u[i] = state[i] }
+          stats.events += 1
+          eventLog.append((te, problem.stateEvents[idx].label))
+          fsalValid = false
+          resetStateEvents()
+          recordOutputs(upTo: te)
+          if outcome == .terminate { return .terminated }
+          errOld = 1
+          h = initialStep(to: tb)
+          continue
+        }
+        fillOutputs(before: min(tNew, tb), inclusive: tNew < tb)
+        t = tNew
+        for i in 0..<n { u[i] = uNew[i] }
+        if !stiff { swapFSAL() }
+        // PI step-size control (β1 = 0.7/q, β2 = 0.4/q).
+        let e = max(err, 1e-10)
+        var fac = 0.9 * Double.pow(e, -0.7 / q) * Double.pow(errOld, 0.4 / q)
+        fac = min(max(fac, 0.2), lastRejected ? 1 : 6)
+        lastRejected = false
+        errOld = max(err, 1e-4)
+        h *= fac
+        if requested == .auto { checkSwitch() }
+      } else {
+        stats.rejectedSteps += 1
+        lastRejected = true
+        let fac = max(0.2, 0.9 * Double.pow(err, -1 / q))
+        h *= fac
+      }
+    }
+    return .success
+  }
+
+  /// Fills outputs with time `< limit` (or `<= limit` if `inclusive`) from dense output.
+  @inlinable
+  func fillOutputs(before limit: Double, inclusive: Bool) {
+    while nextOut < saveAt.count && (saveAt[nextOut] < limit || (inclusive && saveAt[nextOut] == limit)) {
+      interpolate(saveAt[nextOut], tmp)
+      outT.append(saveAt[nextOut])
+      for i in 0..<n { outU.append(tmp[i]) }
+      nextOut += 1
+    }
+  }
+
+  @inlinable
+  func swapFSAL() {
+    // k[6] holds f(tNew, uNew): copy into k[0].
+    k[0].update(from: k[6], count: n)
+    fsalValid = true
+  }
+
+  /// Locates the earliest state event in the step just taken (dense output valid).
+  @usableFromInline
+  func findStateEvent(_ tNew: Double) -> (Double, Int)? {
+    var best: (Double, Int)? = nil
+    let ub = UnsafeBufferPointer(start: uNew, count: n)
+    let tb = UnsafeBufferPointer(start: tmp, count: n)
+    for (i, e) in problem.stateEvents.enumerated() {
+      let gA = gPrev[i]
+      let gB = e.condition(tNew, ub)
+      defer { gPrev[i] = gB }
+      let up = gA < 0 && gB >= 0, down = gA > 0 && gB <= 0
+      let fires: Bool
+      switch e.direction {
+      case .up: fires = up
+      case .down: fires = down
+      case .either: fires = up || down
+      }
+      guard fires else { continue }
+      // Illinois (modified regula falsi) on the dense output.
+      var a = t, b = tNew, fa = gA, fb = gB, side = 0
+      for _ in 0..<100 {
+        if b - a <= 4 * b.ulp.magnitude + 1e-14 * abs(b - t) { break }
+        var m = (a * fb - b * fa) / (fb - fa)
+        if !(m > a && m < b) { m = 0.5 * (a + b) }
+        interpolate(m, tmp)
+        let fm = e.condition(m, tb)
+        if (fm < 0) == (fb < 0) && fm != 0 || (fm == 0 && fb == 0) {
+          b = m; fb = fm
+          if side == -1 { fa *= 0.5 }
+          side = -1
+        } else {
+          a = m; fa = fm
+          if side == 1 { fb *= 0.5 }
+          side = 1
+        }
+        if fm == 0 { b = m; break }
+      }
+      if best == nil || b < best!.0 { best = (b, i) }
+    }
+    return best
+  }
+
+  /// Stiffness switching for `.auto`.
+  @usableFromInline
+  func checkSwitch() {
+    if stiff {
+      // ‖J‖∞ bounds the spectral radius; DP5's real stability boundary is about 3.3.
+      var rho = 0.0
+      for i in 0..<n {
+        var s = 0.0
+        for j in 0..<n { s += abs(jac[i * n + j]) }
+        rho = max(rho, s)
+      }
+      if h * rho < 2.5 { backCount += 1 } else { backCount = 0 }
+      if backCount >= 10 {
+        stiff = false; backCount = 0; stiffCount = 0; nonstiffCount = 0
+        fsalValid = false; stats.methodSwitches += 1
+      }
+    }
+  }
+
+  /// Records the stiffness indicator of an accepted DP5 step (Hairer, dopri5.f).
+  @inlinable
+  func noteStiffness(_ hLambda: Double) {
+    guard requested == .auto else { return }
+    if hLambda > 3.25 {
+      nonstiffCount = 0
+      stiffCount += 1
+      if stiffCount >= 15 {
+        stiff = true; stiffCount = 0; stats.methodSwitches += 1
+      }
+    } else {
+      nonstiffCount += 1
+      if nonstiffCount >= 6 { stiffCount = 0 }
+    }
+  }
+
+  /// One Dormand–Prince step of size `h` from (`t`, `u`); writes `uNew`, returns the error norm.
+  @inlinable
+  func dp5Step() -> Double {
+    typealias T = DormandPrince5
+    let k1 = k[0], k2 = k[1], k3 = k[2], k4 = k[3], k5 = k[4], k6 = k[5], k7 = k[6]
+    if !fsalValid { f(t, u, k1); fsalValid = true }
+    for i in 0..<n { tmp[i] = u[i] + h * T.a21 * k1[i] }
+    f(t + T.c2 * h, tmp, k2)
+    for i in 0..<n { tmp[i] = u[i] + h * (T.a31 * k1[i] + T.a32 * k2[i]) }
+    f(t + T.c3 * h, tmp, k3)
+    for i in 0..<n { tmp[i] = u[i] + h * (T.a41 * k1[i] + T.a42 * k2[i] + T.a43 * k3[i]) }
+    f(t + T.c4 * h, tmp, k4)
+    for i in 0..<n { tmp[i] = u[i] + h * (T.a51 * k1[i] + T.a52 * k2[i] + T.a53 * k3[i] + T.a54 * k4[i]) }
+    f(t + T.c5 * h, tmp, k5)
+    for i in 0..<n {
+      tmp[i] = u[i] + h * (T.a61 * k1[i] + T.a62 * k2[i] + T.a63 * k3[i] + T.a64 * k4[i] + T.a65 * k5[i])
+    }
+    f(t + h, tmp, k6)
+    for i in 0..<n {
+      uNew[i] = u[i] + h * (T.b1 * k1[i] + T.b3 * k3[i] + T.b4 * k4[i] + T.b5 * k5[i] + T.b6 * k6[i])
+    }
+    f(t + h, uNew, k7)
+    var s = 0.0, stNum = 0.0, stDen = 0.0
+    for i in 0..<n {
+      let e = h * (T.e1 * k1[i] + T.e3 * k3[i] + T.e4 * k4[i] + T.e5 * k5[i] + T.e6 * k6[i] + T.e7 * k7[i])
+      let sc = atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i]))
+      s += (e / sc) * (e / sc)
+      stNum += (k7[i] - k6[i]) * (k7[i] - k6[i])
+      stDen += (uNew[i] - tmp[i]) * (uNew[i] - tmp[i])
+    }
+    let err = (s / Double(n)).squareRoot()
+    if err <= 1 {
+      // Dense output for [t, t+h].
+      denseIsRodas = false; denseT0 = t; denseH = h
+      for i in 0..<n {
+        let du = uNew[i] - u[i]
+        let bspl = h * k1[i] - du
+        dense[i] = u[i]
+        dense[n + i] = du
+        dense[2 * n + i] = bspl
+        dense[3 * n + i] = du - h * k7[i] - bspl
+        dense[4 * n + i] = h * (T.d1 * k1[i] + T.d3 * k3[i] + T.d4 * k4[i] + T.d5 * k5[i] + T.d6 * k6[i] + T.d7 * k7[i])
+      }
+      if stDen > 0 { noteStiffness(h * (stNum / stDen).squareRoot()) }
+    }
+    return err
+  }
+
+  /// Forms the Jacobian at (`t`, `u`) given `fu = f(t, u)`.
+  @usableFromInline
+  func computeJacobian(_ fu: UnsafeMutablePointer<Double>) {
+    stats.jacobianEvaluations += 1
+    if sys.hasAnalyticJacobian {
+      sys.jacobian(t: t, u: UnsafeBufferPointer(start: u, count: n), J: UnsafeMutableBufferPointer(start: jac, count: n * n))
+      return
+    }
+    let fp = k[6]
+    let sq = Double.ulpOfOne.squareRoot()
+    for j in 0..<n {
+      let saved = u[j]
+      var d = sq * max(abs(saved), atol[j] / opts.rtol * 1e-3, 1e-8)
+      let tj = saved + d
+      d = tj - saved
+      u[j] = tj
+      f(t, u, fp)
+      u[j] = saved
+      for i in 0..<n { jac[i * n + j] = (fp[i] - fu[i]) / d }
+    }
+  }
+
+  /// One Rodas4 step of size `h`; writes `uNew`, returns the error norm (or NaN).
+  @inlinable
+  func rodasStep() -> Double {
+    typealias R = Rodas4
+    let k1 = k[0], k2 = k[1], k3 = k[2], k4 = k[3], k5 = k[4], k6 = k[5]
+    let fu = dense  // scratch: f(t,u) then dT in dense[n..]; dense is rebuilt on acceptance
+    let dT = dense + n
+    let du = dense + 2 * n
+    f(t, u, fu)
+    computeJacobian(fu)
+    if sys.isAutonomous {
+      for i in 0..<n { dT[i] = 0 }
+    } else {
+      // Central difference: O(δ²) error with δ = ε^(1/3), keeps the order of the method.
+      let dt = Double.pow(Double.ulpOfOne, 1.0 / 3) * max(abs(t), 1)
+      f(t + dt, u, dT)
+      f(t - dt, u, du)
+      for i in 0..<n { dT[i] = (dT[i] - du[i]) / (2 * dt) }
+    }
+    let inv = 1 / (R.gamma * h)
+    for i in 0..<(n * n) { lu[i] = -jac[i] }
+    for i in 0..<n { lu[i * n + i] += inv }
+    stats.luDecompositions += 1
+    guard luFactor(lu, n, piv) else { return .nan }
+    func linsolve(_ x: UnsafeMutablePointer<Double>) {
+      luSolve(lu, n, piv, x)
+      stats.linearSolves += 1
+    }
+    let ih = 1 / h
+    // Stage 1.
+    for i in 0..<n { k1[i] = fu[i] + h * R.d1 * dT[i] }
+    linsolve(k1)
+    // Stage 2.
+    for i in 0..<n { tmp[i] = u[i] + R.a21 * k1[i] }
+    f(t + R.c2 * h, tmp, du)
+    for i in 0..<n { k2[i] = du[i] + h * R.d2 * dT[i] + ih * R.C21 * k1[i] }
+    linsolve(k2)
+    // Stage 3.
+    for i in 0..<n { tmp[i] = u[i] + R.a31 * k1[i] + R.a32 * k2[i] }
+    f(t + R.c3 * h, tmp, du)
+    for i in 0..<n { k3[i] = du[i] + h * R.d3 * dT[i] + ih * (R.C31 * k1[i] + R.C32 * k2[i]) }
+    linsolve(k3)
+    // Stage 4.
+    for i in 0..<n { tmp[i] = u[i] + R.a41 * k1[i] + R.a42 * k2[i] + R.a43 * k3[i] }
+    f(t + R.c4 * h, tmp, du)
+    for i in 0..<n { k4[i] = du[i] + h * R.d4 * dT[i] + ih * (R.C41 * k1[i] + R.C42 * k2[i] + R.C43 * k3[i]) }
+    linsolve(k4)
+    // Stage 5 (at t + h).
+    for i in 0..<n { tmp[i] = u[i] + R.a51 * k1[i] + R.a52 * k2[i] + R.a53 * k3[i] + R.a54 * k4[i] }
+    f(t + h, tmp, du)
+    for i in 0..<n { k5[i] = du[i] + ih * (R.C51 * k1[i] + R.C52 * k2[i] + R.C53 * k3[i] + R.C54 * k4[i]) }
+    linsolve(k5)
+    // Stage 6.
+    for i in 0..<n { tmp[i] += k5[i] }
+    f(t + h, tmp, du)
+    for i in 0..<n {
+      k6[i] = du[i] + ih * (R.C61 * k1[i] + R.C62 * k2[i] + R.C63 * k3[i] + R.C64 * k4[i] + R.C65 * k5[i])
+    }
+    linsolve(k6)
+    for i in 0..<n { uNew[i] = tmp[i] + k6[i] }
+    let err = errorNorm(k6)
+    if err <= 1 {
+      denseIsRodas = true; denseT0 = t; denseH = h
+      for i in 0..<n {
+        dense[i] = u[i]
+        dense[n + i] = uNew[i] - u[i]
+        dense[2 * n + i] = R.h21 * k1[i] + R.h22 * k2[i] + R.h23 * k3[i] + R.h24 * k4[i] + R.h25 * k5[i]
+        dense[3 * n + i] = R.h31 * k1[i] + R.h32 * k2[i] + R.h33 * k3[i] + R.h34 * k4[i] + R.h35 * k5[i]
+      }
+    }
+    return err
+  }
+}

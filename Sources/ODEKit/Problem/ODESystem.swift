@@ -1,0 +1,65 @@
+/// A system of ordinary differential equations `du/dt = f(t, u)`.
+///
+/// Conform a model to `ODESystem` to integrate it with ``solve(_:method:options:)``.
+/// The integrator calls ``rhs(t:u:du:)`` in its inner loop, so implementations should
+/// avoid allocation. A model that knows its Jacobian sets ``hasAnalyticJacobian`` and
+/// implements ``jacobian(t:u:J:)``; otherwise the stiff solver uses finite differences.
+public protocol ODESystem {
+  /// Number of state variables.
+  var dimension: Int { get }
+  /// `true` when `f` does not depend on `t` explicitly (between events). Lets the
+  /// Rosenbrock solver skip the time derivative `∂f/∂t`. Defaults to `false`.
+  var isAutonomous: Bool { get }
+  /// `true` when ``jacobian(t:u:J:)`` is implemented. Defaults to `false`.
+  var hasAnalyticJacobian: Bool { get }
+  /// Writes `f(t, u)` into `du`. `du` has `dimension` elements and is not zeroed first.
+  func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>)
+  /// Writes `∂f/∂u` row-major into `J` (`J[i * n + j] = ∂f_i/∂u_j`, `n × n` elements).
+  func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>)
+}
+
+extension ODESystem {
+  @inlinable public var isAutonomous: Bool { false }
+  @inlinable public var hasAnalyticJacobian: Bool { false }
+  @inlinable
+  public func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {
+    preconditionFailure("jacobian(t:u:J:) called on a system without an analytic Jacobian")
+  }
+}
+
+/// An ``ODESystem`` built from closures: convenient for tests and small problems.
+public struct ODEFunction: ODESystem, Sendable {
+  public let dimension: Int
+  public let isAutonomous: Bool
+  @usableFromInline let f: @Sendable (Double, UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void
+  @usableFromInline let jac: (@Sendable (Double, UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void)?
+
+  /// - Parameters:
+  ///   - dimension: number of states.
+  ///   - isAutonomous: whether `f` is free of explicit `t`.
+  ///   - jacobian: optional analytic Jacobian, row-major.
+  ///   - f: the right-hand side `(t, u, du)`.
+  public init(
+    dimension: Int, isAutonomous: Bool = false,
+    jacobian: (@Sendable (Double, UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void)? = nil,
+    _ f: @escaping @Sendable (Double, UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void
+  ) {
+    precondition(dimension > 0, "an ODE system needs at least one state")
+    self.dimension = dimension
+    self.isAutonomous = isAutonomous
+    self.f = f
+    self.jac = jacobian
+  }
+
+  @inlinable public var hasAnalyticJacobian: Bool { jac != nil }
+
+  @inlinable
+  public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
+    f(t, u, du)
+  }
+
+  @inlinable
+  public func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {
+    jac!(t, u, J)
+  }
+}

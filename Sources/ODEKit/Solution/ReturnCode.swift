@@ -1,0 +1,38 @@
+/// How an integration ended. Failures keep the partial solution up to the failure time.
+public enum ReturnCode: String, Sendable, Codable, CaseIterable {
+  /// Reached the end of the time span.
+  case success = "Success"
+  /// A state event asked to stop.
+  case terminated = "Terminated"
+  /// `maxSteps` accepted-or-rejected steps were taken before the end.
+  case maxSteps = "MaxSteps"
+  /// The step size fell below `minStep`.
+  case stepSizeTooSmall = "StepSizeTooSmall"
+  /// The solution or its error estimate became NaN or infinite and could not be recovered.
+  case unstable = "Unstable"
+
+  /// `true` for `success` and `terminated`.
+  public var isSuccessful: Bool { self == .success || self == .terminated }
+}
+
+/// Counters of the work an integration did.
+public struct SolverStats: Sendable, Equatable, Codable {
+  public var rhsEvaluations = 0
+  public var jacobianEvaluations = 0
+  public var luDecompositions = 0
+  public var linearSolves = 0
+  public var acceptedSteps = 0
+  public var rejectedSteps = 0
+  /// Accepted steps taken by the explicit method.
+  public var nonstiffSteps = 0
+  /// Accepted steps taken by the stiff method.
+  public var stiffSteps = 0
+  /// Number of switches between the explicit and the stiff method.
+  public var methodSwitches = 0
+  /// Number of discontinuities (doses, time events, state events) applied.
+  public var events = 0
+
+  public init() {}
+  /// Total steps attempted.
+  public var steps: Int { acceptedSteps + rejectedSteps }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import ODEKit
+import Testing
+
+/// One-compartment PK: dA/dt = −k·A (first-order elimination).
+let kel = 0.3
+let oneCompartment = ODEFunction(dimension: 1, isAutonomous: true, jacobian: { _, _, J in J[0] = -kel }) { _, a, da in
+  da[0] = -kel * a[0]
+}
+
+/// Closed-form amount after a bolus `D` at `t0` (superposed).
+func bolus(_ D: Double, at t0: Double, _ t: Double) -> Double { t < t0 ? 0 : D * exp(-kel * (t - t0)) }
+/// Closed-form amount after a zero-order infusion of `D` over `T` starting at `t0`.
+func infusion(_ D: Double, over T: Double, at t0: Double, _ t: Double) -> Double {
+  let R = D / T
+  if t <= t0 { return 0 }
+  if t <= t0 + T { return R / kel * (1 - exp(-kel * (t - t0))) }
+  return R / kel * (1 - exp(-kel * T)) * exp(-kel * (t - t0 - T))
+}
+
+struct EventTests {
+  let grid = stride(from: 0.0, through: 48.0, by: 0.25).map { $0 }
+
+  @Test(arguments: ODEMethod.allCases)
+  func bolusDosing(method: ODEMethod) {
+    let doses = [Dose(time: 0, target: 0, amount: 100), Dose(time: 7.3, target: 0, amount: 50)]
+    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
+                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
+    #expect(sol.returnCode == .success)
+    for (i, t) in sol.t.enumerated() {
+      let exact = bolus(100, at: 0, t) + bolus(50, at: 7.3, t)
+      #expect(abs(sol[i, 0] - exact) <= 1e-8 * exact + 1e-10, "t = \(t)")
+    }
+  }
+
+  @Test(arguments: ODEMethod.allCases)
+  func zeroOrderInfusion(method: ODEMethod) {
+    let doses = [Dose(time: 1, target: 0, amount: 120, duration: 2.5)]
+    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
+                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
+    for (i, t) in sol.t.enumerated() {
+      let exact = infusion(120, over: 2.5, at: 1, t)
+      #expect(abs(sol[i, 0] - exact) <= 1e-8 * exact + 1e-10, "t = \(t)")
+    }
+  }
+
+  /// II/ADDL: 5 infusions of 1 h every 8 h plus a bolus every 12 h, overlapping.
+  @Test(arguments: ODEMethod.allCases)
+  func repeatedDosing(method: ODEMethod) {
+    let doses = [
+      Dose(time: 0, target: 0, amount: 60, duration: 1, interval: 8, additional: 4),
+      Dose(time: 0.5, target: 0, amount: 10, interval: 12, additional: 3),
+    ]
+    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
+                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
+    #expect(sol.returnCode == .success)
+    for (i, t) in sol.t.enumerated() {
+      var exact = 0.0
+      for j in 0..<5 { exact += infusion(60, over: 1, at: Double(j) * 8, t) }
+      for j in 0..<4 { exact += bolus(10, at: 0.5 + Double(j) * 12, t) }
+      #expect(abs(sol[i, 0] - exact) <= 1e-8 * exact + 1e-10, "t = \(t)")
+    }
+    // 5 starts + 5 ends + 4 boluses.
+    #expect(sol.stats.events == 14)
+  }
+
+  /// A dose exactly at an output time is included in that output; one between outputs
+  /// leaves the neighbouring outputs untouched by interpolation across the jump.
+  @Test func eventsAtAndBetweenOutputTimes() {
+    let doses = [Dose(time: 2, target: 0, amount: 10), Dose(time: 3.37, target: 0, amount: 10)]
+    let ts: [Double] = [0, 1, 2, 3, 3.37, 4]
+    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 4), doses: doses), method: .dp5,
+                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: ts))
+    #expect(sol.t == ts)
+    #expect(sol[1, 0] == 0)
+    #expect(abs(sol[2, 0] - 10) < 1e-12)
+    #expect(abs(sol[3, 0] - bolus(10, at: 2, 3)) < 1e-9)
+    #expect(abs(sol[4, 0] - (bolus(10, at: 2, 3.37) + 10)) < 1e-9)
+    #expect(abs(sol[5, 0] - (bolus(10, at: 2, 4) + bolus(10, at: 3.37, 4))) < 1e-9)
+  }
+
+  /// Simultaneous discontinuities run in the documented order: infusion ends, time
+  /// events, doses. A reset to 5 followed by a bolus of 1 gives 6, not 5.
+  @Test func simultaneousEventOrder() {
+    let reset = TimeEvent(time: 1, label: "reset") { _, u in u[0] = 5 }
+    let doses = [Dose(time: 1, target: 0, amount: 1)]
+    let decay0 = ODEFunction(dimension: 1) { _, _, du in du[0] = 0 }
+    let sol = solve(ODEProblem(system: decay0, u0: [0], tspan: (0, 2), doses: doses, timeEvents: [reset]),
+                    options: SolverOptions(saveAt: [1, 2]))
+    #expect(sol[0, 0] == 6)
+    #expect(sol.eventLog.map(\.label) == ["reset", "dose"])
+  }
+
+  /// A state event found by root finding: y' = −y crosses 0.1 at t = ln 10.
+  @Test(arguments: ODEMethod.allCases)
+  func stateEventRootFinding(method: ODEMethod) {
+    let decay = ODEFunction(dimension: 1, isAutonomous: true) { _, y, dy in dy[0] = -y[0] }
+    var hit = Double.nan
+    let extinction = StateEvent(label: "extinct", direction: .down, condition: { _, u in u[0] - 0.1 }) { t, u in
+      hit = t
+      u[0] = 0
+      return .continue
+    }
+    let sol = solve(ODEProblem(system: decay, u0: [1], tspan: (0, 5), stateEvents: [extinction]), method: method,
+                    options: SolverOptions(rtol: 1e-9, atol: [1e-12], saveAt: [1, 2, 3, 4, 5]))
+    #expect(abs(hit - log(10)) < 1e-8, "root at \(hit)")
+    #expect(abs(sol[1, 0] - exp(-2)) < 1e-8)
+    #expect(sol[2, 0] == 0 && sol[4, 0] == 0)
+    #expect(sol.returnCode == .success)
+    // Terminating event keeps the partial solution.
+    let stop = StateEvent(label: "stop", direction: .down, condition: { _, u in u[0] - 0.1 }) { _, _ in .terminate }
+    let partial = solve(ODEProblem(system: decay, u0: [1], tspan: (0, 5), stateEvents: [stop]), method: method,
+                        options: SolverOptions(rtol: 1e-9, atol: [1e-12], saveAt: [1, 2, 3, 4, 5]))
+    #expect(partial.returnCode == .terminated)
+    #expect(partial.t == [1, 2])
+    #expect(abs(partial.finalTime - log(10)) < 1e-8)
+  }
+
+  /// Failures return a code and keep the outputs reached: y' = y² blows up at t = 1.
+  @Test(arguments: ODEMethod.allCases)
+  func failureKeepsPartialSolution(method: ODEMethod) {
+    let blowUp = ODEFunction(dimension: 1, isAutonomous: true) { _, y, dy in dy[0] = y[0] * y[0] }
+    let sol = solve(ODEProblem(system: blowUp, u0: [1], tspan: (0, 2)), method: method,
+                    options: SolverOptions(rtol: 1e-8, atol: [1e-10], saveAt: [0, 0.5, 0.9, 1.5, 2]))
+    #expect(!sol.returnCode.isSuccessful)
+    #expect(sol.t == [0, 0.5, 0.9])
+    #expect(abs(sol[2, 0] - 10) < 1e-5)
+    // The numerical singularity lags the exact one (t = 1) by a hair.
+    #expect(sol.finalTime > 0.99 && sol.finalTime < 1.0001)
+    // Max steps.
+    let capped = solve(ODEProblem(system: blowUp, u0: [1], tspan: (0, 0.9)), method: method,
+                       options: SolverOptions(rtol: 1e-8, atol: [1e-10], saveAt: [0, 0.9], maxSteps: 5))
+    #expect(capped.returnCode == .maxSteps)
+    #expect(capped.t == [0])
+  }
+
+  /// Non-negativity projection keeps a state that is driven below zero at zero.
+  @Test func nonNegativity() {
+    let drain = ODEFunction(dimension: 1) { _, _, dy in dy[0] = -1 }
+    let sol = solve(ODEProblem(system: drain, u0: [1], tspan: (0, 3)),
+                    options: SolverOptions(saveAt: [0.5, 2, 3], nonNegative: [0]))
+    #expect(abs(sol[0, 0] - 0.5) < 1e-9)
+    #expect(sol[1, 0] == 0 && sol[2, 0] == 0)
+  }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import ODEKit
+import Testing
+
+/// Stiff problems against reference solutions from an independent simulator (scipy's
+/// Radau IIA at rtol 1e-12, cross-checked with BDF; see Fixtures/README.md).
+struct StiffReferenceTests {
+  @Test(arguments: [ODEMethod.rodas4, .auto])
+  func rober(method: ODEMethod) throws {
+    let ref = try loadFixture("rober")
+    let ts = ref.rows.map { $0[0] }
+    let sol = solve(ODEProblem(system: roberSystem, u0: [1, 0, 0], tspan: (0, ts.last!)), method: method,
+                    options: SolverOptions(rtol: 1e-10, atol: [1e-14, 1e-20, 1e-14], saveAt: ts))
+    #expect(sol.returnCode == .success)
+    #expect(sol.t.count == ts.count)
+    // y2 is ~1e-5 at most: relative error per component, floor 1e-16.
+    let err = maxRelativeError(sol, ref.rows, floor: 1e-16)
+    #expect(err < 1e-6, "ROBER \(method): max relative error \(err)")
+    // Mass conservation y1 + y2 + y3 = 1.
+    for i in sol.t.indices {
+      let mass: Double = sol[i, 0] + sol[i, 1] + sol[i, 2]
+      #expect(abs(mass - 1) < 1e-9)
+    }
+  }
+
+  @Test(arguments: [ODEMethod.rodas4, .auto])
+  func vanDerPolMu1000(method: ODEMethod) throws {
+    let ref = try loadFixture("vanderpol_mu1000")
+    let ts = ref.rows.map { $0[0] }
+    let sol = solve(ODEProblem(system: vanDerPol(mu: 1000), u0: [2, 0], tspan: (0, ts.last!)),
+                    method: method, options: SolverOptions(rtol: 1e-10, atol: [1e-10], saveAt: ts))
+    #expect(sol.returnCode == .success)
+    // y2 passes through 0; relative error with a floor of 1e-3 on |y|.
+    let err = maxRelativeError(sol, ref.rows, floor: 1e-3)
+    #expect(err < 1e-5, "Van der Pol \(method): max relative error \(err)")
+    if method == .auto { #expect(sol.stats.stiffSteps > 0, "auto must detect stiffness on Van der Pol μ = 1000") }
+  }
+
+  @Test(arguments: [ODEMethod.rodas4, .auto])
+  func hires(method: ODEMethod) throws {
+    let ref = try loadFixture("hires")
+    let ts = ref.rows.map { $0[0] }
+    var u0 = [Double](repeating: 0, count: 8)
+    u0[0] = 1; u0[7] = 0.0057
+    let sol = solve(ODEProblem(system: hiresSystem, u0: u0, tspan: (0, ts.last!)), method: method,
+                    options: SolverOptions(rtol: 1e-10, atol: [1e-14], saveAt: ts))
+    #expect(sol.returnCode == .success)
+    let err = maxRelativeError(sol, ref.rows, floor: 1e-10)
+    #expect(err < 1e-6, "HIRES \(method): max relative error \(err)")
+  }
+
+  /// A nonstiff problem stays on DP5 under `.auto`; a stiff one costs far fewer RHS
+  /// evaluations under `.auto` than under DP5 alone.
+  @Test func autoSwitchingPaysOff() {
+    let nonstiff = solve(ODEProblem(system: vanDerPol(mu: 1), u0: [2, 0], tspan: (0, 20)), method: .auto)
+    #expect(nonstiff.stats.stiffSteps == 0)
+    let opts = SolverOptions(rtol: 1e-6, atol: [1e-8], saveAt: [1e5])
+    let auto = solve(ODEProblem(system: roberSystem, u0: [1, 0, 0], tspan: (0, 1e5)), method: .auto, options: opts)
+    let explicit = solve(ODEProblem(system: roberSystem, u0: [1, 0, 0], tspan: (0, 1e5)), method: .dp5,
+                         options: SolverOptions(rtol: 1e-6, atol: [1e-8], saveAt: [1e5], maxSteps: 200_000))
+    #expect(auto.returnCode == .success)
+    #expect(auto.stats.methodSwitches >= 1)
+    #expect(auto.stats.rhsEvaluations * 10 < explicit.stats.rhsEvaluations || explicit.returnCode == .maxSteps)
+    // Van der Pol μ = 1000 over two periods: DP5 alone needs over a million steps.
+    let vdp = ODEProblem(system: vanDerPol(mu: 1000), u0: [2, 0], tspan: (0, 3000))
+    let vdpAuto = solve(vdp, method: .auto, options: SolverOptions(rtol: 1e-6, atol: [1e-6], saveAt: [3000]))
+    let vdpDP5 = solve(vdp, method: .dp5, options: SolverOptions(rtol: 1e-6, atol: [1e-6], saveAt: [3000], maxSteps: 100_000))
+    #expect(vdpAuto.returnCode == .success && vdpAuto.stats.steps < 5_000)
+    #expect(vdpDP5.returnCode == .maxSteps)
+  }
+}
