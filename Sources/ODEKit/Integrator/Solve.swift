@@ -41,7 +41,7 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline var stiffCount = 0, nonstiffCount = 0, backCount = 0
 
   // Work storage (n each, unless noted).
-  @usableFromInline let u, uNew, tmp, atol, rate: UnsafeMutablePointer<Double>
+  @usableFromInline let u, uNew, tmp, atol, rate, scale: UnsafeMutablePointer<Double>
   @usableFromInline let k: [UnsafeMutablePointer<Double>]  // 7 stage vectors
   @usableFromInline let dense: UnsafeMutablePointer<Double>  // 5n
   @usableFromInline let jac, lu: UnsafeMutablePointer<Double>  // n*n
@@ -73,7 +73,7 @@ final class _Integrator<S: ODESystem> {
       p.initialize(repeating: 0, count: m)
       return p
     }
-    u = alloc(n); uNew = alloc(n); tmp = alloc(n); atol = alloc(n); rate = alloc(n)
+    u = alloc(n); uNew = alloc(n); tmp = alloc(n); atol = alloc(n); rate = alloc(n); scale = alloc(n)
     k = (0..<7).map { _ in alloc(n) }
     dense = alloc(5 * n)
     jac = alloc(n * n); lu = alloc(n * n)
@@ -94,7 +94,7 @@ final class _Integrator<S: ODESystem> {
   }
 
   deinit {
-    u.deallocate(); uNew.deallocate(); tmp.deallocate(); atol.deallocate(); rate.deallocate()
+    u.deallocate(); uNew.deallocate(); tmp.deallocate(); atol.deallocate(); rate.deallocate(); scale.deallocate()
     for p in k { p.deallocate() }
     dense.deallocate(); jac.deallocate(); lu.deallocate(); piv.deallocate()
   }
@@ -512,13 +512,22 @@ final class _Integrator<S: ODESystem> {
       f(t - dt, u, du)
       for i in 0..<n { dT[i] = (dT[i] - du[i]) / (2 * dt) }
     }
+    // The linear systems are solved in error-weighted variables (W⁻¹ E W)(W⁻¹ k) = W⁻¹ b,
+    // W = diag(atol + rtol·|u|), so that pivoting compares entries on the scale that
+    // matters: a row of large cell numbers cannot leak round-off into a state that is zero.
     let inv = 1 / (R.gamma * h)
-    for i in 0..<(n * n) { lu[i] = -jac[i] }
-    for i in 0..<n { lu[i * n + i] += inv }
+    for i in 0..<n { scale[i] = atol[i] + opts.rtol * abs(u[i]) }
+    for i in 0..<n {
+      let ri = 1 / scale[i]
+      for j in 0..<n { lu[i * n + j] = -jac[i * n + j] * scale[j] * ri }
+      lu[i * n + i] += inv
+    }
     stats.luDecompositions += 1
     guard luFactor(lu, n, piv) else { return .nan }
     func linsolve(_ x: UnsafeMutablePointer<Double>) {
+      for i in 0..<n { x[i] /= scale[i] }
       luSolve(lu, n, piv, x)
+      for i in 0..<n { x[i] *= scale[i] }
       stats.linearSolves += 1
     }
     let ih = 1 / h

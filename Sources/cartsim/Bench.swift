@@ -1,0 +1,72 @@
+import ArgumentParser
+import CARTModels
+import CARTSimCore
+import Foundation
+import ODEKit
+
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Benchmark the solvers on a scenario (build with -c release).",
+    discussion: """
+      Simulates the scenario (default: the embedded HEROS 2.0 cohort B, over two years) \
+      with each solver and reports the time per simulation (minimum and median over the \
+      repeats), RHS evaluations, Jacobians, steps and rejected steps. Output writing is \
+      not timed.
+      """)
+
+  @Argument(help: "Scenario JSON file (default: the embedded HEROS 2.0 cohort B scenario).")
+  var scenario: String?
+
+  @Option(help: "Repeats per solver.")
+  var repeats: Int = 20
+
+  @Option(help: "Horizon in days (default 730: two years).")
+  var horizon: Double = 730
+
+  @Flag(help: "Print the results as JSON.")
+  var json = false
+
+  func validate() throws {
+    guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+    guard horizon > 0 else { throw ValidationError("--horizon must be > 0") }
+  }
+
+  func run() throws {
+    var (scenario, file) = try loadScenario(self.scenario)
+    scenario.horizonDays = horizon
+    #if DEBUG
+      FileHandle.standardError.write(Data("warning: this is a debug build; measure with `swift run -c release cartsim bench`\n".utf8))
+    #endif
+    var rows: [JSONOut] = []
+    if !json {
+      print("scenario: \(scenario.name), horizon \(Int(horizon)) days, rtol \(scenario.rtol), \(repeats) repeats")
+      print("solver  return      time/sim (min)  time/sim (median)  RHS evals  Jacobians  LUs   steps  rejected  stiff steps")
+    }
+    for method in ODEMethod.allCases {
+      var times: [Double] = []
+      var last: SimulationResult? = nil
+      for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let r = try Simulator.run(scenario, file: file, method: method)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        last = r
+      }
+      times.sort()
+      let r = last!, st = r.stats
+      let median = times[times.count / 2]
+      if json {
+        rows.append(.object([
+          ("method", .string(method.rawValue)), ("return_code", .string(r.returnCode.rawValue)),
+          ("ms_min", .number(times[0])), ("ms_median", .number(median)), ("rhs_evaluations", .int(st.rhsEvaluations)),
+          ("jacobians", .int(st.jacobianEvaluations)), ("lu_decompositions", .int(st.luDecompositions)),
+          ("steps", .int(st.steps)), ("rejected", .int(st.rejectedSteps)), ("stiff_steps", .int(st.stiffSteps)),
+        ]))
+      } else {
+        print(String(format: "%-7@ %-11@ %11.3f ms  %14.3f ms  %9d  %9d  %4d  %6d  %8d  %11d",
+                     method.rawValue, r.returnCode.rawValue, times[0], median, st.rhsEvaluations, st.jacobianEvaluations,
+                     st.luDecompositions, st.steps, st.rejectedSteps, st.stiffSteps))
+      }
+    }
+    if json { print(JSONOut.array(rows).render()) }
+  }
+}

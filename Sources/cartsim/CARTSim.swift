@@ -1,0 +1,161 @@
+import ArgumentParser
+import CARTModels
+import CARTSimCore
+import Foundation
+import ODEKit
+
+@main
+struct CARTSimCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "cartsim",
+    abstract: "In-silico trials of CAR T cell therapy (HER2-CAR T in sarcoma: HEROS 1.0, 2.0, 3.0).",
+    discussion: """
+      Simulate a scenario (a JSON file: model, patient, lymphodepletion, CAR T infusions, \
+      checkpoint inhibitor, horizon) and write its time course, summary and plots; list \
+      the models and their parameters; benchmark the solvers.
+      """,
+    version: "0.1.0",
+    subcommands: [Simulate.self, Validate.self, Models.self, Bench.self])
+}
+
+/// Prints an input error the way users read it and exits with status 2.
+func fail(_ error: any Error) -> ExitCode {
+  FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+  return ExitCode(2)
+}
+
+/// The scenario named on the command line, or the embedded HEROS 2.0 cohort B default.
+func loadScenario(_ path: String?) throws -> (Scenario, String) {
+  if let path { return (try Scenario.load(path: path), path) }
+  return (try Scenario.parse(Data(EmbeddedScenarios.heros2CohortB.utf8), file: "<embedded heros2-cohortB>"),
+          "<embedded heros2-cohortB>")
+}
+
+struct Simulate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Simulate one scenario and write timecourse.csv, summary.json and plots/*.svg.",
+    discussion: "Without a scenario file, runs the embedded HEROS 2.0 cohort B scenario (Examples/heros2-cohortB.json).")
+
+  @Argument(help: "Scenario JSON file (default: the embedded HEROS 2.0 cohort B scenario).")
+  var scenario: String?
+
+  @Option(name: .shortAndLong, help: "Output directory.")
+  var out: String = "out"
+
+  @Option(help: "Override the solver: auto, dp5 or rodas4.")
+  var method: String?
+
+  @Flag(help: "Print the summary JSON to standard output.")
+  var printSummary = false
+
+  func run() throws {
+    do {
+      var method: ODEMethod? = nil
+      if let m = self.method {
+        guard let parsed = ODEMethod(rawValue: m) else {
+          throw ValidationError("--method must be one of: \(ODEMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        method = parsed
+      }
+      let (scenario, file) = try loadScenario(self.scenario)
+      let result = try Simulator.run(scenario, file: file, method: method)
+      try ResultWriter.write(result, to: out)
+      let s = result.summary
+      if printSummary { print(ResultWriter.summaryJSON(result).render()) }
+      print("\(scenario.name): \(result.returnCode.rawValue) with \(result.methodDescription), \(result.stats.steps) steps, \(result.stats.rhsEvaluations) RHS evaluations")
+      if let c = s.carTCmax, let t = s.carTTmax {
+        print(String(format: "  CAR T Cmax %.3g cells/µL at day %.2f; AUC0-28 %.3g cells/µL·d; persistence %.0f days",
+                     c, t, s.carTAUC028 ?? .nan, s.persistenceDays ?? .nan))
+      }
+      if let r = s.bestResponse, let b = s.sldBestPercentChange {
+        print(String(format: "  best response %@ (best SLD change %.1f%%); IL-6 peak %.3g pg/mL; CRS grade %d",
+                     r.rawValue, b, s.il6Peak ?? .nan, s.crsGrade ?? 0))
+      }
+      print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/")
+      if !result.returnCode.isSuccessful {
+        FileHandle.standardError.write(Data("error: the solver stopped early (\(result.returnCode.rawValue)); the partial result was written\n".utf8))
+        throw ExitCode(3)
+      }
+    } catch let e as InputError {
+      throw fail(e)
+    }
+  }
+}
+
+struct Validate: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Check a scenario file without simulating it.")
+
+  @Argument(help: "Scenario JSON file.")
+  var scenario: String
+
+  func run() throws {
+    do {
+      let s = try Scenario.load(path: scenario)
+      try Simulator.check(s, file: scenario)
+      print("\(scenario): valid (\(s.name): model \(s.model), \(s.regimen.infusions.count) infusion(s), horizon \(s.horizonDays) days)")
+    } catch let e as InputError {
+      throw fail(e)
+    }
+  }
+}
+
+struct Models: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "List the built-in models, or show one model's parameters.",
+    subcommands: [List.self, Show.self], defaultSubcommand: List.self)
+
+  struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the built-in models.")
+    func run() {
+      for id in ModelCatalog.ids {
+        let d = ModelCatalog.describe(id)!
+        print("\(id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(d.states.count) states, \(d.parameters.table.count) parameters — \(d.title)")
+      }
+    }
+  }
+
+  struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a model's states, observables and parameter table.")
+
+    @Argument(help: "Model identifier (see `cartsim models`).")
+    var name: String
+
+    @Option(help: "Output format: table, markdown or csv.")
+    var format: String = "table"
+
+    func validate() throws {
+      guard ModelCatalog.ids.contains(name) else {
+        throw ValidationError("unknown model '\(name)' (known: \(ModelCatalog.ids.joined(separator: ", ")))")
+      }
+      guard ["table", "markdown", "csv"].contains(format) else { throw ValidationError("--format must be table, markdown or csv") }
+    }
+
+    func run() {
+      let d = ModelCatalog.describe(name)!
+      let rows = d.parameters.table
+      switch format {
+      case "csv":
+        print("name,value,unit,evidence,source,description")
+        for p in rows {
+          print([p.name, formatNumber(p.value), p.unit, p.evidence.rawValue, p.source, p.description]
+                  .map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
+                  .joined(separator: ","))
+        }
+      case "markdown":
+        print("| Parameter | Value | Unit | Evidence | Source | Meaning |\n|---|---|---|---|---|---|")
+        for p in rows { print("| `\(p.name)` | \(formatNumber(p.value)) | \(p.unit) | \(p.evidence.rawValue) | \(p.source) | \(p.description) |") }
+      default:
+        print("\(name): \(d.title)")
+        print("states: \(d.states.joined(separator: ", "))")
+        print("observables: \(d.observables.map { "\($0.name) [\($0.unit)]" }.joined(separator: ", "))\n")
+        let w0 = max(4, rows.map(\.name.count).max()!), w2 = max(4, rows.map(\.unit.count).max()!)
+        print("NAME".padding(toLength: w0, withPad: " ", startingAt: 0) + "  VALUE       " + "UNIT".padding(toLength: w2, withPad: " ", startingAt: 0) + "  EVIDENCE  SOURCE")
+        for p in rows {
+          print(p.name.padding(toLength: w0, withPad: " ", startingAt: 0) + "  " + formatNumber(p.value).padding(toLength: 10, withPad: " ", startingAt: 0)
+                + "  " + p.unit.padding(toLength: w2, withPad: " ", startingAt: 0) + "  " + p.evidence.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + "  " + p.source)
+        }
+      }
+    }
+  }
+}
