@@ -17,8 +17,8 @@ extension HEROSModel {
     ParameterInfo("r_N", 0.17, "1/d", .verified, kimmel, "normal lymphocyte Gompertz growth rate"),
     ParameterInfo("K_N", 2.5e11, "cells (70 kg)", .verified, kimmel + "; scaled by weight/70 kg (assumed)",
                   "normal lymphocyte carrying capacity"),
-    ParameterInfo("K_C", 2.0e10, "cells (70 kg)", .assumed,
-                  "Kimmel 2021 gives 6.96e10 for axi-cel in LBCL; lowered for HER2-CAR (no expansion without LD); " + calibrated,
+    ParameterInfo("K_C", 1.0e11, "cells (70 kg)", .assumed,
+                  "Kimmel 2021 gives 6.96e10 for axi-cel in LBCL; set to 1e11 so the post-LD expansion peaks after a week (HEROS 2.0) while L ≈ K_N > K_C gives no expansion without LD (HEROS 1.0); " + calibrated,
                   "CAR T carrying capacity of the competition term"),
     ParameterInfo("rho_C", 0.0251, "1/d", .verified, kimmel, "baseline CAR T proliferation rate"),
     ParameterInfo("a_C", 0.423, "1", .verified, kimmel, "shape of the lymphopenia-driven proliferation boost"),
@@ -32,8 +32,9 @@ extension HEROSModel {
     // Lymphodepletion: PK mode, drug PD.
     ParameterInfo("kmax_flu", 2.0, "1/d", .assumed, calibrated, "maximal lymphocyte kill rate by F-ara-A"),
     ParameterInfo("EC50_flu", 300, "ng/mL", .assumed, calibrated, "F-ara-A concentration at half-maximal kill"),
-    ParameterInfo("kmax_cy", 3.0, "1/d", .assumed, calibrated, "maximal lymphocyte kill rate by cyclophosphamide"),
+    ParameterInfo("kmax_cy", 6.0, "1/d", .assumed, calibrated, "maximal lymphocyte kill rate by cyclophosphamide"),
     ParameterInfo("EC50_cy", 10, "ug/mL", .assumed, calibrated, "cyclophosphamide concentration at half-maximal kill"),
+    ParameterInfo("ld_car_sensitivity", 3, "1", .assumed, calibrated + " (re-dosing LD does not expand resident CAR T; proliferating cells are more sensitive to fludarabine)", "LD kill rate of CAR T cells relative to normal lymphocytes (PK mode)"),
     // Fludarabine PK (Varela 2025), 70 kg, CrCL 96 mL/min.
     ParameterInfo("CL_flu", 6.1, "L/h (70 kg)", .verified, varela + "; CL = 4.4 + 1.7·CrCL/96, ×(WT/70)^0.75", "F-ara-A clearance"),
     ParameterInfo("V1_flu", 41.2, "L (70 kg)", .verified, varela + "; ×(WT/70)", "F-ara-A central volume"),
@@ -65,7 +66,7 @@ extension HEROSModel {
     ParameterInfo("d_E", 0.16, "1/d", .verified, stein + " (alpha, contraction); mapping assumed", "effector CAR T death rate"),
     ParameterInfo("d_M", 0.0032, "1/d", .verified, stein + " (beta, ≈220 d half-life); mapping assumed", "memory CAR T death rate"),
     ParameterInfo("a_E", 0.05, "1/d", .verified, hardiansyah + " (0.024–0.12)", "effector → memory conversion at low burden"),
-    ParameterInfo("a_M", 0.2, "1/d", .assumed, hardiansyah + " gives 1/d in CLL; lowered for a solid tumour",
+    ParameterInfo("a_M", 0.01, "1/d", .assumed, hardiansyah + " gives 1/d in CLL; lowered so memory cells persist for weeks without LD (HEROS 1.0); " + calibrated,
                   "memory → effector conversion at high burden"),
     ParameterInfo("h_B", 1e11, "cells", .assumed, hardiansyah + " form; scale re-set for solid tumour", "burden at half-maximal switch"),
     ParameterInfo("k_in", 1.71, "1/d", .verified, singh21 + " (blood → marrow, MM)", "trafficking rate out of blood"),
@@ -105,8 +106,10 @@ extension HEROSModel {
     // IL-6 and CRS.
     ParameterInfo("k_IL6", 3.96, "1/d", .verified, hardiansyah, "IL-6 elimination rate"),
     ParameterInfo("IL6_0", 1.5, "pg/mL", .verified, hardiansyah + " (1–1.7 pg/mL, digitised)", "baseline IL-6"),
-    ParameterInfo("P_IL6", 40, "pg/mL/d per (1e9 cells)²", .assumed, hardiansyah + " structure; " + calibrated,
-                  "IL-6 production per CAR T × HER2+ tumour cell"),
+    ParameterInfo("P_IL6", 2.0e5, "pg/mL/d", .assumed, hardiansyah + " structure (production ∝ CAR T × tumour); " + calibrated,
+                  "maximal IL-6 production"),
+    ParameterInfo("A50_IL6", 100, "(1e9 cells)²", .assumed, calibrated, "CAR T × HER2+ tumour activation at half-maximal IL-6 production"),
+    ParameterInfo("n_IL6", 2, "1", .assumed, "myeloid amplification of CAR T-derived cytokines (assumed)", "Hill exponent of IL-6 production"),
     ParameterInfo("IL6_grade1", 10, "pg/mL", .assumed, calibrated, "IL-6 peak for CRS grade ≥ 1"),
     ParameterInfo("IL6_grade2", 50, "pg/mL", .assumed, calibrated, "IL-6 peak for CRS grade ≥ 2"),
     ParameterInfo("IL6_grade3", 200, "pg/mL", .assumed, calibrated, "IL-6 peak for CRS grade ≥ 3"),
@@ -118,6 +121,6 @@ extension HEROSModel {
     ParameterInfo("vcn", 1, "copies/cell", .assumed, "none", "CAR vector copies per CAR+ cell"),
     ParameterInfo("dna_pg_per_cell", 6.6, "pg", .verified, "diploid human genome mass", "DNA per nucleated cell"),
     ParameterInfo("nucleated_cells_per_uL", 6000, "cells/uL", .assumed, "typical white cell count", "nucleated cells per µL of blood (DNA yield)"),
-    ParameterInfo("qpcr_lod", 5, "copies/ug DNA", .assumed, "none retrieved for HEROS", "qPCR detection limit"),
+    ParameterInfo("qpcr_lod", 1, "copies/ug DNA", .assumed, "none retrieved for HEROS", "qPCR detection limit"),
   ]
 }

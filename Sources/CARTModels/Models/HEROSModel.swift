@@ -174,12 +174,12 @@ public struct HEROSSystem: ODESystem, Sendable {
   let gammaCH, KTC, KLC: Double
   // Lymphocytes and CAR T.
   let rN, KN, KC, rhoC, aC, bC: Double
-  let kmaxFlu, ec50Flu, kmaxCy, ec50Cy: Double
+  let kmaxFlu, ec50Flu, kmaxCy, ec50Cy, ldCAR: Double
   let dE, dM, aE, aM, hB, kin, kout, phiInf, rhoAg, dET: Double
   let g1, g2, g3, dX, dXT, F1, F2, nF, bF, dF, killScale: Double
   let ec50PD1, imaxPD, pd1Max: Double
   let gAg, gammaB, kB, thetaL, rT, KT, muEsc, muRev: Double
-  let kIL6, IL60, pIL6: Double
+  let kIL6, IL60, pIL6, a50IL6, nIL6: Double
   /// Body-size scale of whole-body lymphocyte numbers (weight / 70 kg).
   public let sizeScale: Double
 
@@ -204,7 +204,7 @@ public struct HEROSSystem: ODESystem, Sendable {
     gammaCH = p["gamma_CH"]; KTC = p["K_TC"]; KLC = p["K_LC"]
     rN = p["r_N"]; KN = p["K_N"] * s; KC = p["K_C"] * s
     rhoC = p["rho_C"]; aC = p["a_C"]; bC = p["b_C"]
-    kmaxFlu = p["kmax_flu"]; ec50Flu = p["EC50_flu"]; kmaxCy = p["kmax_cy"]; ec50Cy = p["EC50_cy"]
+    kmaxFlu = p["kmax_flu"]; ec50Flu = p["EC50_flu"]; kmaxCy = p["kmax_cy"]; ec50Cy = p["EC50_cy"]; ldCAR = p["ld_car_sensitivity"]
     dE = p["d_E"]; dM = p["d_M"]; aE = p["a_E"]; aM = p["a_M"]; hB = p["h_B"]
     kin = p["k_in"]; kout = p["k_out"]; phiInf = p["phi_inf"]; rhoAg = p["rho_Ag"]; dET = p["d_ET"]
     g1 = p["g1"]; g2 = p["g2"]; g3 = p["g3"]; dX = p["d_X"]; dXT = p["d_XT"]
@@ -214,7 +214,7 @@ public struct HEROSSystem: ODESystem, Sendable {
     gAg = d <= 0 ? 0 : Double.pow(d, nH) / (Double.pow(d, nH) + Double.pow(d50, nH))
     gammaB = p["gamma_B"]; kB = p["k_B"]; thetaL = p["theta_L"]
     rT = p["r_T"]; KT = p["K_T"]; muEsc = p["mu_esc"]; muRev = p["mu_rev"]
-    kIL6 = p["k_IL6"]; IL60 = p["IL6_0"]; pIL6 = p["P_IL6"]
+    kIL6 = p["k_IL6"]; IL60 = p["IL6_0"]; pIL6 = p["P_IL6"]; a50IL6 = p["A50_IL6"]; nIL6 = p["n_IL6"]
   }
 
   @inlinable @inline(__always)
@@ -247,6 +247,7 @@ public struct HEROSSystem: ODESystem, Sendable {
     let s1 = hill(fi, F1, nF), s2 = hill(fi, F2, nF)
     let rescue = g2 * (1 - s1) + pd1Max * occ
     let lymphLoss = ldKill + chL
+    let carLoss = ldCAR * ldKill + chL
 
     du[S.F1] = -(k10 + k12 + k13) * f1 + k21 * f2 + k31 * f3
     du[S.F2] = k12 * f1 - k21 * f2
@@ -256,8 +257,8 @@ public struct HEROSSystem: ODESystem, Sendable {
     du[S.P2] = k12P * p1 - k21P * p2
     du[S.CH] = -gammaCH * ch
     du[S.N] = -rN * n * Double.log(L / KN) - lymphLoss * n
-    du[S.EB] = hm * eb - dE * eb - kin * phiInf * eb + kout * et - aE * (1 - fB) * eb + aM * fB * mb - lymphLoss * eb
-    du[S.MB] = hm * mb - dM * mb + aE * (1 - fB) * eb - aM * fB * mb - lymphLoss * mb
+    du[S.EB] = hm * eb - dE * eb - kin * phiInf * eb + kout * et - aE * (1 - fB) * eb + aM * fB * mb - carLoss * eb
+    du[S.MB] = hm * mb - dM * mb + aE * (1 - fB) * eb - aM * fB * mb - carLoss * mb
     du[S.ET] = kin * phiInf * eb - kout * et + rhoAg * gAg * phiPD * fB * et - g1 * s1 * et + rescue * xr - dET * et
     du[S.XR] = g1 * s1 * et - rescue * xr - g3 * s2 * xr - dX * xr
     du[S.XT] = g3 * s2 * xr - dXT * xt
@@ -265,6 +266,9 @@ public struct HEROSSystem: ODESystem, Sendable {
     du[S.SH] = growth * sh - kill - muEsc * sh + muRev * sl - chT * sh
     du[S.SL] = growth * sl + muEsc * sh - muRev * sl - chT * sl - thetaL * killPerCell * sl
     du[S.Fi] = bF * kill / killScale - dF * fi
-    du[S.IL6] = kIL6 * (IL60 - il6) + pIL6 * (et / 1e9) * (sh / 1e9) * gAg
+    // CAR T activation on HER2+ tumour cells, (1e9 cells)², drives IL-6 with a Hill
+    // amplification (myeloid cells).
+    let activation = (et / 1e9) * (sh / 1e9) * gAg
+    du[S.IL6] = kIL6 * (IL60 - il6) + pIL6 * hill(activation, a50IL6, nIL6)
   }
 }
