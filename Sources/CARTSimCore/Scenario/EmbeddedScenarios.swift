@@ -27,5 +27,6 @@ public enum EmbeddedScenarios {
   "simulation": {"horizon_days": 730, "output_step_days": 0.25, "method": "auto", "rtol": 1e-6},
   "response": {"assessment_every_days": 42, "complete_response_sld_mm": 2}
 }
+
 """#
 }
