@@ -10,8 +10,8 @@ struct Bench: ParsableCommand {
     discussion: """
       Simulates the scenario (default: the embedded HEROS 2.0 cohort B, over two years) \
       with each solver and reports the time per simulation (minimum and median over the \
-      repeats), RHS evaluations, Jacobians, steps and rejected steps. Output writing is \
-      not timed.
+      repeats; solving plus observables and summary, without writing files), RHS \
+      evaluations, Jacobians, steps and rejected steps.
       """)
 
   @Argument(help: "Scenario JSON file (default: the embedded HEROS 2.0 cohort B scenario).")
@@ -62,9 +62,11 @@ struct Bench: ParsableCommand {
           ("steps", .int(st.steps)), ("rejected", .int(st.rejectedSteps)), ("stiff_steps", .int(st.stiffSteps)),
         ]))
       } else {
-        print(String(format: "%-7@ %-11@ %11.3f ms  %14.3f ms  %9d  %9d  %4d  %6d  %8d  %11d",
-                     method.rawValue, r.returnCode.rawValue, times[0], median, st.rhsEvaluations, st.jacobianEvaluations,
-                     st.luDecompositions, st.steps, st.rejectedSteps, st.stiffSteps))
+        let name = method.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
+        let code = r.returnCode.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+        print(name + " " + code + String(format: " %11.3f ms  %14.3f ms  %9d  %9d  %4d  %6d  %8d  %11d",
+                                         times[0], median, st.rhsEvaluations, st.jacobianEvaluations,
+                                         st.luDecompositions, st.steps, st.rejectedSteps, st.stiffSteps))
       }
     }
     if json { print(JSONOut.array(rows).render()) }

@@ -48,8 +48,9 @@ public struct LinePlot {
     let pw = width - left - right, ph = height - top - bottom
     let xs = series.flatMap(\.x)
     let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, (xs.min() ?? 0) + 1e-9)
-    let xt = LinePlot.niceTicks(xMin, xMax)
-    let x0 = xt.first!, x1 = xt.last!
+    // The x axis spans the data; ticks are the round values inside it.
+    let x0 = xMin, x1 = xMax
+    let xt = LinePlot.niceTicks(xMin, xMax).filter { $0 >= x0 - 1e-9 * (x1 - x0) && $0 <= x1 + 1e-9 * (x1 - x0) }
 
     var y0: Double, y1: Double, yt: [Double]
     let ys = series.flatMap(\.y).filter(\.isFinite) + references.map(\.y)
@@ -68,8 +69,9 @@ public struct LinePlot {
     func py(_ y: Double) -> Double? {
       let v: Double
       if logY { guard y > 0 else { return nil }; v = Foundation.log10(y) } else { v = y }
-      guard v.isFinite else { return nil }
-      return top + ph - (min(max(v, y0 - 0.02 * (y1 - y0)), y1) - y0) / (y1 - y0) * ph
+      // Values below the axis are not drawn (the curve leaves the plot), never clamped.
+      guard v.isFinite, v >= y0 - 1e-9 * (y1 - y0) else { return nil }
+      return top + ph - (min(v, y1) - y0) / (y1 - y0) * ph
     }
     func f(_ v: Double) -> String { String(format: "%.1f", v) }
 

@@ -19,7 +19,8 @@ enum Plots {
          let ratio = zip(car, copies).first(where: { $0.0 > 0 })
       {
         let lodCells = r.parameters["qpcr_lod"] * ratio.0 / ratio.1
-        p.references = [LinePlot.Reference(y: lodCells, label: "qPCR detection limit (\(fmt(r.parameters["qpcr_lod"])) copies/µg DNA)")]
+        let lod = r.parameters["qpcr_lod"]
+        p.references = [LinePlot.Reference(y: lodCells, label: "qPCR detection limit: \(fmt(lod)) \(lod == 1 ? "copy" : "copies") per µg DNA")]
       }
       p.markers = infusionMarkers
       out.append(("car_t_blood.svg", p.svg()))
