@@ -38,6 +38,7 @@ public struct Summary: Sendable {
 
   init(_ r: SimulationResult) {
     let t = r.times
+    guard t.count >= 2 else { return }
     let firstInfusion = r.scenario.regimen.infusions.map(\.day).min() ?? 0
     if let car = r.series("car_t_blood") {
       var cmax = -1.0, tmax = 0.0, auc = 0.0
