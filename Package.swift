@@ -9,6 +9,7 @@ let package = Package(
     .library(name: "ODEKit", targets: ["ODEKit"]),
     .library(name: "CARTModels", targets: ["CARTModels"]),
     .library(name: "CARTSimCore", targets: ["CARTSimCore"]),
+    .library(name: "SBMLKit", targets: ["SBMLKit"]),
     // MARK: Executables
     .executable(name: "cartsim", targets: ["cartsim"]),
   ],
@@ -25,13 +26,15 @@ let package = Package(
     .target(
       name: "CARTModels",
       dependencies: ["ODEKit", .product(name: "RealModule", package: "swift-numerics")]),
+    // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
+    .target(name: "SBMLKit", dependencies: ["ODEKit"]),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
     .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit"]),
     // Thin command line front end.
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests

@@ -29,6 +29,9 @@ public struct SolverOptions: Sendable {
   public var initialStep: Double?
   /// Components projected to `max(0, u)` after every step (amounts, cell counts).
   public var nonNegative: [Int]
+  /// Polled every 64 steps; returning `true` stops the run with ``ReturnCode/interrupted``
+  /// (a wall-clock limit, a cancelled job).
+  public var interrupt: (@Sendable () -> Bool)?
 
   public init(
     rtol: Double = 1e-6, atol: [Double] = [1e-10], saveAt: [Double] = [],
@@ -43,5 +46,6 @@ public struct SolverOptions: Sendable {
     self.maxStep = maxStep
     self.initialStep = initialStep
     self.nonNegative = nonNegative
+    self.interrupt = nil
   }
 }

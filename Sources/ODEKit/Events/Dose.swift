@@ -71,15 +71,20 @@ public struct StateEvent {
   public var direction: Direction
   public var condition: (Double, UnsafeBufferPointer<Double>) -> Double
   public var action: (Double, inout [Double]) -> EventOutcome
+  /// Fire at the start time if the condition already holds there (an SBML trigger with
+  /// `initialValue = false`). Otherwise only crossings after the start fire.
+  public var fireIfTrueAtStart: Bool
 
   public init(
     label: String, direction: Direction = .either,
     condition: @escaping (Double, UnsafeBufferPointer<Double>) -> Double,
-    action: @escaping (Double, inout [Double]) -> EventOutcome
+    action: @escaping (Double, inout [Double]) -> EventOutcome,
+    fireIfTrueAtStart: Bool = false
   ) {
     self.label = label
     self.direction = direction
     self.condition = condition
     self.action = action
+    self.fireIfTrueAtStart = fireIfTrueAtStart
   }
 }

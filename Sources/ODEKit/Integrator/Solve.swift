@@ -130,6 +130,15 @@ final class _Integrator<S: ODESystem> {
     var di = 0
     // Events at the start time.
     while di < discs.count && discs[di].time == t0 { apply(discs[di], doses); di += 1 }
+    if problem.stateEvents.contains(where: \.fireIfTrueAtStart) {
+      let ub = UnsafeBufferPointer(start: u, count: n)
+      for (i, e) in problem.stateEvents.enumerated() where e.fireIfTrueAtStart { gPrev[i] = e.condition(t0, ub) < 0 ? -1 : 0 }
+      for (i, e) in problem.stateEvents.enumerated() where e.fireIfTrueAtStart && gPrev[i] == 0 {
+        if fireStateEvent(i, at: t0) == .terminate {
+          return finish(.terminated)
+        }
+      }
+    }
     resetStateEvents()
     recordOutputs(upTo: t0)
     var segmentEnd = t0
@@ -147,9 +156,46 @@ final class _Integrator<S: ODESystem> {
       recordOutputs(upTo: segmentEnd)
       if segmentEnd >= tEnd && di >= discs.count { break }
     }
-    return ODESolution(
+    return finish(code)
+  }
+
+  @usableFromInline
+  func finish(_ code: ReturnCode) -> ODESolution {
+    ODESolution(
       t: outT, values: outU, dimension: n, returnCode: code, stats: stats, method: requested,
       finalTime: t, finalState: Array(UnsafeBufferPointer(start: u, count: n)), eventLog: eventLog)
+  }
+
+  /// Applies state event `idx` at `te` (state in `u`), then any events whose conditions the
+  /// change made cross (in index order, up to 100 rounds). Returns `.terminate` if one asked.
+  @usableFromInline
+  func fireStateEvent(_ idx: Int, at te: Double) -> EventOutcome {
+    var pending = [idx]
+    var rounds = 0
+    while let i = pending.first, rounds < 100 {
+      pending.removeFirst()
+      rounds += 1
+      let events = problem.stateEvents
+      let ub = UnsafeBufferPointer(start: u, count: n)
+      let before = events.map { $0.condition(te, ub) }
+      var state = Array(ub)
+      let outcome = events[i].action(te, &state)
+      for k in 0..<n { u[k] = state[k] }
+      stats.events += 1
+      eventLog.append((te, events[i].label))
+      fsalValid = false
+      if outcome == .terminate { return .terminate }
+      let after = events.map { $0.condition(te, UnsafeBufferPointer(start: u, count: n)) }
+      for (k, e) in events.enumerated() where k != i && !pending.contains(k) {
+        let up = before[k] < 0 && after[k] >= 0, down = before[k] > 0 && after[k] <= 0
+        switch e.direction {
+        case .up: if up { pending.append(k) }
+        case .down: if down { pending.append(k) }
+        case .either: if up || down { pending.append(k) }
+        }
+      }
+    }
+    return .continue
   }
 
   @usableFromInline
@@ -267,6 +313,7 @@ final class _Integrator<S: ODESystem> {
     var lastRejected = false
     while t < tb {
       if stats.steps >= opts.maxSteps { return .maxSteps }
+      if stats.steps & 63 == 63, let stop = opts.interrupt, stop() { return .interrupted }
       h = min(h, opts.maxStep)
       // Land exactly on the breakpoint; avoid a sliver step.
       if t + h >= tb || t + 1.01 * h >= tb { h = tb - t }
@@ -293,12 +340,7 @@ final class _Integrator<S: ODESystem> {
           fillOutputs(before: te, inclusive: false)
           interpolate(te, u)
           t = te
-          var state = Array(UnsafeBufferPointer(start: u, count: n))
-          let outcome = problem.stateEvents[idx].action(te, &state)
-          for i in 0..<n { u[i] = state[i] }
-          stats.events += 1
-          eventLog.append((te, problem.stateEvents[idx].label))
-          fsalValid = false
+          let outcome = fireStateEvent(idx, at: te)
           resetStateEvents()
           recordOutputs(upTo: te)
           if outcome == .terminate { return .terminated }

@@ -10,6 +10,8 @@ public enum ReturnCode: String, Sendable, Codable, CaseIterable {
   case stepSizeTooSmall = "StepSizeTooSmall"
   /// The solution or its error estimate became NaN or infinite and could not be recovered.
   case unstable = "Unstable"
+  /// ``SolverOptions/interrupt`` asked to stop.
+  case interrupted = "Interrupted"
 
   /// `true` for `success` and `terminated`.
   public var isSuccessful: Bool { self == .success || self == .terminated }

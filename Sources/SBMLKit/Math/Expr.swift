@@ -1,0 +1,98 @@
+/// A mathematical expression from SBML MathML.
+public indirect enum Expr: Equatable, Sendable {
+  case number(Double)
+  case symbol(String)
+  case time
+  case avogadro
+  case apply(Op, [Expr])
+  /// A call of a user function definition.
+  case call(String, [Expr])
+  /// `(value, condition)` pieces and the `otherwise` value (NaN if absent).
+  case piecewise([Expr], Expr?)
+  case delay(Expr, Expr)
+  case rateOf(Expr)
+
+  /// Built-in MathML operators and functions.
+  public enum Op: String, Sendable, CaseIterable {
+    case plus, minus, times, divide, power, root, abs, exp, ln, log, floor, ceiling, factorial
+    case sin, cos, tan, sec, csc, cot, sinh, cosh, tanh, sech, csch, coth
+    case arcsin, arccos, arctan, arcsec, arccsc, arccot, arcsinh, arccosh, arctanh, arcsech, arccsch, arccoth
+    case eq, neq, gt, lt, geq, leq, and, or, xor, not, implies
+    case min, max, rem, quotient
+  }
+
+  /// Every symbol the expression reads (not counting function parameters after inlining).
+  public var symbols: Set<String> {
+    switch self {
+    case .symbol(let s): return [s]
+    case .number, .time, .avogadro: return []
+    case .apply(_, let args), .call(_, let args): return args.reduce(into: Set<String>()) { $0.formUnion($1.symbols) }
+    case .piecewise(let pieces, let other): return pieces.reduce(into: other?.symbols ?? []) { $0.formUnion($1.symbols) }
+    case .delay(let a, let b): return a.symbols.union(b.symbols)
+    case .rateOf(let a): return a.symbols
+    }
+  }
+
+  /// Replaces symbols (function arguments, local parameters).
+  public func substituting(_ map: [String: Expr]) -> Expr {
+    switch self {
+    case .symbol(let s): return map[s] ?? self
+    case .number, .time, .avogadro: return self
+    case .apply(let op, let args): return .apply(op, args.map { $0.substituting(map) })
+    case .call(let f, let args): return .call(f, args.map { $0.substituting(map) })
+    case .piecewise(let pieces, let other): return .piecewise(pieces.map { $0.substituting(map) }, other?.substituting(map))
+    case .delay(let a, let b): return .delay(a.substituting(map), b.substituting(map))
+    case .rateOf(let a): return .rateOf(a.substituting(map))
+    }
+  }
+
+  /// Whether the expression uses `delay` or `rateOf`.
+  public var usesDelay: Bool {
+    switch self {
+    case .delay: return true
+    case .rateOf(let a): return a.usesDelay
+    case .number, .symbol, .time, .avogadro: return false
+    case .apply(_, let args), .call(_, let args): return args.contains { $0.usesDelay }
+    case .piecewise(let p, let o): return p.contains { $0.usesDelay } || (o?.usesDelay ?? false)
+    }
+  }
+  public var usesRateOf: Bool {
+    switch self {
+    case .rateOf: return true
+    case .delay(let a, let b): return a.usesRateOf || b.usesRateOf
+    case .number, .symbol, .time, .avogadro: return false
+    case .apply(_, let args), .call(_, let args): return args.contains { $0.usesRateOf }
+    case .piecewise(let p, let o): return p.contains { $0.usesRateOf } || (o?.usesRateOf ?? false)
+    }
+  }
+}
+
+/// A user function: `lambda(args) body`.
+public struct FunctionDefinition: Sendable, Equatable {
+  public var id: String
+  public var arguments: [String]
+  public var body: Expr
+}
+
+extension Expr {
+  /// Inlines calls of function definitions (recursively; definitions may call earlier ones).
+  public func inliningFunctions(_ defs: [String: FunctionDefinition], depth: Int = 0) throws -> Expr {
+    guard depth < 50 else { throw SBMLError(.invalid, "function definitions nest too deeply (recursive?)") }
+    switch self {
+    case .call(let f, let args):
+      guard let d = defs[f] else { throw SBMLError(.invalid, "call of undefined function '\(f)'") }
+      guard d.arguments.count == args.count else {
+        throw SBMLError(.invalid, "function '\(f)' takes \(d.arguments.count) arguments, called with \(args.count)")
+      }
+      let inlinedArgs = try args.map { try $0.inliningFunctions(defs, depth: depth + 1) }
+      let map = Dictionary(uniqueKeysWithValues: zip(d.arguments, inlinedArgs))
+      return try d.body.substituting(map).inliningFunctions(defs, depth: depth + 1)
+    case .number, .symbol, .time, .avogadro: return self
+    case .apply(let op, let args): return .apply(op, try args.map { try $0.inliningFunctions(defs, depth: depth) })
+    case .piecewise(let p, let o):
+      return .piecewise(try p.map { try $0.inliningFunctions(defs, depth: depth) }, try o?.inliningFunctions(defs, depth: depth))
+    case .delay(let a, let b): return .delay(try a.inliningFunctions(defs, depth: depth), try b.inliningFunctions(defs, depth: depth))
+    case .rateOf(let a): return .rateOf(try a.inliningFunctions(defs, depth: depth))
+    }
+  }
+}

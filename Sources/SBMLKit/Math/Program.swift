@@ -1,0 +1,236 @@
+import Foundation
+
+/// A compiled expression list: register-machine instructions over a value array.
+///
+/// Symbols compile to their slot in the value array (no look-up at run time); constants
+/// and intermediate results live in further slots. ``run(_:)`` executes the instructions
+/// in order; each writes one slot.
+public struct Program: Sendable {
+  public enum Code: UInt8, Sendable {
+    case copy, neg, add, sub, mul, div, pow, abs, exp, ln, log, floor, ceil, fact, root
+    case sin, cos, tan, sec, csc, cot, sinh, cosh, tanh, sech, csch, coth
+    case asin, acos, atan, asec, acsc, acot, asinh, acosh, atanh, asech, acsch, acoth
+    case eq, neq, gt, lt, ge, le, and, or, xor, not, min, max, rem, quot, select
+  }
+  public struct Instruction: Sendable {
+    public var code: Code
+    public var dst: Int32
+    public var a: Int32
+    public var b: Int32
+    public var c: Int32
+  }
+  public var instructions: [Instruction] = []
+
+  /// Executes the program on `v` (the value array, including temporaries).
+  @inlinable
+  public func run(_ v: UnsafeMutablePointer<Double>) {
+    instructions.withUnsafeBufferPointer { ins in
+      for i in ins {
+        let x = v[Int(i.a)]
+        let r: Double
+        switch i.code {
+        case .copy: r = x
+        case .neg: r = -x
+        case .add: r = x + v[Int(i.b)]
+        case .sub: r = x - v[Int(i.b)]
+        case .mul: r = x * v[Int(i.b)]
+        case .div: r = x / v[Int(i.b)]
+        case .pow: r = Foundation.pow(x, v[Int(i.b)])
+        case .abs: r = Swift.abs(x)
+        case .exp: r = Foundation.exp(x)
+        case .ln: r = Foundation.log(x)
+        case .log: r = Foundation.log(v[Int(i.b)]) / Foundation.log(x)
+        case .floor: r = x.rounded(.down)
+        case .ceil: r = x.rounded(.up)
+        case .fact: r = Foundation.tgamma(x + 1)
+        case .root: r = x == 2 ? v[Int(i.b)].squareRoot() : Foundation.pow(v[Int(i.b)], 1 / x)
+        case .sin: r = Foundation.sin(x)
+        case .cos: r = Foundation.cos(x)
+        case .tan: r = Foundation.tan(x)
+        case .sec: r = 1 / Foundation.cos(x)
+        case .csc: r = 1 / Foundation.sin(x)
+        case .cot: r = 1 / Foundation.tan(x)
+        case .sinh: r = Foundation.sinh(x)
+        case .cosh: r = Foundation.cosh(x)
+        case .tanh: r = Foundation.tanh(x)
+        case .sech: r = 1 / Foundation.cosh(x)
+        case .csch: r = 1 / Foundation.sinh(x)
+        case .coth: r = 1 / Foundation.tanh(x)
+        case .asin: r = Foundation.asin(x)
+        case .acos: r = Foundation.acos(x)
+        case .atan: r = Foundation.atan(x)
+        case .asec: r = Foundation.acos(1 / x)
+        case .acsc: r = Foundation.asin(1 / x)
+        case .acot: r = Foundation.atan(1 / x)
+        case .asinh: r = Foundation.asinh(x)
+        case .acosh: r = Foundation.acosh(x)
+        case .atanh: r = Foundation.atanh(x)
+        case .asech: r = Foundation.acosh(1 / x)
+        case .acsch: r = Foundation.asinh(1 / x)
+        case .acoth: r = Foundation.atanh(1 / x)
+        case .eq: r = x == v[Int(i.b)] ? 1 : 0
+        case .neq: r = x != v[Int(i.b)] ? 1 : 0
+        case .gt: r = x > v[Int(i.b)] ? 1 : 0
+        case .lt: r = x < v[Int(i.b)] ? 1 : 0
+        case .ge: r = x >= v[Int(i.b)] ? 1 : 0
+        case .le: r = x <= v[Int(i.b)] ? 1 : 0
+        case .and: r = (x != 0 && v[Int(i.b)] != 0) ? 1 : 0
+        case .or: r = (x != 0 || v[Int(i.b)] != 0) ? 1 : 0
+        case .xor: r = ((x != 0) != (v[Int(i.b)] != 0)) ? 1 : 0
+        case .not: r = x == 0 ? 1 : 0
+        case .min: r = Swift.min(x, v[Int(i.b)])
+        case .max: r = Swift.max(x, v[Int(i.b)])
+        case .rem: r = x.truncatingRemainder(dividingBy: v[Int(i.b)])
+        case .quot: r = (x / v[Int(i.b)]).rounded(.towardZero)
+        case .select: r = x != 0 ? v[Int(i.b)] : v[Int(i.c)]
+        }
+        v[Int(i.dst)] = r
+      }
+    }
+  }
+}
+
+/// Compiles expressions into a ``Program`` against a symbol → slot table.
+public struct Compiler {
+  public private(set) var slots: [String: Int]
+  /// Initial contents of the value array (constants are written here once).
+  public private(set) var initial: [Double]
+  public var program = Program()
+  let timeSlot: Int
+  private var constants: [UInt64: Int] = [:]
+
+  public init(slots: [String: Int], count: Int, timeSlot: Int) {
+    self.slots = slots
+    self.initial = Array(repeating: 0, count: count)
+    self.timeSlot = timeSlot
+  }
+
+  public var count: Int { initial.count }
+
+  mutating func initialValue(_ slot: Int, _ value: Double) { initial[slot] = value }
+
+  public mutating func newSlot(_ value: Double = 0) -> Int {
+    initial.append(value)
+    return initial.count - 1
+  }
+
+  public mutating func constant(_ x: Double) -> Int {
+    if let s = constants[x.bitPattern] { return s }
+    let s = newSlot(x)
+    constants[x.bitPattern] = s
+    return s
+  }
+
+  public mutating func emit(_ code: Program.Code, _ a: Int, _ b: Int = 0, _ c: Int = 0) -> Int {
+    let d = newSlot()
+    program.instructions.append(Program.Instruction(code: code, dst: Int32(d), a: Int32(a), b: Int32(b), c: Int32(c)))
+    return d
+  }
+
+  /// Compiles `e` so that its value ends up in `target` (a symbol's slot), after the
+  /// instructions emitted so far.
+  public mutating func assign(_ e: Expr, to target: Int) throws {
+    let r = try compile(e)
+    program.instructions.append(Program.Instruction(code: .copy, dst: Int32(target), a: Int32(r), b: 0, c: 0))
+  }
+
+  /// Compiles `e`, returning the slot that will hold its value.
+  public mutating func compile(_ e: Expr) throws -> Int {
+    switch e {
+    case .number(let x): return constant(x)
+    case .time: return timeSlot
+    case .avogadro: return constant(6.02214076e23)
+    case .symbol(let s):
+      guard let slot = slots[s] else { throw SBMLError(.invalid, "unknown symbol '\(s)' in math") }
+      return slot
+    case .call(let f, _): throw SBMLError(.invalid, "call of undefined function '\(f)'")
+    case .delay: throw SBMLError(.unsupported, "csymbol delay")
+    case .rateOf: throw SBMLError(.unsupported, "csymbol rateOf")
+    case .piecewise(let pieces, let other):
+      var result = try other.map { try compile($0) } ?? constant(.nan)
+      var i = pieces.count - 2
+      while i >= 0 {
+        let v = try compile(pieces[i]), c = try compile(pieces[i + 1])
+        result = emit(.select, c, v, result)
+        i -= 2
+      }
+      return result
+    case .apply(let op, let args):
+      let r = try args.map { try compile($0) }
+      func fold(_ code: Program.Code, empty: Double) -> Int {
+        guard var acc = r.first else { return constant(empty) }
+        for x in r.dropFirst() { acc = emit(code, acc, x) }
+        return acc
+      }
+      func chain(_ code: Program.Code) throws -> Int {
+        // Relational operators with n arguments: all adjacent pairs must hold.
+        guard r.count >= 2 else { return constant(1) }
+        var acc = emit(code, r[0], r[1])
+        for k in 2..<max(r.count, 2) { acc = emit(.and, acc, emit(code, r[k - 1], r[k])) }
+        return acc
+      }
+      func unary(_ code: Program.Code) throws -> Int {
+        guard r.count == 1 else { throw SBMLError(.invalid, "\(op.rawValue) takes one argument, got \(r.count)") }
+        return emit(code, r[0])
+      }
+      func binary(_ code: Program.Code) throws -> Int {
+        guard r.count == 2 else { throw SBMLError(.invalid, "\(op.rawValue) takes two arguments, got \(r.count)") }
+        return emit(code, r[0], r[1])
+      }
+      switch op {
+      case .plus: return fold(.add, empty: 0)
+      case .times: return fold(.mul, empty: 1)
+      case .minus: return r.count == 1 ? emit(.neg, r[0]) : try binary(.sub)
+      case .divide: return try binary(.div)
+      case .power: return try binary(.pow)
+      case .root: return try binary(.root)
+      case .log: return try binary(.log)
+      case .abs: return try unary(.abs)
+      case .exp: return try unary(.exp)
+      case .ln: return try unary(.ln)
+      case .floor: return try unary(.floor)
+      case .ceiling: return try unary(.ceil)
+      case .factorial: return try unary(.fact)
+      case .sin: return try unary(.sin)
+      case .cos: return try unary(.cos)
+      case .tan: return try unary(.tan)
+      case .sec: return try unary(.sec)
+      case .csc: return try unary(.csc)
+      case .cot: return try unary(.cot)
+      case .sinh: return try unary(.sinh)
+      case .cosh: return try unary(.cosh)
+      case .tanh: return try unary(.tanh)
+      case .sech: return try unary(.sech)
+      case .csch: return try unary(.csch)
+      case .coth: return try unary(.coth)
+      case .arcsin: return try unary(.asin)
+      case .arccos: return try unary(.acos)
+      case .arctan: return try unary(.atan)
+      case .arcsec: return try unary(.asec)
+      case .arccsc: return try unary(.acsc)
+      case .arccot: return try unary(.acot)
+      case .arcsinh: return try unary(.asinh)
+      case .arccosh: return try unary(.acosh)
+      case .arctanh: return try unary(.atanh)
+      case .arcsech: return try unary(.asech)
+      case .arccsch: return try unary(.acsch)
+      case .arccoth: return try unary(.acoth)
+      case .eq: return try chain(.eq)
+      case .neq: return try binary(.neq)
+      case .gt: return try chain(.gt)
+      case .lt: return try chain(.lt)
+      case .geq: return try chain(.ge)
+      case .leq: return try chain(.le)
+      case .and: return fold(.and, empty: 1)
+      case .or: return fold(.or, empty: 0)
+      case .xor: return fold(.xor, empty: 0)
+      case .not: return try unary(.not)
+      case .implies: return emit(.or, emit(.not, try binary(.copy)), r.count == 2 ? r[1] : 0)
+      case .min: return fold(.min, empty: .infinity)
+      case .max: return fold(.max, empty: -.infinity)
+      case .rem: return try binary(.rem)
+      case .quotient: return try binary(.quot)
+      }
+    }
+  }
+}

@@ -1,0 +1,289 @@
+import Foundation
+import ODEKit
+
+/// Scratch memory for evaluating a compiled SBML model: the value array (time, every
+/// symbol, temporaries). One per simulation; not shared between threads.
+public final class SBMLWorkspace: @unchecked Sendable {
+  public let values: UnsafeMutablePointer<Double>
+  public let count: Int
+  init(_ initial: [Double]) {
+    count = initial.count
+    values = .allocate(capacity: count)
+    values.initialize(from: initial, count: count)
+  }
+  deinit { values.deallocate() }
+}
+
+/// An SBML model compiled for simulation: state layout, programs and events.
+///
+/// States are species amounts (for species changed by reactions or events) and the values
+/// of every other non-constant symbol not set by an assignment rule (rate-rule targets and
+/// symbols that only events change). Species symbols in math mean concentrations unless
+/// `hasOnlySubstanceUnits`; assignment rules and these conversions run in dependency order
+/// before reaction rates and rate rules.
+public struct CompiledSBML: Sendable {
+  public enum StateKind: Sendable {
+    /// A species amount; `symbolSlot` = amount (hOSU) or amount / compartment.
+    case amount(species: Int, amountSlot: Int, symbolSlot: Int, compartmentSlot: Int, onlySubstance: Bool)
+    /// The value of a symbol itself; `derivativeSlot` is its rate rule (or nil: constant between events).
+    case symbol(slot: Int, derivativeSlot: Int?)
+  }
+  public struct Flux: Sendable {
+    public var state: Int
+    public var rateSlot: Int
+    public var stoichiometrySlot: Int
+    public var sign: Double
+    public var conversionSlot: Int?
+  }
+  public struct EventSpec: Sendable {
+    public var id: String
+    public var triggerSlot: Int
+    public var initialValue: Bool
+    public var assignments: [(target: String, valueSlot: Int)]
+    public var program: Program
+  }
+
+  public let model: SBMLModel
+  public var slots: [String: Int]
+  public var initial: [Double]
+  public var states: [StateKind] = []
+  public var stateNames: [String] = []
+  public var stateOfSymbol: [String: Int] = [:]
+  /// Assignment rules, concentration conversions, reaction rates, rate rules, in order.
+  public var main = Program()
+  /// Initial assignments and rules at t0.
+  public var initProgram = Program()
+  public var fluxes: [Flux] = []
+  public var events: [EventSpec] = []
+  public let timeSlot = 0
+
+  public init(_ model: SBMLModel) throws {
+    self.model = model
+    if model.rules.contains(where: { if case .algebraic = $0 { return true }; return false }) {
+      throw SBMLError(.unsupported, "algebraic rules")
+    }
+    if let r = model.reactions.first(where: \.fast) { throw SBMLError(.unsupported, "fast reaction '\(r.id)'") }
+    if let e = model.events.first(where: { $0.delay != nil }) { throw SBMLError(.unsupported, "event delay (event '\(e.id)')") }
+
+    // Symbols and slots.
+    var slots: [String: Int] = ["__time": 0]
+    var names: [String] = ["__time"]
+    func add(_ id: String) -> Int {
+      if let s = slots[id] { return s }
+      slots[id] = names.count
+      names.append(id)
+      return names.count - 1
+    }
+    for c in model.compartments { _ = add(c.id) }
+    for s in model.species { _ = add(s.id) }
+    for p in model.parameters { _ = add(p.id) }
+    for r in model.reactions {
+      _ = add(r.id)
+      for sr in r.reactants + r.products { if let i = sr.id { _ = add(i) } }
+      for (lp, _) in r.localParameters { _ = add("__local:\(r.id):\(lp)") }
+    }
+    var assignmentTargets: [String: Expr] = [:], rateTargets: [String: Expr] = [:]
+    for rule in model.rules {
+      switch rule {
+      case .assignment(let v, let e): assignmentTargets[v] = try e.inliningFunctions(model.functions)
+      case .rate(let v, let e): rateTargets[v] = try e.inliningFunctions(model.functions)
+      case .algebraic: break
+      }
+    }
+    for v in Array(assignmentTargets.keys) + Array(rateTargets.keys) where slots[v] == nil {
+      throw SBMLError(.invalid, "rule for unknown symbol '\(v)'")
+    }
+    let speciesIndex = Dictionary(uniqueKeysWithValues: model.species.enumerated().map { ($1.id, $0) })
+    let compartmentOf = Dictionary(uniqueKeysWithValues: model.species.map { ($0.id, $0.compartment) })
+    for s in model.species where slots[s.compartment] == nil {
+      throw SBMLError(.invalid, "species '\(s.id)' is in unknown compartment '\(s.compartment)'")
+    }
+
+    var compiler = Compiler(slots: slots, count: names.count, timeSlot: 0)
+    // Species in reactions.
+    var reactive = Set<String>()
+    for r in model.reactions { for sr in r.reactants + r.products { reactive.insert(sr.species) } }
+
+    // States.
+    var states: [StateKind] = [], stateNames: [String] = [], stateOf: [String: Int] = [:]
+    var conversions: [(symbolSlot: Int, amountSlot: Int, compartmentSlot: Int, id: String)] = []
+    for s in model.species where !s.constant && assignmentTargets[s.id] == nil {
+      let sym = slots[s.id]!, comp = slots[s.compartment]!
+      if rateTargets[s.id] != nil {
+        stateOf[s.id] = states.count
+        states.append(.symbol(slot: sym, derivativeSlot: nil))
+      } else {
+        let amountSlot = s.hasOnlySubstanceUnits ? sym : compiler.newSlot()
+        if !s.hasOnlySubstanceUnits { conversions.append((sym, amountSlot, comp, s.id)) }
+        stateOf[s.id] = states.count
+        states.append(.amount(species: speciesIndex[s.id]!, amountSlot: amountSlot, symbolSlot: sym, compartmentSlot: comp,
+                              onlySubstance: s.hasOnlySubstanceUnits))
+      }
+      stateNames.append(s.id)
+    }
+    var others: [String] = model.compartments.filter { !$0.constant }.map(\.id)
+    others += model.parameters.filter { !$0.constant }.map(\.id)
+    for r in model.reactions { for sr in r.reactants + r.products where !sr.constant && sr.stoichiometryMath == nil { if let i = sr.id { others.append(i) } } }
+    for id in rateTargets.keys where !others.contains(id) && compartmentOf[id] == nil { others.append(id) }
+    for id in others where assignmentTargets[id] == nil && stateOf[id] == nil {
+      stateOf[id] = states.count
+      states.append(.symbol(slot: slots[id]!, derivativeSlot: nil))
+      stateNames.append(id)
+    }
+    for (id, _) in rateTargets where stateOf[id] == nil {
+      throw SBMLError(.invalid, "rate rule for constant or assignment-ruled symbol '\(id)'")
+    }
+
+    // Dependency-ordered assignment phase: rules and concentration conversions.
+    struct Node { var target: Int; var expr: Expr?; var conversion: (Int, Int)?; var deps: Set<Int> }
+    func deps(_ e: Expr) -> Set<Int> { Set(e.symbols.compactMap { slots[$0] }) }
+    var nodes: [Node] = []
+    for (v, e) in assignmentTargets.sorted(by: { $0.key < $1.key }) { nodes.append(Node(target: slots[v]!, expr: e, conversion: nil, deps: deps(e))) }
+    for c in conversions { nodes.append(Node(target: c.symbolSlot, expr: nil, conversion: (c.amountSlot, c.compartmentSlot), deps: [c.compartmentSlot])) }
+    let ordered = try CompiledSBML.topologicalOrder(nodes.map { ($0.target, $0.deps) }, names: names)
+    for k in ordered {
+      let n = nodes[k]
+      if let e = n.expr {
+        try compiler.assign(e, to: n.target)
+      } else if let (a, c) = n.conversion {
+        let d = compiler.emit(.div, a, c)
+        compiler.program.instructions.append(.init(code: .copy, dst: Int32(n.target), a: Int32(d), b: 0, c: 0))
+      }
+    }
+    // Stoichiometry math (L2) into per-reference slots.
+    var stoichSlots: [[Int]] = []
+    for r in model.reactions {
+      var list: [Int] = []
+      for sr in r.reactants + r.products {
+        if let m = sr.stoichiometryMath {
+          let slot = sr.id.flatMap { slots[$0] } ?? compiler.newSlot()
+          try compiler.assign(try m.inliningFunctions(model.functions), to: slot)
+          list.append(slot)
+        } else if let i = sr.id, let s = slots[i] {
+          list.append(s)
+          compiler.setInitial(s, sr.stoichiometry ?? .nan)
+        } else {
+          list.append(compiler.constant(sr.stoichiometry ?? 1))
+        }
+      }
+      stoichSlots.append(list)
+    }
+    // Reaction rates (local parameters renamed to their own slots).
+    for r in model.reactions {
+      guard let law = r.kineticLaw else { continue }
+      var map: [String: Expr] = [:]
+      for (lp, value) in r.localParameters {
+        let key = "__local:\(r.id):\(lp)"
+        map[lp] = .symbol(key)
+        compiler.setInitial(slots[key]!, value)
+      }
+      try compiler.assign(try law.inliningFunctions(model.functions).substituting(map), to: slots[r.id]!)
+    }
+    // Rate rules.
+    for (id, e) in rateTargets.sorted(by: { $0.key < $1.key }) {
+      let d = try compiler.compile(e)
+      if case .symbol(let slot, _) = states[stateOf[id]!] { states[stateOf[id]!] = .symbol(slot: slot, derivativeSlot: d) }
+    }
+    // Fluxes.
+    var fluxes: [Flux] = []
+    for (ri, r) in model.reactions.enumerated() where r.kineticLaw != nil {
+      for (k, sr) in (r.reactants + r.products).enumerated() {
+        guard let st = stateOf[sr.species], case .amount = states[st] else { continue }
+        let sp = model.species[speciesIndex[sr.species]!]
+        if sp.boundaryCondition { continue }
+        let cf = (sp.conversionFactor ?? model.conversionFactor).flatMap { slots[$0] }
+        fluxes.append(Flux(state: st, rateSlot: slots[r.id]!, stoichiometrySlot: stoichSlots[ri][k],
+                           sign: k < r.reactants.count ? -1 : 1, conversionSlot: cf))
+      }
+    }
+    self.main = compiler.program
+
+    // Events.
+    var events: [EventSpec] = []
+    for ev in model.events {
+      var c = compiler
+      c.program = Program()
+      let trig = try c.compile(try ev.trigger.inliningFunctions(model.functions))
+      var assigns: [(String, Int)] = []
+      for (v, e) in ev.assignments {
+        guard slots[v] != nil else { throw SBMLError(.invalid, "event '\(ev.id)' assigns unknown symbol '\(v)'") }
+        guard stateOf[v] != nil else { throw SBMLError(.invalid, "event '\(ev.id)' assigns '\(v)', which is constant or set by a rule") }
+        assigns.append((v, try c.compile(try e.inliningFunctions(model.functions))))
+      }
+      compiler = Compiler(adopting: c, keepingProgram: compiler.program)
+      events.append(EventSpec(id: ev.id, triggerSlot: trig, initialValue: ev.initialValue, assignments: assigns, program: c.program))
+    }
+    if model.events.contains(where: { $0.priority != nil }) && model.events.count > 1 {
+      throw SBMLError(.unsupported, "event priorities")
+    }
+
+    // Initial values: attributes, then initial assignments and rules in dependency order.
+    var ic = compiler
+    ic.program = Program()
+    var initNodes: [(target: Int, expr: Expr)] = []
+    var defined = Set<String>()
+    for (sym, e) in model.initialAssignments {
+      guard slots[sym] != nil else { throw SBMLError(.invalid, "initialAssignment to unknown symbol '\(sym)'") }
+      initNodes.append((slots[sym]!, try e.inliningFunctions(model.functions)))
+      defined.insert(sym)
+    }
+    for (v, e) in assignmentTargets { initNodes.append((slots[v]!, e)); defined.insert(v) }
+    for c in model.compartments where !defined.contains(c.id) { ic.setInitial(slots[c.id]!, c.size ?? .nan) }
+    for p in model.parameters where !defined.contains(p.id) { ic.setInitial(slots[p.id]!, p.value ?? .nan) }
+    for s in model.species where !defined.contains(s.id) {
+      let comp = Expr.symbol(s.compartment)
+      let e: Expr
+      if let a = s.initialAmount {
+        e = s.hasOnlySubstanceUnits ? .number(a) : .apply(.divide, [.number(a), comp])
+      } else if let c = s.initialConcentration {
+        e = s.hasOnlySubstanceUnits ? .apply(.times, [.number(c), comp]) : .number(c)
+      } else { e = .number(.nan) }
+      initNodes.append((slots[s.id]!, e))
+    }
+    let initOrder = try CompiledSBML.topologicalOrder(initNodes.map { ($0.target, deps($0.expr)) }, names: names)
+    for k in initOrder { try ic.assign(initNodes[k].expr, to: initNodes[k].target) }
+    self.initProgram = ic.program
+    self.slots = slots
+    self.initial = ic.initial
+    self.states = states
+    self.stateNames = stateNames
+    self.stateOfSymbol = stateOf
+    self.fluxes = fluxes
+    self.events = events
+  }
+
+  /// Kahn's algorithm over nodes `(target, dependencies)`; a node depends on another when it
+  /// reads that node's target. Cycles are refused.
+  static func topologicalOrder(_ nodes: [(target: Int, deps: Set<Int>)], names: [String]) throws -> [Int] {
+    var producer: [Int: Int] = [:]
+    for (i, n) in nodes.enumerated() { producer[n.target] = i }
+    var indegree = Array(repeating: 0, count: nodes.count)
+    var users = Array(repeating: [Int](), count: nodes.count)
+    for (i, n) in nodes.enumerated() {
+      for d in n.deps where d != n.target {
+        if let p = producer[d] { indegree[i] += 1; users[p].append(i) }
+      }
+    }
+    var ready = (0..<nodes.count).filter { indegree[$0] == 0 }
+    var order: [Int] = []
+    while !ready.isEmpty {
+      let i = ready.removeFirst()
+      order.append(i)
+      for u in users[i] { indegree[u] -= 1; if indegree[u] == 0 { ready.append(u) } }
+    }
+    guard order.count == nodes.count else {
+      let cyc = (0..<nodes.count).filter { !order.contains($0) }.map { names.indices.contains(nodes[$0].target) ? names[nodes[$0].target] : "?" }
+      throw SBMLError(.unsupported, "rules form a cycle (algebraic loop) through \(cyc.joined(separator: ", "))")
+    }
+    return order
+  }
+}
+
+extension Compiler {
+  mutating func setInitial(_ slot: Int, _ value: Double) { initialValue(slot, value) }
+  /// A compiler continuing from `other`'s slots and constants, with `program` as its program.
+  init(adopting other: Compiler, keepingProgram program: Program) {
+    self = other
+    self.program = program
+  }
+}

@@ -1,0 +1,84 @@
+import Foundation
+#if canImport(FoundationXML)
+  import FoundationXML
+#endif
+
+/// A parsed XML element: name (without namespace prefix), attributes, children, text and
+/// the line it starts on.
+public final class XMLNode {
+  public let name: String
+  public let attributes: [String: String]
+  public var children: [XMLNode] = []
+  public var text = ""
+  public let line: Int
+
+  init(name: String, attributes: [String: String], line: Int) {
+    self.name = name
+    self.attributes = attributes
+    self.line = line
+  }
+
+  public subscript(_ attribute: String) -> String? { attributes[attribute] }
+  public func child(_ name: String) -> XMLNode? { children.first { $0.name == name } }
+  public func children(_ name: String) -> [XMLNode] { children.filter { $0.name == name } }
+  /// Children of the `listOfX` child, named `x`.
+  public func list(_ listName: String, _ itemName: String) -> [XMLNode] { child(listName)?.children(itemName) ?? [] }
+}
+
+/// Errors reading SBML: malformed XML, unsupported constructs, bad values. Each names what
+/// and where.
+public struct SBMLError: Error, CustomStringConvertible, Equatable {
+  public enum Kind: String, Sendable { case malformed, unsupported, invalid }
+  public var kind: Kind
+  public var message: String
+  public var line: Int?
+
+  public init(_ kind: Kind, _ message: String, line: Int? = nil) {
+    self.kind = kind
+    self.message = message
+    self.line = line
+  }
+
+  public var description: String { line.map { "line \($0): \(message)" } ?? message }
+}
+
+/// Builds an ``XMLNode`` tree with Foundation's event parser.
+final class XMLTreeBuilder: NSObject, XMLParserDelegate {
+  var stack: [XMLNode] = []
+  var root: XMLNode?
+  weak var parser: XMLParser?
+
+  static func parse(_ data: Data) throws -> XMLNode {
+    let p = XMLParser(data: data)
+    let b = XMLTreeBuilder()
+    b.parser = p
+    p.delegate = b
+    p.shouldProcessNamespaces = false
+    guard p.parse(), let root = b.root else {
+      let err = p.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"
+      throw SBMLError(.malformed, "malformed XML: \(err)", line: p.lineNumber)
+    }
+    return root
+  }
+
+  func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+              qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+    let local = elementName.split(separator: ":").last.map(String.init) ?? elementName
+    let node = XMLNode(name: local, attributes: attributeDict, line: parser.lineNumber)
+    if let parent = stack.last {
+      parent.children.append(node)
+      parent.text += "\u{1}"  // marks where a child element interrupts the text (e.g. <sep/>)
+    } else {
+      root = node
+    }
+    stack.append(node)
+  }
+
+  func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+    _ = stack.popLast()
+  }
+
+  func parser(_ parser: XMLParser, foundCharacters string: String) {
+    stack.last?.text += string
+  }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import CARTSimCore
+import Foundation
+import SBMLKit
+
+struct SBMLCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sbml", abstract: "SBML models: run the SBML Test Suite layout.",
+    subcommands: [Test.self])
+
+  struct Test: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Run every SBML test case below the given directories and apply the suite's pass rule.",
+      discussion: """
+        Each case folder holds NNNNN-settings.txt, NNNNN-results.csv and one SBML file (the layout of \
+        ../shared/sbml-test-suite/cases and ../shared/biomodels-oncology/cases). Prints one line per \
+        case — `CASE pass`, `CASE fail VARIABLE`, `CASE unsupported WHAT`, `CASE error WHAT` — and a \
+        closing count in which unsupported cases and errors count as failed.
+        """)
+
+    @Argument(help: "Case folders, or folders containing case folders.")
+    var directories: [String]
+
+    @Option(help: "Also write the outcomes as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Per-case wall-clock limit in seconds; a case over it fails.")
+    var timeLimit: Double = 30
+
+    func run() throws {
+      let cases = directories.flatMap { ConformanceCase.discover(URL(fileURLWithPath: $0)) }
+      guard !cases.isEmpty else { throw ValidationError("no test cases found under \(directories.joined(separator: ", "))") }
+      let outcomes = ConformanceCase.runAll(cases, threads: threads, timeLimit: timeLimit)
+      var passed = 0
+      for (c, o) in zip(cases, outcomes) {
+        print(o.line(c.id))
+        if o.passed { passed += 1 }
+      }
+      if let json {
+        let doc = JSONOut.object([
+          ("passed", .int(passed)), ("failed", .int(cases.count - passed)),
+          ("cases", .array(zip(cases, outcomes).map { c, o in
+            var fields: [(String, JSONOut)] = [("case", .string(c.id)), ("outcome", .string(o.kind))]
+            switch o {
+            case .pass: break
+            case .fail(let v, let d): fields += [("variable", .string(v)), ("detail", .string(d))]
+            case .unsupported(let w), .error(let w): fields.append(("detail", .string(w)))
+            }
+            return .object(fields)
+          })),
+        ])
+        try (doc.render() + "\n").write(toFile: json, atomically: true, encoding: .utf8)
+      }
+      print("\(passed) passed, \(cases.count - passed) failed")
+    }
+  }
+}
