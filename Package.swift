@@ -41,5 +41,6 @@ let package = Package(
     .testTarget(name: "ODEKitTests", dependencies: ["ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit"]),
+    .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"]),
   ]
 )

@@ -58,9 +58,12 @@ public struct TimeEvent {
 }
 
 /// What the integrator does after a state event's action.
-public enum EventOutcome: Sendable {
+public enum EventOutcome: Sendable, Equatable {
   case `continue`
   case terminate
+  /// Run the event's ``StateEvent/delayedAction`` `delay` time units later with `payload`
+  /// (for example values captured at trigger time).
+  case schedule(delay: Double, payload: [Double])
 }
 
 /// An event located by root finding: it fires when `condition(t, u)` crosses zero in the
@@ -74,6 +77,13 @@ public struct StateEvent {
   /// Fire at the start time if the condition already holds there (an SBML trigger with
   /// `initialValue = false`). Otherwise only crossings after the start fire.
   public var fireIfTrueAtStart: Bool
+  /// Runs when a scheduled execution (see ``EventOutcome/schedule(delay:payload:)``) is due.
+  public var delayedAction: ((Double, inout [Double], [Double]) -> EventOutcome)?
+  /// Drop this event's scheduled executions when its condition falls back below zero
+  /// (an SBML trigger with `persistent = false`).
+  public var cancelsWhenFalse = false
+  /// Orders events due at the same time: higher first (ties by index). Evaluated when due.
+  public var priority: ((Double, UnsafeBufferPointer<Double>) -> Double)?
 
   public init(
     label: String, direction: Direction = .either,

@@ -57,6 +57,9 @@ final class _Integrator<S: ODESystem> {
 
   // State events.
   @usableFromInline var gPrev: [Double]
+  /// Scheduled (delayed) event executions, sorted by time then order of scheduling.
+  @usableFromInline var pending: [(time: Double, event: Int, payload: [Double], seq: Int)] = []
+  @usableFromInline var pendingSeq = 0
 
   @usableFromInline
   init(problem: ODEProblem<S>, method: ODEMethod, options: SolverOptions) {
@@ -132,29 +135,29 @@ final class _Integrator<S: ODESystem> {
     while di < discs.count && discs[di].time == t0 { apply(discs[di], doses); di += 1 }
     if problem.stateEvents.contains(where: \.fireIfTrueAtStart) {
       let ub = UnsafeBufferPointer(start: u, count: n)
-      for (i, e) in problem.stateEvents.enumerated() where e.fireIfTrueAtStart { gPrev[i] = e.condition(t0, ub) < 0 ? -1 : 0 }
-      for (i, e) in problem.stateEvents.enumerated() where e.fireIfTrueAtStart && gPrev[i] == 0 {
-        if fireStateEvent(i, at: t0) == .terminate {
-          return finish(.terminated)
-        }
-      }
+      var due: [Int] = []
+      for (i, e) in problem.stateEvents.enumerated() where e.fireIfTrueAtStart && e.condition(t0, ub) >= 0 { due.append(i) }
+      if !due.isEmpty && fireStateEvents(due, at: t0) == .terminate { return finish(.terminated) }
     }
+    if runDuePending(at: t0) == .terminate { return finish(.terminated) }
     resetStateEvents()
     recordOutputs(upTo: t0)
-    var segmentEnd = t0
-    outer: while segmentEnd < tEnd || (di < discs.count) {
-      segmentEnd = di < discs.count ? discs[di].time : tEnd
-      if t < segmentEnd {
+    while true {
+      let nextDisc = di < discs.count ? discs[di].time : tEnd
+      let target = min(nextDisc, pending.first?.time ?? .infinity)
+      if t < target {
         fsalValid = false
-        h = opts.initialStep ?? initialStep(to: segmentEnd)
+        h = opts.initialStep ?? initialStep(to: target)
         errOld = 1
-        code = integrate(to: segmentEnd)
-        if code != .success { break outer }
+        code = integrate(to: target)
+        if code != .success { break }
       }
-      while di < discs.count && discs[di].time == segmentEnd { apply(discs[di], doses); di += 1 }
+      // t is now `target`, or an earlier scheduled execution time.
+      while di < discs.count && discs[di].time <= t { apply(discs[di], doses); di += 1 }
+      if runDuePending(at: t) == .terminate { code = .terminated; break }
       resetStateEvents()
-      recordOutputs(upTo: segmentEnd)
-      if segmentEnd >= tEnd && di >= discs.count { break }
+      recordOutputs(upTo: t)
+      if t >= tEnd && di >= discs.count { break }
     }
     return finish(code)
   }
@@ -166,16 +169,27 @@ final class _Integrator<S: ODESystem> {
       finalTime: t, finalState: Array(UnsafeBufferPointer(start: u, count: n)), eventLog: eventLog)
   }
 
-  /// Applies state event `idx` at `te` (state in `u`), then any events whose conditions the
-  /// change made cross (in index order, up to 100 rounds). Returns `.terminate` if one asked.
+  /// Orders due events by priority (higher first), then index.
   @usableFromInline
-  func fireStateEvent(_ idx: Int, at te: Double) -> EventOutcome {
-    var pending = [idx]
-    var rounds = 0
-    while let i = pending.first, rounds < 100 {
-      pending.removeFirst()
-      rounds += 1
-      let events = problem.stateEvents
+  func byPriority(_ idx: [Int], at te: Double) -> [Int] {
+    let events = problem.stateEvents
+    guard idx.count > 1, idx.contains(where: { events[$0].priority != nil }) else { return idx.sorted() }
+    let ub = UnsafeBufferPointer(start: u, count: n)
+    let p = Dictionary(uniqueKeysWithValues: idx.map { ($0, events[$0].priority?(te, ub) ?? 0) })
+    return idx.sorted { (p[$0]!, -$0) > (p[$1]!, -$1) }
+  }
+
+  /// Applies the state events `due` at `te` (state in `u`) in priority order, then any
+  /// events whose conditions the changes made cross, up to 1000 executions. An action may
+  /// schedule a delayed execution. Returns `.terminate` if an event asked to stop.
+  @usableFromInline
+  func fireStateEvents(_ due: [Int], at te: Double) -> EventOutcome {
+    let events = problem.stateEvents
+    var queue = byPriority(due, at: te)
+    var count = 0
+    while !queue.isEmpty, count < 1000 {
+      let i = queue.removeFirst()
+      count += 1
       let ub = UnsafeBufferPointer(start: u, count: n)
       let before = events.map { $0.condition(te, ub) }
       var state = Array(ub)
@@ -184,16 +198,77 @@ final class _Integrator<S: ODESystem> {
       stats.events += 1
       eventLog.append((te, events[i].label))
       fsalValid = false
-      if outcome == .terminate { return .terminate }
+      switch outcome {
+      case .terminate: return .terminate
+      case .schedule(let delay, let payload): schedule(i, at: te + max(delay, 0), payload)
+      case .continue: break
+      }
       let after = events.map { $0.condition(te, UnsafeBufferPointer(start: u, count: n)) }
-      for (k, e) in events.enumerated() where k != i && !pending.contains(k) {
+      var newly: [Int] = []
+      for (k, e) in events.enumerated() where k != i && !queue.contains(k) {
         let up = before[k] < 0 && after[k] >= 0, down = before[k] > 0 && after[k] <= 0
+        if e.cancelsWhenFalse && before[k] >= 0 && after[k] < 0 { cancelPending(k) }
         switch e.direction {
-        case .up: if up { pending.append(k) }
-        case .down: if down { pending.append(k) }
-        case .either: if up || down { pending.append(k) }
+        case .up: if up { newly.append(k) }
+        case .down: if down { newly.append(k) }
+        case .either: if up || down { newly.append(k) }
         }
       }
+      if !newly.isEmpty { queue = byPriority(queue + newly, at: te) }
+    }
+    return .continue
+  }
+
+  @usableFromInline
+  func schedule(_ event: Int, at time: Double, _ payload: [Double]) {
+    pendingSeq += 1
+    let item = (time: time, event: event, payload: payload, seq: pendingSeq)
+    let at = pending.firstIndex { ($0.time, $0.seq) > (time, pendingSeq) } ?? pending.count
+    pending.insert(item, at: at)
+  }
+
+  @usableFromInline
+  func cancelPending(_ event: Int) { pending.removeAll { $0.event == event } }
+
+  /// Runs scheduled executions due at `time` (several at once in priority order); they may
+  /// trigger further state events and schedule more.
+  @usableFromInline
+  func runDuePending(at time: Double) -> EventOutcome {
+    var rounds = 0
+    while let first = pending.first, first.time <= time, rounds < 1000 {
+      rounds += 1
+      let dueNow = pending.filter { $0.time == first.time }
+      let order = byPriority(dueNow.map(\.event), at: time)
+      // Take the highest-priority due execution (earliest scheduled among equals).
+      let pick = order[0]
+      let k = pending.firstIndex { $0.time == first.time && $0.event == pick }!
+      let item = pending.remove(at: k)
+      guard let delayed = problem.stateEvents[item.event].delayedAction else { continue }
+      let ub = UnsafeBufferPointer(start: u, count: n)
+      let before = problem.stateEvents.map { $0.condition(time, ub) }
+      var state = Array(ub)
+      let outcome = delayed(time, &state, item.payload)
+      for j in 0..<n { u[j] = state[j] }
+      stats.events += 1
+      eventLog.append((time, problem.stateEvents[item.event].label + " (delayed)"))
+      fsalValid = false
+      switch outcome {
+      case .terminate: return .terminate
+      case .schedule(let d, let p): schedule(item.event, at: time + max(d, 0), p)
+      case .continue: break
+      }
+      let after = problem.stateEvents.map { $0.condition(time, UnsafeBufferPointer(start: u, count: n)) }
+      var newly: [Int] = []
+      for (j, e) in problem.stateEvents.enumerated() {
+        if e.cancelsWhenFalse && before[j] >= 0 && after[j] < 0 { cancelPending(j) }
+        let up = before[j] < 0 && after[j] >= 0, down = before[j] > 0 && after[j] <= 0
+        switch e.direction {
+        case .up: if up { newly.append(j) }
+        case .down: if down { newly.append(j) }
+        case .either: if up || down { newly.append(j) }
+        }
+      }
+      if !newly.isEmpty && fireStateEvents(newly, at: time) == .terminate { return .terminate }
     }
     return .continue
   }
@@ -311,7 +386,8 @@ final class _Integrator<S: ODESystem> {
   func integrate(to tb: Double) -> ReturnCode {
     var lastWasNaN = false
     var lastRejected = false
-    while t < tb {
+    while t < min(tb, pending.first?.time ?? .infinity) {
+      let tb = min(tb, pending.first?.time ?? .infinity)
       if stats.steps >= opts.maxSteps { return .maxSteps }
       if stats.steps & 63 == 63, let stop = opts.interrupt, stop() { return .interrupted }
       h = min(h, opts.maxStep)
@@ -336,14 +412,20 @@ final class _Integrator<S: ODESystem> {
         let tNew = (h == tb - t) ? tb : t + h
         for j in opts.nonNegative where uNew[j] < 0 { uNew[j] = 0 }
         // State events on [t, tNew].
-        if !problem.stateEvents.isEmpty, let (te, idx) = findStateEvent(tNew) {
+        if !problem.stateEvents.isEmpty, let (te, due, cancels) = findStateEvent(tNew) {
           fillOutputs(before: te, inclusive: false)
           interpolate(te, u)
           t = te
-          let outcome = fireStateEvent(idx, at: te)
+          for c in cancels { cancelPending(c) }
+          let outcome = due.isEmpty ? .continue : fireStateEvents(due, at: te)
           resetStateEvents()
+          if case .terminate = outcome { recordOutputs(upTo: te); return .terminated }
+          // Scheduled executions due now run before the outputs at this time are recorded.
+          if let p = pending.first, p.time <= te {
+            if case .terminate = runDuePending(at: te) { recordOutputs(upTo: te); return .terminated }
+            resetStateEvents()
+          }
           recordOutputs(upTo: te)
-          if outcome == .terminate { return .terminated }
           errOld = 1
           h = initialStep(to: tb)
           continue
@@ -388,10 +470,12 @@ final class _Integrator<S: ODESystem> {
     fsalValid = true
   }
 
-  /// Locates the earliest state event in the step just taken (dense output valid).
+  /// Locates the earliest state-event root in the step just taken (dense output valid):
+  /// the time, the events that fire there (roots within a relative 1e-12 of each other),
+  /// and the events whose scheduled executions are cancelled there.
   @usableFromInline
-  func findStateEvent(_ tNew: Double) -> (Double, Int)? {
-    var best: (Double, Int)? = nil
+  func findStateEvent(_ tNew: Double) -> (Double, [Int], [Int])? {
+    var roots: [(time: Double, index: Int, cancel: Bool)] = []
     let ub = UnsafeBufferPointer(start: uNew, count: n)
     let tb = UnsafeBufferPointer(start: tmp, count: n)
     for (i, e) in problem.stateEvents.enumerated() {
@@ -405,16 +489,19 @@ final class _Integrator<S: ODESystem> {
       case .down: fires = down
       case .either: fires = up || down
       }
-      guard fires else { continue }
+      let cancel = !fires && e.cancelsWhenFalse && gA >= 0 && gB < 0 && pending.contains { $0.event == i }
+      guard fires || cancel else { continue }
       // Illinois (modified regula falsi) on the dense output.
       var a = t, b = tNew, fa = gA, fb = gB, side = 0
-      for _ in 0..<100 {
+      if cancel && fa == 0 { fa = 1 }
+      for _ in 0..<200 {
         if b - a <= 4 * b.ulp.magnitude + 1e-14 * abs(b - t) { break }
         var m = (a * fb - b * fa) / (fb - fa)
-        if !(m > a && m < b) { m = 0.5 * (a + b) }
+        if !(m > a && m < b) || abs(fb - fa) < 1e-300 { m = 0.5 * (a + b) }
         interpolate(m, tmp)
         let fm = e.condition(m, tb)
-        if (fm < 0) == (fb < 0) && fm != 0 || (fm == 0 && fb == 0) {
+        let sameAsB = cancel ? (fm < 0) == (fb < 0) : ((fm >= 0) == (fb >= 0))
+        if sameAsB {
           b = m; fb = fm
           if side == -1 { fa *= 0.5 }
           side = -1
@@ -423,11 +510,13 @@ final class _Integrator<S: ODESystem> {
           if side == 1 { fb *= 0.5 }
           side = 1
         }
-        if fm == 0 { b = m; break }
       }
-      if best == nil || b < best!.0 { best = (b, i) }
+      roots.append((b, i, cancel))
     }
-    return best
+    guard let first = roots.min(by: { $0.time < $1.time }) else { return nil }
+    let tol = 1e-12 * max(abs(first.time), 1)
+    let at = roots.filter { $0.time - first.time <= tol }
+    return (first.time, at.filter { !$0.cancel }.map(\.index), at.filter(\.cancel).map(\.index))
   }
 
   /// Stiffness switching for `.auto`.

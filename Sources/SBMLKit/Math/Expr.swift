@@ -81,7 +81,7 @@ extension Expr {
     switch self {
     case .call(let f, let args):
       guard let d = defs[f] else { throw SBMLError(.invalid, "call of undefined function '\(f)'") }
-      guard d.arguments.count == args.count else {
+      guard d.arguments.count == args.count || d.arguments.isEmpty else {
         throw SBMLError(.invalid, "function '\(f)' takes \(d.arguments.count) arguments, called with \(args.count)")
       }
       let inlinedArgs = try args.map { try $0.inliningFunctions(defs, depth: depth + 1) }

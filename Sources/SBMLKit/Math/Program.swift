@@ -139,7 +139,7 @@ public struct Compiler {
     switch e {
     case .number(let x): return constant(x)
     case .time: return timeSlot
-    case .avogadro: return constant(6.02214076e23)
+    case .avogadro: return constant(6.02214179e23)  // the value of SBML L3V1 (CODATA 2006)
     case .symbol(let s):
       guard let slot = slots[s] else { throw SBMLError(.invalid, "unknown symbol '\(s)' in math") }
       return slot

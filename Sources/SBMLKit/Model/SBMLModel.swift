@@ -116,7 +116,9 @@ extension SBMLModel {
     for f in m.list("listOfFunctionDefinitions", "functionDefinition") {
       let fid = try id(f)
       guard let mm = f.child("math"), let lambda = mm.children.first(where: { $0.name == "lambda" || $0.name == "semantics" }) else {
-        throw SBMLError(.invalid, "functionDefinition '\(fid)' has no lambda", line: f.line)
+        // L3V2 allows a function without a body; calling it gives NaN.
+        model.functions[fid] = FunctionDefinition(id: fid, arguments: [], body: .number(.nan))
+        continue
       }
       let lam = lambda.name == "semantics" ? lambda.children.first { $0.name == "lambda" }! : lambda
       let args = lam.children("bvar").compactMap { $0.child("ci").map(MathMLReader.text) }
@@ -179,9 +181,8 @@ extension SBMLModel {
     }
     for ev in m.list("listOfEvents", "event") {
       let eid = ev["id"] ?? "event\(model.events.count + 1)"
-      guard let tr = ev.child("trigger"), let trig = try math(tr, what: "trigger of event '\(eid)'") else {
-        throw SBMLError(.invalid, "event '\(eid)' has no trigger", line: ev.line)
-      }
+      // L3V2: an event without a trigger never fires.
+      guard let tr = ev.child("trigger"), let trig = try math(tr, what: "trigger of event '\(eid)'") else { continue }
       var assigns: [(String, Expr)] = []
       for a in ev.list("listOfEventAssignments", "eventAssignment") {
         if let v = a["variable"], let e = try math(a, what: "eventAssignment '\(a["variable"] ?? "")' of '\(eid)'") { assigns.append((v, e)) }

@@ -70,11 +70,31 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
 
   public enum Quantity: Sendable { case amount, concentration, symbol }
 
-  /// The model's events as state events of the integrator.
+  /// The model's events as state events of the integrator: a trigger crossing to true
+  /// fires; with a delay the assignments run later (with values from trigger time if
+  /// `useValuesFromTriggerTime`), and a non-persistent event is cancelled if its trigger
+  /// turns false first; priorities order simultaneous executions.
   public func stateEvents() -> [StateEvent] {
     compiled.events.map { ev in
       let sys = self
-      return StateEvent(
+      func evaluate(_ t: Double, _ u: [Double]) -> UnsafeMutablePointer<Double> {
+        u.withUnsafeBufferPointer { sys.evaluate(t: t, u: $0) }
+        ev.program.run(sys.workspace.values)
+        return sys.workspace.values
+      }
+      func apply(_ values: [Double], to u: inout [Double]) {
+        let v = sys.workspace.values
+        // Symbols first (compartments included), then species amounts with the new sizes.
+        for (k, a) in ev.assignments.enumerated() {
+          let i = sys.compiled.stateOfSymbol[a.target]!
+          if case .symbol(let slot, _) = sys.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
+        }
+        for (k, a) in ev.assignments.enumerated() {
+          let i = sys.compiled.stateOfSymbol[a.target]!
+          if case .amount(_, _, _, let comp, let only) = sys.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
+        }
+      }
+      var e = StateEvent(
         label: ev.id, direction: .up,
         condition: { t, u in
           sys.evaluate(t: t, u: u)
@@ -82,21 +102,28 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
           return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
         },
         action: { t, u in
-          u.withUnsafeBufferPointer { sys.evaluate(t: t, u: $0) }
-          let v = sys.workspace.values
-          ev.program.run(v)
+          let v = evaluate(t, u)
           let values = ev.assignments.map { v[$0.valueSlot] }
-          // Symbols first (compartments included), then species amounts with the new sizes.
-          for (k, a) in ev.assignments.enumerated() {
-            let i = sys.compiled.stateOfSymbol[a.target]!
-            if case .symbol(let slot, _) = sys.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
+          if let d = ev.delaySlot {
+            return .schedule(delay: v[d], payload: ev.useValuesFromTriggerTime ? values : [])
           }
-          for (k, a) in ev.assignments.enumerated() {
-            let i = sys.compiled.stateOfSymbol[a.target]!
-            if case .amount(_, _, _, let comp, let only) = sys.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
-          }
+          apply(values, to: &u)
           return .continue
         }, fireIfTrueAtStart: !ev.initialValue)
+      e.delayedAction = { t, u, payload in
+        let v = evaluate(t, u)
+        apply(ev.useValuesFromTriggerTime ? payload : ev.assignments.map { v[$0.valueSlot] }, to: &u)
+        return .continue
+      }
+      e.cancelsWhenFalse = !ev.persistent
+      if let p = ev.prioritySlot {
+        e.priority = { t, u in
+          sys.evaluate(t: t, u: u)
+          ev.program.run(sys.workspace.values)
+          return sys.workspace.values[p]
+        }
+      }
+      return e
     }
   }
 }

@@ -38,6 +38,10 @@ public struct CompiledSBML: Sendable {
   public struct EventSpec: Sendable {
     public var id: String
     public var triggerSlot: Int
+    public var delaySlot: Int?
+    public var prioritySlot: Int?
+    public var persistent: Bool
+    public var useValuesFromTriggerTime: Bool
     public var initialValue: Bool
     public var assignments: [(target: String, valueSlot: Int)]
     public var program: Program
@@ -58,12 +62,10 @@ public struct CompiledSBML: Sendable {
   public let timeSlot = 0
 
   public init(_ model: SBMLModel) throws {
-    self.model = model
     if model.rules.contains(where: { if case .algebraic = $0 { return true }; return false }) {
       throw SBMLError(.unsupported, "algebraic rules")
     }
     if let r = model.reactions.first(where: \.fast) { throw SBMLError(.unsupported, "fast reaction '\(r.id)'") }
-    if let e = model.events.first(where: { $0.delay != nil }) { throw SBMLError(.unsupported, "event delay (event '\(e.id)')") }
 
     // Symbols and slots.
     var slots: [String: Int] = ["__time": 0]
@@ -98,6 +100,10 @@ public struct CompiledSBML: Sendable {
     for s in model.species where slots[s.compartment] == nil {
       throw SBMLError(.invalid, "species '\(s.id)' is in unknown compartment '\(s.compartment)'")
     }
+    // Species in 0-dimensional compartments have no concentration: their symbols are amounts.
+    var model = model
+    let zeroD = Set(model.compartments.filter { $0.spatialDimensions == 0 }.map(\.id))
+    for i in model.species.indices where zeroD.contains(model.species[i].compartment) { model.species[i].hasOnlySubstanceUnits = true }
 
     var compiler = Compiler(slots: slots, count: names.count, timeSlot: 0)
     // Species in reactions.
@@ -210,11 +216,12 @@ public struct CompiledSBML: Sendable {
         guard stateOf[v] != nil else { throw SBMLError(.invalid, "event '\(ev.id)' assigns '\(v)', which is constant or set by a rule") }
         assigns.append((v, try c.compile(try e.inliningFunctions(model.functions))))
       }
+      let delay = try ev.delay.map { try c.compile(try $0.inliningFunctions(model.functions)) }
+      let priority = try ev.priority.map { try c.compile(try $0.inliningFunctions(model.functions)) }
       compiler = Compiler(adopting: c, keepingProgram: compiler.program)
-      events.append(EventSpec(id: ev.id, triggerSlot: trig, initialValue: ev.initialValue, assignments: assigns, program: c.program))
-    }
-    if model.events.contains(where: { $0.priority != nil }) && model.events.count > 1 {
-      throw SBMLError(.unsupported, "event priorities")
+      events.append(EventSpec(id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
+                              useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
+                              assignments: assigns, program: c.program))
     }
 
     // Initial values: attributes, then initial assignments and rules in dependency order.
@@ -228,6 +235,11 @@ public struct CompiledSBML: Sendable {
       defined.insert(sym)
     }
     for (v, e) in assignmentTargets { initNodes.append((slots[v]!, e)); defined.insert(v) }
+    for r in model.reactions {
+      guard let law = r.kineticLaw else { continue }
+      let map = Dictionary(uniqueKeysWithValues: r.localParameters.keys.map { ($0, Expr.symbol("__local:\(r.id):\($0)")) })
+      initNodes.append((slots[r.id]!, try law.inliningFunctions(model.functions).substituting(map)))
+    }
     for c in model.compartments where !defined.contains(c.id) { ic.setInitial(slots[c.id]!, c.size ?? .nan) }
     for p in model.parameters where !defined.contains(p.id) { ic.setInitial(slots[p.id]!, p.value ?? .nan) }
     for s in model.species where !defined.contains(s.id) {
@@ -243,6 +255,7 @@ public struct CompiledSBML: Sendable {
     let initOrder = try CompiledSBML.topologicalOrder(initNodes.map { ($0.target, deps($0.expr)) }, names: names)
     for k in initOrder { try ic.assign(initNodes[k].expr, to: initNodes[k].target) }
     self.initProgram = ic.program
+    self.model = model
     self.slots = slots
     self.initial = ic.initial
     self.states = states
