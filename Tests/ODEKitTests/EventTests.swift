@@ -143,3 +143,49 @@ struct EventTests {
     #expect(sol[1, 0] == 0 && sol[2, 0] == 0)
   }
 }
+
+struct EventEdgeCaseTests {
+  /// An infusion that began before the start time delivers only its remaining part.
+  @Test func infusionRunningAtStart() {
+    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 5),
+                               doses: [Dose(time: -1, target: 0, amount: 20, duration: 2)]),
+                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: [0.5, 1, 3]))
+    let R = 10.0
+    #expect(abs(sol[1, 0] - R / kel * (1 - exp(-kel))) < 1e-8)
+    #expect(abs(sol[2, 0] - R / kel * (1 - exp(-kel)) * exp(-kel * 2)) < 1e-8)
+  }
+
+  /// A downward crossing that ends exactly at zero (a clamped state) is located at the
+  /// crossing, not at the start of the step.
+  @Test(arguments: ODEMethod.allCases)
+  func downCrossingEndingAtZero(method: ODEMethod) {
+    let drain = ODEFunction(dimension: 1) { _, _, dy in dy[0] = -1 }
+    var hit = Double.nan
+    let empty = StateEvent(label: "empty", direction: .down, condition: { _, u in u[0] }) { t, _ in
+      hit = t
+      return .continue
+    }
+    _ = solve(ODEProblem(system: drain, u0: [1], tspan: (0, 3), stateEvents: [empty]), method: method,
+              options: SolverOptions(rtol: 1e-8, atol: [1e-12], saveAt: [3], maxStep: 0.7, nonNegative: [0]))
+    #expect(abs(hit - 1) < 1e-8, "hit at \(hit)")
+  }
+
+  /// Delayed executions and cascades: a trigger at t = 1 schedules a change 0.5 later, and
+  /// that change makes a second event fire at once.
+  @Test func delayedExecutionAndCascade() {
+    let clock = ODEFunction(dimension: 2) { _, _, du in du[0] = 1; du[1] = 0 }
+    var first = StateEvent(label: "A", direction: .up, condition: { _, u in u[0] - 1 }) { _, _ in
+      .schedule(delay: 0.5, payload: [7])
+    }
+    first.delayedAction = { _, u, p in u[1] = p[0]; return .continue }
+    let second = StateEvent(label: "B", direction: .up, condition: { _, u in u[1] - 5 }) { _, u in
+      u[1] += 100
+      return .continue
+    }
+    let sol = solve(ODEProblem(system: clock, u0: [0, 0], tspan: (0, 3), stateEvents: [first, second]),
+                    options: SolverOptions(saveAt: [1.49, 1.51, 3]))
+    #expect(sol[0, 1] == 0 && sol[1, 1] == 107 && sol[2, 1] == 107)
+    #expect(sol.eventLog.map(\.label) == ["A", "A (delayed)", "B"])
+    #expect(abs(sol.eventLog[1].time - 1.5) < 1e-9)
+  }
+}

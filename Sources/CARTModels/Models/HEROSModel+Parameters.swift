@@ -54,7 +54,7 @@ extension HEROSModel {
     ParameterInfo("Vp_pem", 4.06, "L (76.8 kg)", .verified, ahamadi, "pembrolizumab peripheral volume"),
     ParameterInfo("EC50_pd1", 1.0, "ug/mL", .assumed, "none retrieved", "pembrolizumab concentration at half PD-1 occupancy"),
     ParameterInfo("Imax_PD", 0.5, "1", .assumed, "Kosinsky-type precedent; none retrieved",
-                  "maximal PD-1/PD-L1 suppression of CAR T killing without blockade"),
+                  "maximal PD-1/PD-L1 suppression of CAR T killing and antigen-driven expansion without blockade"),
     ParameterInfo("pd1_max", 0.05, "1/d", .assumed, kareva + " (re-expressed as a rate × occupancy)",
                   "maximal rescue rate of reversibly exhausted CAR T by PD-1 blockade"),
     // Chemotherapy effect (de Pillis form).

@@ -7,8 +7,11 @@ import RealModule
 /// the integrator stops exactly at each and restarts after applying it. At a time shared
 /// by several discontinuities the order is: infusion ends, then time events in the order
 /// given, then doses in the order given. State events are located by root finding on the
-/// dense output; when several fire in one step the earliest is applied first (ties by
-/// index). Output at an event time reports the state *after* the event.
+/// dense output; events whose roots coincide fire together, higher ``StateEvent/priority``
+/// first (ties by index), and an event's change of state can make others fire at the same
+/// time (cascade). An action may schedule a delayed execution
+/// (``EventOutcome/schedule(delay:payload:)``), which becomes a breakpoint. Output at an
+/// event time reports the state *after* the event. Guides/Events.md has the details.
 ///
 /// Numerical failure does not throw: the solution carries a ``ReturnCode`` and the outputs
 /// reached before the failure.
@@ -120,7 +123,9 @@ final class _Integrator<S: ODESystem> {
     var discs: [_Disc] = []
     for (i, d) in doses.enumerated() {
       precondition(d.target >= 0 && d.target < n, "dose target \(d.target) is not a state index")
-      discs.append(_Disc(time: d.time, kind: 2, index: i, order: discs.count))
+      // An infusion running at the start time starts there (its earlier part is not given).
+      let start = d.duration > 0 && d.time < t0 && d.time + d.duration > t0 ? t0 : d.time
+      discs.append(_Disc(time: start, kind: 2, index: i, order: discs.count))
       if d.duration > 0 { discs.append(_Disc(time: d.time + d.duration, kind: 0, index: i, order: discs.count)) }
     }
     for (i, e) in problem.timeEvents.enumerated() {
@@ -410,7 +415,8 @@ final class _Integrator<S: ODESystem> {
         stats.acceptedSteps += 1
         if stiff { stats.stiffSteps += 1 } else { stats.nonstiffSteps += 1 }
         let tNew = (h == tb - t) ? tb : t + h
-        for j in opts.nonNegative where uNew[j] < 0 { uNew[j] = 0 }
+        var clamped = false
+        for j in opts.nonNegative where uNew[j] < 0 { uNew[j] = 0; clamped = true }
         // State events on [t, tNew].
         if !problem.stateEvents.isEmpty, let (te, due, cancels) = findStateEvent(tNew) {
           fillOutputs(before: te, inclusive: false)
@@ -433,7 +439,8 @@ final class _Integrator<S: ODESystem> {
         fillOutputs(before: min(tNew, tb), inclusive: tNew < tb)
         t = tNew
         for i in 0..<n { u[i] = uNew[i] }
-        if !stiff { swapFSAL() }
+        // FSAL reuses f(tNew, uNew); after a projection that value is stale.
+        if !stiff && !clamped { swapFSAL() } else { fsalValid = false }
         // PI step-size control (β1 = 0.7/q, β2 = 0.4/q).
         let e = max(err, 1e-10)
         var fac = 0.9 * Double.pow(e, -0.7 / q) * Double.pow(errOld, 0.4 / q)
@@ -491,6 +498,8 @@ final class _Integrator<S: ODESystem> {
       }
       let cancel = !fires && e.cancelsWhenFalse && gA >= 0 && gB < 0 && pending.contains { $0.event == i }
       guard fires || cancel else { continue }
+      // The side of zero the condition is on after the crossing.
+      let after: (Double) -> Bool = cancel ? { $0 < 0 } : (up && e.direction != .down ? { $0 >= 0 } : { $0 <= 0 })
       // Illinois (modified regula falsi) on the dense output.
       var a = t, b = tNew, fa = gA, fb = gB, side = 0
       if cancel && fa == 0 { fa = 1 }
@@ -500,7 +509,7 @@ final class _Integrator<S: ODESystem> {
         if !(m > a && m < b) || abs(fb - fa) < 1e-300 { m = 0.5 * (a + b) }
         interpolate(m, tmp)
         let fm = e.condition(m, tb)
-        let sameAsB = cancel ? (fm < 0) == (fb < 0) : ((fm >= 0) == (fb >= 0))
+        let sameAsB = after(fm) == after(fb)
         if sameAsB {
           b = m; fb = fm
           if side == -1 { fa *= 0.5 }

@@ -21,6 +21,8 @@ public struct Program: Sendable {
   }
   public var instructions: [Instruction] = []
 
+  public init(instructions: [Instruction] = []) { self.instructions = instructions }
+
   /// Executes the program on `v` (the value array, including temporaries).
   @inlinable
   public func run(_ v: UnsafeMutablePointer<Double>) {

@@ -23,7 +23,53 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       case .symbol(let slot, _): v[slot] = u[i]
       }
     }
-    compiled.main.run(v)
+    if compiled.unknownSlots.isEmpty {
+      compiled.main.run(v)
+    } else {
+      compiled.assign.run(v)
+      solveAlgebraic(v)
+      compiled.rates.run(v)
+    }
+  }
+
+  /// Newton's method on the algebraic rules for their unknowns (finite-difference
+  /// Jacobian), starting from the values in the workspace.
+  @usableFromInline
+  func solveAlgebraic(_ v: UnsafeMutablePointer<Double>) {
+    let xs = compiled.unknownSlots, rs = compiled.residualSlots
+    let k = xs.count
+    for s in xs where !v[s].isFinite { v[s] = 1 }
+    func residual() -> [Double] {
+      compiled.assign.run(v)
+      compiled.residualProgram.run(v)
+      return rs.map { v[$0] }
+    }
+    let J = UnsafeMutablePointer<Double>.allocate(capacity: k * k), piv = UnsafeMutablePointer<Int>.allocate(capacity: k)
+    let dx = UnsafeMutablePointer<Double>.allocate(capacity: k)
+    defer { J.deallocate(); piv.deallocate(); dx.deallocate() }
+    for _ in 0..<60 {
+      let g = residual()
+      let gnorm = g.map { Swift.abs($0) }.max() ?? 0
+      if gnorm == 0 || !gnorm.isFinite { break }
+      for j in 0..<k {
+        let saved = v[xs[j]]
+        let h = 1e-7 * Swift.max(Swift.abs(saved), 1e-7)
+        v[xs[j]] = saved + h
+        let gp = residual()
+        v[xs[j]] = saved
+        for i in 0..<k { J[i * k + j] = (gp[i] - g[i]) / h }
+      }
+      guard luFactor(J, k, piv) else { break }
+      for i in 0..<k { dx[i] = -g[i] }
+      luSolve(J, k, piv, dx)
+      var step = 0.0
+      for j in 0..<k {
+        v[xs[j]] += dx[j]
+        step = Swift.max(step, Swift.abs(dx[j]) / Swift.max(Swift.abs(v[xs[j]]), 1e-300))
+      }
+      if step < 1e-14 { break }
+    }
+    compiled.assign.run(v)
   }
 
   public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
@@ -45,6 +91,16 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     for i in 0..<compiled.initial.count { v[i] = compiled.initial[i] }
     v[0] = t0
     compiled.initProgram.run(v)
+    if !compiled.unknownSlots.isEmpty {
+      // Solve the algebraic rules at t0 with the states as initialized.
+      let u = compiled.states.map { s -> Double in
+        switch s {
+        case .amount(_, _, let sym, let comp, let only): return only ? v[sym] : v[sym] * v[comp]
+        case .symbol(let slot, _): return v[slot]
+        }
+      }
+      u.withUnsafeBufferPointer { evaluate(t: t0, u: $0) }
+    }
     return compiled.states.map { s in
       switch s {
       case .amount(_, _, let sym, let comp, let only): return only ? v[sym] : v[sym] * v[comp]

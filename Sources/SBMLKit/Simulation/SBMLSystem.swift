@@ -57,15 +57,20 @@ public struct CompiledSBML: Sendable {
   public var main = Program()
   /// Initial assignments and rules at t0.
   public var initProgram = Program()
+  /// `main` split into the assignment phase and the rates phase (algebraic rules are
+  /// solved between them).
+  public var assign = Program()
+  public var rates = Program()
+  public var residualProgram = Program()
+  public var residualSlots: [Int] = []
+  public var unknownSlots: [Int] = []
+  /// Scale of a fast reaction's rate relative to its kinetic law.
+  public static let fastReactionFactor = 1e8
   public var fluxes: [Flux] = []
   public var events: [EventSpec] = []
   public let timeSlot = 0
 
   public init(_ model: SBMLModel) throws {
-    if model.rules.contains(where: { if case .algebraic = $0 { return true }; return false }) {
-      throw SBMLError(.unsupported, "algebraic rules")
-    }
-    if let r = model.reactions.first(where: \.fast) { throw SBMLError(.unsupported, "fast reaction '\(r.id)'") }
 
     // Symbols and slots.
     var slots: [String: Int] = ["__time": 0]
@@ -85,13 +90,55 @@ public struct CompiledSBML: Sendable {
       for (lp, _) in r.localParameters { _ = add("__local:\(r.id):\(lp)") }
     }
     var assignmentTargets: [String: Expr] = [:], rateTargets: [String: Expr] = [:]
+    var algebraic: [Expr] = []
     for rule in model.rules {
       switch rule {
       case .assignment(let v, let e): assignmentTargets[v] = try e.inliningFunctions(model.functions)
       case .rate(let v, let e): rateTargets[v] = try e.inliningFunctions(model.functions)
-      case .algebraic: break
+      case .algebraic(let e): algebraic.append(try e.inliningFunctions(model.functions))
       }
     }
+    // rateOf(x): the derivative of x, from its rate rule or its reactions.
+    func derivative(of x: String, depth: Int) throws -> Expr {
+      guard depth < 20 else { throw SBMLError(.unsupported, "rateOf nested too deeply") }
+      if let r = rateTargets[x] { return try resolveRateOf(r, depth + 1) }
+      if assignmentTargets[x] != nil { throw SBMLError(.unsupported, "rateOf of assignment-ruled '\(x)'") }
+      guard let sp = model.species.first(where: { $0.id == x }), !sp.boundaryCondition, !sp.constant else { return .number(0) }
+      var terms: [Expr] = []
+      for r in model.reactions {
+        guard let law = r.kineticLaw else { continue }
+        let local = Dictionary(uniqueKeysWithValues: r.localParameters.keys.map { ($0, Expr.symbol("__local:\(r.id):\($0)")) })
+        _ = law
+        for (k, sr) in (r.reactants + r.products).enumerated() where sr.species == x {
+          let st: Expr = sr.stoichiometryMath.map { _ in Expr.number(.nan) } ?? (sr.id.map { .symbol($0) } ?? .number(sr.stoichiometry ?? 1))
+          let sign: Double = k < r.reactants.count ? -1 : 1
+          _ = local
+          terms.append(.apply(.times, [.number(sign), st, .symbol(r.id)]))
+        }
+      }
+      var total: Expr = terms.isEmpty ? .number(0) : .apply(.plus, terms)
+      if let cf = sp.conversionFactor ?? model.conversionFactor { total = .apply(.times, [total, .symbol(cf)]) }
+      let zeroD = model.compartments.first { $0.id == sp.compartment }?.spatialDimensions == 0
+      return sp.hasOnlySubstanceUnits || zeroD ? total : .apply(.divide, [total, .symbol(sp.compartment)])
+    }
+    func resolveRateOf(_ e: Expr, _ depth: Int = 0) throws -> Expr {
+      switch e {
+      case .rateOf(.symbol(let x)): return try derivative(of: x, depth: depth)
+      case .rateOf: throw SBMLError(.unsupported, "rateOf of an expression")
+      case .number, .symbol, .time, .avogadro: return e
+      case .apply(let op, let args): return .apply(op, try args.map { try resolveRateOf($0, depth) })
+      case .call(let f, let args): return .call(f, try args.map { try resolveRateOf($0, depth) })
+      case .piecewise(let p, let o): return .piecewise(try p.map { try resolveRateOf($0, depth) }, try o.map { try resolveRateOf($0, depth) })
+      case .delay(let a, let b): return .delay(try resolveRateOf(a, depth), try resolveRateOf(b, depth))
+      }
+    }
+    func prep(_ e: Expr) throws -> Expr {
+      let i = try e.inliningFunctions(model.functions)
+      return i.usesRateOf ? try resolveRateOf(i) : i
+    }
+    for (k, e) in assignmentTargets where e.usesRateOf { assignmentTargets[k] = try resolveRateOf(e) }
+    for (k, e) in rateTargets where e.usesRateOf { rateTargets[k] = try resolveRateOf(e) }
+    algebraic = try algebraic.map { $0.usesRateOf ? try resolveRateOf($0) : $0 }
     for v in Array(assignmentTargets.keys) + Array(rateTargets.keys) where slots[v] == nil {
       throw SBMLError(.invalid, "rule for unknown symbol '\(v)'")
     }
@@ -110,10 +157,24 @@ public struct CompiledSBML: Sendable {
     var reactive = Set<String>()
     for r in model.reactions { for sr in r.reactants + r.products { reactive.insert(sr.species) } }
 
+    // Algebraic rules: each determines one unknown that nothing else determines.
+    let constantIDs = Set(model.compartments.filter(\.constant).map(\.id) + model.species.filter(\.constant).map(\.id)
+                          + model.parameters.filter(\.constant).map(\.id))
+    var unknowns: [String] = []
+    for e in algebraic {
+      let candidates = e.symbols.filter { id in
+        slots[id] != nil && !constantIDs.contains(id) && assignmentTargets[id] == nil && rateTargets[id] == nil
+          && !unknowns.contains(id) && model.reactions.allSatisfy { r in !r.localParameters.keys.contains(id) || true }
+          && !(reactive.contains(id) && !(model.species.first { $0.id == id }?.boundaryCondition ?? true))
+      }.sorted()
+      guard let x = candidates.first else { throw SBMLError(.unsupported, "algebraic rule without a free unknown") }
+      unknowns.append(x)
+    }
+
     // States.
     var states: [StateKind] = [], stateNames: [String] = [], stateOf: [String: Int] = [:]
     var conversions: [(symbolSlot: Int, amountSlot: Int, compartmentSlot: Int, id: String)] = []
-    for s in model.species where !s.constant && assignmentTargets[s.id] == nil {
+    for s in model.species where !s.constant && assignmentTargets[s.id] == nil && !unknowns.contains(s.id) {
       let sym = slots[s.id]!, comp = slots[s.compartment]!
       if rateTargets[s.id] != nil {
         stateOf[s.id] = states.count
@@ -131,7 +192,7 @@ public struct CompiledSBML: Sendable {
     others += model.parameters.filter { !$0.constant }.map(\.id)
     for r in model.reactions { for sr in r.reactants + r.products where !sr.constant && sr.stoichiometryMath == nil { if let i = sr.id { others.append(i) } } }
     for id in rateTargets.keys where !others.contains(id) && compartmentOf[id] == nil { others.append(id) }
-    for id in others where assignmentTargets[id] == nil && stateOf[id] == nil {
+    for id in others where assignmentTargets[id] == nil && stateOf[id] == nil && !unknowns.contains(id) {
       stateOf[id] = states.count
       states.append(.symbol(slot: slots[id]!, derivativeSlot: nil))
       stateNames.append(id)
@@ -163,7 +224,7 @@ public struct CompiledSBML: Sendable {
       for sr in r.reactants + r.products {
         if let m = sr.stoichiometryMath {
           let slot = sr.id.flatMap { slots[$0] } ?? compiler.newSlot()
-          try compiler.assign(try m.inliningFunctions(model.functions), to: slot)
+          try compiler.assign(try prep(m), to: slot)
           list.append(slot)
         } else if let i = sr.id, let s = slots[i] {
           list.append(s)
@@ -174,7 +235,9 @@ public struct CompiledSBML: Sendable {
       }
       stoichSlots.append(list)
     }
-    // Reaction rates (local parameters renamed to their own slots).
+    let assignEnd = compiler.program.instructions.count
+    // Reaction rates (local parameters renamed to their own slots). A fast reaction is
+    // approximated by the same law scaled by `fastReactionFactor` (quasi-steady state).
     for r in model.reactions {
       guard let law = r.kineticLaw else { continue }
       var map: [String: Expr] = [:]
@@ -183,7 +246,8 @@ public struct CompiledSBML: Sendable {
         map[lp] = .symbol(key)
         compiler.setInitial(slots[key]!, value)
       }
-      try compiler.assign(try law.inliningFunctions(model.functions).substituting(map), to: slots[r.id]!)
+      let scaled = r.fast ? Expr.apply(.times, [.number(CompiledSBML.fastReactionFactor), law]) : law
+      try compiler.assign(try prep(scaled).substituting(map), to: slots[r.id]!)
     }
     // Rate rules.
     for (id, e) in rateTargets.sorted(by: { $0.key < $1.key }) {
@@ -203,21 +267,32 @@ public struct CompiledSBML: Sendable {
       }
     }
     self.main = compiler.program
+    self.assign = Program(instructions: Array(compiler.program.instructions[..<assignEnd]))
+    self.rates = Program(instructions: Array(compiler.program.instructions[assignEnd...]))
+    // Algebraic residuals.
+    var rc = compiler
+    rc.program = Program()
+    var residuals: [Int] = []
+    for e in algebraic { residuals.append(try rc.compile(try prep(e))) }
+    compiler = Compiler(adopting: rc, keepingProgram: compiler.program)
+    self.residualProgram = rc.program
+    self.residualSlots = residuals
+    self.unknownSlots = unknowns.map { slots[$0]! }
 
     // Events.
     var events: [EventSpec] = []
     for ev in model.events {
       var c = compiler
       c.program = Program()
-      let trig = try c.compile(try ev.trigger.inliningFunctions(model.functions))
+      let trig = try c.compile(try prep(ev.trigger))
       var assigns: [(String, Int)] = []
       for (v, e) in ev.assignments {
         guard slots[v] != nil else { throw SBMLError(.invalid, "event '\(ev.id)' assigns unknown symbol '\(v)'") }
         guard stateOf[v] != nil else { throw SBMLError(.invalid, "event '\(ev.id)' assigns '\(v)', which is constant or set by a rule") }
-        assigns.append((v, try c.compile(try e.inliningFunctions(model.functions))))
+        assigns.append((v, try c.compile(try prep(e))))
       }
-      let delay = try ev.delay.map { try c.compile(try $0.inliningFunctions(model.functions)) }
-      let priority = try ev.priority.map { try c.compile(try $0.inliningFunctions(model.functions)) }
+      let delay = try ev.delay.map { try c.compile(try prep($0)) }
+      let priority = try ev.priority.map { try c.compile(try prep($0)) }
       compiler = Compiler(adopting: c, keepingProgram: compiler.program)
       events.append(EventSpec(id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
                               useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
@@ -231,14 +306,14 @@ public struct CompiledSBML: Sendable {
     var defined = Set<String>()
     for (sym, e) in model.initialAssignments {
       guard slots[sym] != nil else { throw SBMLError(.invalid, "initialAssignment to unknown symbol '\(sym)'") }
-      initNodes.append((slots[sym]!, try e.inliningFunctions(model.functions)))
+      initNodes.append((slots[sym]!, try prep(e)))
       defined.insert(sym)
     }
     for (v, e) in assignmentTargets { initNodes.append((slots[v]!, e)); defined.insert(v) }
     for r in model.reactions {
       guard let law = r.kineticLaw else { continue }
       let map = Dictionary(uniqueKeysWithValues: r.localParameters.keys.map { ($0, Expr.symbol("__local:\(r.id):\($0)")) })
-      initNodes.append((slots[r.id]!, try law.inliningFunctions(model.functions).substituting(map)))
+      initNodes.append((slots[r.id]!, try prep(law).substituting(map)))
     }
     for c in model.compartments where !defined.contains(c.id) { ic.setInitial(slots[c.id]!, c.size ?? .nan) }
     for p in model.parameters where !defined.contains(p.id) { ic.setInitial(slots[p.id]!, p.value ?? .nan) }

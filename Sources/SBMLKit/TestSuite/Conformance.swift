@@ -101,17 +101,20 @@ public struct ConformanceCase: Sendable {
                                method: method, interrupt: { DispatchTime.now().uptimeNanoseconds > deadline })
       if tc.returnCode == .interrupted { return .fail(variable: "-", detail: "time limit \(Int(timeLimit)) s") }
       let results = try String(contentsOf: directory.appendingPathComponent("\(id)-results.csv"), encoding: .utf8)
-      let lines = results.split(whereSeparator: \.isNewline)
+      let lines = results.split(whereSeparator: \.isNewline).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
       let header = lines[0].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
       guard tc.times.count == lines.count - 1 else {
         return .fail(variable: "-", detail: "solver \(tc.returnCode.rawValue) at t = \(tc.times.last ?? s.start)")
       }
       for (i, line) in lines.dropFirst().enumerated() {
         let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        for (k, name) in header.enumerated().dropFirst() {
-          guard let j = tc.variables.firstIndex(of: name) else { continue }
-          let expected = Double(cells[k]) ?? (cells[k].lowercased().contains("nan") ? .nan : (cells[k].hasPrefix("-") ? -.infinity : .infinity))
+        // Columns by position: 0 is time, then the settings' variables in order.
+        for (k, name) in header.enumerated().dropFirst() where k - 1 < tc.variables.count && k < cells.count {
+          let j = k - 1
+          let cell = cells[k]
+          let expected = Double(cell) ?? (cell.lowercased().contains("nan") ? .nan : (cell.hasPrefix("-") ? -.infinity : .infinity))
           let actual = tc.values[i][j]
+          if expected == actual { continue }
           if expected.isNaN {
             if !actual.isNaN { return .fail(variable: name, detail: "t = \(tc.times[i]): expected NaN, got \(actual)") }
             continue
