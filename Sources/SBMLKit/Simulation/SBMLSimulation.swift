@@ -6,6 +6,9 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   public let compiled: CompiledSBML
   public let workspace: SBMLWorkspace
   public var dimension: Int { compiled.states.count }
+  /// Only these fluxes act, and time stands still (used to equilibrate fast reactions).
+  var fluxMask: [Bool]? = nil
+  var frozenTime: Double? = nil
 
   public init(_ compiled: CompiledSBML) {
     self.compiled = compiled
@@ -73,12 +76,12 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   }
 
   public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
-    evaluate(t: t, u: u)
+    evaluate(t: frozenTime ?? t, u: u)
     let v = workspace.values
     for (i, s) in compiled.states.enumerated() {
-      if case .symbol(_, let d?) = s { du[i] = v[d] } else { du[i] = 0 }
+      if frozenTime == nil, case .symbol(_, let d?) = s { du[i] = v[d] } else { du[i] = 0 }
     }
-    for f in compiled.fluxes {
+    for (k, f) in compiled.fluxes.enumerated() where fluxMask?[k] ?? true {
       var x = f.sign * v[f.stoichiometrySlot] * v[f.rateSlot]
       if let c = f.conversionSlot { x *= v[c] }
       du[f.state] += x
@@ -101,12 +104,22 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       }
       u.withUnsafeBufferPointer { evaluate(t: t0, u: $0) }
     }
-    return compiled.states.map { s in
+    let u0 = compiled.states.map { s -> Double in
       switch s {
       case .amount(_, _, let sym, let comp, let only): return only ? v[sym] : v[sym] * v[comp]
       case .symbol(let slot, _): return v[slot]
       }
     }
+    // Fast reactions start at their equilibrium: run them alone, with time frozen at t0,
+    // for 1e5 of their time constants.
+    let fastSlots = Set(compiled.model.reactions.filter(\.fast).compactMap { compiled.slots[$0.id] })
+    guard !fastSlots.isEmpty, !u0.isEmpty else { return u0 }
+    var fast = self
+    fast.fluxMask = compiled.fluxes.map { fastSlots.contains($0.rateSlot) }
+    fast.frozenTime = t0
+    let sol = solve(ODEProblem(system: fast, u0: u0, tspan: (0, 1e-3)), method: .rodas4,
+                    options: SolverOptions(rtol: 1e-12, atol: [1e-16], saveAt: [1e-3]))
+    return sol.returnCode.isSuccessful ? sol.finalState : u0
   }
 
   /// The value of a symbol after ``evaluate(t:u:)``: species as amount or concentration.
