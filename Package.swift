@@ -25,11 +25,11 @@ let package = Package(
     // Model library: the executable models (HEROS, CARTmath), dosing, observables.
     .target(
       name: "CARTModels",
-      dependencies: ["ODEKit", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["ODEKit", "SBMLKit", .product(name: "RealModule", package: "swift-numerics")]),
     // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
     .target(name: "SBMLKit", dependencies: ["ODEKit"]),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit"]),
     // Thin command line front end.
     .executableTarget(
       name: "cartsim",

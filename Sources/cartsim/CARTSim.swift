@@ -48,7 +48,39 @@ struct Simulate: ParsableCommand {
   @Flag(help: "Print the summary JSON to standard output.")
   var printSummary = false
 
+  @Option(help: "Simulate this SBML model instead of a scenario (with --duration and --steps).")
+  var sbml: String?
+
+  @Option(help: "SBML run: simulated time, in the model's time unit.")
+  var duration: Double?
+
+  @Option(help: "SBML run: number of output intervals (steps + 1 output points).")
+  var steps: Int = 100
+
+  func validate() throws {
+    if sbml != nil {
+      guard scenario == nil else { throw ValidationError("give either a scenario file or --sbml, not both") }
+      guard let d = duration, d > 0, d.isFinite else { throw ValidationError("--sbml needs --duration > 0") }
+      guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+    } else if duration != nil {
+      throw ValidationError("--duration applies to --sbml runs only (a scenario sets its own horizon)")
+    }
+  }
+
   func run() throws {
+    if let sbml {
+      do {
+        let r = try SBMLRun.run(file: sbml, duration: duration!, steps: steps, method: method.flatMap(ODEMethod.init(rawValue:)) ?? .auto)
+        try SBMLRun.write(r, to: out)
+        let tc = r.timeCourse
+        print("\(sbml): \(tc.returnCode.rawValue), \(r.compiled.states.count) states, \(tc.stats.steps) steps, \(tc.stats.rhsEvaluations) RHS evaluations")
+        print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/species.svg")
+        if !tc.returnCode.isSuccessful { throw ExitCode(3) }
+      } catch let e as InputError {
+        throw fail(e)
+      }
+      return
+    }
     do {
       var method: ODEMethod? = nil
       if let m = self.method {

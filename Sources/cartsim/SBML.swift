@@ -1,12 +1,13 @@
 import ArgumentParser
+import CARTModels
 import CARTSimCore
 import Foundation
 import SBMLKit
 
 struct SBMLCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "sbml", abstract: "SBML models: run the SBML Test Suite layout.",
-    subcommands: [Test.self])
+    commandName: "sbml", abstract: "SBML models: export the built-in models, run the SBML Test Suite layout.",
+    subcommands: [Test.self, Export.self])
 
   struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,6 +56,47 @@ struct SBMLCommand: ParsableCommand {
         try (doc.render() + "\n").write(toFile: json, atomically: true, encoding: .utf8)
       }
       print("\(passed) passed, \(cases.count - passed) failed")
+    }
+  }
+}
+
+extension SBMLCommand {
+  struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write a built-in model as SBML Level 3 Version 2 to standard output.",
+      discussion: """
+        With --scenario, the scenario's patient and parameter overrides are used and its doses \
+        (CAR T infusions, lymphodepleting drugs, checkpoint inhibitor, chemotherapy) become SBML \
+        events; without it, the default patient and no doses.
+        """)
+
+    @Argument(help: "Model identifier (see `cartsim models`).")
+    var model: String
+
+    @Option(help: "Scenario JSON file whose patient, parameters and doses to export.")
+    var scenario: String?
+
+    func validate() throws {
+      guard ModelCatalog.ids.contains(model) else {
+        throw ValidationError("unknown model '\(model)' (known: \(ModelCatalog.ids.joined(separator: ", ")))")
+      }
+    }
+
+    func run() throws {
+      do {
+        let s: Scenario
+        if let path = scenario {
+          s = try Scenario.load(path: path)
+          guard s.model == model else {
+            throw InputError(file: path, path: "model", message: "is '\(s.model)', but the export asks for '\(model)'")
+          }
+        } else {
+          s = try Scenario.parse(Data(#"{"model": "\#(model)", "car_t": {"dose": 1, "basis": "cells"}}"#.utf8), file: "<default>")
+        }
+        print(try SBMLExport.document(for: s, file: scenario ?? "<default>", withDoses: scenario != nil), terminator: "")
+      } catch let e as InputError {
+        throw fail(e)
+      }
     }
   }
 }

@@ -208,7 +208,7 @@ public struct HEROSSystem: ODESystem, Sendable {
     dE = p["d_E"]; dM = p["d_M"]; aE = p["a_E"]; aM = p["a_M"]; hB = p["h_B"]
     kin = p["k_in"]; kout = p["k_out"]; phiInf = p["phi_inf"]; rhoAg = p["rho_Ag"]; dET = p["d_ET"]
     g1 = p["g1"]; g2 = p["g2"]; g3 = p["g3"]; dX = p["d_X"]; dXT = p["d_XT"]
-    F1 = p["F1"]; F2 = p["F2"]; nF = p["n_F"]; bF = p["b_F"]; dF = p["d_F"]; killScale = p["kill_scale"]
+    F1 = p["Fi_1"]; F2 = p["Fi_2"]; nF = p["n_F"]; bF = p["b_F"]; dF = p["d_F"]; killScale = p["kill_scale"]
     ec50PD1 = p["EC50_pd1"]; imaxPD = p["Imax_PD"]; pd1Max = p["pd1_max"]
     let d = patient.her2Level, nH = p["n_H"], d50 = p["D50"]
     gAg = d <= 0 ? 0 : Double.pow(d, nH) / (Double.pow(d, nH) + Double.pow(d50, nH))

@@ -82,6 +82,10 @@ public struct StateEvent {
   /// Drop this event's scheduled executions when its condition falls back below zero
   /// (an SBML trigger with `persistent = false`).
   public var cancelsWhenFalse = false
+  /// The time the condition becomes true, when it is known in advance (a trigger
+  /// `time ≥ c`): the integrator then lands on it exactly instead of root finding, so the
+  /// event happens at `c` and an output at `c` shows the state after it.
+  public var exactTime: Double?
   /// Orders events due at the same time: higher first (ties by index). Evaluated when due.
   public var priority: ((Double, UnsafeBufferPointer<Double>) -> Double)?
 

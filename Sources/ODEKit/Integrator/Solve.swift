@@ -131,6 +131,10 @@ final class _Integrator<S: ODESystem> {
     for (i, e) in problem.timeEvents.enumerated() {
       discs.append(_Disc(time: e.time, kind: 1, index: i, order: discs.count))
     }
+    // Known trigger times of state events are landing points (kind 3: no action).
+    for (i, e) in problem.stateEvents.enumerated() {
+      if let te = e.exactTime { discs.append(_Disc(time: te, kind: 3, index: i, order: discs.count)) }
+    }
     discs = discs.filter { $0.time >= t0 && $0.time <= tEnd }
     discs.sort { ($0.time, $0.kind, $0.order) < ($1.time, $1.kind, $1.order) }
 
@@ -280,6 +284,7 @@ final class _Integrator<S: ODESystem> {
 
   @usableFromInline
   func apply(_ d: _Disc, _ doses: [Dose]) {
+    if d.kind == 3 { return }  // a landing point: the state event fires through the crossing test
     stats.events += 1
     switch d.kind {
     case 0:
@@ -498,6 +503,10 @@ final class _Integrator<S: ODESystem> {
       }
       let cancel = !fires && e.cancelsWhenFalse && gA >= 0 && gB < 0 && pending.contains { $0.event == i }
       guard fires || cancel else { continue }
+      if let et = e.exactTime, et == tNew, fires {
+        roots.append((tNew, i, false))
+        continue
+      }
       // The side of zero the condition is on after the crossing.
       let after: (Double) -> Bool = cancel ? { $0 < 0 } : (up && e.direction != .down ? { $0 >= 0 } : { $0 <= 0 })
       // Illinois (modified regula falsi) on the dense output.

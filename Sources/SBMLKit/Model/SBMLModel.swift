@@ -7,6 +7,9 @@ public struct SBMLModel: Sendable {
     public var size: Double?
     public var constant: Bool
     public var spatialDimensions: Double
+    public init(id: String, size: Double?, constant: Bool = true, spatialDimensions: Double = 3) {
+      self.id = id; self.size = size; self.constant = constant; self.spatialDimensions = spatialDimensions
+    }
   }
   public struct Species: Sendable {
     public var id: String
@@ -17,11 +20,23 @@ public struct SBMLModel: Sendable {
     public var boundaryCondition: Bool
     public var constant: Bool
     public var conversionFactor: String?
+    public init(id: String, compartment: String, initialAmount: Double?, initialConcentration: Double?, hasOnlySubstanceUnits: Bool,
+                boundaryCondition: Bool, constant: Bool, conversionFactor: String?) {
+      self.id = id; self.compartment = compartment; self.initialAmount = initialAmount
+      self.initialConcentration = initialConcentration; self.hasOnlySubstanceUnits = hasOnlySubstanceUnits
+      self.boundaryCondition = boundaryCondition; self.constant = constant; self.conversionFactor = conversionFactor
+    }
   }
   public struct Parameter: Sendable {
     public var id: String
     public var value: Double?
     public var constant: Bool
+    /// Free text written as the parameter's notes (unit, source, evidence).
+    public var notes: String?
+    public var name: String?
+    public init(id: String, value: Double?, constant: Bool, notes: String? = nil, name: String? = nil) {
+      self.id = id; self.value = value; self.constant = constant; self.notes = notes; self.name = name
+    }
   }
   public struct SpeciesReference: Sendable {
     public var species: String
@@ -29,6 +44,10 @@ public struct SBMLModel: Sendable {
     public var stoichiometry: Double?
     public var constant: Bool
     public var stoichiometryMath: Expr?
+    public init(species: String, id: String?, stoichiometry: Double?, constant: Bool, stoichiometryMath: Expr?) {
+      self.species = species; self.id = id; self.stoichiometry = stoichiometry; self.constant = constant
+      self.stoichiometryMath = stoichiometryMath
+    }
   }
   public struct Reaction: Sendable {
     public var id: String
@@ -37,6 +56,11 @@ public struct SBMLModel: Sendable {
     public var kineticLaw: Expr?
     public var localParameters: [String: Double]
     public var fast: Bool
+    public init(id: String, reactants: [SpeciesReference], products: [SpeciesReference], kineticLaw: Expr?,
+                localParameters: [String: Double], fast: Bool) {
+      self.id = id; self.reactants = reactants; self.products = products; self.kineticLaw = kineticLaw
+      self.localParameters = localParameters; self.fast = fast
+    }
   }
   public enum Rule: Sendable {
     case assignment(variable: String, math: Expr)
@@ -52,6 +76,12 @@ public struct SBMLModel: Sendable {
     public var priority: Expr?
     public var useValuesFromTriggerTime: Bool
     public var assignments: [(variable: String, math: Expr)]
+    public init(id: String, trigger: Expr, initialValue: Bool = true, persistent: Bool = true, delay: Expr? = nil,
+                priority: Expr? = nil, useValuesFromTriggerTime: Bool = true, assignments: [(variable: String, math: Expr)]) {
+      self.id = id; self.trigger = trigger; self.initialValue = initialValue; self.persistent = persistent
+      self.delay = delay; self.priority = priority; self.useValuesFromTriggerTime = useValuesFromTriggerTime
+      self.assignments = assignments
+    }
   }
 
   public var level: Int
@@ -65,6 +95,15 @@ public struct SBMLModel: Sendable {
   public var reactions: [Reaction] = []
   public var events: [Event] = []
   public var conversionFactor: String?
+  /// Model id and name, and free-text notes (written on export).
+  public var id = "model"
+  public var name: String?
+  public var notes: String?
+
+  public init(level: Int, version: Int) {
+    self.level = level
+    self.version = version
+  }
 }
 
 extension SBMLModel {
@@ -87,6 +126,8 @@ extension SBMLModel {
     }
     guard let m = root.child("model") else { throw SBMLError(.invalid, "no <model>", line: root.line) }
     var model = SBMLModel(level: level, version: version)
+    model.id = m["id"] ?? "model"
+    model.name = m["name"]
     model.conversionFactor = m["conversionFactor"]
     let l3 = level == 3
 

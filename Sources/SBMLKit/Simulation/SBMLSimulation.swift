@@ -185,6 +185,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
         return .continue
       }
       e.cancelsWhenFalse = !ev.persistent
+      e.exactTime = exactTriggerTime(ev)
       if let p = ev.prioritySlot {
         e.priority = { t, u in
           sys.evaluate(t: t, u: u)
@@ -193,6 +194,33 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
         }
       }
       return e
+    }
+  }
+}
+
+extension SBMLSystem {
+  /// `c` for a trigger `time ≥ c` (or `c ≤ time`) whose `c` does not change during the
+  /// run (numbers and constant parameters), read after initialization.
+  func exactTriggerTime(_ ev: CompiledSBML.EventSpec) -> Double? {
+    guard let e = compiled.model.events.first(where: { $0.id == ev.id })?.trigger else { return nil }
+    let constants = Set(compiled.model.parameters.filter(\.constant).map(\.id))
+    func constantValue(_ x: Expr) -> Double? {
+      switch x {
+      case .number(let v): return v
+      case .symbol(let s) where constants.contains(s) && compiled.stateOfSymbol[s] == nil: return workspace.values[compiled.slots[s]!]
+      case .apply(.minus, let a) where a.count == 2:
+        guard let p = constantValue(a[0]), let q = constantValue(a[1]) else { return nil }
+        return p - q
+      case .apply(.plus, let a) where a.count == 2:
+        guard let p = constantValue(a[0]), let q = constantValue(a[1]) else { return nil }
+        return p + q
+      default: return nil
+      }
+    }
+    switch e {
+    case .apply(.geq, let a) where a.count == 2 && a[0] == .time: return constantValue(a[1])
+    case .apply(.leq, let a) where a.count == 2 && a[1] == .time: return constantValue(a[0])
+    default: return nil
     }
   }
 }

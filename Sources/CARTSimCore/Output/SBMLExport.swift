@@ -1,0 +1,22 @@
+import CARTModels
+import Foundation
+import SBMLKit
+
+/// Exports a built-in model (with a scenario's patient, parameters and doses) as SBML.
+public enum SBMLExport {
+  /// The SBML L3V2 document text. Without doses the regimen is empty.
+  public static func document(for scenario: Scenario, file: String = "scenario", withDoses: Bool = true) throws -> String {
+    let regimen = withDoses ? scenario.regimen : Regimen(infusions: [])
+    let start = withDoses ? scenario.startDay : 0
+    switch scenario.model {
+    case "heros":
+      let (m, _, _, _) = try Simulator.prepare(HEROSModel(), scenario, file: file)
+      return m.sbml(patient: scenario.patient, regimen: regimen, start: start, end: scenario.horizonDays).xml()
+    case "cartmath-hdlm2", "cartmath-raji":
+      let (m, _, _, _) = try Simulator.prepare(CARTmathModel(scenario.model == "cartmath-raji" ? .raji : .hdlm2), scenario, file: file)
+      return m.sbml(patient: scenario.patient, regimen: regimen, start: start, end: scenario.horizonDays).xml()
+    default:
+      throw InputError(file: file, path: "model", message: "unknown model '\(scenario.model)'")
+    }
+  }
+}
