@@ -3,6 +3,7 @@ import CARTModels
 import CARTSimCore
 import Foundation
 import ODEKit
+import SBMLKit
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -25,6 +26,9 @@ struct Bench: ParsableCommand {
 
   @Flag(help: "Print the results as JSON.")
   var json = false
+
+  @Flag(help: "Also time the scenario's model exported to SBML and run through the SBML importer (same solver and tolerances).")
+  var sbml = false
 
   func validate() throws {
     guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
@@ -67,6 +71,42 @@ struct Bench: ParsableCommand {
         print(name + " " + code + String(format: " %11.3f ms  %14.3f ms  %9d  %9d  %4d  %6d  %8d  %11d",
                                          times[0], median, st.rhsEvaluations, st.jacobianEvaluations,
                                          st.luDecompositions, st.steps, st.rejectedSteps, st.stiffSteps))
+      }
+    }
+    if sbml {
+      // The same model and doses as SBML, through the importer.
+      let xml = try SBMLExport.document(for: scenario, file: file)
+      let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
+      let (m, _, _, _) = try Simulator.prepare(HEROSModel(), scenario, file: file)
+      _ = m
+      let names = ModelCatalog.describe(scenario.model)!.states
+      if !json {
+        print("SBML: \(compiled.states.count) states, \(compiled.main.instructions.count) instructions per evaluation, \(compiled.events.count) events, \(compiled.fluxes.count) fluxes")
+      }
+      let duration = scenario.horizonDays - scenario.startDay
+      let steps = scenario.outputTimes.count - 1
+      for method in ODEMethod.allCases {
+        var times: [Double] = []
+        var last: SBMLTimeCourse? = nil
+        for _ in 0..<repeats {
+          let start = DispatchTime.now().uptimeNanoseconds
+          let tc = SBMLSystem(compiled).simulate(start: 0, duration: duration, steps: steps, variables: names.map { ($0, .symbol) },
+                                                 rtol: scenario.rtol, atol: 1e-3, method: method)
+          times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+          last = tc
+        }
+        times.sort()
+        let st = last!.stats
+        if json {
+          rows.append(.object([("method", .string("sbml-" + method.rawValue)), ("return_code", .string(last!.returnCode.rawValue)),
+                               ("ms_min", .number(times[0])), ("ms_median", .number(times[times.count / 2])),
+                               ("rhs_evaluations", .int(st.rhsEvaluations)), ("steps", .int(st.steps))]))
+        } else {
+          let name = ("sbml-" + method.rawValue).padding(toLength: 12, withPad: " ", startingAt: 0)
+          print(name + last!.returnCode.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+                + String(format: " %11.3f ms  %14.3f ms  %9d  %9d  %4d  %6d  %8d  %11d", times[0], times[times.count / 2],
+                         st.rhsEvaluations, st.jacobianEvaluations, st.luDecompositions, st.steps, st.rejectedSteps, st.stiffSteps))
+        }
       }
     }
     if json { print(JSONOut.array(rows).render()) }

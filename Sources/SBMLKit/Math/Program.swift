@@ -11,6 +11,15 @@ public struct Program: Sendable {
     case sin, cos, tan, sec, csc, cot, sinh, cosh, tanh, sech, csch, coth
     case asin, acos, atan, asec, acsc, acot, asinh, acosh, atanh, asech, acsch, acoth
     case eq, neq, gt, lt, ge, le, and, or, xor, not, min, max, rem, quot, select
+
+    /// Number of operands read (a; a, b; a, b, c).
+    public var arity: Int {
+      switch self {
+      case .select: return 3
+      case .add, .sub, .mul, .div, .pow, .log, .root, .eq, .neq, .gt, .lt, .ge, .le, .and, .or, .xor, .min, .max, .rem, .quot: return 2
+      default: return 1
+      }
+    }
   }
   public struct Instruction: Sendable {
     public var code: Code
@@ -28,24 +37,24 @@ public struct Program: Sendable {
   public func run(_ v: UnsafeMutablePointer<Double>) {
     instructions.withUnsafeBufferPointer { ins in
       for i in ins {
-        let x = v[Int(i.a)]
+        let x = v[Int(truncatingIfNeeded: i.a)]
         let r: Double
         switch i.code {
         case .copy: r = x
         case .neg: r = -x
-        case .add: r = x + v[Int(i.b)]
-        case .sub: r = x - v[Int(i.b)]
-        case .mul: r = x * v[Int(i.b)]
-        case .div: r = x / v[Int(i.b)]
-        case .pow: r = Foundation.pow(x, v[Int(i.b)])
+        case .add: r = x + v[Int(truncatingIfNeeded: i.b)]
+        case .sub: r = x - v[Int(truncatingIfNeeded: i.b)]
+        case .mul: r = x * v[Int(truncatingIfNeeded: i.b)]
+        case .div: r = x / v[Int(truncatingIfNeeded: i.b)]
+        case .pow: r = Foundation.pow(x, v[Int(truncatingIfNeeded: i.b)])
         case .abs: r = Swift.abs(x)
         case .exp: r = Foundation.exp(x)
         case .ln: r = Foundation.log(x)
-        case .log: r = Foundation.log(v[Int(i.b)]) / Foundation.log(x)
+        case .log: r = Foundation.log(v[Int(truncatingIfNeeded: i.b)]) / Foundation.log(x)
         case .floor: r = x.rounded(.down)
         case .ceil: r = x.rounded(.up)
         case .fact: r = Foundation.tgamma(x + 1)
-        case .root: r = x == 2 ? v[Int(i.b)].squareRoot() : Foundation.pow(v[Int(i.b)], 1 / x)
+        case .root: r = x == 2 ? v[Int(truncatingIfNeeded: i.b)].squareRoot() : Foundation.pow(v[Int(truncatingIfNeeded: i.b)], 1 / x)
         case .sin: r = Foundation.sin(x)
         case .cos: r = Foundation.cos(x)
         case .tan: r = Foundation.tan(x)
@@ -70,23 +79,23 @@ public struct Program: Sendable {
         case .asech: r = Foundation.acosh(1 / x)
         case .acsch: r = Foundation.asinh(1 / x)
         case .acoth: r = Foundation.atanh(1 / x)
-        case .eq: r = x == v[Int(i.b)] ? 1 : 0
-        case .neq: r = x != v[Int(i.b)] ? 1 : 0
-        case .gt: r = x > v[Int(i.b)] ? 1 : 0
-        case .lt: r = x < v[Int(i.b)] ? 1 : 0
-        case .ge: r = x >= v[Int(i.b)] ? 1 : 0
-        case .le: r = x <= v[Int(i.b)] ? 1 : 0
-        case .and: r = (x != 0 && v[Int(i.b)] != 0) ? 1 : 0
-        case .or: r = (x != 0 || v[Int(i.b)] != 0) ? 1 : 0
-        case .xor: r = ((x != 0) != (v[Int(i.b)] != 0)) ? 1 : 0
+        case .eq: r = x == v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+        case .neq: r = x != v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+        case .gt: r = x > v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+        case .lt: r = x < v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+        case .ge: r = x >= v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+        case .le: r = x <= v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+        case .and: r = (x != 0 && v[Int(truncatingIfNeeded: i.b)] != 0) ? 1 : 0
+        case .or: r = (x != 0 || v[Int(truncatingIfNeeded: i.b)] != 0) ? 1 : 0
+        case .xor: r = ((x != 0) != (v[Int(truncatingIfNeeded: i.b)] != 0)) ? 1 : 0
         case .not: r = x == 0 ? 1 : 0
-        case .min: r = Swift.min(x, v[Int(i.b)])
-        case .max: r = Swift.max(x, v[Int(i.b)])
-        case .rem: r = x.truncatingRemainder(dividingBy: v[Int(i.b)])
-        case .quot: r = (x / v[Int(i.b)]).rounded(.towardZero)
-        case .select: r = x != 0 ? v[Int(i.b)] : v[Int(i.c)]
+        case .min: r = Swift.min(x, v[Int(truncatingIfNeeded: i.b)])
+        case .max: r = Swift.max(x, v[Int(truncatingIfNeeded: i.b)])
+        case .rem: r = x.truncatingRemainder(dividingBy: v[Int(truncatingIfNeeded: i.b)])
+        case .quot: r = (x / v[Int(truncatingIfNeeded: i.b)]).rounded(.towardZero)
+        case .select: r = x != 0 ? v[Int(truncatingIfNeeded: i.b)] : v[Int(truncatingIfNeeded: i.c)]
         }
-        v[Int(i.dst)] = r
+        v[Int(truncatingIfNeeded: i.dst)] = r
       }
     }
   }
@@ -100,6 +109,10 @@ public struct Compiler {
   public var program = Program()
   let timeSlot: Int
   private var constants: [UInt64: Int] = [:]
+  private var constantSlots = Set<Int>()
+  struct CSEKey: Hashable { var code: UInt8; var a, b, c: Int32 }
+  private var cse: [CSEKey: (program: Int, slot: Int)] = [:]
+  private var programID = 0
 
   public init(slots: [String: Int], count: Int, timeSlot: Int) {
     self.slots = slots
@@ -120,19 +133,50 @@ public struct Compiler {
     if let s = constants[x.bitPattern] { return s }
     let s = newSlot(x)
     constants[x.bitPattern] = s
+    constantSlots.insert(s)
     return s
   }
 
+  /// Emits one instruction, reusing an identical earlier one of the current program
+  /// (symbol slots are written once per evaluation, before they are read, so equal
+  /// instructions compute equal values), and folding instructions on constants.
   public mutating func emit(_ code: Program.Code, _ a: Int, _ b: Int = 0, _ c: Int = 0) -> Int {
-    let d = newSlot()
-    program.instructions.append(Program.Instruction(code: code, dst: Int32(d), a: Int32(a), b: Int32(b), c: Int32(c)))
+    let key = CSEKey(code: code.rawValue, a: Int32(a), b: code.arity >= 2 ? Int32(b) : -1, c: code.arity >= 3 ? Int32(c) : -1)
+    if let d = cse[key], d.program == programID { return d.slot }
+    let d: Int
+    let arity = code.arity
+    if code != .copy && constantSlots.contains(a) && (arity < 2 || constantSlots.contains(b)) && (arity < 3 || constantSlots.contains(c)) {
+      // Both operands are constants: evaluate now.
+      var scratch = initial
+      var p = Program()
+      p.instructions = [Program.Instruction(code: code, dst: 0, a: Int32(a), b: Int32(b), c: Int32(c))]
+      scratch.withUnsafeMutableBufferPointer { p.run($0.baseAddress!) }
+      d = constant(scratch[0])
+    } else {
+      d = newSlot()
+      program.instructions.append(Program.Instruction(code: code, dst: Int32(d), a: Int32(a), b: Int32(b), c: Int32(c)))
+    }
+    cse[key] = (programID, d)
     return d
   }
 
+  /// Starts a new program: instructions of earlier programs are not reused.
+  public mutating func startProgram() {
+    program = Program()
+    programID += 1
+  }
+
   /// Compiles `e` so that its value ends up in `target` (a symbol's slot), after the
-  /// instructions emitted so far.
+  /// instructions emitted so far: the last instruction writes `target` directly.
   public mutating func assign(_ e: Expr, to target: Int) throws {
+    let before = program.instructions.count
     let r = try compile(e)
+    if program.instructions.count > before && Int(program.instructions[program.instructions.count - 1].dst) == r {
+      // Redirect the final instruction to the target; later uses of its value read the target.
+      program.instructions[program.instructions.count - 1].dst = Int32(target)
+      for (k, v) in cse where v.slot == r { cse[k] = (v.program, target) }
+      return
+    }
     program.instructions.append(Program.Instruction(code: .copy, dst: Int32(target), a: Int32(r), b: 0, c: 0))
   }
 

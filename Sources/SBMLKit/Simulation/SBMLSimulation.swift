@@ -12,19 +12,17 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
 
   public init(_ compiled: CompiledSBML) {
     self.compiled = compiled
-    self.workspace = SBMLWorkspace(compiled.initial)
+    self.workspace = SBMLWorkspace(compiled.initial, states: compiled.states.count)
   }
 
   /// Fills the value array for (t, u): states, assignment rules, rates, rate rules.
   @inlinable
   public func evaluate(t: Double, u: UnsafeBufferPointer<Double>) {
+    workspace.cache[1] = 0
     let v = workspace.values
     v[0] = t
-    for (i, s) in compiled.states.enumerated() {
-      switch s {
-      case .amount(_, let a, _, _, _): v[a] = u[i]
-      case .symbol(let slot, _): v[slot] = u[i]
-      }
+    compiled.loadSlots.withUnsafeBufferPointer { slots in
+      for i in 0..<slots.count { v[slots[i]] = u[i] }
     }
     if compiled.unknownSlots.isEmpty {
       compiled.main.run(v)
@@ -33,6 +31,22 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       solveAlgebraic(v)
       compiled.rates.run(v)
     }
+  }
+
+  /// ``evaluate(t:u:)`` unless the workspace already holds that point (event conditions
+  /// are checked one after another at the same point).
+  @usableFromInline
+  func evaluateCached(t: Double, u: UnsafeBufferPointer<Double>) {
+    let c = workspace.cache
+    if c[1] == 1 && c[0] == t {
+      var same = true
+      for i in 0..<u.count where c[2 + i] != u[i] { same = false; break }
+      if same { return }
+    }
+    evaluate(t: t, u: u)
+    c[0] = t
+    for i in 0..<u.count { c[2 + i] = u[i] }
+    c[1] = 1
   }
 
   /// Newton's method on the algebraic rules for their unknowns (finite-difference
@@ -78,13 +92,16 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
     evaluate(t: frozenTime ?? t, u: u)
     let v = workspace.values
-    for (i, s) in compiled.states.enumerated() {
-      if frozenTime == nil, case .symbol(_, let d?) = s { du[i] = v[d] } else { du[i] = 0 }
+    compiled.derivativeSlots.withUnsafeBufferPointer { d in
+      for i in 0..<d.count { du[i] = d[i] >= 0 && frozenTime == nil ? v[d[i]] : 0 }
     }
-    for (k, f) in compiled.fluxes.enumerated() where fluxMask?[k] ?? true {
-      var x = f.sign * v[f.stoichiometrySlot] * v[f.rateSlot]
-      if let c = f.conversionSlot { x *= v[c] }
-      du[f.state] += x
+    compiled.fluxes.withUnsafeBufferPointer { fluxes in
+      for k in 0..<fluxes.count where fluxMask?[k] ?? true {
+        let f = fluxes[k]
+        var x = f.sign * v[f.stoichiometrySlot] * v[f.rateSlot]
+        if let c = f.conversionSlot { x *= v[c] }
+        du[f.state] += x
+      }
     }
   }
 
@@ -163,10 +180,11 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
           if case .amount(_, _, _, let comp, let only) = sys.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
         }
       }
+      let exact = exactTriggerTime(ev)
       var e = StateEvent(
         label: ev.id, direction: .up,
-        condition: { t, u in
-          sys.evaluate(t: t, u: u)
+        condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? { t, u in
+          sys.evaluateCached(t: t, u: u)
           ev.program.run(sys.workspace.values)
           return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
         },
@@ -185,7 +203,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
         return .continue
       }
       e.cancelsWhenFalse = !ev.persistent
-      e.exactTime = exactTriggerTime(ev)
+      e.exactTime = exact
       if let p = ev.prioritySlot {
         e.priority = { t, u in
           sys.evaluate(t: t, u: u)

@@ -6,12 +6,19 @@ import ODEKit
 public final class SBMLWorkspace: @unchecked Sendable {
   public let values: UnsafeMutablePointer<Double>
   public let count: Int
-  init(_ initial: [Double]) {
+  /// The point the values were last computed for by `evaluateCached`: time, validity flag
+  /// (1 = valid), then the state.
+  public let cache: UnsafeMutablePointer<Double>
+  let stateCount: Int
+  init(_ initial: [Double], states: Int) {
     count = initial.count
+    stateCount = states
     values = .allocate(capacity: count)
     values.initialize(from: initial, count: count)
+    cache = .allocate(capacity: states + 2)
+    cache.initialize(repeating: 0, count: states + 2)
   }
-  deinit { values.deallocate() }
+  deinit { values.deallocate(); cache.deallocate() }
 }
 
 /// An SBML model compiled for simulation: state layout, programs and events.
@@ -68,6 +75,9 @@ public struct CompiledSBML: Sendable {
   public static let fastReactionFactor = 1e8
   public var fluxes: [Flux] = []
   public var events: [EventSpec] = []
+  /// Per state: the slot its value is loaded into, and its rate-rule slot (−1: none).
+  public var loadSlots: [Int] = []
+  public var derivativeSlots: [Int] = []
   public let timeSlot = 0
 
   public init(_ model: SBMLModel) throws {
@@ -271,7 +281,7 @@ public struct CompiledSBML: Sendable {
     self.rates = Program(instructions: Array(compiler.program.instructions[assignEnd...]))
     // Algebraic residuals.
     var rc = compiler
-    rc.program = Program()
+    rc.startProgram()
     var residuals: [Int] = []
     for e in algebraic { residuals.append(try rc.compile(try prep(e))) }
     compiler = Compiler(adopting: rc, keepingProgram: compiler.program)
@@ -283,7 +293,7 @@ public struct CompiledSBML: Sendable {
     var events: [EventSpec] = []
     for ev in model.events {
       var c = compiler
-      c.program = Program()
+      c.startProgram()
       let trig = try c.compile(try prep(ev.trigger))
       var assigns: [(String, Int)] = []
       for (v, e) in ev.assignments {
@@ -301,7 +311,7 @@ public struct CompiledSBML: Sendable {
 
     // Initial values: attributes, then initial assignments and rules in dependency order.
     var ic = compiler
-    ic.program = Program()
+    ic.startProgram()
     var initNodes: [(target: Int, expr: Expr)] = []
     var defined = Set<String>()
     for (sym, e) in model.initialAssignments {
@@ -338,6 +348,13 @@ public struct CompiledSBML: Sendable {
     self.stateOfSymbol = stateOf
     self.fluxes = fluxes
     self.events = events
+    self.loadSlots = states.map { s in
+      switch s { case .amount(_, let a, _, _, _): return a; case .symbol(let slot, _): return slot }
+    }
+    self.derivativeSlots = states.map { s in
+      if case .symbol(_, let d?) = s { return d }
+      return -1
+    }
   }
 
   /// Kahn's algorithm over nodes `(target, dependencies)`; a node depends on another when it
