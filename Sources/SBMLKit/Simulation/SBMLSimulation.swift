@@ -52,12 +52,13 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// Newton's method on the algebraic rules for their unknowns (finite-difference
   /// Jacobian), starting from the values in the workspace.
   @usableFromInline
-  func solveAlgebraic(_ v: UnsafeMutablePointer<Double>) {
+  func solveAlgebraic(_ v: UnsafeMutablePointer<Double>, phase: Program? = nil) {
     let xs = compiled.unknownSlots, rs = compiled.residualSlots
     let k = xs.count
+    let phase = phase ?? compiled.assign
     for s in xs where !v[s].isFinite { v[s] = 1 }
     func residual() -> [Double] {
-      compiled.assign.run(v)
+      phase.run(v)
       compiled.residualProgram.run(v)
       return rs.map { v[$0] }
     }
@@ -86,7 +87,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       }
       if step < 1e-14 { break }
     }
-    compiled.assign.run(v)
+    phase.run(v)
   }
 
   public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
@@ -110,6 +111,12 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     let v = workspace.values
     for i in 0..<compiled.initial.count { v[i] = compiled.initial[i] }
     v[0] = t0
+    if !compiled.unknownSlots.isEmpty {
+      // Initial values may depend on the unknowns (a compartment size set by an algebraic
+      // rule): solve the rules with the initial assignments as the assignment phase.
+      for s in compiled.unknownSlots where !v[s].isFinite { v[s] = 1 }
+      solveAlgebraic(v, phase: compiled.initProgram)
+    }
     compiled.initProgram.run(v)
     if !compiled.unknownSlots.isEmpty {
       // Solve the algebraic rules at t0 with the states as initialized.

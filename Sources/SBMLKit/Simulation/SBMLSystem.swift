@@ -211,22 +211,13 @@ public struct CompiledSBML: Sendable {
       throw SBMLError(.invalid, "rate rule for constant or assignment-ruled symbol '\(id)'")
     }
 
-    // Dependency-ordered assignment phase: rules and concentration conversions.
+    // Dependency-ordered assignment phase: assignment rules, concentration conversions,
+    // stoichiometry math and reaction rates (rules may read rates, rates read rules).
     struct Node { var target: Int; var expr: Expr?; var conversion: (Int, Int)?; var deps: Set<Int> }
     func deps(_ e: Expr) -> Set<Int> { Set(e.symbols.compactMap { slots[$0] }) }
     var nodes: [Node] = []
     for (v, e) in assignmentTargets.sorted(by: { $0.key < $1.key }) { nodes.append(Node(target: slots[v]!, expr: e, conversion: nil, deps: deps(e))) }
     for c in conversions { nodes.append(Node(target: c.symbolSlot, expr: nil, conversion: (c.amountSlot, c.compartmentSlot), deps: [c.compartmentSlot])) }
-    let ordered = try CompiledSBML.topologicalOrder(nodes.map { ($0.target, $0.deps) }, names: names)
-    for k in ordered {
-      let n = nodes[k]
-      if let e = n.expr {
-        try compiler.assign(e, to: n.target)
-      } else if let (a, c) = n.conversion {
-        let d = compiler.emit(.div, a, c)
-        compiler.program.instructions.append(.init(code: .copy, dst: Int32(n.target), a: Int32(d), b: 0, c: 0))
-      }
-    }
     // Stoichiometry math (L2) into per-reference slots.
     var stoichSlots: [[Int]] = []
     for r in model.reactions {
@@ -234,7 +225,8 @@ public struct CompiledSBML: Sendable {
       for sr in r.reactants + r.products {
         if let m = sr.stoichiometryMath {
           let slot = sr.id.flatMap { slots[$0] } ?? compiler.newSlot()
-          try compiler.assign(try prep(m), to: slot)
+          let e = try prep(m)
+          nodes.append(Node(target: slot, expr: e, conversion: nil, deps: deps(e)))
           list.append(slot)
         } else if let i = sr.id, let s = slots[i] {
           list.append(s)
@@ -245,7 +237,6 @@ public struct CompiledSBML: Sendable {
       }
       stoichSlots.append(list)
     }
-    let assignEnd = compiler.program.instructions.count
     // Reaction rates (local parameters renamed to their own slots). A fast reaction is
     // approximated by the same law scaled by `fastReactionFactor` (quasi-steady state).
     for r in model.reactions {
@@ -257,8 +248,20 @@ public struct CompiledSBML: Sendable {
         compiler.setInitial(slots[key]!, value)
       }
       let scaled = r.fast ? Expr.apply(.times, [.number(CompiledSBML.fastReactionFactor), law]) : law
-      try compiler.assign(try prep(scaled).substituting(map), to: slots[r.id]!)
+      let e = try prep(scaled).substituting(map)
+      nodes.append(Node(target: slots[r.id]!, expr: e, conversion: nil, deps: deps(e)))
     }
+    let ordered = try CompiledSBML.topologicalOrder(nodes.map { ($0.target, $0.deps) }, names: names)
+    for k in ordered {
+      let n = nodes[k]
+      if let e = n.expr {
+        try compiler.assign(e, to: n.target)
+      } else if let (a, c) = n.conversion {
+        let d = compiler.emit(.div, a, c)
+        compiler.program.instructions.append(.init(code: .copy, dst: Int32(n.target), a: Int32(d), b: 0, c: 0))
+      }
+    }
+    let assignEnd = compiler.program.instructions.count
     // Rate rules.
     for (id, e) in rateTargets.sorted(by: { $0.key < $1.key }) {
       let d = try compiler.compile(e)
