@@ -278,7 +278,9 @@ extension SBMLSystem {
       }
       return SBMLTimeCourse(times: times, variables: variables.map(\.id), values: rows, returnCode: .success, stats: SolverStats())
     }
-    var opts = SolverOptions(rtol: rtol, atol: [atol], saveAt: times)
+    // Steps no longer than the output interval, so that a trigger that is true only
+    // briefly between two outputs is still seen (conditions are checked at step ends).
+    var opts = SolverOptions(rtol: rtol, atol: [atol], saveAt: times, maxStep: duration / Double(steps))
     opts.interrupt = interrupt
     let sol = solve(ODEProblem(system: self, u0: u0, tspan: (start, start + duration), stateEvents: stateEvents()),
                     method: method, options: opts)
