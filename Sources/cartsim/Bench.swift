@@ -77,8 +77,6 @@ struct Bench: ParsableCommand {
       // The same model and doses as SBML, through the importer.
       let xml = try SBMLExport.document(for: scenario, file: file)
       let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
-      let (m, _, _, _) = try Simulator.prepare(HEROSModel(), scenario, file: file)
-      _ = m
       let names = ModelCatalog.describe(scenario.model)!.states
       if !json {
         print("SBML: \(compiled.states.count) states, \(compiled.main.instructions.count) instructions per evaluation, \(compiled.events.count) events, \(compiled.fluxes.count) fluxes")

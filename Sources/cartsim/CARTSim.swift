@@ -58,6 +58,9 @@ struct Simulate: ParsableCommand {
   var steps: Int = 100
 
   func validate() throws {
+    if let m = method, ODEMethod(rawValue: m) == nil {
+      throw ValidationError("--method must be one of: \(ODEMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
     if sbml != nil {
       guard scenario == nil else { throw ValidationError("give either a scenario file or --sbml, not both") }
       guard let d = duration, d > 0, d.isFinite else { throw ValidationError("--sbml needs --duration > 0") }

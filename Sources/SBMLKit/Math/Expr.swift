@@ -46,16 +46,7 @@ public indirect enum Expr: Equatable, Sendable {
     }
   }
 
-  /// Whether the expression uses `delay` or `rateOf`.
-  public var usesDelay: Bool {
-    switch self {
-    case .delay: return true
-    case .rateOf(let a): return a.usesDelay
-    case .number, .symbol, .time, .avogadro: return false
-    case .apply(_, let args), .call(_, let args): return args.contains { $0.usesDelay }
-    case .piecewise(let p, let o): return p.contains { $0.usesDelay } || (o?.usesDelay ?? false)
-    }
-  }
+  /// Whether the expression uses `rateOf`.
   public var usesRateOf: Bool {
     switch self {
     case .rateOf: return true

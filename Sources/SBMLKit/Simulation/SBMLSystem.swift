@@ -116,13 +116,12 @@ public struct CompiledSBML: Sendable {
       guard let sp = model.species.first(where: { $0.id == x }), !sp.boundaryCondition, !sp.constant else { return .number(0) }
       var terms: [Expr] = []
       for r in model.reactions {
-        guard let law = r.kineticLaw else { continue }
-        let local = Dictionary(uniqueKeysWithValues: r.localParameters.keys.map { ($0, Expr.symbol("__local:\(r.id):\($0)")) })
-        _ = law
+        guard r.kineticLaw != nil else { continue }
         for (k, sr) in (r.reactants + r.products).enumerated() where sr.species == x {
-          let st: Expr = sr.stoichiometryMath.map { _ in Expr.number(.nan) } ?? (sr.id.map { .symbol($0) } ?? .number(sr.stoichiometry ?? 1))
+          // Stoichiometry math has no symbol of its own here: refuse rather than guess.
+          if sr.stoichiometryMath != nil && sr.id == nil { throw SBMLError(.unsupported, "rateOf of '\(x)' with stoichiometryMath") }
+          let st: Expr = sr.id.map { .symbol($0) } ?? .number(sr.stoichiometry ?? 1)
           let sign: Double = k < r.reactants.count ? -1 : 1
-          _ = local
           terms.append(.apply(.times, [.number(sign), st, .symbol(r.id)]))
         }
       }
@@ -174,7 +173,7 @@ public struct CompiledSBML: Sendable {
     for e in algebraic {
       let candidates = e.symbols.filter { id in
         slots[id] != nil && !constantIDs.contains(id) && assignmentTargets[id] == nil && rateTargets[id] == nil
-          && !unknowns.contains(id) && model.reactions.allSatisfy { r in !r.localParameters.keys.contains(id) || true }
+          && !unknowns.contains(id)
           && !(reactive.contains(id) && !(model.species.first { $0.id == id }?.boundaryCondition ?? true))
       }.sorted()
       guard let x = candidates.first else { throw SBMLError(.unsupported, "algebraic rule without a free unknown") }
