@@ -57,6 +57,9 @@ struct Simulate: ParsableCommand {
   @Option(help: "SBML run: number of output intervals (steps + 1 output points).")
   var steps: Int = 100
 
+  /// `--method`, checked in ``validate()``.
+  var solverMethod: ODEMethod? { method.flatMap(ODEMethod.init(rawValue:)) }
+
   func validate() throws {
     if let m = method, ODEMethod(rawValue: m) == nil {
       throw ValidationError("--method must be one of: \(ODEMethod.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -73,7 +76,7 @@ struct Simulate: ParsableCommand {
   func run() throws {
     if let sbml {
       do {
-        let r = try SBMLRun.run(file: sbml, duration: duration!, steps: steps, method: method.flatMap(ODEMethod.init(rawValue:)) ?? .auto)
+        let r = try SBMLRun.run(file: sbml, duration: duration!, steps: steps, method: solverMethod ?? .auto)
         try SBMLRun.write(r, to: out)
         let tc = r.timeCourse
         print("\(sbml): \(tc.returnCode.rawValue), \(r.compiled.states.count) states, \(tc.stats.steps) steps, \(tc.stats.rhsEvaluations) RHS evaluations")
@@ -85,15 +88,8 @@ struct Simulate: ParsableCommand {
       return
     }
     do {
-      var method: ODEMethod? = nil
-      if let m = self.method {
-        guard let parsed = ODEMethod(rawValue: m) else {
-          throw ValidationError("--method must be one of: \(ODEMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        method = parsed
-      }
       let (scenario, file) = try loadScenario(self.scenario)
-      let result = try Simulator.run(scenario, file: file, method: method)
+      let result = try Simulator.run(scenario, file: file, method: solverMethod)
       try ResultWriter.write(result, to: out)
       let s = result.summary
       if printSummary { print(ResultWriter.summaryJSON(result).render()) }

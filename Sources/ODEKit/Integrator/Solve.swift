@@ -212,20 +212,36 @@ final class _Integrator<S: ODESystem> {
       case .schedule(let delay, let payload): schedule(i, at: te + max(delay, 0), payload)
       case .continue: break
       }
-      let after = events.map { $0.condition(te, UnsafeBufferPointer(start: u, count: n)) }
-      var newly: [Int] = []
-      for (k, e) in events.enumerated() where k != i && !queue.contains(k) {
-        let up = before[k] < 0 && after[k] >= 0, down = before[k] > 0 && after[k] <= 0
-        if e.cancelsWhenFalse && before[k] >= 0 && after[k] < 0 { cancelPending(k) }
-        switch e.direction {
-        case .up: if up { newly.append(k) }
-        case .down: if down { newly.append(k) }
-        case .either: if up || down { newly.append(k) }
-        }
-      }
+      let newly = reactToJump(at: te, before: before, excluding: Set(queue).union([i]))
       if !newly.isEmpty { queue = byPriority(queue + newly, at: te) }
     }
     return .continue
+  }
+
+  /// Whether a change of `g` from `a` to `b` is a crossing in the event's direction.
+  @inlinable
+  func crosses(_ e: StateEvent, from a: Double, to b: Double) -> Bool {
+    let up = a < 0 && b >= 0, down = a > 0 && b <= 0
+    switch e.direction {
+    case .up: return up
+    case .down: return down
+    case .either: return up || down
+    }
+  }
+
+  /// After an event changed the state at `time` (conditions were `before`): cancels the
+  /// scheduled executions of events whose condition fell below zero, and returns the
+  /// events the change made cross, except those in `excluded`.
+  @usableFromInline
+  func reactToJump(at time: Double, before: [Double], excluding excluded: Set<Int>) -> [Int] {
+    let ub = UnsafeBufferPointer(start: u, count: n)
+    var newly: [Int] = []
+    for (k, e) in problem.stateEvents.enumerated() where !excluded.contains(k) {
+      let after = e.condition(time, ub)
+      if e.cancelsWhenFalse && before[k] >= 0 && after < 0 { cancelPending(k) }
+      if crosses(e, from: before[k], to: after) { newly.append(k) }
+    }
+    return newly
   }
 
   @usableFromInline
@@ -266,17 +282,7 @@ final class _Integrator<S: ODESystem> {
       case .schedule(let d, let p): schedule(item.event, at: time + max(d, 0), p)
       case .continue: break
       }
-      let after = problem.stateEvents.map { $0.condition(time, UnsafeBufferPointer(start: u, count: n)) }
-      var newly: [Int] = []
-      for (j, e) in problem.stateEvents.enumerated() {
-        if e.cancelsWhenFalse && before[j] >= 0 && after[j] < 0 { cancelPending(j) }
-        let up = before[j] < 0 && after[j] >= 0, down = before[j] > 0 && after[j] <= 0
-        switch e.direction {
-        case .up: if up { newly.append(j) }
-        case .down: if down { newly.append(j) }
-        case .either: if up || down { newly.append(j) }
-        }
-      }
+      let newly = reactToJump(at: time, before: before, excluding: [])
       if !newly.isEmpty && fireStateEvents(newly, at: time) == .terminate { return .terminate }
     }
     return .continue
@@ -494,13 +500,8 @@ final class _Integrator<S: ODESystem> {
       let gA = gPrev[i]
       let gB = e.condition(tNew, ub)
       defer { gPrev[i] = gB }
-      let up = gA < 0 && gB >= 0, down = gA > 0 && gB <= 0
-      let fires: Bool
-      switch e.direction {
-      case .up: fires = up
-      case .down: fires = down
-      case .either: fires = up || down
-      }
+      let up = gA < 0 && gB >= 0
+      let fires = crosses(e, from: gA, to: gB)
       let cancel = !fires && e.cancelsWhenFalse && gA >= 0 && gB < 0 && pending.contains { $0.event == i }
       guard fires || cancel else { continue }
       if let et = e.exactTime, et == tNew, fires {

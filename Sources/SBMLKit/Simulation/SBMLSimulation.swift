@@ -150,7 +150,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   public func value(of id: String, as quantity: Quantity) -> Double? {
     let v = workspace.values
     guard let slot = compiled.slots[id] else { return nil }
-    if let sp = compiled.model.species.first(where: { $0.id == id }), let c = compiled.slots[sp.compartment] {
+    if let sp = compiled.speciesByID[id], let c = compiled.slots[sp.compartment] {
       let sym = v[slot], size = v[c]
       switch quantity {
       case .amount: return sp.hasOnlySubstanceUnits ? sym : sym * size

@@ -78,6 +78,8 @@ public struct CompiledSBML: Sendable {
   /// Per state: the slot its value is loaded into, and its rate-rule slot (−1: none).
   public var loadSlots: [Int] = []
   public var derivativeSlots: [Int] = []
+  /// Species by id (after 0-D compartments made their species amounts).
+  public var speciesByID: [String: SBMLModel.Species] = [:]
   public let timeSlot = 0
 
   public init(_ model: SBMLModel) throws {
@@ -350,6 +352,7 @@ public struct CompiledSBML: Sendable {
     self.stateOfSymbol = stateOf
     self.fluxes = fluxes
     self.events = events
+    self.speciesByID = Dictionary(model.species.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     self.loadSlots = states.map { s in
       switch s { case .amount(_, let a, _, _, _): return a; case .symbol(let slot, _): return slot }
     }
