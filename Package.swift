@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "CARTModels", targets: ["CARTModels"]),
     .library(name: "CARTSimCore", targets: ["CARTSimCore"]),
     .library(name: "SBMLKit", targets: ["SBMLKit"]),
+    .library(name: "StatKit", targets: ["StatKit"]),
     // MARK: Executables
     .executable(name: "cartsim", targets: ["cartsim"]),
   ],
@@ -26,6 +27,10 @@ let package = Package(
     .target(
       name: "CARTModels",
       dependencies: ["ODEKit", "SBMLKit", .product(name: "RealModule", package: "swift-numerics")]),
+    // Statistics: counter-based random streams, distributions, survival analysis.
+    .target(
+      name: "StatKit",
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
     // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
     .target(name: "SBMLKit", dependencies: ["ODEKit"]),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
@@ -42,5 +47,6 @@ let package = Package(
     .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit"]),
     .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"]),
+    .testTarget(name: "StatKitTests", dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
   ]
 )
