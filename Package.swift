@@ -34,7 +34,7 @@ let package = Package(
     // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
     .target(name: "SBMLKit", dependencies: ["ODEKit"]),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit"]),
     // Thin command line front end.
     .executableTarget(
       name: "cartsim",
@@ -45,7 +45,7 @@ let package = Package(
     // MARK: Tests
     .testTarget(name: "ODEKitTests", dependencies: ["ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit"]),
+    .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit", "StatKit"]),
     .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"]),
     .testTarget(name: "StatKitTests", dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
   ]

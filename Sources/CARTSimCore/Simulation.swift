@@ -44,6 +44,16 @@ public enum Simulator {
     }
   }
 
+  /// The parameters a scenario's model runs with (defaults and the scenario's overrides).
+  public static func parameters(_ scenario: Scenario, file: String = "scenario") throws -> ParameterSet {
+    switch scenario.model {
+    case "heros": return try prepare(HEROSModel(), scenario, file: file).model.parameters
+    case "cartmath-hdlm2": return try prepare(CARTmathModel(.hdlm2), scenario, file: file).model.parameters
+    case "cartmath-raji": return try prepare(CARTmathModel(.raji), scenario, file: file).model.parameters
+    default: throw InputError(file: file, path: "model", message: "unknown model '\(scenario.model)'")
+    }
+  }
+
   /// Validates everything about a scenario that needs its model (parameter overrides)
   /// without simulating.
   public static func check(_ scenario: Scenario, file: String = "scenario") throws {

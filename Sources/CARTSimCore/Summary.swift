@@ -2,10 +2,10 @@ import CARTModels
 import Foundation
 import ODEKit
 
-/// RECIST-style best overall response.
-public enum Response: String, Sendable, Codable, Comparable {
-  case CR, PR, SD, PD
-  var rank: Int { [.CR: 0, .PR: 1, .SD: 2, .PD: 3][self]! }
+/// RECIST 1.1 response: complete, partial, stable disease, progression, not evaluable.
+public enum Response: String, Sendable, Codable, Comparable, CaseIterable {
+  case CR, PR, SD, PD, NE
+  var rank: Int { [.CR: 0, .PR: 1, .SD: 2, .PD: 3, .NE: 4][self]! }
   public static func < (a: Response, b: Response) -> Bool { a.rank < b.rank }
 }
 
@@ -15,9 +15,9 @@ public enum Response: String, Sendable, Codable, Comparable {
 ///   the output grid; AUC by the trapezoidal rule, in cells/µL·day.
 /// - Persistence: total time with transgene copies at or above the qPCR detection limit
 ///   after the first infusion (crossings interpolated linearly).
-/// - Response: SLD at each assessment (every `assessmentEveryDays` after day 0) against
-///   baseline (PR ≤ −30%) and nadir (PD ≥ +20% and ≥ 5 mm); CR when the SLD is below
-///   the scenario's `complete_response_sld_mm`. Best response before progression.
+/// - Response: RECIST 1.1 best overall response (``RECIST``) from the SLD at each assessment
+///   (every `assessmentEveryDays` after day 0), with confirmation of CR and PR; CR when the
+///   SLD is below the scenario's `complete_response_sld_mm`.
 /// - CRS grade: the IL-6 proxy grade at the IL-6 peak.
 public struct Summary: Sendable {
   public var carTCmax: Double?
@@ -69,28 +69,14 @@ public struct Summary: Sendable {
       persistenceDays = total
       carTCmaxCopies = max(cmax, copies.last!)
     }
-    if let sld = r.series("sld"), let i0 = t.firstIndex(where: { $0 >= 0 }) {
-      let base = sld[i0]
-      sldBaseline = base
-      var best: Response? = nil, nadir = base, bestChange = 0.0
-      var k = 1
-      while true {
-        let ta = Double(k) * r.scenario.assessmentEveryDays
-        guard ta <= t.last! + 1e-9, let i = t.firstIndex(where: { $0 >= ta - 1e-9 }) else { break }
-        let s = sld[i]
-        let change = base > 0 ? 100 * (s - base) / base : 0
-        if s >= 1.2 * nadir && s - nadir >= 5 {
-          if best == nil { best = .PD }
-          break
-        }
-        bestChange = min(bestChange, change)
-        let resp: Response = s < r.scenario.crSLDmm ? .CR : (change <= -30 ? .PR : .SD)
-        best = best.map { min($0, resp) } ?? resp
-        nadir = min(nadir, s)
-        k += 1
-      }
-      sldBestPercentChange = bestChange
-      bestResponse = best
+    if let sld = r.series("sld"), t.contains(where: { $0 >= 0 }) {
+      var rules = TrialSpec.Assessment()
+      rules.everyDays = r.scenario.assessmentEveryDays
+      rules.completeResponseSLDmm = r.scenario.crSLDmm
+      let outcome = RECIST.evaluate(times: t, sld: sld, lastDay: t.last!, rules: rules)
+      sldBaseline = sld[t.firstIndex(where: { $0 >= 0 })!]
+      sldBestPercentChange = outcome.bestPercentChange ?? 0
+      bestResponse = outcome.best
     }
     if let il6 = r.series("il6"), let grade = r.series("crs_grade_proxy") {
       il6Peak = il6.max()

@@ -40,10 +40,13 @@ struct ScenarioValidationTests {
     }
   }
 
-  /// The scenario compiled into the binary is the example file, byte for byte.
-  @Test func embeddedScenarioMatchesExample() throws {
-    let file = try String(contentsOfFile: example("heros2-cohortB"), encoding: .utf8)
-    #expect(EmbeddedScenarios.heros2CohortB == file)
+  /// The files compiled into the binary are the example files, byte for byte.
+  @Test func embeddedFilesMatchExamples() throws {
+    #expect(EmbeddedScenarios.files.count == 5)
+    for (name, text) in EmbeddedScenarios.files {
+      let file = try String(contentsOfFile: example((name as NSString).deletingPathExtension), encoding: .utf8)
+      #expect(text == file, "Examples/\(name) differs from the embedded copy: run Scripts/embed-examples.py")
+    }
   }
 
   @Test func unknownField() {

@@ -20,6 +20,29 @@ public enum JSONValue: Decodable, Equatable, Sendable {
     else { self = .object(try c.decode([String: JSONValue].self)) }
   }
 
+  /// Decodes JSON text; malformed text throws ``InputError`` naming the file.
+  public static func decode(_ data: Data, file: String) throws -> JSONValue {
+    do {
+      return try JSONDecoder().decode(JSONValue.self, from: data)
+    } catch let DecodingError.dataCorrupted(ctx) {
+      let detail = (ctx.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String ?? ctx.debugDescription
+      throw InputError(file: file, path: "", message: "not valid JSON: \(detail)")
+    } catch {
+      throw InputError(file: file, path: "", message: "not valid JSON: \(error)")
+    }
+  }
+
+  /// Reads and decodes a JSON file.
+  public static func load(path: String) throws -> JSONValue {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+      throw InputError(file: path, path: "", message: "cannot read the file (\(error.localizedDescription))")
+    }
+    return try decode(data, file: path)
+  }
+
   /// The kind of value, for messages.
   public var kind: String {
     switch self {

@@ -54,16 +54,12 @@ extension Scenario {
 
   /// Parses and validates scenario JSON. `file` names the source in error messages.
   public static func parse(_ data: Data, file: String) throws -> Scenario {
-    let root: JSONValue
-    do {
-      root = try JSONDecoder().decode(JSONValue.self, from: data)
-    } catch let DecodingError.dataCorrupted(ctx) {
-      let detail = (ctx.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String ?? ctx.debugDescription
-      throw InputError(file: file, path: "", message: "not valid JSON: \(detail)")
-    } catch {
-      throw InputError(file: file, path: "", message: "not valid JSON: \(error)")
-    }
-    var r = try FieldReader(file: file, path: "", value: root)
+    try parse(JSONValue.decode(data, file: file), file: file, path: "")
+  }
+
+  /// Parses and validates a scenario object found at `path` in `file` (e.g. an arm of a trial).
+  public static func parse(_ root: JSONValue, file: String, path: String) throws -> Scenario {
+    var r = try FieldReader(file: file, path: path, value: root)
     let name = try r.string("name", default: (file as NSString).lastPathComponent)
     let description = try r.string("description", default: "")
     let model = try r.string("model", default: "heros", oneOf: ModelCatalog.ids)
@@ -118,7 +114,7 @@ extension Scenario {
     }
 
     // CAR T infusions.
-    guard var c = try r.object("car_t") else { throw InputError(file: file, path: "car_t", message: "is required") }
+    guard var c = try r.object("car_t") else { throw InputError(file: file, path: r.sub("car_t"), message: "is required") }
     let dose = try c.number("dose", min: 0, exclusiveMin: true, "cells per m² or cells")
     let basis = DoseBasis(rawValue: try c.string("basis", default: DoseBasis.totalTCellsPerM2.rawValue,
                                                  oneOf: DoseBasis.allCases.map(\.rawValue)))!
@@ -164,7 +160,7 @@ extension Scenario {
         let ldDays = ld.agents.flatMap(\.days).map { inf.day + $0 }
         let lo = ldDays.min()!, hi = ldDays.max()!
         for (j, other) in infusions.enumerated() where other.day >= lo && other.day <= hi {
-          throw InputError(file: file, path: "car_t.days[\(j)]",
+          throw InputError(file: file, path: r.sub("car_t.days") + "[\(j)]",
                            message: "infusion \(j + 1) on day \(fmt(other.day)) falls during the lymphodepletion (days \(fmt(lo)) to \(fmt(hi))) before the infusion on day \(fmt(inf.day))")
         }
       }
@@ -215,7 +211,7 @@ extension Scenario {
 
     let regimen = Regimen(infusions: infusions, lymphodepletion: ld, checkpoint: checkpoint, chemotherapy: chemo)
     for (i, inf) in infusions.enumerated() where inf.day > horizon {
-      throw InputError(file: file, path: "car_t.days[\(i)]", message: "infusion on day \(fmt(inf.day)) is after the horizon (\(fmt(horizon)) days)")
+      throw InputError(file: file, path: r.sub("car_t.days") + "[\(i)]", message: "infusion on day \(fmt(inf.day)) is after the horizon (\(fmt(horizon)) days)")
     }
     let scenario = Scenario(
       name: name, description: description, model: model, parameterOverrides: overrides, patient: patient,
@@ -223,7 +219,7 @@ extension Scenario {
       assessmentEveryDays: assess, crSLDmm: cr)
     let points = (horizon - scenario.startDay) / step
     guard points <= 5_000_000 else {
-      throw InputError(file: file, path: "simulation.output_step_days", message: "gives \(Int(points)) output points; at most 5,000,000")
+      throw InputError(file: file, path: r.sub("simulation.output_step_days"), message: "gives \(Int(points)) output points; at most 5,000,000")
     }
     return scenario
   }

@@ -1,0 +1,249 @@
+import Foundation
+import StatKit
+
+/// The statistics of one arm, read from patients.csv in a single streaming pass.
+public struct ArmStatistics: Sendable {
+  public struct SwimmerLane: Sendable {
+    public var id: Int
+    public var days: Double
+    public var died: Bool
+    public var responseDay: Double?
+    public var progressionDay: Double?
+    public var best: Response
+  }
+  public static let waterfallPatients = 1000
+
+  public var name: String
+  public var description: String
+  public var patients = 0
+  public var statusCounts: [String: Int] = [:]
+  public var succeeded = 0
+  public var responses: [Response: Int] = [:]
+  public var crsGrades = [Int](repeating: 0, count: 5)
+  public var dlts = 0
+  public var cmax = LogHistogram()
+  public var auc = LogHistogram()
+  public var tmax = LogHistogram()
+  public var persistence = LogHistogram()
+  public var pfs = SurvivalTally()
+  public var os = SurvivalTally()
+  /// (id, best % change, best response) of the first patients, for the waterfall plot.
+  public var waterfall: [(id: Int, change: Double, best: Response)] = []
+  public var swimmers: [SwimmerLane] = []
+
+  public var failed: Int { patients - succeeded }
+  public func count(_ r: Response) -> Int { responses[r] ?? 0 }
+  public var objectiveResponses: Int { count(.CR) + count(.PR) }
+  public var diseaseControl: Int { objectiveResponses + count(.SD) }
+}
+
+/// Everything the summary, km.csv, the plots and the report show.
+public struct TrialResults: Sendable {
+  public var aggregate: TrialAggregate
+  public var arms: [ArmStatistics]
+
+  /// Reads patients.csv (streaming) and aggregate.json of a finished run in `dir`.
+  public static func load(dir: String) throws -> TrialResults {
+    let aggregate = try TrialAggregate.load(path: (dir as NSString).appendingPathComponent("aggregate.json"))
+    var arms = aggregate.arms.map { ArmStatistics(name: $0.name, description: $0.description) }
+    let armIndex = Dictionary(uniqueKeysWithValues: aggregate.arms.enumerated().map { ($1.name, $0) })
+    let path = (dir as NSString).appendingPathComponent("patients.csv")
+    var columns: [String: Int] = [:]
+    var lineNumber = 0
+    try CSVLines.read(path: path) { fields in
+      lineNumber += 1
+      if lineNumber == 1 {
+        for (i, c) in fields.enumerated() { columns[c] = i }
+        for required in ["arm", "id", "status"] + PatientTable.endpointColumns where columns[required] == nil {
+          throw InputError(file: path, path: "header", message: "missing column '\(required)'")
+        }
+        return
+      }
+      func field(_ c: String) -> String { let i = columns[c]!; return i < fields.count ? fields[i] : "" }
+      func number(_ c: String) -> Double? { Double(field(c)) }
+      guard fields.count == columns.count, let a = armIndex[field("arm")], let id = Int(field("id")) else {
+        throw InputError(file: path, path: "line \(lineNumber)", message: "malformed row (unknown arm or id, or wrong field count)")
+      }
+      var s = arms[a]
+      s.patients += 1
+      let status = field("status")
+      s.statusCounts[status, default: 0] += 1
+      if status == "Success" {
+        s.succeeded += 1
+        let best = Response(rawValue: field("best_response")) ?? .NE
+        s.responses[best, default: 0] += 1
+        if let g = Int(field("crs_grade")), (0...4).contains(g) { s.crsGrades[g] += 1 }
+        if field("dlt") == "1" { s.dlts += 1 }
+        if let x = number("cmax_cells_per_uL") { s.cmax.add(x) }
+        if let x = number("auc0_28_cells_day_per_uL") { s.auc.add(x) }
+        if let x = number("tmax_days") { s.tmax.add(x) }
+        if let x = number("persistence_days") { s.persistence.add(x) }
+        if let t = number("pfs_days") { s.pfs.add(time: t, event: field("pfs_event") == "1") }
+        if let t = number("os_days") { s.os.add(time: t, event: field("os_event") == "1") }
+        if id < ArmStatistics.waterfallPatients, let c = number("best_pct_change") { s.waterfall.append((id, c, best)) }
+        if id < TrialAggregate.samplePatients, let d = number("os_days") {
+          s.swimmers.append(.init(id: id, days: d, died: field("os_event") == "1", responseDay: number("response_day"),
+                                  progressionDay: number("progression_day"), best: best))
+        }
+      }
+      arms[a] = s
+    }
+    for (i, arm) in arms.enumerated() where arm.patients != aggregate.arms[i].patients {
+      throw InputError(file: path, path: "", message: "arm '\(arm.name)' has \(arm.patients) rows; the trial has \(aggregate.arms[i].patients) patients (an incomplete run?)")
+    }
+    return TrialResults(aggregate: aggregate, arms: arms)
+  }
+
+  /// CAR T in blood: 5th, 50th and 95th percentiles per kinetics day for one arm.
+  public func kineticsBand(arm: Int) -> (days: [Double], p5: [Double], p50: [Double], p95: [Double]) {
+    let h = aggregate.kinetics[arm]
+    return (aggregate.kineticsDays, h.map { $0.quantile(0.05) ?? 0 }, h.map { $0.quantile(0.5) ?? 0 }, h.map { $0.quantile(0.95) ?? 0 })
+  }
+
+  // MARK: Outputs
+
+  public func kmCSV() -> String {
+    var out = "arm,endpoint,time_days,at_risk,events,survival,lower,upper\n"
+    for arm in arms {
+      for (endpoint, tally) in [("PFS", arm.pfs), ("OS", arm.os)] {
+        for r in KaplanMeier(tally).rows {
+          out += "\(PatientTable.quote(arm.name)),\(endpoint),\(fmt(r.time)),\(r.atRisk),\(r.events),"
+          out += String(format: "%.6f,%.6f,%.6f\n", r.survival, r.lower, r.upper)
+        }
+      }
+    }
+    return out
+  }
+
+  static func interval(_ x: Int, _ n: Int) -> JSONOut {
+    let ci = Distributions.clopperPearson(successes: x, trials: n)
+    return .object([("count", .int(x)), ("n", .int(n)), ("rate", .num(n > 0 ? Double(x) / Double(n) : nil)),
+                    ("lower_95", .num(n > 0 ? ci.lower : nil)), ("upper_95", .num(n > 0 ? ci.upper : nil))])
+  }
+
+  static func quantiles(_ h: LogHistogram) -> JSONOut {
+    .object([("p5", .num(h.quantile(0.05))), ("median", .num(h.quantile(0.5))), ("p95", .num(h.quantile(0.95)))])
+  }
+
+  static func km(_ t: SurvivalTally) -> JSONOut {
+    let k = KaplanMeier(t)
+    let at = { (d: Double) in JSONOut.num(k.survival(at: d)) }
+    return .object([("patients", .int(k.subjects)), ("events", .int(k.totalEvents)),
+                    ("median_days", .num(k.median)), ("median_lower_95", .num(k.medianLower)), ("median_upper_95", .num(k.medianUpper)),
+                    ("survival_6_months", at(182.625)), ("survival_12_months", at(365.25)), ("survival_24_months", at(730.5))])
+  }
+
+  func logRank(_ pick: (ArmStatistics) -> SurvivalTally) -> JSONOut {
+    guard arms.count >= 2 else { return .null }
+    let all = LogRankTest(arms.map(pick))
+    var pairs: [JSONOut] = []
+    for a in arms.indices.dropFirst() {
+      let t = LogRankTest([pick(arms[0]), pick(arms[a])])
+      pairs.append(.object([("arm", .string(arms[a].name)), ("reference", .string(arms[0].name)),
+                            ("chi_square", .num(t.statistic)), ("p_value", .num(t.pValue))]))
+    }
+    return .object([("all_arms", .object([("chi_square", .num(all.statistic)), ("df", .int(all.degreesOfFreedom)), ("p_value", .num(all.pValue))])),
+                    ("versus_reference", .array(pairs))])
+  }
+
+  public func summaryJSON() -> JSONOut {
+    let ag = aggregate
+    let armsJSON: [JSONOut] = arms.enumerated().map { i, a in
+      let band = kineticsBand(arm: i)
+      let marks = [7.0, 14, 28, 90, 180, 365].filter { $0 <= band.days.last ?? 0 }
+      let bandJSON: [JSONOut] = marks.compactMap { d in
+        guard let j = band.days.firstIndex(of: d) else { return nil }
+        return .object([("day", .number(d)), ("p5", .num(band.p5[j])), ("median", .num(band.p50[j])), ("p95", .num(band.p95[j]))])
+      }
+      return .object([
+        ("name", .string(a.name)), ("description", .string(a.description)),
+        ("patients", .int(a.patients)), ("completed", .int(a.succeeded)), ("failed", .int(a.failed)),
+        ("status_counts", .object(a.statusCounts.keys.sorted().map { ($0, .int(a.statusCounts[$0]!)) })),
+        ("best_response", .object(Response.allCases.map { ($0.rawValue, .int(a.count($0))) })),
+        ("orr", Self.interval(a.objectiveResponses, a.succeeded)),
+        ("disease_control_rate", Self.interval(a.diseaseControl, a.succeeded)),
+        ("crs_grade_counts", .object((0...4).map { ("grade_\($0)", .int(a.crsGrades[$0])) })),
+        ("dlt", Self.interval(a.dlts, a.succeeded)),
+        ("car_t_cmax_cells_per_uL", Self.quantiles(a.cmax)),
+        ("car_t_tmax_days", Self.quantiles(a.tmax)),
+        ("car_t_auc0_28_cells_day_per_uL", Self.quantiles(a.auc)),
+        ("car_t_persistence_days", Self.quantiles(a.persistence)),
+        ("car_t_blood_percentiles", .array(bandJSON)),
+        ("pfs", Self.km(a.pfs)), ("os", Self.km(a.os)),
+      ])
+    }
+    return .object([
+      ("trial", .string(ag.name)), ("spec", .string(ag.specFile)), ("seed", .string(String(ag.seed))),
+      ("patients", .int(arms.reduce(0) { $0 + $1.patients })), ("failed", .int(arms.reduce(0) { $0 + $1.failed })),
+      ("follow_up_days", .number(ag.followUpDays)),
+      ("definitions", .object([
+        ("dlt", .string(ag.dltDefinition)), ("survival_model", .string(ag.survivalModel)),
+        ("response", .string("RECIST 1.1 best overall response with confirmation of CR/PR; ORR = (CR + PR) / completed patients, exact Clopper–Pearson 95% intervals")),
+        ("kaplan_meier", .string("Kaplan–Meier with Greenwood variance, log(−log) 95% intervals; median CI where the bands cross 0.5")),
+        ("percentiles", .string("from log-binned histograms, 20 bins per decade (about 12% resolution)")),
+      ])),
+      ("arms", .array(armsJSON)),
+      ("log_rank", .object([("pfs", logRank(\.pfs)), ("os", logRank(\.os))])),
+      ("status", .string("complete")),
+    ])
+  }
+
+  /// Writes summary.json, km.csv, plots/*.svg and report.html into `dir` (summary last).
+  public func write(to dir: String) throws {
+    let plotsDir = (dir as NSString).appendingPathComponent("plots")
+    try? FileManager.default.createDirectory(atPath: plotsDir, withIntermediateDirectories: true)
+    try ResultWriter.atomicWrite(kmCSV(), to: (dir as NSString).appendingPathComponent("km.csv"))
+    let plots = TrialPlots.make(self)
+    for (name, svg) in plots { try ResultWriter.atomicWrite(svg, to: (plotsDir as NSString).appendingPathComponent(name)) }
+    let summary = summaryJSON()
+    try ResultWriter.atomicWrite(TrialReport.html(self, plots: plots), to: (dir as NSString).appendingPathComponent("report.html"))
+    try ResultWriter.atomicWrite(summary.render() + "\n", to: (dir as NSString).appendingPathComponent("summary.json"))
+  }
+}
+
+/// Reads a CSV file line by line in chunks (memory flat in the file size), with RFC 4180
+/// quoting.
+enum CSVLines {
+  static func read(path: String, _ body: ([String]) throws -> Void) throws {
+    guard let h = FileHandle(forReadingAtPath: path) else {
+      throw InputError(file: path, path: "", message: "cannot read the file")
+    }
+    defer { try? h.close() }
+    var carry = Data()
+    while true {
+      let chunk = h.readData(ofLength: 1 << 20)
+      if chunk.isEmpty { break }
+      carry.append(chunk)
+      guard let lastNewline = carry.lastIndex(of: 0x0A) else { continue }
+      let complete = carry[carry.startIndex...lastNewline]
+      for line in complete.split(separator: 0x0A, omittingEmptySubsequences: true) {
+        try body(fields(String(decoding: line, as: UTF8.self)))
+      }
+      carry = Data(carry[(lastNewline + 1)...])
+    }
+    if !carry.isEmpty { try body(fields(String(decoding: carry, as: UTF8.self))) }
+  }
+
+  static func fields(_ line: String) -> [String] {
+    if !line.contains("\"") { return line.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    var out: [String] = [], cur = "", quoted = false
+    var it = Array(line).makeIterator()
+    var prevQuote = false
+    while let c = it.next() {
+      if quoted {
+        if c == "\"" { quoted = false; prevQuote = true; continue }
+        cur.append(c)
+      } else if c == "\"" {
+        if prevQuote { cur.append("\"") }
+        quoted = true
+      } else if c == "," {
+        out.append(cur); cur = ""
+      } else if c != "\r" {
+        cur.append(c)
+      }
+      prevQuote = false
+    }
+    out.append(cur)
+    return out
+  }
+}

@@ -1,0 +1,207 @@
+import CARTModels
+import Foundation
+import ODEKit
+
+/// Runs a trial (or one shard of it) on several threads and writes `patients.csv` (rows in
+/// arm and id order, streamed as patients finish) and `aggregate.json`. Memory stays flat in
+/// the number of patients: rows are written as soon as all earlier ones are.
+public enum TrialRunner {
+  public struct Options: Sendable {
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Shard `index` of `count` (0-based index).
+    public var shard = (index: 0, count: 1)
+    public var progress = false
+    public init() {}
+  }
+
+  public struct Report: Sendable {
+    public var patients: Int
+    public var failed: Int
+    public var seconds: Double
+  }
+
+  /// The global patient range of a shard: contiguous blocks, so that shards concatenate.
+  public static func range(total: Int, shard: (index: Int, count: Int)) -> Range<Int> {
+    (total * shard.index / shard.count)..<(total * (shard.index + 1) / shard.count)
+  }
+
+  /// Simulates the shard's patients into `dir` (patients.csv and aggregate.json).
+  @discardableResult
+  public static func run(_ spec: TrialSpec, options: Options, to dir: String) throws -> Report {
+    let fm = FileManager.default
+    do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+      throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
+    }
+    // Results of an earlier run must not be taken for this one's.
+    for stale in ["summary.json", "aggregate.json", "km.csv", "report.html"] {
+      try? fm.removeItem(atPath: (dir as NSString).appendingPathComponent(stale))
+    }
+    // Each arm's parameters (model defaults and the arm's overrides), checked once.
+    let armParameters = try spec.arms.map { try Simulator.parameters($0.scenario, file: spec.file) }
+    let offsets = spec.arms.reduce(into: [0]) { $0.append($0.last! + $1.patients) }
+    let range = Self.range(total: spec.totalPatients, shard: options.shard)
+    let csvPath = (dir as NSString).appendingPathComponent("patients.csv")
+    let writer = try OrderedWriter(path: csvPath + ".partial", header: PatientTable.header(spec), first: range.lowerBound,
+                                   aggregate: TrialAggregate(spec: spec, range: range))
+    let progress = Progress(total: range.count, enabled: options.progress)
+    let start = Date()
+    let chunk = 8
+    DispatchQueue.concurrentPerform(iterations: max(1, options.threads)) { _ in
+      while let block = writer.nextBlock(end: range.upperBound, size: chunk) {
+        for g in block {
+          let arm = offsets.lastIndex(where: { $0 <= g })!
+          let record = spec.simulatePatient(arm: arm, id: g - offsets[arm], armParameters: armParameters[arm])
+          writer.deliver(g, PatientTable.row(record, spec: spec), record)
+          progress.tick()
+        }
+      }
+    }
+    progress.finish()
+    let (aggregate, failed) = try writer.close()
+    do {
+      if fm.fileExists(atPath: csvPath) { try fm.removeItem(atPath: csvPath) }
+      try fm.moveItem(atPath: csvPath + ".partial", toPath: csvPath)
+    } catch {
+      throw InputError(file: csvPath, path: "", message: "cannot write (\(error.localizedDescription))")
+    }
+    try ResultWriter.atomicWrite(aggregate.json.render() + "\n", to: (dir as NSString).appendingPathComponent("aggregate.json"))
+    return Report(patients: range.count, failed: failed, seconds: Date().timeIntervalSince(start))
+  }
+}
+
+/// Hands out patient blocks and writes finished rows in global order.
+final class OrderedWriter: @unchecked Sendable {
+  private let lock = NSLock()
+  private let handle: FileHandle
+  private let path: String
+  private var next: Int
+  private var issued: Int
+  private var pending: [Int: (String, PatientRecord)] = [:]
+  private var buffer = ""
+  private var aggregate: TrialAggregate
+  private var failed = 0
+  private var writeError: (any Error)?
+
+  init(path: String, header: String, first: Int, aggregate: TrialAggregate) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)),
+          let h = FileHandle(forWritingAtPath: path) else {
+      throw InputError(file: path, path: "", message: "cannot create the file")
+    }
+    h.seekToEndOfFile()
+    handle = h
+    self.path = path
+    next = first
+    issued = first
+    self.aggregate = aggregate
+  }
+
+  func nextBlock(end: Int, size: Int) -> Range<Int>? {
+    lock.lock(); defer { lock.unlock() }
+    guard issued < end else { return nil }
+    let r = issued..<min(end, issued + size)
+    issued = r.upperBound
+    return r
+  }
+
+  func deliver(_ g: Int, _ row: String, _ record: PatientRecord) {
+    lock.lock(); defer { lock.unlock() }
+    pending[g] = (row, record)
+    while let (row, record) = pending.removeValue(forKey: next) {
+      buffer += row
+      buffer += "\n"
+      aggregate.add(record)
+      if !record.succeeded { failed += 1 }
+      next += 1
+    }
+    if buffer.utf8.count > 1 << 16 { flush() }
+  }
+
+  private func flush() {
+    guard !buffer.isEmpty, writeError == nil else { return }
+    do { try handle.write(contentsOf: Data(buffer.utf8)) } catch { writeError = error }
+    buffer = ""
+  }
+
+  func close() throws -> (TrialAggregate, Int) {
+    lock.lock(); defer { lock.unlock() }
+    precondition(pending.isEmpty, "every patient row is written in order")
+    flush()
+    try? handle.close()
+    if let writeError { throw InputError(file: path, path: "", message: "cannot write (\(writeError.localizedDescription))") }
+    return (aggregate, failed)
+  }
+}
+
+/// A progress bar on standard error, redrawn at most five times a second.
+final class Progress: @unchecked Sendable {
+  private let lock = NSLock()
+  private let total: Int
+  private let enabled: Bool
+  private var done = 0
+  private var last = Date.distantPast
+  private let start = Date()
+
+  init(total: Int, enabled: Bool) {
+    self.total = total
+    self.enabled = enabled
+  }
+
+  func tick() {
+    guard enabled else { return }
+    lock.lock(); defer { lock.unlock() }
+    done += 1
+    let now = Date()
+    if now.timeIntervalSince(last) >= 0.2 || done == total {
+      last = now
+      draw(now)
+    }
+  }
+
+  private func draw(_ now: Date) {
+    let width = 30
+    let frac = total > 0 ? Double(done) / Double(total) : 1
+    let filled = Int(frac * Double(width))
+    let elapsed = now.timeIntervalSince(start)
+    let rate = elapsed > 0 ? Double(done) / elapsed : 0
+    let eta = rate > 0 ? Double(total - done) / rate : 0
+    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+    let line = String(format: "\r%@ %d/%d patients  %.0f/s  ETA %.0fs ", bar, done, total, rate, eta)
+    FileHandle.standardError.write(Data(line.utf8))
+  }
+
+  func finish() {
+    guard enabled else { return }
+    FileHandle.standardError.write(Data("\n".utf8))
+  }
+}
+
+/// The layout of patients.csv.
+public enum PatientTable {
+  public static let endpointColumns = [
+    "cmax_cells_per_uL", "tmax_days", "auc0_28_cells_day_per_uL", "persistence_days", "il6_peak_pg_per_mL",
+    "crs_grade", "dlt", "best_response", "best_pct_change", "response_day", "progression_day",
+    "pfs_days", "pfs_event", "os_days", "os_event",
+  ]
+
+  public static func header(_ spec: TrialSpec) -> String {
+    (["arm", "id", "status"] + spec.population.covariateColumns + spec.population.parameterColumns.map { "param_" + $0 }
+      + endpointColumns).joined(separator: ",")
+  }
+
+  static func quote(_ s: String) -> String {
+    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+  }
+
+  static func num(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "" }
+  static func flag(_ b: Bool?) -> String { b.map { $0 ? "1" : "0" } ?? "" }
+
+  static func row(_ r: PatientRecord, spec: TrialSpec) -> String {
+    var f = [quote(spec.arms[r.arm].name), String(r.id), r.status]
+    for c in spec.population.covariateColumns { f.append(r.covariates[c].map { quote($0.description) } ?? "") }
+    for p in spec.population.parameterColumns { f.append(num(r.parameters.first { $0.name == p }?.value)) }
+    f += [num(r.cmax), num(r.tmax), num(r.auc028), num(r.persistenceDays), num(r.il6Peak),
+          r.crsGrade.map(String.init) ?? "", flag(r.dlt), r.best?.rawValue ?? "", num(r.bestPercentChange),
+          num(r.responseDay), num(r.progressionDay), num(r.pfsDays), flag(r.pfsEvent), num(r.osDays), flag(r.osEvent)]
+    return f.joined(separator: ",")
+  }
+}

@@ -1,0 +1,164 @@
+import CARTModels
+import Foundation
+
+/// A virtual trial: a population, arms (each a regimen as in a scenario file), follow-up,
+/// the assessment schedule, the DLT definition and the survival model. Read from JSON by
+/// ``TrialSpec/load(path:)``; see `Guides/Trials.md` for the format and the conventions.
+public struct TrialSpec: Sendable {
+  public struct Arm: Sendable {
+    public var name: String
+    public var scenario: Scenario
+    public var patients: Int
+  }
+
+  /// RECIST 1.1 assessment settings.
+  public struct Assessment: Sendable, Equatable {
+    /// Imaging every this many days after day 0 (the first infusion).
+    public var everyDays = 42.0
+    /// A CR or PR counts only if a later assessment at least this many days on confirms it.
+    public var confirmationDays = 28.0
+    /// SD counts as the best response only if met at an assessment at least this long after day 0.
+    public var minimumSDDays = 42.0
+    /// SLD below which all target lesions count as gone, mm.
+    public var completeResponseSLDmm = 2.0
+  }
+
+  /// Dose-limiting toxicity: CRS of at least a grade within a window after the first infusion.
+  public struct DLT: Sendable, Equatable {
+    public var crsGradeAtLeast = 3
+    public var windowDays = 28.0
+    public init(crsGradeAtLeast: Int = 3, windowDays: Double = 28) {
+      self.crsGradeAtLeast = crsGradeAtLeast; self.windowDays = windowDays
+    }
+    public var description: String { "CRS grade ≥ \(crsGradeAtLeast) within \(fmt(windowDays)) days of the first infusion" }
+  }
+
+  /// Death and dropout: piecewise-constant death hazard, one rate before progression and one
+  /// after it, and an independent exponential dropout (see `Guides/Trials.md`).
+  public struct Survival: Sendable, Equatable {
+    public var preProgressionMedianDays = 1825.0
+    public var postProgressionMedianDays = 240.0
+    public var dropoutPerYear = 0.0
+  }
+
+  public var name: String
+  public var description: String
+  public var file: String
+  public var seed: UInt64
+  public var followUpDays: Double
+  public var outputStepDays: Double
+  /// Patient i is the same virtual patient in every arm (common random numbers across arms).
+  public var paired: Bool
+  public var assessment: Assessment
+  public var dlt: DLT
+  public var survival: Survival
+  public var population: PopulationSpec
+  public var arms: [Arm]
+
+  public var totalPatients: Int { arms.reduce(0) { $0 + $1.patients } }
+}
+
+extension TrialSpec {
+  /// Reads and validates a trial spec; scenario files named by arms are read relative to it.
+  public static func load(path: String) throws -> TrialSpec {
+    let baseDir = (path as NSString).deletingLastPathComponent
+    return try parse(JSONValue.load(path: path), file: path) { rel in
+      let p = rel.hasPrefix("/") ? rel : (baseDir as NSString).appendingPathComponent(rel)
+      guard FileManager.default.fileExists(atPath: p) else { return nil }
+      return (try JSONValue.load(path: p), p)
+    }
+  }
+
+  /// The HEROS trial compiled into the binary (`Examples/heros-trial.json` and its scenarios).
+  public static func embeddedHEROS() throws -> TrialSpec {
+    let file = "<embedded heros-trial.json>"
+    return try parse(JSONValue.decode(Data(EmbeddedScenarios.files["heros-trial.json"]!.utf8), file: file), file: file) { rel in
+      guard let text = EmbeddedScenarios.files[rel] else { return nil }
+      return (try JSONValue.decode(Data(text.utf8), file: "<embedded \(rel)>"), "<embedded \(rel)>")
+    }
+  }
+
+  /// Parses a spec; `scenarioFile` reads an arm's scenario file by the name the spec gives
+  /// (nil when there is none) and returns its JSON and the name to show in messages.
+  public static func parse(_ root: JSONValue, file: String,
+                           scenarioFile: (String) throws -> (JSONValue, String)?) throws -> TrialSpec {
+    let baseDir = (file as NSString).deletingLastPathComponent
+    var r = try FieldReader(file: file, path: "", value: root)
+    let name = try r.string("name", default: ((file as NSString).lastPathComponent as NSString).deletingPathExtension)
+    let description = try r.string("description", default: "")
+    let seed = try r.number("seed", default: 1, min: 0, max: 9_007_199_254_740_992)
+    guard seed == seed.rounded() else { throw r.fail("seed", "must be a whole number") }
+    let perArm = try r.integer("patients_per_arm", default: 1000, min: 1, max: 100_000_000)
+    let followUp = try r.number("follow_up_days", default: 730, min: 1, max: 36_500)
+    let step = try r.number("output_step_days", default: 1, min: 0.01, max: 7)
+    let paired = try r.bool("paired", default: false)
+
+    var assessment = Assessment()
+    if var a = try r.object("assessment") {
+      assessment.everyDays = try a.number("every_days", default: assessment.everyDays, min: 1)
+      assessment.confirmationDays = try a.number("confirmation_days", default: assessment.confirmationDays, min: 0)
+      assessment.minimumSDDays = try a.number("minimum_sd_days", default: assessment.minimumSDDays, min: 0)
+      assessment.completeResponseSLDmm = try a.number("complete_response_sld_mm", default: assessment.completeResponseSLDmm, min: 0)
+      try a.finish()
+    }
+    var dlt = DLT()
+    if var d = try r.object("dlt") {
+      dlt.crsGradeAtLeast = try d.integer("crs_grade_at_least", default: 3, min: 1, max: 4)
+      dlt.windowDays = try d.number("window_days", default: 28, min: 0, exclusiveMin: true)
+      try d.finish()
+    }
+    var survival = Survival()
+    if var s = try r.object("survival") {
+      survival.preProgressionMedianDays = try s.number("pre_progression_median_days", default: survival.preProgressionMedianDays, min: 0, exclusiveMin: true)
+      survival.postProgressionMedianDays = try s.number("post_progression_median_days", default: survival.postProgressionMedianDays, min: 0, exclusiveMin: true)
+      survival.dropoutPerYear = try s.number("dropout_per_year", default: 0, min: 0)
+      try s.finish()
+    }
+
+    // Parameter values for every arm (population typical values); an arm's own overrides win.
+    var common: [(name: String, value: Double)] = []
+    if var p = try r.object("parameters") {
+      for key in p.fields.keys.sorted() { common.append((key, try p.number(key, min: 0))) }
+      try p.finish()
+    }
+    var arms: [Arm] = []
+    for var a in try r.objects("arms") {
+      let armName = try a.string("name")
+      if arms.contains(where: { $0.name == armName }) { throw a.fail("name", "another arm is named '\(armName)'") }
+      guard let value = a.value("scenario") else { throw a.fail("scenario", "is required (a scenario file name or an inline scenario)") }
+      var scenario: Scenario
+      switch value {
+      case .string(let rel):
+        guard let (json, shown) = try scenarioFile(rel) else { throw a.fail("scenario", "no scenario file '\(rel)' next to the spec") }
+        scenario = try Scenario.parse(json, file: shown, path: "")
+      case .object:
+        scenario = try Scenario.parse(value, file: file, path: a.sub("scenario"))
+      default:
+        throw a.fail("scenario", "expected a file name or an object, found \(value.kind)")
+      }
+      for (i, inf) in scenario.regimen.infusions.enumerated() where inf.day > followUp {
+        throw a.fail("scenario", "infusion \(i + 1) on day \(fmt(inf.day)) is after the follow-up (\(fmt(followUp)) days)")
+      }
+      for o in common where !scenario.parameterOverrides.contains(where: { $0.name == o.name }) {
+        var probe = ModelCatalog.describe(scenario.model)!.parameters
+        do { try probe.set(o.name, to: o.value) } catch {
+          throw InputError(file: file, path: "parameters.\(o.name)", message: "\(error)")
+        }
+        scenario.parameterOverrides.append(o)
+      }
+      scenario.horizonDays = followUp
+      scenario.outputStepDays = step
+      let n = try a.integer("patients", default: perArm, min: 1, max: 100_000_000)
+      try a.finish()
+      arms.append(Arm(name: armName, scenario: scenario, patients: n))
+    }
+    guard !arms.isEmpty else { throw r.fail("arms", "needs at least one arm") }
+
+    guard var p = try r.object("population") else { throw r.fail("population", "is required") }
+    let population = try PopulationSpec.parse(&p, baseDir: baseDir, models: arms.map(\.scenario.model))
+    try r.finish()
+    return TrialSpec(
+      name: name, description: description, file: file, seed: UInt64(seed), followUpDays: followUp, outputStepDays: step,
+      paired: paired, assessment: assessment, dlt: dlt, survival: survival, population: population, arms: arms)
+  }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import CARTSimCore
+import Foundation
+
+struct Trial: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a virtual trial: patients.csv, summary.json, km.csv, report.html and plots/*.svg.",
+    discussion: """
+      Without a spec file, runs the embedded HEROS trial (Examples/heros-trial.json: HEROS 1.0, \
+      HEROS 2.0 cohorts B and C, HEROS 3.0). Patient i of arm a is the same for a seed whatever \
+      the thread count or shard. With --shard I/N only patients.csv and aggregate.json are \
+      written; combine the shards with `cartsim merge`.
+      """)
+
+  @Argument(help: "Trial spec JSON file (default: the embedded HEROS trial).")
+  var spec: String?
+
+  @Option(name: .shortAndLong, help: "Output directory.")
+  var out: String = "trial-out"
+
+  @Option(help: "Seed (overrides the spec's).")
+  var seed: UInt64?
+
+  @Option(help: "Patients per arm (overrides the spec's).")
+  var patients: Int?
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  @Option(help: "Run shard I of N (0-based), e.g. 3/10.")
+  var shard: String?
+
+  @Flag(help: "No progress bar.")
+  var quiet = false
+
+  func parseShard() throws -> (Int, Int) {
+    guard let shard else { return (0, 1) }
+    let parts = shard.split(separator: "/")
+    guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+      throw ValidationError("--shard must be I/N with 0 ≤ I < N, e.g. 0/4; found '\(shard)'")
+    }
+    return (i, n)
+  }
+
+  func validate() throws {
+    _ = try parseShard()
+    if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    if let patients, patients < 1 { throw ValidationError("--patients must be at least 1") }
+  }
+
+  func run() throws {
+    var spec: TrialSpec
+    do {
+      if let path = self.spec {
+        spec = try TrialSpec.load(path: path)
+      } else {
+        spec = try TrialSpec.embeddedHEROS()
+      }
+    } catch { throw fail(error) }
+    if let seed { spec.seed = seed }
+    if let patients { for i in spec.arms.indices { spec.arms[i].patients = patients } }
+    var options = TrialRunner.Options()
+    options.threads = threads
+    options.shard = try parseShard()
+    options.progress = !quiet && isatty(STDERR_FILENO) != 0
+    do {
+      let report = try TrialRunner.run(spec, options: options, to: out)
+      let rate = Double(report.patients) / max(report.seconds, 1e-9)
+      FileHandle.standardError.write(Data(String(format: "%d patients in %.1f s (%.1f patients/s on %d threads), %d solver failures\n",
+                                                 report.patients, report.seconds, rate, threads, report.failed).utf8))
+      if options.shard.count == 1 {
+        try TrialResults.load(dir: out).write(to: out)
+        print("wrote \(out)/patients.csv, summary.json, km.csv, report.html, plots/")
+      } else {
+        print("wrote shard \(options.shard.index)/\(options.shard.count) to \(out)/patients.csv and aggregate.json; combine with `cartsim merge`")
+      }
+    } catch { throw fail(error) }
+  }
+}
+
+struct Merge: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Combine the shards of a trial into exactly what one unsharded run writes.")
+
+  @Argument(help: "Shard output directories (each with patients.csv and aggregate.json).")
+  var shards: [String]
+
+  @Option(name: .shortAndLong, help: "Output directory.")
+  var out: String
+
+  func run() throws {
+    do {
+      try TrialMerge.merge(shards, to: out)
+      try TrialResults.load(dir: out).write(to: out)
+      print("merged \(shards.count) shards into \(out)")
+    } catch { throw fail(error) }
+  }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import CARTModels
+import StatKit
+import Testing
+@testable import CARTSimCore
+
+/// A small trial (two arms, short follow-up) written next to copies of the example scenarios.
+func smallTrial(patients: Int = 10, extra: String = "") throws -> (spec: String, dir: String) {
+  let dir = try temporaryDirectory()
+  for name in ["heros1", "heros2-cohortB"] {
+    try FileManager.default.copyItem(atPath: example(name), toPath: (dir as NSString).appendingPathComponent("\(name).json"))
+  }
+  let spec = """
+  {
+    "name": "small", "seed": 7, "patients_per_arm": \(patients), "follow_up_days": 200,
+    "population": {
+      "covariates": {
+        "weight_kg": {"median": 50, "omega": 0.4, "min": 15, "max": 120},
+        "height_cm": {"distribution": "normal", "mean": 155, "sd": 20, "min": 95, "max": 200},
+        "subtype": {"categories": {"osteosarcoma": 0.7, "other": 0.3}}
+      },
+      "variability": {"rho_Ag": {"omega": 0.3}, "r_T": {"median": 0.025, "omega": 0.3}},
+      "correlations": [{"between": ["weight_kg", "height_cm"], "rho": 0.8}]
+      \(extra)
+    },
+    "arms": [{"name": "no LD", "scenario": "heros1.json"}, {"name": "Flu/Cy, 3 infusions", "scenario": "heros2-cohortB.json"}]
+  }
+  """
+  let path = (dir as NSString).appendingPathComponent("trial.json")
+  try spec.write(toFile: path, atomically: true, encoding: .utf8)
+  return (path, dir)
+}
+
+func read(_ dir: String, _ name: String) throws -> String {
+  try String(contentsOfFile: (dir as NSString).appendingPathComponent(name), encoding: .utf8)
+}
+
+@Suite("Virtual trials")
+struct TrialTests {
+  /// Patient i is the same whatever the thread count or sharding: one thread, two threads, and
+  /// three shards merged give byte-identical outputs.
+  @Test func threadsAndShardsGiveTheSameTrial() throws {
+    let (specPath, dir) = try smallTrial(patients: 7)
+    let spec = try TrialSpec.load(path: specPath)
+    func run(threads: Int, shard: (Int, Int), into sub: String) throws -> String {
+      var o = TrialRunner.Options()
+      o.threads = threads
+      o.shard = shard
+      let out = (dir as NSString).appendingPathComponent(sub)
+      try TrialRunner.run(spec, options: o, to: out)
+      return out
+    }
+    let one = try run(threads: 1, shard: (0, 1), into: "one")
+    try TrialResults.load(dir: one).write(to: one)
+    let two = try run(threads: 2, shard: (0, 1), into: "two")
+    try TrialResults.load(dir: two).write(to: two)
+    // Shards given to merge in scrambled order.
+    let shards = try [2, 0, 1].map { try run(threads: 2, shard: ($0, 3), into: "shard\($0)") }
+    let merged = (dir as NSString).appendingPathComponent("merged")
+    try TrialMerge.merge(shards, to: merged)
+    try TrialResults.load(dir: merged).write(to: merged)
+    for file in ["patients.csv", "aggregate.json", "summary.json", "km.csv", "report.html"] {
+      let reference = try read(one, file)
+      #expect(try read(two, file) == reference, "\(file): 2 threads differ from 1")
+      #expect(try read(merged, file) == reference, "\(file): merged shards differ from one run")
+    }
+    let rows = try read(one, "patients.csv").split(separator: "\n")
+    #expect(rows.count == 15)
+    #expect(rows[0].hasPrefix("arm,id,status,"))
+    // A shard set with a gap is refused.
+    #expect(throws: InputError.self) { try TrialMerge.merge([shards[0], shards[1]], to: merged + "-gap") }
+  }
+
+  /// The same seed gives the same patients; another seed other patients; a paired trial gives
+  /// the same covariates in every arm.
+  @Test func patientsAreAddressedBySeedArmAndId() throws {
+    let (specPath, _) = try smallTrial()
+    let spec = try TrialSpec.load(path: specPath)
+    let params = try Simulator.parameters(spec.arms[0].scenario)
+    let p = spec.population
+    let a = p.sample(seed: 7, arm: 0, id: 3, paired: false, base: Patient(), modelDefaults: params)
+    let b = p.sample(seed: 7, arm: 0, id: 3, paired: false, base: Patient(), modelDefaults: params)
+    let c = p.sample(seed: 8, arm: 0, id: 3, paired: false, base: Patient(), modelDefaults: params)
+    let d = p.sample(seed: 7, arm: 1, id: 3, paired: false, base: Patient(), modelDefaults: params)
+    #expect(a.patient == b.patient && a.parameters.map(\.value) == b.parameters.map(\.value))
+    #expect(a.patient != c.patient)
+    #expect(a.patient != d.patient)
+    let e = p.sample(seed: 7, arm: 0, id: 3, paired: true, base: Patient(), modelDefaults: params)
+    let g = p.sample(seed: 7, arm: 1, id: 3, paired: true, base: Patient(), modelDefaults: params)
+    #expect(e.patient == g.patient)
+  }
+
+  /// Sampled covariates follow the spec: truncation bounds hold, the lognormal median and the
+  /// category frequency agree within Monte Carlo error, and the rank correlation of the
+  /// Gaussian copula is (6/π)·asin(ρ/2) (Pearson 1907).
+  @Test func populationStatistics() throws {
+    let (specPath, _) = try smallTrial()
+    let spec = try TrialSpec.load(path: specPath)
+    let params = try Simulator.parameters(spec.arms[0].scenario)
+    let n = 20_000
+    let pts = (0..<n).map { spec.population.sample(seed: 11, arm: 0, id: $0, paired: false, base: Patient(), modelDefaults: params) }
+    let w = pts.map(\.patient.weightKg), h = pts.map(\.patient.heightCm)
+    #expect(w.allSatisfy { $0 >= 15 && $0 <= 120 } && h.allSatisfy { $0 >= 95 && $0 <= 200 })
+    let below = Double(w.filter { $0 < 50 }.count) / Double(n)
+    #expect(abs(below - 0.5) < 4 * (0.25 / Double(n)).squareRoot())
+    let osteo = Double(pts.filter { $0.covariates["subtype"] == .category("osteosarcoma") }.count) / Double(n)
+    #expect(abs(osteo - 0.7) < 4 * (0.21 / Double(n)).squareRoot())
+    func ranks(_ x: [Double]) -> [Double] {
+      var r = [Double](repeating: 0, count: x.count)
+      for (k, i) in x.indices.sorted(by: { x[$0] < x[$1] }).enumerated() { r[i] = Double(k) }
+      return r
+    }
+    let rw = ranks(w), rh = ranks(h), m = Double(n - 1) / 2
+    let cov = zip(rw, rh).reduce(0) { $0 + ($1.0 - m) * ($1.1 - m) }
+    let varr = rw.reduce(0) { $0 + ($1 - m) * ($1 - m) }
+    let spearman = cov / varr
+    // Truncation changes the rank correlation only slightly at these bounds.
+    #expect(abs(spearman - 6 / Double.pi * asin(0.4)) < 0.02)
+    // Variability: r_T centred on the spec's median 0.025 with ω 0.3.
+    let rT = pts.map { $0.parameters.first { $0.name == "r_T" }!.value }
+    let logs = rT.map { log($0 / 0.025) }
+    let sd = (logs.reduce(0) { $0 + $1 * $1 } / Double(n)).squareRoot()
+    #expect(abs(sd - 0.3) < 0.01)
+  }
+
+  /// A malformed spec is refused before any simulation, naming the field.
+  @Test func badSpecsAreRefused() throws {
+    func expectError(_ extra: String, path: String, contains: String) throws {
+      let (specPath, _) = try smallTrial(extra: extra)
+      do {
+        _ = try TrialSpec.load(path: specPath)
+        Issue.record("accepted: \(extra)")
+      } catch let e as InputError {
+        #expect(e.path == path, "\(e)")
+        #expect(e.message.contains(contains), "\(e)")
+      }
+    }
+    try expectError(#", "covariate_effects": [{"parameter": "r_TT", "covariate": "weight_kg", "power": 1, "reference": 70}]"#,
+                    path: "population.covariate_effects[0].parameter", contains: "unknown parameter")
+    try expectError(#", "covariate_effects": [{"parameter": "r_T", "covariate": "subtype", "power": 1, "reference": 70}]"#,
+                    path: "population.covariate_effects[0].covariate", contains: "not a numeric covariate")
+    try expectError(#", "sampling": "bootstrap""#, path: "population.sampling", contains: "unknown field")
+    let (specPath, dir) = try smallTrial()
+    var text = try String(contentsOfFile: specPath, encoding: .utf8)
+    text = text.replacingOccurrences(of: #""rho": 0.8"#, with: #""rho": 1.0"#)
+    let bad = (dir as NSString).appendingPathComponent("bad.json")
+    try text.replacingOccurrences(of: #""rho_Ag": {"omega": 0.3}"#, with: #""rho_Ag": {"omega": 0.3}, "K_C": {"distribution": "normal", "sd": 1e10}"#)
+      .write(toFile: bad, atomically: true, encoding: .utf8)
+    #expect { try TrialSpec.load(path: bad) } throws: { e in
+      (e as? InputError)?.path == "population.variability.K_C.min"
+    }
+    try text.write(toFile: bad, atomically: true, encoding: .utf8)
+    #expect { try TrialSpec.load(path: bad) } throws: { e in
+      (e as? InputError).map { $0.path == "population.correlations" && $0.message.contains("positive definite") } ?? false
+    }
+  }
+
+  /// The HEROS trial example is valid and has the four arms the issue names.
+  @Test func herosTrialExample() throws {
+    let spec = try TrialSpec.load(path: example("heros-trial"))
+    #expect(spec.arms.map(\.name) == ["HEROS 1.0", "HEROS 2.0 cohort B", "HEROS 2.0 cohort C", "HEROS 3.0"])
+    #expect(spec.arms.allSatisfy { $0.patients == 1000 })
+    #expect(spec.arms[0].scenario.regimen.lymphodepletion == nil)
+    #expect(spec.arms[3].scenario.regimen.checkpoint != nil)
+    let embedded = try TrialSpec.embeddedHEROS()
+    #expect(embedded.arms.map(\.name) == spec.arms.map(\.name))
+  }
+}
+
+@Suite("RECIST 1.1")
+struct RECISTTests {
+  let rules = TrialSpec.Assessment()
+
+  func best(_ slds: [Double]) -> RECIST.Outcome {
+    // SLD at day 0 and each 42-day assessment, held between (step series).
+    let times = (0..<slds.count).map { Double($0) * 42 }
+    return RECIST.evaluate(times: times, sld: slds, lastDay: times.last!, rules: rules)
+  }
+
+  @Test func responses() {
+    // PR confirmed 42 days later.
+    #expect(best([100, 65, 60, 62]).best == .PR)
+    // PR not confirmed (SD at the next assessment): SD.
+    #expect(best([100, 65, 80, 85]).best == .SD)
+    // A single PR at the last assessment cannot be confirmed: SD.
+    #expect(best([100, 90, 65]).best == .SD)
+    // CR confirmed by CR; a PR followed by an unconfirmed CR is a PR.
+    #expect(best([100, 50, 1, 0.5]).best == .CR)
+    #expect(best([100, 60, 1]).best == .PR)
+    // A CR followed by regrowth is unconfirmed (the regrowth is PD): SD.
+    #expect(best([100, 1, 40]).best == .SD)
+    #expect(best([100, 1, 40]).progressionDay == 84)
+    // PD: +20% and +5 mm over the nadir (here the nadir is at day 42).
+    let pd = best([100, 70, 84, 90])
+    #expect(pd.assessments.map(\.response) == [.PR, .PD])
+    #expect(pd.best == .SD)
+    #expect(pd.progressionDay == 84)
+    // +20% but under 5 mm is not PD.
+    #expect(best([20, 24.5, 24.9]).best == .SD)
+    // Progression at the first assessment.
+    #expect(best([100, 130, 140]).best == .PD)
+    // New growth after the lesions disappeared is PD even below +5 mm.
+    let regrowth = best([10, 1, 1, 3])
+    #expect(regrowth.assessments.last?.response == .PD)
+    #expect(regrowth.best == .CR)
+  }
+
+  @Test func minimumDurationAndNotEvaluable() {
+    var r = TrialSpec.Assessment()
+    r.minimumSDDays = 60
+    let times = [0.0, 42, 84]
+    // SD only at day 42 (< 60 days), PD at 84: PD.
+    #expect(RECIST.evaluate(times: times, sld: [100, 105, 130], lastDay: 84, rules: r).best == .PD)
+    // No assessment before the end of follow-up: NE.
+    #expect(RECIST.evaluate(times: times, sld: [100, 105, 130], lastDay: 30, rules: r).best == .NE)
+  }
+}
