@@ -11,6 +11,7 @@ let package = Package(
     .library(name: "CARTSimCore", targets: ["CARTSimCore"]),
     .library(name: "SBMLKit", targets: ["SBMLKit"]),
     .library(name: "StatKit", targets: ["StatKit"]),
+    .library(name: "DoseFinding", targets: ["DoseFinding"]),
     // MARK: Executables
     .executable(name: "cartsim", targets: ["cartsim"]),
   ],
@@ -31,6 +32,10 @@ let package = Package(
     .target(
       name: "StatKit",
       dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+    // Phase I dose finding: 3+3, BOIN, CRM, mTPI-2, simulated and exact operating characteristics.
+    .target(
+      name: "DoseFinding",
+      dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")]),
     // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
     .target(name: "SBMLKit", dependencies: ["ODEKit"]),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
@@ -39,7 +44,7 @@ let package = Package(
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests
@@ -47,6 +52,9 @@ let package = Package(
     .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit", "StatKit"]),
     .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"]),
+    .testTarget(
+      name: "DoseFindingTests",
+      dependencies: ["DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")]),
     .testTarget(name: "StatKitTests", dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
   ]
 )
