@@ -44,7 +44,7 @@ let package = Package(
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests

@@ -1,4 +1,7 @@
 import ArgumentParser
+import CARTModels
+import CARTSimCore
+import StatKit
 import DoseFinding
 import Foundation
 
@@ -103,8 +106,29 @@ struct DesignSettings: ParsableArguments {
 
 /// Options for running operating characteristics.
 struct DesignRunSettings: ParsableArguments {
-  @Option(help: "True DLT probabilities per dose, comma-separated.")
-  var pTrue: String
+  @Option(help: "True DLT probabilities per dose, comma-separated (or derive them with --from-model).")
+  var pTrue: String?
+
+  @Option(help: "Derive the DLT and response probabilities per dose from the mechanistic model: a trial spec whose population receives one arm's regimen at each --dose-levels.")
+  var fromModel: String?
+
+  @Option(help: "With --from-model: dose levels, comma-separated (e.g. 1e6,1e7,3e7,1e8).")
+  var doseLevels: String?
+
+  @Option(help: "With --from-model: dose basis of the levels (car_t_cells_per_m2, total_t_cells_per_m2, cells; default: the arm's).")
+  var doseBasis: String?
+
+  @Option(help: "With --from-model: DLT definition, crs>=GRADE[:DAYS] (default: the spec's).")
+  var dlt: String?
+
+  @Option(help: "With --from-model: the arm whose regimen is dosed (default: the first).")
+  var arm: String?
+
+  @Option(help: "With --from-model: virtual patients per dose level.")
+  var modelPatients: Int = 200
+
+  @Option(help: "With --from-model: follow-up in days for the response (default: the spec's).")
+  var followUp: Double?
 
   @Option(help: "True response probabilities per dose (adds expected responders per trial).")
   var pResponse: String?
@@ -124,7 +148,49 @@ struct DesignRunSettings: ParsableArguments {
   @Option(help: "With --exact: refuse beyond this many distinct live trial states.")
   var maxStates: Int = 200_000
 
-  func curves() throws -> (tox: [Double], response: [Double]?) {
+  /// The curves the mechanistic model gives (nil without --from-model).
+  func modelCurves() throws -> DoseCurves? {
+    guard let fromModel else { return nil }
+    guard pTrue == nil && pResponse == nil else {
+      throw DoseFindingInputError(field: "--from-model", "give either --from-model or --p-true/--p-response")
+    }
+    guard let doseLevels else { throw DoseFindingInputError(field: "--dose-levels", "is required with --from-model") }
+    let doses = try DesignCLI.numbers(doseLevels, field: "--dose-levels")
+    guard doses.allSatisfy({ $0 > 0 }), zip(doses, doses.dropFirst()).allSatisfy({ $0 < $1 }) else {
+      throw DoseFindingInputError(field: "--dose-levels", "must be positive and increasing")
+    }
+    guard modelPatients >= 1 else { throw DoseFindingInputError(field: "--model-patients", "must be at least 1") }
+    do {
+      var spec = try TrialSpec.load(path: fromModel)
+      if let dlt { spec.dlt = try TrialSpec.DLT.parse(dlt) }
+      if let followUp {
+        guard followUp > 0 else { throw DoseFindingInputError(field: "--follow-up", "must be positive") }
+        spec.followUpDays = followUp
+        for i in spec.arms.indices { spec.arms[i].scenario.horizonDays = max(followUp, spec.arms[i].scenario.regimen.infusions.map(\.day).max() ?? 0) }
+      }
+      var basis: DoseBasis? = nil
+      if let doseBasis {
+        guard let b = DoseBasis(rawValue: doseBasis) else {
+          throw DoseFindingInputError(field: "--dose-basis", "unknown basis '\(doseBasis)' (\(DoseBasis.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        basis = b
+      }
+      var armIndex = 0
+      if let arm {
+        guard let i = spec.arms.firstIndex(where: { $0.name == arm }) else {
+          throw DoseFindingInputError(source: fromModel, field: "--arm", "no arm named '\(arm)' (arms: \(spec.arms.map(\.name).joined(separator: ", ")))")
+        }
+        armIndex = i
+      }
+      return try spec.doseCurves(arm: armIndex, doses: doses, basis: basis, patients: modelPatients, threads: threads)
+    } catch let e as InputError {
+      throw DoseFindingInputError(source: e.file, field: e.path.isEmpty ? "--from-model" : e.path, e.message)
+    }
+  }
+
+  func curves(model: DoseCurves? = nil) throws -> (tox: [Double], response: [Double]?) {
+    if let model { return (model.pDLT, model.pResponse) }
+    guard let pTrue else { throw DoseFindingInputError(field: "--p-true", "is required (or derive the curves with --from-model)") }
     let p = try DesignCLI.numbers(pTrue, field: "--p-true")
     try DoseFindingMath.checkProbabilities(p, field: "--p-true")
     let q = try pResponse.map { try DesignCLI.numbers($0, field: "--p-response") }
@@ -159,12 +225,16 @@ struct DesignOC: ParsableCommand {
 
   func run() throws {
     try DesignCLI.guarded {
-      let (p, q) = try runner.curves()
+      let model = try runner.modelCurves()
+      let (p, q) = try runner.curves(model: model)
       let d = try AnyDesign.make(design, doseCount: p.count, options: settings.options())
       let oc = try runner.run(d, p, q)
       if json {
-        DesignCLI.printJSON(DesignCLI.ocJSON(oc, design: d, seed: runner.seed))
+        var j = DesignCLI.ocJSON(oc, design: d, seed: runner.seed)
+        if let model { j["model_curves"] = DesignCLI.curvesJSON(model) }
+        DesignCLI.printJSON(j)
       } else {
+        if let model { print(DesignCLI.curvesTable(model)) }
         print(DesignCLI.ocTable(oc, design: d, seed: runner.seed))
       }
     }
@@ -189,7 +259,8 @@ struct DesignCompare: ParsableCommand {
 
   func run() throws {
     try DesignCLI.guarded {
-      let (p, q) = try runner.curves()
+      let model = try runner.modelCurves()
+      let (p, q) = try runner.curves(model: model)
       let names = designs.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
       guard !names.isEmpty else { throw DoseFindingInputError(field: "--designs", "is empty") }
       let opts = try settings.options()
@@ -201,8 +272,11 @@ struct DesignCompare: ParsableCommand {
         }
       }
       if json {
-        DesignCLI.printJSON(["designs": zip(ocs, built).map { DesignCLI.ocJSON($0, design: $1, seed: runner.seed) }])
+        var j: [String: Any] = ["designs": zip(ocs, built).map { DesignCLI.ocJSON($0, design: $1, seed: runner.seed) }]
+        if let model { j["model_curves"] = DesignCLI.curvesJSON(model) }
+        DesignCLI.printJSON(j)
       } else {
+        if let model { print(DesignCLI.curvesTable(model)) }
         print(DesignCLI.compareTable(ocs, seed: runner.seed))
       }
     }
@@ -392,6 +466,27 @@ enum DesignCLI {
   }
 
   static func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+
+  static func curvesJSON(_ c: DoseCurves) -> [String: Any] {
+    let ci = { (x: [Int]) in zip(x, c.failed).map { Distributions.clopperPearson(successes: $0, trials: c.patients - $1) } }
+    let dci = ci(c.dlts), rci = ci(c.responses)
+    return [
+      "arm": c.arm, "dose_levels": c.doses, "dose_basis": c.basis.rawValue, "patients_per_level": c.patients,
+      "dlt_definition": c.dltDefinition, "p_dlt": c.pDLT, "p_dlt_lower_95": dci.map(\.lower), "p_dlt_upper_95": dci.map(\.upper),
+      "p_response": c.pResponse, "p_response_lower_95": rci.map(\.lower), "p_response_upper_95": rci.map(\.upper),
+      "solver_failures": c.failed,
+    ]
+  }
+
+  static func curvesTable(_ c: DoseCurves) -> String {
+    var out = ["Model-derived curves: arm '\(c.arm)', doses in \(c.basis.rawValue), \(c.patients) virtual patients per level (the same patients at every level)",
+               "DLT: \(c.dltDefinition); response: confirmed CR or PR (RECIST 1.1)"]
+    out.append(row("dose", c.doses.map { String(format: "%.3g", $0) }))
+    out.append(row("P(DLT)", c.pDLT.map { f($0, 3) }))
+    out.append(row("P(response)", c.pResponse.map { f($0, 3) }))
+    if c.failed.contains(where: { $0 > 0 }) { out.append(row("solver failures", c.failed.map(String.init))) }
+    return out.joined(separator: "\n") + "\n"
+  }
 
   static func printJSON(_ object: Any) {
     let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

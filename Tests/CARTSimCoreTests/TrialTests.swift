@@ -167,6 +167,31 @@ struct TrialTests {
   }
 }
 
+@Suite("Dose curves from the model")
+struct DoseCurveTests {
+  @Test func dltDefinitions() throws {
+    #expect(try TrialSpec.DLT.parse("crs>=3") == TrialSpec.DLT(crsGradeAtLeast: 3, windowDays: 28))
+    #expect(try TrialSpec.DLT.parse("CRS >= 2 : 14") == TrialSpec.DLT(crsGradeAtLeast: 2, windowDays: 14))
+    #expect(throws: InputError.self) { try TrialSpec.DLT.parse("crs>=5") }
+    #expect(throws: InputError.self) { try TrialSpec.DLT.parse("il6>100") }
+  }
+
+  /// The same virtual patients at every level: CRS and DLT cannot fall as the dose rises by
+  /// orders of magnitude, and no CAR T dose of 1e4/m² gives a DLT.
+  @Test func toxicityRisesWithDose() throws {
+    let (specPath, _) = try smallTrial()
+    var spec = try TrialSpec.load(path: specPath)
+    spec.dlt = try TrialSpec.DLT.parse("crs>=2:28")
+    let c = try spec.doseCurves(arm: 1, doses: [1e4, 1e8, 1e9], basis: .carTCellsPerM2, patients: 8, threads: 2)
+    #expect(c.failed == [0, 0, 0])
+    #expect(c.dlts[0] == 0)
+    #expect(c.dlts[0] <= c.dlts[1] && c.dlts[1] <= c.dlts[2])
+    #expect(c.dlts[2] > 0)
+    let again = try spec.doseCurves(arm: 1, doses: [1e4, 1e8, 1e9], basis: .carTCellsPerM2, patients: 8, threads: 1)
+    #expect(again.dlts == c.dlts && again.responses == c.responses)
+  }
+}
+
 @Suite("RECIST 1.1")
 struct RECISTTests {
   let rules = TrialSpec.Assessment()

@@ -23,17 +23,17 @@ public enum EmbeddedScenarios {
       "height_cm": {"distribution": "normal", "mean": 155, "sd": 20, "min": 95, "max": 200},
       "sex": {"categories": {"female": 0.45, "male": 0.55}},
       "subtype": {"categories": {"osteosarcoma": 0.6, "rhabdomyosarcoma": 0.2, "ewing_sarcoma": 0.1, "other_sarcoma": 0.1}},
-      "baseline_sld_mm": {"distribution": "lognormal", "median": 80, "omega": 0.6, "min": 15, "max": 400},
+      "baseline_sld_mm": {"distribution": "lognormal", "median": 80, "omega": 0.4, "min": 15, "max": 400},
       "her2_level": {"distribution": "lognormal", "median": 1.0, "omega": 0.5, "min": 0.1, "max": 5}
     },
     "variability": {
       "rho_Ag": {"omega": 0.3},
       "gamma_B": {"omega": 0.4},
       "k_B": {"omega": 0.5},
-      "r_T": {"median": 0.025, "omega": 0.3},
+      "r_T": {"median": 0.018, "omega": 0.3},
       "d_E": {"omega": 0.25},
       "phi_inf": {"omega": 0.5},
-      "P_IL6": {"median": 3e4, "omega": 0.3}
+      "P_IL6": {"median": 5e3, "omega": 0.3}
     },
     "correlations": [
       {"between": ["age_years", "weight_kg"], "rho": 0.8},
