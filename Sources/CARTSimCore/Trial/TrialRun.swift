@@ -11,7 +11,17 @@ public enum TrialRunner {
     /// Shard `index` of `count` (0-based index).
     public var shard = (index: 0, count: 1)
     public var progress = false
+    /// Called (from worker threads) after each patient with (done, total) of this shard.
+    public var onProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    /// Polled between patients; when it returns true the run stops and throws
+    /// ``TrialRunner/Cancelled`` without writing patients.csv or aggregate.json.
+    public var isCancelled: (@Sendable () -> Bool)? = nil
     public init() {}
+  }
+
+  /// The run was stopped by `Options.isCancelled`; nothing complete-looking was written.
+  public struct Cancelled: Error, CustomStringConvertible {
+    public var description: String { "the trial run was cancelled" }
   }
 
   public struct Report: Sendable {
@@ -46,17 +56,24 @@ public enum TrialRunner {
     let progress = Progress(total: range.count, enabled: options.progress)
     let start = Date()
     let chunk = 8
+    let total = range.count
     DispatchQueue.concurrentPerform(iterations: max(1, options.threads)) { _ in
-      while let block = writer.nextBlock(end: range.upperBound, size: chunk) {
+      while !(options.isCancelled?() ?? false), let block = writer.nextBlock(end: range.upperBound, size: chunk) {
         for g in block {
           let arm = offsets.lastIndex(where: { $0 <= g })!
           let record = spec.simulatePatient(arm: arm, id: g - offsets[arm], armParameters: armParameters[arm])
-          writer.deliver(g, PatientTable.row(record, spec: spec), record)
+          let done = writer.deliver(g, PatientTable.row(record, spec: spec), record)
           progress.tick()
+          options.onProgress?(done, total)
         }
       }
     }
     progress.finish()
+    if options.isCancelled?() ?? false {
+      writer.abandon()
+      try? fm.removeItem(atPath: csvPath + ".partial")
+      throw Cancelled()
+    }
     let (aggregate, failed) = try writer.close()
     do {
       if fm.fileExists(atPath: csvPath) { try fm.removeItem(atPath: csvPath) }
@@ -80,6 +97,7 @@ final class OrderedWriter: @unchecked Sendable {
   private var buffer = ""
   private var aggregate: TrialAggregate
   private var failed = 0
+  private var delivered = 0
   private var writeError: (any Error)?
 
   init(path: String, header: String, first: Int, aggregate: TrialAggregate) throws {
@@ -103,8 +121,11 @@ final class OrderedWriter: @unchecked Sendable {
     return r
   }
 
-  func deliver(_ g: Int, _ row: String, _ record: PatientRecord) {
+  /// Hands in patient `g`'s row; returns how many patients have been delivered.
+  @discardableResult
+  func deliver(_ g: Int, _ row: String, _ record: PatientRecord) -> Int {
     lock.lock(); defer { lock.unlock() }
+    delivered += 1
     pending[g] = (row, record)
     while let (row, record) = pending.removeValue(forKey: next) {
       buffer += row
@@ -114,6 +135,13 @@ final class OrderedWriter: @unchecked Sendable {
       next += 1
     }
     if buffer.utf8.count > 1 << 16 { flush() }
+    return delivered
+  }
+
+  /// Closes the file without writing what is pending (a cancelled run).
+  func abandon() {
+    lock.lock(); defer { lock.unlock() }
+    try? handle.close()
   }
 
   private func flush() {
