@@ -60,14 +60,21 @@ public enum Distributions {
     x <= 0 ? 1 : Double.erfc((x / 2).squareRoot())
   }
 
-  /// Upper tail of the χ² distribution with `k` degrees of freedom (regularized upper gamma).
+  /// Upper tail of the χ² distribution with `k` degrees of freedom (regularized upper gamma,
+  /// computed directly so that tiny p-values keep their precision).
   public static func chiSquareUpper(_ x: Double, degrees k: Int) -> Double {
-    x <= 0 ? 1 : 1 - regularizedGammaP(Double(k) / 2, x / 2)
+    x <= 0 ? 1 : regularizedGammaQ(Double(k) / 2, x / 2)
   }
 
-  /// Regularized lower incomplete gamma P(a, x) (series for x < a + 1, continued fraction above).
+  /// Regularized lower incomplete gamma P(a, x).
   public static func regularizedGammaP(_ a: Double, _ x: Double) -> Double {
-    if x <= 0 { return 0 }
+    1 - regularizedGammaQ(a, x)
+  }
+
+  /// Regularized upper incomplete gamma Q(a, x) = 1 − P(a, x) (series for x < a + 1, Lentz's
+  /// continued fraction above, which gives Q without cancellation).
+  public static func regularizedGammaQ(_ a: Double, _ x: Double) -> Double {
+    if x <= 0 { return 1 }
     let lnPrefix = a * Double.log(x) - x - Double.logGamma(a)
     if x < a + 1 {
       var sum = 1 / a, term = 1 / a, n = a
@@ -77,7 +84,7 @@ public enum Distributions {
         sum += term
         if abs(term) < abs(sum) * 1e-16 { break }
       }
-      return sum * Double.exp(lnPrefix)
+      return 1 - sum * Double.exp(lnPrefix)
     }
     // Lentz's continued fraction for Q(a, x).
     let tiny = 1e-300
@@ -94,7 +101,7 @@ public enum Distributions {
       h *= delta
       if abs(delta - 1) < 1e-16 { break }
     }
-    return 1 - Double.exp(lnPrefix) * h
+    return Double.exp(lnPrefix) * h
   }
 
   /// Log of the beta function B(a, b).

@@ -78,6 +78,8 @@ struct DistributionTests {
     #expect(abs(Distributions.chiSquare1Upper(0.5) - 0.47950012218695337) < 1e-14)
     #expect(abs(Distributions.chiSquareUpper(3.84, degrees: 2) - 0.14660696213035013) < 1e-13)
     #expect(abs(Distributions.chiSquareUpper(10, degrees: 5) - 0.07523524614651217) < 1e-13)
+    // Far tail without cancellation: scipy chi2.sf(222.2, 3) = 6.7164e-48.
+    #expect(abs(Distributions.chiSquareUpper(222.2, degrees: 3) / 6.716401404114896e-48 - 1) < 1e-9)
   }
 
   /// Clopper–Pearson for 3/10: (0.0667, 0.6525), the textbook value (scipy beta.ppf).
