@@ -31,7 +31,7 @@ struct CLITests {
   @Test func help() throws {
     let r = try run(["--help"])
     #expect(r.status == 0)
-    for sub in ["simulate", "validate", "models", "bench"] { #expect(r.out.contains(sub)) }
+    for sub in ["simulate", "trial", "merge", "design", "validate", "models", "bench"] { #expect(r.out.contains(sub)) }
     let s = try run(["simulate", "--help"])
     #expect(s.out.contains("--out") && s.out.contains("embedded HEROS 2.0 cohort B"))
   }
@@ -67,5 +67,49 @@ struct CLITests {
     #expect(missing.status == 2 && missing.err.contains("missing.json: cannot read"))
     let method = try run(["simulate", "Examples/heros1.json", "--method", "euler", "--out", dir + "/out"])
     #expect(method.status != 0 && method.err.contains("--method"))
+  }
+
+  /// A trial and its shards through the command line: the files, a merge equal to the
+  /// unsharded run, and refusals of bad specs and options.
+  @Test func trialAndMerge() throws {
+    let (spec, dir) = try smallTrial(patients: 3)
+    let r = try run(["trial", spec, "--out", dir + "/full", "--threads", "2"])
+    #expect(r.status == 0, "\(r.err)")
+    for f in ["patients.csv", "summary.json", "km.csv", "report.html", "aggregate.json", "plots/km_pfs.svg", "plots/waterfall.svg"] {
+      #expect(FileManager.default.fileExists(atPath: dir + "/full/" + f), "\(f)")
+    }
+    for i in 0..<2 {
+      let s = try run(["trial", spec, "--shard", "\(i)/2", "--out", dir + "/s\(i)"])
+      #expect(s.status == 0, "\(s.err)")
+      #expect(!FileManager.default.fileExists(atPath: dir + "/s\(i)/summary.json"))
+    }
+    let m = try run(["merge", dir + "/s1", dir + "/s0", "--out", dir + "/merged"])
+    #expect(m.status == 0, "\(m.err)")
+    #expect(try read(dir + "/merged", "summary.json") == read(dir + "/full", "summary.json"))
+    #expect(try read(dir + "/merged", "patients.csv") == read(dir + "/full", "patients.csv"))
+
+    let badShard = try run(["trial", spec, "--shard", "2/2", "--out", dir + "/x"])
+    #expect(badShard.status != 0 && badShard.err.contains("--shard"))
+    let text = try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: #""rho": 0.8"#, with: #""rho": "high""#)
+    try text.write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
+    let bad = try run(["trial", dir + "/bad.json", "--out", dir + "/y"])
+    #expect(bad.status == 2)
+    #expect(bad.err.contains("bad.json: population.correlations[0].rho: expected a number, found a string"), "\(bad.err)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/y/patients.csv"))
+  }
+
+  /// Dose finding on model-derived curves runs end to end and reports them.
+  @Test func designFromModel() throws {
+    let (spec, _) = try smallTrial(patients: 3)
+    let r = try run(["design", "oc", "--design", "3+3", "--target", "0.3", "--from-model", spec, "--arm", "Flu/Cy, 3 infusions",
+                     "--dose-levels", "1e6,1e8,1e9", "--dose-basis", "car_t_cells_per_m2", "--model-patients", "4",
+                     "--dlt", "crs>=2:28", "--trials", "200", "--json"])
+    #expect(r.status == 0, "\(r.err)")
+    let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+    let curves = j["model_curves"] as! [String: Any]
+    #expect((curves["p_dlt"] as! [Double]).count == 3)
+    #expect((j["selection_percent"] as! [Double]).count == 3)
+    let bad = try run(["design", "oc", "--design", "boin", "--target", "0.3", "--from-model", spec, "--dose-levels", "1e8,1e6"])
+    #expect(bad.status == 2 && bad.err.contains("--dose-levels"))
   }
 }
