@@ -52,6 +52,7 @@ public enum EmbeddedScenarios {
     {"name": "HEROS 3.0", "scenario": "heros3.json"}
   ]
 }
+
 """#,
     "heros1.json": #"""
 {
@@ -83,6 +84,7 @@ public enum EmbeddedScenarios {
     "complete_response_sld_mm": 2
   }
 }
+
 """#,
     "heros2-cohortB.json": #"""
 {
@@ -109,6 +111,7 @@ public enum EmbeddedScenarios {
   "simulation": {"horizon_days": 730, "output_step_days": 0.25, "method": "auto", "rtol": 1e-6},
   "response": {"assessment_every_days": 42, "complete_response_sld_mm": 2}
 }
+
 """#,
     "heros2-cohortC.json": #"""
 {
@@ -171,6 +174,7 @@ public enum EmbeddedScenarios {
     "complete_response_sld_mm": 2
   }
 }
+
 """#,
     "heros3.json": #"""
 {
@@ -243,6 +247,7 @@ public enum EmbeddedScenarios {
     "complete_response_sld_mm": 2
   }
 }
+
 """#,
   ]
 
