@@ -140,6 +140,7 @@ final class _Integrator<S: ODESystem> {
 
     var code = ReturnCode.success
     var di = 0
+    observe()
     // Events at the start time.
     while di < discs.count && discs[di].time == t0 { apply(discs[di], doses); di += 1 }
     if problem.stateEvents.contains(where: \.fireIfTrueAtStart) {
@@ -321,8 +322,15 @@ final class _Integrator<S: ODESystem> {
     }
   }
 
+  /// Reports the current (t, u) to the observer, if any.
+  @inlinable
+  func observe() {
+    if let o = opts.observer { o(t, UnsafeBufferPointer(start: u, count: n)) }
+  }
+
   @usableFromInline
   func resetStateEvents() {
+    observe()
     let ub = UnsafeBufferPointer(start: u, count: n)
     for (i, e) in problem.stateEvents.enumerated() { gPrev[i] = e.condition(t, ub) }
   }
@@ -433,6 +441,7 @@ final class _Integrator<S: ODESystem> {
           fillOutputs(before: te, inclusive: false)
           interpolate(te, u)
           t = te
+          observe()
           for c in cancels { cancelPending(c) }
           let outcome = due.isEmpty ? .continue : fireStateEvents(due, at: te)
           resetStateEvents()
@@ -450,6 +459,7 @@ final class _Integrator<S: ODESystem> {
         fillOutputs(before: min(tNew, tb), inclusive: tNew < tb)
         t = tNew
         for i in 0..<n { u[i] = uNew[i] }
+        observe()
         // FSAL reuses f(tNew, uNew); after a projection that value is stale.
         if !stiff && !clamped { swapFSAL() } else { fsalValid = false }
         // PI step-size control (β1 = 0.7/q, β2 = 0.4/q).

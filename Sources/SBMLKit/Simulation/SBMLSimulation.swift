@@ -13,6 +13,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   public init(_ compiled: CompiledSBML) {
     self.compiled = compiled
     self.workspace = SBMLWorkspace(compiled.initial, states: compiled.states.count)
+    if !compiled.delays.isEmpty { workspace.delays = DelayHistory(compiled) }
   }
 
   /// Fills the value array for (t, u): states, assignment rules, rates, rate rules.
@@ -25,11 +26,11 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       for i in 0..<slots.count { v[slots[i]] = u[i] }
     }
     if compiled.unknownSlots.isEmpty {
-      compiled.main.run(v)
+      compiled.main.run(v, delay: workspace.delays)
     } else {
-      compiled.assign.run(v)
+      compiled.assign.run(v, delay: workspace.delays)
       solveAlgebraic(v)
-      compiled.rates.run(v)
+      compiled.rates.run(v, delay: workspace.delays)
     }
   }
 
@@ -58,8 +59,8 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     let phase = phase ?? compiled.assign
     for s in xs where !v[s].isFinite { v[s] = 1 }
     func residual() -> [Double] {
-      phase.run(v)
-      compiled.residualProgram.run(v)
+      phase.run(v, delay: workspace.delays)
+      compiled.residualProgram.run(v, delay: workspace.delays)
       return rs.map { v[$0] }
     }
     let J = UnsafeMutablePointer<Double>.allocate(capacity: k * k), piv = UnsafeMutablePointer<Int>.allocate(capacity: k)
@@ -87,7 +88,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       }
       if step < 1e-14 { break }
     }
-    phase.run(v)
+    phase.run(v, delay: workspace.delays)
   }
 
   public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
@@ -111,13 +112,16 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     let v = workspace.values
     for i in 0..<compiled.initial.count { v[i] = compiled.initial[i] }
     v[0] = t0
+    v[compiled.startSlot] = t0
+    workspace.delays?.reset(t0: t0, base: v, count: workspace.count)
     if !compiled.unknownSlots.isEmpty {
       // Initial values may depend on the unknowns (a compartment size set by an algebraic
       // rule): solve the rules with the initial assignments as the assignment phase.
       for s in compiled.unknownSlots where !v[s].isFinite { v[s] = 1 }
       solveAlgebraic(v, phase: compiled.initProgram)
     }
-    compiled.initProgram.run(v)
+    compiled.initProgram.run(v, delay: workspace.delays)
+    workspace.delays?.reset(t0: t0, base: v, count: workspace.count)
     if !compiled.unknownSlots.isEmpty {
       // Solve the algebraic rules at t0 with the states as initialized.
       let u = compiled.states.map { s -> Double in
@@ -172,7 +176,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       let sys = self
       func evaluate(_ t: Double, _ u: [Double]) -> UnsafeMutablePointer<Double> {
         u.withUnsafeBufferPointer { sys.evaluate(t: t, u: $0) }
-        ev.program.run(sys.workspace.values)
+        ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
         return sys.workspace.values
       }
       func apply(_ values: [Double], to u: inout [Double]) {
@@ -192,7 +196,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
         label: ev.id, direction: .up,
         condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? { t, u in
           sys.evaluateCached(t: t, u: u)
-          ev.program.run(sys.workspace.values)
+          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
           return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
         },
         action: { t, u in
@@ -214,7 +218,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       if let p = ev.prioritySlot {
         e.priority = { t, u in
           sys.evaluate(t: t, u: u)
-          ev.program.run(sys.workspace.values)
+          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
           return sys.workspace.values[p]
         }
       }
@@ -282,6 +286,19 @@ extension SBMLSystem {
     // briefly between two outputs is still seen (conditions are checked at step ends).
     var opts = SolverOptions(rtol: rtol, atol: [atol], saveAt: times, maxStep: duration / Double(steps))
     opts.interrupt = interrupt
+    if let history = workspace.delays {
+      // Record the past; steps no longer than the shortest constant delay, so that a step
+      // never needs its own unfinished part.
+      let sys = self
+      opts.observer = { t, u in
+        var f = Array(repeating: 0.0, count: n)
+        f.withUnsafeMutableBufferPointer { sys.rhs(t: t, u: u, du: $0) }
+        history.record(t, u, f)
+      }
+      for d in compiled.delays {
+        if let s = d.constantTauSlot, workspace.values[s] > 0 { opts.maxStep = min(opts.maxStep, workspace.values[s]) }
+      }
+    }
     let sol = solve(ODEProblem(system: self, u0: u0, tspan: (start, start + duration), stateEvents: stateEvents()),
                     method: method, options: opts)
     for i in 0..<sol.t.count {

@@ -18,6 +18,8 @@ public final class SBMLWorkspace: @unchecked Sendable {
     cache = .allocate(capacity: states + 2)
     cache.initialize(repeating: 0, count: states + 2)
   }
+  /// The history of a model with `delay(x, τ)`.
+  public var delays: DelayHistory?
   deinit { values.deallocate(); cache.deallocate() }
 }
 
@@ -81,12 +83,26 @@ public struct CompiledSBML: Sendable {
   /// Species by id (after 0-D compartments made their species amounts).
   public var speciesByID: [String: SBMLModel.Species] = [:]
   public let timeSlot = 0
+  /// Holds the start time of the run.
+  public let startSlot = 1
+  /// `delay(x, τ)` uses: x's program on a value array at time t − τ after the history's
+  /// state is loaded (`past`: the slice of `main` it needs; `before`: the slice of the
+  /// initial program, for t − τ before the start) or on the current values (`now`, τ ≤ 0);
+  /// its result slot; and τ's slot if τ is constant.
+  public struct DelaySpec: Sendable {
+    public var past: Program
+    public var before: Program
+    public var now: Program
+    public var slot: Int
+    public var constantTauSlot: Int?
+  }
+  public var delays: [DelaySpec] = []
 
   public init(_ model: SBMLModel) throws {
 
     // Symbols and slots.
-    var slots: [String: Int] = ["__time": 0]
-    var names: [String] = ["__time"]
+    var slots: [String: Int] = ["__time": 0, "__t0": 1]
+    var names: [String] = ["__time", "__t0"]
     func add(_ id: String) -> Int {
       if let s = slots[id] { return s }
       slots[id] = names.count
@@ -140,7 +156,22 @@ public struct CompiledSBML: Sendable {
       case .apply(let op, let args): return .apply(op, try args.map { try resolveRateOf($0, depth) })
       case .call(let f, let args): return .call(f, try args.map { try resolveRateOf($0, depth) })
       case .piecewise(let p, let o): return .piecewise(try p.map { try resolveRateOf($0, depth) }, try o.map { try resolveRateOf($0, depth) })
-      case .delay(let a, let b): return .delay(try resolveRateOf(a, depth), try resolveRateOf(b, depth))
+      case .delay(let a, let b):
+        // Before the start the model was at rest: rates of change in the past are 0 there.
+        guard a.usesRateOf else { return .delay(a, try resolveRateOf(b, depth)) }
+        let started = Expr.apply(.geq, [.time, .symbol("__t0")])
+        return .delay(.piecewise([try resolveRateOf(a, depth), started], try resolveRateOf(zeroingRateOf(a), depth)),
+                      try resolveRateOf(b, depth))
+      }
+    }
+    func zeroingRateOf(_ e: Expr) -> Expr {
+      switch e {
+      case .rateOf: return .number(0)
+      case .number, .symbol, .time, .avogadro: return e
+      case .apply(let op, let args): return .apply(op, args.map(zeroingRateOf))
+      case .call(let f, let args): return .call(f, args.map(zeroingRateOf))
+      case .piecewise(let p, let o): return .piecewise(p.map(zeroingRateOf), o.map(zeroingRateOf))
+      case .delay(let a, let b): return .delay(zeroingRateOf(a), zeroingRateOf(b))
       }
     }
     func prep(_ e: Expr) throws -> Expr {
@@ -344,9 +375,31 @@ public struct CompiledSBML: Sendable {
     let initOrder = try CompiledSBML.topologicalOrder(initNodes.map { ($0.target, deps($0.expr)) }, names: names)
     for k in initOrder { try ic.assign(initNodes[k].expr, to: initNodes[k].target) }
     self.initProgram = ic.program
+    // Delayed expressions (compiling one may add nested delays).
+    var dc = ic
+    var delays: [DelaySpec] = []
+    var k = 0
+    while k < dc.delays.count {
+      let (x, tau) = dc.delays[k]
+      dc.startProgram()
+      let r = try dc.compile(x)
+      let now = dc.program
+      let needed = now.inputs.union([r])
+      let past = Program(instructions: compiler.program.slice(for: needed).instructions + now.instructions)
+      let before = Program(instructions: ic.program.slice(for: needed).instructions + now.instructions)
+      var tauSlot: Int? = nil
+      switch tau {
+      case .number(let x) where x > 0: tauSlot = dc.constant(x)
+      case .symbol(let p) where constantIDs.contains(p) && assignmentTargets[p] == nil: tauSlot = slots[p]
+      default: break
+      }
+      delays.append(DelaySpec(past: past, before: before, now: now, slot: r, constantTauSlot: tauSlot))
+      k += 1
+    }
+    self.delays = delays
     self.model = model
     self.slots = slots
-    self.initial = ic.initial
+    self.initial = dc.initial
     self.states = states
     self.stateNames = stateNames
     self.stateOfSymbol = stateOf
