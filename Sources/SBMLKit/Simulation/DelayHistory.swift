@@ -99,10 +99,10 @@ public final class DelayHistory: DelayEvaluator, @unchecked Sendable {
     let w = scratch[depth - 1]
     base.withUnsafeBufferPointer { w.update(from: $0.baseAddress!, count: base.count) }
     w[0] = tp
-    if tp < t0 || ts.isEmpty {
+    if tp < t0 || (ts.isEmpty && n > 0) {
       spec.before.run(w, delay: self)
     } else {
-      state(at: tp)
+      if n > 0 { state(at: tp) }
       let load = compiled.loadSlots
       for k in 0..<n { w[load[k]] = u[k] }
       spec.past.run(w, delay: self)
