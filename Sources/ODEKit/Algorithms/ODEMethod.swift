@@ -36,6 +36,9 @@ public struct SolverOptions: Sendable {
   /// the state and just after (so a jump appears as two records at one time). Delay
   /// equations keep their history with it.
   public var observer: (@Sendable (Double, UnsafeBufferPointer<Double>) -> Void)?
+  /// With a seed, simultaneous events of equal priority run in a random order (as SBML
+  /// asks); without, in index order.
+  public var tieSeed: UInt64?
 
   public init(
     rtol: Double = 1e-6, atol: [Double] = [1e-10], saveAt: [Double] = [],
@@ -52,5 +55,6 @@ public struct SolverOptions: Sendable {
     self.nonNegative = nonNegative
     self.interrupt = nil
     self.observer = nil
+    self.tieSeed = nil
   }
 }

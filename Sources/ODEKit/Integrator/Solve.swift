@@ -63,9 +63,11 @@ final class _Integrator<S: ODESystem> {
   /// Scheduled (delayed) event executions, sorted by time then order of scheduling.
   @usableFromInline var pending: [(time: Double, event: Int, payload: [Double], seq: Int)] = []
   @usableFromInline var pendingSeq = 0
+  @usableFromInline var rngState: UInt64 = 0
 
   @usableFromInline
   init(problem: ODEProblem<S>, method: ODEMethod, options: SolverOptions) {
+    rngState = options.tieSeed ?? 0
     self.problem = problem
     self.sys = problem.system
     let n = problem.system.dimension
@@ -179,14 +181,28 @@ final class _Integrator<S: ODESystem> {
       finalTime: t, finalState: Array(UnsafeBufferPointer(start: u, count: n)), eventLog: eventLog)
   }
 
-  /// Orders due events by priority (higher first), then index.
+  /// Orders due events by priority (higher first), then index — or, with
+  /// ``SolverOptions/tieSeed``, in random order among equal priorities.
   @usableFromInline
   func byPriority(_ idx: [Int], at te: Double) -> [Int] {
     let events = problem.stateEvents
-    guard idx.count > 1, idx.contains(where: { events[$0].priority != nil }) else { return idx.sorted() }
+    let random = opts.tieSeed != nil
+    guard idx.count > 1, random || idx.contains(where: { events[$0].priority != nil }) else { return idx.sorted() }
     let ub = UnsafeBufferPointer(start: u, count: n)
     let p = Dictionary(uniqueKeysWithValues: idx.map { ($0, events[$0].priority?(te, ub) ?? 0) })
-    return idx.sorted { (p[$0]!, -$0) > (p[$1]!, -$1) }
+    var tie: [Int: UInt64] = [:]
+    for i in idx { tie[i] = random ? nextRandom() : UInt64(Int.max - i) }
+    return idx.sorted { (p[$0]!, tie[$0]!) > (p[$1]!, tie[$1]!) }
+  }
+
+  /// SplitMix64 over the tie seed.
+  @usableFromInline
+  func nextRandom() -> UInt64 {
+    rngState &+= 0x9E37_79B9_7F4A_7C15
+    var z = rngState
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
   }
 
   /// Applies the state events `due` at `te` (state in `u`) in priority order, then any
@@ -214,7 +230,10 @@ final class _Integrator<S: ODESystem> {
       case .continue: break
       }
       let newly = reactToJump(at: te, before: before, excluding: Set(queue).union([i]))
-      if !newly.isEmpty { queue = byPriority(queue + newly, at: te) }
+      // A due event that does not persist drops out once its condition is false.
+      let after = UnsafeBufferPointer(start: u, count: n)
+      queue.removeAll { events[$0].cancelsWhenFalse && events[$0].condition(te, after) < 0 }
+      if !newly.isEmpty || opts.tieSeed != nil { queue = byPriority(queue + newly, at: te) }
     }
     return .continue
   }

@@ -269,7 +269,7 @@ extension SBMLSystem {
   /// reports each variable as amount or concentration as asked.
   public func simulate(start: Double, duration: Double, steps: Int, variables: [(id: String, quantity: Quantity)],
                        rtol: Double = 1e-10, atol: Double = 1e-14, method: ODEMethod = .auto,
-                       interrupt: (@Sendable () -> Bool)? = nil) -> SBMLTimeCourse {
+                       tieSeed: UInt64? = 20_251_104, interrupt: (@Sendable () -> Bool)? = nil) -> SBMLTimeCourse {
     let times = (0...steps).map { start + duration * Double($0) / Double(steps) }
     let u0 = initialState(at: start)
     let n = dimension
@@ -286,6 +286,8 @@ extension SBMLSystem {
     // briefly between two outputs is still seen (conditions are checked at step ends).
     var opts = SolverOptions(rtol: rtol, atol: [atol], saveAt: times, maxStep: duration / Double(steps))
     opts.interrupt = interrupt
+    // Simultaneous events of equal priority run in random order (reproducibly).
+    opts.tieSeed = tieSeed
     if let history = workspace.delays {
       // Record the past; steps no longer than the shortest constant delay, so that a step
       // never needs its own unfinished part.
