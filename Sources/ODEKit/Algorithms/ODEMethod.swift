@@ -39,6 +39,8 @@ public struct SolverOptions: Sendable {
   /// With a seed, simultaneous events of equal priority run in a random order (as SBML
   /// asks); without, in index order.
   public var tieSeed: UInt64?
+  /// Steps end exactly on every `saveAt` time (conditions are then checked there).
+  public var landOnSaveAt = false
 
   public init(
     rtol: Double = 1e-6, atol: [Double] = [1e-10], saveAt: [Double] = [],

@@ -137,6 +137,9 @@ final class _Integrator<S: ODESystem> {
     for (i, e) in problem.stateEvents.enumerated() {
       if let te = e.exactTime { discs.append(_Disc(time: te, kind: 3, index: i, order: discs.count)) }
     }
+    if opts.landOnSaveAt {
+      for s in opts.saveAt { discs.append(_Disc(time: s, kind: 3, index: -1, order: discs.count)) }
+    }
     discs = discs.filter { $0.time >= t0 && $0.time <= tEnd }
     discs.sort { ($0.time, $0.kind, $0.order) < ($1.time, $1.kind, $1.order) }
 
@@ -437,6 +440,9 @@ final class _Integrator<S: ODESystem> {
       // Land exactly on the breakpoint; avoid a sliver step.
       if t + h >= tb || t + 1.01 * h >= tb { h = tb - t }
       let minStep = max(opts.minStep, 4 * t.ulp.magnitude, 1e-300)
+      // An event located just before the breakpoint can leave a sliver too short to step
+      // over: there is nothing to integrate there.
+      if tb - t < minStep { t = tb; break }
       if h < minStep { return lastWasNaN ? .unstable : .stepSizeTooSmall }
       let err = stiff ? rodasStep() : dp5Step()
       if !err.isFinite {

@@ -249,6 +249,9 @@ extension SBMLSystem {
     switch e {
     case .apply(.geq, let a) where a.count == 2 && a[0] == .time: return constantValue(a[1])
     case .apply(.leq, let a) where a.count == 2 && a[1] == .time: return constantValue(a[0])
+    // `time == c` is true at one instant: land there (after it, `time ≥ c` never re-fires).
+    case .apply(.eq, let a) where a.count == 2 && a[0] == .time: return constantValue(a[1])
+    case .apply(.eq, let a) where a.count == 2 && a[1] == .time: return constantValue(a[0])
     default: return nil
     }
   }
@@ -288,6 +291,9 @@ extension SBMLSystem {
     opts.interrupt = interrupt
     // Simultaneous events of equal priority run in random order (reproducibly).
     opts.tieSeed = tieSeed
+    // A trigger with `eq` can be true at isolated instants only: check it at every output
+    // time exactly, as simulators that step to each output time do.
+    opts.landOnSaveAt = compiled.model.events.contains { $0.trigger.usesEquality }
     if let history = workspace.delays {
       // Record the past; steps no longer than the shortest constant delay, so that a step
       // never needs its own unfinished part.
