@@ -287,7 +287,16 @@ extension SBMLSystem {
     }
     // Steps no longer than the output interval, so that a trigger that is true only
     // briefly between two outputs is still seen (conditions are checked at step ends).
-    var opts = SolverOptions(rtol: rtol, atol: [atol], saveAt: times, maxStep: duration / Double(steps))
+    // Absolute tolerances per state: species amounts in a compartment smaller than 1 are
+    // that much smaller than their concentrations (a cell of 1e-12 L), so scale theirs down.
+    let atols = compiled.states.map { st -> Double in
+      if case .amount(_, _, _, let comp, _) = st {
+        let size = Swift.abs(workspace.values[comp])
+        if size.isFinite && size > 0 && size < 1 { return Swift.max(atol * size, 1e-300) }
+      }
+      return atol
+    }
+    var opts = SolverOptions(rtol: rtol, atol: atols, saveAt: times, maxStep: duration / Double(steps))
     opts.interrupt = interrupt
     // Simultaneous events of equal priority run in random order (reproducibly).
     opts.tieSeed = tieSeed
