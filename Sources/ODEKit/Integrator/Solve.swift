@@ -531,6 +531,7 @@ final class _Integrator<S: ODESystem> {
     var roots: [(time: Double, index: Int, cancel: Bool)] = []
     let ub = UnsafeBufferPointer(start: uNew, count: n)
     let tb = UnsafeBufferPointer(start: tmp, count: n)
+    let start = gPrev
     for (i, e) in problem.stateEvents.enumerated() {
       let gA = gPrev[i]
       let gB = e.condition(tNew, ub)
@@ -570,7 +571,17 @@ final class _Integrator<S: ODESystem> {
     guard let first = roots.min(by: { $0.time < $1.time }) else { return nil }
     let tol = 1e-12 * max(abs(first.time), 1)
     let at = roots.filter { $0.time - first.time <= tol }
-    return (first.time, at.filter { !$0.cancel }.map(\.index), at.filter(\.cancel).map(\.index))
+    var fire = at.filter { !$0.cancel }.map(\.index)
+    // Stopping at the root: any other condition that has crossed by then fires there too
+    // (a condition true only inside a window shorter than the step, seen at a root of one
+    // of its parts).
+    if first.time < tNew {
+      interpolate(first.time, tmp)
+      for (i, e) in problem.stateEvents.enumerated() where !fire.contains(i) && e.exactTime == nil {
+        if crosses(e, from: start[i], to: e.condition(first.time, tb)) { fire.append(i) }
+      }
+    }
+    return (first.time, fire, at.filter(\.cancel).map(\.index))
   }
 
   /// Stiffness switching for `.auto`.

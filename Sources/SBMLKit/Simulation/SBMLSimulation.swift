@@ -172,7 +172,19 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// `useValuesFromTriggerTime`), and a non-persistent event is cancelled if its trigger
   /// turns false first; priorities order simultaneous executions.
   public func stateEvents() -> [StateEvent] {
-    compiled.events.map { ev in
+    // Watchers of the parts of compound triggers: no action; stopping at their roots lets
+    // the solver see the trigger there.
+    let watchers = compiled.events.flatMap { ev in
+      ev.watchSlots.map { slot in
+        let sys = self
+        return StateEvent(label: "\(ev.id) (watch)", direction: .either, condition: { t, u in
+          sys.evaluateCached(t: t, u: u)
+          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
+          return sys.workspace.values[slot]
+        }, action: { _, _ in .continue })
+      }
+    }
+    return compiled.events.map { ev in
       let sys = self
       func evaluate(_ t: Double, _ u: [Double]) -> UnsafeMutablePointer<Double> {
         u.withUnsafeBufferPointer { sys.evaluate(t: t, u: $0) }
@@ -223,7 +235,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
         }
       }
       return e
-    }
+    } + watchers
   }
 }
 

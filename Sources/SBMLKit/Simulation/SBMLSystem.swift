@@ -54,6 +54,9 @@ public struct CompiledSBML: Sendable {
     public var initialValue: Bool
     public var assignments: [(target: String, valueSlot: Int)]
     public var program: Program
+    /// For a trigger combining comparisons with and/or/not: each comparison's `a − b`,
+    /// watched for sign changes so that a trigger true only briefly is still seen.
+    public var watchSlots: [Int] = []
   }
 
   public let model: SBMLModel
@@ -216,7 +219,11 @@ public struct CompiledSBML: Sendable {
     // States.
     var states: [StateKind] = [], stateNames: [String] = [], stateOf: [String: Int] = [:]
     var conversions: [(symbolSlot: Int, amountSlot: Int, compartmentSlot: Int, id: String)] = []
-    for s in model.species where !s.constant && assignmentTargets[s.id] == nil && !unknowns.contains(s.id) {
+    // A constant species keeps its amount: in a compartment that changes size, its
+    // concentration follows, so it is an amount state that nothing changes.
+    let varyingCompartments = Set(model.compartments.filter { !$0.constant }.map(\.id))
+    for s in model.species where (!s.constant || (varyingCompartments.contains(s.compartment) && !s.hasOnlySubstanceUnits))
+      && assignmentTargets[s.id] == nil && !unknowns.contains(s.id) {
       let sym = slots[s.id]!, comp = slots[s.compartment]!
       if rateTargets[s.id] != nil {
         stateOf[s.id] = states.count
@@ -305,7 +312,7 @@ public struct CompiledSBML: Sendable {
       for (k, sr) in (r.reactants + r.products).enumerated() {
         guard let st = stateOf[sr.species], case .amount = states[st] else { continue }
         let sp = model.species[speciesIndex[sr.species]!]
-        if sp.boundaryCondition { continue }
+        if sp.boundaryCondition || sp.constant { continue }
         let cf = (sp.conversionFactor ?? model.conversionFactor).flatMap { slots[$0] }
         fluxes.append(Flux(state: st, rateSlot: slots[r.id]!, stoichiometrySlot: stoichSlots[ri][k],
                            sign: k < r.reactants.count ? -1 : 1, conversionSlot: cf))
@@ -329,7 +336,19 @@ public struct CompiledSBML: Sendable {
     for ev in model.events {
       var c = compiler
       c.startProgram()
-      let trig = try c.compile(try prep(ev.trigger))
+      let trigger = try prep(ev.trigger)
+      let trig = try c.compile(trigger)
+      var atoms: [Expr] = []
+      func collect(_ e: Expr) {
+        guard case .apply(let op, let args) = e else { return }
+        switch op {
+        case .and, .or, .xor, .not, .implies: args.forEach(collect)
+        case .gt, .geq, .lt, .leq where args.count == 2: atoms.append(.apply(.minus, [args[0], args[1]]))
+        default: break
+        }
+      }
+      if case .apply(let op, _) = trigger, [.and, .or, .xor, .not, .implies].contains(op) { collect(trigger) }
+      let watch = try atoms.map { try c.compile($0) }
       var assigns: [(String, Int)] = []
       for (v, e) in ev.assignments {
         guard slots[v] != nil else { throw SBMLError(.invalid, "event '\(ev.id)' assigns unknown symbol '\(v)'") }
@@ -341,7 +360,7 @@ public struct CompiledSBML: Sendable {
       compiler = Compiler(adopting: c, keepingProgram: compiler.program)
       events.append(EventSpec(id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
                               useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
-                              assignments: assigns, program: c.program))
+                              assignments: assigns, program: c.program, watchSlots: watch))
     }
 
     // Initial values: attributes, then initial assignments and rules in dependency order.
