@@ -193,14 +193,15 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       }
       func apply(_ values: [Double], to u: inout [Double]) {
         let v = sys.workspace.values
-        // Symbols first (compartments included), then species amounts with the new sizes.
-        for (k, a) in ev.assignments.enumerated() {
-          let i = sys.compiled.stateOfSymbol[a.target]!
-          if case .symbol(let slot, _) = sys.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
-        }
+        // Species amounts with the sizes before the event (all assignments of an event are
+        // computed first, then applied together), then the symbols (compartments included).
         for (k, a) in ev.assignments.enumerated() {
           let i = sys.compiled.stateOfSymbol[a.target]!
           if case .amount(_, _, _, let comp, let only) = sys.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
+        }
+        for (k, a) in ev.assignments.enumerated() {
+          let i = sys.compiled.stateOfSymbol[a.target]!
+          if case .symbol(let slot, _) = sys.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
         }
       }
       let exact = exactTriggerTime(ev)

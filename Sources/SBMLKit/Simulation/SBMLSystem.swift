@@ -333,6 +333,8 @@ public struct CompiledSBML: Sendable {
 
     // Events.
     var events: [EventSpec] = []
+    var watchedAtoms: [Expr] = []
+    let reactionIDs = Set(model.reactions.map(\.id))
     for ev in model.events {
       var c = compiler
       c.startProgram()
@@ -343,11 +345,22 @@ public struct CompiledSBML: Sendable {
         guard case .apply(let op, let args) = e else { return }
         switch op {
         case .and, .or, .xor, .not, .implies: args.forEach(collect)
-        case .gt, .geq, .lt, .leq where args.count == 2: atoms.append(.apply(.minus, [args[0], args[1]]))
+        case .gt, .geq, .lt, .leq: if args.count == 2 { atoms.append(.apply(.minus, [args[0], args[1]])) }
         default: break
         }
       }
       if case .apply(let op, _) = trigger, [.and, .or, .xor, .not, .implies].contains(op) { collect(trigger) }
+      // Only comparisons that change between events need watching (time, ODE states, rules,
+      // rates), and each once.
+      atoms = atoms.filter { a in
+        guard !watchedAtoms.contains(a) else { return false }
+        let continuous = a.usesTime || a.symbols.contains { id in
+          rateTargets[id] != nil || assignmentTargets[id] != nil || reactionIDs.contains(id) || unknowns.contains(id)
+            || (reactive.contains(id) && !(model.species.first { $0.id == id }?.boundaryCondition ?? true))
+        }
+        if continuous { watchedAtoms.append(a) }
+        return continuous
+      }
       let watch = try atoms.map { try c.compile($0) }
       var assigns: [(String, Int)] = []
       for (v, e) in ev.assignments {
