@@ -51,7 +51,7 @@ let package = Package(
     .testTarget(name: "ODEKitTests", dependencies: ["ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit", "StatKit"]),
-    .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"]),
+    .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"]),
     .testTarget(
       name: "DoseFindingTests",
       dependencies: ["DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")]),

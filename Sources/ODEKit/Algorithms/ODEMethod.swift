@@ -32,6 +32,15 @@ public struct SolverOptions: Sendable {
   /// Polled every 64 steps; returning `true` stops the run with ``ReturnCode/interrupted``
   /// (a wall-clock limit, a cancelled job).
   public var interrupt: (@Sendable () -> Bool)?
+  /// Called with (t, u) at the start, after every accepted step, just before events change
+  /// the state and just after (so a jump appears as two records at one time). Delay
+  /// equations keep their history with it.
+  public var observer: (@Sendable (Double, UnsafeBufferPointer<Double>) -> Void)?
+  /// With a seed, simultaneous events of equal priority run in a random order (as SBML
+  /// asks); without, in index order.
+  public var tieSeed: UInt64?
+  /// Steps end exactly on every `saveAt` time (conditions are then checked there).
+  public var landOnSaveAt = false
 
   public init(
     rtol: Double = 1e-6, atol: [Double] = [1e-10], saveAt: [Double] = [],
@@ -47,5 +56,7 @@ public struct SolverOptions: Sendable {
     self.initialStep = initialStep
     self.nonNegative = nonNegative
     self.interrupt = nil
+    self.observer = nil
+    self.tieSeed = nil
   }
 }

@@ -63,9 +63,11 @@ final class _Integrator<S: ODESystem> {
   /// Scheduled (delayed) event executions, sorted by time then order of scheduling.
   @usableFromInline var pending: [(time: Double, event: Int, payload: [Double], seq: Int)] = []
   @usableFromInline var pendingSeq = 0
+  @usableFromInline var rngState: UInt64 = 0
 
   @usableFromInline
   init(problem: ODEProblem<S>, method: ODEMethod, options: SolverOptions) {
+    rngState = options.tieSeed ?? 0
     self.problem = problem
     self.sys = problem.system
     let n = problem.system.dimension
@@ -135,11 +137,15 @@ final class _Integrator<S: ODESystem> {
     for (i, e) in problem.stateEvents.enumerated() {
       if let te = e.exactTime { discs.append(_Disc(time: te, kind: 3, index: i, order: discs.count)) }
     }
+    if opts.landOnSaveAt {
+      for s in opts.saveAt { discs.append(_Disc(time: s, kind: 3, index: -1, order: discs.count)) }
+    }
     discs = discs.filter { $0.time >= t0 && $0.time <= tEnd }
     discs.sort { ($0.time, $0.kind, $0.order) < ($1.time, $1.kind, $1.order) }
 
     var code = ReturnCode.success
     var di = 0
+    observe()
     // Events at the start time.
     while di < discs.count && discs[di].time == t0 { apply(discs[di], doses); di += 1 }
     if problem.stateEvents.contains(where: \.fireIfTrueAtStart) {
@@ -178,14 +184,28 @@ final class _Integrator<S: ODESystem> {
       finalTime: t, finalState: Array(UnsafeBufferPointer(start: u, count: n)), eventLog: eventLog)
   }
 
-  /// Orders due events by priority (higher first), then index.
+  /// Orders due events by priority (higher first), then index — or, with
+  /// ``SolverOptions/tieSeed``, in random order among equal priorities.
   @usableFromInline
   func byPriority(_ idx: [Int], at te: Double) -> [Int] {
     let events = problem.stateEvents
-    guard idx.count > 1, idx.contains(where: { events[$0].priority != nil }) else { return idx.sorted() }
+    let random = opts.tieSeed != nil
+    guard idx.count > 1, random || idx.contains(where: { events[$0].priority != nil }) else { return idx.sorted() }
     let ub = UnsafeBufferPointer(start: u, count: n)
     let p = Dictionary(uniqueKeysWithValues: idx.map { ($0, events[$0].priority?(te, ub) ?? 0) })
-    return idx.sorted { (p[$0]!, -$0) > (p[$1]!, -$1) }
+    var tie: [Int: UInt64] = [:]
+    for i in idx { tie[i] = random ? nextRandom() : UInt64(Int.max - i) }
+    return idx.sorted { (p[$0]!, tie[$0]!) > (p[$1]!, tie[$1]!) }
+  }
+
+  /// SplitMix64 over the tie seed.
+  @usableFromInline
+  func nextRandom() -> UInt64 {
+    rngState &+= 0x9E37_79B9_7F4A_7C15
+    var z = rngState
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
   }
 
   /// Applies the state events `due` at `te` (state in `u`) in priority order, then any
@@ -213,7 +233,10 @@ final class _Integrator<S: ODESystem> {
       case .continue: break
       }
       let newly = reactToJump(at: te, before: before, excluding: Set(queue).union([i]))
-      if !newly.isEmpty { queue = byPriority(queue + newly, at: te) }
+      // A due event that does not persist drops out once its condition is false.
+      let after = UnsafeBufferPointer(start: u, count: n)
+      queue.removeAll { events[$0].cancelsWhenFalse && events[$0].condition(te, after) < 0 }
+      if !newly.isEmpty || opts.tieSeed != nil { queue = byPriority(queue + newly, at: te) }
     }
     return .continue
   }
@@ -321,8 +344,15 @@ final class _Integrator<S: ODESystem> {
     }
   }
 
+  /// Reports the current (t, u) to the observer, if any.
+  @inlinable
+  func observe() {
+    if let o = opts.observer { o(t, UnsafeBufferPointer(start: u, count: n)) }
+  }
+
   @usableFromInline
   func resetStateEvents() {
+    observe()
     let ub = UnsafeBufferPointer(start: u, count: n)
     for (i, e) in problem.stateEvents.enumerated() { gPrev[i] = e.condition(t, ub) }
   }
@@ -410,6 +440,9 @@ final class _Integrator<S: ODESystem> {
       // Land exactly on the breakpoint; avoid a sliver step.
       if t + h >= tb || t + 1.01 * h >= tb { h = tb - t }
       let minStep = max(opts.minStep, 4 * t.ulp.magnitude, 1e-300)
+      // An event located just before the breakpoint can leave a sliver too short to step
+      // over: there is nothing to integrate there.
+      if tb - t < minStep { t = tb; break }
       if h < minStep { return lastWasNaN ? .unstable : .stepSizeTooSmall }
       let err = stiff ? rodasStep() : dp5Step()
       if !err.isFinite {
@@ -433,6 +466,7 @@ final class _Integrator<S: ODESystem> {
           fillOutputs(before: te, inclusive: false)
           interpolate(te, u)
           t = te
+          observe()
           for c in cancels { cancelPending(c) }
           let outcome = due.isEmpty ? .continue : fireStateEvents(due, at: te)
           resetStateEvents()
@@ -450,6 +484,7 @@ final class _Integrator<S: ODESystem> {
         fillOutputs(before: min(tNew, tb), inclusive: tNew < tb)
         t = tNew
         for i in 0..<n { u[i] = uNew[i] }
+        observe()
         // FSAL reuses f(tNew, uNew); after a projection that value is stale.
         if !stiff && !clamped { swapFSAL() } else { fsalValid = false }
         // PI step-size control (β1 = 0.7/q, β2 = 0.4/q).
@@ -496,6 +531,7 @@ final class _Integrator<S: ODESystem> {
     var roots: [(time: Double, index: Int, cancel: Bool)] = []
     let ub = UnsafeBufferPointer(start: uNew, count: n)
     let tb = UnsafeBufferPointer(start: tmp, count: n)
+    let start = gPrev
     for (i, e) in problem.stateEvents.enumerated() {
       let gA = gPrev[i]
       let gB = e.condition(tNew, ub)
@@ -535,7 +571,17 @@ final class _Integrator<S: ODESystem> {
     guard let first = roots.min(by: { $0.time < $1.time }) else { return nil }
     let tol = 1e-12 * max(abs(first.time), 1)
     let at = roots.filter { $0.time - first.time <= tol }
-    return (first.time, at.filter { !$0.cancel }.map(\.index), at.filter(\.cancel).map(\.index))
+    var fire = at.filter { !$0.cancel }.map(\.index)
+    // Stopping at the root: any other condition that has crossed by then fires there too
+    // (a condition true only inside a window shorter than the step, seen at a root of one
+    // of its parts).
+    if first.time < tNew {
+      interpolate(first.time, tmp)
+      for (i, e) in problem.stateEvents.enumerated() where !fire.contains(i) && e.exactTime == nil {
+        if crosses(e, from: start[i], to: e.condition(first.time, tb)) { fire.append(i) }
+      }
+    }
+    return (first.time, fire, at.filter(\.cancel).map(\.index))
   }
 
   /// Stiffness switching for `.auto`.

@@ -46,6 +46,30 @@ public indirect enum Expr: Equatable, Sendable {
     }
   }
 
+  /// Whether the expression reads the time.
+  public var usesTime: Bool {
+    switch self {
+    case .time: return true
+    case .apply(_, let args), .call(_, let args): return args.contains { $0.usesTime }
+    case .piecewise(let p, let o): return p.contains { $0.usesTime } || (o?.usesTime ?? false)
+    case .delay: return true
+    case .rateOf(let a): return a.usesTime
+    case .number, .symbol, .avogadro: return false
+    }
+  }
+
+  /// Whether the expression uses `eq` (true at isolated points of a continuous argument).
+  public var usesEquality: Bool {
+    switch self {
+    case .apply(.eq, _): return true
+    case .apply(_, let args), .call(_, let args): return args.contains { $0.usesEquality }
+    case .piecewise(let p, let o): return p.contains { $0.usesEquality } || (o?.usesEquality ?? false)
+    case .delay(let a, let b): return a.usesEquality || b.usesEquality
+    case .rateOf(let a): return a.usesEquality
+    case .number, .symbol, .time, .avogadro: return false
+    }
+  }
+
   /// Whether the expression uses `rateOf`.
   public var usesRateOf: Bool {
     switch self {

@@ -11,6 +11,8 @@ public struct Program: Sendable {
     case sin, cos, tan, sec, csc, cot, sinh, cosh, tanh, sech, csch, coth
     case asin, acos, atan, asec, acsc, acot, asinh, acosh, atanh, asech, acsch, acoth
     case eq, neq, gt, lt, ge, le, and, or, xor, not, min, max, rem, quot, select
+    /// `delay(expression b, τ = v[a])`: asks the program's ``DelayEvaluator``.
+    case delay
 
     /// Number of operands read (a; a, b; a, b, c).
     public var arity: Int {
@@ -34,7 +36,7 @@ public struct Program: Sendable {
 
   /// Executes the program on `v` (the value array, including temporaries).
   @inlinable
-  public func run(_ v: UnsafeMutablePointer<Double>) {
+  public func run(_ v: UnsafeMutablePointer<Double>, delay: DelayEvaluator? = nil) {
     instructions.withUnsafeBufferPointer { ins in
       for i in ins {
         let x = v[Int(truncatingIfNeeded: i.a)]
@@ -94,10 +96,40 @@ public struct Program: Sendable {
         case .rem: r = x.truncatingRemainder(dividingBy: v[Int(truncatingIfNeeded: i.b)])
         case .quot: r = (x / v[Int(truncatingIfNeeded: i.b)]).rounded(.towardZero)
         case .select: r = x != 0 ? v[Int(truncatingIfNeeded: i.b)] : v[Int(truncatingIfNeeded: i.c)]
+        case .delay: r = delay?.delayed(Int(i.b), v, tau: x) ?? .nan
         }
         v[Int(truncatingIfNeeded: i.dst)] = r
       }
     }
+  }
+}
+
+/// Evaluates `delay(x, τ)`: the delayed expression number `index` at time `v[0] − τ`.
+public protocol DelayEvaluator: AnyObject {
+  func delayed(_ index: Int, _ v: UnsafeMutablePointer<Double>, tau: Double) -> Double
+}
+
+extension Program {
+  /// Slots read by the instructions that are not written by an earlier one.
+  public var inputs: Set<Int> {
+    var written = Set<Int>(), reads = Set<Int>()
+    for i in instructions {
+      let ops = [i.a, i.b, i.c].prefix(i.code == .delay ? 1 : i.code.arity).map(Int.init)
+      for o in ops where !written.contains(o) { reads.insert(o) }
+      written.insert(Int(i.dst))
+    }
+    return reads
+  }
+
+  /// The instructions needed to compute the slots in `needed` (a backward slice).
+  public func slice(for needed: Set<Int>) -> Program {
+    var need = needed
+    var keep: [Instruction] = []
+    for i in instructions.reversed() where need.contains(Int(i.dst)) {
+      keep.append(i)
+      for o in [i.a, i.b, i.c].prefix(i.code == .delay ? 1 : i.code.arity) { need.insert(Int(o)) }
+    }
+    return Program(instructions: keep.reversed())
   }
 }
 
@@ -113,6 +145,8 @@ public struct Compiler {
   struct CSEKey: Hashable { var code: UInt8; var a, b, c: Int32 }
   private var cse: [CSEKey: (program: Int, slot: Int)] = [:]
   private var programID = 0
+  /// The expressions and delays of `delay(x, τ)` uses, by index (the program's `b` operand).
+  public private(set) var delays: [(expr: Expr, tau: Expr)] = []
 
   public init(slots: [String: Int], count: Int, timeSlot: Int) {
     self.slots = slots
@@ -190,7 +224,12 @@ public struct Compiler {
       guard let slot = slots[s] else { throw SBMLError(.invalid, "unknown symbol '\(s)' in math") }
       return slot
     case .call(let f, _): throw SBMLError(.invalid, "call of undefined function '\(f)'")
-    case .delay: throw SBMLError(.unsupported, "csymbol delay")
+    case .delay(let x, let tau):
+      let t = try compile(tau)
+      delays.append((x, tau))
+      let d = newSlot()
+      program.instructions.append(Program.Instruction(code: .delay, dst: Int32(d), a: Int32(t), b: Int32(delays.count - 1), c: 0))
+      return d
     case .rateOf: throw SBMLError(.unsupported, "csymbol rateOf")
     case .piecewise(let pieces, let other):
       var result = try other.map { try compile($0) } ?? constant(.nan)

@@ -112,19 +112,22 @@ extension SBMLModel {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw SBMLError(.invalid, "cannot read \(path)")
     }
-    return try parse(data)
+    return try parse(data, baseURL: URL(fileURLWithPath: path).deletingLastPathComponent())
   }
 
   /// Parses an SBML document.
-  public static func parse(_ data: Data) throws -> SBMLModel {
+  /// Hierarchical models (`comp`) are flattened first; external model definitions are read
+  /// relative to `baseURL`.
+  public static func parse(_ data: Data, baseURL: URL? = nil) throws -> SBMLModel {
     let root = try XMLTreeBuilder.parse(data)
     guard root.name == "sbml" else { throw SBMLError(.invalid, "root element is <\(root.name)>, not <sbml>", line: root.line) }
     let level = Int(root["level"] ?? "") ?? 0, version = Int(root["version"] ?? "") ?? 0
     guard level == 2 || level == 3 else { throw SBMLError(.unsupported, "SBML Level \(level)", line: root.line) }
-    for (k, v) in root.attributes where k.hasPrefix("xmlns:") && root["\(k.dropFirst(6)):required"] == "true" {
+    for (k, v) in root.attributes where k.hasPrefix("xmlns:") && root["\(k.dropFirst(6)):required"] == "true" && !v.contains("/comp/") {
       throw SBMLError(.unsupported, "required package '\(k.dropFirst(6))' (\(v))", line: root.line)
     }
-    guard let m = root.child("model") else { throw SBMLError(.invalid, "no <model>", line: root.line) }
+    guard root.child("model") != nil else { throw SBMLError(.invalid, "no <model>", line: root.line) }
+    let m = CompFlattener.usesComp(root) ? try CompFlattener.flatten(root: root, baseURL: baseURL) : root.child("model")!
     var model = SBMLModel(level: level, version: version)
     model.id = m["id"] ?? "model"
     model.name = m["name"]

@@ -13,6 +13,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   public init(_ compiled: CompiledSBML) {
     self.compiled = compiled
     self.workspace = SBMLWorkspace(compiled.initial, states: compiled.states.count)
+    if !compiled.delays.isEmpty { workspace.delays = DelayHistory(compiled) }
   }
 
   /// Fills the value array for (t, u): states, assignment rules, rates, rate rules.
@@ -25,11 +26,11 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       for i in 0..<slots.count { v[slots[i]] = u[i] }
     }
     if compiled.unknownSlots.isEmpty {
-      compiled.main.run(v)
+      compiled.main.run(v, delay: workspace.delays)
     } else {
-      compiled.assign.run(v)
+      compiled.assign.run(v, delay: workspace.delays)
       solveAlgebraic(v)
-      compiled.rates.run(v)
+      compiled.rates.run(v, delay: workspace.delays)
     }
   }
 
@@ -58,8 +59,8 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     let phase = phase ?? compiled.assign
     for s in xs where !v[s].isFinite { v[s] = 1 }
     func residual() -> [Double] {
-      phase.run(v)
-      compiled.residualProgram.run(v)
+      phase.run(v, delay: workspace.delays)
+      compiled.residualProgram.run(v, delay: workspace.delays)
       return rs.map { v[$0] }
     }
     let J = UnsafeMutablePointer<Double>.allocate(capacity: k * k), piv = UnsafeMutablePointer<Int>.allocate(capacity: k)
@@ -87,7 +88,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       }
       if step < 1e-14 { break }
     }
-    phase.run(v)
+    phase.run(v, delay: workspace.delays)
   }
 
   public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
@@ -111,13 +112,16 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     let v = workspace.values
     for i in 0..<compiled.initial.count { v[i] = compiled.initial[i] }
     v[0] = t0
+    v[compiled.startSlot] = t0
+    workspace.delays?.reset(t0: t0, base: v, count: workspace.count)
     if !compiled.unknownSlots.isEmpty {
       // Initial values may depend on the unknowns (a compartment size set by an algebraic
       // rule): solve the rules with the initial assignments as the assignment phase.
       for s in compiled.unknownSlots where !v[s].isFinite { v[s] = 1 }
       solveAlgebraic(v, phase: compiled.initProgram)
     }
-    compiled.initProgram.run(v)
+    compiled.initProgram.run(v, delay: workspace.delays)
+    workspace.delays?.reset(t0: t0, base: v, count: workspace.count)
     if !compiled.unknownSlots.isEmpty {
       // Solve the algebraic rules at t0 with the states as initialized.
       let u = compiled.states.map { s -> Double in
@@ -168,23 +172,36 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// `useValuesFromTriggerTime`), and a non-persistent event is cancelled if its trigger
   /// turns false first; priorities order simultaneous executions.
   public func stateEvents() -> [StateEvent] {
-    compiled.events.map { ev in
+    // Watchers of the parts of compound triggers: no action; stopping at their roots lets
+    // the solver see the trigger there.
+    let watchers = compiled.events.flatMap { ev in
+      ev.watchSlots.map { slot in
+        let sys = self
+        return StateEvent(label: "\(ev.id) (watch)", direction: .either, condition: { t, u in
+          sys.evaluateCached(t: t, u: u)
+          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
+          return sys.workspace.values[slot]
+        }, action: { _, _ in .continue })
+      }
+    }
+    return compiled.events.map { ev in
       let sys = self
       func evaluate(_ t: Double, _ u: [Double]) -> UnsafeMutablePointer<Double> {
         u.withUnsafeBufferPointer { sys.evaluate(t: t, u: $0) }
-        ev.program.run(sys.workspace.values)
+        ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
         return sys.workspace.values
       }
       func apply(_ values: [Double], to u: inout [Double]) {
         let v = sys.workspace.values
-        // Symbols first (compartments included), then species amounts with the new sizes.
-        for (k, a) in ev.assignments.enumerated() {
-          let i = sys.compiled.stateOfSymbol[a.target]!
-          if case .symbol(let slot, _) = sys.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
-        }
+        // Species amounts with the sizes before the event (all assignments of an event are
+        // computed first, then applied together), then the symbols (compartments included).
         for (k, a) in ev.assignments.enumerated() {
           let i = sys.compiled.stateOfSymbol[a.target]!
           if case .amount(_, _, _, let comp, let only) = sys.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
+        }
+        for (k, a) in ev.assignments.enumerated() {
+          let i = sys.compiled.stateOfSymbol[a.target]!
+          if case .symbol(let slot, _) = sys.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
         }
       }
       let exact = exactTriggerTime(ev)
@@ -192,7 +209,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
         label: ev.id, direction: .up,
         condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? { t, u in
           sys.evaluateCached(t: t, u: u)
-          ev.program.run(sys.workspace.values)
+          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
           return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
         },
         action: { t, u in
@@ -214,12 +231,12 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       if let p = ev.prioritySlot {
         e.priority = { t, u in
           sys.evaluate(t: t, u: u)
-          ev.program.run(sys.workspace.values)
+          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
           return sys.workspace.values[p]
         }
       }
       return e
-    }
+    } + watchers
   }
 }
 
@@ -245,6 +262,9 @@ extension SBMLSystem {
     switch e {
     case .apply(.geq, let a) where a.count == 2 && a[0] == .time: return constantValue(a[1])
     case .apply(.leq, let a) where a.count == 2 && a[1] == .time: return constantValue(a[0])
+    // `time == c` is true at one instant: land there (after it, `time ≥ c` never re-fires).
+    case .apply(.eq, let a) where a.count == 2 && a[0] == .time: return constantValue(a[1])
+    case .apply(.eq, let a) where a.count == 2 && a[1] == .time: return constantValue(a[0])
     default: return nil
     }
   }
@@ -265,7 +285,7 @@ extension SBMLSystem {
   /// reports each variable as amount or concentration as asked.
   public func simulate(start: Double, duration: Double, steps: Int, variables: [(id: String, quantity: Quantity)],
                        rtol: Double = 1e-10, atol: Double = 1e-14, method: ODEMethod = .auto,
-                       interrupt: (@Sendable () -> Bool)? = nil) -> SBMLTimeCourse {
+                       tieSeed: UInt64? = 20_251_104, interrupt: (@Sendable () -> Bool)? = nil) -> SBMLTimeCourse {
     let times = (0...steps).map { start + duration * Double($0) / Double(steps) }
     let u0 = initialState(at: start)
     let n = dimension
@@ -280,8 +300,35 @@ extension SBMLSystem {
     }
     // Steps no longer than the output interval, so that a trigger that is true only
     // briefly between two outputs is still seen (conditions are checked at step ends).
-    var opts = SolverOptions(rtol: rtol, atol: [atol], saveAt: times, maxStep: duration / Double(steps))
+    // Absolute tolerances per state: species amounts in a compartment smaller than 1 are
+    // that much smaller than their concentrations (a cell of 1e-12 L), so scale theirs down.
+    let atols = compiled.states.map { st -> Double in
+      if case .amount(_, _, _, let comp, _) = st {
+        let size = Swift.abs(workspace.values[comp])
+        if size.isFinite && size > 0 && size < 1 { return Swift.max(atol * size, 1e-300) }
+      }
+      return atol
+    }
+    var opts = SolverOptions(rtol: rtol, atol: atols, saveAt: times, maxStep: duration / Double(steps))
     opts.interrupt = interrupt
+    // Simultaneous events of equal priority run in random order (reproducibly).
+    opts.tieSeed = tieSeed
+    // A trigger with `eq` can be true at isolated instants only: check it at every output
+    // time exactly, as simulators that step to each output time do.
+    opts.landOnSaveAt = compiled.model.events.contains { $0.trigger.usesEquality }
+    if let history = workspace.delays {
+      // Record the past; steps no longer than the shortest constant delay, so that a step
+      // never needs its own unfinished part.
+      let sys = self
+      opts.observer = { t, u in
+        var f = Array(repeating: 0.0, count: n)
+        f.withUnsafeMutableBufferPointer { sys.rhs(t: t, u: u, du: $0) }
+        history.record(t, u, f)
+      }
+      for d in compiled.delays {
+        if let s = d.constantTauSlot, workspace.values[s] > 0 { opts.maxStep = min(opts.maxStep, workspace.values[s]) }
+      }
+    }
     let sol = solve(ODEProblem(system: self, u0: u0, tspan: (start, start + duration), stateEvents: stateEvents()),
                     method: method, options: opts)
     for i in 0..<sol.t.count {

@@ -18,6 +18,8 @@ public final class SBMLWorkspace: @unchecked Sendable {
     cache = .allocate(capacity: states + 2)
     cache.initialize(repeating: 0, count: states + 2)
   }
+  /// The history of a model with `delay(x, τ)`.
+  public var delays: DelayHistory?
   deinit { values.deallocate(); cache.deallocate() }
 }
 
@@ -52,6 +54,9 @@ public struct CompiledSBML: Sendable {
     public var initialValue: Bool
     public var assignments: [(target: String, valueSlot: Int)]
     public var program: Program
+    /// For a trigger combining comparisons with and/or/not: each comparison's `a − b`,
+    /// watched for sign changes so that a trigger true only briefly is still seen.
+    public var watchSlots: [Int] = []
   }
 
   public let model: SBMLModel
@@ -81,12 +86,26 @@ public struct CompiledSBML: Sendable {
   /// Species by id (after 0-D compartments made their species amounts).
   public var speciesByID: [String: SBMLModel.Species] = [:]
   public let timeSlot = 0
+  /// Holds the start time of the run.
+  public let startSlot = 1
+  /// `delay(x, τ)` uses: x's program on a value array at time t − τ after the history's
+  /// state is loaded (`past`: the slice of `main` it needs; `before`: the slice of the
+  /// initial program, for t − τ before the start) or on the current values (`now`, τ ≤ 0);
+  /// its result slot; and τ's slot if τ is constant.
+  public struct DelaySpec: Sendable {
+    public var past: Program
+    public var before: Program
+    public var now: Program
+    public var slot: Int
+    public var constantTauSlot: Int?
+  }
+  public var delays: [DelaySpec] = []
 
   public init(_ model: SBMLModel) throws {
 
     // Symbols and slots.
-    var slots: [String: Int] = ["__time": 0]
-    var names: [String] = ["__time"]
+    var slots: [String: Int] = ["__time": 0, "__t0": 1]
+    var names: [String] = ["__time", "__t0"]
     func add(_ id: String) -> Int {
       if let s = slots[id] { return s }
       slots[id] = names.count
@@ -140,7 +159,22 @@ public struct CompiledSBML: Sendable {
       case .apply(let op, let args): return .apply(op, try args.map { try resolveRateOf($0, depth) })
       case .call(let f, let args): return .call(f, try args.map { try resolveRateOf($0, depth) })
       case .piecewise(let p, let o): return .piecewise(try p.map { try resolveRateOf($0, depth) }, try o.map { try resolveRateOf($0, depth) })
-      case .delay(let a, let b): return .delay(try resolveRateOf(a, depth), try resolveRateOf(b, depth))
+      case .delay(let a, let b):
+        // Before the start the model was at rest: rates of change in the past are 0 there.
+        guard a.usesRateOf else { return .delay(a, try resolveRateOf(b, depth)) }
+        let started = Expr.apply(.geq, [.time, .symbol("__t0")])
+        return .delay(.piecewise([try resolveRateOf(a, depth), started], try resolveRateOf(zeroingRateOf(a), depth)),
+                      try resolveRateOf(b, depth))
+      }
+    }
+    func zeroingRateOf(_ e: Expr) -> Expr {
+      switch e {
+      case .rateOf: return .number(0)
+      case .number, .symbol, .time, .avogadro: return e
+      case .apply(let op, let args): return .apply(op, args.map(zeroingRateOf))
+      case .call(let f, let args): return .call(f, args.map(zeroingRateOf))
+      case .piecewise(let p, let o): return .piecewise(p.map(zeroingRateOf), o.map(zeroingRateOf))
+      case .delay(let a, let b): return .delay(zeroingRateOf(a), zeroingRateOf(b))
       }
     }
     func prep(_ e: Expr) throws -> Expr {
@@ -185,7 +219,11 @@ public struct CompiledSBML: Sendable {
     // States.
     var states: [StateKind] = [], stateNames: [String] = [], stateOf: [String: Int] = [:]
     var conversions: [(symbolSlot: Int, amountSlot: Int, compartmentSlot: Int, id: String)] = []
-    for s in model.species where !s.constant && assignmentTargets[s.id] == nil && !unknowns.contains(s.id) {
+    // A constant species keeps its amount: in a compartment that changes size, its
+    // concentration follows, so it is an amount state that nothing changes.
+    let varyingCompartments = Set(model.compartments.filter { !$0.constant }.map(\.id))
+    for s in model.species where (!s.constant || (varyingCompartments.contains(s.compartment) && !s.hasOnlySubstanceUnits))
+      && assignmentTargets[s.id] == nil && !unknowns.contains(s.id) {
       let sym = slots[s.id]!, comp = slots[s.compartment]!
       if rateTargets[s.id] != nil {
         stateOf[s.id] = states.count
@@ -274,7 +312,7 @@ public struct CompiledSBML: Sendable {
       for (k, sr) in (r.reactants + r.products).enumerated() {
         guard let st = stateOf[sr.species], case .amount = states[st] else { continue }
         let sp = model.species[speciesIndex[sr.species]!]
-        if sp.boundaryCondition { continue }
+        if sp.boundaryCondition || sp.constant { continue }
         let cf = (sp.conversionFactor ?? model.conversionFactor).flatMap { slots[$0] }
         fluxes.append(Flux(state: st, rateSlot: slots[r.id]!, stoichiometrySlot: stoichSlots[ri][k],
                            sign: k < r.reactants.count ? -1 : 1, conversionSlot: cf))
@@ -295,10 +333,35 @@ public struct CompiledSBML: Sendable {
 
     // Events.
     var events: [EventSpec] = []
+    var watchedAtoms: [Expr] = []
+    let reactionIDs = Set(model.reactions.map(\.id))
     for ev in model.events {
       var c = compiler
       c.startProgram()
-      let trig = try c.compile(try prep(ev.trigger))
+      let trigger = try prep(ev.trigger)
+      let trig = try c.compile(trigger)
+      var atoms: [Expr] = []
+      func collect(_ e: Expr) {
+        guard case .apply(let op, let args) = e else { return }
+        switch op {
+        case .and, .or, .xor, .not, .implies: args.forEach(collect)
+        case .gt, .geq, .lt, .leq: if args.count == 2 { atoms.append(.apply(.minus, [args[0], args[1]])) }
+        default: break
+        }
+      }
+      if case .apply(let op, _) = trigger, [.and, .or, .xor, .not, .implies].contains(op) { collect(trigger) }
+      // Only comparisons that change between events need watching (time, ODE states, rules,
+      // rates), and each once.
+      atoms = atoms.filter { a in
+        guard !watchedAtoms.contains(a) else { return false }
+        let continuous = a.usesTime || a.symbols.contains { id in
+          rateTargets[id] != nil || assignmentTargets[id] != nil || reactionIDs.contains(id) || unknowns.contains(id)
+            || (reactive.contains(id) && !(model.species.first { $0.id == id }?.boundaryCondition ?? true))
+        }
+        if continuous { watchedAtoms.append(a) }
+        return continuous
+      }
+      let watch = try atoms.map { try c.compile($0) }
       var assigns: [(String, Int)] = []
       for (v, e) in ev.assignments {
         guard slots[v] != nil else { throw SBMLError(.invalid, "event '\(ev.id)' assigns unknown symbol '\(v)'") }
@@ -310,7 +373,7 @@ public struct CompiledSBML: Sendable {
       compiler = Compiler(adopting: c, keepingProgram: compiler.program)
       events.append(EventSpec(id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
                               useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
-                              assignments: assigns, program: c.program))
+                              assignments: assigns, program: c.program, watchSlots: watch))
     }
 
     // Initial values: attributes, then initial assignments and rules in dependency order.
@@ -344,9 +407,31 @@ public struct CompiledSBML: Sendable {
     let initOrder = try CompiledSBML.topologicalOrder(initNodes.map { ($0.target, deps($0.expr)) }, names: names)
     for k in initOrder { try ic.assign(initNodes[k].expr, to: initNodes[k].target) }
     self.initProgram = ic.program
+    // Delayed expressions (compiling one may add nested delays).
+    var dc = ic
+    var delays: [DelaySpec] = []
+    var k = 0
+    while k < dc.delays.count {
+      let (x, tau) = dc.delays[k]
+      dc.startProgram()
+      let r = try dc.compile(x)
+      let now = dc.program
+      let needed = now.inputs.union([r])
+      let past = Program(instructions: compiler.program.slice(for: needed).instructions + now.instructions)
+      let before = Program(instructions: ic.program.slice(for: needed).instructions + now.instructions)
+      var tauSlot: Int? = nil
+      switch tau {
+      case .number(let x) where x > 0: tauSlot = dc.constant(x)
+      case .symbol(let p) where constantIDs.contains(p) && assignmentTargets[p] == nil: tauSlot = slots[p]
+      default: break
+      }
+      delays.append(DelaySpec(past: past, before: before, now: now, slot: r, constantTauSlot: tauSlot))
+      k += 1
+    }
+    self.delays = delays
     self.model = model
     self.slots = slots
-    self.initial = ic.initial
+    self.initial = dc.initial
     self.states = states
     self.stateNames = stateNames
     self.stateOfSymbol = stateOf

@@ -7,7 +7,7 @@ import Foundation
 /// the line it starts on.
 public final class XMLNode {
   public let name: String
-  public let attributes: [String: String]
+  public var attributes: [String: String]
   public var children: [XMLNode] = []
   public var text = ""
   public let line: Int
