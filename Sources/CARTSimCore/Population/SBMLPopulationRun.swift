@@ -1,0 +1,204 @@
+import Foundation
+import ODEKit
+import SBMLKit
+import StatKit
+
+/// `cartsim population`: a virtual population of one SBML model whose settable parameters
+/// vary log-normally between patients, run on several threads into `population.csv`.
+///
+/// Patient `i` scales each settable parameter `p` (document order) by `exp(ω·z)`, with `z`
+/// the next standard normal of `RandomStream(seed:, id: RandomStream.address(i))`; the model
+/// is compiled once and each patient only sets its parameters and resets the state. Rows are
+/// written in id order as soon as all earlier ones are done, so memory stays flat in the
+/// number of patients and the file is the same for any thread count.
+public enum SBMLPopulationRun {
+  public struct Options: Sendable {
+    public var patients: Int
+    public var omega: Double
+    public var seed: UInt64 = 0
+    public var duration: Double
+    public var steps: Int
+    public var rtol = 1e-6
+    public var atol = 1e-12
+    public var method = ODEMethod.auto
+    /// Steps no longer than the output interval when an event's trigger time is not known in
+    /// advance, as `cartsim simulate --sbml` (see ``SBMLPopulationModel/Options/capSteps``).
+    public var capSteps = false
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Also write each patient's parameter values (`param_<id>` columns).
+    public var writeParameters = false
+    public var progress = false
+    public init(patients: Int, omega: Double, duration: Double, steps: Int) {
+      self.patients = patients
+      self.omega = omega
+      self.duration = duration
+      self.steps = steps
+    }
+  }
+
+  public struct Report: Sendable {
+    public var patients: Int
+    public var failed: Int
+    public var seconds: Double
+    public var threads: Int
+    /// Solver work summed over the patients.
+    public var stats: SolverStats
+    public var patientsPerSecond: Double { Double(patients) / max(seconds, 1e-9) }
+  }
+
+  static let commandLine = "<command line>"
+
+  /// Refuses options out of range, naming the option.
+  public static func validate(_ o: Options) throws {
+    func bad(_ option: String, _ message: String) -> InputError { InputError(file: commandLine, path: option, message: message) }
+    guard o.patients >= 1 else { throw bad("--n", "must be at least 1 (found \(o.patients))") }
+    guard o.omega >= 0, o.omega.isFinite else { throw bad("--omega", "must be finite and ≥ 0 (found \(o.omega))") }
+    guard o.duration > 0, o.duration.isFinite else { throw bad("--duration", "must be finite and > 0 (found \(o.duration))") }
+    guard o.steps >= 1 else { throw bad("--steps", "must be at least 1 (found \(o.steps))") }
+    guard o.rtol > 0, o.rtol.isFinite else { throw bad("--rtol", "must be finite and > 0 (found \(o.rtol))") }
+    guard o.atol > 0, o.atol.isFinite else { throw bad("--atol", "must be finite and > 0 (found \(o.atol))") }
+    guard o.threads >= 1 else { throw bad("--threads", "must be at least 1 (found \(o.threads))") }
+  }
+
+  /// Reads and compiles the model once; errors name the file.
+  public static func load(file: String) throws -> SBMLPopulationModel {
+    guard FileManager.default.fileExists(atPath: file) else { throw InputError(file: file, path: "", message: "no such file") }
+    do {
+      return SBMLPopulationModel(try CompiledSBML(try SBMLModel.load(path: file)))
+    } catch let e as SBMLError {
+      throw InputError(file: file, path: "", message: e.kind == .unsupported ? "unsupported SBML: \(e.description)" : e.description)
+    } catch {
+      throw InputError(file: file, path: "", message: "cannot read (\(error))")
+    }
+  }
+
+  /// Patient `patient`'s parameter values: each base value times `exp(omega·z)`, the `z`
+  /// drawn in order from the patient's stream.
+  public static func parameters(_ base: [Double], omega: Double, seed: UInt64, patient: Int) -> [Double] {
+    var rng = RandomStream(seed: seed, id: RandomStream.address(UInt64(patient)))
+    return base.map { $0 * Foundation.exp(omega * rng.normal()) }
+  }
+
+  public static func header(_ m: SBMLPopulationModel, writeParameters: Bool) -> String {
+    (["id", "status"] + (writeParameters ? m.parameterIDs.map { "param_" + $0 } : []) + m.outputIDs).joined(separator: ",")
+  }
+
+  static func num(_ x: Double) -> String { String(format: "%.17g", x) }
+
+  /// Runs the population from `file` into `dir/population.csv`.
+  @discardableResult
+  public static func run(file: String, options o: Options, to dir: String) throws -> Report {
+    try validate(o)
+    let model = try load(file: file)
+    return try run(model, options: o, to: dir)
+  }
+
+  @discardableResult
+  public static func run(_ model: SBMLPopulationModel, options o: Options, to dir: String) throws -> Report {
+    try validate(o)
+    let fm = FileManager.default
+    do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+      throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
+    }
+    let csvPath = (dir as NSString).appendingPathComponent("population.csv")
+    let writer = try OrderedRowWriter(path: csvPath + ".partial", header: header(model, writeParameters: o.writeParameters))
+    var simOptions = SBMLPopulationModel.Options(duration: o.duration, steps: o.steps)
+    simOptions.rtol = o.rtol
+    simOptions.atol = o.atol
+    simOptions.method = o.method
+    simOptions.capSteps = o.capSteps
+    let sim = simOptions
+    let progress = Progress(total: o.patients, enabled: o.progress)
+    let start = Date()
+    let chunk = 16
+    DispatchQueue.concurrentPerform(iterations: o.threads) { _ in
+      while let block = writer.nextBlock(end: o.patients, size: chunk) {
+        for i in block {
+          let p = parameters(model.baseValues, omega: o.omega, seed: o.seed, patient: i)
+          let r = model.simulate(parameters: p, options: sim)
+          var fields = [String(i), r.returnCode.rawValue]
+          if o.writeParameters { fields += p.map(num) }
+          fields += r.finalValues.isEmpty ? Array(repeating: "", count: model.outputIDs.count) : r.finalValues.map(num)
+          writer.deliver(i, fields.joined(separator: ","), failed: !r.returnCode.isSuccessful, stats: r.stats)
+          progress.tick()
+        }
+      }
+    }
+    progress.finish()
+    let (failed, stats) = try writer.close()
+    let seconds = Date().timeIntervalSince(start)
+    do {
+      if fm.fileExists(atPath: csvPath) { try fm.removeItem(atPath: csvPath) }
+      try fm.moveItem(atPath: csvPath + ".partial", toPath: csvPath)
+    } catch {
+      throw InputError(file: csvPath, path: "", message: "cannot write (\(error.localizedDescription))")
+    }
+    return Report(patients: o.patients, failed: failed, seconds: seconds, threads: o.threads, stats: stats)
+  }
+}
+
+/// Hands out blocks of row indices and writes finished rows in index order, buffered.
+final class OrderedRowWriter: @unchecked Sendable {
+  private let lock = NSLock()
+  private let handle: FileHandle
+  private let path: String
+  private var next = 0
+  private var issued = 0
+  private var pending: [Int: (String, Bool)] = [:]
+  private var buffer = ""
+  private var failed = 0
+  private var stats = SolverStats()
+  private var writeError: (any Error)?
+
+  init(path: String, header: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)),
+          let h = FileHandle(forWritingAtPath: path) else {
+      throw InputError(file: path, path: "", message: "cannot create the file")
+    }
+    h.seekToEndOfFile()
+    handle = h
+    self.path = path
+  }
+
+  func nextBlock(end: Int, size: Int) -> Range<Int>? {
+    lock.lock(); defer { lock.unlock() }
+    guard issued < end else { return nil }
+    let r = issued..<min(end, issued + size)
+    issued = r.upperBound
+    return r
+  }
+
+  func deliver(_ i: Int, _ row: String, failed isFailure: Bool, stats s: SolverStats) {
+    lock.lock(); defer { lock.unlock() }
+    stats.rhsEvaluations += s.rhsEvaluations
+    stats.jacobianEvaluations += s.jacobianEvaluations
+    stats.acceptedSteps += s.acceptedSteps
+    stats.rejectedSteps += s.rejectedSteps
+    stats.stiffSteps += s.stiffSteps
+    stats.nonstiffSteps += s.nonstiffSteps
+    stats.events += s.events
+    pending[i] = (row, isFailure)
+    while let (row, isFailure) = pending.removeValue(forKey: next) {
+      buffer += row
+      buffer += "\n"
+      if isFailure { failed += 1 }
+      next += 1
+    }
+    if buffer.utf8.count > 1 << 16 { flush() }
+  }
+
+  private func flush() {
+    guard !buffer.isEmpty, writeError == nil else { return }
+    do { try handle.write(contentsOf: Data(buffer.utf8)) } catch { writeError = error }
+    buffer = ""
+  }
+
+  func close() throws -> (failed: Int, stats: SolverStats) {
+    lock.lock(); defer { lock.unlock() }
+    precondition(pending.isEmpty, "every row is written in order")
+    flush()
+    try? handle.close()
+    if let writeError { throw InputError(file: path, path: "", message: "cannot write (\(writeError.localizedDescription))") }
+    return (failed, stats)
+  }
+}
