@@ -646,8 +646,11 @@ final class _Integrator<S: ODESystem> {
       let e = h * (T.e1 * k1[i] + T.e3 * k3[i] + T.e4 * k4[i] + T.e5 * k5[i] + T.e6 * k6[i] + T.e7 * k7[i])
       let sc = atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i]))
       s += (e / sc) * (e / sc)
-      stNum += (k7[i] - k6[i]) * (k7[i] - k6[i])
-      stDen += (uNew[i] - tmp[i]) * (uNew[i] - tmp[i])
+      // Hairer's stiffness estimate ‖k7 − k6‖ / ‖y7 − y6‖, in the error weights so that small
+      // components count as much as large ones (the quotient is then scale-invariant).
+      let dk = (k7[i] - k6[i]) / sc, dy = (uNew[i] - tmp[i]) / sc
+      stNum += dk * dk
+      stDen += dy * dy
     }
     let err = (s / Double(n)).squareRoot()
     if err <= 1 {
