@@ -405,7 +405,10 @@ final class _Integrator<S: ODESystem> {
     let h1 = max(d1, d2) <= 1e-15 ? max(1e-6, h0 * 1e-3) : Double.pow(0.01 / max(d1, d2), 1 / order)
     var hh = min(100 * h0, h1, span, opts.maxStep)
     if !hh.isFinite || hh <= 0 { hh = min(span, 1e-6) }
-    return hh
+    // Never start below the smallest step the integrator takes (a very fast transient, e.g.
+    // right after an event, would otherwise end the run before the first step): the error
+    // control shrinks a step that is too long; `auto` turns to Rodas4 if it must go lower.
+    return min(max(hh, 10 * max(opts.minStep, 4 * t.ulp.magnitude, 1e-300)), span)
   }
 
   /// Evaluates the dense output of the last accepted step at `time` into `out`.
@@ -443,7 +446,16 @@ final class _Integrator<S: ODESystem> {
       // An event located just before the breakpoint can leave a sliver too short to step
       // over: there is nothing to integrate there.
       if tb - t < minStep { t = tb; break }
-      if h < minStep { return lastWasNaN ? .unstable : .stepSizeTooSmall }
+      if h < minStep {
+        // A step size collapsing under DP5 is stiffness that the estimate did not catch in
+        // time (a transient far faster than the solution): `auto` goes on with Rodas4.
+        if requested == .auto && !stiff && !lastWasNaN {
+          stiff = true; stiffCount = 0; backCount = 0; fsalValid = false; stats.methodSwitches += 1
+          h = 10 * minStep
+          continue
+        }
+        return lastWasNaN ? .unstable : .stepSizeTooSmall
+      }
       let err = stiff ? rodasStep() : dp5Step()
       if !err.isFinite {
         stats.rejectedSteps += 1
