@@ -1,6 +1,11 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// The integrator and the SBML evaluator run millions of times per trial: their memory
+/// exclusivity is established by construction (one integrator and one register file per
+/// simulation, never shared), so the dynamic exclusivity checks are turned off in release builds.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
   name: "CARTSim",
   platforms: [.macOS(.v13)],
@@ -23,11 +28,13 @@ let package = Package(
     // Numerical core: knows nothing of biology, imports RealModule only (no Foundation).
     .target(
       name: "ODEKit",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+      swiftSettings: hotPath),
     // Model library: the executable models (HEROS, CARTmath), dosing, observables.
     .target(
       name: "CARTModels",
-      dependencies: ["ODEKit", "SBMLKit", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["ODEKit", "SBMLKit", .product(name: "RealModule", package: "swift-numerics")],
+      swiftSettings: hotPath),
     // Statistics: counter-based random streams, distributions, survival analysis.
     .target(
       name: "StatKit",
@@ -37,7 +44,7 @@ let package = Package(
       name: "DoseFinding",
       dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")]),
     // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
-    .target(name: "SBMLKit", dependencies: ["ODEKit"]),
+    .target(name: "SBMLKit", dependencies: ["ODEKit"], swiftSettings: hotPath),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
     .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit"]),
     // Thin command line front end.
