@@ -88,7 +88,7 @@ def main():
         check(path0() != before_path, f"explorer: the CAR T plot changed after setting infusions to 1 ({dt * 1000:.0f} ms to redraw)")
         check(dt < 1.0, "explorer: updated within a second of the change")
         after = summary()
-        check(after != before_summary, f"explorer: summary changed (AUC0-28 {before_summary.get('car_t_auc_0_28')} → {after.get('car_t_auc_0_28')})")
+        check(after != before_summary, f"explorer: summary changed (CAR T persistence {before_summary.get('car_t_persistence_days')} → {after.get('car_t_persistence_days')} days)")
         check(len(driver.find_elements(By.CSS_SELECTOR, "#plot0 path.prev")) == 1, "explorer: previous curve shown for comparison")
         shot("explorer-one-infusion.png")
         # An invalid change is reported with the field name and nothing is redrawn.

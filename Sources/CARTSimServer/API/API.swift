@@ -246,7 +246,7 @@ enum API {
     if let car = r.series("car_t_blood"), let copies = r.series("car_t_transgene"), r.parameters.contains("qpcr_lod"),
        let ratio = zip(car, copies).first(where: { $0.0 > 0 && $0.1 > 0 }) {
       let lod = r.parameters["qpcr_lod"]
-      out.append(("car_t_blood", [(lod * ratio.0 / ratio.1, "qPCR detection limit (\(formatNumber(lod)) copies/µg DNA)")]))
+      out.append(("car_t_blood", [(lod * ratio.0 / ratio.1, "qPCR detection limit (\(formatNumber(lod)) \(lod == 1 ? "copy" : "copies")/µg DNA)")]))
     }
     if r.series("sld") != nil, let base = r.summary.sldBaseline {
       out.append(("sld", [(base * 0.7, "PR: −30%"), (base * 1.2, "PD: +20%")]))

@@ -31,5 +31,15 @@ public enum SpecParsing {
   /// Example files (scenarios and trial specs) compiled into the binary.
   public static var exampleNames: [String] { EmbeddedScenarios.files.keys.sorted() }
 
+  /// The name a stored spec is shown under (in messages and the report): the example or
+  /// uploaded file name when known.
+  public static func displayName(source: String, runID: String) -> String {
+    for prefix in ["example:", "upload:"] where source.hasPrefix(prefix) {
+      let name = source.dropFirst(prefix.count).split(separator: "/").last.map(String.init) ?? ""
+      if name.count > 1 { return name }
+    }
+    return "spec of run \(runID)"
+  }
+
   public static func isTrialSpec(_ name: String) -> Bool { name.hasSuffix("-trial.json") }
 }

@@ -196,7 +196,7 @@ struct TrialWorker: Sendable {
       guard let record = try store.run(runID), let specRecord = try store.spec(record.specId) else {
         return .failed("the run or its spec is missing from the store")
       }
-      let spec = try SpecParsing.trialSpec(Data(specRecord.json.utf8), file: "spec of run \(runID)")
+      let spec = try SpecParsing.trialSpec(Data(specRecord.json.utf8), file: SpecParsing.displayName(source: specRecord.source, runID: runID))
       let total = spec.totalPatients
       let k = record.shardsTotal
       let shardsDir = (dir as NSString).appendingPathComponent("shards")

@@ -18,6 +18,8 @@ form label.check { display: flex; gap: 6px; align-items: baseline; }
 form input[type=text], form input[type=number], form select { width: 100%; padding: 4px 6px; font-size: 14px; }
 form input[type=range] { width: 100%; }
 label.check select { width: auto; }
+form label.radio { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
+figure table.summary { width: 100%; margin-top: 4px; }
 output { float: right; font-weight: 600; color: #17324d; }
 fieldset { border: 1px solid #e3e8ee; border-radius: 4px; margin: 10px 0; padding: 4px 10px 8px; }
 fieldset:disabled { opacity: .45; }

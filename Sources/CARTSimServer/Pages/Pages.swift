@@ -56,7 +56,9 @@ enum Pages {
     let examples = SpecParsing.exampleNames.filter { !SpecParsing.isTrialSpec($0) }
     let options = examples.map { "<option value=\"\($0)\"\($0 == "heros2-cohortB.json" ? " selected" : "")>\($0)</option>" }.joined()
     let models = ModelCatalog.ids.map { "<option value=\"\($0)\">\($0)</option>" }.joined()
-    let bases = DoseBasis.allCases.map { "<option value=\"\($0.rawValue)\">\($0.rawValue.replacingOccurrences(of: "_", with: " "))</option>" }.joined()
+    let basisLabels: [DoseBasis: String] = [.totalTCellsPerM2: "total T cells per m² (CAR+ fraction applies)",
+                                            .carTCellsPerM2: "CAR+ T cells per m²", .cells: "cells (absolute; mouse models)"]
+    let bases = DoseBasis.allCases.map { "<option value=\"\($0.rawValue)\">\(basisLabels[$0] ?? $0.rawValue)</option>" }.joined()
     let body = """
     <div class="explorer">
     <form id="controls" class="panel" autocomplete="off" onsubmit="return false">
@@ -66,8 +68,8 @@ enum Pages {
       <label>Model <select id="model">\(models)</select></label>
       <fieldset id="fsLD"><legend>Lymphodepletion</legend>
         <label class="check"><input id="ld" type="checkbox"> lymphodepletion</label>
-        <label class="check"><input id="flu" type="checkbox"> fludarabine 30 mg/m²/d × 5 (days −7…−3)</label>
-        <label class="check"><input id="cy" type="checkbox"> cyclophosphamide 500 mg/m²/d × 2 (days −7, −6)</label>
+        <label class="check"><input id="flu" type="checkbox"> fludarabine 30 mg/m²/d, days −7 to −3</label>
+        <label class="check"><input id="cy" type="checkbox"> cyclophosphamide 500 mg/m²/d, days −7, −6</label>
         <label>before <select id="ldWhich"><option value="all">every infusion</option><option value="first">the first infusion only</option></select></label>
       </fieldset>
       <fieldset><legend>CAR T cells</legend>
@@ -100,9 +102,10 @@ enum Pages {
         <figure><figcaption id="cap0"></figcaption><svg id="plot0" class="plot" viewBox="0 0 560 260"></svg></figure>
         <figure><figcaption id="cap1"></figcaption><svg id="plot1" class="plot" viewBox="0 0 560 260"></svg></figure>
         <figure><figcaption id="cap2"></figcaption><svg id="plot2" class="plot" viewBox="0 0 560 260"></svg></figure>
+        <figure><figcaption>Summary</figcaption>
+          <table id="summary" class="summary"><thead><tr><th>endpoint</th><th>this scenario</th><th class="prev">previous</th></tr></thead><tbody></tbody></table>
+        </figure>
       </div>
-      <h2>Summary</h2>
-      <table id="summary" class="summary"><thead><tr><th>endpoint</th><th>this scenario</th><th class="prev">previous</th></tr></thead><tbody></tbody></table>
       <p class="note">Grey dashed curves and the “previous” column show the scenario before the last change. CAR T kinetics over the 28 days after the first infusion; persistence is time above the qPCR detection limit; best response by RECIST 1.1 on the model SLD at the assessment schedule; CRS grade from the IL-6 proxy.</p>
     </section>
     </div>
@@ -120,8 +123,8 @@ enum Pages {
     <div class="cols">
     <form id="start" class="panel" onsubmit="return false">
       <h2>Start a trial</h2>
-      <label class="check"><input type="radio" name="src" value="example" checked> example <select id="exampleSpec">\(options)</select></label>
-      <label class="check"><input type="radio" name="src" value="upload"> upload a spec <input id="specFile" type="file" accept=".json,application/json"></label>
+      <label class="radio"><input type="radio" name="src" value="example" checked> example <select id="exampleSpec">\(options)</select></label>
+      <label class="radio"><input type="radio" name="src" value="upload"> upload a spec <input id="specFile" type="file" accept=".json,application/json"></label>
       <label>Patients per arm (override; empty keeps the spec's) <input id="patients" type="number" min="1" max="100000" value="50"></label>
       <label>Follow-up days (override) <input id="followUp" type="number" min="30" max="3650" placeholder="spec"></label>
       <label>Seed (override) <input id="seed" type="number" min="0" placeholder="spec"></label>
@@ -172,16 +175,16 @@ enum Pages {
 
   static func model(_ id: String) -> String {
     let d = ModelCatalog.describe(id)!
-    var h = "<h1>\(esc(id)): \(esc(d.title))</h1>"
+    var h = "<h1>\(esc(id)): \(esc(d.title))</h1><p class=\"note\">Jump to: <a href=\"#parameters\">parameters</a> · <a href=\"#guide\">equations and derivation</a> · <a href=\"/api/models/\(id)\">JSON</a></p>"
     h += "<p><b>States:</b> \(d.states.map { "<code>\(esc($0))</code>" }.joined(separator: ", "))</p>"
     h += "<p><b>Observables:</b> \(d.observables.map { "<code>\(esc($0.name))</code> [\(esc($0.unit))]" }.joined(separator: ", "))</p>"
-    h += "<h2>Parameters</h2><table class=\"params\"><thead><tr><th>parameter</th><th>value</th><th>unit</th><th>evidence</th><th>source</th><th>meaning</th></tr></thead><tbody>"
+    h += "<h2 id=\"parameters\">Parameters (\(d.parameters.table.count); \(d.parameters.table.filter { $0.evidence == .assumed }.count) assumed)</h2><table class=\"params\"><thead><tr><th>parameter</th><th>value</th><th>unit</th><th>evidence</th><th>source</th><th>meaning</th></tr></thead><tbody>"
     for p in d.parameters.table {
       h += "<tr><td><code>\(esc(p.name))</code></td><td class=\"num\">\(formatNumber(p.value))</td><td>\(esc(p.unit))</td>"
       h += "<td><span class=\"badge \(p.evidence.rawValue)\">\(p.evidence.rawValue)</span></td><td>\(esc(p.source))</td><td>\(esc(p.description))</td></tr>"
     }
     h += "</tbody></table>"
-    h += "<h2>Guide: equations and derivation</h2><div class=\"guide\">\(Markdown.html(EmbeddedGuides.files[guideFile(id)] ?? ""))</div>"
+    h += "<h2 id=\"guide\">Guide: equations and derivation</h2><div class=\"guide\">\(Markdown.html(EmbeddedGuides.files[guideFile(id)] ?? ""))</div>"
     return layout(id, active: "Models", h)
   }
 }
