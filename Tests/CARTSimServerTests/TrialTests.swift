@@ -120,6 +120,7 @@ import Testing
     #expect(cut.status == .interrupted)
     #expect(cut.shardsDone >= 2 && cut.shardsDone < 20, "\(cut.shardsDone)")
     #expect(cut.message?.contains("checkpointed") == true)
+    #expect(cut.patientsDone == cut.shardsDone * 2, "progress as checkpointed")
     #expect(!FileManager.default.fileExists(atPath: first.jobs.resultDirectory(cutID)), "nothing complete-looking")
 
     // 2. Restart on the same folder: both are listed; resume the interrupted one.
@@ -138,12 +139,14 @@ import Testing
     }
     await second.jobs.simulateCrash()
     let crashed = try #require(try second.store.run(cutID))
+    #expect(crashed.status == .running, "the crash should come before the end of the run")
     if crashed.status == .running {
       let third = try await CARTSimServer(config: config)
       let recovered = try #require(try third.store.run(cutID))
       #expect(recovered.status == .interrupted)
       #expect(recovered.message?.contains("crash") == true)
       #expect(recovered.interruptions == 2)
+      #expect(recovered.shardsDone >= cut.shardsDone && recovered.patientsDone == recovered.shardsDone * 2)
       await third.shutdown()
     }
 

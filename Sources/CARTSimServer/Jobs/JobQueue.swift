@@ -78,10 +78,18 @@ public actor JobQueue {
         try store.update(r.id) { $0.status = .complete }
         continue
       }
+      // Progress as checkpointed on disk: the completed shards.
+      let complete = (0..<r.shardsTotal).filter { i in
+        FileManager.default.fileExists(atPath: ((directory(r.id) as NSString).appendingPathComponent("shards") as NSString)
+          .appendingPathComponent(String(format: "%04d/aggregate.json", i)))
+      }
+      let patients = complete.reduce(0) { $0 + TrialRunner.range(total: r.patientsTotal, shard: ($1, r.shardsTotal)).count }
       try store.update(r.id) {
         $0.status = .interrupted
         $0.interruptions += 1
-        $0.message = "interrupted: the server stopped without checkpointing (crash or kill) after \($0.shardsDone) of \($0.shardsTotal) shards; resume to continue from there, or rerun"
+        $0.shardsDone = complete.count
+        $0.patientsDone = patients
+        $0.message = "interrupted: the server stopped without checkpointing (crash or kill) after \(complete.count) of \($0.shardsTotal) shards; resume to continue from there, or rerun"
       }
     }
     for r in try store.runs(status: .queued) { enqueue(r.id) }
@@ -157,9 +165,12 @@ public actor JobQueue {
     if !crashed {
       switch outcome {
       case .complete: break
-      case .cancelled(let shardsDone, let total):
+      case .cancelled(let shardsDone, let total, let patientsDone):
         _ = try? store.update(id) {
           $0.status = .interrupted
+          // Progress as checkpointed: the patients of the shard in flight are run again.
+          $0.shardsDone = shardsDone
+          $0.patientsDone = patientsDone
           $0.interruptions += 1
           $0.message = "interrupted by server shutdown after \(shardsDone) of \(total) shards (checkpointed); resume to continue"
         }
@@ -180,7 +191,7 @@ public actor JobQueue {
 struct TrialWorker: Sendable {
   enum Outcome: Sendable {
     case complete
-    case cancelled(shardsDone: Int, total: Int)
+    case cancelled(shardsDone: Int, total: Int, patientsDone: Int)
     case failed(String)
   }
 
@@ -215,7 +226,7 @@ struct TrialWorker: Sendable {
         $0.message = shardsAtStart > 0 ? "resumed from shard \(shardsAtStart + 1) of \(k)" : nil
       }
       for i in 0..<k where !isComplete(i) {
-        if cancel.isSet { return .cancelled(shardsDone: done, total: k) }
+        if cancel.isSet { return .cancelled(shardsDone: done, total: k, patientsDone: patientsDone) }
         var options = TrialRunner.Options()
         options.threads = threads
         options.shard = (i, k)
@@ -226,7 +237,7 @@ struct TrialWorker: Sendable {
         do {
           try TrialRunner.run(spec, options: options, to: shardDir(i))
         } catch is TrialRunner.Cancelled {
-          return .cancelled(shardsDone: done, total: k)
+          return .cancelled(shardsDone: done, total: k, patientsDone: patientsDone)
         }
         done += 1
         patientsDone += TrialRunner.range(total: total, shard: (i, k)).count

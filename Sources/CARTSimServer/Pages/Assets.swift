@@ -280,6 +280,7 @@ const Plot = (() => {
       return;
     }
     showError("");
+    try { localStorage.setItem("cartsim.explorer.scenario", JSON.stringify(s)); } catch (e) {}
     if (current && JSON.stringify(lastScenario) !== JSON.stringify(s)) previous = current;
     current = body; lastScenario = s;
     const ms = performance.now() - t0;
@@ -372,7 +373,12 @@ const Plot = (() => {
     const f = e.target.files[0]; if (!f) return;
     try { setFrom(JSON.parse(await f.text())); } catch (err) { showError(f.name + ": not valid JSON (" + err.message + ")"); }
   });
-  loadExample($("example").value);
+  // The last valid scenario of this browser comes back after a reload (nothing is lost);
+  // choosing an example under "Start from" replaces it.
+  let restored = null;
+  try { restored = JSON.parse(localStorage.getItem("cartsim.explorer.scenario") || "null"); } catch (e) {}
+  if (restored && restored.car_t) { setFrom(restored); $("saved").textContent = "restored your last scenario (choose an example to start over)"; }
+  else loadExample($("example").value);
   listSaved();
 })();
 """#

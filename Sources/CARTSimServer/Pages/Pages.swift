@@ -56,8 +56,8 @@ enum Pages {
     let examples = SpecParsing.exampleNames.filter { !SpecParsing.isTrialSpec($0) }
     let options = examples.map { "<option value=\"\($0)\"\($0 == "heros2-cohortB.json" ? " selected" : "")>\($0)</option>" }.joined()
     let models = ModelCatalog.ids.map { "<option value=\"\($0)\">\($0)</option>" }.joined()
-    let basisLabels: [DoseBasis: String] = [.totalTCellsPerM2: "total T cells per m² (CAR+ fraction applies)",
-                                            .carTCellsPerM2: "CAR+ T cells per m²", .cells: "cells (absolute; mouse models)"]
+    let basisLabels: [DoseBasis: String] = [.totalTCellsPerM2: "total T cells/m²", .carTCellsPerM2: "CAR+ T cells/m²",
+                                            .cells: "cells (absolute)"]
     let bases = DoseBasis.allCases.map { "<option value=\"\($0.rawValue)\">\(basisLabels[$0] ?? $0.rawValue)</option>" }.joined()
     let body = """
     <div class="explorer">
