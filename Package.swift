@@ -23,6 +23,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
   ],
   targets: [
     // Numerical core: knows nothing of biology, imports RealModule only (no Foundation).
@@ -47,11 +49,19 @@ let package = Package(
     .target(name: "SBMLKit", dependencies: ["ODEKit"], swiftSettings: hotPath),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
     .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit"]),
+    // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
+    .target(
+      name: "CARTSimServer",
+      dependencies: [
+        "CARTSimCore", "CARTModels",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "GRDB", package: "GRDB.swift"),
+      ]),
     // Thin command line front end.
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit", "CARTSimServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests
@@ -62,6 +72,13 @@ let package = Package(
     .testTarget(
       name: "DoseFindingTests",
       dependencies: ["DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")]),
+    .testTarget(
+      name: "CARTSimServerTests",
+      dependencies: [
+        "CARTSimServer", "CARTSimCore", "CARTModels",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+      ]),
     .testTarget(name: "StatKitTests", dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
   ]
 )

@@ -5,7 +5,7 @@ import Foundation
 import ODEKit
 
 @main
-struct CARTSimCommand: ParsableCommand {
+struct CARTSimCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "cartsim",
     abstract: "In-silico trials of CAR T cell therapy (HER2-CAR T in sarcoma: HEROS 1.0, 2.0, 3.0).",
@@ -15,7 +15,7 @@ struct CARTSimCommand: ParsableCommand {
       the models and their parameters; benchmark the solvers.
       """,
     version: "0.1.0",
-    subcommands: [Simulate.self, Trial.self, Merge.self, Population.self, Design.self, Validate.self, Models.self, Bench.self, SBMLCommand.self])
+    subcommands: [Simulate.self, Trial.self, Merge.self, Population.self, Design.self, Validate.self, Models.self, Serve.self, Bench.self, SBMLCommand.self])
 }
 
 /// Prints an input error the way users read it and exits with status 2.

@@ -1,0 +1,98 @@
+import CARTSimCore
+import Foundation
+import Hummingbird
+
+/// One line per request on standard error: time, method, path, status, duration.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    let start = ContinuousClock.now
+    let status: Int
+    do {
+      let r = try await next(request, context)
+      status = Int(r.status.code)
+      log(request, status, start)
+      return r
+    } catch {
+      status = (error as? any HTTPResponseError).map { Int($0.status.code) } ?? 500
+      log(request, status, start)
+      throw error
+    }
+  }
+
+  func log(_ request: Request, _ status: Int, _ start: ContinuousClock.Instant) {
+    let d = ContinuousClock.now - start
+    let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    let line = "\(ISO8601DateFormatter().string(from: Date())) \(request.method.rawValue) \(request.uri.path) \(status) \(String(format: "%.1f", ms)) ms\n"
+    FileHandle.standardError.write(Data(line.utf8))
+  }
+}
+
+/// Turns every error into a response: JSON for the API, a short page otherwise.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    do {
+      return try await next(request, context)
+    } catch let e as APIError {
+      return respond(e, request)
+    } catch let e as InputError {
+      return respond(.invalid(e), request)
+    } catch let e as any HTTPResponseError {
+      let code: String
+      switch e.status {
+      case .notFound: code = "not_found"
+      case .contentTooLarge: code = "body_too_large"
+      case .methodNotAllowed: code = "method_not_allowed"
+      default: code = "http_error"
+      }
+      return respond(APIError(e.status, code, e.status == .notFound ? "no such resource: \(request.uri.path)" : e.status.reasonPhrase), request)
+    } catch {
+      return respond(APIError(.internalServerError, "internal_error", "\(error)"), request)
+    }
+  }
+
+  func respond(_ e: APIError, _ request: Request) -> Response {
+    if request.uri.path.hasPrefix("/api/") || request.uri.path == "/health" { return e.response() }
+    var r = Reply.html(Pages.errorPage(e), status: e.status)
+    if e.status == .unauthorized { r.headers[.wwwAuthenticate] = "Bearer realm=\"cartsim\"" }
+    return r
+  }
+}
+
+/// Optional bearer token for every route except `/health`. Browsers cannot add headers to
+/// page loads, so a page opened as `?token=…` sets an HTTP-only cookie that later requests
+/// (pages and the scripts' API calls) carry.
+struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+  let token: String?
+
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    guard let token, request.uri.path != "/health" else { return try await next(request, context) }
+    var given: String? = nil
+    if let auth = request.headers[.authorization], auth.lowercased().hasPrefix("bearer ") {
+      given = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+    } else if let cookies = request.headers[.cookie] {
+      for part in cookies.split(separator: ";") {
+        let kv = part.trimmingCharacters(in: .whitespaces)
+        if kv.hasPrefix("cartsim_token=") { given = String(kv.dropFirst("cartsim_token=".count)) }
+      }
+    }
+    var fromQuery = false
+    if given == nil, let q = request.uri.queryParameters.get("token") { given = q; fromQuery = true }
+    guard let given, Self.equal(given, token) else {
+      throw APIError(.unauthorized, "unauthorized",
+                     "this server needs a bearer token: send 'Authorization: Bearer <token>' (pages: open them once with ?token=<token>)")
+    }
+    var r = try await next(request, context)
+    if fromQuery {
+      r.headers[.setCookie] = "cartsim_token=\(token); Path=/; HttpOnly; SameSite=Strict"
+    }
+    return r
+  }
+
+  /// Compares in time independent of where the strings differ.
+  static func equal(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var diff = UInt8(x.count == y.count ? 0 : 1)
+    for i in 0..<max(x.count, y.count) { diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
+    return diff == 0
+  }
+}
