@@ -61,7 +61,7 @@ public struct TrialSpec: Sendable {
 extension TrialSpec {
   /// Reads and validates a trial spec; scenario files named by arms are read relative to it.
   public static func load(path: String) throws -> TrialSpec {
-    let baseDir = (path as NSString).deletingLastPathComponent
+    let baseDir = directory(of: path)
     return try parse(JSONValue.load(path: path), file: path) { rel in
       let p = rel.hasPrefix("/") ? rel : (baseDir as NSString).appendingPathComponent(rel)
       guard FileManager.default.fileExists(atPath: p) else { return nil }
@@ -82,7 +82,7 @@ extension TrialSpec {
   /// (nil when there is none) and returns its JSON and the name to show in messages.
   public static func parse(_ root: JSONValue, file: String,
                            scenarioFile: (String) throws -> (JSONValue, String)?) throws -> TrialSpec {
-    let baseDir = (file as NSString).deletingLastPathComponent
+    let baseDir = directory(of: file)
     var r = try FieldReader(file: file, path: "", value: root)
     let name = try r.string("name", default: ((file as NSString).lastPathComponent as NSString).deletingPathExtension)
     let description = try r.string("description", default: "")
@@ -161,4 +161,11 @@ extension TrialSpec {
       name: name, description: description, file: file, seed: UInt64(seed), followUpDays: followUp, outputStepDays: step,
       paired: paired, assessment: assessment, dlt: dlt, survival: survival, population: population, arms: arms)
   }
+}
+
+/// The folder part of a path ("" for a bare file name). Written out because Foundation's
+/// `deletingLastPathComponent` traps on some one-character names on Linux.
+func directory(of path: String) -> String {
+  guard let slash = path.lastIndex(of: "/") else { return "" }
+  return slash == path.startIndex ? "/" : String(path[..<slash])
 }
