@@ -34,7 +34,7 @@ public enum TrialReport {
     DLT: \(esc(ag.dltDefinition)) · survival model: \(esc(ag.survivalModel)).</p>
 
     """
-    h += "<h2>Arms</h2>\n<table><tr><th>arm</th><th>regimen</th><th>patients</th><th>solver failures</th></tr>\n"
+    h += "<h2>Arms</h2>\n<table><tr><th>arm</th><th style=\"text-align:left\">regimen</th><th>patients</th><th>solver failures</th></tr>\n"
     for a in r.arms { h += "<tr><td>\(esc(a.name))</td><td style=\"text-align:left\">\(esc(a.description))</td><td>\(a.patients)</td><td>\(a.failed)</td></tr>\n" }
     h += "</table>\n"
 
