@@ -31,7 +31,7 @@ func binomialTailOracle(_ phi: Double, y: Int, n: Int) -> Double {
   }
 
   /// `BOIN::get.boundary(target, ncohort = 10, cohortsize = 3)`, quoted in
-  /// /work/shared/reference/peers-and-conventions.md §4.3 (computed from the package formula, which
+  /// ../shared/reference/peers-and-conventions.md §4.3 (computed from the package formula, which
   /// matches get.boundary): (n, escalate if #DLT ≤, de-escalate if ≥, eliminate if ≥).
   @Test func target030MatchesPackageTable() throws {
     try check(0.30, [(3, 0, 2, 3), (6, 1, 3, 4), (9, 2, 4, 5), (12, 2, 5, 7), (15, 3, 6, 8),
