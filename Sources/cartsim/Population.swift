@@ -67,11 +67,11 @@ struct Population: ParsableCommand {
       var o = SBMLPopulationRun.Options(patients: n, omega: omega, duration: duration, steps: steps)
       o.seed = seed
       o.threads = threads
-      o.rtol = rtol
-      o.atol = atol
-      o.method = m
+      o.simulation.rtol = rtol
+      o.simulation.atol = atol
+      o.simulation.method = m
       o.writeParameters = writeParameters
-      o.capSteps = capSteps
+      o.simulation.capSteps = capSteps
       o.progress = !quiet && isatty(STDERR_FILENO) != 0
       try SBMLPopulationRun.validate(o)
       let r = try SBMLPopulationRun.run(file: sbml, options: o, to: out)

@@ -72,8 +72,8 @@ struct PopulationTests {
     let dir = try temporaryDirectory()
     var o = SBMLPopulationRun.Options(patients: 25, omega: 0.4, duration: 5, steps: 50)
     o.seed = 7
-    o.rtol = 1e-10
-    o.atol = 1e-14
+    o.simulation.rtol = 1e-10
+    o.simulation.atol = 1e-14
     o.writeParameters = true
     o.threads = 2
     let report = try SBMLPopulationRun.run(file: file, options: o, to: dir)
@@ -99,9 +99,9 @@ struct PopulationTests {
       let single = try SBMLRun.run(file: file, duration: 60, steps: 60)
       let dir = try temporaryDirectory()
       var o = SBMLPopulationRun.Options(patients: 3, omega: 0, duration: 60, steps: 60)
-      o.rtol = 1e-8  // SBMLRun's defaults
-      o.atol = 1e-12
-      o.capSteps = true
+      o.simulation.rtol = 1e-8  // SBMLRun's defaults
+      o.simulation.atol = 1e-12
+      o.simulation.capSteps = true
       o.threads = 2
       try SBMLPopulationRun.run(file: file, options: o, to: dir)
       let (header, rows) = try Self.read(dir)
@@ -151,7 +151,7 @@ struct PopulationTests {
     }
     let file = try Self.write(Self.decay, name: "decay.xml")
     for (option, change) in [("--n", { (o: inout SBMLPopulationRun.Options) in o.patients = 0 }),
-                             ("--omega", { $0.omega = -0.5 }), ("--duration", { $0.duration = 0 }), ("--steps", { $0.steps = 0 })] {
+                             ("--omega", { $0.omega = -0.5 }), ("--duration", { $0.simulation.duration = 0 }), ("--steps", { $0.simulation.steps = 0 })] {
       var o = ok
       change(&o)
       do {

@@ -16,14 +16,8 @@ public enum SBMLPopulationRun {
     public var patients: Int
     public var omega: Double
     public var seed: UInt64 = 0
-    public var duration: Double
-    public var steps: Int
-    public var rtol = 1e-6
-    public var atol = 1e-12
-    public var method = ODEMethod.auto
-    /// Steps no longer than the output interval when an event's trigger time is not known in
-    /// advance, as `cartsim simulate --sbml` (see ``SBMLPopulationModel/Options/capSteps``).
-    public var capSteps = false
+    /// How each patient is integrated (duration, steps, tolerances, method, step cap).
+    public var simulation: SBMLPopulationModel.Options
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Also write each patient's parameter values (`param_<id>` columns).
     public var writeParameters = false
@@ -31,8 +25,7 @@ public enum SBMLPopulationRun {
     public init(patients: Int, omega: Double, duration: Double, steps: Int) {
       self.patients = patients
       self.omega = omega
-      self.duration = duration
-      self.steps = steps
+      simulation = SBMLPopulationModel.Options(duration: duration, steps: steps)
     }
   }
 
@@ -53,10 +46,11 @@ public enum SBMLPopulationRun {
     func bad(_ option: String, _ message: String) -> InputError { InputError(file: commandLine, path: option, message: message) }
     guard o.patients >= 1 else { throw bad("--n", "must be at least 1 (found \(o.patients))") }
     guard o.omega >= 0, o.omega.isFinite else { throw bad("--omega", "must be finite and ≥ 0 (found \(o.omega))") }
-    guard o.duration > 0, o.duration.isFinite else { throw bad("--duration", "must be finite and > 0 (found \(o.duration))") }
-    guard o.steps >= 1 else { throw bad("--steps", "must be at least 1 (found \(o.steps))") }
-    guard o.rtol > 0, o.rtol.isFinite else { throw bad("--rtol", "must be finite and > 0 (found \(o.rtol))") }
-    guard o.atol > 0, o.atol.isFinite else { throw bad("--atol", "must be finite and > 0 (found \(o.atol))") }
+    let sim = o.simulation
+    guard sim.duration > 0, sim.duration.isFinite else { throw bad("--duration", "must be finite and > 0 (found \(sim.duration))") }
+    guard sim.steps >= 1 else { throw bad("--steps", "must be at least 1 (found \(sim.steps))") }
+    guard sim.rtol > 0, sim.rtol.isFinite else { throw bad("--rtol", "must be finite and > 0 (found \(sim.rtol))") }
+    guard sim.atol > 0, sim.atol.isFinite else { throw bad("--atol", "must be finite and > 0 (found \(sim.atol))") }
     guard o.threads >= 1 else { throw bad("--threads", "must be at least 1 (found \(o.threads))") }
   }
 
@@ -103,13 +97,13 @@ public enum SBMLPopulationRun {
       throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
     }
     let csvPath = (dir as NSString).appendingPathComponent("population.csv")
-    let writer = try OrderedRowWriter(path: csvPath + ".partial", header: header(model, writeParameters: o.writeParameters))
-    var simOptions = SBMLPopulationModel.Options(duration: o.duration, steps: o.steps)
-    simOptions.rtol = o.rtol
-    simOptions.atol = o.atol
-    simOptions.method = o.method
-    simOptions.capSteps = o.capSteps
-    let sim = simOptions
+    let writer = try OrderedRowWriter(
+      path: csvPath, header: header(model, writeParameters: o.writeParameters), state: (failed: 0, stats: SolverStats())
+    ) { (state: inout (failed: Int, stats: SolverStats), r: (failed: Bool, stats: SolverStats)) in
+      if r.failed { state.failed += 1 }
+      state.stats.add(r.stats)
+    }
+    let sim = o.simulation
     let progress = Progress(total: o.patients, enabled: o.progress)
     let start = Date()
     let chunk = 16
@@ -121,86 +115,14 @@ public enum SBMLPopulationRun {
           var fields = [String(i), r.returnCode.rawValue]
           if o.writeParameters { fields += p.map(num) }
           fields += r.finalValues.isEmpty ? Array(repeating: "", count: model.outputIDs.count) : r.finalValues.map(num)
-          writer.deliver(i, fields.joined(separator: ","), failed: !r.returnCode.isSuccessful, stats: r.stats)
+          writer.deliver(i, fields.joined(separator: ","), (!r.returnCode.isSuccessful, r.stats))
           progress.tick()
         }
       }
     }
     progress.finish()
-    let (failed, stats) = try writer.close()
+    let (failed, stats) = try writer.commit()
     let seconds = Date().timeIntervalSince(start)
-    do {
-      if fm.fileExists(atPath: csvPath) { try fm.removeItem(atPath: csvPath) }
-      try fm.moveItem(atPath: csvPath + ".partial", toPath: csvPath)
-    } catch {
-      throw InputError(file: csvPath, path: "", message: "cannot write (\(error.localizedDescription))")
-    }
     return Report(patients: o.patients, failed: failed, seconds: seconds, threads: o.threads, stats: stats)
-  }
-}
-
-/// Hands out blocks of row indices and writes finished rows in index order, buffered.
-final class OrderedRowWriter: @unchecked Sendable {
-  private let lock = NSLock()
-  private let handle: FileHandle
-  private let path: String
-  private var next = 0
-  private var issued = 0
-  private var pending: [Int: (String, Bool)] = [:]
-  private var buffer = ""
-  private var failed = 0
-  private var stats = SolverStats()
-  private var writeError: (any Error)?
-
-  init(path: String, header: String) throws {
-    guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)),
-          let h = FileHandle(forWritingAtPath: path) else {
-      throw InputError(file: path, path: "", message: "cannot create the file")
-    }
-    h.seekToEndOfFile()
-    handle = h
-    self.path = path
-  }
-
-  func nextBlock(end: Int, size: Int) -> Range<Int>? {
-    lock.lock(); defer { lock.unlock() }
-    guard issued < end else { return nil }
-    let r = issued..<min(end, issued + size)
-    issued = r.upperBound
-    return r
-  }
-
-  func deliver(_ i: Int, _ row: String, failed isFailure: Bool, stats s: SolverStats) {
-    lock.lock(); defer { lock.unlock() }
-    stats.rhsEvaluations += s.rhsEvaluations
-    stats.jacobianEvaluations += s.jacobianEvaluations
-    stats.acceptedSteps += s.acceptedSteps
-    stats.rejectedSteps += s.rejectedSteps
-    stats.stiffSteps += s.stiffSteps
-    stats.nonstiffSteps += s.nonstiffSteps
-    stats.events += s.events
-    pending[i] = (row, isFailure)
-    while let (row, isFailure) = pending.removeValue(forKey: next) {
-      buffer += row
-      buffer += "\n"
-      if isFailure { failed += 1 }
-      next += 1
-    }
-    if buffer.utf8.count > 1 << 16 { flush() }
-  }
-
-  private func flush() {
-    guard !buffer.isEmpty, writeError == nil else { return }
-    do { try handle.write(contentsOf: Data(buffer.utf8)) } catch { writeError = error }
-    buffer = ""
-  }
-
-  func close() throws -> (failed: Int, stats: SolverStats) {
-    lock.lock(); defer { lock.unlock() }
-    precondition(pending.isEmpty, "every row is written in order")
-    flush()
-    try? handle.close()
-    if let writeError { throw InputError(file: path, path: "", message: "cannot write (\(writeError.localizedDescription))") }
-    return (failed, stats)
   }
 }

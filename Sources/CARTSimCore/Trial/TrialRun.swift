@@ -51,8 +51,13 @@ public enum TrialRunner {
     let offsets = spec.arms.reduce(into: [0]) { $0.append($0.last! + $1.patients) }
     let range = Self.range(total: spec.totalPatients, shard: options.shard)
     let csvPath = (dir as NSString).appendingPathComponent("patients.csv")
-    let writer = try OrderedWriter(path: csvPath + ".partial", header: PatientTable.header(spec), first: range.lowerBound,
-                                   aggregate: TrialAggregate(spec: spec, range: range))
+    let writer = try OrderedRowWriter(
+      path: csvPath, header: PatientTable.header(spec), first: range.lowerBound,
+      state: (aggregate: TrialAggregate(spec: spec, range: range), failed: 0)
+    ) { (state: inout (aggregate: TrialAggregate, failed: Int), record: PatientRecord) in
+      state.aggregate.add(record)
+      if !record.succeeded { state.failed += 1 }
+    }
     let progress = Progress(total: range.count, enabled: options.progress)
     let start = Date()
     let chunk = 8
@@ -71,92 +76,11 @@ public enum TrialRunner {
     progress.finish()
     if options.isCancelled?() ?? false {
       writer.abandon()
-      try? fm.removeItem(atPath: csvPath + ".partial")
       throw Cancelled()
     }
-    let (aggregate, failed) = try writer.close()
-    do {
-      if fm.fileExists(atPath: csvPath) { try fm.removeItem(atPath: csvPath) }
-      try fm.moveItem(atPath: csvPath + ".partial", toPath: csvPath)
-    } catch {
-      throw InputError(file: csvPath, path: "", message: "cannot write (\(error.localizedDescription))")
-    }
+    let (aggregate, failed) = try writer.commit()
     try ResultWriter.atomicWrite(aggregate.json.render() + "\n", to: (dir as NSString).appendingPathComponent("aggregate.json"))
     return Report(patients: range.count, failed: failed, seconds: Date().timeIntervalSince(start))
-  }
-}
-
-/// Hands out patient blocks and writes finished rows in global order.
-final class OrderedWriter: @unchecked Sendable {
-  private let lock = NSLock()
-  private let handle: FileHandle
-  private let path: String
-  private var next: Int
-  private var issued: Int
-  private var pending: [Int: (String, PatientRecord)] = [:]
-  private var buffer = ""
-  private var aggregate: TrialAggregate
-  private var failed = 0
-  private var delivered = 0
-  private var writeError: (any Error)?
-
-  init(path: String, header: String, first: Int, aggregate: TrialAggregate) throws {
-    guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)),
-          let h = FileHandle(forWritingAtPath: path) else {
-      throw InputError(file: path, path: "", message: "cannot create the file")
-    }
-    h.seekToEndOfFile()
-    handle = h
-    self.path = path
-    next = first
-    issued = first
-    self.aggregate = aggregate
-  }
-
-  func nextBlock(end: Int, size: Int) -> Range<Int>? {
-    lock.lock(); defer { lock.unlock() }
-    guard issued < end else { return nil }
-    let r = issued..<min(end, issued + size)
-    issued = r.upperBound
-    return r
-  }
-
-  /// Hands in patient `g`'s row; returns how many patients have been delivered.
-  @discardableResult
-  func deliver(_ g: Int, _ row: String, _ record: PatientRecord) -> Int {
-    lock.lock(); defer { lock.unlock() }
-    delivered += 1
-    pending[g] = (row, record)
-    while let (row, record) = pending.removeValue(forKey: next) {
-      buffer += row
-      buffer += "\n"
-      aggregate.add(record)
-      if !record.succeeded { failed += 1 }
-      next += 1
-    }
-    if buffer.utf8.count > 1 << 16 { flush() }
-    return delivered
-  }
-
-  /// Closes the file without writing what is pending (a cancelled run).
-  func abandon() {
-    lock.lock(); defer { lock.unlock() }
-    try? handle.close()
-  }
-
-  private func flush() {
-    guard !buffer.isEmpty, writeError == nil else { return }
-    do { try handle.write(contentsOf: Data(buffer.utf8)) } catch { writeError = error }
-    buffer = ""
-  }
-
-  func close() throws -> (TrialAggregate, Int) {
-    lock.lock(); defer { lock.unlock() }
-    precondition(pending.isEmpty, "every patient row is written in order")
-    flush()
-    try? handle.close()
-    if let writeError { throw InputError(file: path, path: "", message: "cannot write (\(writeError.localizedDescription))") }
-    return (aggregate, failed)
   }
 }
 

@@ -37,4 +37,18 @@ public struct SolverStats: Sendable, Equatable, Codable {
   public init() {}
   /// Total steps attempted.
   public var steps: Int { acceptedSteps + rejectedSteps }
+
+  /// Adds another run's counters (work summed over a population).
+  public mutating func add(_ o: SolverStats) {
+    rhsEvaluations += o.rhsEvaluations
+    jacobianEvaluations += o.jacobianEvaluations
+    luDecompositions += o.luDecompositions
+    linearSolves += o.linearSolves
+    acceptedSteps += o.acceptedSteps
+    rejectedSteps += o.rejectedSteps
+    nonstiffSteps += o.nonstiffSteps
+    stiffSteps += o.stiffSteps
+    methodSwitches += o.methodSwitches
+    events += o.events
+  }
 }
