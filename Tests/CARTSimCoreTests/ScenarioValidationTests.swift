@@ -45,7 +45,7 @@ struct ScenarioValidationTests {
     #expect(EmbeddedScenarios.files.count == 5)
     for (name, text) in EmbeddedScenarios.files {
       let file = try String(contentsOfFile: example((name as NSString).deletingPathExtension), encoding: .utf8)
-      #expect(text == file, "Examples/\(name) differs from the embedded copy: run Scripts/embed-examples.py")
+      #expect(text == file, "Examples/\(name) differs from the embedded copy: run python3 Scripts/embed.py")
     }
   }
 

@@ -210,7 +210,7 @@ struct SeriesProbe: Decodable {
     .appendingPathComponent("Guides")
   for (name, text) in EmbeddedGuides.files {
     let file = try String(contentsOf: guides.appendingPathComponent(name), encoding: .utf8)
-    #expect(text == file, "Guides/\(name) changed: run python3 Scripts/embed-guides.py")
+    #expect(text == file, "Guides/\(name) changed: run python3 Scripts/embed.py")
   }
 }
 
