@@ -36,33 +36,30 @@ public enum Simulator {
   /// Runs `scenario`. Bad parameter overrides throw ``InputError``; numerical failure is
   /// reported in the result's `returnCode` with the outputs reached so far.
   public static func run(_ scenario: Scenario, file: String = "scenario", method: ODEMethod? = nil) throws -> SimulationResult {
-    switch scenario.model {
-    case "heros": return try run(HEROSModel(), scenario, file: file, method: method)
-    case "cartmath-hdlm2": return try run(CARTmathModel(.hdlm2), scenario, file: file, method: method)
-    case "cartmath-raji": return try run(CARTmathModel(.raji), scenario, file: file, method: method)
-    default: throw InputError(file: file, path: "model", message: "unknown model '\(scenario.model)'")
-    }
+    try run(model(scenario, file: file), scenario, file: file, method: method)
   }
 
   /// The parameters a scenario's model runs with (defaults and the scenario's overrides).
   public static func parameters(_ scenario: Scenario, file: String = "scenario") throws -> ParameterSet {
-    switch scenario.model {
-    case "heros": return try prepare(HEROSModel(), scenario, file: file).model.parameters
-    case "cartmath-hdlm2": return try prepare(CARTmathModel(.hdlm2), scenario, file: file).model.parameters
-    case "cartmath-raji": return try prepare(CARTmathModel(.raji), scenario, file: file).model.parameters
-    default: throw InputError(file: file, path: "model", message: "unknown model '\(scenario.model)'")
-    }
+    try parameters(model(scenario, file: file), scenario, file: file)
   }
 
   /// Validates everything about a scenario that needs its model (parameter overrides)
   /// without simulating.
   public static func check(_ scenario: Scenario, file: String = "scenario") throws {
-    switch scenario.model {
-    case "heros": _ = try prepare(HEROSModel(), scenario, file: file)
-    case "cartmath-hdlm2": _ = try prepare(CARTmathModel(.hdlm2), scenario, file: file)
-    case "cartmath-raji": _ = try prepare(CARTmathModel(.raji), scenario, file: file)
-    default: throw InputError(file: file, path: "model", message: "unknown model '\(scenario.model)'")
+    _ = try parameters(scenario, file: file)
+  }
+
+  /// The scenario's built-in model.
+  static func model(_ scenario: Scenario, file: String) throws -> any TherapyModel {
+    guard let m = ModelCatalog.model(scenario.model) else {
+      throw InputError(file: file, path: "model", message: "unknown model '\(scenario.model)'")
     }
+    return m
+  }
+
+  static func parameters<M: TherapyModel>(_ model: M, _ scenario: Scenario, file: String) throws -> ParameterSet {
+    try prepare(model, scenario, file: file).model.parameters
   }
 
   /// Builds the ODE problem and solver options of a scenario for a model.
