@@ -84,7 +84,9 @@ public struct StateEvent {
   public var cancelsWhenFalse = false
   /// The time the condition becomes true, when it is known in advance (a trigger
   /// `time ≥ c`): the integrator then lands on it exactly instead of root finding, so the
-  /// event happens at `c` and an output at `c` shows the state after it.
+  /// event happens at `c` and an output at `c` shows the state after it. The condition
+  /// must then be `t ≥ c ? 1 : −1`: while stepping, the integrator evaluates it as such
+  /// without calling ``condition``.
   public var exactTime: Double?
   /// Orders events due at the same time: higher first (ties by index). Evaluated when due.
   public var priority: ((Double, UnsafeBufferPointer<Double>) -> Double)?

@@ -60,6 +60,12 @@ final class _Integrator<S: ODESystem> {
 
   // State events.
   @usableFromInline var gPrev: [Double]
+  @usableFromInline var gNew: [Double]
+  /// Per state event, read once (the scan at every step must not copy the events):
+  /// its condition, its known trigger time (NaN if none) and its direction.
+  @usableFromInline let conditions: [(Double, UnsafeBufferPointer<Double>) -> Double]
+  @usableFromInline let exactTimes: [Double]
+  @usableFromInline let directions: [StateEvent.Direction]
   /// Scheduled (delayed) event executions, sorted by time then order of scheduling.
   @usableFromInline var pending: [(time: Double, event: Int, payload: [Double], seq: Int)] = []
   @usableFromInline var pendingSeq = 0
@@ -97,6 +103,10 @@ final class _Integrator<S: ODESystem> {
     saveAt = options.saveAt.isEmpty ? [t0, t1] : options.saveAt.filter { $0 >= t0 && $0 <= t1 }
     for i in 1..<max(saveAt.count, 1) { precondition(saveAt[i] >= saveAt[i - 1], "saveAt must be sorted") }
     gPrev = Array(repeating: 0, count: problem.stateEvents.count)
+    gNew = gPrev
+    conditions = problem.stateEvents.map(\.condition)
+    exactTimes = problem.stateEvents.map { $0.exactTime ?? .nan }
+    directions = problem.stateEvents.map(\.direction)
     outT.reserveCapacity(saveAt.count)
     outU.reserveCapacity(saveAt.count * n)
   }
@@ -543,11 +553,16 @@ final class _Integrator<S: ODESystem> {
     var roots: [(time: Double, index: Int, cancel: Bool)] = []
     let ub = UnsafeBufferPointer(start: uNew, count: n)
     let tb = UnsafeBufferPointer(start: tmp, count: n)
-    let start = gPrev
-    for (i, e) in problem.stateEvents.enumerated() {
+    // The conditions at tNew go to gNew; gPrev holds those at t until the end.
+    defer { swap(&gPrev, &gNew) }
+    for i in 0..<gPrev.count {
       let gA = gPrev[i]
-      let gB = e.condition(tNew, ub)
-      defer { gPrev[i] = gB }
+      let et = exactTimes[i]
+      // A known trigger time: the condition is `t ≥ et`, evaluated here without a call.
+      let gB = et.isNaN ? conditions[i](tNew, ub) : (tNew >= et ? 1 : -1)
+      gNew[i] = gB
+      if gA == gB { continue }
+      let e = problem.stateEvents[i]
       let up = gA < 0 && gB >= 0
       let fires = crosses(e, from: gA, to: gB)
       let cancel = !fires && e.cancelsWhenFalse && gA >= 0 && gB < 0 && pending.contains { $0.event == i }
@@ -590,7 +605,7 @@ final class _Integrator<S: ODESystem> {
     if first.time < tNew {
       interpolate(first.time, tmp)
       for (i, e) in problem.stateEvents.enumerated() where !fire.contains(i) && e.exactTime == nil {
-        if crosses(e, from: start[i], to: e.condition(first.time, tb)) { fire.append(i) }
+        if crosses(e, from: gPrev[i], to: e.condition(first.time, tb)) { fire.append(i) }
       }
     }
     return (first.time, fire, at.filter(\.cancel).map(\.index))

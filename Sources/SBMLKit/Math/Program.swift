@@ -163,6 +163,11 @@ public struct Compiler {
     return initial.count - 1
   }
 
+  /// The value of a constant slot (nil for any other slot).
+  public func constantValue(_ slot: Int) -> Double? {
+    constantSlots.contains(slot) ? initial[slot] : nil
+  }
+
   public mutating func constant(_ x: Double) -> Int {
     if let s = constants[x.bitPattern] { return s }
     let s = newSlot(x)

@@ -9,6 +9,8 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// Only these fluxes act, and time stands still (used to equilibrate fast reactions).
   var fluxMask: [Bool]? = nil
   var frozenTime: Double? = nil
+  /// Forces finite-difference Jacobians (to compare with the compiled one).
+  public var useFiniteDifferences = false
 
   public init(_ compiled: CompiledSBML) {
     self.compiled = compiled
@@ -32,6 +34,19 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       solveAlgebraic(v)
       compiled.rates.run(v, delay: workspace.delays)
     }
+  }
+
+  /// Loads (t, u) and runs only `program` (a slice of the evaluation); the workspace no
+  /// longer holds a complete evaluation afterwards.
+  @inlinable
+  public func evaluate(_ program: Program, t: Double, u: UnsafeBufferPointer<Double>) {
+    workspace.cache[1] = 0
+    let v = workspace.values
+    v[0] = t
+    compiled.loadSlots.withUnsafeBufferPointer { slots in
+      for i in 0..<slots.count { v[slots[i]] = u[i] }
+    }
+    program.run(v, delay: workspace.delays)
   }
 
   /// ``evaluate(t:u:)`` unless the workspace already holds that point (event conditions
@@ -89,6 +104,21 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       if step < 1e-14 { break }
     }
     phase.run(v, delay: workspace.delays)
+  }
+
+  public var isAutonomous: Bool { compiled.isAutonomous }
+  public var hasAnalyticJacobian: Bool { compiled.jacobian != nil && fluxMask == nil && frozenTime == nil && !useFiniteDifferences }
+
+  /// `∂f/∂u` from the compiled Jacobian program (after the model's program at the point).
+  public func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {
+    guard let jp = compiled.jacobian else { preconditionFailure("no compiled Jacobian") }
+    evaluate(t: t, u: u)
+    let v = workspace.values
+    jp.program.run(v)
+    for i in 0..<J.count { J[i] = 0 }
+    jp.entries.withUnsafeBufferPointer { e in
+      for k in 0..<e.count { J[e[k].index] = v[e[k].slot] }
+    }
   }
 
   public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
@@ -207,7 +237,10 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       let exact = exactTriggerTime(ev)
       var e = StateEvent(
         label: ev.id, direction: .up,
-        condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? { t, u in
+        condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? ev.conditionProgram.map { program in { t, u in
+          sys.evaluate(program, t: t, u: u)
+          return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
+        } } ?? { t, u in
           sys.evaluateCached(t: t, u: u)
           ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
           return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1

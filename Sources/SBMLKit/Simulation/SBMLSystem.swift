@@ -57,6 +57,9 @@ public struct CompiledSBML: Sendable {
     /// For a trigger combining comparisons with and/or/not: each comparison's `a − b`,
     /// watched for sign changes so that a trigger true only briefly is still seen.
     public var watchSlots: [Int] = []
+    /// The trigger alone from the states: the part of `main` it reads, then its own
+    /// instructions (nil with algebraic rules, whose unknowns need the full evaluation).
+    public var conditionProgram: Program?
   }
 
   public let model: SBMLModel
@@ -100,6 +103,11 @@ public struct CompiledSBML: Sendable {
     public var constantTauSlot: Int?
   }
   public var delays: [DelaySpec] = []
+  /// The Jacobian of `main` (nil with delays, algebraic rules or math it cannot
+  /// differentiate: the solver then uses finite differences).
+  public var jacobian: JacobianProgram?
+  /// Whether the rates between events read no time (the solver then skips `∂f/∂t`).
+  public var isAutonomous = false
 
   public init(_ model: SBMLModel) throws {
 
@@ -373,7 +381,8 @@ public struct CompiledSBML: Sendable {
       compiler = Compiler(adopting: c, keepingProgram: compiler.program)
       events.append(EventSpec(id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
                               useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
-                              assignments: assigns, program: c.program, watchSlots: watch))
+                              assignments: assigns, program: c.program, watchSlots: watch,
+                              conditionProgram: unknowns.isEmpty ? Self.conditionProgram(trig, event: c.program, main: compiler.program) : nil))
     }
 
     // Initial values: attributes, then initial assignments and rules in dependency order.
@@ -429,6 +438,18 @@ public struct CompiledSBML: Sendable {
       k += 1
     }
     self.delays = delays
+    if delays.isEmpty && unknowns.isEmpty {
+      let loads = states.map { s -> Int in
+        switch s { case .amount(_, let a, _, _, _): return a; case .symbol(let slot, _): return slot }
+      }
+      let derivatives = states.map { s -> Int in
+        if case .symbol(_, let d?) = s { return d }
+        return -1
+      }
+      self.jacobian = JacobianProgram.build(main: compiler.program, loadSlots: loads, derivativeSlots: derivatives,
+                                            fluxes: fluxes, compiler: &dc)
+      self.isAutonomous = !compiler.program.inputs.contains(0)
+    }
     self.model = model
     self.slots = slots
     self.initial = dc.initial
@@ -445,6 +466,14 @@ public struct CompiledSBML: Sendable {
       if case .symbol(_, let d?) = s { return d }
       return -1
     }
+  }
+
+  /// The instructions computing `trigger` from the states: the slice of `main` it needs,
+  /// then the slice of the event's program.
+  static func conditionProgram(_ trigger: Int, event: Program, main: Program) -> Program {
+    let own = event.slice(for: [trigger])
+    let before = main.slice(for: own.inputs.union([trigger]))
+    return Program(instructions: before.instructions + own.instructions)
   }
 
   /// Kahn's algorithm over nodes `(target, dependencies)`; a node depends on another when it
