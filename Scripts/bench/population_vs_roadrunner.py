@@ -8,9 +8,10 @@ For each model, both tools simulate exactly the same patients on one core: carts
 `population --threads 1 --write-parameters`, and the Python loop reads each patient's
 parameter values from that file, then per patient does `resetAll()`, sets the parameters
 (and the parameters their initial assignments define, evaluated here), `reset()` and
-`simulate(0, D, S + 1)` with the same tolerances. Reported: patients/s of both, their
-ratio, and the largest relative difference of final values between the tools and of each
-against a tight reference (both tools at rtol 1e-10, atol 1e-14) on a subset of patients.
+`simulate(0, D, S + 1)` with the same tolerances. Reported: patients/s of both (each the
+best of --repeats runs), their ratio, and the largest relative difference of final values
+between the tools and of each against a tight reference (both tools at rtol 1e-10, atol
+1e-14) on a subset of patients.
 Prints a markdown table.
 
     python3 Scripts/bench/population_vs_roadrunner.py [--quick]
@@ -164,11 +165,18 @@ def finals_of(header, rows):
     return [[float(row[j]) if row[j] else float("nan") for j in js] for row in rows]
 
 
-def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floor, work):
+def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floor, work, repeats):
     out = os.path.join(work, name)
-    header, rows, cs_rate, _, cs_line = cartsim_population(model, n, omega, seed, duration, steps, rtol, atol, out)
+    # Each tool's best rate over `repeats` runs (the machine is shared: the best run is the
+    # one least disturbed); outputs are identical between repeats.
+    cs_rate = rr_rate = 0.0
+    for _ in range(repeats):
+        header, rows, rate, _, cs_line = cartsim_population(model, n, omega, seed, duration, steps, rtol, atol, out)
+        cs_rate = max(cs_rate, rate)
     failed = sum(1 for row in rows if row[1] not in ("Success", "Terminated"))
-    ids, rr_finals, rr_rate = roadrunner_population(model, header, rows, duration, steps, rtol, atol)
+    for _ in range(repeats):
+        ids, rr_finals, rate = roadrunner_population(model, header, rows, duration, steps, rtol, atol)
+        rr_rate = max(rr_rate, rate)
     rr_failed = sum(1 for f in rr_finals if any(math.isnan(x) for x in f))
     cs_finals = finals_of(header, rows)
     # Tight references on the first `subset` patients.
@@ -193,6 +201,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="few patients (a smoke run)")
     ap.add_argument("--omega", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3, help="runs per tool and model; the best rate counts")
     ap.add_argument("--rtol", type=float, default=1e-6, help="libRoadRunner's default")
     ap.add_argument("--atol", type=float, default=1e-12, help="libRoadRunner's default")
     ap.add_argument("--floor", type=float, default=1e-6,
@@ -219,10 +228,11 @@ def main():
     ]
     results = []
     for name, model, n, d, steps in runs:
-        res = bench(name, model, n, min(n, 20 if q else 50), args.omega, args.seed, d, steps, args.rtol, args.atol, args.floor, work)
+        res = bench(name, model, n, min(n, 20 if q else 50), args.omega, args.seed, d, steps, args.rtol, args.atol, args.floor, work,
+                    1 if q else args.repeats)
         print(f"{name}: {res['line']}", file=sys.stderr)
         results.append(res)
-    print(f"\nomega {args.omega}, seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g}, one thread each; "
+    print(f"\nomega {args.omega}, seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g}, one thread each, best of {args.repeats}; "
           f"relative differences against max(|ref|, {args.floor:g}); ref = rtol 1e-10, atol 1e-14 (cartsim) on the first patients\n")
     print("| model | patients | D / S | cartsim patients/s | libRoadRunner patients/s | ratio | cartsim vs RR | cartsim vs ref | RR vs ref | refs (cartsim vs RR) | failures (cartsim / RR / RR ref) |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")

@@ -274,32 +274,10 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
 }
 
 extension SBMLSystem {
-  /// `c` for a trigger `time ≥ c` (or `c ≤ time`) whose `c` does not change during the
-  /// run (numbers and constant parameters), read after initialization.
+  /// `c` of a trigger `time ≥ c` whose `c` does not change during the run (see
+  /// ``CompiledSBML/EventSpec/triggerTimeSlot``), read after initialization.
   func exactTriggerTime(_ ev: CompiledSBML.EventSpec) -> Double? {
-    guard let e = compiled.model.events.first(where: { $0.id == ev.id })?.trigger else { return nil }
-    let constants = Set(compiled.model.parameters.filter(\.constant).map(\.id))
-    func constantValue(_ x: Expr) -> Double? {
-      switch x {
-      case .number(let v): return v
-      case .symbol(let s) where constants.contains(s) && compiled.stateOfSymbol[s] == nil: return workspace.values[compiled.slots[s]!]
-      case .apply(.minus, let a) where a.count == 2:
-        guard let p = constantValue(a[0]), let q = constantValue(a[1]) else { return nil }
-        return p - q
-      case .apply(.plus, let a) where a.count == 2:
-        guard let p = constantValue(a[0]), let q = constantValue(a[1]) else { return nil }
-        return p + q
-      default: return nil
-      }
-    }
-    switch e {
-    case .apply(.geq, let a) where a.count == 2 && a[0] == .time: return constantValue(a[1])
-    case .apply(.leq, let a) where a.count == 2 && a[1] == .time: return constantValue(a[0])
-    // `time == c` is true at one instant: land there (after it, `time ≥ c` never re-fires).
-    case .apply(.eq, let a) where a.count == 2 && a[0] == .time: return constantValue(a[1])
-    case .apply(.eq, let a) where a.count == 2 && a[1] == .time: return constantValue(a[0])
-    default: return nil
-    }
+    ev.triggerTimeSlot.map { workspace.values[$0] }
   }
 }
 

@@ -60,6 +60,9 @@ public struct CompiledSBML: Sendable {
     /// The trigger alone from the states: the part of `main` it reads, then its own
     /// instructions (nil with algebraic rules, whose unknowns need the full evaluation).
     public var conditionProgram: Program?
+    /// For a trigger `time ≥ c` (or `c ≤ time`, `time == c`) whose `c` is made of numbers
+    /// and constant parameters: the slot holding `c` after the initial program.
+    public var triggerTimeSlot: Int?
   }
 
   public let model: SBMLModel
@@ -415,6 +418,13 @@ public struct CompiledSBML: Sendable {
     }
     let initOrder = try CompiledSBML.topologicalOrder(initNodes.map { ($0.target, deps($0.expr)) }, names: names)
     for k in initOrder { try ic.assign(initNodes[k].expr, to: initNodes[k].target) }
+    // Known trigger times, computed once the parameters are initialized.
+    let constantParameters = Set(model.parameters.filter(\.constant).map(\.id)).subtracting(stateOf.keys)
+    for (i, ev) in model.events.enumerated() {
+      if let c = CompiledSBML.triggerTime(ev.trigger, constants: constantParameters) {
+        events[i].triggerTimeSlot = try ic.compile(try prep(c))
+      }
+    }
     self.initProgram = ic.program
     // Delayed expressions (compiling one may add nested delays).
     var dc = ic
@@ -465,6 +475,28 @@ public struct CompiledSBML: Sendable {
     self.derivativeSlots = states.map { s in
       if case .symbol(_, let d?) = s { return d }
       return -1
+    }
+  }
+
+  /// `c` of a trigger `time ≥ c`, `c ≤ time` or `time == c` (true at one instant: the
+  /// solver lands there, and after it `time ≥ c` never fires again) when `c` is made of
+  /// numbers and `constants` with + and −.
+  static func triggerTime(_ trigger: Expr, constants: Set<String>) -> Expr? {
+    func isConstant(_ x: Expr) -> Bool {
+      switch x {
+      case .number: return true
+      case .symbol(let s): return constants.contains(s)
+      case .apply(.minus, let a) where a.count == 2: return isConstant(a[0]) && isConstant(a[1])
+      case .apply(.plus, let a) where a.count == 2: return isConstant(a[0]) && isConstant(a[1])
+      default: return false
+      }
+    }
+    switch trigger {
+    case .apply(.geq, let a) where a.count == 2 && a[0] == .time && isConstant(a[1]): return a[1]
+    case .apply(.leq, let a) where a.count == 2 && a[1] == .time && isConstant(a[0]): return a[0]
+    case .apply(.eq, let a) where a.count == 2 && a[0] == .time && isConstant(a[1]): return a[1]
+    case .apply(.eq, let a) where a.count == 2 && a[1] == .time && isConstant(a[0]): return a[0]
+    default: return nil
     }
   }
 
