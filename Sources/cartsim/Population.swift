@@ -55,6 +55,9 @@ struct Population: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var out: String
 
+  @Option(help: "Machine code for the model's math: auto (when a C compiler works), on or off. The results are the same; only the speed differs.")
+  var native = "auto"
+
   @Flag(help: "No progress bar.")
   var quiet = false
 
@@ -73,12 +76,17 @@ struct Population: ParsableCommand {
       o.writeParameters = writeParameters
       o.simulation.capSteps = capSteps
       o.progress = !quiet && isatty(STDERR_FILENO) != 0
+      guard let nm = SBMLPopulationRun.NativeMode(rawValue: native) else {
+        throw InputError(file: "<command line>", path: "--native", message: "must be auto, on or off (found '\(native)')")
+      }
+      o.native = nm
       try SBMLPopulationRun.validate(o)
       let r = try SBMLPopulationRun.run(file: sbml, options: o, to: out)
       FileHandle.standardError.write(Data(String(
         format: "%d patients in %.2f s: %.1f patients/s on %d threads, %d solver failures; per patient %.0f steps (%.0f stiff), %.0f RHS evaluations\n",
         r.patients, r.seconds, r.patientsPerSecond, r.threads, r.failed, Double(r.stats.steps) / Double(r.patients),
         Double(r.stats.stiffSteps) / Double(r.patients), Double(r.stats.rhsEvaluations) / Double(r.patients)).utf8))
+      FileHandle.standardError.write(Data("evaluator: \(r.evaluator)\n".utf8))
       print("wrote \(out)/population.csv")
     } catch { throw fail(error) }
   }

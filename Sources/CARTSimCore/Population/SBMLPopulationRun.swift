@@ -22,6 +22,9 @@ public enum SBMLPopulationRun {
     /// Also write each patient's parameter values (`param_<id>` columns).
     public var writeParameters = false
     public var progress = false
+    /// Machine code for the model's math: `auto` when a C compiler works (else the
+    /// interpreter), `on` (an error without one) or `off`. Results are the same either way.
+    public var native = NativeMode.auto
     public init(patients: Int, omega: Double, duration: Double, steps: Int) {
       self.patients = patients
       self.omega = omega
@@ -29,7 +32,12 @@ public enum SBMLPopulationRun {
     }
   }
 
+  public enum NativeMode: String, Sendable, CaseIterable { case auto, on, off }
+
   public struct Report: Sendable {
+    /// How the model's math ran: "machine code (COMPILER, S s to compile)" or
+    /// "interpreter" with the reason.
+    public var evaluator = "interpreter"
     public var patients: Int
     public var failed: Int
     public var seconds: Double
@@ -85,8 +93,22 @@ public enum SBMLPopulationRun {
   @discardableResult
   public static func run(file: String, options o: Options, to dir: String) throws -> Report {
     try validate(o)
-    let model = try load(file: file)
-    return try run(model, options: o, to: dir)
+    var model = try load(file: file)
+    var evaluator = "interpreter"
+    if o.native != .off {
+      do {
+        try model.compileNative()
+        if let n = model.compiled.native {
+          evaluator = String(format: "machine code (%@, %.2f s to compile)", (n.compiler as NSString).lastPathComponent, n.seconds)
+        }
+      } catch {
+        if o.native == .on { throw InputError(file: file, path: "--native", message: "cannot compile the model to machine code: \(error)") }
+        evaluator = "interpreter (\(error))"
+      }
+    }
+    var report = try run(model, options: o, to: dir)
+    report.evaluator = evaluator
+    return report
   }
 
   @discardableResult

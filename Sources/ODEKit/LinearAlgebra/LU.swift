@@ -37,16 +37,21 @@ public func luSolve(_ lu: UnsafeMutablePointer<Double>, _ n: Int, _ pivots: Unsa
     let p = pivots[k]
     if p != k { let tmp = b[k]; b[k] = b[p]; b[p] = tmp }
   }
-  for i in 0..<n {
-    var s = b[i]
-    for j in 0..<i { s -= lu[i * n + j] * b[j] }
-    b[i] = s
+  // Column by column: the updates of one column are independent of each other (no chain
+  // of dependent multiply-adds as in row-wise dot products), and a zero skips a column.
+  for j in 0..<n {
+    let bj = b[j]
+    if bj != 0 {
+      for i in (j + 1)..<max(n, j + 1) { b[i] -= lu[i * n + j] * bj }
+    }
   }
-  var i = n - 1
-  while i >= 0 {
-    var s = b[i]
-    for j in (i + 1)..<n { s -= lu[i * n + j] * b[j] }
-    b[i] = s / lu[i * n + i]
-    i -= 1
+  var j = n - 1
+  while j >= 0 {
+    let bj = b[j] / lu[j * n + j]
+    b[j] = bj
+    if bj != 0 {
+      for i in 0..<j { b[i] -= lu[i * n + j] * bj }
+    }
+    j -= 1
   }
 }

@@ -29,6 +29,13 @@ public struct Program: Sendable {
     public var a: Int32
     public var b: Int32
     public var c: Int32
+    public init(code: Code, dst: Int32, a: Int32, b: Int32, c: Int32) {
+      self.code = code
+      self.dst = dst
+      self.a = a
+      self.b = b
+      self.c = c
+    }
   }
   public var instructions: [Instruction] = []
 

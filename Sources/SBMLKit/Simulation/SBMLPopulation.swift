@@ -11,7 +11,7 @@ import ODEKit
 /// symbol means in math: concentration unless `hasOnlySubstanceUnits`) and every rate-rule
 /// parameter at the end time.
 public struct SBMLPopulationModel: Sendable {
-  public let compiled: CompiledSBML
+  public private(set) var compiled: CompiledSBML
   /// Settable parameters, in document order.
   public let parameterIDs: [String]
   /// Their values in the model.
@@ -43,6 +43,11 @@ public struct SBMLPopulationModel: Sendable {
     baseValues = parameterSlots.map { compiled.initial[$0] }
     outputIDs = model.species.map(\.id) + model.parameters.filter { rateRuled.contains($0.id) }.map(\.id)
     outputSlots = outputIDs.map { compiled.slots[$0]! }
+  }
+
+  /// Compiles the model to machine code (see ``CompiledSBML/compileNative(compiler:)``).
+  public mutating func compileNative(compiler: String? = nil) throws {
+    try compiled.compileNative(compiler: compiler)
   }
 
   /// How each run is integrated: from `start` for `duration` with `steps + 1` evenly spaced

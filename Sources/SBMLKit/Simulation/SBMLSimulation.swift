@@ -11,9 +11,14 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   var frozenTime: Double? = nil
   /// Forces finite-difference Jacobians (to compare with the compiled one).
   public var useFiniteDifferences = false
+  /// The machine-code `main` and Jacobian program, if the model was compiled natively.
+  @usableFromInline let nativeMain: NativeCode.Function?
+  @usableFromInline let nativeJacobian: NativeCode.Function?
 
   public init(_ compiled: CompiledSBML) {
     self.compiled = compiled
+    nativeMain = compiled.native?.functions[0]
+    nativeJacobian = compiled.native.flatMap { $0.functions.count > 1 ? $0.functions[1] : nil }
     self.workspace = SBMLWorkspace(compiled.initial, states: compiled.states.count)
     if !compiled.delays.isEmpty { workspace.delays = DelayHistory(compiled) }
   }
@@ -27,7 +32,9 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     compiled.loadSlots.withUnsafeBufferPointer { slots in
       for i in 0..<slots.count { v[slots[i]] = u[i] }
     }
-    if compiled.unknownSlots.isEmpty {
+    if let f = nativeMain {
+      f(v)
+    } else if compiled.unknownSlots.isEmpty {
       compiled.main.run(v, delay: workspace.delays)
     } else {
       compiled.assign.run(v, delay: workspace.delays)
@@ -114,7 +121,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     guard let jp = compiled.jacobian else { preconditionFailure("no compiled Jacobian") }
     evaluate(t: t, u: u)
     let v = workspace.values
-    jp.program.run(v)
+    if let f = nativeJacobian { f(v) } else { jp.program.run(v) }
     for i in 0..<J.count { J[i] = 0 }
     jp.entries.withUnsafeBufferPointer { e in
       for k in 0..<e.count { J[e[k].index] = v[e[k].slot] }
