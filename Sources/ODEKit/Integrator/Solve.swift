@@ -44,7 +44,10 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline var stiffCount = 0, nonstiffCount = 0, backCount = 0
 
   // Work storage (n each, unless noted).
+  @usableFromInline let storage: UnsafeMutablePointer<Double>
   @usableFromInline let u, uNew, tmp, atol, rate, scale: UnsafeMutablePointer<Double>
+  /// ``SolverOptions/nonNegative``, read once.
+  @usableFromInline let nonNegative: [Int]
   @usableFromInline let k: [UnsafeMutablePointer<Double>]  // 7 stage vectors
   @usableFromInline let dense: UnsafeMutablePointer<Double>  // 5n
   @usableFromInline let jac, lu: UnsafeMutablePointer<Double>  // n*n
@@ -62,10 +65,13 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline var gPrev: [Double]
   @usableFromInline var gNew: [Double]
   /// Per state event, read once (the scan at every step must not copy the events):
-  /// its condition, its known trigger time (NaN if none) and its direction.
+  /// its condition and its direction.
   @usableFromInline let conditions: [(Double, UnsafeBufferPointer<Double>) -> Double]
-  @usableFromInline let exactTimes: [Double]
   @usableFromInline let directions: [StateEvent.Direction]
+  /// Events whose conditions are called at each step (no known trigger time), and the
+  /// others by trigger time.
+  @usableFromInline let conditionIndices: [Int]
+  @usableFromInline let exactSorted: [(time: Double, index: Int)]
   /// Scheduled (delayed) event executions, sorted by time then order of scheduling.
   @usableFromInline var pending: [(time: Double, event: Int, payload: [Double], seq: Int)] = []
   @usableFromInline var pendingSeq = 0
@@ -82,15 +88,20 @@ final class _Integrator<S: ODESystem> {
     self.opts = options
     self.stiff = method == .rodas4
     self.t = problem.tspan.start
+    // One block for all the work vectors and matrices (one allocation per solve).
+    let total = 18 * n + 2 * n * n
+    storage = .allocate(capacity: total)
+    storage.initialize(repeating: 0, count: total)
+    var next = storage
     func alloc(_ m: Int) -> UnsafeMutablePointer<Double> {
-      let p = UnsafeMutablePointer<Double>.allocate(capacity: m)
-      p.initialize(repeating: 0, count: m)
-      return p
+      defer { next += m }
+      return next
     }
     u = alloc(n); uNew = alloc(n); tmp = alloc(n); atol = alloc(n); rate = alloc(n); scale = alloc(n)
     k = (0..<7).map { _ in alloc(n) }
     dense = alloc(5 * n)
     jac = alloc(n * n); lu = alloc(n * n)
+    nonNegative = options.nonNegative
     piv = .allocate(capacity: n)
     piv.initialize(repeating: 0, count: n)
     for i in 0..<n {
@@ -105,16 +116,16 @@ final class _Integrator<S: ODESystem> {
     gPrev = Array(repeating: 0, count: problem.stateEvents.count)
     gNew = gPrev
     conditions = problem.stateEvents.map(\.condition)
-    exactTimes = problem.stateEvents.map { $0.exactTime ?? .nan }
     directions = problem.stateEvents.map(\.direction)
+    conditionIndices = problem.stateEvents.indices.filter { problem.stateEvents[$0].exactTime == nil }
+    exactSorted = problem.stateEvents.indices.compactMap { i in problem.stateEvents[i].exactTime.map { ($0, i) } }
+      .sorted { ($0.time, $0.index) < ($1.time, $1.index) }
     outT.reserveCapacity(saveAt.count)
     outU.reserveCapacity(saveAt.count * n)
   }
 
   deinit {
-    u.deallocate(); uNew.deallocate(); tmp.deallocate(); atol.deallocate(); rate.deallocate(); scale.deallocate()
-    for p in k { p.deallocate() }
-    dense.deallocate(); jac.deallocate(); lu.deallocate(); piv.deallocate()
+    storage.deallocate(); piv.deallocate()
   }
 
   // MARK: Driver
@@ -253,9 +264,9 @@ final class _Integrator<S: ODESystem> {
 
   /// Whether a change of `g` from `a` to `b` is a crossing in the event's direction.
   @inlinable
-  func crosses(_ e: StateEvent, from a: Double, to b: Double) -> Bool {
+  func crosses(_ direction: StateEvent.Direction, from a: Double, to b: Double) -> Bool {
     let up = a < 0 && b >= 0, down = a > 0 && b <= 0
-    switch e.direction {
+    switch direction {
     case .up: return up
     case .down: return down
     case .either: return up || down
@@ -272,7 +283,7 @@ final class _Integrator<S: ODESystem> {
     for (k, e) in problem.stateEvents.enumerated() where !excluded.contains(k) {
       let after = e.condition(time, ub)
       if e.cancelsWhenFalse && before[k] >= 0 && after < 0 { cancelPending(k) }
-      if crosses(e, from: before[k], to: after) { newly.append(k) }
+      if crosses(e.direction, from: before[k], to: after) { newly.append(k) }
     }
     return newly
   }
@@ -435,7 +446,7 @@ final class _Integrator<S: ODESystem> {
         out[i] = dense[i] + s * (dense[n + i] + s1 * (dense[2 * n + i] + s * (dense[3 * n + i] + s1 * dense[4 * n + i])))
       }
     }
-    for j in opts.nonNegative where out[j] < 0 { out[j] = 0 }
+    if !nonNegative.isEmpty { for j in nonNegative where out[j] < 0 { out[j] = 0 } }
   }
 
   // MARK: Stepping
@@ -482,7 +493,7 @@ final class _Integrator<S: ODESystem> {
         if stiff { stats.stiffSteps += 1 } else { stats.nonstiffSteps += 1 }
         let tNew = (h == tb - t) ? tb : t + h
         var clamped = false
-        for j in opts.nonNegative where uNew[j] < 0 { uNew[j] = 0; clamped = true }
+        for j in nonNegative where uNew[j] < 0 { uNew[j] = 0; clamped = true }
         // State events on [t, tNew].
         if !problem.stateEvents.isEmpty, let (te, due, cancels) = findStateEvent(tNew) {
           fillOutputs(before: te, inclusive: false)
@@ -531,9 +542,10 @@ final class _Integrator<S: ODESystem> {
   @inlinable
   func fillOutputs(before limit: Double, inclusive: Bool) {
     while nextOut < saveAt.count && (saveAt[nextOut] < limit || (inclusive && saveAt[nextOut] == limit)) {
-      interpolate(saveAt[nextOut], tmp)
-      outT.append(saveAt[nextOut])
-      for i in 0..<n { outU.append(tmp[i]) }
+      let time = saveAt[nextOut]
+      interpolate(time, tmp)
+      outT.append(time)
+      outU.append(contentsOf: UnsafeBufferPointer(start: tmp, count: n))
       nextOut += 1
     }
   }
@@ -552,63 +564,80 @@ final class _Integrator<S: ODESystem> {
   func findStateEvent(_ tNew: Double) -> (Double, [Int], [Int])? {
     var roots: [(time: Double, index: Int, cancel: Bool)] = []
     let ub = UnsafeBufferPointer(start: uNew, count: n)
-    let tb = UnsafeBufferPointer(start: tmp, count: n)
-    // The conditions at tNew go to gNew; gPrev holds those at t until the end.
-    defer { swap(&gPrev, &gNew) }
-    for i in 0..<gPrev.count {
-      let gA = gPrev[i]
-      let et = exactTimes[i]
-      // A known trigger time: the condition is `t ≥ et`, evaluated here without a call.
-      let gB = et.isNaN ? conditions[i](tNew, ub) : (tNew >= et ? 1 : -1)
-      gNew[i] = gB
-      if gA == gB { continue }
-      let e = problem.stateEvents[i]
-      let up = gA < 0 && gB >= 0
-      let fires = crosses(e, from: gA, to: gB)
-      let cancel = !fires && e.cancelsWhenFalse && gA >= 0 && gB < 0 && pending.contains { $0.event == i }
-      guard fires || cancel else { continue }
-      if let et = e.exactTime, et == tNew, fires {
-        roots.append((tNew, i, false))
-        continue
-      }
-      // The side of zero the condition is on after the crossing.
-      let after: (Double) -> Bool = cancel ? { $0 < 0 } : (up && e.direction != .down ? { $0 >= 0 } : { $0 <= 0 })
-      // Illinois (modified regula falsi) on the dense output.
-      var a = t, b = tNew, fa = gA, fb = gB, side = 0
-      if cancel && fa == 0 { fa = 1 }
-      for _ in 0..<200 {
-        if b - a <= 4 * b.ulp.magnitude + 1e-14 * abs(b - t) { break }
-        var m = (a * fb - b * fa) / (fb - fa)
-        if !(m > a && m < b) || abs(fb - fa) < 1e-300 { m = 0.5 * (a + b) }
-        interpolate(m, tmp)
-        let fm = e.condition(m, tb)
-        let sameAsB = after(fm) == after(fb)
-        if sameAsB {
-          b = m; fb = fm
-          if side == -1 { fa *= 0.5 }
-          side = -1
-        } else {
-          a = m; fa = fm
-          if side == 1 { fb *= 0.5 }
-          side = 1
-        }
-      }
-      roots.append((b, i, cancel))
+    // Known trigger times in (t, tNew] (the conditions `t ≥ et` of the others keep their
+    // sign over the step): exactSorted[first..<due].
+    var first = 0, hi = exactSorted.count
+    while first < hi {
+      let mid = (first + hi) / 2
+      if exactSorted[mid].time > t { hi = mid } else { first = mid + 1 }
     }
-    guard let first = roots.min(by: { $0.time < $1.time }) else { return nil }
-    let tol = 1e-12 * max(abs(first.time), 1)
-    let at = roots.filter { $0.time - first.time <= tol }
+    var due = first
+    while due < exactSorted.count && exactSorted[due].time <= tNew { due += 1 }
+    // gPrev keeps the values at t until the end: the crossing tests below need them.
+    defer {
+      for i in conditionIndices { gPrev[i] = gNew[i] }
+      for k in first..<due { gPrev[exactSorted[k].index] = 1 }
+    }
+    for i in conditionIndices {
+      let gA = gPrev[i], gB = conditions[i](tNew, ub)
+      gNew[i] = gB
+      if gA != gB, let r = locate(i, from: gA, to: gB, tNew) { roots.append((r.time, i, r.cancel)) }
+    }
+    for k in first..<due {
+      let i = exactSorted[k].index
+      if gPrev[i] != 1, let r = locate(i, from: gPrev[i], to: 1, tNew) { roots.append((r.time, i, r.cancel)) }
+    }
+    guard let root = roots.min(by: { $0.time < $1.time }) else { return nil }
+    let tol = 1e-12 * max(abs(root.time), 1)
+    let at = roots.filter { $0.time - root.time <= tol }
     var fire = at.filter { !$0.cancel }.map(\.index)
     // Stopping at the root: any other condition that has crossed by then fires there too
     // (a condition true only inside a window shorter than the step, seen at a root of one
     // of its parts).
-    if first.time < tNew {
-      interpolate(first.time, tmp)
-      for (i, e) in problem.stateEvents.enumerated() where !fire.contains(i) && e.exactTime == nil {
-        if crosses(e, from: gPrev[i], to: e.condition(first.time, tb)) { fire.append(i) }
+    if root.time < tNew {
+      interpolate(root.time, tmp)
+      let tb = UnsafeBufferPointer(start: tmp, count: n)
+      for i in conditionIndices where !fire.contains(i) {
+        if crosses(directions[i], from: gPrev[i], to: conditions[i](root.time, tb)) { fire.append(i) }
       }
     }
-    return (first.time, fire, at.filter(\.cancel).map(\.index))
+    return (root.time, fire, at.filter(\.cancel).map(\.index))
+  }
+
+  /// Where event `i`'s condition, `gA` at t and `gB` at tNew, crosses in the step just
+  /// taken (firing, or cancelling its scheduled executions), or nil if it does not.
+  @usableFromInline
+  func locate(_ i: Int, from gA: Double, to gB: Double, _ tNew: Double) -> (time: Double, cancel: Bool)? {
+    let e = problem.stateEvents[i]
+    let tb = UnsafeBufferPointer(start: tmp, count: n)
+    let up = gA < 0 && gB >= 0
+    let fires = crosses(e.direction, from: gA, to: gB)
+    let cancel = !fires && e.cancelsWhenFalse && gA >= 0 && gB < 0 && pending.contains { $0.event == i }
+    guard fires || cancel else { return nil }
+    if let et = e.exactTime, et == tNew, fires { return (tNew, false) }
+    // The side of zero the condition is on after the crossing.
+    let after: (Double) -> Bool = cancel ? { $0 < 0 } : (up && e.direction != .down ? { $0 >= 0 } : { $0 <= 0 })
+    // Illinois (modified regula falsi) on the dense output.
+    var a = t, b = tNew, fa = gA, fb = gB, side = 0
+    if cancel && fa == 0 { fa = 1 }
+    for _ in 0..<200 {
+      if b - a <= 4 * b.ulp.magnitude + 1e-14 * abs(b - t) { break }
+      var m = (a * fb - b * fa) / (fb - fa)
+      if !(m > a && m < b) || abs(fb - fa) < 1e-300 { m = 0.5 * (a + b) }
+      interpolate(m, tmp)
+      let fm = e.condition(m, tb)
+      let sameAsB = after(fm) == after(fb)
+      if sameAsB {
+        b = m; fb = fm
+        if side == -1 { fa *= 0.5 }
+        side = -1
+      } else {
+        a = m; fa = fm
+        if side == 1 { fb *= 0.5 }
+        side = 1
+      }
+    }
+    return (b, cancel)
   }
 
   /// Stiffness switching for `.auto`.

@@ -85,10 +85,9 @@ public struct SBMLPopulationModel: Sendable {
   /// ``Options/capSteps`` for the step size.
   public func simulate(parameters: [Double], options o: Options) -> Outcome {
     precondition(parameters.count == parameterSlots.count, "one value per settable parameter")
-    var c = compiled
-    for (k, s) in parameterSlots.enumerated() { c.initial[s] = parameters[k] }
+    let c = compiled
     let sys = SBMLSystem(c)
-    let u0 = sys.initialState(at: o.start)
+    let u0 = sys.initialState(at: o.start, overrides: parameterSlots.indices.map { (parameterSlots[$0], parameters[$0]) })
     let end = o.start + o.duration
     let n = sys.dimension
     guard n > 0 else {

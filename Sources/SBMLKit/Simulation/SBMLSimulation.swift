@@ -145,9 +145,13 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   }
 
   /// The state at the start: initial assignments and rules evaluated at `t0`.
-  public func initialState(at t0: Double) -> [Double] {
+  ///
+  /// `overrides` replace initial values (parameters of one patient) before the initial
+  /// assignments run.
+  public func initialState(at t0: Double, overrides: [(slot: Int, value: Double)] = []) -> [Double] {
     let v = workspace.values
-    for i in 0..<compiled.initial.count { v[i] = compiled.initial[i] }
+    compiled.initial.withUnsafeBufferPointer { v.update(from: $0.baseAddress!, count: $0.count) }
+    for o in overrides { v[o.slot] = o.value }
     v[0] = t0
     v[compiled.startSlot] = t0
     workspace.delays?.reset(t0: t0, base: v, count: workspace.count)
@@ -177,8 +181,8 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     }
     // Fast reactions start at their equilibrium: run them alone, with time frozen at t0,
     // for 1e5 of their time constants.
+    guard compiled.hasFastReactions, !u0.isEmpty else { return u0 }
     let fastSlots = Set(compiled.model.reactions.filter(\.fast).compactMap { compiled.slots[$0.id] })
-    guard !fastSlots.isEmpty, !u0.isEmpty else { return u0 }
     var fast = self
     fast.fluxMask = compiled.fluxes.map { fastSlots.contains($0.rateSlot) }
     fast.frozenTime = t0
@@ -209,48 +213,51 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// `useValuesFromTriggerTime`), and a non-persistent event is cancelled if its trigger
   /// turns false first; priorities order simultaneous executions.
   public func stateEvents() -> [StateEvent] {
+    // One shared reference for all the closures (a copy of the system per closure costs a
+    // retain of each of its arrays).
+    let ref = SystemReference(self)
     // Watchers of the parts of compound triggers: no action; stopping at their roots lets
     // the solver see the trigger there.
     let watchers = compiled.events.flatMap { ev in
       ev.watchSlots.map { slot in
-        let sys = self
+        let sys = ref
         return StateEvent(label: "\(ev.id) (watch)", direction: .either, condition: { t, u in
-          sys.evaluateCached(t: t, u: u)
-          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
-          return sys.workspace.values[slot]
+          sys.s.evaluateCached(t: t, u: u)
+          ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
+          return sys.s.workspace.values[slot]
         }, action: { _, _ in .continue })
       }
     }
     return compiled.events.map { ev in
-      let sys = self
+      let sys = ref
       func evaluate(_ t: Double, _ u: [Double]) -> UnsafeMutablePointer<Double> {
-        u.withUnsafeBufferPointer { sys.evaluate(t: t, u: $0) }
-        ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
-        return sys.workspace.values
+        u.withUnsafeBufferPointer { sys.s.evaluate(t: t, u: $0) }
+        ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
+        return sys.s.workspace.values
       }
       func apply(_ values: [Double], to u: inout [Double]) {
-        let v = sys.workspace.values
+        let v = sys.s.workspace.values
         // Species amounts with the sizes before the event (all assignments of an event are
         // computed first, then applied together), then the symbols (compartments included).
         for (k, a) in ev.assignments.enumerated() {
-          let i = sys.compiled.stateOfSymbol[a.target]!
-          if case .amount(_, _, _, let comp, let only) = sys.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
+          let i = sys.s.compiled.stateOfSymbol[a.target]!
+          if case .amount(_, _, _, let comp, let only) = sys.s.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
         }
         for (k, a) in ev.assignments.enumerated() {
-          let i = sys.compiled.stateOfSymbol[a.target]!
-          if case .symbol(let slot, _) = sys.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
+          let i = sys.s.compiled.stateOfSymbol[a.target]!
+          if case .symbol(let slot, _) = sys.s.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
         }
       }
       let exact = exactTriggerTime(ev)
       var e = StateEvent(
         label: ev.id, direction: .up,
         condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? ev.conditionProgram.map { program in { t, u in
-          sys.evaluate(program, t: t, u: u)
-          return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
+          sys.s.evaluate(program, t: t, u: u)
+          return sys.s.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
         } } ?? { t, u in
-          sys.evaluateCached(t: t, u: u)
-          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
-          return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
+          sys.s.evaluateCached(t: t, u: u)
+          ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
+          return sys.s.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
         },
         action: { t, u in
           let v = evaluate(t, u)
@@ -270,14 +277,20 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       e.exactTime = exact
       if let p = ev.prioritySlot {
         e.priority = { t, u in
-          sys.evaluate(t: t, u: u)
-          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
-          return sys.workspace.values[p]
+          sys.s.evaluate(t: t, u: u)
+          ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
+          return sys.s.workspace.values[p]
         }
       }
       return e
     } + watchers
   }
+}
+
+/// A reference to a system, shared by the event closures.
+final class SystemReference: @unchecked Sendable {
+  let s: SBMLSystem
+  init(_ s: SBMLSystem) { self.s = s }
 }
 
 extension SBMLSystem {

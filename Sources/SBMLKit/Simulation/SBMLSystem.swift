@@ -114,6 +114,9 @@ public struct CompiledSBML: Sendable {
   /// `main` and the Jacobian program as machine code, once ``compileNative(compiler:)``
   /// has run: bit for bit the interpreter's results, several times faster.
   public private(set) var native: NativeCode?
+  /// Whether any reaction is fast (equilibrated at the start).
+  public var hasFastReactions: Bool { !fastReactionIDs.isEmpty }
+  var fastReactionIDs: [String] = []
 
   /// Compiles `main` and the Jacobian program to machine code with the system C compiler
   /// (see ``NativeCode``). Throws, leaving the interpreter in use, for models with delays or
@@ -460,6 +463,7 @@ public struct CompiledSBML: Sendable {
       k += 1
     }
     self.delays = delays
+    self.fastReactionIDs = model.reactions.filter(\.fast).map(\.id)
     if delays.isEmpty && unknowns.isEmpty {
       let loads = states.map { s -> Int in
         switch s { case .amount(_, let a, _, _, _): return a; case .symbol(let slot, _): return slot }
