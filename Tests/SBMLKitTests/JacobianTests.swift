@@ -157,4 +157,51 @@ struct JacobianTests {
     #expect(models > 800, "\(models) models with a compiled Jacobian")
     #expect(mismatches.isEmpty, "\(mismatches.prefix(20).joined(separator: "\n"))")
   }
+
+  func model(rules: String, species: String = "", parameters: String) -> String {
+    """
+    <?xml version="1.0" encoding="UTF-8"?>
+    <sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">
+      <model id="m">
+        <listOfCompartments><compartment id="c" size="1" constant="true" spatialDimensions="3"/></listOfCompartments>
+        <listOfSpecies>\(species)</listOfSpecies>
+        <listOfParameters>\(parameters)</listOfParameters>
+        <listOfRules>\(rules)</listOfRules>
+      </model>
+    </sbml>
+    """
+  }
+
+  /// A rate rule that is `time` itself reads time: the model is not autonomous, and the
+  /// stiff solver gets x = t²/2 right.
+  @Test func aRateRuleOfTimeIsNotAutonomous() throws {
+    let xml = model(rules: """
+      <rateRule variable="x"><math xmlns="http://www.w3.org/1998/Math/MathML"><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol></math></rateRule>
+      """, parameters: #"<parameter id="x" value="0" constant="false"/>"#)
+    let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
+    #expect(!compiled.isAutonomous)
+    let tc = SBMLSystem(compiled).simulate(start: 0, duration: 4, steps: 4, variables: [("x", .symbol)], rtol: 1e-8, atol: 1e-12, method: .rodas4)
+    #expect(tc.returnCode == .success)
+    #expect(abs(tc.values[4][0] - 8) < 1e-6)
+  }
+
+  /// dS/dt = 1 − S^n from S = 0 with the exponent a state (n = 0.5): the derivatives of S^n
+  /// are infinite at S = 0 (and ∂/∂n is 0·ln 0 there); the stiff solver falls back to finite
+  /// differences where they are not finite and agrees with the explicit one.
+  @Test func aPowerAtZeroFallsBackToFiniteDifferences() throws {
+    let xml = model(rules: """
+      <rateRule variable="S"><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><minus/><cn>1</cn>
+        <apply><power/><ci>S</ci><ci>n</ci></apply></apply></math></rateRule>
+      <rateRule variable="n"><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>0</cn></math></rateRule>
+      """, parameters: #"<parameter id="S" value="0" constant="false"/><parameter id="n" value="0.5" constant="false"/>"#)
+    let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
+    #expect(compiled.jacobian != nil)
+    let stiff = SBMLSystem(compiled).simulate(start: 0, duration: 5, steps: 5, variables: [("S", .symbol)], rtol: 1e-8, atol: 1e-12, method: .rodas4)
+    let explicit = SBMLSystem(compiled).simulate(start: 0, duration: 5, steps: 5, variables: [("S", .symbol)], rtol: 1e-8, atol: 1e-12, method: .dp5)
+    #expect(stiff.returnCode == .success)
+    for i in 0...5 { #expect(abs(stiff.values[i][0] - explicit.values[i][0]) < 1e-6, "t = \(i)") }
+    // Exactly: t = −2√S − 2 ln(1 − √S).
+    let y = stiff.values[5][0].squareRoot()
+    #expect(abs(-2 * y - 2 * log(1 - y) - 5) < 1e-5)
+  }
 }

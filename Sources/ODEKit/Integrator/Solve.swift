@@ -466,7 +466,17 @@ final class _Integrator<S: ODESystem> {
       let minStep = max(opts.minStep, 4 * t.ulp.magnitude, 1e-300)
       // An event located just before the breakpoint can leave a sliver too short to step
       // over: there is nothing to integrate there.
-      if tb - t < minStep { t = tb; break }
+      if tb - t < minStep {
+        // Known trigger times in the sliver still fire (at tb, the breakpoint).
+        let due = exactSorted.filter { $0.time > t && $0.time <= tb && gPrev[$0.index] < 0 }.map(\.index)
+        t = tb
+        if !due.isEmpty {
+          let outcome = fireStateEvents(due, at: tb)
+          resetStateEvents()
+          if case .terminate = outcome { recordOutputs(upTo: tb); return .terminated }
+        }
+        break
+      }
       if h < minStep {
         // A step size collapsing under DP5 is stiffness that the estimate did not catch in
         // time (a transient far faster than the solution): `auto` goes on with Rodas4.
@@ -732,7 +742,11 @@ final class _Integrator<S: ODESystem> {
     stats.jacobianEvaluations += 1
     if sys.hasAnalyticJacobian {
       sys.jacobian(t: t, u: UnsafeBufferPointer(start: u, count: n), J: UnsafeMutableBufferPointer(start: jac, count: n * n))
-      return
+      // An entry that is infinite or undefined at this point (a power below 1 at 0): finite
+      // differences for this step instead.
+      var finite = true
+      for i in 0..<(n * n) where !jac[i].isFinite { finite = false; break }
+      if finite { return }
     }
     let fp = k[6]
     let sq = Double.ulpOfOne.squareRoot()

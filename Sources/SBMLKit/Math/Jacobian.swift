@@ -7,6 +7,8 @@
 /// first at the same point. Constants fold and equal sub-expressions are shared, as in
 /// the model's own program. Entry `(i, j)` of the Jacobian is then the sum over the
 /// fluxes and the rate rule of state `i` of their derivatives with respect to state `j`.
+/// Where a derivative is infinite or undefined at the point (a power below 1 or a root of
+/// 0), entries come out non-finite and the solver falls back to finite differences there.
 public struct JacobianProgram: Sendable {
   /// Computes the non-zero partial derivatives, after the model's program.
   public var program: Program
@@ -144,8 +146,8 @@ public struct JacobianProgram: Sendable {
             coefficientA = c.emit(.mul, b, c.emit(.pow, a, c.emit(.sub, b, one)))
           }
         }
-        // ∂(a^b)/∂b = a^b·ln a.
-        let coefficientB = db.isEmpty ? zero : mul(r, c.emit(.ln, a))
+        // ∂(a^b)/∂b = a^b·ln a (0 at a = 0, where a^b is 0 for b > 0).
+        let coefficientB = db.isEmpty ? zero : c.emit(.select, c.emit(.eq, a, zero), zero, mul(r, c.emit(.ln, a)))
         return combined(da, coefficientA, db, coefficientB)
       case .exp: return scaled(da, by: r)
       case .ln: return scaled(da, by: c.emit(.div, one, a))
@@ -166,8 +168,9 @@ public struct JacobianProgram: Sendable {
       case .rem:
         // a − b·trunc(a/b)
         return combined(da, one, db, c.emit(.quot, a, b), subtract: true)
-      case .min: return selected(c.emit(.le, a, b), da, db)
-      case .max: return selected(c.emit(.ge, a, b), da, db)
+      // As Swift's min and max choose: b if b < a (min) or b ≥ a (max), else a.
+      case .min: return selected(c.emit(.lt, b, a), db, da)
+      case .max: return selected(c.emit(.ge, b, a), db, da)
       case .select: return selected(a, db, dc)
       case .sin: return scaled(da, by: c.emit(.cos, a))
       case .cos: return scaled(da, by: c.emit(.neg, c.emit(.sin, a)))

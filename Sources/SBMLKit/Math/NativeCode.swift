@@ -147,9 +147,13 @@ public final class NativeCode: @unchecked Sendable {
     let c = dir.appendingPathComponent("model.c"), so = dir.appendingPathComponent("model.so")
     try source.write(to: c, atomically: true, encoding: .utf8)
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: cc.hasPrefix("/") ? cc : "/usr/bin/env")
-    let args = ["-O2", "-fPIC", "-shared", "-ffp-contract=off", "-o", so.path, c.path, "-lm"]
-    p.arguments = cc.hasPrefix("/") ? args : [cc] + args
+    // The compiler may come with words of its own (`ccache gcc`, `gcc -m64`).
+    let words = cc.split(whereSeparator: \.isWhitespace).map(String.init)
+    guard let program = words.first else { throw Failure(description: "empty C compiler name") }
+    p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : "/usr/bin/env")
+    let args = Array(words.dropFirst()) + ["-O2", "-fPIC", "-shared", "-ffp-contract=off", "-o", so.path, c.path, "-lm"]
+    p.arguments = program.hasPrefix("/") ? args : [program] + args
+    p.standardInput = FileHandle.nullDevice
     let errors = Pipe()
     p.standardError = errors
     p.standardOutput = FileHandle.nullDevice

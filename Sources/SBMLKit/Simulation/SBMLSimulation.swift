@@ -297,7 +297,8 @@ extension SBMLSystem {
   /// `c` of a trigger `time ≥ c` whose `c` does not change during the run (see
   /// ``CompiledSBML/EventSpec/triggerTimeSlot``), read after initialization.
   func exactTriggerTime(_ ev: CompiledSBML.EventSpec) -> Double? {
-    ev.triggerTimeSlot.map { workspace.values[$0] }
+    // A NaN time (an undefined parameter) is no known time: the condition is never true.
+    ev.triggerTimeSlot.map { workspace.values[$0] }.flatMap { $0.isNaN ? nil : $0 }
   }
 }
 

@@ -400,7 +400,8 @@ public struct CompiledSBML: Sendable {
       events.append(EventSpec(id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
                               useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
                               assignments: assigns, program: c.program, watchSlots: watch,
-                              conditionProgram: unknowns.isEmpty ? Self.conditionProgram(trig, event: c.program, main: compiler.program) : nil))
+                              conditionProgram: unknowns.isEmpty ? Self.conditionProgram(trig, event: c.program, main: compiler.program) : nil,
+                              triggerTimeSlot: nil))
     }
 
     // Initial values: attributes, then initial assignments and rules in dependency order.
@@ -437,7 +438,10 @@ public struct CompiledSBML: Sendable {
     let constantParameters = Set(model.parameters.filter(\.constant).map(\.id)).subtracting(stateOf.keys)
     for (i, ev) in model.events.enumerated() {
       if let c = CompiledSBML.triggerTime(ev.trigger, constants: constantParameters) {
-        events[i].triggerTimeSlot = try ic.compile(try prep(c))
+        // A slot of its own (the expression's may be a symbol's, which states overwrite).
+        let value = try ic.compile(try prep(c)), slot = ic.newSlot()
+        ic.program.instructions.append(.init(code: .copy, dst: Int32(slot), a: Int32(value), b: 0, c: 0))
+        events[i].triggerTimeSlot = slot
       }
     }
     self.initProgram = ic.program
@@ -474,7 +478,9 @@ public struct CompiledSBML: Sendable {
       }
       self.jacobian = JacobianProgram.build(main: compiler.program, loadSlots: loads, derivativeSlots: derivatives,
                                             fluxes: fluxes, compiler: &dc)
-      self.isAutonomous = !compiler.program.inputs.contains(0)
+      // Time read by the rates, or a rate rule or flux factor that is time itself.
+      let direct = derivatives + fluxes.flatMap { [$0.rateSlot, $0.stoichiometrySlot] + ($0.conversionSlot.map { [$0] } ?? []) }
+      self.isAutonomous = !compiler.program.inputs.contains(0) && !direct.contains(0)
     }
     self.model = model
     self.slots = slots
@@ -518,10 +524,12 @@ public struct CompiledSBML: Sendable {
 
   /// The instructions computing `trigger` from the states: the slice of `main` it needs,
   /// then the slice of the event's program.
-  static func conditionProgram(_ trigger: Int, event: Program, main: Program) -> Program {
+  /// Nil if the slice has a `delay` (whose current value may need the rest of `main`).
+  static func conditionProgram(_ trigger: Int, event: Program, main: Program) -> Program? {
     let own = event.slice(for: [trigger])
     let before = main.slice(for: own.inputs.union([trigger]))
-    return Program(instructions: before.instructions + own.instructions)
+    let program = Program(instructions: before.instructions + own.instructions)
+    return program.instructions.contains { $0.code == .delay } ? nil : program
   }
 
   /// Kahn's algorithm over nodes `(target, dependencies)`; a node depends on another when it
