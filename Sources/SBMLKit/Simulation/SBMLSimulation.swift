@@ -26,12 +26,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// Fills the value array for (t, u): states, assignment rules, rates, rate rules.
   @inlinable
   public func evaluate(t: Double, u: UnsafeBufferPointer<Double>) {
-    workspace.cache[1] = 0
-    let v = workspace.values
-    v[0] = t
-    compiled.loadSlots.withUnsafeBufferPointer { slots in
-      for i in 0..<slots.count { v[slots[i]] = u[i] }
-    }
+    let v = load(t: t, u: u)
     if let f = nativeMain {
       f(v)
     } else if compiled.unknownSlots.isEmpty {
@@ -47,13 +42,19 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// longer holds a complete evaluation afterwards.
   @inlinable
   public func evaluate(_ program: Program, t: Double, u: UnsafeBufferPointer<Double>) {
+    program.run(load(t: t, u: u), delay: workspace.delays)
+  }
+
+  /// Writes time and states into the value array (invalidating the cached point).
+  @inlinable
+  func load(t: Double, u: UnsafeBufferPointer<Double>) -> UnsafeMutablePointer<Double> {
     workspace.cache[1] = 0
     let v = workspace.values
     v[0] = t
     compiled.loadSlots.withUnsafeBufferPointer { slots in
       for i in 0..<slots.count { v[slots[i]] = u[i] }
     }
-    program.run(v, delay: workspace.delays)
+    return v
   }
 
   /// ``evaluate(t:u:)`` unless the workspace already holds that point (event conditions

@@ -468,15 +468,16 @@ public struct CompiledSBML: Sendable {
     }
     self.delays = delays
     self.fastReactionIDs = model.reactions.filter(\.fast).map(\.id)
+    self.loadSlots = states.map { s in
+      switch s { case .amount(_, let a, _, _, _): return a; case .symbol(let slot, _): return slot }
+    }
+    self.derivativeSlots = states.map { s in
+      if case .symbol(_, let d?) = s { return d }
+      return -1
+    }
     if delays.isEmpty && unknowns.isEmpty {
-      let loads = states.map { s -> Int in
-        switch s { case .amount(_, let a, _, _, _): return a; case .symbol(let slot, _): return slot }
-      }
-      let derivatives = states.map { s -> Int in
-        if case .symbol(_, let d?) = s { return d }
-        return -1
-      }
-      self.jacobian = JacobianProgram.build(main: compiler.program, loadSlots: loads, derivativeSlots: derivatives,
+      let derivatives = derivativeSlots
+      self.jacobian = JacobianProgram.build(main: compiler.program, loadSlots: loadSlots, derivativeSlots: derivatives,
                                             fluxes: fluxes, compiler: &dc)
       // Time read by the rates, or a rate rule or flux factor that is time itself.
       let direct = derivatives + fluxes.flatMap { [$0.rateSlot, $0.stoichiometrySlot] + ($0.conversionSlot.map { [$0] } ?? []) }
@@ -491,13 +492,6 @@ public struct CompiledSBML: Sendable {
     self.fluxes = fluxes
     self.events = events
     self.speciesByID = Dictionary(model.species.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-    self.loadSlots = states.map { s in
-      switch s { case .amount(_, let a, _, _, _): return a; case .symbol(let slot, _): return slot }
-    }
-    self.derivativeSlots = states.map { s in
-      if case .symbol(_, let d?) = s { return d }
-      return -1
-    }
   }
 
   /// `c` of a trigger `time ≥ c`, `c ≤ time` or `time == c` (true at one instant: the
