@@ -137,9 +137,12 @@ final class _Integrator<S: ODESystem> {
     @usableFromInline var kind: Int  // 0 infusion end, 1 time event, 2 dose
     @usableFromInline var index: Int  // into timeEvents or the expanded doses
     @usableFromInline var order: Int
+    @usableFromInline init(time: Double, kind: Int, index: Int, order: Int) {
+      self.time = time; self.kind = kind; self.index = index; self.order = order
+    }
   }
 
-  @usableFromInline
+  @inlinable
   func run() -> ODESolution {
     let (t0, tEnd) = problem.tspan
     let doses = problem.doses.flatMap(\.administrations)
@@ -198,7 +201,7 @@ final class _Integrator<S: ODESystem> {
     return finish(code)
   }
 
-  @usableFromInline
+  @inlinable
   func finish(_ code: ReturnCode) -> ODESolution {
     ODESolution(
       t: outT, values: outU, dimension: n, returnCode: code, stats: stats, method: requested,
@@ -207,7 +210,7 @@ final class _Integrator<S: ODESystem> {
 
   /// Orders due events by priority (higher first), then index — or, with
   /// ``SolverOptions/tieSeed``, in random order among equal priorities.
-  @usableFromInline
+  @inlinable
   func byPriority(_ idx: [Int], at te: Double) -> [Int] {
     let events = problem.stateEvents
     let random = opts.tieSeed != nil
@@ -220,7 +223,7 @@ final class _Integrator<S: ODESystem> {
   }
 
   /// SplitMix64 over the tie seed.
-  @usableFromInline
+  @inlinable
   func nextRandom() -> UInt64 {
     rngState &+= 0x9E37_79B9_7F4A_7C15
     var z = rngState
@@ -232,7 +235,7 @@ final class _Integrator<S: ODESystem> {
   /// Applies the state events `due` at `te` (state in `u`) in priority order, then any
   /// events whose conditions the changes made cross, up to 1000 executions. An action may
   /// schedule a delayed execution. Returns `.terminate` if an event asked to stop.
-  @usableFromInline
+  @inlinable
   func fireStateEvents(_ due: [Int], at te: Double) -> EventOutcome {
     let events = problem.stateEvents
     var queue = byPriority(due, at: te)
@@ -276,7 +279,7 @@ final class _Integrator<S: ODESystem> {
   /// After an event changed the state at `time` (conditions were `before`): cancels the
   /// scheduled executions of events whose condition fell below zero, and returns the
   /// events the change made cross, except those in `excluded`.
-  @usableFromInline
+  @inlinable
   func reactToJump(at time: Double, before: [Double], excluding excluded: Set<Int>) -> [Int] {
     let ub = UnsafeBufferPointer(start: u, count: n)
     var newly: [Int] = []
@@ -288,7 +291,7 @@ final class _Integrator<S: ODESystem> {
     return newly
   }
 
-  @usableFromInline
+  @inlinable
   func schedule(_ event: Int, at time: Double, _ payload: [Double]) {
     pendingSeq += 1
     let item = (time: time, event: event, payload: payload, seq: pendingSeq)
@@ -296,12 +299,12 @@ final class _Integrator<S: ODESystem> {
     pending.insert(item, at: at)
   }
 
-  @usableFromInline
+  @inlinable
   func cancelPending(_ event: Int) { pending.removeAll { $0.event == event } }
 
   /// Runs scheduled executions due at `time` (several at once in priority order); they may
   /// trigger further state events and schedule more.
-  @usableFromInline
+  @inlinable
   func runDuePending(at time: Double) -> EventOutcome {
     var rounds = 0
     while let first = pending.first, first.time <= time, rounds < 1000 {
@@ -332,7 +335,7 @@ final class _Integrator<S: ODESystem> {
     return .continue
   }
 
-  @usableFromInline
+  @inlinable
   func apply(_ d: _Disc, _ doses: [Dose]) {
     if d.kind == 3 { return }  // a landing point: the state event fires through the crossing test
     stats.events += 1
@@ -356,7 +359,7 @@ final class _Integrator<S: ODESystem> {
     fsalValid = false
   }
 
-  @usableFromInline
+  @inlinable
   func recordOutputs(upTo time: Double) {
     while nextOut < saveAt.count && saveAt[nextOut] <= time {
       outT.append(saveAt[nextOut])
@@ -371,7 +374,7 @@ final class _Integrator<S: ODESystem> {
     if let o = opts.observer { o(t, UnsafeBufferPointer(start: u, count: n)) }
   }
 
-  @usableFromInline
+  @inlinable
   func resetStateEvents() {
     observe()
     let ub = UnsafeBufferPointer(start: u, count: n)
@@ -400,7 +403,7 @@ final class _Integrator<S: ODESystem> {
   }
 
   /// Hairer's starting step (Solving ODEs I, §II.4).
-  @usableFromInline
+  @inlinable
   func initialStep(to tb: Double) -> Double {
     let span = tb - t
     let order = stiff ? 4.0 : 5.0
@@ -452,7 +455,7 @@ final class _Integrator<S: ODESystem> {
   // MARK: Stepping
 
   /// Integrates from `t` to `tb` (a discontinuity or the end). Returns `.success` on arrival.
-  @usableFromInline
+  @inlinable
   func integrate(to tb: Double) -> ReturnCode {
     var lastWasNaN = false
     var lastRejected = false
@@ -570,7 +573,7 @@ final class _Integrator<S: ODESystem> {
   /// Locates the earliest state-event root in the step just taken (dense output valid):
   /// the time, the events that fire there (roots within a relative 1e-12 of each other),
   /// and the events whose scheduled executions are cancelled there.
-  @usableFromInline
+  @inlinable
   func findStateEvent(_ tNew: Double) -> (Double, [Int], [Int])? {
     var roots: [(time: Double, index: Int, cancel: Bool)] = []
     let ub = UnsafeBufferPointer(start: uNew, count: n)
@@ -616,7 +619,7 @@ final class _Integrator<S: ODESystem> {
 
   /// Where event `i`'s condition, `gA` at t and `gB` at tNew, crosses in the step just
   /// taken (firing, or cancelling its scheduled executions), or nil if it does not.
-  @usableFromInline
+  @inlinable
   func locate(_ i: Int, from gA: Double, to gB: Double, _ tNew: Double) -> (time: Double, cancel: Bool)? {
     let e = problem.stateEvents[i]
     let tb = UnsafeBufferPointer(start: tmp, count: n)
@@ -651,7 +654,7 @@ final class _Integrator<S: ODESystem> {
   }
 
   /// Stiffness switching for `.auto`.
-  @usableFromInline
+  @inlinable
   func checkSwitch() {
     if stiff {
       // ‖J‖∞ bounds the spectral radius; DP5's real stability boundary is about 3.3.
@@ -737,7 +740,7 @@ final class _Integrator<S: ODESystem> {
   }
 
   /// Forms the Jacobian at (`t`, `u`) given `fu = f(t, u)`.
-  @usableFromInline
+  @inlinable
   func computeJacobian(_ fu: UnsafeMutablePointer<Double>) {
     stats.jacobianEvaluations += 1
     if sys.hasAnalyticJacobian {

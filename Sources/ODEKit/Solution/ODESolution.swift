@@ -17,6 +17,15 @@ public struct ODESolution: Sendable {
   /// Applied events, in order: time and label.
   public var eventLog: [(time: Double, label: String)]
 
+  @usableFromInline
+  init(
+    t: [Double], values: [Double], dimension: Int, returnCode: ReturnCode, stats: SolverStats, method: ODEMethod,
+    finalTime: Double, finalState: [Double], eventLog: [(time: Double, label: String)]
+  ) {
+    self.t = t; self.values = values; self.dimension = dimension; self.returnCode = returnCode; self.stats = stats
+    self.method = method; self.finalTime = finalTime; self.finalState = finalState; self.eventLog = eventLog
+  }
+
   /// State `j` at output `i`.
   @inlinable public subscript(i: Int, j: Int) -> Double { values[i * dimension + j] }
   /// The state vector at output `i`.
