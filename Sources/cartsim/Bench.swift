@@ -79,7 +79,7 @@ struct Bench: ParsableCommand {
       let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
       let names = ModelCatalog.describe(scenario.model)!.states
       if !json {
-        print("SBML: \(compiled.states.count) states, \(compiled.main.instructions.count) instructions per evaluation, \(compiled.events.count) events, \(compiled.fluxes.count) fluxes")
+        print("SBML: \(compiled.states.count) states, \(compiled.main.instructions.count) instructions per evaluation (\(compiled.invariant.instructions.count) more once per run), \(compiled.events.count) events, \(compiled.fluxes.count) fluxes")
       }
       let duration = scenario.horizonDays - scenario.startDay
       let steps = scenario.outputTimes.count - 1

@@ -46,7 +46,7 @@ struct Population: ParsableCommand {
   @Option(help: "Solver: auto, dp5 or rodas4.")
   var method: String = "auto"
 
-  @Flag(help: "Steps no longer than the output interval when the model has an event whose trigger time is not known in advance (as `simulate --sbml`; default: free steps, triggers located on each step, as CVODE).")
+  @Flag(help: "Steps no longer than the output interval (as `simulate --sbml`; default: free steps, triggers located on each step, as CVODE).")
   var capSteps = false
 
   @Flag(help: "Also write each patient's parameter values (param_<id> columns).")
@@ -86,7 +86,11 @@ struct Population: ParsableCommand {
         format: "%d patients in %.2f s: %.1f patients/s on %d threads, %d solver failures; per patient %.0f steps (%.0f stiff), %.0f RHS evaluations\n",
         r.patients, r.seconds, r.patientsPerSecond, r.threads, r.failed, Double(r.stats.steps) / Double(r.patients),
         Double(r.stats.stiffSteps) / Double(r.patients), Double(r.stats.rhsEvaluations) / Double(r.patients)).utf8))
-      FileHandle.standardError.write(Data("evaluator: \(r.evaluator)\n".utf8))
+      let lus = r.stats.luDecompositions
+      let linear = lus == 0 ? "" : String(
+        format: ", %.0f LU factorisations (%.1f%% dense after a small sparse pivot)",
+        Double(lus) / Double(r.patients), 100 * Double(r.stats.sparseFallbacks) / Double(lus))
+      FileHandle.standardError.write(Data("evaluator: \(r.evaluator)\(linear)\n".utf8))
       print("wrote \(out)/population.csv")
     } catch { throw fail(error) }
   }

@@ -51,7 +51,9 @@ import Testing
       // The same code as the command line: identical summary numbers and time grid.
       let direct = try Simulator.run(Scenario.parse(Data(body.utf8), file: "scenario.json"), file: "scenario.json")
       #expect(times == direct.times)
-      #expect(summary["car_t_cmax_cells_per_uL"] as? Double == direct.summary.carTCmax)
+      // (Read with JSONDecoder: JSONSerialization's reading of a number can be an ulp off.)
+      let cmax = try JSONDecoder().decode(SummaryProbe.self, from: Data(r.text.utf8)).summary.car_t_cmax_cells_per_uL
+      #expect(cmax == direct.summary.carTCmax)
       #expect(summary["crs_grade"] as? Int == direct.summary.crsGrade)
       // Numbers are written in the shortest form that reads back exactly.
       let values = try JSONDecoder().decode(SeriesProbe.self, from: Data(r.text.utf8)).time_course.series["car_t_blood"]!.values
@@ -221,4 +223,9 @@ struct SeriesProbe: Decodable {
   #expect(h.contains("<td><code>x|y</code></td>"))
   #expect(h.contains("<ul><li>one</li><li>two</li></ul>"))
   #expect(h.contains("<pre><code>x &lt; y</code></pre>"))
+}
+
+struct SummaryProbe: Decodable {
+  struct S: Decodable { var car_t_cmax_cells_per_uL: Double }
+  var summary: S
 }

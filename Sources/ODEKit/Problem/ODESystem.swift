@@ -12,6 +12,10 @@ public protocol ODESystem {
   var isAutonomous: Bool { get }
   /// `true` when ``jacobian(t:u:J:)`` is implemented. Defaults to `false`.
   var hasAnalyticJacobian: Bool { get }
+  /// The plan for factorising the iteration matrices along the Jacobian's sparsity
+  /// pattern (``jacobian(t:u:J:)`` must then write zeros outside it). Defaults to `nil`:
+  /// dense LU with partial pivoting.
+  var sparsity: SparseLU? { get }
   /// Writes `f(t, u)` into `du`. `du` has `dimension` elements and is not zeroed first.
   func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>)
   /// Writes `∂f/∂u` row-major into `J` (`J[i * n + j] = ∂f_i/∂u_j`, `n × n` elements).
@@ -21,6 +25,7 @@ public protocol ODESystem {
 extension ODESystem {
   @inlinable public var isAutonomous: Bool { false }
   @inlinable public var hasAnalyticJacobian: Bool { false }
+  @inlinable public var sparsity: SparseLU? { nil }
   @inlinable
   public func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {
     preconditionFailure("jacobian(t:u:J:) called on a system without an analytic Jacobian")

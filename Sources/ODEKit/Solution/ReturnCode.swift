@@ -23,6 +23,8 @@ public struct SolverStats: Sendable, Equatable, Codable {
   public var jacobianEvaluations = 0
   public var luDecompositions = 0
   public var linearSolves = 0
+  /// Factorisations along the sparsity pattern that a small pivot sent to dense LU.
+  public var sparseFallbacks = 0
   public var acceptedSteps = 0
   public var rejectedSteps = 0
   /// Accepted steps taken by the explicit method.
@@ -44,6 +46,7 @@ public struct SolverStats: Sendable, Equatable, Codable {
     jacobianEvaluations += o.jacobianEvaluations
     luDecompositions += o.luDecompositions
     linearSolves += o.linearSolves
+    sparseFallbacks += o.sparseFallbacks
     acceptedSteps += o.acceptedSteps
     rejectedSteps += o.rejectedSteps
     nonstiffSteps += o.nonstiffSteps

@@ -128,6 +128,31 @@ extension Program {
     return reads
   }
 
+  /// Splits the program into the instructions whose operands never change during a run
+  /// (their operands are constants, parameters, or results of such instructions: not in
+  /// `varying` and not written by a varying instruction) and the rest, each in the original
+  /// order. Running the first part once, then the rest at every evaluation, leaves the
+  /// same values as running the whole program each time. Nil if the program writes a slot
+  /// twice or reads one before writing it (then values would depend on the previous
+  /// evaluation) or has nothing to hoist.
+  public func hoistingInvariants(varying: Set<Int>) -> (invariant: Program, rest: Program)? {
+    let targets = Set(instructions.map { Int($0.dst) })
+    var written = Set<Int>(), varies = varying
+    var invariant: [Instruction] = [], rest: [Instruction] = []
+    for i in instructions {
+      let ops = [i.a, i.b, i.c].prefix(i.code == .delay ? 1 : i.code.arity).map(Int.init)
+      for o in ops where !written.contains(o) && targets.contains(o) { return nil }
+      guard written.insert(Int(i.dst)).inserted, !varying.contains(Int(i.dst)) else { return nil }
+      if i.code == .delay || ops.contains(where: varies.contains) {
+        varies.insert(Int(i.dst))
+        rest.append(i)
+      } else {
+        invariant.append(i)
+      }
+    }
+    return invariant.isEmpty ? nil : (Program(instructions: invariant), Program(instructions: rest))
+  }
+
   /// The instructions needed to compute the slots in `needed` (a backward slice).
   public func slice(for needed: Set<Int>) -> Program {
     var need = needed

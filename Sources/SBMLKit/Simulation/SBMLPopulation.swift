@@ -59,8 +59,7 @@ public struct SBMLPopulationModel: Sendable {
     public var rtol = 1e-6
     public var atol = 1e-12
     public var method = ODEMethod.auto
-    /// Caps steps at the output interval when the model has an event whose trigger time is
-    /// not known in advance, as ``SBMLSystem/simulate(start:duration:steps:variables:rtol:atol:method:interrupt:)``
+    /// Caps steps at the output interval, as ``SBMLSystem/simulate(start:duration:steps:variables:rtol:atol:method:interrupt:)``
     /// does (so that a trigger true only briefly between two outputs is still seen). Off,
     /// the step size is free, triggers are located on each step's dense output and the
     /// outputs are interpolated, as CVODE does.
@@ -96,7 +95,7 @@ public struct SBMLPopulationModel: Sendable {
     }
     let steps = max(o.steps, 1)
     let times = (0...steps).map { o.start + o.duration * Double($0) / Double(steps) }
-    let cap = o.capSteps && c.events.contains { sys.exactTriggerTime($0) == nil }
+    let cap = o.capSteps
     let opts = SolverOptions(rtol: o.rtol, atol: [o.atol], saveAt: times,
                              maxStep: cap ? o.duration / Double(steps) : .infinity)
     let sol = solve(ODEProblem(system: sys, u0: u0, tspan: (o.start, end), stateEvents: sys.stateEvents()),

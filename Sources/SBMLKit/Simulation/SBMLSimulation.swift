@@ -21,6 +21,8 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     nativeJacobian = compiled.native.flatMap { $0.functions.count > 1 ? $0.functions[1] : nil }
     self.workspace = SBMLWorkspace(compiled.initial, states: compiled.states.count)
     if !compiled.delays.isEmpty { workspace.delays = DelayHistory(compiled) }
+    // Until initialState(at:) runs: the invariant part from the initial values.
+    compiled.invariant.run(workspace.values)
   }
 
   /// Fills the value array for (t, u): states, assignment rules, rates, rate rules.
@@ -116,6 +118,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
 
   public var isAutonomous: Bool { compiled.isAutonomous }
   public var hasAnalyticJacobian: Bool { compiled.jacobian != nil && fluxMask == nil && frozenTime == nil && !useFiniteDifferences }
+  public var sparsity: SparseLU? { hasAnalyticJacobian ? compiled.sparsity : nil }
 
   /// `∂f/∂u` from the compiled Jacobian program (after the model's program at the point).
   public func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {
@@ -163,6 +166,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       solveAlgebraic(v, phase: compiled.initProgram)
     }
     compiled.initProgram.run(v, delay: workspace.delays)
+    compiled.invariant.run(v)
     workspace.delays?.reset(t0: t0, base: v, count: workspace.count)
     if !compiled.unknownSlots.isEmpty {
       // Solve the algebraic rules at t0 with the states as initialized.

@@ -75,6 +75,10 @@ public struct CompiledSBML: Sendable {
   public var main = Program()
   /// Initial assignments and rules at t0.
   public var initProgram = Program()
+  /// The instructions of the evaluation that read no state and no time (rules and rate
+  /// factors made of parameters, such as allometric scalings): they run once, after the
+  /// initial program, and `main` no longer has them.
+  public var invariant = Program()
   /// `main` split into the assignment phase and the rates phase (algebraic rules are
   /// solved between them).
   public var assign = Program()
@@ -109,6 +113,8 @@ public struct CompiledSBML: Sendable {
   /// The Jacobian of `main` (nil with delays, algebraic rules or math it cannot
   /// differentiate: the solver then uses finite differences).
   public var jacobian: JacobianProgram?
+  /// How the stiff solver factorises along the Jacobian's pattern (nil: dense LU).
+  public var sparsity: SparseLU?
   /// Whether the rates between events read no time (the solver then skips `∂f/∂t`).
   public var isAutonomous = false
   /// `main` and the Jacobian program as machine code, once ``compileNative(compiler:)``
@@ -475,10 +481,19 @@ public struct CompiledSBML: Sendable {
       if case .symbol(_, let d?) = s { return d }
       return -1
     }
+    if delays.isEmpty && unknowns.isEmpty,
+       let (invariant, rest) = main.hoistingInvariants(varying: Set(loadSlots + [timeSlot])) {
+      self.invariant = invariant
+      self.main = rest
+      for i in events.indices where events[i].conditionProgram != nil {
+        events[i].conditionProgram = Self.conditionProgram(events[i].triggerSlot, event: events[i].program, main: rest)
+      }
+    }
     if delays.isEmpty && unknowns.isEmpty {
       let derivatives = derivativeSlots
-      self.jacobian = JacobianProgram.build(main: compiler.program, loadSlots: loadSlots, derivativeSlots: derivatives,
+      self.jacobian = JacobianProgram.build(main: main, loadSlots: loadSlots, derivativeSlots: derivatives,
                                             fluxes: fluxes, compiler: &dc)
+      self.sparsity = jacobian.flatMap { SparseLU(n: states.count, pattern: $0.entries.map(\.index)) }
       // Time read by the rates, or a rate rule or flux factor that is time itself.
       let direct = derivatives + fluxes.flatMap { [$0.rateSlot, $0.stoichiometrySlot] + ($0.conversionSlot.map { [$0] } ?? []) }
       self.isAutonomous = !compiler.program.inputs.contains(0) && !direct.contains(0)
