@@ -54,6 +54,8 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline let piv: UnsafeMutablePointer<Int>
   /// The system's sparse factorisation plan, used while its Jacobian is the analytic one.
   @usableFromInline let sparse: SparseLU?
+  /// Whether `jac` holds the analytic Jacobian (zero outside the sparsity pattern).
+  @usableFromInline var jacobianOnPattern = false
   @usableFromInline var denseT0 = 0.0, denseH = 0.0, denseIsRodas = false
 
   // Output.
@@ -248,7 +250,7 @@ final class _Integrator<S: ODESystem> {
       let i = queue.removeFirst()
       count += 1
       let ub = UnsafeBufferPointer(start: u, count: n)
-      let before = events.map { $0.condition(te, ub) }
+      let before = conditions.map { $0(te, ub) }
       var state = Array(ub)
       let outcome = events[i].action(te, &state)
       for k in 0..<n { u[k] = state[k] }
@@ -287,10 +289,10 @@ final class _Integrator<S: ODESystem> {
   func reactToJump(at time: Double, before: [Double], excluding excluded: Set<Int>) -> [Int] {
     let ub = UnsafeBufferPointer(start: u, count: n)
     var newly: [Int] = []
-    for (k, e) in problem.stateEvents.enumerated() where !excluded.contains(k) {
-      let after = e.condition(time, ub)
-      if e.cancelsWhenFalse && before[k] >= 0 && after < 0 { cancelPending(k) }
-      if crosses(e.direction, from: before[k], to: after) { newly.append(k) }
+    for k in conditions.indices where !excluded.contains(k) {
+      let after = conditions[k](time, ub)
+      if problem.stateEvents[k].cancelsWhenFalse && before[k] >= 0 && after < 0 { cancelPending(k) }
+      if crosses(directions[k], from: before[k], to: after) { newly.append(k) }
     }
     return newly
   }
@@ -321,7 +323,7 @@ final class _Integrator<S: ODESystem> {
       let item = pending.remove(at: k)
       guard let delayed = problem.stateEvents[item.event].delayedAction else { continue }
       let ub = UnsafeBufferPointer(start: u, count: n)
-      let before = problem.stateEvents.map { $0.condition(time, ub) }
+      let before = conditions.map { $0(time, ub) }
       var state = Array(ub)
       let outcome = delayed(time, &state, item.payload)
       for j in 0..<n { u[j] = state[j] }
@@ -382,7 +384,7 @@ final class _Integrator<S: ODESystem> {
   func resetStateEvents() {
     observe()
     let ub = UnsafeBufferPointer(start: u, count: n)
-    for (i, e) in problem.stateEvents.enumerated() { gPrev[i] = e.condition(t, ub) }
+    for i in conditions.indices { gPrev[i] = conditions[i](t, ub) }
   }
 
   // MARK: Helpers
@@ -670,10 +672,22 @@ final class _Integrator<S: ODESystem> {
     if stiff {
       // ‖J‖∞ bounds the spectral radius; DP5's real stability boundary is about 3.3.
       var rho = 0.0
-      for i in 0..<n {
-        var s = 0.0
-        for j in 0..<n { s += abs(jac[i * n + j]) }
-        rho = max(rho, s)
+      if let sp = sparse, jacobianOnPattern {
+        // Zero outside the pattern: row sums over its entries (sorted by row).
+        sp.positions.withUnsafeBufferPointer { positions in
+          var row = 0, s = 0.0
+          for p in positions {
+            if p / n != row { rho = max(rho, s); s = 0; row = p / n }
+            s += abs(jac[p])
+          }
+          rho = max(rho, s)
+        }
+      } else {
+        for i in 0..<n {
+          var s = 0.0
+          for j in 0..<n { s += abs(jac[i * n + j]) }
+          rho = max(rho, s)
+        }
       }
       if h * rho < 2.5 { backCount += 1 } else { backCount = 0 }
       if backCount >= 10 {
@@ -789,6 +803,7 @@ final class _Integrator<S: ODESystem> {
     let du = dense + 2 * n
     f(t, u, fu)
     let analytic = computeJacobian(fu)
+    jacobianOnPattern = analytic
     if sys.isAutonomous {
       for i in 0..<n { dT[i] = 0 }
     } else {
