@@ -87,9 +87,9 @@ struct Population: ParsableCommand {
         r.patients, r.seconds, r.patientsPerSecond, r.threads, r.failed, Double(r.stats.steps) / Double(r.patients),
         Double(r.stats.stiffSteps) / Double(r.patients), Double(r.stats.rhsEvaluations) / Double(r.patients)).utf8))
       let lus = r.stats.luDecompositions
-      let linear = lus == 0 ? "" : String(
-        format: ", %.0f LU factorisations (%.1f%% dense after a small sparse pivot)",
-        Double(lus) / Double(r.patients), 100 * Double(r.stats.sparseFallbacks) / Double(lus))
+      let fallbacks = r.stats.sparseFallbacks == 0 ? "" : String(
+        format: " (%.1f%% dense after a small sparse pivot)", 100 * Double(r.stats.sparseFallbacks) / Double(max(lus, 1)))
+      let linear = lus == 0 ? "" : String(format: ", %.0f LU factorisations", Double(lus) / Double(r.patients)) + fallbacks
       FileHandle.standardError.write(Data("evaluator: \(r.evaluator)\(linear)\n".utf8))
       print("wrote \(out)/population.csv")
     } catch { throw fail(error) }

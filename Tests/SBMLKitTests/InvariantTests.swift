@@ -66,6 +66,29 @@ struct InvariantTests {
     #expect(tc.values[2][1] == k(140))
   }
 
+  /// A hoisted rule fed by an initial assignment of a parameter each patient sets: WT = 2·W0,
+  /// k = 0.2·(WT/70)^0.75, dx/dt = −k·x; x(10) for several W0 through the population runner.
+  @Test func invariantPartFollowsEachPatientsParameters() throws {
+    let initial = #"<listOfInitialAssignments><initialAssignment symbol="WT"><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><cn>2</cn><ci>W0</ci></apply></math></initialAssignment></listOfInitialAssignments>"#
+    let xml = model(event: false)
+      .replacingOccurrences(of: #"<parameter id="WT" value="35" constant="true"/>"#,
+                            with: #"<parameter id="WT" constant="true"/><parameter id="W0" value="35" constant="true"/>"#)
+      .replacingOccurrences(of: "<listOfRules>", with: initial + "<listOfRules>")
+    let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
+    #expect(compiled.invariant.instructions.contains { $0.code == .pow })
+    let population = SBMLPopulationModel(compiled)
+    #expect(population.parameterIDs == ["W0"])
+    var options = SBMLPopulationModel.Options(duration: 10, steps: 2)
+    options.rtol = 1e-10
+    options.atol = 1e-14
+    let ix = try #require(population.outputIDs.firstIndex(of: "x"))
+    for w0 in [20.0, 35, 50, 35] {
+      let outcome = population.simulate(parameters: [w0], options: options)
+      #expect(outcome.returnCode == .success)
+      #expect(abs(outcome.finalValues[ix] - exp(-k(2 * w0) * 10)) < 1e-8, "W0 = \(w0)")
+    }
+  }
+
   /// The split of a program: the part to run once, the rest in order; nil when a slot is
   /// read before it is written.
   @Test func programSplit() {

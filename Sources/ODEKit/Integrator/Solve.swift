@@ -540,7 +540,8 @@ final class _Integrator<S: ODESystem> {
         // FSAL reuses f(tNew, uNew); after a projection that value is stale.
         if !stiff && !clamped { swapFSAL() } else { fsalValid = false }
         // PI step-size control with the exponents of Hairer's dopri5 (β = 0.04; Hairer,
-        // Nørsett & Wanner, Solving ODEs I, §II.4): fac = 0.9·err^−(1/q − 0.75β)·errOld^β.
+        // Nørsett & Wanner, Solving ODEs I, §II.4), fac = 0.9·err^−(1/q − 0.75β)·errOld^β, for
+        // both methods (a tuning choice for Rodas4, whose own code uses Gustafsson's).
         // (β1 = 0.7/q, β2 = 0.4/q had h grow by under 10% a step while the error stayed
         // 20 times below the tolerance.)
         let e = max(err, 1e-10)
@@ -764,9 +765,9 @@ final class _Integrator<S: ODESystem> {
     return err
   }
 
-  /// Forms the Jacobian at (`t`, `u`) given `fu = f(t, u)`.
+  /// Forms the Jacobian at (`t`, `u`) into `jac` given `fu = f(t, u)`; returns whether it is
+  /// the analytic Jacobian (else finite differences).
   @inlinable
-  /// Fills `jac`; returns whether it is the analytic Jacobian (else finite differences).
   @discardableResult
   func computeJacobian(_ fu: UnsafeMutablePointer<Double>) -> Bool {
     stats.jacobianEvaluations += 1

@@ -11,6 +11,8 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   var frozenTime: Double? = nil
   /// Forces finite-difference Jacobians (to compare with the compiled one).
   public var useFiniteDifferences = false
+  /// Forces dense LU with partial pivoting (to compare with the sparse factorisation).
+  public var useDenseLU = false
   /// The machine-code `main` and Jacobian program, if the model was compiled natively.
   @usableFromInline let nativeMain: NativeCode.Function?
   @usableFromInline let nativeJacobian: NativeCode.Function?
@@ -118,7 +120,7 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
 
   public var isAutonomous: Bool { compiled.isAutonomous }
   public var hasAnalyticJacobian: Bool { compiled.jacobian != nil && fluxMask == nil && frozenTime == nil && !useFiniteDifferences }
-  public var sparsity: SparseLU? { hasAnalyticJacobian ? compiled.sparsity : nil }
+  public var sparsity: SparseLU? { hasAnalyticJacobian && !useDenseLU ? compiled.sparsity : nil }
 
   /// `∂f/∂u` from the compiled Jacobian program (after the model's program at the point).
   public func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {

@@ -114,7 +114,7 @@ public struct CompiledSBML: Sendable {
   /// differentiate: the solver then uses finite differences).
   public var jacobian: JacobianProgram?
   /// How the stiff solver factorises along the Jacobian's pattern (nil: dense LU).
-  public var sparsity: SparseLU?
+  public private(set) var sparsity: SparseLU?
   /// Whether the rates between events read no time (the solver then skips `∂f/∂t`).
   public var isAutonomous = false
   /// `main` and the Jacobian program as machine code, once ``compileNative(compiler:)``
