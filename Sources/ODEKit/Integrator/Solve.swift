@@ -106,7 +106,8 @@ final class _Integrator<S: ODESystem> {
     dense = alloc(5 * n)
     jac = alloc(n * n); lu = alloc(n * n)
     nonNegative = options.nonNegative
-    sparse = problem.system.sparsity.flatMap { $0.n == n ? $0 : nil }
+    sparse = problem.system.sparsity
+    precondition(sparse.map { $0.n == n } ?? true, "the sparsity plan is for another dimension")
     piv = .allocate(capacity: n)
     piv.initialize(repeating: 0, count: n)
     for i in 0..<n {
@@ -214,15 +215,14 @@ final class _Integrator<S: ODESystem> {
   }
 
   /// Orders due events by priority (higher first), then index — or, with
-  /// ``SolverOptions/tieSeed``, in random order among equal priorities.
+  /// ``SolverOptions/tieSeed``, in random order among equal priorities. `idx` names each event once.
   @inlinable
   func byPriority(_ idx: [Int], at te: Double) -> [Int] {
     let events = problem.stateEvents
     let random = opts.tieSeed != nil
     guard idx.count > 1, random || idx.contains(where: { events[$0].priority != nil }) else { return idx.sorted() }
     let ub = UnsafeBufferPointer(start: u, count: n)
-    // An event can be due twice (two scheduled executions at one time).
-    let p = Dictionary(idx.map { ($0, events[$0].priority?(te, ub) ?? 0) }, uniquingKeysWith: { a, _ in a })
+    let p = Dictionary(uniqueKeysWithValues: idx.map { ($0, events[$0].priority?(te, ub) ?? 0) })
     var tie: [Int: UInt64] = [:]
     for i in idx { tie[i] = random ? nextRandom() : UInt64(Int.max - i) }
     return idx.sorted { (p[$0]!, tie[$0]!) > (p[$1]!, tie[$1]!) }
@@ -316,7 +316,9 @@ final class _Integrator<S: ODESystem> {
     while let first = pending.first, first.time <= time, rounds < 1000 {
       rounds += 1
       let dueNow = pending.filter { $0.time == first.time }
-      let order = byPriority(dueNow.map(\.event), at: time)
+      // Each event once (it can have two executions due at one time).
+      var seen = Set<Int>()
+      let order = byPriority(dueNow.map(\.event).filter { seen.insert($0).inserted }, at: time)
       // Take the highest-priority due execution (earliest scheduled among equals).
       let pick = order[0]
       let k = pending.firstIndex { $0.time == first.time && $0.event == pick }!
@@ -675,14 +677,12 @@ final class _Integrator<S: ODESystem> {
       var rho = 0.0
       if let sp = sparse, jacobianOnPattern {
         // Zero outside the pattern: row sums over its entries (sorted by row).
-        sp.positions.withUnsafeBufferPointer { positions in
-          var row = 0, s = 0.0
-          for p in positions {
-            if p / n != row { rho = max(rho, s); s = 0; row = p / n }
-            s += abs(jac[p])
-          }
-          rho = max(rho, s)
+        var row = 0, s = 0.0
+        for e in 0..<sp.entryCount {
+          if sp.entryRow[e] != row { rho = max(rho, s); s = 0; row = sp.entryRow[e] }
+          s += abs(jac[sp.entryAt[e]])
         }
+        rho = max(rho, s)
       } else {
         for i in 0..<n {
           var s = 0.0
@@ -768,7 +768,6 @@ final class _Integrator<S: ODESystem> {
   /// Forms the Jacobian at (`t`, `u`) into `jac` given `fu = f(t, u)`; returns whether it is
   /// the analytic Jacobian (else finite differences).
   @inlinable
-  @discardableResult
   func computeJacobian(_ fu: UnsafeMutablePointer<Double>) -> Bool {
     stats.jacobianEvaluations += 1
     if sys.hasAnalyticJacobian {
@@ -803,8 +802,7 @@ final class _Integrator<S: ODESystem> {
     let dT = dense + n
     let du = dense + 2 * n
     f(t, u, fu)
-    let analytic = computeJacobian(fu)
-    jacobianOnPattern = analytic
+    jacobianOnPattern = computeJacobian(fu)
     if sys.isAutonomous {
       for i in 0..<n { dT[i] = 0 }
     } else {
@@ -822,17 +820,11 @@ final class _Integrator<S: ODESystem> {
     stats.luDecompositions += 1
     // Along the sparsity pattern while the Jacobian is the analytic one (zero outside it)
     // and the pivots in the fixed order are large enough; else dense with partial pivoting.
-    var factors = sparse != nil && analytic ? sparse : nil
+    var factors = jacobianOnPattern ? sparse : nil
     if let sp = factors {
-      sp.rows.withUnsafeBufferPointer { rows in
-        sp.columns.withUnsafeBufferPointer { columns in
-          sp.positions.withUnsafeBufferPointer { positions in
-            for e in 0..<positions.count {
-              let p = positions[e], i = Int(rows[e]), j = Int(columns[e])
-              lu[p] = -jac[p] * scale[j] * (1 / scale[i]) + (i == j ? inv : 0)
-            }
-          }
-        }
+      for e in 0..<sp.entryCount {
+        let p = sp.entryAt[e], i = sp.entryRow[e], j = sp.entryColumn[e]
+        lu[p] = -jac[p] * scale[j] * (1 / scale[i]) + (i == j ? inv : 0)
       }
       if !sp.factor(lu) { factors = nil; stats.sparseFallbacks += 1 }
     }

@@ -18,8 +18,6 @@ public final class SparseLU: @unchecked Sendable {
   public let order: [Int]
   /// Row-major positions of the pattern, the diagonal and the fill-in, sorted.
   public let positions: [Int]
-  /// Row and column of each of ``positions``.
-  public let rows: [Int32], columns: [Int32]
   /// For pivot `k` (row and column `p`), entries `lowerStart[k]..<lowerStart[k + 1]` of
   /// `lowerRow`/`lowerAt`: the rows `i` eliminated after it with an entry in its column, and
   /// the position `i·n + p` of that entry; likewise `upperColumn`/`upperAt` for the columns
@@ -27,6 +25,9 @@ public final class SparseLU: @unchecked Sendable {
   /// with the plan.
   @usableFromInline let lowerStart, lowerRow, lowerAt, upperStart, upperColumn, upperAt: UnsafeMutablePointer<Int>
   @usableFromInline let orderPointer: UnsafeMutablePointer<Int>
+  /// ``positions`` (`entryAt`) with the row and column of each, `entryCount` of them.
+  public let entryAt, entryRow, entryColumn: UnsafeMutablePointer<Int>
+  public let entryCount: Int
   @usableFromInline let storage: UnsafeMutablePointer<Int>
   /// Largest multiplier accepted (1/u for threshold u = 0.1).
   public static let maxMultiplier = 10.0
@@ -59,8 +60,6 @@ public final class SparseLU: @unchecked Sendable {
       }
     }
     // Symbolic elimination in that order.
-    var position = [Int](repeating: 0, count: n)
-    for (k, v) in order.enumerated() { position[v] = k }
     var lowerStart = [0], lower: [Int] = [], upperStart = [0], upper: [Int] = []
     for k in 0..<n {
       let p = order[k]
@@ -76,25 +75,28 @@ public final class SparseLU: @unchecked Sendable {
     self.n = n
     self.order = order
     self.positions = positions
-    self.rows = positions.map { Int32($0 / n) }
-    self.columns = positions.map { Int32($0 % n) }
-    let parts = [order, lowerStart, lower, lower.indices.map { _ in 0 }, upperStart, upper, upper.indices.map { _ in 0 }]
+    entryCount = positions.count
+    var lowerAt: [Int] = [], upperAt: [Int] = []
+    for k in 0..<n {
+      let p = order[k]
+      lowerAt += lower[lowerStart[k]..<lowerStart[k + 1]].map { $0 * n + p }
+      upperAt += upper[upperStart[k]..<upperStart[k + 1]].map { p * n + $0 }
+    }
+    // One block for all the index arrays.
+    let parts = [order, lowerStart, lower, lowerAt, upperStart, upper, upperAt,
+                 positions, positions.map { $0 / n }, positions.map { $0 % n }]
     storage = .allocate(capacity: parts.reduce(0) { $0 + $1.count })
-    var next = storage
     var pointers: [UnsafeMutablePointer<Int>] = []
+    var next = storage
     for part in parts {
-      pointers.append(next)
       next.initialize(from: part, count: part.count)
+      pointers.append(next)
       next += part.count
     }
     orderPointer = pointers[0]
-    self.lowerStart = pointers[1]; self.lowerRow = pointers[2]; self.lowerAt = pointers[3]
-    self.upperStart = pointers[4]; self.upperColumn = pointers[5]; self.upperAt = pointers[6]
-    for k in 0..<n {
-      let p = order[k]
-      for r in lowerStart[k]..<lowerStart[k + 1] { lowerAt[r] = lower[r] * n + p }
-      for c in upperStart[k]..<upperStart[k + 1] { upperAt[c] = p * n + upper[c] }
-    }
+    self.lowerStart = pointers[1]; lowerRow = pointers[2]; self.lowerAt = pointers[3]
+    self.upperStart = pointers[4]; upperColumn = pointers[5]; self.upperAt = pointers[6]
+    entryAt = pointers[7]; entryRow = pointers[8]; entryColumn = pointers[9]
   }
 
   deinit { storage.deallocate() }

@@ -27,12 +27,7 @@ public struct JacobianProgram: Sendable {
   ) -> JacobianProgram? {
     // Every slot is written once, before it is read: then the values the derivatives
     // read, taken after the whole program, are the values at their point of use.
-    let targets = Set(main.instructions.map { Int($0.dst) })
-    var written = Set<Int>(loadSlots)
-    for ins in main.instructions {
-      for o in ins.operands where !written.contains(o) && targets.contains(o) { return nil }
-      guard written.insert(Int(ins.dst)).inserted else { return nil }
-    }
+    guard main.writesOnceBeforeReading(given: Set(loadSlots)) else { return nil }
     var b = Builder(compiler: compiler)
     for (j, s) in loadSlots.enumerated() { b.d[s] = [j: b.one] }
     for ins in main.instructions {
@@ -185,13 +180,5 @@ public struct JacobianProgram: Sendable {
       default: return nil
       }
     }
-  }
-}
-
-extension Program.Instruction {
-  /// The slots the instruction reads (`delay` reads only τ).
-  var operands: [Int] {
-    let n = code == .delay ? 1 : code.arity
-    return [Int(a), Int(b), Int(c)].prefix(n).map { $0 }
   }
 }

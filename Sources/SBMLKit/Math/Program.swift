@@ -116,16 +116,36 @@ public protocol DelayEvaluator: AnyObject {
   func delayed(_ index: Int, _ v: UnsafeMutablePointer<Double>, tau: Double) -> Double
 }
 
+extension Program.Instruction {
+  /// The slots the instruction reads (`delay` reads only τ).
+  var operands: [Int] {
+    let n = code == .delay ? 1 : code.arity
+    return [Int(a), Int(b), Int(c)].prefix(n).map { $0 }
+  }
+}
+
 extension Program {
   /// Slots read by the instructions that are not written by an earlier one.
   public var inputs: Set<Int> {
     var written = Set<Int>(), reads = Set<Int>()
     for i in instructions {
-      let ops = [i.a, i.b, i.c].prefix(i.code == .delay ? 1 : i.code.arity).map(Int.init)
-      for o in ops where !written.contains(o) { reads.insert(o) }
+      for o in i.operands where !written.contains(o) { reads.insert(o) }
       written.insert(Int(i.dst))
     }
     return reads
+  }
+
+  /// Whether every slot the program writes is written once, not before it is read, and is
+  /// none of `given` (slots filled before the program runs): then each value, read after
+  /// the whole program, is the value at its point of use, whatever the previous evaluation.
+  func writesOnceBeforeReading(given: Set<Int>) -> Bool {
+    let targets = Set(instructions.map { Int($0.dst) })
+    var written = given
+    for i in instructions {
+      for o in i.operands where !written.contains(o) && targets.contains(o) { return false }
+      guard written.insert(Int(i.dst)).inserted else { return false }
+    }
+    return true
   }
 
   /// Splits the program into the instructions whose operands never change during a run
@@ -133,17 +153,14 @@ extension Program {
   /// `varying` and not written by a varying instruction) and the rest, each in the original
   /// order. Running the first part once, then the rest at every evaluation, leaves the
   /// same values as running the whole program each time. Nil if the program writes a slot
-  /// twice or reads one before writing it (then values would depend on the previous
-  /// evaluation) or has nothing to hoist.
+  /// twice, reads one before writing it or writes one of `varying` (then values would
+  /// depend on the previous evaluation) or has nothing to hoist.
   public func hoistingInvariants(varying: Set<Int>) -> (invariant: Program, rest: Program)? {
-    let targets = Set(instructions.map { Int($0.dst) })
-    var written = Set<Int>(), varies = varying
+    guard writesOnceBeforeReading(given: varying) else { return nil }
+    var varies = varying
     var invariant: [Instruction] = [], rest: [Instruction] = []
     for i in instructions {
-      let ops = [i.a, i.b, i.c].prefix(i.code == .delay ? 1 : i.code.arity).map(Int.init)
-      for o in ops where !written.contains(o) && targets.contains(o) { return nil }
-      guard written.insert(Int(i.dst)).inserted, !varying.contains(Int(i.dst)) else { return nil }
-      if i.code == .delay || ops.contains(where: varies.contains) {
+      if i.code == .delay || i.operands.contains(where: varies.contains) {
         varies.insert(Int(i.dst))
         rest.append(i)
       } else {
@@ -159,7 +176,7 @@ extension Program {
     var keep: [Instruction] = []
     for i in instructions.reversed() where need.contains(Int(i.dst)) {
       keep.append(i)
-      for o in [i.a, i.b, i.c].prefix(i.code == .delay ? 1 : i.code.arity) { need.insert(Int(o)) }
+      for o in i.operands { need.insert(o) }
     }
     return Program(instructions: keep.reversed())
   }

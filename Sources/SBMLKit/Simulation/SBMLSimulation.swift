@@ -23,8 +23,6 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     nativeJacobian = compiled.native.flatMap { $0.functions.count > 1 ? $0.functions[1] : nil }
     self.workspace = SBMLWorkspace(compiled.initial, states: compiled.states.count)
     if !compiled.delays.isEmpty { workspace.delays = DelayHistory(compiled) }
-    // Until initialState(at:) runs: the invariant part from the initial values.
-    compiled.invariant.run(workspace.values)
   }
 
   /// Fills the value array for (t, u): states, assignment rules, rates, rate rules.

@@ -406,8 +406,7 @@ public struct CompiledSBML: Sendable {
       events.append(EventSpec(id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
                               useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
                               assignments: assigns, program: c.program, watchSlots: watch,
-                              conditionProgram: unknowns.isEmpty ? Self.conditionProgram(trig, event: c.program, main: compiler.program) : nil,
-                              triggerTimeSlot: nil))
+                              conditionProgram: nil, triggerTimeSlot: nil))
     }
 
     // Initial values: attributes, then initial assignments and rules in dependency order.
@@ -485,9 +484,10 @@ public struct CompiledSBML: Sendable {
        let (invariant, rest) = main.hoistingInvariants(varying: Set(loadSlots + [timeSlot])) {
       self.invariant = invariant
       self.main = rest
-      for i in events.indices where events[i].conditionProgram != nil {
-        events[i].conditionProgram = Self.conditionProgram(events[i].triggerSlot, event: events[i].program, main: rest)
-      }
+    }
+    // Triggers alone, from the evaluation as it runs.
+    if unknowns.isEmpty {
+      for i in events.indices { events[i].conditionProgram = Self.conditionProgram(events[i].triggerSlot, event: events[i].program, main: main) }
     }
     if delays.isEmpty && unknowns.isEmpty {
       let derivatives = derivativeSlots
@@ -501,6 +501,9 @@ public struct CompiledSBML: Sendable {
     self.model = model
     self.slots = slots
     self.initial = dc.initial
+    // Before initialState(at:) runs (which runs it again after the initial program), the
+    // invariant part from the initial values.
+    initial.withUnsafeMutableBufferPointer { invariant.run($0.baseAddress!) }
     self.states = states
     self.stateNames = stateNames
     self.stateOfSymbol = stateOf
