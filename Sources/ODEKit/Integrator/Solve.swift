@@ -448,14 +448,13 @@ final class _Integrator<S: ODESystem> {
   func interpolate(_ time: Double, _ out: UnsafeMutablePointer<Double>) {
     let s = denseH == 0 ? 1 : (time - denseT0) / denseH
     let s1 = 1 - s
+    // One pointer per coefficient vector: no index arithmetic in the loops, which vectorise.
+    let d0 = dense, d1 = dense + n, d2 = dense + 2 * n, d3 = dense + 3 * n
     if denseIsRodas {
-      for i in 0..<n {
-        out[i] = dense[i] + s * (dense[n + i] + s1 * (dense[2 * n + i] + s * dense[3 * n + i]))
-      }
+      for i in 0..<n { out[i] = d0[i] + s * (d1[i] + s1 * (d2[i] + s * d3[i])) }
     } else {
-      for i in 0..<n {
-        out[i] = dense[i] + s * (dense[n + i] + s1 * (dense[2 * n + i] + s * (dense[3 * n + i] + s1 * dense[4 * n + i])))
-      }
+      let d4 = dense + 4 * n
+      for i in 0..<n { out[i] = d0[i] + s * (d1[i] + s1 * (d2[i] + s * (d3[i] + s1 * d4[i]))) }
     }
     if !nonNegative.isEmpty { for j in nonNegative where out[j] < 0 { out[j] = 0 } }
   }
