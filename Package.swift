@@ -65,7 +65,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests
-    .testTarget(name: "ODEKitTests", dependencies: ["ODEKit"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "ODEKitTests", dependencies: ["ODEKit", "StatKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit", "StatKit"]),
     .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"]),

@@ -167,6 +167,11 @@ def finals_of(header, rows):
     return [[float(row[j]) if row[j] else float("nan") for j in js] for row in rows]
 
 
+def failures(rows):
+    """Patients of a population.csv whose solver did not succeed."""
+    return sum(1 for row in rows if row[1] not in ("Success", "Terminated"))
+
+
 def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floor, work, repeats, cartsim_factor):
     out = os.path.join(work, name)
     # Each tool's best rate over `repeats` runs (the machine is shared: the best run is the
@@ -180,7 +185,7 @@ def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floo
         cs_rate = max(cs_rate, rate)
         ids, rr_finals, rate = roadrunner_population(model, header, rows, duration, steps, rtol, atol, limit=n)
         rr_rate = max(rr_rate, rate)
-    failed = sum(1 for row in rows[:n] if row[1] not in ("Success", "Terminated"))
+    failed = failures(rows[:n])
     rr_failed = sum(1 for f in rr_finals if any(math.isnan(x) for x in f))
     cs_finals = finals_of(header, rows[:n])
     # Tight references on the first `subset` patients.
@@ -198,9 +203,8 @@ def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floo
     if refs <= 0.1 * rr_vs_ref:
         for loose in (rtol * 10, rtol * 100):
             _, lrows, _, _, _ = cartsim_population(model, subset, omega, seed, duration, steps, loose, atol, out + "-loose")
-            lfailed = sum(1 for row in lrows if row[1] not in ("Success", "Terminated"))
             err = max_rel(finals_of(header, lrows), cs_ref, floor)
-            if err > rr_vs_ref or lfailed > sum(1 for row in rows[:subset] if row[1] not in ("Success", "Terminated")):
+            if err > rr_vs_ref or failures(lrows) > failures(rows[:subset]):
                 break
             eq = {"rtol": loose, "err": err}
         if eq:

@@ -1,38 +1,27 @@
 import Foundation
 import ODEKit
+import StatKit
 import Testing
 
 /// The sparse factorisation against dense LU with partial pivoting and against the
 /// residual, its refusals, and Rodas4 with a sparse plan against the Bateman solution of a
 /// stiff decay chain.
 struct SparseLUTests {
-  /// A reproducible stream of numbers in [0, 1) (SplitMix64).
-  struct Stream {
-    var state: UInt64
-    mutating func next() -> Double {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return Double((z ^ (z >> 31)) >> 11) / 9_007_199_254_740_992
-    }
-  }
-
   /// A random matrix with about `density` of its off-diagonal entries non-zero, diagonally
   /// dominant (so that no pivot is small in any order); its pattern excludes the diagonal.
   func randomMatrix(n: Int, density: Double, seed: UInt64) -> (a: [Double], pattern: [Int]) {
-    var s = Stream(state: seed)
+    var s = RandomStream(seed: seed, id: 0)
     var a = [Double](repeating: 0, count: n * n)
     var pattern: [Int] = []
     for i in 0..<n {
-      for j in 0..<n where i != j && s.next() < density {
-        a[i * n + j] = 2 * s.next() - 1
+      for j in 0..<n where i != j && Double.random(in: 0..<1, using: &s) < density {
+        a[i * n + j] = .random(in: -1..<1, using: &s)
         pattern.append(i * n + j)
       }
     }
     for i in 0..<n {
       let off = (0..<n).reduce(0.0) { $0 + ($1 == i ? 0 : abs(a[i * n + $1])) }
-      a[i * n + i] = (s.next() < 0.5 ? -1 : 1) * (off + 0.5 + s.next())
+      a[i * n + i] = (Double.random(in: 0..<1, using: &s) < 0.5 ? -1 : 1) * (off + .random(in: 0.5..<1.5, using: &s))
     }
     return (a, pattern)
   }
@@ -46,8 +35,8 @@ struct SparseLUTests {
     #expect(pattern.allSatisfy(positions.contains))
     #expect((0..<n).allSatisfy { positions.contains($0 * n + $0) })
     #expect(plan.order.sorted() == Array(0..<n))
-    var s = Stream(state: seed &+ 100)
-    let b = (0..<n).map { _ in 4 * s.next() - 2 }
+    var s = RandomStream(seed: seed, id: 1)
+    let b = (0..<n).map { _ in Double.random(in: -2..<2, using: &s) }
 
     var sparse = a, x = b
     #expect(sparse.withUnsafeMutableBufferPointer { plan.factor($0.baseAddress!) })

@@ -158,13 +158,12 @@ struct JacobianTests {
     #expect(mismatches.isEmpty, "\(mismatches.prefix(20).joined(separator: "\n"))")
   }
 
-  func model(rules: String, species: String = "", parameters: String) -> String {
+  func model(rules: String, parameters: String) -> String {
     """
     <?xml version="1.0" encoding="UTF-8"?>
     <sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">
       <model id="m">
         <listOfCompartments><compartment id="c" size="1" constant="true" spatialDimensions="3"/></listOfCompartments>
-        <listOfSpecies>\(species)</listOfSpecies>
         <listOfParameters>\(parameters)</listOfParameters>
         <listOfRules>\(rules)</listOfRules>
       </model>

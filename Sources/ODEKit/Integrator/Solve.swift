@@ -478,7 +478,7 @@ final class _Integrator<S: ODESystem> {
       // over: there is nothing to integrate there.
       if tb - t < minStep {
         // Known trigger times in the sliver still fire (at tb, the breakpoint).
-        let due = exactSorted.filter { $0.time > t && $0.time <= tb && gPrev[$0.index] < 0 }.map(\.index)
+        let due = exactSorted[knownTriggers(after: t, upTo: tb)].map(\.index).filter { gPrev[$0] < 0 }
         t = tb
         if !due.isEmpty {
           let outcome = fireStateEvents(due, at: tb)
@@ -581,6 +581,19 @@ final class _Integrator<S: ODESystem> {
     fsalValid = true
   }
 
+  /// The events with a known trigger time in (`start`, `end`]: a range of ``exactSorted``.
+  @inlinable
+  func knownTriggers(after start: Double, upTo end: Double) -> Range<Int> {
+    var first = 0, hi = exactSorted.count
+    while first < hi {
+      let mid = (first + hi) / 2
+      if exactSorted[mid].time > start { hi = mid } else { first = mid + 1 }
+    }
+    var last = first
+    while last < exactSorted.count && exactSorted[last].time <= end { last += 1 }
+    return first..<last
+  }
+
   /// Locates the earliest state-event root in the step just taken (dense output valid):
   /// the time, the events that fire there (roots within a relative 1e-12 of each other),
   /// and the events whose scheduled executions are cancelled there.
@@ -589,14 +602,9 @@ final class _Integrator<S: ODESystem> {
     var roots: [(time: Double, index: Int, cancel: Bool)] = []
     let ub = UnsafeBufferPointer(start: uNew, count: n)
     // Known trigger times in (t, tNew] (the conditions `t ≥ et` of the others keep their
-    // sign over the step): exactSorted[first..<due].
-    var first = 0, hi = exactSorted.count
-    while first < hi {
-      let mid = (first + hi) / 2
-      if exactSorted[mid].time > t { hi = mid } else { first = mid + 1 }
-    }
-    var due = first
-    while due < exactSorted.count && exactSorted[due].time <= tNew { due += 1 }
+    // sign over the step).
+    let known = knownTriggers(after: t, upTo: tNew)
+    let first = known.lowerBound, due = known.upperBound
     // gPrev keeps the values at t until the end: the crossing tests below need them.
     defer {
       for i in conditionIndices { gPrev[i] = gNew[i] }

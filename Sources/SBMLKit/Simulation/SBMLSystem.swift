@@ -490,12 +490,11 @@ public struct CompiledSBML: Sendable {
       for i in events.indices { events[i].conditionProgram = Self.conditionProgram(events[i].triggerSlot, event: events[i].program, main: main) }
     }
     if delays.isEmpty && unknowns.isEmpty {
-      let derivatives = derivativeSlots
-      self.jacobian = JacobianProgram.build(main: main, loadSlots: loadSlots, derivativeSlots: derivatives,
+      self.jacobian = JacobianProgram.build(main: main, loadSlots: loadSlots, derivativeSlots: derivativeSlots,
                                             fluxes: fluxes, compiler: &dc)
       self.sparsity = jacobian.flatMap { SparseLU(n: states.count, pattern: $0.entries.map(\.index)) }
       // Time read by the rates, or a rate rule or flux factor that is time itself.
-      let direct = derivatives + fluxes.flatMap { [$0.rateSlot, $0.stoichiometrySlot] + ($0.conversionSlot.map { [$0] } ?? []) }
+      let direct = derivativeSlots + fluxes.flatMap { [$0.rateSlot, $0.stoichiometrySlot] + ($0.conversionSlot.map { [$0] } ?? []) }
       self.isAutonomous = !compiler.program.inputs.contains(0) && !direct.contains(0)
     }
     self.model = model
