@@ -68,7 +68,8 @@ public struct KaplanMeier: Sendable {
     totalEvents = data.reduce(0) { $0 + $1.events }
     var atRisk = subjects, s = 1.0, greenwood = 0.0
     var lo = 1.0, hi = 1.0
-    if data.first?.time != 0 {
+    // No subjects, no estimate (no rows, no median).
+    if subjects > 0 && data.first?.time != 0 {
       rows.append(Row(time: 0, atRisk: atRisk, events: 0, censored: 0, survival: 1, lower: 1, upper: 1))
     }
     for (t, d, c) in data {
@@ -93,24 +94,28 @@ public struct KaplanMeier: Sendable {
     medianUpper = rows.first(where: { $0.upper <= 0.5 })?.time
   }
 
-  /// Survival at time `t` (right-continuous step function).
-  public func survival(at t: Double) -> Double {
-    rows.last(where: { $0.time <= t })?.survival ?? 1
+  /// Survival at time `t` (right-continuous step function); nil without subjects.
+  public func survival(at t: Double) -> Double? {
+    guard subjects > 0 else { return nil }
+    return rows.last(where: { $0.time <= t })?.survival ?? 1
   }
 }
 
 /// The log-rank test of equal survival in k groups (Mantel–Haenszel; χ² with k − 1 degrees
-/// of freedom, variance with the tie correction d(n − d)/(n − 1)).
+/// of freedom, variance with the tie correction d(n − d)/(n − 1)). Groups without subjects
+/// carry no information and are left out (k counts the others); with fewer than two groups
+/// left there is no test.
 public struct LogRankTest: Sendable {
   public var statistic: Double
   public var degreesOfFreedom: Int
   public var pValue: Double
-  /// Observed and expected events per group.
+  /// Observed and expected events per group with subjects.
   public var observed: [Double]
   public var expected: [Double]
 
-  public init(_ groups: [SurvivalTally]) {
-    precondition(groups.count >= 2, "the log-rank test compares at least two groups")
+  public init?(_ groups: [SurvivalTally]) {
+    let groups = groups.filter { $0.subjects > 0 }
+    guard groups.count >= 2 else { return nil }
     let k = groups.count
     var times = Set<Double>()
     for g in groups { times.formUnion(g.counts.keys) }

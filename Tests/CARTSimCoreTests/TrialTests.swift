@@ -71,6 +71,34 @@ struct TrialTests {
     #expect(throws: InputError.self) { try TrialMerge.merge([shards[0], shards[1]], to: merged + "-gap") }
   }
 
+  /// An arm whose every patient fails (a step limit no run can meet) keeps its rows with the
+  /// return code and is counted; it has no survival estimate and is left out of the log-rank
+  /// tests, instead of showing the survival of nobody as 100%.
+  @Test func armWhosePatientsAllFail() throws {
+    let (specPath, dir) = try smallTrial(patients: 6)
+    let cohortB = (dir as NSString).appendingPathComponent("heros2-cohortB.json")
+    try read(dir, "heros2-cohortB.json").replacingOccurrences(of: #""rtol": 1e-6}"#, with: #""rtol": 1e-6, "max_steps": 5}"#)
+      .write(toFile: cohortB, atomically: true, encoding: .utf8)
+    let out = (dir as NSString).appendingPathComponent("out")
+    try TrialRunner.run(try TrialSpec.load(path: specPath), options: TrialRunner.Options(), to: out)
+    let results = try TrialResults.load(dir: out)
+    try results.write(to: out)
+    #expect(results.arms.map(\.failed) == [0, 6])
+    let rows = try read(out, "patients.csv").split(separator: "\n").dropFirst()
+    #expect(rows.filter { $0.contains(",MaxSteps,") }.count == 6)
+    let summary = try JSONSerialization.jsonObject(with: Data(read(out, "summary.json").utf8)) as! [String: Any]
+    #expect(summary["failed"] as? Int == 6)
+    let arms = summary["arms"] as! [[String: Any]]
+    let os = arms[1]["os"] as! [String: Any]
+    #expect(os["patients"] as? Int == 0)
+    #expect(os["survival_12_months"] is NSNull && os["median_days"] is NSNull)
+    #expect((arms[0]["os"] as! [String: Any])["survival_12_months"] is Double)
+    let logRank = (summary["log_rank"] as! [String: Any])["os"] as! [String: Any]
+    #expect((logRank["all_arms"] as! [String: Any])["p_value"] is NSNull)
+    #expect(!(try read(out, "km.csv").contains("Flu/Cy")))
+    #expect(try read(out, "report.html").contains("no patients with results"))
+  }
+
   /// The same seed gives the same patients; another seed other patients; a paired trial gives
   /// the same covariates in every arm.
   @Test func patientsAreAddressedBySeedArmAndId() throws {

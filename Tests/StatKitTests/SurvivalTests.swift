@@ -48,12 +48,26 @@ struct SurvivalTests {
     }
   }
 
+  /// A group without subjects (an arm whose every patient failed): no Kaplan–Meier
+  /// estimate, and the log-rank test leaves it out (with one group left, no test).
+  @Test func groupWithoutSubjects() throws {
+    let (tallies, ref) = try load()
+    let empty = SurvivalTally()
+    let km = KaplanMeier(empty)
+    #expect(km.rows.isEmpty && km.median == nil && km.medianLower == nil)
+    #expect(km.survival(at: 365) == nil)
+    #expect(LogRankTest([tallies[0], empty]) == nil)
+    let two = try #require(LogRankTest([tallies[0], empty, tallies[1]]))
+    #expect(two.degreesOfFreedom == 1)
+    #expect(abs(two.statistic - ref.logrank_0_1.statistic) < 1e-9 * ref.logrank_0_1.statistic)
+  }
+
   @Test func logRankMatchesLifelines() throws {
     let (tallies, ref) = try load()
-    let two = LogRankTest([tallies[0], tallies[1]])
+    let two = try #require(LogRankTest([tallies[0], tallies[1]]))
     #expect(abs(two.statistic - ref.logrank_0_1.statistic) < 1e-9 * ref.logrank_0_1.statistic)
     #expect(abs(two.pValue - ref.logrank_0_1.p) < 1e-9 * ref.logrank_0_1.p)
-    let all = LogRankTest(tallies)
+    let all = try #require(LogRankTest(tallies))
     #expect(all.degreesOfFreedom == 2)
     #expect(abs(all.statistic - ref.logrank_all.statistic) < 1e-9 * ref.logrank_all.statistic)
     #expect(abs(all.pValue - ref.logrank_all.p) < 1e-9 * ref.logrank_all.p)

@@ -13,6 +13,10 @@ public enum TrialReport {
   }
   static func num(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "–" }
   static func days(_ x: Double?) -> String { x.map { String(format: "%.0f", $0) } ?? "NR" }
+  /// The median with its interval ("NR": not reached), or "–" without patients.
+  static func median(_ k: KaplanMeier) -> String {
+    k.subjects == 0 ? "–" : "\(days(k.median)) (\(days(k.medianLower))–\(days(k.medianUpper)))"
+  }
 
   public static func html(_ r: TrialResults, plots: [(String, String)]) -> String {
     let ag = r.aggregate
@@ -62,17 +66,18 @@ public enum TrialReport {
     h += "<h2>Survival</h2>\n<table><tr><th>arm</th><th>PFS events</th><th>median PFS, days (95% CI)</th><th>OS events</th><th>median OS, days (95% CI)</th><th>OS at 12 months</th></tr>\n"
     for a in r.arms {
       let p = KaplanMeier(a.pfs), o = KaplanMeier(a.os)
-      h += "<tr><td>\(esc(a.name))</td><td>\(p.totalEvents)</td><td>\(days(p.median)) (\(days(p.medianLower))–\(days(p.medianUpper)))</td>"
-      h += "<td>\(o.totalEvents)</td><td>\(days(o.median)) (\(days(o.medianLower))–\(days(o.medianUpper)))</td><td>\(String(format: "%.1f%%", 100 * o.survival(at: 365.25)))</td></tr>\n"
+      h += "<tr><td>\(esc(a.name))</td><td>\(p.totalEvents)</td><td>\(median(p))</td>"
+      h += "<td>\(o.totalEvents)</td><td>\(median(o))</td><td>\(o.survival(at: 365.25).map { String(format: "%.1f%%", 100 * $0) } ?? "–")</td></tr>\n"
     }
     h += "</table>\n"
     if r.arms.count >= 2 {
       h += "<table><tr><th>log-rank test</th><th>PFS χ²</th><th>PFS p</th><th>OS χ²</th><th>OS p</th></tr>\n"
-      let all = (LogRankTest(r.arms.map(\.pfs)), LogRankTest(r.arms.map(\.os)))
-      h += "<tr><td>all \(r.arms.count) arms (df \(r.arms.count - 1))</td><td>\(num(all.0.statistic))</td><td>\(num(all.0.pValue))</td><td>\(num(all.1.statistic))</td><td>\(num(all.1.pValue))</td></tr>\n"
-      for a in r.arms.indices.dropFirst() {
-        let p = LogRankTest([r.arms[0].pfs, r.arms[a].pfs]), o = LogRankTest([r.arms[0].os, r.arms[a].os])
-        h += "<tr><td>\(esc(r.arms[a].name)) vs \(esc(r.arms[0].name))</td><td>\(num(p.statistic))</td><td>\(num(p.pValue))</td><td>\(num(o.statistic))</td><td>\(num(o.pValue))</td></tr>\n"
+      let p = r.logRankTests(\.pfs), o = r.logRankTests(\.os)
+      // Arms without patients with results are left out of the test of all arms.
+      let compared = p.all.map { "\($0.degreesOfFreedom + 1) arms with results (df \($0.degreesOfFreedom))" } ?? "all arms"
+      h += "<tr><td>\(compared)</td><td>\(num(p.all?.statistic))</td><td>\(num(p.all?.pValue))</td><td>\(num(o.all?.statistic))</td><td>\(num(o.all?.pValue))</td></tr>\n"
+      for (a, (pa, oa)) in zip(r.arms.indices.dropFirst(), zip(p.versusFirst, o.versusFirst)) {
+        h += "<tr><td>\(esc(r.arms[a].name)) vs \(esc(r.arms[0].name))</td><td>\(num(pa?.statistic))</td><td>\(num(pa?.pValue))</td><td>\(num(oa?.statistic))</td><td>\(num(oa?.pValue))</td></tr>\n"
       }
       h += "</table>\n"
     }

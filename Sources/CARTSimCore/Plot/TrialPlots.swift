@@ -274,19 +274,18 @@ public enum TrialPlots {
                                   : (endpoint == "PFS" ? "Progression-free survival" : "Overall survival")
     var s = svgOpen(w, h, title: name + " (Kaplan–Meier, 95% CI)")
     s += fr.axes(xLabel: "days after the first infusion", yLabel: "probability", xTicks: ticks)
-    for c in curves {
+    for c in curves where c.km.subjects > 0 {
       var band = "", upper: [(Double, Double)] = [], lower: [(Double, Double)] = []
       var line = "M\(f(fr.px(0))) \(f(fr.py(1)))"
-      var prevS = 1.0, prevL = 1.0, prevU = 1.0
+      var prevL = 1.0, prevU = 1.0
       for row in c.km.rows where row.time > 0 {
         let x = fr.px(row.time)
         line += " H\(f(x)) V\(f(fr.py(row.survival)))"
         upper += [(row.time, prevU), (row.time, row.upper)]
         lower += [(row.time, prevL), (row.time, row.lower)]
-        prevS = row.survival; prevL = row.lower; prevU = row.upper
+        prevL = row.lower; prevU = row.upper
       }
       line += " H\(f(fr.px(c.km.rows.last?.time ?? 0)))"
-      _ = prevS
       if !upper.isEmpty {
         let pts = [(0.0, 1.0)] + upper + lower.reversed() + [(0.0, 1.0)]
         band = pts.map { "\(f(fr.px($0.0))),\(f(fr.py($0.1)))" }.joined(separator: " ")
@@ -311,7 +310,10 @@ public enum TrialPlots {
         s += "<text x=\"\(f(fr.px(t)))\" y=\"\(f(y))\" text-anchor=\"middle\">\(n)</text>\n"
       }
     }
-    s += legend(curves.map { ($0.label + ($0.km.median.map { " (median \(Int($0)) d)" } ?? " (median not reached)"), $0.color, "line") },
+    func note(_ k: KaplanMeier) -> String {
+      k.subjects == 0 ? " (no patients with results)" : k.median.map { " (median \(Int($0)) d)" } ?? " (median not reached)"
+    }
+    s += legend(curves.map { ($0.label + note($0.km), $0.color, "line") },
                 x: fr.left, y: fr.top + fr.height + 58, maxWidth: w - 210)
     return s + "</svg>\n"
   }

@@ -133,16 +133,22 @@ public struct TrialResults: Sendable {
                     ("survival_6_months", at(182.625)), ("survival_12_months", at(365.25)), ("survival_24_months", at(730.5))])
   }
 
+  /// The log-rank tests of an endpoint: all arms at once, and each later arm against the
+  /// first (nil where fewer than two of the arms compared have patients with results).
+  public func logRankTests(_ pick: (ArmStatistics) -> SurvivalTally) -> (all: LogRankTest?, versusFirst: [LogRankTest?]) {
+    (LogRankTest(arms.map(pick)), arms.indices.dropFirst().map { LogRankTest([pick(arms[0]), pick(arms[$0])]) })
+  }
+
   func logRank(_ pick: (ArmStatistics) -> SurvivalTally) -> JSONOut {
     guard arms.count >= 2 else { return .null }
-    let all = LogRankTest(arms.map(pick))
-    var pairs: [JSONOut] = []
-    for a in arms.indices.dropFirst() {
-      let t = LogRankTest([pick(arms[0]), pick(arms[a])])
-      pairs.append(.object([("arm", .string(arms[a].name)), ("reference", .string(arms[0].name)),
-                            ("chi_square", .num(t.statistic)), ("p_value", .num(t.pValue))]))
+    let tests = logRankTests(pick)
+    let pairs: [JSONOut] = zip(arms.dropFirst(), tests.versusFirst).map { arm, t in
+      .object([("arm", .string(arm.name)), ("reference", .string(arms[0].name)),
+               ("chi_square", .num(t?.statistic)), ("p_value", .num(t?.pValue))])
     }
-    return .object([("all_arms", .object([("chi_square", .num(all.statistic)), ("df", .int(all.degreesOfFreedom)), ("p_value", .num(all.pValue))])),
+    let all = tests.all
+    return .object([("all_arms", .object([("chi_square", .num(all?.statistic)), ("df", all.map { .int($0.degreesOfFreedom) } ?? .null),
+                                          ("p_value", .num(all?.pValue))])),
                     ("versus_reference", .array(pairs))])
   }
 
