@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 
@@ -248,6 +249,13 @@ def main():
     if not os.access(CARTSIM, os.X_OK):
         sys.exit(f"build first: swift build -j 1 -c release --product cartsim (no {CARTSIM})")
     work = tempfile.mkdtemp(prefix="population-bench-")
+    try:
+        run_all(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_all(args, work):
     heros = os.path.join(work, "heros.xml")
     herosB = os.path.join(work, "heros2-cohortB.xml")
     with open(heros, "w") as f:

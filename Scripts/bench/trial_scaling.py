@@ -8,7 +8,7 @@ N/4 patients per arm, under /usr/bin/time -v, and prints a markdown table.
 Memory is the peak resident set size of the whole process. Throughput per core is patients per
 second divided by the threads used; run it on an otherwise idle machine.
 """
-import argparse, os, re, subprocess, tempfile
+import argparse, os, re, shutil, subprocess, tempfile
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--sizes", default="1000,10000,100000")
@@ -29,6 +29,7 @@ for n in [int(x) for x in args.sizes.split(",")]:
     sim = re.search(r"(\d+) patients in ([\d.]+) s", p.stderr)
     simulated, sim_seconds = int(sim.group(1)), float(sim.group(2))
     csv_mb = os.path.getsize(os.path.join(out, "patients.csv")) / 2**20
+    shutil.rmtree(out)
     rows.append((n, seconds, sim_seconds, simulated / sim_seconds, simulated / sim_seconds / args.threads, rss, csv_mb))
     print(f"{n} patients: {seconds:.1f} s, {rss:.0f} MB", flush=True)
 

@@ -19,6 +19,9 @@ struct CARTSimCommand: AsyncParsableCommand {
 }
 
 /// Prints an input error the way users read it and exits with status 2.
+/// "1 thread", "2 threads".
+func threadCount(_ n: Int) -> String { n == 1 ? "1 thread" : "\(n) threads" }
+
 func fail(_ error: any Error) -> ExitCode {
   FileHandle.standardError.write(Data("error: \(error)\n".utf8))
   return ExitCode(2)

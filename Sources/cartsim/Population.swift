@@ -34,8 +34,9 @@ struct Population: ParsableCommand {
   @Option(help: "Seed of the patients' random streams.")
   var seed: UInt64 = 0
 
-  @Option(help: "Threads (default: all cores).")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
+  var requestedThreads: Int?
+  var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
 
   @Option(help: "Relative tolerance.")
   var rtol: Double = 1e-6
@@ -83,8 +84,8 @@ struct Population: ParsableCommand {
       try SBMLPopulationRun.validate(o)
       let r = try SBMLPopulationRun.run(file: sbml, options: o, to: out)
       FileHandle.standardError.write(Data(String(
-        format: "%d patients in %.2f s: %.1f patients/s on %d threads, %d solver failures; per patient %.0f steps (%.0f stiff), %.0f RHS evaluations\n",
-        r.patients, r.seconds, r.patientsPerSecond, r.threads, r.failed, Double(r.stats.steps) / Double(r.patients),
+        format: "%d patients in %.2f s: %.1f patients/s on \(threadCount(r.threads)), %d solver failures; per patient %.0f steps (%.0f stiff), %.0f RHS evaluations\n",
+        r.patients, r.seconds, r.patientsPerSecond, r.failed, Double(r.stats.steps) / Double(r.patients),
         Double(r.stats.stiffSteps) / Double(r.patients), Double(r.stats.rhsEvaluations) / Double(r.patients)).utf8))
       let lus = r.stats.luDecompositions
       let fallbacks = r.stats.sparseFallbacks == 0 ? "" : String(

@@ -25,8 +25,9 @@ struct SBMLCommand: ParsableCommand {
     @Option(help: "Also write the outcomes as JSON to this file.")
     var json: String?
 
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
+    var requestedThreads: Int?
+    var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Option(help: "Per-case wall-clock limit in seconds; a case over it fails.")
     var timeLimit: Double = 30

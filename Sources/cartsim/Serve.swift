@@ -29,8 +29,9 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Trials running at once; more wait in a queue.")
   var jobs: Int = 1
 
-  @Option(help: "Threads per running trial (default: all cores).")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  @Option(name: .customLong("threads"), help: "Threads per running trial (default: all cores).")
+  var requestedThreads: Int?
+  var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
 
   @Option(help: "Largest request body in bytes (larger ones get 413).")
   var maxBody: Int = 1 << 20

@@ -24,8 +24,9 @@ struct Trial: ParsableCommand {
   @Option(help: "Patients per arm (overrides the spec's).")
   var patients: Int?
 
-  @Option(help: "Threads (default: all cores).")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
+  var requestedThreads: Int?
+  var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
 
   @Option(help: "Run shard I of N (0-based), e.g. 3/10.")
   var shard: String?
@@ -66,8 +67,8 @@ struct Trial: ParsableCommand {
     do {
       let report = try TrialRunner.run(spec, options: options, to: out)
       let rate = Double(report.patients) / max(report.seconds, 1e-9)
-      FileHandle.standardError.write(Data(String(format: "%d patients in %.1f s (%.1f patients/s on %d threads), %d solver failures\n",
-                                                 report.patients, report.seconds, rate, threads, report.failed).utf8))
+      FileHandle.standardError.write(Data(String(format: "%d patients in %.1f s (%.1f patients/s on \(threadCount(threads))), %d solver failures\n",
+                                                 report.patients, report.seconds, rate, report.failed).utf8))
       if options.shard.count == 1 {
         try TrialResults.load(dir: out).write(to: out)
         print("wrote \(out)/patients.csv, summary.json, km.csv, report.html, plots/")

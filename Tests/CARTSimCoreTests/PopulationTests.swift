@@ -199,6 +199,6 @@ struct PopulationTests {
     #expect(omega.status == 2 && omega.err.contains("--omega"))
     let good = try cli.run(base + ["--sbml", file, "--n", "3", "--omega", "0.1", "--threads", "1"])
     #expect(good.status == 0, "\(good.err)")
-    #expect(good.err.contains("patients/s on 1 threads"))
+    #expect(good.err.contains("patients/s on 1 thread,"))
   }
 }

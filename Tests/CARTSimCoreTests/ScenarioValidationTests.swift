@@ -94,6 +94,8 @@ struct ScenarioValidationTests {
 
   @Test func malformedOrUnreadable() {
     expectError(#"{"car_t": {"dose": 1e8}"#, path: "", contains: "not valid JSON")
+    // Where: the second comma on line 2.
+    expectError("{\"car_t\": {\"dose\": 1e8},\n  \"model\": \"heros\",,\n}", path: "", contains: "line 2, column 20")
     do {
       _ = try Scenario.load(path: "/nonexistent/scenario.json")
       Issue.record("read a missing file")

@@ -181,6 +181,27 @@ struct TrialTests {
     #expect { try TrialSpec.load(path: bad) } throws: { e in
       (e as? InputError).map { $0.path == "population.correlations" && $0.message.contains("positive definite") } ?? false
     }
+    // An unknown parameter is named by its own path.
+    try text.replacingOccurrences(of: #""rho_Ag": {"omega": 0.3}"#, with: #""rho_Agg": {"omega": 0.3}"#)
+      .replacingOccurrences(of: #""rho": 1.0"#, with: #""rho": 0.8"#)
+      .write(toFile: bad, atomically: true, encoding: .utf8)
+    #expect { try TrialSpec.load(path: bad) } throws: { e in
+      (e as? InputError).map { $0.path == "population.variability.rho_Agg" && $0.message.contains("unknown parameter") } ?? false
+    }
+    // An error in an arm's scenario file names the arm that reads it.
+    let heros1 = (dir as NSString).appendingPathComponent("heros1.json")
+    let good1 = try String(contentsOfFile: heros1, encoding: .utf8)
+    try good1.replacingOccurrences(of: #""dose": 1e8"#, with: #""dose": -1e8"#).write(toFile: heros1, atomically: true, encoding: .utf8)
+    #expect { try TrialSpec.load(path: specPath) } throws: { e in
+      (e as? InputError).map { $0.file.hasSuffix("heros1.json") && $0.message.contains("the scenario of arms[0]") } ?? false
+    }
+    try good1.write(toFile: heros1, atomically: true, encoding: .utf8)
+    // A pair given twice (in either order) is ambiguous.
+    try text.replacingOccurrences(of: #""rho": 1.0}"#, with: #""rho": 0.8}, {"between": ["height_cm", "weight_kg"], "rho": 0.2}"#)
+      .write(toFile: bad, atomically: true, encoding: .utf8)
+    #expect { try TrialSpec.load(path: bad) } throws: { e in
+      (e as? InputError).map { $0.path == "population.correlations[1].between" && $0.message.contains("given twice") } ?? false
+    }
   }
 
   /// The HEROS trial example is valid and has the four arms the issue names.

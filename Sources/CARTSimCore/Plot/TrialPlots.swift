@@ -62,7 +62,10 @@ func svgOpen(_ w: Double, _ h: Double, title: String) -> String {
 func legend(_ items: [(String, String, String)], x: Double, y: Double, maxWidth: Double = 1000) -> String {
   var s = "", lx = x, ly = y
   for (label, color, kind) in items {
-    let w = 40 + Double(label.count) * 6.6
+    // The swatch, 6 px to its label, then 18 px to the next item: a label stays with its own swatch.
+    let swatch = kind == "box" ? 14.0 : kind == "none" ? 0 : 24
+    let textX = swatch > 0 ? swatch + 6 : 0
+    let w = textX + Double(label.count) * 6.6 + 18
     if lx + w > x + maxWidth { lx = x; ly += 18 }
     switch kind {
     case "box": s += "<rect x=\"\(f(lx))\" y=\"\(f(ly - 10))\" width=\"14\" height=\"10\" fill=\"\(color)\"/>\n"
@@ -71,8 +74,8 @@ func legend(_ items: [(String, String, String)], x: Double, y: Double, maxWidth:
       let dash = kind == "dashed" ? " stroke-dasharray=\"6,4\"" : ""
       s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
     }
-    s += "<text x=\"\(f(kind == "none" ? lx : lx + 30))\" y=\"\(f(ly))\">\(LinePlot.escape(label))</text>\n"
-    lx += kind == "none" ? w - 24 : w
+    s += "<text x=\"\(f(lx + textX))\" y=\"\(f(ly))\">\(LinePlot.escape(label))</text>\n"
+    lx += w
   }
   return s
 }
@@ -231,7 +234,7 @@ public enum TrialPlots {
     for (i, l) in lanes.enumerated() {
       let y = fr.top + Double(i) * laneH + 2
       let c = arms.count == 1 ? responseColors[l.lane.best]! : color(l.arm)
-      s += "<text x=\"\(f(fr.left - 6))\" y=\"\(f(y + 10))\" text-anchor=\"end\" font-size=\"10\">\(arms.count == 1 ? "" : LinePlot.escape(String(r.arms[l.arm].name.prefix(14))) + " ")#\(l.lane.id)</text>\n"
+      s += "<text x=\"\(f(fr.left - 6))\" y=\"\(f(y + 10))\" text-anchor=\"end\" font-size=\"10\">\(arms.count == 1 ? "" : LinePlot.escape(String(r.arms[l.arm].name.prefix(24))) + " ")#\(l.lane.id)</text>\n"
       s += "<rect x=\"\(f(fr.px(0)))\" y=\"\(f(y))\" width=\"\(f(fr.px(l.lane.days) - fr.px(0)))\" height=\"\(f(laneH - 4))\" fill=\"\(c)\" fill-opacity=\"0.75\"/>\n"
       if let d = l.lane.responseDay {
         s += "<polygon points=\"\(f(fr.px(d))),\(f(y - 1)) \(f(fr.px(d) - 4)),\(f(y + laneH - 3)) \(f(fr.px(d) + 4)),\(f(y + laneH - 3))\" fill=\"#0b3d91\"/>\n"

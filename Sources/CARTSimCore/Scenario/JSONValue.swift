@@ -25,10 +25,26 @@ public enum JSONValue: Decodable, Equatable, Sendable {
     do {
       return try JSONDecoder().decode(JSONValue.self, from: data)
     } catch let DecodingError.dataCorrupted(ctx) {
-      let detail = (ctx.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String ?? ctx.debugDescription
-      throw InputError(file: file, path: "", message: "not valid JSON: \(detail)")
+      throw InputError(file: file, path: "", message: "not valid JSON: \(syntaxError(data) ?? ctx.debugDescription)")
     } catch {
       throw InputError(file: file, path: "", message: "not valid JSON: \(error)")
+    }
+  }
+
+  /// Where and why `data` is not JSON, as Foundation's parser says ("Invalid value around
+  /// character 29."), with the character offset turned into a line and column.
+  static func syntaxError(_ data: Data) -> String? {
+    do {
+      _ = try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)
+      return nil
+    } catch {
+      guard let text = (error as NSError).userInfo["NSDebugDescription"] as? String else { return nil }
+      guard let r = text.range(of: #"character (\d+)"#, options: .regularExpression),
+            let offset = Int(text[r].dropFirst("character ".count)) else { return text }
+      let before = String(decoding: data.prefix(offset), as: UTF8.self)
+      let line = before.reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
+      let column = before.count - (before.lastIndex(of: "\n").map { before.distance(from: before.startIndex, to: $0) + 1 } ?? 0) + 1
+      return text.replacingCharacters(in: r, with: "line \(line), column \(column)")
     }
   }
 
@@ -90,7 +106,8 @@ struct FieldReader {
 
   func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-  func fail(_ key: String, _ message: String) -> InputError { InputError(file: file, path: sub(key), message: message) }
+  /// An error at field `key` of this object, or at the object itself when `key` is empty.
+  func fail(_ key: String, _ message: String) -> InputError { InputError(file: file, path: key.isEmpty ? path : sub(key), message: message) }
 
   mutating func has(_ key: String) -> Bool {
     used.insert(key)

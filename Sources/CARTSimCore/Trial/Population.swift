@@ -180,6 +180,7 @@ public struct PopulationSpec: Sendable {
     let m = spec.latentNames.count
     var corr = [Double](repeating: 0, count: m * m)
     for i in 0..<m { corr[i * m + i] = 1 }
+    var given = Set<[Int]>()
     for var c in try r.objects("correlations") {
       guard case .array(let pair)? = c.value("between"), pair.count == 2,
             case .string(let a) = pair[0], case .string(let b) = pair[1] else {
@@ -187,6 +188,7 @@ public struct PopulationSpec: Sendable {
       }
       guard let i = spec.latentNames.firstIndex(of: a) else { throw c.fail("between", "'\(a)' is not a drawn continuous covariate or a parameter with variability") }
       guard let j = spec.latentNames.firstIndex(of: b), j != i else { throw c.fail("between", "'\(b)' is not another drawn continuous covariate or parameter with variability") }
+      guard given.insert([min(i, j), max(i, j)]).inserted else { throw c.fail("between", "the pair '\(a)', '\(b)' is given twice") }
       let rho = try c.number("rho", min: -1, max: 1)
       corr[i * m + j] = rho
       corr[j * m + i] = rho

@@ -34,9 +34,7 @@ public enum TrialMerge {
     do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
       throw InputError(file: out, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
     }
-    for stale in ["summary.json", "aggregate.json", "km.csv", "report.html"] {
-      try? fm.removeItem(atPath: (out as NSString).appendingPathComponent(stale))
-    }
+    TrialRunner.removeEarlierResults(in: out)
     let path = (out as NSString).appendingPathComponent("patients.csv")
     guard fm.createFile(atPath: path + ".partial", contents: nil), let h = FileHandle(forWritingAtPath: path + ".partial") else {
       throw InputError(file: path, path: "", message: "cannot create the file")

@@ -37,15 +37,20 @@ public enum TrialRunner {
 
   /// Simulates the shard's patients into `dir` (patients.csv and aggregate.json).
   @discardableResult
+  /// Removes the outputs an earlier run left in `dir`, which must not be taken for this one's
+  /// (`patients.csv` is replaced when the new one is complete).
+  static func removeEarlierResults(in dir: String) {
+    for stale in ["summary.json", "aggregate.json", "km.csv", "report.html", "plots"] {
+      try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(stale))
+    }
+  }
+
   public static func run(_ spec: TrialSpec, options: Options, to dir: String) throws -> Report {
     let fm = FileManager.default
     do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
       throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
     }
-    // Results of an earlier run must not be taken for this one's.
-    for stale in ["summary.json", "aggregate.json", "km.csv", "report.html"] {
-      try? fm.removeItem(atPath: (dir as NSString).appendingPathComponent(stale))
-    }
+    removeEarlierResults(in: dir)
     // Each arm's parameters (model defaults and the arm's overrides), checked once.
     let armParameters = try spec.arms.map { try Simulator.parameters($0.scenario, file: spec.file) }
     let offsets = spec.arms.reduce(into: [0]) { $0.append($0.last! + $1.patients) }

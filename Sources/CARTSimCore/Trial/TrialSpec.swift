@@ -130,7 +130,13 @@ extension TrialSpec {
       switch value {
       case .string(let rel):
         guard let (json, shown) = try scenarioFile(rel) else { throw a.fail("scenario", "no scenario file '\(rel)' next to the spec") }
-        scenario = try Scenario.parse(json, file: shown, path: "")
+        do {
+          scenario = try Scenario.parse(json, file: shown, path: "")
+        } catch var e as InputError {
+          // Which arm reads the file (several can).
+          e.message += " (the scenario of \(a.path), in \(file))"
+          throw e
+        }
       case .object:
         scenario = try Scenario.parse(value, file: file, path: a.sub("scenario"))
       default:
