@@ -90,7 +90,8 @@ public struct ParameterSet: Sendable, Equatable {
   }
 }
 
-func editDistance(_ a: String, _ b: String) -> Int {
+/// Levenshtein distance (insertions, deletions and substitutions of characters).
+public func editDistance(_ a: String, _ b: String) -> Int {
   let a = Array(a), b = Array(b)
   if a.isEmpty { return b.count }
   if b.isEmpty { return a.count }

@@ -118,6 +118,27 @@ struct TrialTests {
     #expect(e.patient == g.patient)
   }
 
+  /// A table of patients: patient i takes row i mod rows (sequential sampling); its numeric
+  /// columns set the model's patient, the others are carried as categories. A column whose
+  /// name looks like a patient covariate but is not one is refused.
+  @Test func patientsFromATable() throws {
+    let (specPath, dir) = try smallTrial(extra: #", "csv": "table.csv""#)
+    let table = (dir as NSString).appendingPathComponent("table.csv")
+    try "age_years,her2_level,sex\n9,0.5,F\n31,2,M\n".write(toFile: table, atomically: true, encoding: .utf8)
+    let spec = try TrialSpec.load(path: specPath)
+    let params = try Simulator.parameters(spec.arms[0].scenario)
+    for id in 0..<4 {
+      let p = spec.population.sample(seed: 7, arm: 0, id: id, paired: false, base: Patient(), modelDefaults: params)
+      #expect(p.patient.ageYears == (id % 2 == 0 ? 9 : 31))
+      #expect(p.patient.her2Level == (id % 2 == 0 ? 0.5 : 2))
+      #expect(p.covariates["sex"] == .category(id % 2 == 0 ? "F" : "M"))
+    }
+    try "age,her2_level\n9,0.5\n".write(toFile: table, atomically: true, encoding: .utf8)
+    #expect { try TrialSpec.load(path: specPath) } throws: { e in
+      (e as? InputError).map { $0.path == "population.csv" && $0.message.contains("looks like 'age_years'") } ?? false
+    }
+  }
+
   /// Sampled covariates follow the spec: truncation bounds hold, the lognormal median and the
   /// category frequency agree within Monte Carlo error, and the rank correlation of the
   /// Gaussian copula is (6/π)·asin(ρ/2) (Pearson 1907).

@@ -22,6 +22,14 @@ public struct PopulationSpec: Sendable {
   /// Covariates that set the ``Patient`` of the model.
   public static let patientCovariates = ["age_years", "weight_kg", "height_cm", "baseline_sld_mm", "her2_level"]
 
+  /// The patient covariate that `name`, not one itself, looks like a slip for ("weight" or
+  /// "Weight_kg" for "weight_kg"): the model would silently keep the arm's value.
+  static func lookalike(_ name: String) -> String? {
+    let x = name.lowercased()
+    guard !patientCovariates.contains(name) else { return nil }
+    return patientCovariates.first { k in x == k || k.hasPrefix(x + "_") || editDistance(x, k) <= 2 }
+  }
+
   public enum CovariateSource: Sendable {
     case distribution(Distribution)
     case categories([(name: String, probability: Double)])
@@ -87,6 +95,7 @@ public struct PopulationSpec: Sendable {
     var spec = PopulationSpec()
     if var c = try r.object("covariates") {
       for name in c.fields.keys.sorted() {
+        if let k = Self.lookalike(name) { throw c.fail(name, "looks like '\(k)' but is not it; write '\(k)' to set the model's patient") }
         var cr = try FieldReader(file: c.file, path: c.sub(name), value: c.value(name)!)
         if var cats = try cr.object("categories") {
           var list: [(String, Double)] = []
@@ -99,7 +108,8 @@ public struct PopulationSpec: Sendable {
           spec.covariates.append((name, .categories(list)))
         } else {
           let d = try Distribution.parse(&cr, typical: nil, defaultKind: .lognormal)
-          if Self.patientCovariates.contains(name) && d.kind != .uniform && d.kind != .lognormal && (d.lower ?? -1) < 0 {
+          // Normal and uniform values can fall below 0 (lognormal and logit-normal ones cannot).
+          if Self.patientCovariates.contains(name) && (d.kind == .normal || d.kind == .uniform) && (d.lower ?? -1) < 0 {
             throw cr.fail("min", "'\(name)' must stay positive: give min ≥ 0 for a \(d.kind.rawValue) distribution")
           }
           spec.covariates.append((name, .distribution(d)))
@@ -115,6 +125,9 @@ public struct PopulationSpec: Sendable {
       spec.table = try readTable(path: path, shownAs: rel, bootstrap: sampling == "bootstrap")
       for col in spec.table!.columns where spec.covariates.contains(where: { $0.name == col }) {
         throw r.fail("csv", "column '\(col)' is also drawn in 'covariates'; give each covariate one source")
+      }
+      for col in spec.table!.columns {
+        if let k = Self.lookalike(col) { throw r.fail("csv", "column '\(col)' of \(rel) looks like '\(k)' but is not it; name it '\(k)' to set the model's patient") }
       }
     }
     // Variability, sorted by parameter name.
