@@ -22,7 +22,7 @@ def embed(target, source, files, enum, doc, access, extra=()):
 
 
 embed("Sources/CARTSimCore/Scenario/EmbeddedScenarios.swift", "Examples",
-      ["heros-trial.json", "heros1.json", "heros2-cohortB.json", "heros2-cohortC.json", "heros3.json"],
+      ["heros-trial.json", "heros1.json", "heros2-cohortA.json", "heros2-cohortB.json", "heros2-cohortC.json", "heros3.json", "heros-targets.json"],
       "EmbeddedScenarios",
       ["Example files compiled into the binary, so that `cartsim simulate` and `cartsim trial`",
        "run without files. A test checks that each is identical to its file in `Examples/`."],
@@ -30,7 +30,7 @@ embed("Sources/CARTSimCore/Scenario/EmbeddedScenarios.swift", "Examples",
       ["", "  /// `Examples/heros2-cohortB.json`, the default scenario of `cartsim simulate`.",
        '  public static var heros2CohortB: String { files["heros2-cohortB.json"]! }'])
 embed("Sources/CARTSimServer/Pages/EmbeddedGuides.swift", "Guides",
-      ["Models/HEROS.md", "Models/CARTmath.md"],
+      ["Models/HEROS.md", "Models/CARTmath.md", "Credibility.md"],
       "EmbeddedGuides",
       ["Model guides compiled into the server for the Models pages. A test checks that each is",
        "identical to its file in `Guides/`."],

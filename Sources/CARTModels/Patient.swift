@@ -156,20 +156,92 @@ public struct ChemoDose: Sendable, Equatable, Codable {
   }
 }
 
+/// A condition on giving planned infusions: the patient's tumour status on a decision day
+/// before each infusion's course (its lymphodepletion, or the infusion itself) must be at
+/// least `require`; otherwise the infusion is not given and, with `.stop`, neither is any
+/// later one. The status is a RECIST 1.1 time-point response on the decision day (restaging),
+/// against the baseline and the nadir of the scheduled assessments so far; PD at a scheduled
+/// assessment before the decision day counts as PD.
+public struct DosingRule: Sendable, Equatable, Codable {
+  /// The least tumour status that allows the infusion.
+  public enum Status: String, Sendable, Codable, CaseIterable {
+    /// Stable disease or better (no progression).
+    case stableOrBetter = "SD_or_better"
+    /// Partial or complete response.
+    case responseOrBetter = "PR_or_better"
+    /// Complete response.
+    case complete = "CR"
+  }
+  /// What happens to the later infusions when the condition fails.
+  public enum Otherwise: String, Sendable, Codable, CaseIterable {
+    /// No further infusions.
+    case stop
+    /// Only this infusion is left out; the next one is decided again.
+    case skip
+  }
+  /// The infusions the rule governs, 1-based and inclusive.
+  public var first: Int
+  public var last: Int
+  public var require: Status
+  /// Days between the decision and the start of the infusion's course.
+  public var decideDaysBefore: Double
+  public var otherwise: Otherwise
+
+  public init(first: Int, last: Int, require: Status, decideDaysBefore: Double = 0, otherwise: Otherwise = .stop) {
+    self.first = first
+    self.last = last
+    self.require = require
+    self.decideDaysBefore = decideDaysBefore
+    self.otherwise = otherwise
+  }
+
+  public func governs(_ infusion: Int) -> Bool { infusion >= first && infusion <= last }
+}
+
 /// Everything given to a patient.
 public struct Regimen: Sendable, Equatable {
   public var infusions: [CARTInfusion]
   public var lymphodepletion: Lymphodepletion?
   public var checkpoint: CheckpointDosing?
   public var chemotherapy: [ChemoDose]
+  /// Conditions on giving infusions (none: every planned infusion is given).
+  public var rules: [DosingRule]
 
   public init(infusions: [CARTInfusion], lymphodepletion: Lymphodepletion? = nil,
-              checkpoint: CheckpointDosing? = nil, chemotherapy: [ChemoDose] = []) {
+              checkpoint: CheckpointDosing? = nil, chemotherapy: [ChemoDose] = [], rules: [DosingRule] = []) {
     self.infusions = infusions
     self.lymphodepletion = lymphodepletion
     self.checkpoint = checkpoint
     self.chemotherapy = chemotherapy
+    self.rules = rules
   }
+
+  /// The first day of infusion `k`'s course (0-based): its earliest lymphodepletion day when
+  /// it is lymphodepleted, else its own day.
+  public func courseStart(_ k: Int) -> Double {
+    let inf = infusions[k]
+    guard inf.lymphodepleted, let ld = lymphodepletion else { return inf.day }
+    return ld.agents.reduce(inf.day) { min($0, inf.day + ($1.days.min() ?? 0)) }
+  }
+
+  /// Leaves out the planned infusions after `day` that a rule governs (they could only be
+  /// given after the end of the run) and clips the rules to the infusions left. Returns the
+  /// index of the first infusion after `day` that no rule governs, if any.
+  public mutating func dropConditionalInfusions(after day: Double) -> Int? {
+    if let k = infusions.indices.first(where: { infusions[$0].day > day && rule(for: $0) == nil }) { return k }
+    let keep = infusions.filter { $0.day <= day }.count
+    infusions = Array(infusions.prefix(keep))
+    rules = rules.compactMap { r in
+      guard r.first <= keep else { return nil }
+      var r = r
+      r.last = min(r.last, keep)
+      return r
+    }
+    return nil
+  }
+
+  /// The rule that governs infusion `k` (0-based), if any (the first that names it).
+  public func rule(for k: Int) -> DosingRule? { rules.first { $0.governs(k + 1) } }
 
   /// The earliest day anything is given.
   public var firstDay: Double {

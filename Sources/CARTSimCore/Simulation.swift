@@ -5,6 +5,7 @@ import ODEKit
 /// The result of simulating one scenario: states and observables on the output grid,
 /// the solver's report, and the summary endpoints.
 public struct SimulationResult: Sendable {
+  /// The scenario as run: its regimen holds the infusions given (after the dosing rules).
   public var scenario: Scenario
   public var modelTitle: String
   public var stateNames: [String]
@@ -81,7 +82,15 @@ public enum Simulator {
 
   static func run<M: TherapyModel>(_ model: M, _ scenario: Scenario, file: String, method: ODEMethod?) throws -> SimulationResult {
     let (model, problem, options, method) = try prepare(model, scenario, file: file, method: method)
-    let sol = solve(problem, method: method, options: options)
+    var scenario = scenario
+    let sol: ODESolution
+    if scenario.regimen.rules.isEmpty {
+      sol = solve(problem, method: method, options: options)
+    } else {
+      let run = DosingDecisions.solve(model, scenario, options: options, method: method)
+      sol = run.solution
+      scenario.regimen = run.given
+    }
     let n = model.stateNames.count
     var observed: [Double] = []
     observed.reserveCapacity(sol.t.count * model.observables.count)

@@ -31,7 +31,12 @@ public struct Summary: Sendable {
   public var il6Peak: Double?
   public var crsGrade: Int?
   public var alcNadir: Double?
-  /// Per infusion: day, peak CAR T in blood before the next infusion, its day, fold expansion.
+  /// An infusion counts as followed by expansion when the CAR T count in blood rose to at
+  /// least this multiple of its value just after the infusion before the next one (HEROS 2.0
+  /// reported expansion after 19 of 21 infusions without a criterion in the abstract; this
+  /// one is CARTSim's, documented in Guides/Trials.md).
+  public static let expansionFold = 2.0
+  /// Per infusion given: day, peak CAR T in blood before the next infusion, its day, fold expansion.
   public var infusionPeaks: [(day: Double, peak: Double, peakDay: Double, fold: Double)] = []
 
   public init() {}

@@ -31,6 +31,9 @@ struct Trial: ParsableCommand {
   @Option(help: "Run shard I of N (0-based), e.g. 3/10.")
   var shard: String?
 
+  @Option(help: "Targets JSON file to check the run against: targets.json (default for the embedded HEROS trial: its targets).")
+  var targets: String?
+
   @Flag(help: "No progress bar.")
   var quiet = false
 
@@ -71,7 +74,19 @@ struct Trial: ParsableCommand {
                                                  report.patients, report.seconds, rate, report.failed).utf8))
       if options.shard.count == 1 {
         try TrialResults.load(dir: out).write(to: out)
-        print("wrote \(out)/patients.csv, summary.json, km.csv, report.html, plots/")
+        var written = "patients.csv, summary.json, km.csv, report.html, plots/"
+        let names = spec.arms.map(\.name)
+        if let list = try targets.map({ try TargetFile.load(path: $0, arms: names) })
+          ?? (self.spec == nil ? TargetFile.embeddedHEROS(arms: names) : nil) {
+          let checks = try TargetCheck.check(trialDir: out, arms: names, targets: list)
+          try ResultWriter.writeText(TargetCheck.json(checks).render() + "\n", to: (out as NSString).appendingPathComponent("targets.json"))
+          written += ", targets.json"
+          print("\(checks.filter { $0.inside == true }.count) of \(checks.count) targets inside the central 95% of what the arms predict for a trial of the observed size")
+          for c in checks where c.inside == false {
+            print("  outside: \(c.target.id) (observed \(c.target.observedDescription))")
+          }
+        }
+        print("wrote \(out)/" + written)
       } else {
         print("wrote shard \(options.shard.index)/\(options.shard.count) to \(out)/patients.csv and aggregate.json; combine with `cartsim merge`")
       }

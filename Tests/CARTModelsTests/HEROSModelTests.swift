@@ -117,7 +117,7 @@ struct HEROSModelTests {
   @Test func tumourExtinctionEvent() throws {
     var m = HEROSModel()
     try m.parameters.set("gamma_B", to: 50)
-    try m.parameters.set("k_B", to: 1e3)
+    try m.parameters.set("xi_kill", to: 1e-6)
     try m.parameters.set("f_L0", to: 0)
     let inf = CARTInfusion(day: 0, dose: 1e9, basis: .carTCellsPerM2)
     let sol = run(m, Regimen(infusions: [inf]), end: 200, times: [100, 200])

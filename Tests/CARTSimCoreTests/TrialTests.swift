@@ -225,13 +225,28 @@ struct TrialTests {
     }
   }
 
-  /// The HEROS trial example is valid and has the four arms the issue names.
+  /// The HEROS trial example is valid and has one arm per cohort as run, HEROS 1.0 over its
+  /// dose levels with the 19 patients as enrolled.
   @Test func herosTrialExample() throws {
     let spec = try TrialSpec.load(path: example("heros-trial"))
-    #expect(spec.arms.map(\.name) == ["HEROS 1.0", "HEROS 2.0 cohort B", "HEROS 2.0 cohort C", "HEROS 3.0"])
+    #expect(spec.arms.map(\.name) == ["HEROS 1.0", "HEROS 2.0 cohort A", "HEROS 2.0 cohort B", "HEROS 2.0 cohort C", "HEROS 3.0"])
     #expect(spec.arms.allSatisfy { $0.patients == 1000 })
     #expect(spec.arms[0].scenario.regimen.lymphodepletion == nil)
-    #expect(spec.arms[3].scenario.regimen.checkpoint != nil)
+    #expect(spec.arms[4].scenario.regimen.checkpoint != nil)
+    let h1 = spec.arms[0]
+    #expect(h1.doseLevels.reduce(0) { $0 + $1.patients } == 19)
+    #expect(h1.doseLevels.first?.dose == 1e4 && h1.doseLevels.last?.dose == 1e8)
+    // Patient i gets the level at position i mod 19: the enrolled proportions in every block of 19.
+    let doses = (0..<38).map { h1.dose(patient: $0) }
+    #expect(doses.filter { $0 == 1e8 }.count == 6 && doses.filter { $0 == 3e4 }.count == 2)
+    #expect(Array(doses[0..<19]) == Array(doses[19..<38]))
+    // Cohort C doses CAR+ cells; A is fludarabine alone; repeat infusions only for SD or better.
+    #expect(spec.arms[3].scenario.regimen.infusions[0].basis == .carTCellsPerM2)
+    #expect(spec.arms[1].scenario.regimen.lymphodepletion?.includesCyclophosphamide == false)
+    for arm in spec.arms {
+      #expect(arm.scenario.regimen.rules.count == 1)
+      #expect(arm.scenario.regimen.rules[0].first == 2 && arm.scenario.regimen.rules[0].require == .stableOrBetter)
+    }
     let embedded = try TrialSpec.embeddedHEROS()
     #expect(embedded.arms.map(\.name) == spec.arms.map(\.name))
   }

@@ -92,7 +92,9 @@ extension HEROSModel {
                   "HER2 level at half-maximal CAR activation"),
     ParameterInfo("n_H", 2, "1", .assumed, "none", "Hill exponent of antigen dependence"),
     ParameterInfo("gamma_B", 1.15, "1/d", .verified, kimmel + " (LBCL)", "maximal kill rate per tumour cell"),
-    ParameterInfo("k_B", 2.024e9, "cells", .verified, kimmel, "CAR T number at half-maximal kill"),
+    ParameterInfo("xi_kill", 0.05, "CAR T per tumour cell", .assumed,
+                  "ratio-dependent form of " + kareva + " and de Pillis et al. 2005 (Cancer Res 65:7950); value " + calibrated,
+                  "effector:target ratio at the tumour at half-maximal killing"),
     ParameterInfo("theta_L", 0, "1", .assumed, "none", "relative (bystander) kill of HER2-low cells"),
     // Tumour.
     ParameterInfo("r_T", 0.01, "1/d", .assumed, "sarcoma not retrieved; LBCL 0.01–0.5 (Kimmel), MM 0.008 (Singh)", "tumour growth rate"),

@@ -98,7 +98,7 @@ extension HEROSModel {
       ("occ", "cPem" / ("cPem" + "EC50_pd1")),
       ("phiPD", 1 - "Imax_PD" * (1 - "occ")),
       ("fB", "S_H" / ("S_H" + "h_B")),
-      ("killPerCell", "gamma_B" * "gAg" * "phiPD" * "E_T" / ("k_B" + "E_T")),
+      ("killPerCell", "gamma_B" * "gAg" * "phiPD" * "E_T" / ("xi_kill" * ("S_H" + "S_L") + "E_T" + 1)),
       ("kill", "killPerCell" * "S_H"),
       ("s1", hill("Fi", "Fi_1", "n_F")),
       ("s2", hill("Fi", "Fi_2", "n_F")),
@@ -106,7 +106,7 @@ extension HEROSModel {
       ("lymphLoss", "ldKill" + "K_LC" * "CH"),
       ("carLoss", "ld_car_sensitivity" * "ldKill" + "K_LC" * "CH"),
       ("growth", "r_T" * (1 - ("S_H" + "S_L") / "K_T")),
-      ("activation", ("E_T" / 1e9) * ("S_H" / 1e9) * "gAg"),
+      ("activation", ("E_T" / 1e9) * "gAg" * "fB"),
     ]
     for (id, e) in rules {
       m.parameters.append(SBMLModel.Parameter(id: id, value: nil, constant: false))

@@ -178,7 +178,7 @@ public struct HEROSSystem: ODESystem, Sendable {
   let dE, dM, aE, aM, hB, kin, kout, phiInf, rhoAg, dET: Double
   let g1, g2, g3, dX, dXT, F1, F2, nF, bF, dF, killScale: Double
   let ec50PD1, imaxPD, pd1Max: Double
-  let gAg, gammaB, kB, thetaL, rT, KT, muEsc, muRev: Double
+  let gAg, gammaB, xiKill, thetaL, rT, KT, muEsc, muRev: Double
   let kIL6, IL60, pIL6, a50IL6, nIL6: Double
   /// Body-size scale of whole-body lymphocyte numbers (weight / 70 kg).
   public let sizeScale: Double
@@ -212,7 +212,7 @@ public struct HEROSSystem: ODESystem, Sendable {
     ec50PD1 = p["EC50_pd1"]; imaxPD = p["Imax_PD"]; pd1Max = p["pd1_max"]
     let d = patient.her2Level, nH = p["n_H"], d50 = p["D50"]
     gAg = d <= 0 ? 0 : Double.pow(d, nH) / (Double.pow(d, nH) + Double.pow(d50, nH))
-    gammaB = p["gamma_B"]; kB = p["k_B"]; thetaL = p["theta_L"]
+    gammaB = p["gamma_B"]; xiKill = p["xi_kill"]; thetaL = p["theta_L"]
     rT = p["r_T"]; KT = p["K_T"]; muEsc = p["mu_esc"]; muRev = p["mu_rev"]
     kIL6 = p["k_IL6"]; IL60 = p["IL6_0"]; pIL6 = p["P_IL6"]; a50IL6 = p["A50_IL6"]; nIL6 = p["n_IL6"]
   }
@@ -242,7 +242,9 @@ public struct HEROSSystem: ODESystem, Sendable {
     let occ = cPem / (cPem + ec50PD1)
     let phiPD = 1 - imaxPD * (1 - occ)
     let fB = sh / (sh + hB)
-    let killPerCell = gammaB * gAg * phiPD * et / (kB + et)
+    // Ratio-dependent killing (Kareva & Gevertz; de Pillis 2005): saturates in the E:T ratio,
+    // so a shrinking tumour meets a rising ratio and can be eradicated.
+    let killPerCell = gammaB * gAg * phiPD * et / (xiKill * (sh + sl) + et + 1)
     let kill = killPerCell * sh
     let s1 = hill(fi, F1, nF), s2 = hill(fi, F2, nF)
     let rescue = g2 * (1 - s1) + pd1Max * occ
@@ -266,9 +268,9 @@ public struct HEROSSystem: ODESystem, Sendable {
     du[S.SH] = growth * sh - kill - muEsc * sh + muRev * sl - chT * sh
     du[S.SL] = growth * sl + muEsc * sh - muRev * sl - chT * sl - thetaL * killPerCell * sl
     du[S.Fi] = bF * kill / killScale - dF * fi
-    // CAR T activation on HER2+ tumour cells, (1e9 cells)², drives IL-6 with a Hill
-    // amplification (myeloid cells).
-    let activation = (et / 1e9) * (sh / 1e9) * gAg
+    // CAR T cells engaged on HER2+ tumour (1e9 cells: tumour-site CAR T × antigen signal ×
+    // burden saturation) drive IL-6 with a Hill amplification (myeloid cells).
+    let activation = (et / 1e9) * gAg * fB
     du[S.IL6] = kIL6 * (IL60 - il6) + pIL6 * hill(activation, a50IL6, nIL6)
   }
 }

@@ -22,6 +22,9 @@ public enum ResultWriter {
     try atomicWrite(summaryJSON(r).render() + "\n", to: (dir as NSString).appendingPathComponent("summary.json"))
   }
 
+  /// Writes `text` to `path` under a temporary name, renamed when complete.
+  public static func writeText(_ text: String, to path: String) throws { try atomicWrite(text, to: path) }
+
   static func atomicWrite(_ text: String, to path: String) throws {
     let tmp = path + ".partial"
     do {

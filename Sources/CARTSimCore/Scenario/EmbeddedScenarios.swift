@@ -7,49 +7,249 @@ public enum EmbeddedScenarios {
   public static let files: [String: String] = [
     "heros-trial.json": #"""
 {
-  "name": "HEROS 1.0 vs 2.0 vs 3.0",
-  "description": "Four arms of HER2-CAR T cells in advanced HER2-positive sarcoma: without lymphodepletion (HEROS 1.0), after Flu/Cy at 1e8 total or 1e8 CAR+ T cells/m2 (HEROS 2.0 cohorts B and C), and with Flu/Cy plus pembrolizumab (HEROS 3.0). The population and its variability are assumed (see Guides/Trials.md); ages, sarcoma types and HER2 follow the HEROS 2.0 interim report (median age 14, range 4-54; osteosarcoma, rhabdomyosarcoma, Ewing, synovial).",
+  "name": "HEROS 1.0, 2.0 (cohorts A, B, C) and 3.0",
+  "description": "The HEROS trials as run: HEROS 1.0 without lymphodepletion over its dose levels (1e4 to 1e8 total T cells/m2; patients per level assumed from the reported counts, see Guides/Trials.md), HEROS 2.0 cohorts A (fludarabine), B (Flu/Cy, 1e8 total T cells/m2) and C (Flu/Cy, 1e8 CAR+ T cells/m2), and HEROS 3.0 (Flu/Cy and pembrolizumab). Repeat infusions only while the disease is stable or better. The population and its variability are assumed (see Guides/Trials.md); ages, sarcoma types and HER2 follow the HEROS 2.0 interim report (median age 14, range 4-54; osteosarcoma, rhabdomyosarcoma, Ewing, synovial).",
   "seed": 20240424,
   "patients_per_arm": 1000,
   "follow_up_days": 730,
   "output_step_days": 1,
-  "assessment": {"every_days": 42, "confirmation_days": 28, "minimum_sd_days": 42, "complete_response_sld_mm": 2},
-  "dlt": {"crs_grade_at_least": 3, "window_days": 28},
-  "survival": {"pre_progression_median_days": 1825, "post_progression_median_days": 240, "dropout_per_year": 0.02},
+  "assessment": {
+    "every_days": 42,
+    "confirmation_days": 28,
+    "minimum_sd_days": 42,
+    "complete_response_sld_mm": 2
+  },
+  "dlt": {
+    "crs_grade_at_least": 3,
+    "window_days": 28
+  },
+  "survival": {
+    "pre_progression_median_days": 1825,
+    "post_progression_median_days": 240,
+    "dropout_per_year": 0.02
+  },
   "population": {
     "covariates": {
-      "age_years": {"distribution": "lognormal", "median": 14, "omega": 0.55, "min": 3, "max": 60},
-      "weight_kg": {"distribution": "lognormal", "median": 50, "omega": 0.45, "min": 14, "max": 130},
-      "height_cm": {"distribution": "normal", "mean": 155, "sd": 20, "min": 95, "max": 200},
-      "sex": {"categories": {"female": 0.45, "male": 0.55}},
-      "subtype": {"categories": {"osteosarcoma": 0.6, "rhabdomyosarcoma": 0.2, "ewing_sarcoma": 0.1, "other_sarcoma": 0.1}},
-      "baseline_sld_mm": {"distribution": "lognormal", "median": 80, "omega": 0.4, "min": 15, "max": 400},
-      "her2_level": {"distribution": "lognormal", "median": 1.0, "omega": 0.5, "min": 0.1, "max": 5}
+      "age_years": {
+        "distribution": "lognormal",
+        "median": 14,
+        "omega": 0.55,
+        "min": 3,
+        "max": 60
+      },
+      "weight_kg": {
+        "distribution": "lognormal",
+        "median": 50,
+        "omega": 0.45,
+        "min": 14,
+        "max": 130
+      },
+      "height_cm": {
+        "distribution": "normal",
+        "mean": 155,
+        "sd": 20,
+        "min": 95,
+        "max": 200
+      },
+      "sex": {
+        "categories": {
+          "female": 0.45,
+          "male": 0.55
+        }
+      },
+      "subtype": {
+        "categories": {
+          "osteosarcoma": 0.6,
+          "rhabdomyosarcoma": 0.2,
+          "ewing_sarcoma": 0.1,
+          "other_sarcoma": 0.1
+        }
+      },
+      "baseline_sld_mm": {
+        "distribution": "lognormal",
+        "median": 80,
+        "omega": 0.4,
+        "min": 15,
+        "max": 400
+      },
+      "her2_level": {
+        "distribution": "lognormal",
+        "median": 1.0,
+        "omega": 0.5,
+        "min": 0.1,
+        "max": 5
+      }
     },
     "variability": {
-      "rho_Ag": {"omega": 0.3},
-      "gamma_B": {"omega": 0.4},
-      "k_B": {"omega": 0.5},
-      "r_T": {"median": 0.018, "omega": 0.3},
-      "d_E": {"omega": 0.25},
-      "phi_inf": {"omega": 0.5},
-      "P_IL6": {"median": 5e3, "omega": 0.3}
+      "rho_Ag": {
+        "omega": 0.3
+      },
+      "gamma_B": {
+        "omega": 0.4
+      },
+      "xi_kill": {
+        "omega": 1.0
+      },
+      "r_T": {
+        "omega": 0.3
+      },
+      "d_E": {
+        "omega": 0.25
+      },
+      "phi_inf": {
+        "omega": 0.5
+      },
+      "P_IL6": {
+        "omega": 0.3
+      },
+      "K_C": {
+        "omega": 0.5
+      },
+      "f_L0": {
+        "distribution": "logitnormal",
+        "omega": 1.0
+      }
     },
     "correlations": [
-      {"between": ["age_years", "weight_kg"], "rho": 0.8},
-      {"between": ["age_years", "height_cm"], "rho": 0.8},
-      {"between": ["weight_kg", "height_cm"], "rho": 0.85},
-      {"between": ["rho_Ag", "P_IL6"], "rho": 0.4}
+      {
+        "between": [
+          "age_years",
+          "weight_kg"
+        ],
+        "rho": 0.8
+      },
+      {
+        "between": [
+          "age_years",
+          "height_cm"
+        ],
+        "rho": 0.8
+      },
+      {
+        "between": [
+          "weight_kg",
+          "height_cm"
+        ],
+        "rho": 0.85
+      },
+      {
+        "between": [
+          "rho_Ag",
+          "P_IL6"
+        ],
+        "rho": 0.4
+      }
     ],
     "covariate_effects": [
-      {"parameter": "r_T", "covariate": "subtype", "factors": {"rhabdomyosarcoma": 2.0, "ewing_sarcoma": 1.5}}
+      {
+        "parameter": "r_T",
+        "covariate": "subtype",
+        "factors": {
+          "rhabdomyosarcoma": 2.0,
+          "ewing_sarcoma": 1.5
+        }
+      }
     ]
   },
+  "priors": {
+    "xi_kill": {
+      "low": 0.0001,
+      "high": 0.1,
+      "scale": "log-uniform"
+    },
+    "theta_L": {
+      "low": 0.0,
+      "high": 1.0
+    },
+    "A50_IL6": {
+      "low": 0.01,
+      "high": 10.0,
+      "scale": "log-uniform"
+    },
+    "n_IL6": {
+      "low": 1.0,
+      "high": 4.0
+    },
+    "r_T": {
+      "low": 0.005,
+      "high": 0.05,
+      "scale": "log-uniform"
+    },
+    "K_C": {
+      "low": 20000000000.0,
+      "high": 500000000000.0,
+      "scale": "log-uniform"
+    },
+    "P_IL6": {
+      "low": 1000.0,
+      "high": 1000000.0,
+      "scale": "log-uniform"
+    },
+    "qpcr_lod": {
+      "low": 0.01,
+      "high": 3.0,
+      "scale": "log-uniform"
+    }
+  },
   "arms": [
-    {"name": "HEROS 1.0", "scenario": "heros1.json"},
-    {"name": "HEROS 2.0 cohort B", "scenario": "heros2-cohortB.json"},
-    {"name": "HEROS 2.0 cohort C", "scenario": "heros2-cohortC.json"},
-    {"name": "HEROS 3.0", "scenario": "heros3.json"}
+    {
+      "name": "HEROS 1.0",
+      "scenario": "heros1.json",
+      "dose_levels": [
+        {
+          "dose": 10000.0,
+          "patients": 2
+        },
+        {
+          "dose": 30000.0,
+          "patients": 1
+        },
+        {
+          "dose": 100000.0,
+          "patients": 2
+        },
+        {
+          "dose": 300000.0,
+          "patients": 2
+        },
+        {
+          "dose": 1000000.0,
+          "patients": 2
+        },
+        {
+          "dose": 3000000.0,
+          "patients": 2
+        },
+        {
+          "dose": 10000000.0,
+          "patients": 2
+        },
+        {
+          "dose": 30000000.0,
+          "patients": 3
+        },
+        {
+          "dose": 100000000.0,
+          "patients": 3
+        }
+      ]
+    },
+    {
+      "name": "HEROS 2.0 cohort A",
+      "scenario": "heros2-cohortA.json"
+    },
+    {
+      "name": "HEROS 2.0 cohort B",
+      "scenario": "heros2-cohortB.json"
+    },
+    {
+      "name": "HEROS 2.0 cohort C",
+      "scenario": "heros2-cohortC.json"
+    },
+    {
+      "name": "HEROS 3.0",
+      "scenario": "heros3.json"
+    }
   ]
 }
 
@@ -57,7 +257,7 @@ public enum EmbeddedScenarios {
     "heros1.json": #"""
 {
   "name": "HEROS 1.0",
-  "description": "No lymphodepletion, one infusion of 1e8 total T cells/m2 (HER2-CAR T), the highest HEROS 1.0 dose level (Ahmed et al., J Clin Oncol 2015;33:1688).",
+  "description": "No lymphodepletion; HER2-CAR T cells at a HEROS 1.0 dose level (1e4 to 1e8 total T cells/m2; this file gives the highest, the trial spec assigns the levels), repeated every 6 weeks up to 6 more times while the disease is stable or better at restaging (NCI PDQ outline of NCT00902044: up to 6 additional doses at 6-12-week intervals for SD or response; Ahmed et al., J Clin Oncol 2015;33:1688).",
   "model": "heros",
   "patient": {
     "age_years": 14,
@@ -67,11 +267,87 @@ public enum EmbeddedScenarios {
     "her2_level": 1.0
   },
   "car_t": {
-    "dose": 1e8,
+    "dose": 100000000.0,
     "basis": "total_t_cells_per_m2",
     "car_positive_fraction": 0.674,
     "memory_fraction": 0.3,
-    "number": 1
+    "number": 7,
+    "interval_days": 42,
+    "conditions": [
+      {
+        "infusions": [
+          2,
+          7
+        ],
+        "require": "SD_or_better",
+        "otherwise": "stop"
+      }
+    ]
+  },
+  "simulation": {
+    "horizon_days": 730,
+    "output_step_days": 0.25,
+    "method": "auto",
+    "rtol": 1e-06
+  },
+  "response": {
+    "assessment_every_days": 42,
+    "complete_response_sld_mm": 2
+  }
+}
+
+"""#,
+    "heros2-cohortA.json": #"""
+{
+  "name": "HEROS 2.0 cohort A",
+  "description": "Fludarabine alone (5 days), then 1e8 total T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better (no progression) at restaging before the infusion's course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; NCT00902044). Fludarabine dose not published: 30 mg/m2/d x5 assumed.",
+  "model": "heros",
+  "patient": {
+    "age_years": 14,
+    "weight_kg": 50,
+    "height_cm": 160,
+    "baseline_sld_mm": 80,
+    "her2_level": 1.0
+  },
+  "lymphodepletion": {
+    "mode": "pk",
+    "agents": [
+      {
+        "drug": "fludarabine",
+        "mg_per_m2": 30,
+        "days": [
+          -5,
+          -4,
+          -3,
+          -2,
+          -1
+        ],
+        "infusion_minutes": 30
+      }
+    ]
+  },
+  "car_t": {
+    "dose": 100000000.0,
+    "basis": "total_t_cells_per_m2",
+    "car_positive_fraction": 0.674,
+    "memory_fraction": 0.3,
+    "number": 8,
+    "interval_days": 42,
+    "lymphodepletion_before": [
+      1,
+      2,
+      3
+    ],
+    "conditions": [
+      {
+        "infusions": [
+          2,
+          8
+        ],
+        "require": "SD_or_better",
+        "otherwise": "stop"
+      }
+    ]
   },
   "simulation": {
     "horizon_days": 730,
@@ -89,34 +365,7 @@ public enum EmbeddedScenarios {
     "heros2-cohortB.json": #"""
 {
   "name": "HEROS 2.0 cohort B",
-  "description": "Fludarabine + cyclophosphamide, then 1e8 total T cells/m2 (HER2-CAR T), three infusions 6 weeks apart, each after lymphodepletion (Hegde et al., Nature Cancer 2024; NCT00902044). Flu/Cy doses were not published: 30 mg/m2/d fludarabine x5 and 500 mg/m2/d cyclophosphamide x2 are assumed.",
-  "model": "heros",
-  "patient": {"age_years": 14, "weight_kg": 50, "height_cm": 160, "baseline_sld_mm": 80, "her2_level": 1.0},
-  "lymphodepletion": {
-    "mode": "pk",
-    "agents": [
-      {"drug": "fludarabine", "mg_per_m2": 30, "days": [-7, -6, -5, -4, -3], "infusion_minutes": 30},
-      {"drug": "cyclophosphamide", "mg_per_m2": 500, "days": [-7, -6], "infusion_minutes": 60}
-    ]
-  },
-  "car_t": {
-    "dose": 1e8,
-    "basis": "total_t_cells_per_m2",
-    "car_positive_fraction": 0.674,
-    "memory_fraction": 0.3,
-    "number": 3,
-    "interval_days": 42,
-    "lymphodepletion_before": [1, 2, 3]
-  },
-  "simulation": {"horizon_days": 730, "output_step_days": 0.25, "method": "auto", "rtol": 1e-6},
-  "response": {"assessment_every_days": 42, "complete_response_sld_mm": 2}
-}
-
-"""#,
-    "heros2-cohortC.json": #"""
-{
-  "name": "HEROS 2.0 cohort C",
-  "description": "Fludarabine + cyclophosphamide, then 1e8 CAR+ T cells/m2 (HER2-CAR T), three infusions 6 weeks apart, each after lymphodepletion (Hegde et al., Nature Cancer 2024; two grade 3-4 CRS DLTs at this dose). Flu/Cy doses assumed as in cohort B.",
+  "description": "Fludarabine + cyclophosphamide, then 1e8 total T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better (no progression) at restaging before the infusion's course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; NCT00902044). Flu/Cy doses were not published: 30 mg/m2/d fludarabine x5 and 500 mg/m2/d cyclophosphamide x2 are assumed.",
   "model": "heros",
   "patient": {
     "age_years": 14,
@@ -152,15 +401,99 @@ public enum EmbeddedScenarios {
     ]
   },
   "car_t": {
-    "dose": 1e8,
-    "basis": "car_t_cells_per_m2",
+    "dose": 100000000.0,
+    "basis": "total_t_cells_per_m2",
+    "car_positive_fraction": 0.674,
     "memory_fraction": 0.3,
-    "number": 3,
+    "number": 8,
     "interval_days": 42,
     "lymphodepletion_before": [
       1,
       2,
       3
+    ],
+    "conditions": [
+      {
+        "infusions": [
+          2,
+          8
+        ],
+        "require": "SD_or_better",
+        "otherwise": "stop"
+      }
+    ]
+  },
+  "simulation": {
+    "horizon_days": 730,
+    "output_step_days": 0.25,
+    "method": "auto",
+    "rtol": 1e-06
+  },
+  "response": {
+    "assessment_every_days": 42,
+    "complete_response_sld_mm": 2
+  }
+}
+
+"""#,
+    "heros2-cohortC.json": #"""
+{
+  "name": "HEROS 2.0 cohort C",
+  "description": "Fludarabine + cyclophosphamide, then 1e8 CAR+ T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better (no progression) at restaging before the infusion's course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; two grade 3-4 CRS DLTs at this dose). Flu/Cy doses assumed as in cohort B.",
+  "model": "heros",
+  "patient": {
+    "age_years": 14,
+    "weight_kg": 50,
+    "height_cm": 160,
+    "baseline_sld_mm": 80,
+    "her2_level": 1.0
+  },
+  "lymphodepletion": {
+    "mode": "pk",
+    "agents": [
+      {
+        "drug": "fludarabine",
+        "mg_per_m2": 30,
+        "days": [
+          -7,
+          -6,
+          -5,
+          -4,
+          -3
+        ],
+        "infusion_minutes": 30
+      },
+      {
+        "drug": "cyclophosphamide",
+        "mg_per_m2": 500,
+        "days": [
+          -7,
+          -6
+        ],
+        "infusion_minutes": 60
+      }
+    ]
+  },
+  "car_t": {
+    "dose": 100000000.0,
+    "basis": "car_t_cells_per_m2",
+    "memory_fraction": 0.3,
+    "number": 8,
+    "interval_days": 42,
+    "lymphodepletion_before": [
+      1,
+      2,
+      3
+    ],
+    "conditions": [
+      {
+        "infusions": [
+          2,
+          8
+        ],
+        "require": "SD_or_better",
+        "otherwise": "stop"
+      }
     ]
   },
   "simulation": {
@@ -179,7 +512,7 @@ public enum EmbeddedScenarios {
     "heros3.json": #"""
 {
   "name": "HEROS 3.0",
-  "description": "Fludarabine + cyclophosphamide, HER2-CAR T cells (1e8 total T cells/m2, three infusions 6 weeks apart) and pembrolizumab 2 mg/kg (max 200 mg) every 3 weeks from day 0 for a year (NCT04995003). HEROS 3.0 doses and schedule are not published: all assumed.",
+  "description": "Fludarabine + cyclophosphamide, HER2-CAR T cells (1e8 total T cells/m2, up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better at restaging) and pembrolizumab 2 mg/kg (max 200 mg) every 3 weeks from day 0 for a year (NCT04995003). HEROS 3.0 doses and schedule are not published: all assumed.",
   "model": "heros",
   "patient": {
     "age_years": 14,
@@ -215,16 +548,26 @@ public enum EmbeddedScenarios {
     ]
   },
   "car_t": {
-    "dose": 1e8,
+    "dose": 100000000.0,
     "basis": "total_t_cells_per_m2",
     "car_positive_fraction": 0.674,
     "memory_fraction": 0.3,
-    "number": 3,
+    "number": 8,
     "interval_days": 42,
     "lymphodepletion_before": [
       1,
       2,
       3
+    ],
+    "conditions": [
+      {
+        "infusions": [
+          2,
+          8
+        ],
+        "require": "SD_or_better",
+        "otherwise": "stop"
+      }
     ]
   },
   "checkpoint_inhibitor": {
@@ -246,6 +589,59 @@ public enum EmbeddedScenarios {
     "assessment_every_days": 42,
     "complete_response_sld_mm": 2
   }
+}
+
+"""#,
+    "heros-targets.json": #"""
+{
+  "name": "HEROS 1.0 and 2.0 published outcomes",
+  "description": "Every quantitative outcome of the HEROS trials in ../shared/reference/heros-trials.md that the model can simulate, as calibration targets. Confidence marks as in that file: A abstract, V verified text, S secondary source, D derived. Pooled targets weight the arms by the enrolled split (weights). Targets with used_in_calibration false are predictions: the calibration does not see them.",
+  "targets": [
+    {"id": "heros1_sd", "arms": "HEROS 1.0", "endpoint": "best_response", "in": ["SD"], "observed": {"k": 4, "n": 17},
+     "source": "Ahmed et al., J Clin Oncol 2015;33:1688 (abstract): 4 of 17 evaluable patients had SD lasting 12 weeks to 14 months", "confidence": "A"},
+    {"id": "heros1_objective_response", "arms": "HEROS 1.0", "endpoint": "best_response", "in": ["CR", "PR"], "observed": {"k": 0, "n": 17},
+     "source": "Ahmed et al., J Clin Oncol 2015 (abstract): no CR or PR reported", "confidence": "A",
+     "note": "Hegde et al., Nat Commun 2020 mention 1 PR in HEROS 1.0; 1 of 17 lies inside the same interval when the rate is below about 15%."},
+    {"id": "heros1_no_crs", "arms": "HEROS 1.0", "endpoint": "crs_grade", "min": 1, "observed": {"k": 0, "n": 19},
+     "source": "Ahmed et al., J Clin Oncol 2015 (abstract): no DLT and no evident toxicities; AACR 2012 abstract 3500: no rise of proinflammatory cytokines", "confidence": "A"},
+    {"id": "heros1_no_expansion", "arms": "HEROS 1.0", "endpoint": "expanded_patients", "observed": {"k": 0, "n": 19},
+     "source": "Hegde et al., Nat Commun 2020;11:3549 (introduction): lack of T-cell expansion in all treated HEROS 1.0 patients", "confidence": "V"},
+    {"id": "heros1_persistence_6wk", "arms": "HEROS 1.0", "endpoint": "persistence_days_at_least", "min": 42, "dose_per_m2_above": 1e6,
+     "observed": {"k": 7, "n": 9},
+     "source": "Ahmed et al., J Clin Oncol 2015 (abstract): CAR T cells persisted at least 6 weeks in 7 of 9 evaluable patients who received more than 1e6/m2", "confidence": "A",
+     "note": "Persistence is the simulated time with transgene copies above the qPCR detection limit."},
+    {"id": "heros2_ab_crs_grade_1_2", "arms": ["HEROS 2.0 cohort A", "HEROS 2.0 cohort B"], "weights": [3, 9], "endpoint": "crs_grade", "min": 1, "max": 2,
+     "observed": {"k": 9, "n": 12},
+     "source": "Hegde et al., Nature Cancer 2024;5:880 (abstract): grade 1-2 CRS in 9 of 12 individuals of cohorts A and B", "confidence": "A",
+     "note": "Weights: the interim split (Flu 3, Flu/Cy 8 of 11 enrollments) scaled to 12 (D)."},
+    {"id": "heros2_ab_crs_grade_3_plus", "arms": ["HEROS 2.0 cohort A", "HEROS 2.0 cohort B"], "weights": [3, 9], "endpoint": "crs_grade", "min": 3,
+     "observed": {"k": 0, "n": 12},
+     "source": "Hegde et al., Nature Cancer 2024 (abstract): DLT with grade 3-4 CRS only in cohort C", "confidence": "A"},
+    {"id": "heros2_expansion_per_infusion", "arms": ["HEROS 2.0 cohort A", "HEROS 2.0 cohort B", "HEROS 2.0 cohort C"], "weights": [3, 9, 2],
+     "endpoint": "expanded_infusions", "after_lymphodepletion_only": true, "observed": {"k": 19, "n": 21},
+     "source": "Hegde et al., Nature Cancer 2024 (abstract): CAR T cells expanded after 19 of 21 infusions", "confidence": "A",
+     "note": "Expansion: the CAR T count in blood rose at least twofold after the infusion (CARTSim's criterion; the paper's is not in the abstract). Counted over infusions after lymphodepletion (D): the 21 infusions are those with expansion data, not all infusions given (the Nat Commun 2020 responder alone had 3 infusions after lymphodepletion and 4 without), and the trial's question was expansion after lymphodepletion; without lymphodepletion the model, like HEROS 1.0, has no expansion."},
+    {"id": "heros2_more_than_one_infusion", "arms": ["HEROS 2.0 cohort A", "HEROS 2.0 cohort B", "HEROS 2.0 cohort C"], "weights": [3, 9, 2],
+     "endpoint": "infusions_at_least", "min": 2, "observed": {"k": 7, "n": 13},
+     "source": "Hegde et al., Nature Cancer 2024 (abstract): 7 of 13 individuals received more than one infusion", "confidence": "A"},
+    {"id": "heros2_clinical_benefit", "arms": ["HEROS 2.0 cohort A", "HEROS 2.0 cohort B", "HEROS 2.0 cohort C"], "weights": [3, 9, 2],
+     "endpoint": "best_response", "in": ["CR", "PR", "SD"], "observed": {"k": 6, "n": 12},
+     "source": "Hegde et al., Nature Cancer 2024 (abstract): clinical benefit in 50% of treated individuals", "confidence": "D",
+     "note": "50% of 13 is not a count; taken as 6 of 12 evaluable (D). Clinical benefit read as best response SD or better."},
+    {"id": "heros2_interim_progression", "arms": ["HEROS 2.0 cohort A", "HEROS 2.0 cohort B"], "weights": [3, 8], "endpoint": "best_response", "in": ["PD"],
+     "observed": {"k": 4, "n": 10},
+     "source": "Navai et al., AACR 2019 interim report via cgtlive: 2 CR, 4 SD, 4 PD of 10 patients (Flu 3, Flu/Cy 8 enrollments)", "confidence": "S"},
+    {"id": "heros2_interim_complete_response", "arms": ["HEROS 2.0 cohort A", "HEROS 2.0 cohort B"], "weights": [3, 8], "endpoint": "best_response", "in": ["CR"],
+     "observed": {"k": 2, "n": 10}, "used_in_calibration": false,
+     "source": "Navai et al., AACR 2019 interim report via cgtlive: 2 CR of 10 patients", "confidence": "S",
+     "note": "Held out: a prediction of the calibrated model."},
+    {"id": "heros2_cohort_c_dlt", "arms": "HEROS 2.0 cohort C", "endpoint": "dlt", "observed": {"k": 2, "n": 2}, "used_in_calibration": false,
+     "source": "Hegde et al., Nature Cancer 2024 (abstract): 2 individuals in cohort C had DLT with grade 3-4 CRS", "confidence": "D",
+     "note": "Held out. Cohort C's size is not in the abstract; 12 individuals in A+B and 14 enrollments leave 2 (D), so 2 of 2."},
+    {"id": "heros1_median_os", "arms": "HEROS 1.0", "endpoint": "os_median_days", "observed": {"median_days": 313, "n": 19}, "used_in_calibration": false,
+     "source": "Ahmed et al., J Clin Oncol 2015 (abstract): median OS 10.3 months (range 5.1-29.1) for all 19 infused patients", "confidence": "A",
+     "note": "Held out; 10.3 months = 313 days. OS comes from the trial's survival model (hazards before and after progression), not from the ODE model."}
+  ]
 }
 
 """#,

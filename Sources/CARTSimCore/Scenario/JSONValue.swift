@@ -181,6 +181,22 @@ struct FieldReader {
     }
   }
 
+  /// A list of strings, each one of `allowed` when given.
+  mutating func strings(_ key: String, oneOf allowed: [String]? = nil) throws -> [String] {
+    guard let v = value(key) else { throw fail(key, "is required") }
+    guard case .array(let a) = v else { throw fail(key, "expected an array of strings, found \(v.kind)") }
+    return try a.enumerated().map { i, e in
+      guard case .string(let s) = e else {
+        throw InputError(file: file, path: "\(sub(key))[\(i)]", message: "expected a string, found \(e.kind)")
+      }
+      if let allowed, !allowed.contains(s) {
+        throw InputError(file: file, path: "\(sub(key))[\(i)]",
+                         message: "unknown value '\(s)' (expected one of: \(allowed.joined(separator: ", ")))")
+      }
+      return s
+    }
+  }
+
   mutating func object(_ key: String) throws -> FieldReader? {
     guard let v = value(key) else { return nil }
     return try FieldReader(file: file, path: sub(key), value: v)

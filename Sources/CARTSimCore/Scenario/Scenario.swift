@@ -149,11 +149,12 @@ extension Scenario {
       }
     }
     if ld == nil { ldBefore = [] }
-    try c.finish()
     let infusions = days.enumerated().map { i, d in
       CARTInfusion(day: d, dose: dose, basis: basis, carPositiveFraction: carFraction, memoryFraction: memory,
                    lymphodepleted: ldBefore.contains(i + 1))
     }
+    let rules = try parseConditions(&c, infusions: infusions, lymphodepletion: ld, model: model)
+    try c.finish()
     // No infusion may fall inside a lymphodepletion course.
     if let ld {
       for inf in infusions where inf.lymphodepleted {
@@ -209,9 +210,11 @@ extension Scenario {
     }
     try r.finish()
 
-    let regimen = Regimen(infusions: infusions, lymphodepletion: ld, checkpoint: checkpoint, chemotherapy: chemo)
-    for (i, inf) in infusions.enumerated() where inf.day > horizon {
-      throw InputError(file: file, path: r.sub("car_t.days") + "[\(i)]", message: "infusion on day \(fmt(inf.day)) is after the horizon (\(fmt(horizon)) days)")
+    var regimen = Regimen(infusions: infusions, lymphodepletion: ld, checkpoint: checkpoint, chemotherapy: chemo,
+                          rules: rules)
+    // Conditional infusions planned after the horizon are never reached; others are a mistake.
+    if let i = regimen.dropConditionalInfusions(after: horizon) {
+      throw InputError(file: file, path: r.sub("car_t.days") + "[\(i)]", message: "infusion on day \(fmt(infusions[i].day)) is after the horizon (\(fmt(horizon)) days)")
     }
     let scenario = Scenario(
       name: name, description: description, model: model, parameterOverrides: overrides, patient: patient,
@@ -222,5 +225,72 @@ extension Scenario {
       throw InputError(file: file, path: r.sub("simulation.output_step_days"), message: "gives \(Int(points)) output points; at most 5,000,000")
     }
     return scenario
+  }
+}
+
+extension Scenario {
+  /// Reads `car_t.conditions`: rules that make planned infusions depend on the tumour status
+  /// on a decision day (``DosingRule``). Each names the infusions it governs (`infusions`: a
+  /// number or `[first, last]`, 1-based; not the first infusion, whose day is the baseline),
+  /// `require` (`SD_or_better`, `PR_or_better`, `CR`), `decide_days_before` the infusion's
+  /// course (default 0) and `otherwise` (`stop`: no further infusions, the default; `skip`).
+  static func parseConditions(_ c: inout FieldReader, infusions: [CARTInfusion], lymphodepletion: Lymphodepletion?,
+                              model: String) throws -> [DosingRule] {
+    var rules: [DosingRule] = []
+    let list = try c.objects("conditions")
+    guard !list.isEmpty else { return [] }
+    guard ModelCatalog.describe(model)?.observables.contains(where: { $0.name == "sld" }) ?? false else {
+      throw c.fail("conditions", "model '\(model)' has no tumour burden (observable 'sld') to decide on")
+    }
+    let draft = Regimen(infusions: infusions, lymphodepletion: lymphodepletion)
+    var governed = [Int?](repeating: nil, count: infusions.count)
+    for (index, var r) in list.enumerated() {
+      let range: [Double]
+      switch r.value("infusions") {
+      case .number(let k)?: range = [k, k]
+      case .array?: range = try r.numbers("infusions")
+      case nil: throw r.fail("infusions", "is required: an infusion number or [first, last]")
+      case let other?: throw r.fail("infusions", "expected an infusion number or [first, last], found \(other.kind)")
+      }
+      guard range.count == 2 else { throw r.fail("infusions", "expected [first, last], found \(range.count) numbers") }
+      for (i, k) in range.enumerated() {
+        guard k == k.rounded(), k >= 1, k <= Double(infusions.count) else {
+          throw InputError(file: r.file, path: r.sub("infusions") + (range.count == 2 && r.value("infusions")?.kind == "a number" ? "" : "[\(i)]"),
+                           message: "\(fmt(k)) is not an infusion number (1…\(infusions.count))")
+        }
+      }
+      let first = Int(range[0]), last = Int(range[1])
+      guard first <= last else { throw r.fail("infusions", "first (\(first)) is after last (\(last))") }
+      guard first >= 2 else {
+        throw r.fail("infusions", "the first infusion cannot be conditional: the tumour status is measured from its day")
+      }
+      let require = DosingRule.Status(rawValue: try r.string("require", oneOf: DosingRule.Status.allCases.map(\.rawValue)))!
+      let before = try r.number("decide_days_before", default: 0, min: 0, max: 365)
+      let otherwise = DosingRule.Otherwise(rawValue: try r.string("otherwise", default: "stop",
+                                                                 oneOf: DosingRule.Otherwise.allCases.map(\.rawValue)))!
+      try r.finish()
+      for k in first...last {
+        if let other = governed[k - 1] {
+          throw r.fail("infusions", "infusion \(k) is already governed by conditions[\(other)]")
+        }
+        governed[k - 1] = index
+        let decision = draft.courseStart(k - 1) - before
+        guard decision > 0 else {
+          throw r.fail("decide_days_before", "the decision for infusion \(k) would fall on day \(fmt(decision)), not after day 0 (the first infusion)")
+        }
+      }
+      rules.append(DosingRule(first: first, last: last, require: require, decideDaysBefore: before, otherwise: otherwise))
+    }
+    // Decisions are taken in time order: each after the one before.
+    var previous = -Double.infinity
+    for k in infusions.indices {
+      guard let rule = rules.first(where: { $0.governs(k + 1) }) else { continue }
+      let decision = draft.courseStart(k) - rule.decideDaysBefore
+      guard decision > previous else {
+        throw c.fail("conditions", "the decision for infusion \(k + 1) (day \(fmt(decision))) is not after the decision before it (day \(fmt(previous)))")
+      }
+      previous = decision
+    }
+    return rules
   }
 }

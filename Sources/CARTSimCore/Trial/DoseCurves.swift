@@ -53,6 +53,7 @@ extension TrialSpec {
       var a = arms[arm]
       a.patients = patients
       a.name = "\(arms[arm].name) @ \(formatNumber(d))"
+      a.doseLevels = []
       for i in a.scenario.regimen.infusions.indices {
         a.scenario.regimen.infusions[i].dose = d
         if let basis { a.scenario.regimen.infusions[i].basis = basis }

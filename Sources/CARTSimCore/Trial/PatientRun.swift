@@ -14,6 +14,15 @@ public struct PatientRecord: Sendable {
   public var tmax: Double?
   public var auc028: Double?
   public var persistenceDays: Double?
+  /// First infusion's dose in the arm's dose basis (per m² unless the basis is absolute cells).
+  public var dosePerM2: Double?
+  /// Infusions given (after the dosing rules).
+  public var infusions: Int?
+  /// Infusions after which CAR T cells in blood rose at least `Summary.expansionFold`-fold.
+  public var expandedInfusions: Int?
+  /// Infusions given after lymphodepletion, and how many of them were followed by expansion.
+  public var lymphodepletedInfusions: Int?
+  public var expandedLymphodepletedInfusions: Int?
   public var il6Peak: Double?
   public var crsGrade: Int?
   public var dlt: Bool?
@@ -40,18 +49,31 @@ extension TrialSpec {
   /// Simulates patient `id` of arm `arm`: samples the patient, runs the arm's regimen through
   /// the follow-up, and derives the endpoints. Solver failure is recorded in `status` and the
   /// endpoints are left empty.
-  public func simulatePatient(arm: Int, id: Int, armParameters: ParameterSet) -> PatientRecord {
+  ///
+  /// `fixed` sets typical parameter values for this patient (a calibration's particle): they
+  /// replace the spec's values, and between-patient variability is centred on them. Without
+  /// `fixed`, a spec with calibrated parameters draws the patient's particle from their
+  /// posterior sample (``CalibratedParameters/particle(seed:arm:id:paired:)``).
+  public func simulatePatient(arm: Int, id: Int, armParameters: ParameterSet,
+                              fixed: [(name: String, value: Double)]? = nil) -> PatientRecord {
     let a = arms[arm]
+    let typical = fixed ?? calibrated?.particle(seed: seed, arm: arm, id: id, paired: paired) ?? []
+    var centre = armParameters
+    for (name, value) in typical { try? centre.set(name, to: value) }
     let vp = population.sample(seed: seed, arm: arm, id: id, paired: paired, base: a.scenario.patient,
-                               modelDefaults: armParameters)
+                               modelDefaults: centre)
     var scenario = a.scenario
+    scenario.parameterOverrides = scenario.parameterOverrides.filter { o in !typical.contains { $0.name == o.name } } + typical
     scenario.patient = vp.patient
+    let dose = a.dose(patient: id)
+    for k in scenario.regimen.infusions.indices { scenario.regimen.infusions[k].dose = dose }
     var overrides = scenario.parameterOverrides.filter { o in !vp.parameters.contains { $0.name == o.name } }
     overrides += vp.parameters
     scenario.parameterOverrides = overrides
     scenario.assessmentEveryDays = assessment.everyDays
     scenario.crSLDmm = assessment.completeResponseSLDmm
     var record = PatientRecord(arm: arm, id: id, status: "", covariates: vp.covariates, parameters: vp.parameters)
+    record.dosePerM2 = dose
     let result: SimulationResult
     do {
       result = try Simulator.run(scenario, file: file)
@@ -67,6 +89,12 @@ extension TrialSpec {
     record.tmax = s.carTTmax
     record.auc028 = s.carTAUC028
     record.persistenceDays = s.persistenceDays
+    record.infusions = result.scenario.regimen.infusions.count
+    record.expandedInfusions = s.infusionPeaks.filter { $0.fold >= Summary.expansionFold }.count
+    let given = result.scenario.regimen.infusions
+    let ldDays = Set(given.filter(\.lymphodepleted).map(\.day))
+    record.lymphodepletedInfusions = ldDays.count
+    record.expandedLymphodepletedInfusions = s.infusionPeaks.filter { ldDays.contains($0.day) && $0.fold >= Summary.expansionFold }.count
     record.il6Peak = s.il6Peak
     record.crsGrade = s.crsGrade
     let t = result.times

@@ -50,16 +50,7 @@ public enum RECIST {
       let day = Double(k) * rules.everyDays
       let s = value(at: day)
       let change = baseline > 0 ? 100 * (s - baseline) / baseline : 0
-      let response: Response
-      if (s >= 1.2 * nadir && s - nadir >= 5) || (disappeared && s >= rules.completeResponseSLDmm) {
-        response = .PD
-      } else if s < rules.completeResponseSLDmm {
-        response = .CR
-      } else if change <= -30 {
-        response = .PR
-      } else {
-        response = .SD
-      }
+      let response = timePoint(sld: s, baseline: baseline, nadir: nadir, disappeared: disappeared, rules: rules)
       assessments.append(Assessment(day: day, sld: s, percentFromBaseline: change, response: response))
       if response == .PD { break }
       nadir = min(nadir, s)
@@ -67,6 +58,31 @@ public enum RECIST {
       k += 1
     }
     return outcome(assessments, rules: rules)
+  }
+
+  /// The time-point response of an SLD `sld` given the `baseline`, the `nadir` so far and
+  /// whether the lesions had `disappeared` at an earlier assessment.
+  public static func timePoint(sld s: Double, baseline: Double, nadir: Double, disappeared: Bool,
+                               rules: TrialSpec.Assessment) -> Response {
+    let change = baseline > 0 ? 100 * (s - baseline) / baseline : 0
+    if (s >= 1.2 * nadir && s - nadir >= 5) || (disappeared && s >= rules.completeResponseSLDmm) { return .PD }
+    if s < rules.completeResponseSLDmm { return .CR }
+    if change <= -30 { return .PR }
+    return .SD
+  }
+
+  /// The status on `day` for a dosing decision: PD if a scheduled assessment before `day`
+  /// showed PD, else the time-point response of a restaging on `day` (SLD `sldOnDay`) against
+  /// the baseline and the nadir of the scheduled assessments before it.
+  public static func status(times: [Double], sld: [Double], day: Double, sldOnDay: Double,
+                            rules: TrialSpec.Assessment) -> Response {
+    let outcome = evaluate(times: times, sld: sld, lastDay: day - 1e-6, rules: rules)
+    if outcome.progressionDay != nil { return .PD }
+    guard let i0 = times.firstIndex(where: { $0 >= -1e-9 }) else { return .NE }
+    let baseline = sld[i0]
+    let nadir = outcome.assessments.map(\.sld).reduce(baseline, min)
+    let disappeared = outcome.assessments.contains { $0.sld < rules.completeResponseSLDmm }
+    return timePoint(sld: sldOnDay, baseline: baseline, nadir: nadir, disappeared: disappeared, rules: rules)
   }
 
   /// Best overall response from time-point responses (in order, ending at the first PD).

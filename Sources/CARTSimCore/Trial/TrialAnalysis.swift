@@ -77,7 +77,7 @@ public struct TrialResults: Sendable {
         if let x = number("cmax_cells_per_uL") { s.cmax.add(x) }
         if let x = number("auc0_28_cells_day_per_uL") { s.auc.add(x) }
         if let x = number("tmax_days") { s.tmax.add(x) }
-        if let x = number("persistence_days") { s.persistence.add(x) }
+        if let x = number("car_t_persistence_days") { s.persistence.add(x) }
         if let t = number("pfs_days") { s.pfs.add(time: t, event: field("pfs_event") == "1") }
         if let t = number("os_days") { s.os.add(time: t, event: field("os_event") == "1") }
         if id < ArmStatistics.waterfallPatients, let c = number("best_pct_change") { s.waterfall.append((id, c, best)) }

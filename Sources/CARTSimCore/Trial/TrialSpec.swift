@@ -1,5 +1,6 @@
 import CARTModels
 import Foundation
+import StatKit
 
 /// A virtual trial: a population, arms (each a regimen as in a scenario file), follow-up,
 /// the assessment schedule, the DLT definition and the survival model. Read from JSON by
@@ -9,6 +10,23 @@ public struct TrialSpec: Sendable {
     public var name: String
     public var scenario: Scenario
     public var patients: Int
+    /// Dose levels of a dose-escalation arm, with the patients treated at each as enrolled:
+    /// virtual patient `i` gets the level at position `i mod Σ patients` of the levels laid
+    /// out in order (1e4 twice, then 3e4 once, …), so the arm keeps the enrolled proportions
+    /// at any size and shard. Empty: every patient gets the scenario's dose.
+    public var doseLevels: [(dose: Double, patients: Int)] = []
+
+    /// The infusion dose of patient `id` (in the scenario's dose basis).
+    public func dose(patient id: Int) -> Double {
+      guard !doseLevels.isEmpty else { return scenario.regimen.infusions.first?.dose ?? 0 }
+      let total = doseLevels.reduce(0) { $0 + $1.patients }
+      var position = id % total
+      for level in doseLevels {
+        if position < level.patients { return level.dose }
+        position -= level.patients
+      }
+      preconditionFailure("position within the dose levels")
+    }
   }
 
   /// RECIST 1.1 assessment settings.
@@ -54,6 +72,10 @@ public struct TrialSpec: Sendable {
   public var survival: Survival
   public var population: PopulationSpec
   public var arms: [Arm]
+  /// Prior ranges of the parameters `cartsim calibrate` estimates (model parameters' typical values).
+  public var priors: [SobolFactor] = []
+  /// A calibration's posterior sample: each patient's typical values are one of its particles.
+  public var calibrated: CalibratedParameters? = nil
 
   public var totalPatients: Int { arms.reduce(0) { $0 + $1.patients } }
 }
@@ -142,8 +164,9 @@ extension TrialSpec {
       default:
         throw a.fail("scenario", "expected a file name or an object, found \(value.kind)")
       }
-      for (i, inf) in scenario.regimen.infusions.enumerated() where inf.day > followUp {
-        throw a.fail("scenario", "infusion \(i + 1) on day \(fmt(inf.day)) is after the follow-up (\(fmt(followUp)) days)")
+      // Conditional infusions planned after the follow-up are never reached; others are a mistake.
+      if let i = scenario.regimen.dropConditionalInfusions(after: followUp) {
+        throw a.fail("scenario", "infusion \(i + 1) on day \(fmt(scenario.regimen.infusions[i].day)) is after the follow-up (\(fmt(followUp)) days)")
       }
       for o in common where !scenario.parameterOverrides.contains(where: { $0.name == o.name }) {
         var probe = ModelCatalog.describe(scenario.model)!.parameters
@@ -155,17 +178,55 @@ extension TrialSpec {
       scenario.horizonDays = followUp
       scenario.outputStepDays = step
       let n = try a.integer("patients", default: perArm, min: 1, max: 100_000_000)
+      var levels: [(dose: Double, patients: Int)] = []
+      for var l in try a.objects("dose_levels") {
+        let dose = try l.number("dose", min: 0, max: 1e13, exclusiveMin: true, "in the scenario's dose basis")
+        let count = try l.integer("patients", min: 1, max: 100_000)
+        try l.finish()
+        levels.append((dose, count))
+      }
+      if a.has("dose_levels") && levels.isEmpty { throw a.fail("dose_levels", "needs at least one level") }
       try a.finish()
-      arms.append(Arm(name: armName, scenario: scenario, patients: n))
+      arms.append(Arm(name: armName, scenario: scenario, patients: n, doseLevels: levels))
     }
     guard !arms.isEmpty else { throw r.fail("arms", "needs at least one arm") }
 
     guard var p = try r.object("population") else { throw r.fail("population", "is required") }
     let population = try PopulationSpec.parse(&p, baseDir: baseDir, models: arms.map(\.scenario.model))
+    let models = Set(arms.map(\.scenario.model))
+    var priors: [SobolFactor] = []
+    if var pr = try r.object("priors") {
+      for key in pr.fields.keys.sorted() {
+        for m in models where !(ModelCatalog.describe(m)?.parameters.contains(key) ?? false) {
+          throw pr.fail(key, "is not a parameter of model '\(m)'")
+        }
+        guard var f = try pr.object(key) else { continue }
+        let scale = SobolFactor.Scale(rawValue: try f.string("scale", default: "uniform", oneOf: SobolFactor.Scale.allCases.map(\.rawValue)))!
+        let low = try f.number("low", min: scale == .logUniform ? 0 : nil, exclusiveMin: scale == .logUniform)
+        let high = try f.number("high", min: low, exclusiveMin: true)
+        try f.finish()
+        priors.append(SobolFactor(name: key, low: low, high: high, scale: scale))
+      }
+      guard priors.count <= 64 else { throw r.fail("priors", "at most 64 parameters") }
+    }
+    var calibrated: CalibratedParameters? = nil
+    if r.has("calibrated_parameters") {
+      let rel = try r.string("calibrated_parameters")
+      guard let (json, shown) = try scenarioFile(rel) else {
+        throw r.fail("calibrated_parameters", "no calibration file '\(rel)' next to the spec")
+      }
+      calibrated = try CalibratedParameters.parse(json, file: shown)
+      for name in calibrated!.names {
+        for m in models where !(ModelCatalog.describe(m)?.parameters.contains(name) ?? false) {
+          throw InputError(file: shown, path: "posterior_sample.names", message: "'\(name)' is not a parameter of model '\(m)'")
+        }
+      }
+    }
     try r.finish()
     return TrialSpec(
       name: name, description: description, file: file, seed: UInt64(seed), followUpDays: followUp, outputStepDays: step,
-      paired: paired, assessment: assessment, dlt: dlt, survival: survival, population: population, arms: arms)
+      paired: paired, assessment: assessment, dlt: dlt, survival: survival, population: population, arms: arms,
+      priors: priors, calibrated: calibrated)
   }
 }
 

@@ -103,7 +103,7 @@ baseline SLD (see *Observables*), split `S_L = f_L0 · cells`, `S_H = (1 − f_L
 | Pembrolizumab per kg | × W, capped at `max_dose_mg` | scenario |
 
 Because both the lymphocyte pool and the blood volume scale with weight, the baseline
-ALC is 1020 cells/µL at any weight. Tumour parameters (`K_T`, `h_B`, `k_B`, `kill_scale`)
+ALC is 1020 cells/µL at any weight. Tumour parameters (`K_T`, `h_B`, `kill_scale`)
 are not scaled. F-ara-A clearance is evaluated at a creatinine clearance of 96 mL/min
 (`CL = 4.4 + 1.7·CrCL/96` L/h at 70 kg); renal function is not a covariate yet. All
 three PK models come from adults; their use in children is an extrapolation.
@@ -135,14 +135,14 @@ occ      = C_pem/(C_pem + EC50_pd1)                      PD-1 occupancy
 phiPD    = 1 − Imax_PD·(1 − occ)                         checkpoint brake on killing and expansion
 gAg      = D^n_H/(D^n_H + D50^n_H), D = her2_level (0 if D = 0)
 fB       = S_H/(S_H + h_B)                               burden switch
-killPerCell = gamma_B·gAg·phiPD·E_T/(k_B + E_T)          1/d
+killPerCell = gamma_B·gAg·phiPD·E_T/(xi_kill·(S_H + S_L) + E_T + 1)   1/d (ratio-dependent)
 Kill     = killPerCell·S_H                               cells/d
 s1       = hill(Fi, Fi_1, n_F) ;  s2 = hill(Fi, Fi_2, n_F)   smooth exhaustion switches
 rescue   = g2·(1 − s1) + pd1_max·occ                     1/d
 lymphLoss = LDkill + CHkill_L                            1/d, normal lymphocytes
 carLoss   = ld_car_sensitivity·LDkill + CHkill_L         1/d, blood CAR T cells
 growth   = r_T·(1 − (S_H + S_L)/K_T)                     1/d
-act      = (E_T/1e9)·(S_H/1e9)·gAg                       (1e9 cells)²
+act      = (E_T/1e9)·gAg·fB                              1e9 cells (CAR T engaged on HER2+ tumour)
 
 # ODEs
 dF1/dt  = −(k10 + k12 + k13)·F1 + k21·F2 + k31·F3              (+ infusions)
@@ -498,12 +498,30 @@ about 9-fold with grade 1.
   infusion (day 8.5) rather than the third. The calibration holds for PK mode,
   which the example scenarios use. (HEROS 1.0 has no lymphodepletion and so no simplified
   variant.)
-- **Tumour response is weak.** Every example gives stable disease: the CAR T cells at the
-  tumour peak near 7e7 cells, far below `k_B` = 2e9, so the kill rate per tumour cell
-  (at most about 0.02/d, with the PD-1 brake `phiPD` = 0.5) barely exceeds the tumour
-  growth rate (0.01/d). The trial reports clinical benefit in 50% of patients;
-  calibrating the tumour side against that, across a virtual population, is the subject
-  of issue 4 (virtual trials).
+- **Tumour response (before the revision below).** With the saturating kill
+  `E_T/(k_B + E_T)`, `k_B` = 2e9 cells, the kill rate per tumour cell stayed near 0.02/d
+  against growth of 0.018/d, so a complete response was structurally out of reach. The
+  revision replaces it with ratio-dependent killing.
+
+## Revision: a model that can reproduce the trials (issue 13)
+
+The model as first calibrated (single patients, one scenario per cohort) could not reproduce
+what the HEROS trials saw across a population: no complete response in any arm, grade ≥ 3 CRS in
+14% of cohort B (observed 0 of 12), CRS that barely rose with the CAR+ dose, expansion after every
+infusion, and a population value of `P_IL6` 40× below the single-patient one. What changed:
+
+| what | before | now | why |
+|---|---|---|---|
+| killing | `gamma_B·gAg·phiPD·E_T/(k_B + E_T)`, `k_B` = 2.024e9 cells (Kimmel, LBCL) | `gamma_B·gAg·phiPD·E_T/(xi_kill·(S_H + S_L) + E_T + 1)` | ratio-dependent killing (Kareva & Gevertz; de Pillis et al. 2005, Cancer Res 65:7950): the kill rate depends on the effector:target ratio, so as a tumour shrinks the ratio rises and eradication (CR) becomes reachable; with `k_B` a fixed cell number it could not. `xi_kill` is the E:T ratio at half-maximal killing, calibrated. The `+ 1` cell keeps the form defined at zero. |
+| IL-6 drive | `(E_T/1e9)·(S_H/1e9)·gAg`, (1e9 cells)² | `(E_T/1e9)·gAg·fB`, 1e9 cells | IL-6 follows the CAR T cells engaged on antigen (their number, saturating in tumour burden through `fB`), as CRS follows CAR T expansion and dose across products (Mueller 2018: Cmax rose with CRS severity); the product with the tumour cell count made burden (its variability cubed from the SLD) dominate dose. |
+| HER2-low cells | `theta_L` = 0: never killed | calibrated (prior 0–1) | HEROS eligibility allows 1–100% HER2+ cells; with `theta_L` = 0 and a HER2-low fraction every tumour relapsed from it. CD28ζ CARs act on antigen-low targets (Majzner 2020, qualitative). |
+| between-patient variability | `k_B` ω 0.5; `r_T` and `P_IL6` centred on spec values (`P_IL6` 5e3 against 2e5 in the model) | `xi_kill` ω 1.0; `K_C` ω 0.5 (some infusions fail to expand); HER2-low fraction `f_L0` logit-normal ω 1.0; `r_T`, `P_IL6` centred on the model's (calibrated) values | the trials' spread (CR next to PD, expansion after 19 of 21 infusions); one set of typical values for all arms, no per-arm constants |
+| typical values | set by hand per scenario | `xi_kill`, `theta_L`, `A50_IL6`, `n_IL6`, `P_IL6`, `r_T`, `K_C`, `qpcr_lod` calibrated to the published outcomes by `cartsim calibrate` | Guides/Credibility.md: method, targets, held-out predictions |
+
+The defaults in the parameter table are the posterior medians of the calibration
+(`Examples/heros-calibration.json`), so that one scenario (`cartsim simulate`) shows a typical
+patient; a trial draws each patient's typical values from the posterior sample and its
+individual values around them, so trial rates carry the parameter uncertainty.
 
 ## What the tests check
 
@@ -822,6 +840,131 @@ central differences (relative 1e-6).
   (Raji).
 - Somogyi ET, et al. libRoadRunner: a high performance SBML simulation and analysis
   library. Bioinformatics 2015;31:3315–3321 (the reference simulator; version 2.10).
+
+"""#,
+    "Credibility.md": #"""
+# Credibility of the HEROS model
+
+In the style of ASME V&V 40 (2018), *Assessing Credibility of Computational Modeling through
+Verification and Validation: Application to Medical Devices*: what the model is asked, how much
+rides on the answer, and the evidence that the code solves the equations right (verification) and
+that the equations describe the trials (validation). `cartsim calibrate` writes the numbers of
+the validation section (`report.html`, `calibration.json`); the commands that produce every
+number here are given with it.
+
+## Context of use
+
+**Question.** For HER2-CAR T cells in advanced HER2-positive sarcoma after lymphodepletion:
+which CAR+ dose, lymphodepletion (fludarabine alone or with cyclophosphamide) and infusion
+schedule to take into a trial, and how often grade ≥ 3 CRS (the dose-limiting toxicity of
+HEROS 2.0) and tumour responses are to be expected, as the probability for an arm of a
+virtual trial of the HEROS population.
+
+**Role of the model.** One input among several to a trial designer's choice (with the phase I
+dose-finding design, clinical judgement and the trials' own data): it ranks regimens and gives
+expected rates with their uncertainty. It does not replace a dose-escalation design; it informs
+its prior (skeleton) and the doses worth testing.
+
+**Model risk.** Influence: medium (one input among several). Consequence: high (a dose choice
+that underestimates CRS exposes patients to dose-limiting toxicity). Model risk is therefore
+medium-high, and the credibility asked of it is correspondingly strict: validation against data
+the calibration did not use, uncertainty on every prediction, and an explicit list of what lies
+outside the validated domain.
+
+## Code verification
+
+The numerical core is verified against external references, run in CI (`swift test`):
+
+| check | reference | result |
+|---|---|---|
+| SBML Test Suite (semantic cases) | 1454 cases of release 3.4 (`../shared/sbml-test-suite`) | 1410 pass (`Tests/SBMLKitTests/conformance-baseline.txt`) |
+| BioModels oncology models | 73 libRoadRunner 2.10 trajectories, cross-checked against COPASI | 72 pass |
+| stiff test set | ROBER, Van der Pol, HIRES, Pollution, OREGO reference solutions | pass (`StiffReferenceTests`) |
+| order of convergence | problems with closed-form solutions | DP5 order 5, Rodas4 order 4 (`ConvergenceOrderTests`) |
+| HEROS model pieces | closed forms: logistic tumour growth, one-compartment cyclophosphamide, pembrolizumab AUC = dose/CL | relative 1e-7, 0.2% (`HEROSModelTests`) |
+| exported HEROS SBML | the same model re-imported through the SBML engine and read by python-libsbml | agree with the native model (`SBMLExportTests`) |
+| conditional dosing | segmented integration vs one integration of the regimen given | relative 1e-4 (`ConditionalDosingTests`) |
+| statistics | Kaplan–Meier and log-rank vs lifelines; Clopper–Pearson and binomial quantiles vs SciPy; Sobol indices vs the Ishigami function's analytic values | (`SurvivalTests`, `CalibrationTests`, `SobolTests`) |
+
+## Calculation verification
+
+RESULTS-TOLERANCE
+
+## Calibration
+
+**Data.** Every quantitative HEROS outcome of `../shared/reference/heros-trials.md` that the
+model can simulate is a target in `Examples/heros-targets.json`: arm or pooled arms, endpoint,
+observed k of n (or a median), source and confidence mark. Summary counts are all there is: no
+per-patient kinetics, CRS timing or tumour measurements were public.
+
+**Method.** Population Monte Carlo importance sampling (Cappé et al. 2004, J Comput Graph Stat
+13:907) with adaptive Gaussian kernels (Beaumont et al. 2009, Biometrika 96:983), in
+`Sources/CARTSimCore/Calibration/Calibration.swift`:
+
+1. The spec's `priors` name the parameters calibrated and their ranges (uniform or log-uniform).
+   Round 1 draws particles from a Latin hypercube of the prior; each later round draws from
+   Gaussian kernels (twice the weighted variance, reflected at the bounds) around the previous
+   round's weighted particles.
+2. Each particle sets the **typical values** of those parameters for every patient (between-patient
+   variability is centred on them) and runs every arm the targets name with the same virtual
+   patients (common random numbers: likelihood differences come from the parameters).
+3. A target observed as k of n, simulated as x of m, contributes the beta-binomial probability of k
+   given n and a Beta(x + ½, m − x + ½) rate: the binomial with the simulated rate, widened for
+   the simulation's own finite size. Pooled targets weight the arms by the enrolled split.
+4. The weight is likelihood × prior / proposal; the last round's weighted particles are the
+   posterior, resampled into `posterior_sample` (200 particles), which `cartsim trial` reads.
+
+**Why this method.** The data are counts from trials of 2–19 patients, not time courses: a
+likelihood of the counts is exact for such data, whereas ABC's distance thresholds would
+discard information, and history matching would give a plausible region without weights for
+prediction. Importance sampling needs only forward simulations (no gradients through events
+and RECIST), every particle is independent (parallel, reproducible from the seed), and the
+beta-binomial keeps the Monte Carlo noise of finite virtual cohorts from passing for
+information. The virtual-population selection of Allen et al. (2016, CPT:PSP 5:140) fits
+distributions of individual measurements, which HEROS did not publish.
+
+RESULTS-CALIBRATION
+
+## Validation
+
+RESULTS-VALIDATION
+
+## Sensitivity
+
+RESULTS-SENSITIVITY
+
+## Parameter provenance
+
+Every parameter of the HEROS model has a value, a unit, a source and an evidence level
+(`cartsim models show heros`, and the table in Guides/Models/HEROS.md). Of the calibrated
+parameters, the prior ranges come from:
+
+| parameter | prior | why this range |
+|---|---|---|
+| `xi_kill` | 1e-4–0.1, log | effective E:T ratio at half-maximal killing: in vitro assays reach half-maximal lysis near 1:1 to 1:10; tumour-site ratios in vivo are orders lower |
+| `theta_L` | 0–1 | relative killing of HER2-low cells (CD28ζ CARs act on antigen-low targets: Majzner et al. 2020, qualitative) |
+| `A50_IL6` | 0.01–10 (1e9 cells), log | engaged CAR T at half-maximal IL-6 production; unknown, spans the model's range of tumour-site CAR T |
+| `n_IL6` | 1–4 | Hill exponent of the myeloid amplification (assumed) |
+| `P_IL6` | 1e3–1e6 pg/mL/d, log | maximal IL-6 production; brackets the single-patient value of Hardiansyah & Ng's structure |
+| `r_T` | 0.005–0.05 /d, log | sarcoma growth not retrieved; spans LBCL and MM values of the survey |
+| `K_C` | 2e10–5e11 cells, log | Kimmel et al. 2021: 6.96e10 for axi-cel in LBCL |
+| `qpcr_lod` | 0.01–3 copies/µg DNA, log | the HEROS qPCR detection limit is not published; HEROS 1.0 detected cells 3 h after doses of 1e5/m² |
+
+## Applicability: what lies outside the validated domain
+
+- **HEROS 3.0's PD-1 effect.** No HEROS 3.0 outcome is published. The PD-1 brake (`Imax_PD`,
+  `EC50_pd1`, `pd1_max`) is assumed, so every HEROS 3.0 number is an extrapolation.
+- **Parameters borrowed from other products.** Expansion (Kimmel 2021, axi-cel in LBCL),
+  contraction (Stein 2019, tisagenlecleucel), trafficking (Singh 2021, BCMA) and IL-6 kinetics
+  (Hardiansyah & Ng 2019, CLL) come from CD19 and BCMA products in haematological disease.
+- **Doses and lymphodepletion outside HEROS.** Calibrated on 1e4–1e8/m² without lymphodepletion
+  and 1e8/m² (total or CAR+) after lymphodepletion at assumed Flu/Cy doses (the real ones are not
+  published); other doses or drug amounts extrapolate.
+- **CRS is an IL-6 proxy.** The grade is read from the IL-6 peak against thresholds; no model of
+  the ASTCT grade exists, and no cytokine data of HEROS were public.
+- **Survival.** OS and PFS come from the trial's survival model (hazards before and after
+  progression, assumed), not from the ODE model.
+- **Small trials.** The targets come from 2 to 19 patients; wide intervals are the honest answer.
 
 """#,
   ]

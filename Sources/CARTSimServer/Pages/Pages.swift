@@ -15,6 +15,7 @@ enum Pages {
       return Reply.html(trial(run))
     }
     router.get("/models") { _, _ in Reply.html(models()) }
+    router.get("/models/heros/credibility") { _, _ in Reply.html(credibility()) }
     router.get("/models/:name") { _, context in
       let name = try context.parameters.require("name")
       guard ModelCatalog.describe(name) != nil else { throw APIError.notFound("no model '\(name)'") }
@@ -169,13 +170,22 @@ enum Pages {
     return layout("Models", active: "Models", """
       <h1>Models</h1>
       <table class="summary"><thead><tr><th>model</th><th>title</th><th>states</th><th>parameters</th><th>assumed</th></tr></thead><tbody>\(rows)</tbody></table>
-      <p class="note">Each model page shows its parameter table (value, unit, evidence level, source) and its guide with the equations.</p>
+      <p class="note">Each model page shows its parameter table (value, unit, evidence level, source) and its guide with the equations.
+      The HEROS model's calibration to the trials, its validation against outcomes it was not calibrated to, and what lies outside
+      its validated domain: <a href="/models/heros/credibility">credibility report</a>.</p>
       """)
+  }
+
+  /// Guides/Credibility.md: the HEROS model's credibility report (ASME V&V 40 style).
+  static func credibility() -> String {
+    layout("HEROS credibility", active: "Models", "<div class=\"guide\">\(Markdown.html(EmbeddedGuides.files["Credibility.md"] ?? ""))</div>")
   }
 
   static func model(_ id: String) -> String {
     let d = ModelCatalog.describe(id)!
-    var h = "<h1>\(esc(id)): \(esc(d.title))</h1><p class=\"note\">Jump to: <a href=\"#parameters\">parameters</a> · <a href=\"#guide\">equations and derivation</a> · <a href=\"/api/models/\(id)\">JSON</a></p>"
+    var h = "<h1>\(esc(id)): \(esc(d.title))</h1><p class=\"note\">Jump to: <a href=\"#parameters\">parameters</a> · <a href=\"#guide\">equations and derivation</a> · <a href=\"/api/models/\(id)\">JSON</a>"
+    if id == "heros" { h += " · <a href=\"/models/heros/credibility\">credibility report</a>" }
+    h += "</p>"
     h += "<p><b>States:</b> \(d.states.map { "<code>\(esc($0))</code>" }.joined(separator: ", "))</p>"
     h += "<p><b>Observables:</b> \(d.observables.map { "<code>\(esc($0.name))</code> [\(esc($0.unit))]" }.joined(separator: ", "))</p>"
     h += "<h2 id=\"parameters\">Parameters (\(d.parameters.table.count); \(d.parameters.table.filter { $0.evidence == .assumed }.count) assumed)</h2><table class=\"params\"><thead><tr><th>parameter</th><th>value</th><th>unit</th><th>evidence</th><th>source</th><th>meaning</th></tr></thead><tbody>"

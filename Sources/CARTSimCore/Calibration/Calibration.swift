@@ -1,0 +1,341 @@
+import CARTModels
+import Foundation
+import StatKit
+
+/// A calibration's posterior sample of typical parameter values, as `cartsim trial` reads it
+/// (the `posterior_sample` of `calibration.json`): equally weighted particles.
+public struct CalibratedParameters: Sendable {
+  public var file: String
+  public var names: [String]
+  public var particles: [[Double]]
+
+  /// The typical values of patient `id` of `arm`: a particle drawn from its own random stream
+  /// (a pure function of the seed, the arm, the patient and `paired`), so the trial's rates are
+  /// posterior-predictive: they carry the parameter uncertainty as well as the between-patient
+  /// variability.
+  public func particle(seed: UInt64, arm: Int, id: Int, paired: Bool) -> [(name: String, value: Double)] {
+    var rng = RandomStream(seed: seed, id: RandomStream.address(paired ? 0 : UInt64(arm) + 1, UInt64(id), 3))
+    let j = Int(rng.next() % UInt64(particles.count))
+    return Array(zip(names, particles[j]))
+  }
+
+  static func parse(_ root: JSONValue, file: String) throws -> CalibratedParameters {
+    guard case .object(let o) = root, let sample = o["posterior_sample"] else {
+      throw InputError(file: file, path: "posterior_sample", message: "is required (a calibration.json written by cartsim calibrate)")
+    }
+    var r = try FieldReader(file: file, path: "posterior_sample", value: sample)
+    let names = try r.strings("names")
+    guard !names.isEmpty, Set(names).count == names.count else { throw r.fail("names", "needs distinct parameter names") }
+    guard case .array(let rows)? = r.value("values"), !rows.isEmpty, rows.count <= 100_000 else {
+      throw r.fail("values", "needs 1 to 100000 particles, each a list of \(names.count) numbers")
+    }
+    var particles: [[Double]] = []
+    for (i, row) in rows.enumerated() {
+      let path = r.sub("values") + "[\(i)]"
+      guard case .array(let xs) = row, xs.count == names.count else {
+        throw InputError(file: file, path: path, message: "expected \(names.count) numbers")
+      }
+      particles.append(try xs.map { v in
+        guard case .number(let x) = v, x.isFinite, x >= 0 else {
+          throw InputError(file: file, path: path, message: "expected non-negative finite numbers")
+        }
+        return x
+      })
+    }
+    try r.finish()
+    return CalibratedParameters(file: file, names: names, particles: particles)
+  }
+}
+
+/// Calibration of a trial's typical parameter values to summary-level outcomes (k of n, pooled
+/// over arms) by population Monte Carlo importance sampling (Cappé et al. 2004, J Comput Graph
+/// Stat 13:907; with the adaptive kernels of Beaumont et al. 2009, Biometrika 96:983):
+///
+/// 1. Round 1 draws `particles` parameter vectors from the prior box (Latin hypercube in the
+///    prior's unit scale); later rounds draw from Gaussian kernels around the previous round's
+///    weighted particles (twice their weighted variance, reflected at the prior's bounds).
+/// 2. Each particle runs every arm with the same `patientsPerArm` virtual patients (common
+///    random numbers, so likelihood differences come from the parameters, not the draws).
+/// 3. A target observed as k of n, with the particle's simulated x of m, contributes the
+///    beta-binomial probability of k given n and Beta(x + ½, m − x + ½): the binomial with the
+///    simulated rate, widened for the simulation's own finite size. Pooled targets weight the
+///    arms' rates by the enrolled split.
+/// 4. The importance weight is prior / proposal × likelihood; the posterior is the last round's
+///    weighted particles, and `posterior_sample` resamples them (systematic resampling).
+///
+/// Every draw comes from a stream addressed by the seed, the round and the particle: results do
+/// not depend on the thread count.
+public enum Calibrator {
+  public struct Settings: Sendable {
+    public var particles = 256
+    public var patientsPerArm = 100
+    public var rounds = 2
+    public var seed: UInt64 = 1
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var posteriorSampleSize = 200
+    public var onProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
+    public init() {}
+
+    /// Limits on what becomes a loop bound.
+    public func validate() throws {
+      func bad(_ field: String, _ msg: String) -> InputError { InputError(file: "calibrate", path: field, message: msg) }
+      guard (2...100_000).contains(particles) else { throw bad("--particles", "must be 2…100000, found \(particles)") }
+      guard (1...100_000).contains(patientsPerArm) else { throw bad("--patients", "must be 1…100000, found \(patientsPerArm)") }
+      guard (1...20).contains(rounds) else { throw bad("--rounds", "must be 1…20, found \(rounds)") }
+      guard particles * patientsPerArm <= 1_000_000_000 else { throw bad("--particles", "particles × patients per arm above 1e9") }
+    }
+  }
+
+  /// One particle: its unit coordinates, parameter values, log-likelihood, weight, and the
+  /// simulated value of every target.
+  public struct Particle: Sendable {
+    public var unit: [Double]
+    public var values: [Double]
+    public var logLikelihood: Double
+    public var weight: Double
+    public var targets: [TargetValue]
+  }
+
+  public struct Round: Sendable {
+    public var particles: [Particle]
+    public var effectiveSampleSize: Double
+    public var failedPatients: Int
+  }
+
+  public struct Result: Sendable {
+    public var spec: TrialSpec
+    public var targets: [Target]
+    public var settings: Settings
+    public var rounds: [Round]
+    public var posteriorSample: [[Double]]
+    public var seconds: Double
+    public var posterior: Round { rounds.last! }
+  }
+
+  /// Calibrates `spec.priors` to `targets`.
+  public static func run(_ spec: TrialSpec, targets: [Target], settings: Settings) throws -> Result {
+    try settings.validate()
+    guard !spec.priors.isEmpty else {
+      throw InputError(file: spec.file, path: "priors", message: "names no parameter to calibrate (add a 'priors' block)")
+    }
+    guard targets.contains(where: \.usedInCalibration) else {
+      throw InputError(file: "targets", path: "targets", message: "no target has used_in_calibration: true")
+    }
+    var spec = spec
+    spec.calibrated = nil
+    // Only the arms the targets name are simulated (in the spec's order).
+    let named = Set(targets.flatMap(\.arms))
+    spec.arms = spec.arms.filter { named.contains($0.name) }
+    let start = Date()
+    let d = spec.priors.count
+    let armIndex = Dictionary(uniqueKeysWithValues: spec.arms.enumerated().map { ($1.name, $0) })
+    let total = settings.rounds * settings.particles * spec.arms.count * settings.patientsPerArm
+    let progress = Counter()
+    var rounds: [Round] = []
+    for round in 0..<settings.rounds {
+      // Proposal: the prior (Latin hypercube) first, then kernels around the last posterior.
+      let units: [[Double]]
+      var kernel: (centres: [[Double]], weights: [Double], sd: [Double])? = nil
+      if let last = rounds.last {
+        let k = kernelFit(last.particles, dimensions: d)
+        kernel = k
+        units = (0..<settings.particles).map { j in
+          var rng = RandomStream(seed: settings.seed, id: RandomStream.address(0xCA11, UInt64(round), UInt64(j)))
+          let c = k.centres[pick(k.weights, rng.uniform())]
+          return (0..<d).map { reflect(c[$0] + k.sd[$0] * rng.normal()) }
+        }
+      } else {
+        units = latinHypercube(n: settings.particles, d: d, seed: settings.seed)
+      }
+      let values = units.map { u in zip(spec.priors, u).map { $0.value($1) } }
+      // Simulate: (particle, arm, patient) in blocks over the threads.
+      let outcomes = try simulate(spec, values: values, patients: settings.patientsPerArm, threads: settings.threads) {
+        let done = progress.add(1)
+        settings.onProgress?(done, total)
+      }
+      var particles: [Particle] = []
+      var failed = 0
+      for j in 0..<settings.particles {
+        let own = outcomes[j]
+        failed += own.failed
+        let tv = targets.map { $0.evaluate(own.outcomes, armIndex: armIndex) }
+        var ll = 0.0
+        for (t, v) in zip(targets, tv) where t.usedInCalibration { ll += logLikelihood(t, v) }
+        var logPrior = 0.0
+        if let kernel { logPrior -= Foundation.log(max(kernelDensity(units[j], kernel), 1e-300)) }
+        particles.append(Particle(unit: units[j], values: values[j], logLikelihood: ll, weight: ll + logPrior, targets: tv))
+      }
+      // Normalise the log weights.
+      let m = particles.map(\.weight).max() ?? 0
+      var sum = 0.0
+      for j in particles.indices {
+        particles[j].weight = m.isFinite ? Foundation.exp(particles[j].weight - m) : 1
+        sum += particles[j].weight
+      }
+      var sumSq = 0.0
+      for j in particles.indices {
+        particles[j].weight /= sum
+        sumSq += particles[j].weight * particles[j].weight
+      }
+      rounds.append(Round(particles: particles, effectiveSampleSize: 1 / sumSq, failedPatients: failed))
+    }
+    // Systematic resampling of the posterior.
+    let post = rounds.last!.particles
+    var rng = RandomStream(seed: settings.seed, id: RandomStream.address(0xCA11, 0xFFFF, 0))
+    let n = settings.posteriorSampleSize
+    let u0 = rng.uniform() / Double(n)
+    var sample: [[Double]] = []
+    var cum = 0.0, j = 0
+    for i in 0..<n {
+      let u = u0 + Double(i) / Double(n)
+      while j < post.count - 1 && cum + post[j].weight < u { cum += post[j].weight; j += 1 }
+      sample.append(post[j].values)
+    }
+    return Result(spec: spec, targets: targets, settings: settings, rounds: rounds, posteriorSample: sample,
+                  seconds: Date().timeIntervalSince(start))
+  }
+
+  /// Log-probability of the observed count given the simulated one (beta-binomial).
+  static func logLikelihood(_ t: Target, _ v: TargetValue) -> Double {
+    let (_, m) = v.total
+    guard let rate = v.rate(weights: t.weights), m > 0 else { return -1e6 }
+    let a = rate * Double(m) + 0.5, b = (1 - rate) * Double(m) + 0.5
+    let k = Double(t.observedK), n = Double(t.observedN)
+    let logChoose = lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
+    return logChoose + Distributions.logBeta(k + a, n - k + b) - Distributions.logBeta(a, b)
+  }
+
+  struct Simulated: Sendable {
+    var outcomes: [TargetOutcome] = []
+    var failed = 0
+  }
+
+  /// Runs every arm's first `patients` patients for each parameter vector.
+  static func simulate(_ spec: TrialSpec, values: [[Double]], patients: Int, threads: Int,
+                       tick: @escaping @Sendable () -> Void) throws -> [Simulated] {
+    let names = spec.priors.map(\.name)
+    let arms = spec.arms.count
+    // Each arm's parameters (defaults and overrides) checked once; the particle's values are
+    // set per patient by simulatePatient(fixed:).
+    let armParameters = try spec.arms.map { try Simulator.parameters($0.scenario, file: spec.file) }
+    let perParticle = arms * patients
+    let total = values.count * perParticle
+    let store = ResultStore(count: values.count)
+    let next = Counter()
+    let block = 16
+    DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
+      while true {
+        let first = next.add(block) - block
+        guard first < total else { break }
+        for g in first..<min(first + block, total) {
+          let j = g / perParticle, a = (g % perParticle) / patients, i = g % patients
+          let fixed = Array(zip(names, values[j])).map { (name: $0.0, value: $0.1) }
+          let record = spec.simulatePatient(arm: a, id: i, armParameters: armParameters[a], fixed: fixed)
+          store.add(j, index: a * patients + i, record: record, size: perParticle)
+          tick()
+        }
+      }
+    }
+    return store.results()
+  }
+
+  // MARK: Sampling helpers
+
+  /// A Latin hypercube of `n` points in [0, 1)^d, from the seed.
+  static func latinHypercube(n: Int, d: Int, seed: UInt64) -> [[Double]] {
+    var points = [[Double]](repeating: [Double](repeating: 0, count: d), count: n)
+    for k in 0..<d {
+      var rng = RandomStream(seed: seed, id: RandomStream.address(0x1A7, UInt64(k), 0))
+      var perm = Array(0..<n)
+      for i in stride(from: n - 1, to: 0, by: -1) { perm.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+      for i in 0..<n { points[i][k] = (Double(perm[i]) + rng.uniform()) / Double(n) }
+    }
+    return points
+  }
+
+  /// Reflects a coordinate into [0, 1].
+  static func reflect(_ x: Double) -> Double {
+    var y = x.truncatingRemainder(dividingBy: 2)
+    if y < 0 { y += 2 }
+    return y > 1 ? 2 - y : y
+  }
+
+  /// Index drawn from normalised weights by one uniform.
+  static func pick(_ weights: [Double], _ u: Double) -> Int {
+    var cum = 0.0
+    for (i, w) in weights.enumerated() {
+      cum += w
+      if u < cum { return i }
+    }
+    return weights.count - 1
+  }
+
+  /// The kernels of the next round: the particles with their weights, and per dimension a
+  /// standard deviation of √2 times the weighted one (Beaumont et al. 2009), at least 0.01.
+  static func kernelFit(_ particles: [Particle], dimensions d: Int) -> (centres: [[Double]], weights: [Double], sd: [Double]) {
+    let w = particles.map(\.weight)
+    var sd = [Double](repeating: 0, count: d)
+    for k in 0..<d {
+      let mean = zip(particles, w).reduce(0) { $0 + $1.0.unit[k] * $1.1 }
+      let v = zip(particles, w).reduce(0) { $0 + $1.1 * ($1.0.unit[k] - mean) * ($1.0.unit[k] - mean) }
+      sd[k] = max(0.01, (2 * v).squareRoot())
+    }
+    return (particles.map(\.unit), w, sd)
+  }
+
+  /// Density of the reflected Gaussian kernel mixture at `u` (images at −x and 2 − x).
+  static func kernelDensity(_ u: [Double], _ k: (centres: [[Double]], weights: [Double], sd: [Double])) -> Double {
+    var total = 0.0
+    for (c, w) in zip(k.centres, k.weights) where w > 0 {
+      var p = w
+      for i in u.indices {
+        let s = k.sd[i]
+        var dens = 0.0
+        for image in [c[i], -c[i], 2 - c[i]] {
+          let z = (u[i] - image) / s
+          dens += Foundation.exp(-0.5 * z * z) / (s * (2 * Double.pi).squareRoot())
+        }
+        p *= dens
+      }
+      total += p
+    }
+    return total
+  }
+}
+
+/// A counter shared by worker threads.
+final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = 0
+  /// Adds `n` and returns the new value.
+  func add(_ n: Int) -> Int {
+    lock.lock(); defer { lock.unlock() }
+    value += n
+    return value
+  }
+}
+
+/// Per-particle outcomes written by worker threads, under a lock.
+final class ResultStore: @unchecked Sendable {
+  private let lock = NSLock()
+  private var slots: [[TargetOutcome?]]
+  private var failed: [Int]
+
+  init(count: Int) {
+    slots = Array(repeating: [], count: count)
+    failed = Array(repeating: 0, count: count)
+  }
+
+  func add(_ j: Int, index: Int, record: PatientRecord, size: Int) {
+    let outcome = record.succeeded ? TargetOutcome(record) : nil
+    lock.lock(); defer { lock.unlock() }
+    if slots[j].isEmpty { slots[j] = Array(repeating: nil, count: size) }
+    slots[j][index] = outcome
+    if outcome == nil { failed[j] += 1 }
+  }
+
+  func results() -> [Calibrator.Simulated] {
+    lock.lock(); defer { lock.unlock() }
+    return zip(slots, failed).map { Calibrator.Simulated(outcomes: $0.compactMap { $0 }, failed: $1) }
+  }
+}

@@ -1,0 +1,199 @@
+import ArgumentParser
+import CARTSimCore
+import Foundation
+
+/// The spec named on the command line, or the embedded HEROS trial.
+func loadTrialSpec(_ path: String?) throws -> TrialSpec {
+  do {
+    return try path.map { try TrialSpec.load(path: $0) } ?? TrialSpec.embeddedHEROS()
+  } catch { throw fail(error) }
+}
+
+struct Calibrate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Calibrate a trial's typical parameter values to published outcomes: calibration.json and report.html.",
+    discussion: """
+      Estimates the parameters of the spec's 'priors' block by population Monte Carlo importance \
+      sampling: each particle runs every arm with the same virtual patients, and published \
+      outcomes (k of n, pooled over arms where the trial pooled them) enter a beta-binomial \
+      likelihood. Targets marked used_in_calibration: false are predicted, not fitted. The \
+      result is reproducible from the seed whatever the thread count. Load it in a trial with \
+      the spec field "calibrated_parameters": "DIR/calibration.json". Without a spec and \
+      targets, calibrates the embedded HEROS trial to Examples/heros-targets.json. \
+      Guides/Credibility.md explains the method and its limits.
+      """)
+
+  @Argument(help: "Trial spec JSON file with a 'priors' block (default: the embedded HEROS trial).")
+  var spec: String?
+
+  @Option(help: "Targets JSON file (default: the embedded Examples/heros-targets.json).")
+  var targets: String?
+
+  @Option(name: .shortAndLong, help: "Output directory.")
+  var out: String = "calibration-out"
+
+  @Option(help: "Seed (default: the spec's).")
+  var seed: UInt64?
+
+  @Option(help: "Particles per round (2…100000).")
+  var particles: Int = 256
+
+  @Option(help: "Virtual patients per arm and particle (1…100000).")
+  var patients: Int = 100
+
+  @Option(help: "Rounds of population Monte Carlo (1…20).")
+  var rounds: Int = 2
+
+  @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
+  var requestedThreads: Int?
+
+  @Flag(help: "No progress bar.")
+  var quiet = false
+
+  func validate() throws {
+    if let t = requestedThreads, t < 1 || t > 1024 { throw ValidationError("--threads must be 1…1024") }
+    var s = Calibrator.Settings()
+    s.particles = particles; s.patientsPerArm = patients; s.rounds = rounds
+    do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
+  }
+
+  func run() throws {
+    var spec = try loadTrialSpec(self.spec)
+    if let seed { spec.seed = seed }
+    let targetList: [Target]
+    do {
+      if let targets {
+        targetList = try TargetFile.load(path: targets, arms: spec.arms.map(\.name))
+      } else {
+        targetList = try TargetFile.embeddedHEROS(arms: spec.arms.map(\.name))
+      }
+    } catch { throw fail(error) }
+    var settings = Calibrator.Settings()
+    settings.particles = particles
+    settings.patientsPerArm = patients
+    settings.rounds = rounds
+    settings.seed = spec.seed
+    settings.threads = requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount
+    let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "patients")
+    settings.onProgress = { done, total in bar.update(done, total) }
+    do {
+      let result = try Calibrator.run(spec, targets: targetList, settings: settings)
+      bar.finish()
+      try CalibrationReport.write(result, to: out)
+      let checks = CalibrationReport.checks(result)
+      let inside = checks.filter { $0.inside == true }.count
+      print(String(format: "calibrated %d parameters to %d targets in %.0f s; effective sample size %.1f; %d of %d targets inside their 95%% predictive interval",
+                   spec.priors.count, targetList.filter(\.usedInCalibration).count, result.seconds,
+                   result.posterior.effectiveSampleSize, inside, checks.count))
+      for c in checks where c.inside == false {
+        print("  outside: \(c.target.id) (\(c.target.observedDescription))\(c.target.usedInCalibration ? "" : ", held out")")
+      }
+      print("wrote \(out)/calibration.json and \(out)/report.html")
+    } catch { throw fail(error) }
+  }
+}
+
+/// A progress bar on standard error for counts reported from worker threads.
+final class ProgressBar: @unchecked Sendable {
+  private let lock = NSLock()
+  private let enabled: Bool
+  private let unit: String
+  private var last = Date.distantPast
+  private let start = Date()
+
+  init(enabled: Bool, unit: String) {
+    self.enabled = enabled
+    self.unit = unit
+  }
+
+  func update(_ done: Int, _ total: Int) {
+    guard enabled else { return }
+    lock.lock(); defer { lock.unlock() }
+    let now = Date()
+    guard now.timeIntervalSince(last) >= 0.2 || done == total else { return }
+    last = now
+    let frac = total > 0 ? Double(done) / Double(total) : 1
+    let filled = Int(frac * 30)
+    let elapsed = now.timeIntervalSince(start)
+    let eta = done > 0 ? elapsed * Double(total - done) / Double(done) : 0
+    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
+    FileHandle.standardError.write(Data(String(format: "\r%@ %d/%d %@  ETA %.0fs ", bar, done, total, unit, eta).utf8))
+  }
+
+  func finish() {
+    guard enabled else { return }
+    FileHandle.standardError.write(Data("\n".utf8))
+  }
+}
+
+struct Sensitivity: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Global sensitivity (Sobol indices) of an arm's endpoints to the calibrated parameters: sensitivity.json.",
+    discussion: """
+      Varies the spec's calibrated parameters over the central 95% of their posterior (or its \
+      priors without a calibration) on a Saltelli design of (d + 2)·N points; each point runs \
+      the same --patients virtual patients of the arm. Endpoints: complete and objective \
+      response rates, grade ≥ 3 CRS and DLT rates, median CAR T Cmax and persistence. First-order \
+      (Saltelli 2010) and total (Jansen 1999) indices with percentile bootstrap intervals.
+      """)
+
+  @Argument(help: "Trial spec JSON file (default: the embedded HEROS trial).")
+  var spec: String?
+
+  @Option(help: "Arm to analyse (default: HEROS 2.0 cohort B, or the first arm).")
+  var arm: String?
+
+  @Option(name: .shortAndLong, help: "Output directory.")
+  var out: String = "sensitivity-out"
+
+  @Option(help: "Base sample size N of the Saltelli design (2…65536).")
+  var samples: Int = 64
+
+  @Option(help: "Virtual patients per design point (1…100000).")
+  var patients: Int = 50
+
+  @Option(help: "Bootstrap replicates for the intervals (0…100000).")
+  var bootstrap: Int = 500
+
+  @Option(help: "Seed (default: the spec's).")
+  var seed: UInt64?
+
+  @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
+  var requestedThreads: Int?
+
+  @Flag(help: "No progress bar.")
+  var quiet = false
+
+  func validate() throws {
+    if let t = requestedThreads, t < 1 || t > 1024 { throw ValidationError("--threads must be 1…1024") }
+    var s = SensitivityAnalysis.Settings()
+    s.baseSamples = samples; s.patients = patients; s.bootstrap = bootstrap
+    do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
+  }
+
+  func run() throws {
+    var spec = try loadTrialSpec(self.spec)
+    if let seed { spec.seed = seed }
+    var settings = SensitivityAnalysis.Settings()
+    settings.baseSamples = samples
+    settings.patients = patients
+    settings.bootstrap = bootstrap
+    settings.seed = spec.seed
+    settings.threads = requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount
+    let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "patients")
+    settings.onProgress = { done, total in bar.update(done, total) }
+    let armName = arm ?? (spec.arms.first { $0.name == "HEROS 2.0 cohort B" } ?? spec.arms[0]).name
+    do {
+      let r = try SensitivityAnalysis.run(spec, arm: armName, settings: settings)
+      bar.finish()
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      try ResultWriter.writeText(SensitivityAnalysis.json(r).render() + "\n", to: (out as NSString).appendingPathComponent("sensitivity.json"))
+      print("\(armName): Sobol indices of \(SensitivityAnalysis.endpoints.count) endpoints to \(r.factors.count) parameters in \(String(format: "%.0f", r.seconds)) s")
+      for e in r.indices {
+        let top = e.indices.factors.sorted { $0.total > $1.total }.prefix(3)
+        print("  \(e.endpoint): " + top.map { String(format: "%@ S1 %.2f ST %.2f", $0.name, $0.first, $0.total) }.joined(separator: "; "))
+      }
+      print("wrote \(out)/sensitivity.json")
+    } catch { throw fail(error) }
+  }
+}
