@@ -158,6 +158,13 @@ def main():
         driver.get(base + "/models/heros")
         check(len(driver.find_elements(By.CSS_SELECTOR, "table.params tbody tr")) > 50, "models: HEROS parameter table")
         shot("model-heros.png")
+        links = driver.find_elements(By.CSS_SELECTOR, "a[href='/models/heros/credibility']")
+        check(len(links) > 0, "models: the HEROS page links the credibility report")
+        if links:
+            links[0].click()
+            wait(lambda: "Context of use" in driver.page_source, 10, "credibility report")
+            check("Validation" in driver.page_source and "held out" in driver.page_source, "credibility: validation with held-out targets")
+            shot("credibility.png")
     finally:
         driver.quit()
 

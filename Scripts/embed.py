@@ -22,7 +22,7 @@ def embed(target, source, files, enum, doc, access, extra=()):
 
 
 embed("Sources/CARTSimCore/Scenario/EmbeddedScenarios.swift", "Examples",
-      ["heros-trial.json", "heros1.json", "heros2-cohortA.json", "heros2-cohortB.json", "heros2-cohortC.json", "heros3.json", "heros-targets.json"],
+      ["heros-trial.json", "heros1.json", "heros2-cohortA.json", "heros2-cohortB.json", "heros2-cohortC.json", "heros3.json", "heros-targets.json", "heros-calibration.json"],
       "EmbeddedScenarios",
       ["Example files compiled into the binary, so that `cartsim simulate` and `cartsim trial`",
        "run without files. A test checks that each is identical to its file in `Examples/`."],

@@ -4,8 +4,11 @@ import Foundation
 public enum Evidence: String, Sendable, Codable {
   /// Taken from a published source for this quantity (possibly another disease or product).
   case verified
-  /// A placeholder or a calibrated value with no direct source.
+  /// A placeholder or a value set by hand with no direct source.
   case assumed
+  /// Estimated from clinical outcomes by a documented, reproducible calibration (the value is
+  /// its posterior median; the source names the calibration).
+  case calibrated
 }
 
 /// One model parameter: value, unit, source and evidence level.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CARTSimCore
+import CARTSimServer
 import Foundation
 
 /// The spec named on the command line, or the embedded HEROS trial.
@@ -79,7 +80,10 @@ struct Calibrate: ParsableCommand {
     do {
       let result = try Calibrator.run(spec, targets: targetList, settings: settings)
       bar.finish()
-      try CalibrationReport.write(result, to: out)
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      try ResultWriter.writeText(CredibilityReport.html(run: CalibrationReport.html(result)),
+                                 to: (out as NSString).appendingPathComponent("credibility.html"))
+      try CalibrationReport.write(result, to: out)  // calibration.json last: the run is complete
       let checks = CalibrationReport.checks(result)
       let inside = checks.filter { $0.inside == true }.count
       print(String(format: "calibrated %d parameters to %d targets in %.0f s; effective sample size %.1f; %d of %d targets inside their 95%% predictive interval",
@@ -88,7 +92,7 @@ struct Calibrate: ParsableCommand {
       for c in checks where c.inside == false {
         print("  outside: \(c.target.id) (\(c.target.observedDescription))\(c.target.usedInCalibration ? "" : ", held out")")
       }
-      print("wrote \(out)/calibration.json and \(out)/report.html")
+      print("wrote \(out)/calibration.json, report.html and credibility.html")
     } catch { throw fail(error) }
   }
 }

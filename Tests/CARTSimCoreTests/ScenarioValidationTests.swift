@@ -42,7 +42,7 @@ struct ScenarioValidationTests {
 
   /// The files compiled into the binary are the example files, byte for byte.
   @Test func embeddedFilesMatchExamples() throws {
-    #expect(EmbeddedScenarios.files.count == 5)
+    #expect(EmbeddedScenarios.files.count == 8)
     for (name, text) in EmbeddedScenarios.files {
       let file = try String(contentsOfFile: example((name as NSString).deletingPathExtension), encoding: .utf8)
       #expect(text == file, "Examples/\(name) differs from the embedded copy: run python3 Scripts/embed.py")

@@ -150,7 +150,7 @@ import Testing
       #expect(params.count == ModelCatalog.describe("heros")!.parameters.table.count)
       for p in params {
         #expect(p["unit"] is String && p["source"] is String && p["value"] is Double)
-        #expect(["verified", "assumed"].contains(p["evidence"] as? String))
+        #expect(["verified", "assumed", "calibrated"].contains(p["evidence"] as? String))
       }
       let ex = try await client.get("/api/examples")
       #expect((ex.json["examples"] as? [[String: Any]])?.count == EmbeddedScenarios.files.count)
@@ -184,7 +184,8 @@ import Testing
     let server = try await CARTSimServer(config: testConfig(tempDataDir()))
     try await server.makeApplication().test(.router) { client in
       for (uri, needle) in [("/", "id=\"plot0\""), ("/trials", "id=\"runs\""), ("/models", "cartmath-raji"),
-                            ("/models/heros", "<table class=\"params\">"), ("/models/cartmath-hdlm2", "<pre><code>"),
+                            ("/models/heros", "<table class=\"params\">"), ("/models/heros", "/models/heros/credibility"),
+                            ("/models", "/models/heros/credibility"), ("/models/heros/credibility", "Context of use"), ("/models/cartmath-hdlm2", "<pre><code>"),
                             ("/assets/explorer.js", "/api/simulate"), ("/assets/plot.js", "Plot"), ("/assets/trials.js", "/api/trials"),
                             ("/assets/style.css", "body")] {
         let r = try await client.get(uri)

@@ -28,13 +28,13 @@ import Testing
       let status = try await client.get("/api/trials/\(id)")
       #expect(status.json["status"] as? String == "complete")
       let progress = status.json["progress"] as? [String: Any] ?? [:]
-      #expect(progress["patients_done"] as? Int == 16 && progress["patients_total"] as? Int == 16)
+      #expect(progress["patients_done"] as? Int == 20 && progress["patients_total"] as? Int == 20)
       let summary = try #require(status.json["summary"] as? [String: Any])
-      #expect((summary["arms"] as? [Any])?.count == 4)
+      #expect((summary["arms"] as? [Any])?.count == 5)
 
       let csv = try await client.get("/api/trials/\(id)/patients.csv")
       #expect(csv.status == .ok)
-      #expect(csv.text.split(separator: "\n").count == 17)
+      #expect(csv.text.split(separator: "\n").count == 21)
       // Identical to the command line's run of the same spec.
       let dir = tempDataDir("cli")
       let parsed = try SpecParsing.trialSpec(Data(spec.utf8), file: "spec.json")

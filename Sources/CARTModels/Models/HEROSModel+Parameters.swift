@@ -10,6 +10,8 @@ extension HEROSModel {
   static let ahamadi = "Ahamadi et al. 2017, CPT:PSP 6:49"
   static let aacr2012 = "Ahmed et al., AACR 2012 abstract 3500 (HEROS 1.0 products)"
   static let calibrated = "CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md)"
+  /// The population calibration of issue 13: posterior medians of Examples/heros-calibration.json.
+  static let heros = "posterior median of cartsim calibrate against the HEROS 1.0/2.0 outcomes (Examples/heros-calibration.json; Guides/Credibility.md)"
 
   /// The parameter table: every value with unit, source and evidence level.
   public static let defaultParameters: [ParameterInfo] = [
@@ -17,8 +19,8 @@ extension HEROSModel {
     ParameterInfo("r_N", 0.17, "1/d", .verified, kimmel, "normal lymphocyte Gompertz growth rate"),
     ParameterInfo("K_N", 2.5e11, "cells (70 kg)", .verified, kimmel + "; scaled by weight/70 kg (assumed)",
                   "normal lymphocyte carrying capacity"),
-    ParameterInfo("K_C", 1.0e11, "cells (70 kg)", .assumed,
-                  "Kimmel 2021 gives 6.96e10 for axi-cel in LBCL; set to 1e11 so the post-LD expansion peaks after a week (HEROS 2.0) while L ≈ K_N > K_C gives no expansion without LD (HEROS 1.0); " + calibrated,
+    ParameterInfo("K_C", 7.02e10, "cells (70 kg)", .calibrated,
+                  heros + " (prior 2e10–5e11; Kimmel 2021 gives 6.96e10 for axi-cel in LBCL); L ≈ K_N > K_C gives no expansion without LD (HEROS 1.0)",
                   "CAR T carrying capacity of the competition term"),
     ParameterInfo("rho_C", 0.0251, "1/d", .verified, kimmel, "baseline CAR T proliferation rate"),
     ParameterInfo("a_C", 0.423, "1", .verified, kimmel, "shape of the lymphopenia-driven proliferation boost"),
@@ -92,12 +94,14 @@ extension HEROSModel {
                   "HER2 level at half-maximal CAR activation"),
     ParameterInfo("n_H", 2, "1", .assumed, "none", "Hill exponent of antigen dependence"),
     ParameterInfo("gamma_B", 1.15, "1/d", .verified, kimmel + " (LBCL)", "maximal kill rate per tumour cell"),
-    ParameterInfo("xi_kill", 0.05, "CAR T per tumour cell", .assumed,
-                  "ratio-dependent form of " + kareva + " and de Pillis et al. 2005 (Cancer Res 65:7950); value " + calibrated,
+    ParameterInfo("xi_kill", 0.0108, "CAR T per tumour cell", .calibrated,
+                  heros + "; ratio-dependent form of " + kareva + " and de Pillis et al. 2005 (Cancer Res 65:7950)",
                   "effector:target ratio at the tumour at half-maximal killing"),
-    ParameterInfo("theta_L", 0, "1", .assumed, "none", "relative (bystander) kill of HER2-low cells"),
+    ParameterInfo("theta_L", 0.706, "1", .calibrated, heros + " (prior 0–1; CD28ζ CARs act on antigen-low targets: Majzner et al. 2020)",
+                  "relative kill of HER2-low cells"),
     // Tumour.
-    ParameterInfo("r_T", 0.01, "1/d", .assumed, "sarcoma not retrieved; LBCL 0.01–0.5 (Kimmel), MM 0.008 (Singh)", "tumour growth rate"),
+    ParameterInfo("r_T", 0.0212, "1/d", .calibrated, heros + " (prior 0.005–0.05; sarcoma not retrieved; LBCL 0.01–0.5 (Kimmel), MM 0.008 (Singh))",
+                  "tumour growth rate"),
     ParameterInfo("K_T", 1e12, "cells", .assumed, "none", "tumour carrying capacity"),
     ParameterInfo("mu_esc", 0, "1/d", .assumed, "none", "HER2-high → HER2-low switching (antigen escape)"),
     ParameterInfo("mu_rev", 0, "1/d", .assumed, "none", "HER2-low → HER2-high switching"),
@@ -108,10 +112,12 @@ extension HEROSModel {
     // IL-6 and CRS.
     ParameterInfo("k_IL6", 3.96, "1/d", .verified, hardiansyah, "IL-6 elimination rate"),
     ParameterInfo("IL6_0", 1.5, "pg/mL", .verified, hardiansyah + " (1–1.7 pg/mL, digitised)", "baseline IL-6"),
-    ParameterInfo("P_IL6", 2.0e5, "pg/mL/d", .assumed, hardiansyah + " structure (production ∝ CAR T × tumour); " + calibrated,
+    ParameterInfo("P_IL6", 4.30e3, "pg/mL/d", .calibrated, heros + " (prior 1e3–1e6); " + hardiansyah + " structure",
                   "maximal IL-6 production"),
-    ParameterInfo("A50_IL6", 100, "(1e9 cells)²", .assumed, calibrated, "CAR T × HER2+ tumour activation at half-maximal IL-6 production"),
-    ParameterInfo("n_IL6", 2, "1", .assumed, "myeloid amplification of CAR T-derived cytokines (assumed)", "Hill exponent of IL-6 production"),
+    ParameterInfo("A50_IL6", 0.119, "1e9 cells", .calibrated, heros + " (prior 0.01–10)",
+                  "engaged CAR T cells (tumour-site CAR T × antigen signal × burden saturation) at half-maximal IL-6 production"),
+    ParameterInfo("n_IL6", 1.26, "1", .calibrated, heros + " (prior 1–4); myeloid amplification of CAR T-derived cytokines",
+                  "Hill exponent of IL-6 production"),
     ParameterInfo("IL6_grade1", 10, "pg/mL", .assumed, calibrated, "IL-6 peak for CRS grade ≥ 1"),
     ParameterInfo("IL6_grade2", 50, "pg/mL", .assumed, calibrated, "IL-6 peak for CRS grade ≥ 2"),
     ParameterInfo("IL6_grade3", 200, "pg/mL", .assumed, calibrated, "IL-6 peak for CRS grade ≥ 3"),
@@ -123,6 +129,8 @@ extension HEROSModel {
     ParameterInfo("vcn", 1, "copies/cell", .assumed, "none", "CAR vector copies per CAR+ cell"),
     ParameterInfo("dna_pg_per_cell", 6.6, "pg", .verified, "diploid human genome mass", "DNA per nucleated cell"),
     ParameterInfo("nucleated_cells_per_uL", 6000, "cells/uL", .assumed, "typical white cell count", "nucleated cells per µL of blood (DNA yield)"),
-    ParameterInfo("qpcr_lod", 1, "copies/ug DNA", .assumed, "none retrieved for HEROS", "qPCR detection limit"),
+    ParameterInfo("qpcr_lod", 0.109, "copies/ug DNA", .calibrated,
+                  heros + " (prior 0.01–3; the HEROS assay's limit is not published: HEROS 1.0 detected cells 3 h after 1e5/m²)",
+                  "qPCR detection limit"),
   ]
 }

@@ -19,10 +19,7 @@ public enum EmbeddedScenarios {
     "minimum_sd_days": 42,
     "complete_response_sld_mm": 2
   },
-  "dlt": {
-    "crs_grade_at_least": 3,
-    "window_days": 28
-  },
+  "dlt": {"crs_grade_at_least": 3, "window_days": 28},
   "survival": {
     "pre_progression_median_days": 1825,
     "post_progression_median_days": 240,
@@ -30,33 +27,10 @@ public enum EmbeddedScenarios {
   },
   "population": {
     "covariates": {
-      "age_years": {
-        "distribution": "lognormal",
-        "median": 14,
-        "omega": 0.55,
-        "min": 3,
-        "max": 60
-      },
-      "weight_kg": {
-        "distribution": "lognormal",
-        "median": 50,
-        "omega": 0.45,
-        "min": 14,
-        "max": 130
-      },
-      "height_cm": {
-        "distribution": "normal",
-        "mean": 155,
-        "sd": 20,
-        "min": 95,
-        "max": 200
-      },
-      "sex": {
-        "categories": {
-          "female": 0.45,
-          "male": 0.55
-        }
-      },
+      "age_years": {"distribution": "lognormal", "median": 14, "omega": 0.55, "min": 3, "max": 60},
+      "weight_kg": {"distribution": "lognormal", "median": 50, "omega": 0.45, "min": 14, "max": 130},
+      "height_cm": {"distribution": "normal", "mean": 155, "sd": 20, "min": 95, "max": 200},
+      "sex": {"categories": {"female": 0.45, "male": 0.55}},
       "subtype": {
         "categories": {
           "osteosarcoma": 0.6,
@@ -65,191 +39,61 @@ public enum EmbeddedScenarios {
           "other_sarcoma": 0.1
         }
       },
-      "baseline_sld_mm": {
-        "distribution": "lognormal",
-        "median": 80,
-        "omega": 0.4,
-        "min": 15,
-        "max": 400
-      },
-      "her2_level": {
-        "distribution": "lognormal",
-        "median": 1.0,
-        "omega": 0.5,
-        "min": 0.1,
-        "max": 5
-      }
+      "baseline_sld_mm": {"distribution": "lognormal", "median": 80, "omega": 0.4, "min": 15, "max": 400},
+      "her2_level": {"distribution": "lognormal", "median": 1, "omega": 0.5, "min": 0.1, "max": 5}
     },
     "variability": {
-      "rho_Ag": {
-        "omega": 0.3
-      },
-      "gamma_B": {
-        "omega": 0.4
-      },
-      "xi_kill": {
-        "omega": 1.0
-      },
-      "r_T": {
-        "omega": 0.3
-      },
-      "d_E": {
-        "omega": 0.25
-      },
-      "phi_inf": {
-        "omega": 0.5
-      },
-      "P_IL6": {
-        "omega": 0.3
-      },
-      "K_C": {
-        "omega": 0.5
-      },
-      "f_L0": {
-        "distribution": "logitnormal",
-        "omega": 1.0
-      }
+      "rho_Ag": {"omega": 0.3},
+      "gamma_B": {"omega": 0.4},
+      "xi_kill": {"omega": 1},
+      "r_T": {"omega": 0.3},
+      "d_E": {"omega": 0.25},
+      "phi_inf": {"omega": 0.5},
+      "P_IL6": {"omega": 0.3},
+      "K_C": {"omega": 0.5},
+      "f_L0": {"distribution": "logitnormal", "omega": 1}
     },
     "correlations": [
-      {
-        "between": [
-          "age_years",
-          "weight_kg"
-        ],
-        "rho": 0.8
-      },
-      {
-        "between": [
-          "age_years",
-          "height_cm"
-        ],
-        "rho": 0.8
-      },
-      {
-        "between": [
-          "weight_kg",
-          "height_cm"
-        ],
-        "rho": 0.85
-      },
-      {
-        "between": [
-          "rho_Ag",
-          "P_IL6"
-        ],
-        "rho": 0.4
-      }
+      {"between": ["age_years", "weight_kg"], "rho": 0.8},
+      {"between": ["age_years", "height_cm"], "rho": 0.8},
+      {"between": ["weight_kg", "height_cm"], "rho": 0.85},
+      {"between": ["rho_Ag", "P_IL6"], "rho": 0.4}
     ],
     "covariate_effects": [
-      {
-        "parameter": "r_T",
-        "covariate": "subtype",
-        "factors": {
-          "rhabdomyosarcoma": 2.0,
-          "ewing_sarcoma": 1.5
-        }
-      }
+      {"parameter": "r_T", "covariate": "subtype", "factors": {"rhabdomyosarcoma": 2, "ewing_sarcoma": 1.5}}
     ]
   },
   "priors": {
-    "xi_kill": {
-      "low": 0.0001,
-      "high": 0.1,
-      "scale": "log-uniform"
-    },
-    "theta_L": {
-      "low": 0.0,
-      "high": 1.0
-    },
-    "A50_IL6": {
-      "low": 0.01,
-      "high": 10.0,
-      "scale": "log-uniform"
-    },
-    "n_IL6": {
-      "low": 1.0,
-      "high": 4.0
-    },
-    "r_T": {
-      "low": 0.005,
-      "high": 0.05,
-      "scale": "log-uniform"
-    },
-    "K_C": {
-      "low": 20000000000.0,
-      "high": 500000000000.0,
-      "scale": "log-uniform"
-    },
-    "P_IL6": {
-      "low": 1000.0,
-      "high": 1000000.0,
-      "scale": "log-uniform"
-    },
-    "qpcr_lod": {
-      "low": 0.01,
-      "high": 3.0,
-      "scale": "log-uniform"
-    }
+    "xi_kill": {"low": 0.0001, "high": 0.1, "scale": "log-uniform"},
+    "theta_L": {"low": 0, "high": 1},
+    "A50_IL6": {"low": 0.01, "high": 10, "scale": "log-uniform"},
+    "n_IL6": {"low": 1, "high": 4},
+    "r_T": {"low": 0.005, "high": 0.05, "scale": "log-uniform"},
+    "K_C": {"low": 2e10, "high": 5e11, "scale": "log-uniform"},
+    "P_IL6": {"low": 1000, "high": 1e6, "scale": "log-uniform"},
+    "qpcr_lod": {"low": 0.01, "high": 3, "scale": "log-uniform"}
   },
+  "calibrated_parameters": "heros-calibration.json",
   "arms": [
     {
       "name": "HEROS 1.0",
       "scenario": "heros1.json",
       "dose_levels": [
-        {
-          "dose": 10000.0,
-          "patients": 2
-        },
-        {
-          "dose": 30000.0,
-          "patients": 1
-        },
-        {
-          "dose": 100000.0,
-          "patients": 2
-        },
-        {
-          "dose": 300000.0,
-          "patients": 2
-        },
-        {
-          "dose": 1000000.0,
-          "patients": 2
-        },
-        {
-          "dose": 3000000.0,
-          "patients": 2
-        },
-        {
-          "dose": 10000000.0,
-          "patients": 2
-        },
-        {
-          "dose": 30000000.0,
-          "patients": 3
-        },
-        {
-          "dose": 100000000.0,
-          "patients": 3
-        }
+        {"dose": 1e4, "patients": 2},
+        {"dose": 3e4, "patients": 1},
+        {"dose": 1e5, "patients": 2},
+        {"dose": 3e5, "patients": 2},
+        {"dose": 1e6, "patients": 2},
+        {"dose": 3e6, "patients": 2},
+        {"dose": 1e7, "patients": 2},
+        {"dose": 3e7, "patients": 3},
+        {"dose": 1e8, "patients": 3}
       ]
     },
-    {
-      "name": "HEROS 2.0 cohort A",
-      "scenario": "heros2-cohortA.json"
-    },
-    {
-      "name": "HEROS 2.0 cohort B",
-      "scenario": "heros2-cohortB.json"
-    },
-    {
-      "name": "HEROS 2.0 cohort C",
-      "scenario": "heros2-cohortC.json"
-    },
-    {
-      "name": "HEROS 3.0",
-      "scenario": "heros3.json"
-    }
+    {"name": "HEROS 2.0 cohort A", "scenario": "heros2-cohortA.json"},
+    {"name": "HEROS 2.0 cohort B", "scenario": "heros2-cohortB.json"},
+    {"name": "HEROS 2.0 cohort C", "scenario": "heros2-cohortC.json"},
+    {"name": "HEROS 3.0", "scenario": "heros3.json"}
   ]
 }
 
@@ -259,336 +103,129 @@ public enum EmbeddedScenarios {
   "name": "HEROS 1.0",
   "description": "No lymphodepletion; HER2-CAR T cells at a HEROS 1.0 dose level (1e4 to 1e8 total T cells/m2; this file gives the highest, the trial spec assigns the levels), repeated every 6 weeks up to 6 more times while the disease is stable or better at restaging (NCI PDQ outline of NCT00902044: up to 6 additional doses at 6-12-week intervals for SD or response; Ahmed et al., J Clin Oncol 2015;33:1688).",
   "model": "heros",
-  "patient": {
-    "age_years": 14,
-    "weight_kg": 50,
-    "height_cm": 160,
-    "baseline_sld_mm": 80,
-    "her2_level": 1.0
-  },
+  "patient": {"age_years": 14, "weight_kg": 50, "height_cm": 160, "baseline_sld_mm": 80, "her2_level": 1.0},
   "car_t": {
-    "dose": 100000000.0,
+    "dose": 1e8,
     "basis": "total_t_cells_per_m2",
     "car_positive_fraction": 0.674,
     "memory_fraction": 0.3,
     "number": 7,
     "interval_days": 42,
-    "conditions": [
-      {
-        "infusions": [
-          2,
-          7
-        ],
-        "require": "SD_or_better",
-        "otherwise": "stop"
-      }
-    ]
+    "conditions": [{"infusions": [2, 7], "require": "SD_or_better", "otherwise": "stop"}]
   },
-  "simulation": {
-    "horizon_days": 730,
-    "output_step_days": 0.25,
-    "method": "auto",
-    "rtol": 1e-06
-  },
-  "response": {
-    "assessment_every_days": 42,
-    "complete_response_sld_mm": 2
-  }
+  "simulation": {"horizon_days": 730, "output_step_days": 0.25, "method": "auto", "rtol": 1e-6},
+  "response": {"assessment_every_days": 42, "complete_response_sld_mm": 2}
 }
 
 """#,
     "heros2-cohortA.json": #"""
 {
   "name": "HEROS 2.0 cohort A",
-  "description": "Fludarabine alone (5 days), then 1e8 total T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better (no progression) at restaging before the infusion's course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; NCT00902044). Fludarabine dose not published: 30 mg/m2/d x5 assumed.",
+  "description": "Fludarabine alone (5 days), then 1e8 total T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better at restaging before its course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; NCT00902044). Fludarabine dose not published: 30 mg/m2/d x5 assumed.",
   "model": "heros",
-  "patient": {
-    "age_years": 14,
-    "weight_kg": 50,
-    "height_cm": 160,
-    "baseline_sld_mm": 80,
-    "her2_level": 1.0
-  },
+  "patient": {"age_years": 14, "weight_kg": 50, "height_cm": 160, "baseline_sld_mm": 80, "her2_level": 1.0},
   "lymphodepletion": {
     "mode": "pk",
     "agents": [
-      {
-        "drug": "fludarabine",
-        "mg_per_m2": 30,
-        "days": [
-          -5,
-          -4,
-          -3,
-          -2,
-          -1
-        ],
-        "infusion_minutes": 30
-      }
+      {"drug": "fludarabine", "mg_per_m2": 30, "days": [-5, -4, -3, -2, -1], "infusion_minutes": 30}
     ]
   },
   "car_t": {
-    "dose": 100000000.0,
+    "dose": 1e8,
     "basis": "total_t_cells_per_m2",
     "car_positive_fraction": 0.674,
     "memory_fraction": 0.3,
     "number": 8,
     "interval_days": 42,
-    "lymphodepletion_before": [
-      1,
-      2,
-      3
-    ],
-    "conditions": [
-      {
-        "infusions": [
-          2,
-          8
-        ],
-        "require": "SD_or_better",
-        "otherwise": "stop"
-      }
-    ]
+    "lymphodepletion_before": [1, 2, 3],
+    "conditions": [{"infusions": [2, 8], "require": "SD_or_better", "otherwise": "stop"}]
   },
-  "simulation": {
-    "horizon_days": 730,
-    "output_step_days": 0.25,
-    "method": "auto",
-    "rtol": 1e-06
-  },
-  "response": {
-    "assessment_every_days": 42,
-    "complete_response_sld_mm": 2
-  }
+  "simulation": {"horizon_days": 730, "output_step_days": 0.25, "method": "auto", "rtol": 1e-6},
+  "response": {"assessment_every_days": 42, "complete_response_sld_mm": 2}
 }
 
 """#,
     "heros2-cohortB.json": #"""
 {
   "name": "HEROS 2.0 cohort B",
-  "description": "Fludarabine + cyclophosphamide, then 1e8 total T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better (no progression) at restaging before the infusion's course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; NCT00902044). Flu/Cy doses were not published: 30 mg/m2/d fludarabine x5 and 500 mg/m2/d cyclophosphamide x2 are assumed.",
+  "description": "Fludarabine + cyclophosphamide, then 1e8 total T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better at restaging before its course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; NCT00902044). Flu/Cy doses were not published: 30 mg/m2/d fludarabine x5 and 500 mg/m2/d cyclophosphamide x2 are assumed.",
   "model": "heros",
-  "patient": {
-    "age_years": 14,
-    "weight_kg": 50,
-    "height_cm": 160,
-    "baseline_sld_mm": 80,
-    "her2_level": 1.0
-  },
+  "patient": {"age_years": 14, "weight_kg": 50, "height_cm": 160, "baseline_sld_mm": 80, "her2_level": 1.0},
   "lymphodepletion": {
     "mode": "pk",
     "agents": [
-      {
-        "drug": "fludarabine",
-        "mg_per_m2": 30,
-        "days": [
-          -7,
-          -6,
-          -5,
-          -4,
-          -3
-        ],
-        "infusion_minutes": 30
-      },
-      {
-        "drug": "cyclophosphamide",
-        "mg_per_m2": 500,
-        "days": [
-          -7,
-          -6
-        ],
-        "infusion_minutes": 60
-      }
+      {"drug": "fludarabine", "mg_per_m2": 30, "days": [-7, -6, -5, -4, -3], "infusion_minutes": 30},
+      {"drug": "cyclophosphamide", "mg_per_m2": 500, "days": [-7, -6], "infusion_minutes": 60}
     ]
   },
   "car_t": {
-    "dose": 100000000.0,
+    "dose": 1e8,
     "basis": "total_t_cells_per_m2",
     "car_positive_fraction": 0.674,
     "memory_fraction": 0.3,
     "number": 8,
     "interval_days": 42,
-    "lymphodepletion_before": [
-      1,
-      2,
-      3
-    ],
-    "conditions": [
-      {
-        "infusions": [
-          2,
-          8
-        ],
-        "require": "SD_or_better",
-        "otherwise": "stop"
-      }
-    ]
+    "lymphodepletion_before": [1, 2, 3],
+    "conditions": [{"infusions": [2, 8], "require": "SD_or_better", "otherwise": "stop"}]
   },
-  "simulation": {
-    "horizon_days": 730,
-    "output_step_days": 0.25,
-    "method": "auto",
-    "rtol": 1e-06
-  },
-  "response": {
-    "assessment_every_days": 42,
-    "complete_response_sld_mm": 2
-  }
+  "simulation": {"horizon_days": 730, "output_step_days": 0.25, "method": "auto", "rtol": 1e-6},
+  "response": {"assessment_every_days": 42, "complete_response_sld_mm": 2}
 }
 
 """#,
     "heros2-cohortC.json": #"""
 {
   "name": "HEROS 2.0 cohort C",
-  "description": "Fludarabine + cyclophosphamide, then 1e8 CAR+ T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better (no progression) at restaging before the infusion's course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; two grade 3-4 CRS DLTs at this dose). Flu/Cy doses assumed as in cohort B.",
+  "description": "Fludarabine + cyclophosphamide, then 1e8 CAR+ T cells/m2 (HER2-CAR T), up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better at restaging before its course (AACR 2019 interim protocol description) (Hegde et al., Nature Cancer 2024; two grade 3-4 CRS DLTs at this dose). Flu/Cy doses assumed as in cohort B.",
   "model": "heros",
-  "patient": {
-    "age_years": 14,
-    "weight_kg": 50,
-    "height_cm": 160,
-    "baseline_sld_mm": 80,
-    "her2_level": 1.0
-  },
+  "patient": {"age_years": 14, "weight_kg": 50, "height_cm": 160, "baseline_sld_mm": 80, "her2_level": 1.0},
   "lymphodepletion": {
     "mode": "pk",
     "agents": [
-      {
-        "drug": "fludarabine",
-        "mg_per_m2": 30,
-        "days": [
-          -7,
-          -6,
-          -5,
-          -4,
-          -3
-        ],
-        "infusion_minutes": 30
-      },
-      {
-        "drug": "cyclophosphamide",
-        "mg_per_m2": 500,
-        "days": [
-          -7,
-          -6
-        ],
-        "infusion_minutes": 60
-      }
+      {"drug": "fludarabine", "mg_per_m2": 30, "days": [-7, -6, -5, -4, -3], "infusion_minutes": 30},
+      {"drug": "cyclophosphamide", "mg_per_m2": 500, "days": [-7, -6], "infusion_minutes": 60}
     ]
   },
   "car_t": {
-    "dose": 100000000.0,
+    "dose": 1e8,
     "basis": "car_t_cells_per_m2",
     "memory_fraction": 0.3,
     "number": 8,
     "interval_days": 42,
-    "lymphodepletion_before": [
-      1,
-      2,
-      3
-    ],
-    "conditions": [
-      {
-        "infusions": [
-          2,
-          8
-        ],
-        "require": "SD_or_better",
-        "otherwise": "stop"
-      }
-    ]
+    "lymphodepletion_before": [1, 2, 3],
+    "conditions": [{"infusions": [2, 8], "require": "SD_or_better", "otherwise": "stop"}]
   },
-  "simulation": {
-    "horizon_days": 730,
-    "output_step_days": 0.25,
-    "method": "auto",
-    "rtol": 1e-06
-  },
-  "response": {
-    "assessment_every_days": 42,
-    "complete_response_sld_mm": 2
-  }
+  "simulation": {"horizon_days": 730, "output_step_days": 0.25, "method": "auto", "rtol": 1e-6},
+  "response": {"assessment_every_days": 42, "complete_response_sld_mm": 2}
 }
 
 """#,
     "heros3.json": #"""
 {
   "name": "HEROS 3.0",
-  "description": "Fludarabine + cyclophosphamide, HER2-CAR T cells (1e8 total T cells/m2, up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better at restaging) and pembrolizumab 2 mg/kg (max 200 mg) every 3 weeks from day 0 for a year (NCT04995003). HEROS 3.0 doses and schedule are not published: all assumed.",
+  "description": "Fludarabine + cyclophosphamide, HER2-CAR T cells (1e8 total T cells/m2, up to 3 infusions 6 weeks apart after lymphodepletion, then up to 5 more without it, each only while the disease is stable or better at restaging before its course (AACR 2019 interim protocol description)) and pembrolizumab 2 mg/kg (max 200 mg) every 3 weeks from day 0 for a year (NCT04995003). HEROS 3.0 doses and schedule are not published: all assumed.",
   "model": "heros",
-  "patient": {
-    "age_years": 14,
-    "weight_kg": 50,
-    "height_cm": 160,
-    "baseline_sld_mm": 80,
-    "her2_level": 1.0
-  },
+  "patient": {"age_years": 14, "weight_kg": 50, "height_cm": 160, "baseline_sld_mm": 80, "her2_level": 1.0},
   "lymphodepletion": {
     "mode": "pk",
     "agents": [
-      {
-        "drug": "fludarabine",
-        "mg_per_m2": 30,
-        "days": [
-          -7,
-          -6,
-          -5,
-          -4,
-          -3
-        ],
-        "infusion_minutes": 30
-      },
-      {
-        "drug": "cyclophosphamide",
-        "mg_per_m2": 500,
-        "days": [
-          -7,
-          -6
-        ],
-        "infusion_minutes": 60
-      }
+      {"drug": "fludarabine", "mg_per_m2": 30, "days": [-7, -6, -5, -4, -3], "infusion_minutes": 30},
+      {"drug": "cyclophosphamide", "mg_per_m2": 500, "days": [-7, -6], "infusion_minutes": 60}
     ]
   },
   "car_t": {
-    "dose": 100000000.0,
+    "dose": 1e8,
     "basis": "total_t_cells_per_m2",
     "car_positive_fraction": 0.674,
     "memory_fraction": 0.3,
     "number": 8,
     "interval_days": 42,
-    "lymphodepletion_before": [
-      1,
-      2,
-      3
-    ],
-    "conditions": [
-      {
-        "infusions": [
-          2,
-          8
-        ],
-        "require": "SD_or_better",
-        "otherwise": "stop"
-      }
-    ]
+    "lymphodepletion_before": [1, 2, 3],
+    "conditions": [{"infusions": [2, 8], "require": "SD_or_better", "otherwise": "stop"}]
   },
-  "checkpoint_inhibitor": {
-    "drug": "pembrolizumab",
-    "dose_mg_per_kg": 2,
-    "max_dose_mg": 200,
-    "every_days": 21,
-    "count": 18,
-    "start_day": 0,
-    "infusion_minutes": 30
-  },
-  "simulation": {
-    "horizon_days": 730,
-    "output_step_days": 0.25,
-    "method": "auto",
-    "rtol": 1e-06
-  },
-  "response": {
-    "assessment_every_days": 42,
-    "complete_response_sld_mm": 2
-  }
+  "checkpoint_inhibitor": {"drug": "pembrolizumab", "dose_mg_per_kg": 2, "max_dose_mg": 200, "every_days": 21, "count": 18, "start_day": 0, "infusion_minutes": 30},
+  "simulation": {"horizon_days": 730, "output_step_days": 0.25, "method": "auto", "rtol": 1e-6},
+  "response": {"assessment_every_days": 42, "complete_response_sld_mm": 2}
 }
 
 """#,
@@ -642,6 +279,638 @@ public enum EmbeddedScenarios {
      "source": "Ahmed et al., J Clin Oncol 2015 (abstract): median OS 10.3 months (range 5.1-29.1) for all 19 infused patients", "confidence": "A",
      "note": "Held out; 10.3 months = 313 days. OS comes from the trial's survival model (hazards before and after progression), not from the ODE model."}
   ]
+}
+
+"""#,
+    "heros-calibration.json": #"""
+{
+  "calibration": "HEROS 1.0, 2.0 (cohorts A, B, C) and 3.0",
+  "spec": "Examples/heros-trial.json",
+  "method": "population Monte Carlo importance sampling with a beta-binomial likelihood of summary counts (Cappé et al. 2004; Beaumont et al. 2009); see Guides/Credibility.md",
+  "seed": "20240424",
+  "rounds": 5,
+  "particles_per_round": 400,
+  "patients_per_arm": 40,
+  "wall_seconds": 534.3,
+  "diagnostics": {
+    "effective_sample_size": [3.6, 9, 2.4, 13.7, 23.4],
+    "failed_patients": [0, 0, 0, 0, 0],
+    "targets_inside_95": 14,
+    "targets": 14
+  },
+  "parameters": [
+    {
+      "name": "A50_IL6",
+      "prior": {
+        "low": 0.01,
+        "high": 10,
+        "scale": "log-uniform"
+      },
+      "posterior": {
+        "mean": 0.5256034166836799,
+        "median": 0.119330259027216,
+        "low_95": 0.02115773194856204,
+        "high_95": 7.197288225935052
+      }
+    },
+    {
+      "name": "K_C",
+      "prior": {
+        "low": 20000000000,
+        "high": 500000000000,
+        "scale": "log-uniform"
+      },
+      "posterior": {
+        "mean": 69852282633.28955,
+        "median": 70151182231.06033,
+        "low_95": 44307945890.973694,
+        "high_95": 102304255964.09346
+      }
+    },
+    {
+      "name": "P_IL6",
+      "prior": {
+        "low": 1000,
+        "high": 1000000,
+        "scale": "log-uniform"
+      },
+      "posterior": {
+        "mean": 21165.335701392545,
+        "median": 4296.002827754458,
+        "low_95": 1044.4110852747356,
+        "high_95": 228952.39573759906
+      }
+    },
+    {
+      "name": "n_IL6",
+      "prior": {
+        "low": 1,
+        "high": 4,
+        "scale": "uniform"
+      },
+      "posterior": {
+        "mean": 1.3121669598174084,
+        "median": 1.2636330186616644,
+        "low_95": 1.0005809357176512,
+        "high_95": 1.9750551432321288
+      }
+    },
+    {
+      "name": "qpcr_lod",
+      "prior": {
+        "low": 0.01,
+        "high": 3,
+        "scale": "log-uniform"
+      },
+      "posterior": {
+        "mean": 0.22428376939191041,
+        "median": 0.10861211799418294,
+        "low_95": 0.026172890389335537,
+        "high_95": 1.2015757966719354
+      }
+    },
+    {
+      "name": "r_T",
+      "prior": {
+        "low": 0.005,
+        "high": 0.05,
+        "scale": "log-uniform"
+      },
+      "posterior": {
+        "mean": 0.021255896148191906,
+        "median": 0.02120045095827881,
+        "low_95": 0.015060606359366631,
+        "high_95": 0.033545497566396396
+      }
+    },
+    {
+      "name": "theta_L",
+      "prior": {
+        "low": 0,
+        "high": 1,
+        "scale": "uniform"
+      },
+      "posterior": {
+        "mean": 0.6235400288743613,
+        "median": 0.7059152060731113,
+        "low_95": 0.01638833004556628,
+        "high_95": 0.947853778259292
+      }
+    },
+    {
+      "name": "xi_kill",
+      "prior": {
+        "low": 0.0001,
+        "high": 0.1,
+        "scale": "log-uniform"
+      },
+      "posterior": {
+        "mean": 0.01796744530776917,
+        "median": 0.010778865177554544,
+        "low_95": 0.0009361396088442679,
+        "high_95": 0.06466817970443281
+      }
+    }
+  ],
+  "targets": [
+    {
+      "id": "heros1_sd",
+      "arms": [
+        "HEROS 1.0"
+      ],
+      "weights": [1],
+      "endpoint": "best response in {SD}",
+      "observed": {
+        "k": 4,
+        "n": 17
+      },
+      "source": "Ahmed et al., J Clin Oncol 2015;33:1688 (abstract): 4 of 17 evaluable patients had SD lasting 12 weeks to 14 months",
+      "confidence": "A",
+      "used_in_calibration": true,
+      "simulated_rate": 0.18557746533777414,
+      "simulated_rate_95": [0.05, 0.425],
+      "predicted_count_95": [0, 8],
+      "observed_inside_95": true
+    },
+    {
+      "id": "heros1_objective_response",
+      "arms": [
+        "HEROS 1.0"
+      ],
+      "weights": [1],
+      "endpoint": "best response in {CR, PR}",
+      "observed": {
+        "k": 0,
+        "n": 17
+      },
+      "source": "Ahmed et al., J Clin Oncol 2015 (abstract): no CR or PR reported",
+      "confidence": "A",
+      "used_in_calibration": true,
+      "simulated_rate": 0.02511566306572422,
+      "simulated_rate_95": [0.025, 0.025],
+      "predicted_count_95": [0, 2],
+      "observed_inside_95": true,
+      "note": "Hegde et al., Nat Commun 2020 mention 1 PR in HEROS 1.0; 1 of 17 lies inside the same interval when the rate is below about 15%."
+    },
+    {
+      "id": "heros1_no_crs",
+      "arms": [
+        "HEROS 1.0"
+      ],
+      "weights": [1],
+      "endpoint": "CRS grade ≥ 1",
+      "observed": {
+        "k": 0,
+        "n": 19
+      },
+      "source": "Ahmed et al., J Clin Oncol 2015 (abstract): no DLT and no evident toxicities; AACR 2012 abstract 3500: no rise of proinflammatory cytokines",
+      "confidence": "A",
+      "used_in_calibration": true,
+      "simulated_rate": 0.030215852128344795,
+      "simulated_rate_95": [0, 0.075],
+      "predicted_count_95": [0, 3],
+      "observed_inside_95": true
+    },
+    {
+      "id": "heros1_no_expansion",
+      "arms": [
+        "HEROS 1.0"
+      ],
+      "weights": [1],
+      "endpoint": "patients with expansion after an infusion",
+      "observed": {
+        "k": 0,
+        "n": 19
+      },
+      "source": "Hegde et al., Nat Commun 2020;11:3549 (introduction): lack of T-cell expansion in all treated HEROS 1.0 patients",
+      "confidence": "V",
+      "used_in_calibration": true,
+      "simulated_rate": 1.6729419140521532e-06,
+      "simulated_rate_95": [0, 0],
+      "predicted_count_95": [0, 0],
+      "observed_inside_95": true
+    },
+    {
+      "id": "heros1_persistence_6wk",
+      "arms": [
+        "HEROS 1.0"
+      ],
+      "weights": [1],
+      "endpoint": "CAR T detectable ≥ 42 days (dose > 1e+06/m²)",
+      "observed": {
+        "k": 7,
+        "n": 9
+      },
+      "source": "Ahmed et al., J Clin Oncol 2015 (abstract): CAR T cells persisted at least 6 weeks in 7 of 9 evaluable patients who received more than 1e6/m2",
+      "confidence": "A",
+      "used_in_calibration": true,
+      "simulated_rate": 0.7411725412956183,
+      "simulated_rate_95": [0.3, 0.95],
+      "predicted_count_95": [2, 9],
+      "observed_inside_95": true,
+      "note": "Persistence is the simulated time with transgene copies above the qPCR detection limit."
+    },
+    {
+      "id": "heros2_ab_crs_grade_1_2",
+      "arms": [
+        "HEROS 2.0 cohort A",
+        "HEROS 2.0 cohort B"
+      ],
+      "weights": [3, 9],
+      "endpoint": "CRS grade 1–2",
+      "observed": {
+        "k": 9,
+        "n": 12
+      },
+      "source": "Hegde et al., Nature Cancer 2024;5:880 (abstract): grade 1-2 CRS in 9 of 12 individuals of cohorts A and B",
+      "confidence": "A",
+      "used_in_calibration": true,
+      "simulated_rate": 0.49978491033223016,
+      "simulated_rate_95": [0.2875, 0.6625],
+      "predicted_count_95": [2, 10],
+      "observed_inside_95": true,
+      "note": "Weights: the interim split (Flu 3, Flu/Cy 8 of 11 enrollments) scaled to 12 (D)."
+    },
+    {
+      "id": "heros2_ab_crs_grade_3_plus",
+      "arms": [
+        "HEROS 2.0 cohort A",
+        "HEROS 2.0 cohort B"
+      ],
+      "weights": [3, 9],
+      "endpoint": "CRS grade ≥ 3",
+      "observed": {
+        "k": 0,
+        "n": 12
+      },
+      "source": "Hegde et al., Nature Cancer 2024 (abstract): DLT with grade 3-4 CRS only in cohort C",
+      "confidence": "A",
+      "used_in_calibration": true,
+      "simulated_rate": 0.1217878230548416,
+      "simulated_rate_95": [0.0625, 0.26875],
+      "predicted_count_95": [0, 5],
+      "observed_inside_95": true
+    },
+    {
+      "id": "heros2_expansion_per_infusion",
+      "arms": [
+        "HEROS 2.0 cohort A",
+        "HEROS 2.0 cohort B",
+        "HEROS 2.0 cohort C"
+      ],
+      "weights": [3, 9, 2],
+      "endpoint": "infusions after lymphodepletion followed by expansion",
+      "observed": {
+        "k": 19,
+        "n": 21
+      },
+      "source": "Hegde et al., Nature Cancer 2024 (abstract): CAR T cells expanded after 19 of 21 infusions",
+      "confidence": "A",
+      "used_in_calibration": true,
+      "simulated_rate": 0.8868505012503983,
+      "simulated_rate_95": [0.7577233173677504, 0.9559862406501062],
+      "predicted_count_95": [14, 21],
+      "observed_inside_95": true,
+      "note": "Expansion: the CAR T count in blood rose at least twofold after the infusion (CARTSim's criterion; the paper's is not in the abstract). Counted over infusions after lymphodepletion (D): the 21 infusions are those with expansion data, not all infusions given (the Nat Commun 2020 responder alone had 3 infusions after lymphodepletion and 4 without), and the trial's question was expansion after lymphodepletion; without lymphodepletion the model, like HEROS 1.0, has no expansion."
+    },
+    {
+      "id": "heros2_more_than_one_infusion",
+      "arms": [
+        "HEROS 2.0 cohort A",
+        "HEROS 2.0 cohort B",
+        "HEROS 2.0 cohort C"
+      ],
+      "weights": [3, 9, 2],
+      "endpoint": "patients with ≥ 2 infusions",
+      "observed": {
+        "k": 7,
+        "n": 13
+      },
+      "source": "Hegde et al., Nature Cancer 2024 (abstract): 7 of 13 individuals received more than one infusion",
+      "confidence": "A",
+      "used_in_calibration": true,
+      "simulated_rate": 0.631401598496475,
+      "simulated_rate_95": [0.41964285714285715, 0.7589285714285714],
+      "predicted_count_95": [4, 12],
+      "observed_inside_95": true
+    },
+    {
+      "id": "heros2_clinical_benefit",
+      "arms": [
+        "HEROS 2.0 cohort A",
+        "HEROS 2.0 cohort B",
+        "HEROS 2.0 cohort C"
+      ],
+      "weights": [3, 9, 2],
+      "endpoint": "best response in {CR, PR, SD}",
+      "observed": {
+        "k": 6,
+        "n": 12
+      },
+      "source": "Hegde et al., Nature Cancer 2024 (abstract): clinical benefit in 50% of treated individuals",
+      "confidence": "D",
+      "used_in_calibration": true,
+      "simulated_rate": 0.520151681324125,
+      "simulated_rate_95": [0.3392857142857143, 0.6857142857142857],
+      "predicted_count_95": [2, 10],
+      "observed_inside_95": true,
+      "note": "50% of 13 is not a count; taken as 6 of 12 evaluable (D). Clinical benefit read as best response SD or better."
+    },
+    {
+      "id": "heros2_interim_progression",
+      "arms": [
+        "HEROS 2.0 cohort A",
+        "HEROS 2.0 cohort B"
+      ],
+      "weights": [3, 8],
+      "endpoint": "best response in {PD}",
+      "observed": {
+        "k": 4,
+        "n": 10
+      },
+      "source": "Navai et al., AACR 2019 interim report via cgtlive: 2 CR, 4 SD, 4 PD of 10 patients (Flu 3, Flu/Cy 8 enrollments)",
+      "confidence": "S",
+      "used_in_calibration": true,
+      "simulated_rate": 0.4903670085436029,
+      "simulated_rate_95": [0.31136363636363634, 0.6613636363636364],
+      "predicted_count_95": [2, 8],
+      "observed_inside_95": true
+    },
+    {
+      "id": "heros2_interim_complete_response",
+      "arms": [
+        "HEROS 2.0 cohort A",
+        "HEROS 2.0 cohort B"
+      ],
+      "weights": [3, 8],
+      "endpoint": "best response in {CR}",
+      "observed": {
+        "k": 2,
+        "n": 10
+      },
+      "source": "Navai et al., AACR 2019 interim report via cgtlive: 2 CR of 10 patients",
+      "confidence": "S",
+      "used_in_calibration": false,
+      "simulated_rate": 0.15659683613754513,
+      "simulated_rate_95": [0, 0.34545454545454546],
+      "predicted_count_95": [0, 5],
+      "observed_inside_95": true,
+      "note": "Held out: a prediction of the calibrated model."
+    },
+    {
+      "id": "heros2_cohort_c_dlt",
+      "arms": [
+        "HEROS 2.0 cohort C"
+      ],
+      "weights": [1],
+      "endpoint": "DLT",
+      "observed": {
+        "k": 2,
+        "n": 2
+      },
+      "source": "Hegde et al., Nature Cancer 2024 (abstract): 2 individuals in cohort C had DLT with grade 3-4 CRS",
+      "confidence": "D",
+      "used_in_calibration": false,
+      "simulated_rate": 0.21128256529445852,
+      "simulated_rate_95": [0.05, 0.475],
+      "predicted_count_95": [0, 2],
+      "observed_inside_95": true,
+      "note": "Held out. Cohort C's size is not in the abstract; 12 individuals in A+B and 14 enrollments leave 2 (D), so 2 of 2."
+    },
+    {
+      "id": "heros1_median_os",
+      "arms": [
+        "HEROS 1.0"
+      ],
+      "weights": [1],
+      "endpoint": "median overall survival",
+      "observed": {
+        "median_days": 313,
+        "n": 19
+      },
+      "source": "Ahmed et al., J Clin Oncol 2015 (abstract): median OS 10.3 months (range 5.1-29.1) for all 19 infused patients",
+      "confidence": "A",
+      "used_in_calibration": false,
+      "simulated_median_days": 343.09481661248185,
+      "simulated_median_95": [224, 650],
+      "observed_inside_95": true,
+      "note": "Held out; 10.3 months = 313 days. OS comes from the trial's survival model (hazards before and after progression), not from the ODE model."
+    }
+  ],
+  "posterior_sample": {
+    "names": [
+      "A50_IL6",
+      "K_C",
+      "P_IL6",
+      "n_IL6",
+      "qpcr_lod",
+      "r_T",
+      "theta_L",
+      "xi_kill"
+    ],
+    "values": [
+      [0.019391547803661365, 53742912657.41272, 2554.988829719991, 1.1168402314848997, 0.06748913913859714, 0.016665529503622704, 0.6197896908547571, 0.010754480426660143],
+      [0.051982557473483404, 73773895561.08516, 2650.238698444143, 1.1330486817895815, 0.25768492627897405, 0.026105192968432497, 0.6662318877703224, 0.001947033590276154],
+      [0.051982557473483404, 73773895561.08516, 2650.238698444143, 1.1330486817895815, 0.25768492627897405, 0.026105192968432497, 0.6662318877703224, 0.001947033590276154],
+      [0.051982557473483404, 73773895561.08516, 2650.238698444143, 1.1330486817895815, 0.25768492627897405, 0.026105192968432497, 0.6662318877703224, 0.001947033590276154],
+      [0.12744200246929466, 38931698803.15685, 8430.087850818616, 1.0222276339207146, 0.028655652662528227, 0.01581407888159301, 0.5129876792938196, 0.09093491938678637],
+      [0.12744200246929466, 38931698803.15685, 8430.087850818616, 1.0222276339207146, 0.028655652662528227, 0.01581407888159301, 0.5129876792938196, 0.09093491938678637],
+      [0.18705765042043873, 81703100698.94873, 107792.99631538811, 1.7741632646209795, 0.2842331491029357, 0.023895456921687406, 0.8903481391550034, 0.007389697777866281],
+      [2.260649416791702, 95096842151.48897, 91123.76268934649, 1.438598500172741, 0.6533736838746943, 0.033545497566396396, 0.7043482537648185, 0.0009465291492829291],
+      [0.7798234027139074, 79100302482.08379, 3186.5088434821646, 1.0841114118084236, 0.0798178511461947, 0.019110025571151015, 0.7593809628298405, 0.06915831841110917],
+      [0.033698720602078125, 62690316053.85877, 1247.0275742859217, 1.611025466883816, 0.08604008119016257, 0.016985450363514648, 0.08804715885423409, 0.00607855280786248],
+      [0.033698720602078125, 62690316053.85877, 1247.0275742859217, 1.611025466883816, 0.08604008119016257, 0.016985450363514648, 0.08804715885423409, 0.00607855280786248],
+      [0.033698720602078125, 62690316053.85877, 1247.0275742859217, 1.611025466883816, 0.08604008119016257, 0.016985450363514648, 0.08804715885423409, 0.00607855280786248],
+      [0.0755278872393203, 78151599087.73195, 2895.37391922255, 1.910719274818383, 0.055813759464831046, 0.01682734839501941, 0.7250549601240048, 0.006635465883901006],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.040714233599671364, 57208009604.031906, 3066.6626936593984, 1.3226621502815725, 0.09869879077315079, 0.021361113504235956, 0.7279643753014557, 0.0017379586647971793],
+      [0.07471281128444934, 48994237884.87133, 8853.134950203663, 1.06421629896231, 0.18981842285495784, 0.031294761989294, 0.6481717042737988, 0.0007566662620613229],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.37814158306145323, 54439698057.27497, 5333.190319903357, 1.0050880131040023, 0.14654756182202136, 0.021418480727736965, 0.7059152060731113, 0.0028488246045709348],
+      [0.08737269897062751, 77896578685.29233, 2718.859908975396, 1.3228665203208312, 0.28073004828243947, 0.023599835319025427, 0.6060587747794801, 0.016684491524794502],
+      [0.04949757436533234, 74895553753.43623, 3172.283843709704, 1.6851832089015966, 0.010238418674974556, 0.019918446109989996, 0.09796913375531241, 0.007531629126882604],
+      [0.46279607524957384, 88121171133.71721, 5072.234661159933, 1.3743678823387928, 0.06222855940240422, 0.01651569411909994, 0.15928078504777277, 0.03171143787072575],
+      [0.46279607524957384, 88121171133.71721, 5072.234661159933, 1.3743678823387928, 0.06222855940240422, 0.01651569411909994, 0.15928078504777277, 0.03171143787072575],
+      [0.17185886790480573, 65995359995.81009, 41572.95519113416, 1.413523407541453, 0.097202435517657, 0.014700794006689711, 0.7487873734169153, 0.018332881053989322],
+      [0.183457502412229, 82134719654.95685, 8787.822416272547, 1.286378268246785, 0.5468389170704075, 0.02796565456603171, 0.9314253560578306, 0.0015777795718986212],
+      [0.030564196649265206, 92425731815.33301, 1551.720442919061, 1.062717560198316, 0.02930620974782096, 0.020197555535823405, 0.1688995229376225, 0.0043086593268344625],
+      [0.07304496261915636, 60215372993.883995, 13639.630389618553, 1.7587381343346737, 0.10861211799418294, 0.018493142860551495, 0.9069942821781654, 0.05326988618650535],
+      [0.07304496261915636, 60215372993.883995, 13639.630389618553, 1.7587381343346737, 0.10861211799418294, 0.018493142860551495, 0.9069942821781654, 0.05326988618650535],
+      [0.276156924148643, 47328442125.500244, 15361.75057909925, 1.1274516461036737, 0.42097205033421203, 0.015060606359366631, 0.30838095534718957, 0.0678653576862576],
+      [0.13070883032277006, 93288209107.58148, 4160.094882325506, 1.3522556492984126, 0.09018962506679858, 0.03177361707112253, 0.25675999571306907, 0.004835356272503265],
+      [0.13070883032277006, 93288209107.58148, 4160.094882325506, 1.3522556492984126, 0.09018962506679858, 0.03177361707112253, 0.25675999571306907, 0.004835356272503265],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.23896585009689555, 78281011524.89786, 2736.7029650050667, 1.0005809357176512, 0.027905650913698322, 0.026618103881861938, 0.8763026486829335, 0.0039093365673183635],
+      [0.10472663365004682, 82503809892.60698, 1173.388907794566, 1.3073022206593938, 0.5667761668443526, 0.02181682147455791, 0.7828761298786389, 0.005261618051336586],
+      [0.014842783578112551, 42598052866.562164, 1855.5131515752128, 1.29041765947287, 0.2801899192589325, 0.014861738819839074, 0.17143761180103567, 0.05990056719125834],
+      [0.3180961963262033, 61515349373.621956, 22870.90378249047, 1.4705885474147251, 0.3496693609316093, 0.0141262330964607, 0.8227062916125807, 0.05108445113943543],
+      [0.3180961963262033, 61515349373.621956, 22870.90378249047, 1.4705885474147251, 0.3496693609316093, 0.0141262330964607, 0.8227062916125807, 0.05108445113943543],
+      [0.09111546712250652, 45551552661.43571, 34928.259221169035, 1.7288126493446194, 0.3293728728642114, 0.019073262218308094, 0.8546723936503211, 0.004777037535192831],
+      [0.09111546712250652, 45551552661.43571, 34928.259221169035, 1.7288126493446194, 0.3293728728642114, 0.019073262218308094, 0.8546723936503211, 0.004777037535192831],
+      [0.09111546712250652, 45551552661.43571, 34928.259221169035, 1.7288126493446194, 0.3293728728642114, 0.019073262218308094, 0.8546723936503211, 0.004777037535192831],
+      [0.09111546712250652, 45551552661.43571, 34928.259221169035, 1.7288126493446194, 0.3293728728642114, 0.019073262218308094, 0.8546723936503211, 0.004777037535192831],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [1.6450308123778308, 93386906555.31606, 66663.94770189875, 1.496615871559842, 0.06603264054432784, 0.02218440186291767, 0.5148436007875224, 0.012627073026820472],
+      [0.09177343714695228, 59242644747.27355, 4296.002827754458, 1.2038541262172813, 0.30893480391324074, 0.02120045095827881, 0.6208319097897678, 0.0023503162057042356],
+      [0.09177343714695228, 59242644747.27355, 4296.002827754458, 1.2038541262172813, 0.30893480391324074, 0.02120045095827881, 0.6208319097897678, 0.0023503162057042356],
+      [0.09177343714695228, 59242644747.27355, 4296.002827754458, 1.2038541262172813, 0.30893480391324074, 0.02120045095827881, 0.6208319097897678, 0.0023503162057042356],
+      [0.09177343714695228, 59242644747.27355, 4296.002827754458, 1.2038541262172813, 0.30893480391324074, 0.02120045095827881, 0.6208319097897678, 0.0023503162057042356],
+      [0.09177343714695228, 59242644747.27355, 4296.002827754458, 1.2038541262172813, 0.30893480391324074, 0.02120045095827881, 0.6208319097897678, 0.0023503162057042356],
+      [0.10865541736856471, 86416328937.19498, 5933.2699065780835, 1.6363800983019323, 0.024019794124805524, 0.02004486894658805, 0.048201159351716746, 0.011829215831947116],
+      [0.07314250553610387, 90968545562.2071, 1395.6949489342323, 1.148175727135173, 0.06019802368113574, 0.02224072090097589, 0.584892022812302, 0.06466817970443281],
+      [0.07314250553610387, 90968545562.2071, 1395.6949489342323, 1.148175727135173, 0.06019802368113574, 0.02224072090097589, 0.584892022812302, 0.06466817970443281],
+      [0.18748367800045715, 77376886796.84161, 5402.047370999125, 1.1372857714597684, 0.4207455748284979, 0.04613977060280423, 0.8780344557724069, 0.0028103181647137947],
+      [0.18748367800045715, 77376886796.84161, 5402.047370999125, 1.1372857714597684, 0.4207455748284979, 0.04613977060280423, 0.8780344557724069, 0.0028103181647137947],
+      [0.2912328240858504, 51774522747.56116, 33544.85478192988, 1.1757930321646652, 0.4153045758797857, 0.015009228447433421, 0.9397194869897476, 0.016465078756864888],
+      [0.01525498503739046, 44307945890.973694, 3691.462910592497, 1.472117055079499, 0.03239645320563585, 0.01945432539916726, 0.4659447215202057, 0.0034530449133001926],
+      [0.04345194971654346, 73808705359.75061, 1428.3178969385376, 1.556764865757522, 0.1009747536749598, 0.025487760487635364, 0.33874604549065684, 0.007988190460422253],
+      [0.04345194971654346, 73808705359.75061, 1428.3178969385376, 1.556764865757522, 0.1009747536749598, 0.025487760487635364, 0.33874604549065684, 0.007988190460422253],
+      [0.04345194971654346, 73808705359.75061, 1428.3178969385376, 1.556764865757522, 0.1009747536749598, 0.025487760487635364, 0.33874604549065684, 0.007988190460422253],
+      [0.04345194971654346, 73808705359.75061, 1428.3178969385376, 1.556764865757522, 0.1009747536749598, 0.025487760487635364, 0.33874604549065684, 0.007988190460422253],
+      [0.04345194971654346, 73808705359.75061, 1428.3178969385376, 1.556764865757522, 0.1009747536749598, 0.025487760487635364, 0.33874604549065684, 0.007988190460422253],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [1.1845708188969881, 98103429289.1616, 33268.00945420464, 1.27377711860205, 0.061231981775383366, 0.020079735317509225, 0.8428392005265263, 0.013788247485996006],
+      [0.028600246064807582, 50640289730.494385, 3291.4617219242805, 1.8518447137911291, 0.34240923792545497, 0.021815836022158086, 0.1662792543229017, 0.0009361396088442679],
+      [0.028600246064807582, 50640289730.494385, 3291.4617219242805, 1.8518447137911291, 0.34240923792545497, 0.021815836022158086, 0.1662792543229017, 0.0009361396088442679],
+      [0.014155420458359337, 41014436134.916, 1037.281402715881, 1.37126191266081, 0.016275879601377587, 0.01856843939754236, 0.1737900808694176, 0.014707872957965726],
+      [0.014155420458359337, 41014436134.916, 1037.281402715881, 1.37126191266081, 0.016275879601377587, 0.01856843939754236, 0.1737900808694176, 0.014707872957965726],
+      [0.16561000666180825, 96408087627.85019, 29053.185080992276, 2.1065718198141603, 0.46455303666363534, 0.018718391765959994, 0.6258664916026958, 0.02261274484238615],
+      [0.10623294154916108, 59228136940.30344, 1038.1006129181544, 1.1332510675257401, 0.1296254287755418, 0.017953580060968772, 0.8707876639977895, 0.03686916477804831],
+      [0.10623294154916108, 59228136940.30344, 1038.1006129181544, 1.1332510675257401, 0.1296254287755418, 0.017953580060968772, 0.8707876639977895, 0.03686916477804831],
+      [0.10623294154916108, 59228136940.30344, 1038.1006129181544, 1.1332510675257401, 0.1296254287755418, 0.017953580060968772, 0.8707876639977895, 0.03686916477804831],
+      [0.10623335126235771, 50177565041.97953, 12977.171423815644, 1.1708358959626255, 0.0498107717137443, 0.015487569433527805, 0.4882776033444184, 0.03620384502123921],
+      [0.10623335126235771, 50177565041.97953, 12977.171423815644, 1.1708358959626255, 0.0498107717137443, 0.015487569433527805, 0.4882776033444184, 0.03620384502123921],
+      [0.10623335126235771, 50177565041.97953, 12977.171423815644, 1.1708358959626255, 0.0498107717137443, 0.015487569433527805, 0.4882776033444184, 0.03620384502123921],
+      [0.10623335126235771, 50177565041.97953, 12977.171423815644, 1.1708358959626255, 0.0498107717137443, 0.015487569433527805, 0.4882776033444184, 0.03620384502123921],
+      [0.10623335126235771, 50177565041.97953, 12977.171423815644, 1.1708358959626255, 0.0498107717137443, 0.015487569433527805, 0.4882776033444184, 0.03620384502123921],
+      [0.10623335126235771, 50177565041.97953, 12977.171423815644, 1.1708358959626255, 0.0498107717137443, 0.015487569433527805, 0.4882776033444184, 0.03620384502123921],
+      [0.10623335126235771, 50177565041.97953, 12977.171423815644, 1.1708358959626255, 0.0498107717137443, 0.015487569433527805, 0.4882776033444184, 0.03620384502123921],
+      [0.2740730184405858, 49339310769.5926, 10337.869778540475, 1.1062308651910702, 0.8563628698114498, 0.016472294956329507, 0.07866847861273696, 0.015981185679574995],
+      [0.29245310464869867, 70151182231.06033, 11638.18180086677, 1.2226934390905417, 0.8356738534644964, 0.02142954351302352, 0.1928297679991493, 0.010778865177554544],
+      [0.29245310464869867, 70151182231.06033, 11638.18180086677, 1.2226934390905417, 0.8356738534644964, 0.02142954351302352, 0.1928297679991493, 0.010778865177554544],
+      [8.88450590825768, 74287013636.81201, 228952.39573759906, 1.1536067290404879, 2.237882856035986, 0.017881329608635865, 0.4800697692052116, 0.0250203105211451],
+      [8.88450590825768, 74287013636.81201, 228952.39573759906, 1.1536067290404879, 2.237882856035986, 0.017881329608635865, 0.4800697692052116, 0.0250203105211451],
+      [8.88450590825768, 74287013636.81201, 228952.39573759906, 1.1536067290404879, 2.237882856035986, 0.017881329608635865, 0.4800697692052116, 0.0250203105211451],
+      [8.88450590825768, 74287013636.81201, 228952.39573759906, 1.1536067290404879, 2.237882856035986, 0.017881329608635865, 0.4800697692052116, 0.0250203105211451],
+      [0.039005847443005136, 97306618564.20314, 1772.1373605538984, 1.758318333620208, 0.03044508094366484, 0.02997452645486182, 0.6850395866621654, 0.002288123602132406],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.119330259027216, 86419950623.32758, 1833.6712298296911, 1.1307736640359487, 0.12185097749808863, 0.017399289336665746, 0.9464454884669324, 0.023565102964089576],
+      [0.15792165886540807, 67711344525.743614, 5446.4264963377755, 1.0116233524677096, 0.032316840545659274, 0.021131668080489698, 0.6921903451176415, 0.0006346587055020877],
+      [0.11954297842901021, 47666393096.17584, 66344.86503530064, 1.770949569139203, 0.16751263052608967, 0.018675638906509244, 0.5780148783083383, 0.01007532957349195],
+      [0.05170643480728112, 79619920015.43622, 2465.0488266850343, 1.0438350618314987, 0.591123364822766, 0.03549168704923871, 0.2720074003264663, 0.0008607681281223868],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.025462644406146883, 57637576923.64697, 1044.4110852747356, 1.4168139122320496, 0.26951203867347445, 0.016800401206877553, 0.947853778259292, 0.04090871569007927],
+      [0.8396993586096823, 51329773678.72063, 125326.04942348927, 1.5221154126664895, 0.4239396181042593, 0.014367002782550691, 0.8921632368337457, 0.01525128840267105],
+      [0.11735066149547141, 107927089520.17345, 1105.4123414400392, 1.158675085365347, 0.9730135142495168, 0.023763701824282096, 0.6826301922524367, 0.025530279781995006],
+      [0.29319546758817977, 76602619010.5941, 51732.65666606655, 1.48032263386194, 0.15303279187182214, 0.014932557197493502, 0.1195500100525323, 0.04252744649784049],
+      [0.07120367165331785, 97525895924.0049, 2420.863164674341, 1.6085563153629523, 0.5293400109079973, 0.023663197526592593, 0.1020553029332183, 0.010150855496297819],
+      [0.07120367165331785, 97525895924.0049, 2420.863164674341, 1.6085563153629523, 0.5293400109079973, 0.023663197526592593, 0.1020553029332183, 0.010150855496297819],
+      [0.41862560415322714, 84453105325.49649, 17239.83796533495, 1.6678906290331268, 0.011356345958111072, 0.018991550630990103, 0.40826370217177876, 0.026142825500150384],
+      [0.19213327536664257, 62902223642.82398, 55354.90791358981, 2.846999470586739, 0.20751628727080867, 0.026382586981476396, 0.7530178513748272, 0.0023150784756868848],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.09220386537081014, 47906396462.599396, 9341.44080414665, 1.2636330186616644, 0.027407424211443973, 0.021465316365016182, 0.01638833004556628, 0.001580516716949607],
+      [0.13982101436425878, 80643652680.46286, 4191.935162054639, 1.2925379854577732, 0.6058498557631294, 0.018328124598179254, 0.6823009996988401, 0.04018634926004425],
+      [1.5140044840265605, 95318509893.0322, 116385.88543238005, 1.1180162509127751, 0.29024726818405006, 0.017430957570906708, 0.5443708285943551, 0.025462403426681577],
+      [0.7426902574235206, 102304255964.09346, 273175.63146325934, 1.9750551432321288, 0.4267050865606675, 0.018473638817671043, 0.2778273675345631, 0.05955790215330285],
+      [0.7426902574235206, 102304255964.09346, 273175.63146325934, 1.9750551432321288, 0.4267050865606675, 0.018473638817671043, 0.2778273675345631, 0.05955790215330285],
+      [0.11701822124614024, 52510421734.71548, 6945.481592186547, 1.1903186263299248, 0.13845745047612773, 0.01795166792742607, 0.5497720200778153, 0.040193670004317845],
+      [0.11701822124614024, 52510421734.71548, 6945.481592186547, 1.1903186263299248, 0.13845745047612773, 0.01795166792742607, 0.5497720200778153, 0.040193670004317845],
+      [2.4452378703813675, 48079345199.400764, 31431.903358775755, 1.1713435571561457, 0.1319307869438197, 0.015814301063391406, 0.3604884655739582, 0.0599460598930573],
+      [0.024091366865709896, 68692737124.152725, 1243.301139861376, 1.0297250665742237, 0.026172890389335537, 0.02730208611268162, 0.9810076359616735, 0.013481899728760835],
+      [0.03693621765518905, 67938143036.46599, 9212.128848320517, 2.2255010523502867, 0.38673345429834216, 0.022469558611726247, 0.4260512401031289, 0.017244999978779936],
+      [0.29831736568837025, 72204551516.63544, 2703.914458221853, 1.0565977087876086, 0.3708869976929359, 0.0340019621779235, 0.16698129768689773, 0.0006499337913262088],
+      [0.29831736568837025, 72204551516.63544, 2703.914458221853, 1.0565977087876086, 0.3708869976929359, 0.0340019621779235, 0.16698129768689773, 0.0006499337913262088]
+    ]
+  }
 }
 
 """#,

@@ -46,6 +46,7 @@ table.runs { width: 100%; }
 .progress .bar { background: #2f9e6e; height: 100%; width: 0; transition: width .4s; }
 .badge { border-radius: 3px; padding: 1px 6px; font-size: 12px; }
 .badge.verified { background: #d9f2e6; color: #1c6b45; } .badge.assumed { background: #fff1d6; color: #8a5a00; }
+.badge.calibrated { background: #e0e8f7; color: #274b8a; }
 .st-complete { color: #1c6b45; font-weight: 600; } .st-failed { color: #8a1c1c; font-weight: 600; }
 .st-interrupted { color: #8a5a00; font-weight: 600; } .st-running, .st-queued { color: #1f6fb2; font-weight: 600; }
 ul.plain { list-style: none; padding-left: 0; font-size: 13px; } ul.plain li { margin: 3px 0; }
