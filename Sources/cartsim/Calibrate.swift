@@ -12,7 +12,7 @@ func loadTrialSpec(_ path: String?) throws -> TrialSpec {
 
 struct Calibrate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Calibrate a trial's typical parameter values to published outcomes: calibration.json and report.html.",
+    abstract: "Calibrate a trial's typical parameter values to published outcomes: calibration.json, report.html, credibility.html.",
     discussion: """
       Estimates the parameters of the spec's 'priors' block by population Monte Carlo importance \
       sampling: each particle runs every arm with the same virtual patients, and published \
@@ -36,14 +36,14 @@ struct Calibrate: ParsableCommand {
   @Option(help: "Seed (default: the spec's).")
   var seed: UInt64?
 
-  @Option(help: "Particles per round (2…100000).")
-  var particles: Int = 256
+  @Option(help: "Particles per round (2…100000; the defaults made Examples/heros-calibration.json).")
+  var particles: Int = 400
 
   @Option(help: "Virtual patients per arm and particle (1…100000).")
-  var patients: Int = 100
+  var patients: Int = 40
 
   @Option(help: "Rounds of population Monte Carlo (1…20).")
-  var rounds: Int = 2
+  var rounds: Int = 5
 
   @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
   var requestedThreads: Int?

@@ -31,7 +31,7 @@ struct Trial: ParsableCommand {
   @Option(help: "Run shard I of N (0-based), e.g. 3/10.")
   var shard: String?
 
-  @Option(help: "Targets JSON file to check the run against: targets.json (default for the embedded HEROS trial: its targets).")
+  @Option(help: "Targets JSON file to check the run against: targets.json (default for the embedded HEROS trial: its targets; not with --shard).")
   var targets: String?
 
   @Flag(help: "No progress bar.")
@@ -67,6 +67,13 @@ struct Trial: ParsableCommand {
     options.threads = threads
     options.shard = try parseShard()
     options.progress = !quiet && isatty(STDERR_FILENO) != 0
+    // The targets to check the run against, read before it starts.
+    let targetList: [Target]?
+    do {
+      let names = spec.arms.map(\.name)
+      targetList = try targets.map { try TargetFile.load(path: $0, arms: names) }
+        ?? (self.spec == nil ? TargetFile.embeddedHEROS(arms: names) : nil)
+    } catch { throw fail(error) }
     do {
       let report = try TrialRunner.run(spec, options: options, to: out)
       let rate = Double(report.patients) / max(report.seconds, 1e-9)
@@ -76,8 +83,7 @@ struct Trial: ParsableCommand {
         try TrialResults.load(dir: out).write(to: out)
         var written = "patients.csv, summary.json, km.csv, report.html, plots/"
         let names = spec.arms.map(\.name)
-        if let list = try targets.map({ try TargetFile.load(path: $0, arms: names) })
-          ?? (self.spec == nil ? TargetFile.embeddedHEROS(arms: names) : nil) {
+        if let list = targetList {
           let checks = try TargetCheck.check(trialDir: out, arms: names, targets: list)
           try ResultWriter.writeText(TargetCheck.json(checks).render() + "\n", to: (out as NSString).appendingPathComponent("targets.json"))
           written += ", targets.json"

@@ -67,9 +67,9 @@ public struct CalibratedParameters: Sendable {
 /// not depend on the thread count.
 public enum Calibrator {
   public struct Settings: Sendable {
-    public var particles = 256
-    public var patientsPerArm = 100
-    public var rounds = 2
+    public var particles = 400
+    public var patientsPerArm = 40
+    public var rounds = 5
     public var seed: UInt64 = 1
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var posteriorSampleSize = 200

@@ -153,15 +153,7 @@ public enum CalibrationReport {
     var h = """
     <!DOCTYPE html>
     <html lang="en"><head><meta charset="utf-8"><title>\(esc(r.spec.name)) — CARTSim calibration</title>
-    <style>
-    body { font-family: Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
-    table { border-collapse: collapse; margin: 12px 0 24px; font-size: 14px; }
-    th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-    th:first-child, td:first-child { text-align: left; }
-    th { background: #f3f3f3; }
-    .note { color: #555; font-size: 13px; }
-    .out { background: #fde2e2; }
-    </style></head><body>
+    <style>\(TrialReport.css)</style></head><body>
     <h1>Calibration: \(esc(r.spec.name))</h1>
     <p class="note">Population Monte Carlo importance sampling, \(r.settings.rounds) round(s) of \(r.settings.particles) particles,
     \(r.settings.patientsPerArm) virtual patients per arm and particle, seed \(r.settings.seed), \(String(format: "%.0f", r.seconds)) s.

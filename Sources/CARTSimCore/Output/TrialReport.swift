@@ -18,13 +18,9 @@ public enum TrialReport {
     k.subjects == 0 ? "–" : "\(days(k.median)) (\(days(k.medianLower))–\(days(k.medianUpper)))"
   }
 
-  public static func html(_ r: TrialResults, plots: [(String, String)]) -> String {
-    let ag = r.aggregate
-    let plot = Dictionary(plots, uniquingKeysWith: { a, _ in a })
-    var h = """
-    <!DOCTYPE html>
-    <html lang="en"><head><meta charset="utf-8"><title>\(esc(ag.name)) — CARTSim trial report</title>
-    <style>
+  /// The style of the self-contained reports (trial, calibration).
+  static let css = """
+
     body { font-family: Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
     table { border-collapse: collapse; margin: 12px 0 24px; font-size: 14px; }
     th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
@@ -32,7 +28,17 @@ public enum TrialReport {
     th { background: #f3f3f3; }
     .plot svg { max-width: 100%; height: auto; }
     .note { color: #555; font-size: 13px; }
-    </style></head><body>
+    .out { background: #fde2e2; }
+
+    """
+
+  public static func html(_ r: TrialResults, plots: [(String, String)]) -> String {
+    let ag = r.aggregate
+    let plot = Dictionary(plots, uniquingKeysWith: { a, _ in a })
+    var h = """
+    <!DOCTYPE html>
+    <html lang="en"><head><meta charset="utf-8"><title>\(esc(ag.name)) — CARTSim trial report</title>
+    <style>\(css)</style></head><body>
     <h1>\(esc(ag.name))</h1>
     <p class="note">CARTSim virtual trial · spec \(esc(ag.specFile)) · seed \(ag.seed) · \(r.arms.reduce(0) { $0 + $1.patients }) patients · follow-up \(Int(ag.followUpDays)) days ·
     DLT: \(esc(ag.dltDefinition)) · survival model: \(esc(ag.survivalModel)).</p>

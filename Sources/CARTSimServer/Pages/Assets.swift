@@ -192,7 +192,8 @@ const Plot = (() => {
     $("cy").checked = drugs.includes("cyclophosphamide");
     const c = s.car_t || {};
     const n = c.days ? c.days.length : (c.number || 1);
-    $("ldWhich").value = (c.lymphodepletion_before && c.lymphodepletion_before.length === 1 && n > 1) ? "first" : "all";
+    const before = c.lymphodepletion_before;
+    $("ldWhich").value = !before || before.length === n ? "all" : (before.length === 1 && before[0] === 1 && n > 1) ? "first" : "example";
     $("doseLog").value = Math.log10(c.dose || 1e8);
     $("basis").value = c.basis || "total_t_cells_per_m2";
     $("number").value = n;
@@ -238,13 +239,23 @@ const Plot = (() => {
         if ($("flu").checked) agents.push(FLU);
         if ($("cy").checked) agents.push(CY);
         s.lymphodepletion = {mode: (s.lymphodepletion && s.lymphodepletion.mode) || "pk", agents};
-        c.lymphodepletion_before = $("ldWhich").value === "first" ? [1] : Array.from({length: n}, (_, i) => i + 1);
+        const all = Array.from({length: n}, (_, i) => i + 1);
+        const example = ((base.car_t || {}).lymphodepletion_before || all).filter(k => k <= n);
+        c.lymphodepletion_before = $("ldWhich").value === "first" ? [1] : $("ldWhich").value === "example" && example.length ? example : all;
       } else {
         delete s.lymphodepletion;
         delete c.lymphodepletion_before;
       }
       if ($("ici").checked) s.checkpoint_inhibitor = (base.checkpoint_inhibitor ? clone(base.checkpoint_inhibitor) : clone(PEMBRO));
       else delete s.checkpoint_inhibitor;
+    }
+    // Dosing rules of the example, kept for the infusions that remain.
+    if (c.conditions) {
+      c.conditions = c.conditions.map(r => {
+        const [first, last] = Array.isArray(r.infusions) ? r.infusions : [r.infusions, r.infusions];
+        return Object.assign({}, r, {infusions: [first, Math.min(last, n)]});
+      }).filter(r => r.infusions[0] <= n);
+      if (!c.conditions.length) delete c.conditions;
     }
     s.car_t = c;
     s.simulation = Object.assign({}, s.simulation || {}, {horizon_days: +$("horizon").value});

@@ -846,8 +846,8 @@ central differences (relative 1e-6).
     "Credibility.md": #"""
 # Credibility of the HEROS model
 
-In the style of ASME V&V 40 (2018), *Assessing Credibility of Computational Modeling through
-Verification and Validation: Application to Medical Devices*: what the model is asked, how much
+In the style of ASME V&V 40 (2018), "Assessing Credibility of Computational Modeling through
+Verification and Validation: Application to Medical Devices": what the model is asked, how much
 rides on the answer, and the evidence that the code solves the equations right (verification) and
 that the equations describe the trials (validation). `cartsim calibrate` writes the numbers of
 the validation section (`report.html`, `calibration.json`); the commands that produce every
@@ -935,8 +935,9 @@ beta-binomial keeps the Monte Carlo noise of finite virtual cohorts from passing
 information. The virtual-population selection of Allen et al. (2016, CPT:PSP 5:140) fits
 distributions of individual measurements, which HEROS did not publish.
 
-**Run.** `cartsim calibrate --particles 400 --patients 40 --rounds 5 --out calibration`
-(the embedded spec and targets, seed 20240424; release build, 2 cores): 534 s wall time,
+**Run.** `cartsim calibrate --out calibration` (its defaults: 400 particles, 40 patients per arm
+and particle, 5 rounds; the embedded spec and targets, seed 20240424; release build, 2 cores):
+534 s wall time,
 5 rounds × 400 particles × 4 arms × 40 patients = 320,000 virtual patients, no solver failure.
 Its output is `Examples/heros-calibration.json` (the main job's `calibrated_parameters`), and the
 model's defaults for these parameters are its posterior medians (evidence level `calibrated`).

@@ -74,7 +74,7 @@ enum Pages {
         <label class="check"><input id="ld" type="checkbox"> lymphodepletion</label>
         <label class="check"><input id="flu" type="checkbox"> fludarabine 30 mg/m²/d, days −7 to −3</label>
         <label class="check"><input id="cy" type="checkbox"> cyclophosphamide 500 mg/m²/d, days −7, −6</label>
-        <label>before <select id="ldWhich"><option value="all">every infusion</option><option value="first">the first infusion only</option></select></label>
+        <label>before <select id="ldWhich"><option value="example">as in the example</option><option value="all">every infusion</option><option value="first">the first infusion only</option></select></label>
       </fieldset>
       <fieldset><legend>CAR T cells</legend>
         <label>Dose level <output id="doseOut"></output>
