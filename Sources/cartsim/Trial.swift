@@ -7,7 +7,8 @@ struct Trial: ParsableCommand {
     abstract: "Run a virtual trial: patients.csv, summary.json, km.csv, report.html and plots/*.svg.",
     discussion: """
       Without a spec file, runs the embedded HEROS trial (Examples/heros-trial.json: HEROS 1.0, \
-      HEROS 2.0 cohorts B and C, HEROS 3.0). Patient i of arm a is the same for a seed whatever \
+      HEROS 2.0 cohorts A, B and C, HEROS 3.0, on the calibrated model) and checks it against the \
+      published HEROS outcomes (targets.json). Patient i of arm a is the same for a seed whatever \
       the thread count or shard. With --shard I/N only patients.csv and aggregate.json are \
       written; combine the shards with `cartsim merge`.
       """)

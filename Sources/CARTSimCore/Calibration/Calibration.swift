@@ -8,15 +8,31 @@ public struct CalibratedParameters: Sendable {
   public var file: String
   public var names: [String]
   public var particles: [[Double]]
+  /// For each particle, the index of the first particle with the same values (resampling repeats
+  /// particles): patients are grouped by it to estimate a rate's spread over the posterior.
+  public var distinct: [Int]
 
-  /// The typical values of patient `id` of `arm`: a particle drawn from its own random stream
+  public init(file: String, names: [String], particles: [[Double]]) {
+    self.file = file
+    self.names = names
+    self.particles = particles
+    var first: [[Double]: Int] = [:]
+    distinct = particles.enumerated().map { j, p in
+      if let i = first[p] { return i }
+      first[p] = j
+      return j
+    }
+  }
+
+  /// The typical values of patient `id` of `arm` and the particle's `distinct` index: a particle
+  /// drawn from its own random stream
   /// (a pure function of the seed, the arm, the patient and `paired`), so the trial's rates are
   /// posterior-predictive: they carry the parameter uncertainty as well as the between-patient
   /// variability.
-  public func particle(seed: UInt64, arm: Int, id: Int, paired: Bool) -> [(name: String, value: Double)] {
+  public func particle(seed: UInt64, arm: Int, id: Int, paired: Bool) -> (index: Int, values: [(name: String, value: Double)]) {
     var rng = RandomStream(seed: seed, id: RandomStream.address(paired ? 0 : UInt64(arm) + 1, UInt64(id), 3))
     let j = Int(rng.next() % UInt64(particles.count))
-    return Array(zip(names, particles[j]))
+    return (distinct[j], Array(zip(names, particles[j])))
   }
 
   static func parse(_ root: JSONValue, file: String) throws -> CalibratedParameters {

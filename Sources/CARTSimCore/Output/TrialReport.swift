@@ -61,6 +61,20 @@ public enum TrialReport {
     }
     h += "</table>\n"
 
+    if r.arms.contains(where: { !$0.byParticle.isEmpty }) {
+      h += "<h2>Rates over the calibration's posterior</h2>\n<p class=\"note\">Each patient's typical parameter values are a particle of the calibration's posterior sample; the spread of the arm's rate over the particles (method of moments, beta distribution's central 95%).</p>\n"
+      h += "<table><tr><th>arm</th><th>ORR (95% over the posterior)</th><th>DLT (95% over the posterior)</th></tr>\n"
+      for a in r.arms {
+        func cell(_ groups: [(n: Int, k: Int)]) -> String {
+          guard let u = ParameterUncertainty(groups: groups) else { return "–" }
+          return String(format: "%.1f%% (%.1f–%.1f%%)", 100 * u.mean, 100 * u.lower, 100 * u.upper)
+        }
+        let orr = cell(a.byParticle.values.map { ($0.n, $0.responders) }), dlt = cell(a.byParticle.values.map { ($0.n, $0.dlts) })
+        h += "<tr><td>\(esc(a.name))</td><td>\(orr)</td><td>\(dlt)</td></tr>\n"
+      }
+      h += "</table>\n"
+    }
+
     h += "<h2>CAR T kinetics</h2>\n<table><tr><th>arm</th><th>Cmax cells/µL, median (5–95%)</th><th>Tmax days, median</th><th>AUC0–28 cells·d/µL, median</th><th>persistence days, median</th></tr>\n"
     for a in r.arms {
       h += "<tr><td>\(esc(a.name))</td><td>\(num(a.cmax.quantile(0.5))) (\(num(a.cmax.quantile(0.05)))–\(num(a.cmax.quantile(0.95))))</td>"

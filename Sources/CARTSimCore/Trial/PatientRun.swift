@@ -14,6 +14,8 @@ public struct PatientRecord: Sendable {
   public var tmax: Double?
   public var auc028: Double?
   public var persistenceDays: Double?
+  /// The calibration's posterior particle that set this patient's typical values (nil without one).
+  public var particle: Int?
   /// First infusion's dose in the arm's dose basis (per m² unless the basis is absolute cells).
   public var dosePerM2: Double?
   /// Infusions given (after the dosing rules).
@@ -57,7 +59,8 @@ extension TrialSpec {
   public func simulatePatient(arm: Int, id: Int, armParameters: ParameterSet,
                               fixed: [(name: String, value: Double)]? = nil) -> PatientRecord {
     let a = arms[arm]
-    let typical = fixed ?? calibrated?.particle(seed: seed, arm: arm, id: id, paired: paired) ?? []
+    let drawn = fixed == nil ? calibrated?.particle(seed: seed, arm: arm, id: id, paired: paired) : nil
+    let typical = fixed ?? drawn?.values ?? []
     var centre = armParameters
     for (name, value) in typical { try? centre.set(name, to: value) }
     let vp = population.sample(seed: seed, arm: arm, id: id, paired: paired, base: a.scenario.patient,
@@ -74,6 +77,7 @@ extension TrialSpec {
     scenario.crSLDmm = assessment.completeResponseSLDmm
     var record = PatientRecord(arm: arm, id: id, status: "", covariates: vp.covariates, parameters: vp.parameters)
     record.dosePerM2 = dose
+    record.particle = drawn?.index
     let result: SimulationResult
     do {
       result = try Simulator.run(scenario, file: file)

@@ -27,6 +27,8 @@ public struct ArmStatistics: Sendable {
   public var persistence = LogHistogram()
   public var pfs = SurvivalTally()
   public var os = SurvivalTally()
+  /// Per posterior particle (patients drawn from a calibration): patients, responders, DLTs.
+  public var byParticle: [Int: (n: Int, responders: Int, dlts: Int)] = [:]
   /// (id, best % change, best response) of the first patients, for the waterfall plot.
   public var waterfall: [(id: Int, change: Double, best: Response)] = []
   public var swimmers: [SwimmerLane] = []
@@ -74,6 +76,13 @@ public struct TrialResults: Sendable {
         s.responses[best, default: 0] += 1
         if let g = Int(field("crs_grade")), (0...4).contains(g) { s.crsGrades[g] += 1 }
         if field("dlt") == "1" { s.dlts += 1 }
+        if let j = Int(field("particle")) {
+          var g = s.byParticle[j] ?? (0, 0, 0)
+          g.n += 1
+          if best == .CR || best == .PR { g.responders += 1 }
+          if field("dlt") == "1" { g.dlts += 1 }
+          s.byParticle[j] = g
+        }
         if let x = number("cmax_cells_per_uL") { s.cmax.add(x) }
         if let x = number("auc0_28_cells_day_per_uL") { s.auc.add(x) }
         if let x = number("tmax_days") { s.tmax.add(x) }
@@ -152,6 +161,15 @@ public struct TrialResults: Sendable {
                     ("versus_reference", .array(pairs))])
   }
 
+  /// The rate's distribution over the calibration's posterior (`null` without one): mean, the
+  /// between-particle standard deviation, and the central 95% of a beta distribution with
+  /// those moments (``ParameterUncertainty``).
+  static func overPosterior(_ groups: [(n: Int, k: Int)]) -> JSONOut {
+    guard let u = ParameterUncertainty(groups: groups) else { return .null }
+    return .object([("rate", .number(u.mean)), ("between_particle_sd", .number(u.sd)),
+                    ("lower_95", .number(u.lower)), ("upper_95", .number(u.upper)), ("particles", .int(u.groups))])
+  }
+
   public func summaryJSON() -> JSONOut {
     let ag = aggregate
     let armsJSON: [JSONOut] = arms.enumerated().map { i, a in
@@ -170,6 +188,8 @@ public struct TrialResults: Sendable {
         ("disease_control_rate", Self.interval(a.diseaseControl, a.succeeded)),
         ("crs_grade_counts", .object((0...4).map { ("grade_\($0)", .int(a.crsGrades[$0])) })),
         ("dlt", Self.interval(a.dlts, a.succeeded)),
+        ("orr_over_posterior", Self.overPosterior(a.byParticle.values.map { ($0.n, $0.responders) })),
+        ("dlt_over_posterior", Self.overPosterior(a.byParticle.values.map { ($0.n, $0.dlts) })),
         ("car_t_cmax_cells_per_uL", Self.quantiles(a.cmax)),
         ("car_t_tmax_days", Self.quantiles(a.tmax)),
         ("car_t_auc0_28_cells_day_per_uL", Self.quantiles(a.auc)),
@@ -187,6 +207,7 @@ public struct TrialResults: Sendable {
         ("response", .string("RECIST 1.1 best overall response with confirmation of CR/PR; ORR = (CR + PR) / completed patients, exact Clopper–Pearson 95% intervals")),
         ("kaplan_meier", .string("Kaplan–Meier with Greenwood variance, log(−log) 95% intervals; median CI where the bands cross 0.5")),
         ("percentiles", .string("from log-binned histograms, 20 bins per decade (about 12% resolution)")),
+        ("over_posterior", .string("orr_over_posterior, dlt_over_posterior: with calibrated parameters, each patient's typical values are a posterior particle; the rate's spread over the particles by the method of moments (between-particle variance = variance of the particles' rates less their binomial part), as a beta distribution's central 95%")),
       ])),
       ("arms", .array(armsJSON)),
       ("log_rank", .object([("pfs", logRank(\.pfs)), ("os", logRank(\.os))])),
@@ -251,5 +272,41 @@ enum CSVLines {
     }
     out.append(cur)
     return out
+  }
+}
+
+/// The spread of a rate over a calibration's posterior, from patients grouped by the particle
+/// that set their typical values: the between-particle variance of the particles' true rates
+/// is the variance of their observed rates less its binomial part (method of moments, each
+/// group's p̂(1 − p̂)/(n − 1) being unbiased for p(1 − p)/n), and the interval is the central
+/// 95% of the beta distribution with the pooled rate as mean and that variance.
+public struct ParameterUncertainty: Sendable {
+  public var mean: Double
+  public var sd: Double
+  public var lower: Double
+  public var upper: Double
+  public var groups: Int
+
+  /// Nil with fewer than two groups of at least two patients.
+  public init?(groups all: [(n: Int, k: Int)]) {
+    let g = all.filter { $0.n >= 2 }
+    guard g.count >= 2 else { return nil }
+    let n = g.reduce(0) { $0 + $1.n }, k = g.reduce(0) { $0 + $1.k }
+    let rates = g.map { Double($0.k) / Double($0.n) }
+    let m = rates.reduce(0, +) / Double(rates.count)
+    let s2 = rates.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(rates.count - 1)
+    let binomial = zip(g, rates).reduce(0) { $0 + $1.1 * (1 - $1.1) / Double($1.0.n - 1) } / Double(g.count)
+    let v = max(0, s2 - binomial)
+    mean = Double(k) / Double(n)
+    sd = v.squareRoot()
+    groups = g.count
+    if v <= 0 || mean <= 0 || mean >= 1 || v >= mean * (1 - mean) {
+      lower = v <= 0 ? mean : 0
+      upper = v <= 0 ? mean : 1
+      return
+    }
+    let c = mean * (1 - mean) / v - 1
+    lower = Distributions.betaQuantile(0.025, mean * c, (1 - mean) * c)
+    upper = Distributions.betaQuantile(0.975, mean * c, (1 - mean) * c)
   }
 }

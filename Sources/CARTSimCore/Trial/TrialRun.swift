@@ -135,7 +135,7 @@ final class Progress: @unchecked Sendable {
 /// The layout of patients.csv.
 public enum PatientTable {
   public static let endpointColumns = [
-    "dose_per_m2", "infusions", "expanded_infusions", "lymphodepleted_infusions", "expanded_after_lymphodepletion",
+    "particle", "dose_per_m2", "infusions", "expanded_infusions", "lymphodepleted_infusions", "expanded_after_lymphodepletion",
     "cmax_cells_per_uL", "tmax_days", "auc0_28_cells_day_per_uL", "car_t_persistence_days", "il6_peak_pg_per_mL",
     "crs_grade", "dlt", "best_response", "best_pct_change", "response_day", "progression_day",
     "pfs_days", "pfs_event", "os_days", "os_event",
@@ -157,7 +157,7 @@ public enum PatientTable {
     var f = [quote(spec.arms[r.arm].name), String(r.id), r.status]
     for c in spec.population.covariateColumns { f.append(r.covariates[c].map { quote($0.description) } ?? "") }
     for p in spec.population.parameterColumns { f.append(num(r.parameters.first { $0.name == p }?.value)) }
-    f += [num(r.dosePerM2), r.infusions.map(String.init) ?? "", r.expandedInfusions.map(String.init) ?? "",
+    f += [r.particle.map(String.init) ?? "", num(r.dosePerM2), r.infusions.map(String.init) ?? "", r.expandedInfusions.map(String.init) ?? "",
           r.lymphodepletedInfusions.map(String.init) ?? "", r.expandedLymphodepletedInfusions.map(String.init) ?? "",
           num(r.cmax), num(r.tmax), num(r.auc028), num(r.persistenceDays), num(r.il6Peak),
           r.crsGrade.map(String.init) ?? "", flag(r.dlt), r.best?.rawValue ?? "", num(r.bestPercentChange),
