@@ -47,6 +47,11 @@ def main():
         s["car_t"]["dose"] = 10 ** rng.uniform(7, 9)
         s["car_t"]["number"] = rng.randint(1, 4)
         s["car_t"]["lymphodepletion_before"] = list(range(1, s["car_t"]["number"] + 1))
+        # The example's dosing rule, kept for the infusions that remain.
+        if s["car_t"]["number"] >= 2:
+            s["car_t"]["conditions"] = [{"infusions": [2, s["car_t"]["number"]], "require": "SD_or_better"}]
+        else:
+            s["car_t"].pop("conditions", None)
         s["patient"]["her2_level"] = round(rng.uniform(0.2, 3), 2)
         bodies.append(json.dumps(s).encode())
     url = args.url.rstrip("/") + "/api/simulate?series=car_t_blood,sld,il6"

@@ -48,13 +48,26 @@ struct Calibrate: ParsableCommand {
   @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
   var requestedThreads: Int?
 
+  @Option(help: "Run shard I of N (0-based), e.g. 3/10: every shard simulates its share of each round's particles and exchanges results with the others through --out (a folder all of them see; they must run at the same time, e.g. a Slurm job array). Shard 0 writes the outputs, identical to an unsharded run's.")
+  var shard: String?
+
   @Flag(help: "No progress bar.")
   var quiet = false
+
+  func parseShard() throws -> (Int, Int) {
+    guard let shard else { return (0, 1) }
+    let parts = shard.split(separator: "/")
+    guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+      throw ValidationError("--shard must be I/N with 0 ≤ I < N, e.g. 0/4; found '\(shard)'")
+    }
+    return (i, n)
+  }
 
   func validate() throws {
     if let t = requestedThreads, t < 1 || t > 1024 { throw ValidationError("--threads must be 1…1024") }
     var s = Calibrator.Settings()
     s.particles = particles; s.patientsPerArm = patients; s.rounds = rounds
+    s.shard = try parseShard(); s.exchangeDirectory = out
     do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
   }
 
@@ -75,11 +88,17 @@ struct Calibrate: ParsableCommand {
     settings.rounds = rounds
     settings.seed = spec.seed
     settings.threads = requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount
+    settings.shard = try parseShard()
+    settings.exchangeDirectory = out
     let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "patients")
     settings.onProgress = { done, total in bar.update(done, total) }
     do {
       let result = try Calibrator.run(spec, targets: targetList, settings: settings)
       bar.finish()
+      if settings.shard.index > 0 {
+        print("shard \(settings.shard.index)/\(settings.shard.count) done; shard 0 writes \(out)/calibration.json")
+        return
+      }
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
       try ResultWriter.writeText(CredibilityReport.html(run: CalibrationReport.html(result)),
                                  to: (out as NSString).appendingPathComponent("credibility.html"))

@@ -157,3 +157,58 @@ struct ParameterUncertaintyTests {
     #expect(ParameterUncertainty(groups: [(5, 1)]) == nil)
   }
 }
+
+/// Sharded calibration: shards running at the same time exchange each round's results through a
+/// folder and reach exactly the unsharded result.
+@Suite("Sharded calibration")
+struct ShardedCalibrationTests {
+  @Test func shardsGiveTheUnshardedResult() throws {
+    let spec = try TrialSpec.load(path: example("heros-trial"))
+    let targets = try TargetFile.load(path: example("heros-targets"), arms: spec.arms.map(\.name))
+    var base = Calibrator.Settings()
+    base.particles = 5; base.patientsPerArm = 2; base.rounds = 2; base.threads = 1; base.seed = 9
+    base.posteriorSampleSize = 10
+    let whole = try Calibrator.run(spec, targets: targets, settings: base)
+    let dir = try temporaryDirectory()
+    let settings = base
+    final class Results: @unchecked Sendable {
+      let lock = NSLock()
+      var byShard: [Int: Calibrator.Result] = [:]
+      var errors: [String] = []
+    }
+    let results = Results()
+    // One thread per shard: the shards wait for each other, so they must all run at once
+    // (a thread pool of fewer workers would leave one waiting for a shard never started).
+    let group = DispatchGroup()
+    for i in 0..<3 {
+      group.enter()
+      let thread = Thread {
+        var s = settings
+        s.shard = (i, 3)
+        s.exchangeDirectory = dir
+        s.exchangeTimeout = 300
+        do {
+          let r = try Calibrator.run(spec, targets: targets, settings: s)
+          results.lock.lock(); results.byShard[i] = r; results.lock.unlock()
+        } catch {
+          results.lock.lock(); results.errors.append("\(error)"); results.lock.unlock()
+        }
+        group.leave()
+      }
+      thread.start()
+    }
+    group.wait()
+    #expect(results.errors.isEmpty, "\(results.errors)")
+    for (i, r) in results.byShard {
+      #expect(r.posteriorSample == whole.posteriorSample, "shard \(i)")
+      #expect(r.rounds.map { $0.particles.map(\.weight) } == whole.rounds.map { $0.particles.map(\.weight) }, "shard \(i)")
+    }
+    #expect(results.byShard.count == 3)
+    // A shard without a shared folder, or of an impossible index, is refused.
+    var bad = base
+    bad.shard = (3, 3)
+    #expect(throws: InputError.self) { try bad.validate() }
+    bad.shard = (0, 2)
+    #expect(throws: InputError.self) { try bad.validate() }
+  }
+}

@@ -89,6 +89,14 @@ public enum Calibrator {
     public var seed: UInt64 = 1
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var posteriorSampleSize = 200
+    /// Shard `index` of `count` (0-based): this process simulates its share of every round's
+    /// particles and exchanges the results with the other shards through `exchangeDirectory`
+    /// (a folder all of them see), so that every shard computes the same weights and the same
+    /// result as an unsharded run. The shards must run at the same time.
+    public var shard = (index: 0, count: 1)
+    public var exchangeDirectory: String? = nil
+    /// How long a shard waits for the others' results of a round, seconds.
+    public var exchangeTimeout = 7 * 86_400.0
     public var onProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil
     public init() {}
 
@@ -99,6 +107,10 @@ public enum Calibrator {
       guard (1...100_000).contains(patientsPerArm) else { throw bad("--patients", "must be 1…100000, found \(patientsPerArm)") }
       guard (1...20).contains(rounds) else { throw bad("--rounds", "must be 1…20, found \(rounds)") }
       guard particles * patientsPerArm <= 1_000_000_000 else { throw bad("--particles", "particles × patients per arm above 1e9") }
+      guard shard.count >= 1, shard.count <= particles, shard.index >= 0, shard.index < shard.count else {
+        throw bad("--shard", "must be I/N with 0 ≤ I < N ≤ particles, found \(shard.index)/\(shard.count)")
+      }
+      guard shard.count == 1 || exchangeDirectory != nil else { throw bad("--shard", "needs a folder shared by the shards") }
     }
   }
 
@@ -145,7 +157,8 @@ public enum Calibrator {
     let start = Date()
     let d = spec.priors.count
     let armIndex = Dictionary(uniqueKeysWithValues: spec.arms.enumerated().map { ($1.name, $0) })
-    let total = settings.rounds * settings.particles * spec.arms.count * settings.patientsPerArm
+    let own = TrialRunner.range(total: settings.particles, shard: settings.shard)
+    let total = settings.rounds * own.count * spec.arms.count * settings.patientsPerArm
     let progress = Counter()
     var rounds: [Round] = []
     for round in 0..<settings.rounds {
@@ -164,17 +177,27 @@ public enum Calibrator {
         units = latinHypercube(n: settings.particles, d: d, seed: settings.seed)
       }
       let values = units.map { u in zip(spec.priors, u).map { $0.value($1) } }
-      // Simulate: (particle, arm, patient) in blocks over the threads.
-      let outcomes = try simulate(spec, values: values, patients: settings.patientsPerArm, threads: settings.threads) {
+      // Simulate this shard's particles: (particle, arm, patient) in blocks over the threads.
+      let outcomes = try simulate(spec, values: own.map { values[$0] }, patients: settings.patientsPerArm,
+                                  threads: settings.threads) {
         let done = progress.add(1)
         settings.onProgress?(done, total)
+      }
+      var evaluated = zip(own, outcomes).map { j, o in
+        ShardExchange.Entry(particle: j, failed: o.failed, targets: targets.map { $0.evaluate(o.outcomes, armIndex: armIndex) })
+      }
+      if settings.shard.count > 1 {
+        let fingerprint = spec.priors.map { "\($0.name) \($0.low) \($0.high) \($0.scale.rawValue)" }.joined(separator: "; ")
+          + " | " + targets.map { "\($0.id) \($0.observedK)/\($0.observedN)" }.joined(separator: "; ")
+          + " | " + spec.arms.map(\.name).joined(separator: "; ") + " | rounds \(settings.rounds)"
+        evaluated = try ShardExchange.share(evaluated, round: round, settings: settings, targets: targets.count,
+                                            fingerprint: fingerprint)
       }
       var particles: [Particle] = []
       var failed = 0
       for j in 0..<settings.particles {
-        let own = outcomes[j]
-        failed += own.failed
-        let tv = targets.map { $0.evaluate(own.outcomes, armIndex: armIndex) }
+        failed += evaluated[j].failed
+        let tv = evaluated[j].targets
         var ll = 0.0
         for (t, v) in zip(targets, tv) where t.usedInCalibration { ll += logLikelihood(t, v) }
         var logPrior = 0.0
@@ -353,5 +376,96 @@ final class ResultStore: @unchecked Sendable {
   func results() -> [Calibrator.Simulated] {
     lock.lock(); defer { lock.unlock() }
     return zip(slots, failed).map { Calibrator.Simulated(outcomes: $0.compactMap { $0 }, failed: $1) }
+  }
+}
+
+/// The exchange of a round's simulated particles between the shards of a calibration: each
+/// shard writes its part to `DIR/shards/round-R/part-I-of-N.json` (under a temporary name,
+/// renamed when complete), waits for the other parts and reads them all, so that every shard
+/// goes on with every particle's results. Counts are integers and medians whole days, so the
+/// files carry them exactly.
+enum ShardExchange {
+  struct Entry: Sendable {
+    var particle: Int
+    var failed: Int
+    var targets: [TargetValue]
+  }
+
+  static func share(_ part: [Entry], round: Int, settings: Calibrator.Settings, targets: Int,
+                    fingerprint: String) throws -> [Entry] {
+    let (index, count) = settings.shard
+    let dir = ((settings.exchangeDirectory! as NSString).appendingPathComponent("shards") as NSString)
+      .appendingPathComponent("round-\(round + 1)")
+    do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+      throw InputError(file: dir, path: "", message: "cannot create the shard exchange folder (\(error.localizedDescription))")
+    }
+    func name(_ i: Int) -> String { (dir as NSString).appendingPathComponent("part-\(i + 1)-of-\(count).json") }
+    func interval(_ x: Double) -> JSONOut { x.isFinite ? .number(x) : .null }
+    let json = JSONOut.object([
+      ("calibration", .string(fingerprint)),
+      ("seed", .string(String(settings.seed))), ("particles", .int(settings.particles)),
+      ("patients_per_arm", .int(settings.patientsPerArm)), ("round", .int(round + 1)),
+      ("entries", .array(part.map { e in
+        .object([("particle", .int(e.particle)), ("failed", .int(e.failed)),
+                 ("targets", .array(e.targets.map { v in
+                   .object([("counts", .array(v.counts.map { .array([.int($0.k), .int($0.n)]) })),
+                            ("median", v.median.map { interval($0) } ?? .null),
+                            ("median_interval", v.medianInterval.map { .array([interval($0.low), interval($0.high)]) } ?? .null)])
+                 }))])
+      })),
+    ])
+    try ResultWriter.writeText(json.render() + "\n", to: name(index))
+    // Wait for every part.
+    let deadline = Date().addingTimeInterval(settings.exchangeTimeout)
+    while !(0..<count).allSatisfy({ FileManager.default.fileExists(atPath: name($0)) }) {
+      guard Date() < deadline else {
+        let missing = (0..<count).filter { !FileManager.default.fileExists(atPath: name($0)) }.map { "\($0)" }
+        throw InputError(file: dir, path: "", message: "shards \(missing.joined(separator: ", ")) did not deliver round \(round + 1) in time")
+      }
+      Thread.sleep(forTimeInterval: 0.2)
+    }
+    var all = [Entry?](repeating: nil, count: settings.particles)
+    for i in 0..<count {
+      let file = name(i)
+      var r = try FieldReader(file: file, path: "", value: JSONValue.load(path: file))
+      guard try r.string("calibration") == fingerprint,
+            try r.string("seed") == String(settings.seed), try r.integer("particles", min: 1) == settings.particles,
+            try r.integer("patients_per_arm", min: 1) == settings.patientsPerArm, try r.integer("round", min: 1) == round + 1 else {
+        throw InputError(file: file, path: "", message: "belongs to another calibration (priors, targets, seed, particles, patients or round differ): give each sharded calibration its own --out")
+      }
+      for var e in try r.objects("entries") {
+        let j = try e.integer("particle", min: 0, max: settings.particles - 1)
+        guard all[j] == nil else { throw e.fail("particle", "particle \(j) is delivered twice") }
+        let failed = try e.integer("failed", min: 0)
+        guard case .array(let list)? = e.value("targets"), list.count == targets else {
+          throw e.fail("targets", "expected \(targets) target values")
+        }
+        let values: [TargetValue] = try list.enumerated().map { t, item in
+          var v = try FieldReader(file: file, path: e.sub("targets") + "[\(t)]", value: item)
+          guard case .array(let pairs)? = v.value("counts") else { throw v.fail("counts", "is required") }
+          let counts: [(k: Int, n: Int)] = try pairs.map { p in
+            guard case .array(let kn) = p, kn.count == 2, case .number(let k) = kn[0], case .number(let n) = kn[1] else {
+              throw v.fail("counts", "expected [k, n] pairs")
+            }
+            return (Int(k), Int(n))
+          }
+          var value = TargetValue(counts: counts, median: nil)
+          if case .number(let m)? = v.value("median") { value.median = m }
+          if case .array(let b)? = v.value("median_interval"), b.count == 2 {
+            func bound(_ x: JSONValue) -> Double { if case .number(let y) = x { return y } else { return .infinity } }
+            value.medianInterval = (bound(b[0]), bound(b[1]))
+          }
+          try v.finish()
+          return value
+        }
+        try e.finish()
+        all[j] = Entry(particle: j, failed: failed, targets: values)
+      }
+      try r.finish()
+    }
+    if let missing = all.firstIndex(where: { $0 == nil }) {
+      throw InputError(file: dir, path: "", message: "no shard delivered particle \(missing)")
+    }
+    return all.map { $0! }
   }
 }

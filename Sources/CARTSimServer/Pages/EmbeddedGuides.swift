@@ -926,6 +926,12 @@ per-patient kinetics, CRS timing or tumour measurements were public.
 4. The weight is likelihood × prior / proposal; the last round's weighted particles are the
    posterior, resampled into `posterior_sample` (200 particles), which `cartsim trial` reads.
 
+Every draw comes from a stream addressed by the seed, the round and the particle, so the result
+does not depend on the thread count; with `--shard I/N` the shards exchange each round's results
+and reach the unsharded result exactly (`ShardedCalibrationTests`). A rerun of the reference
+calibration from a clean checkout reproduced `Examples/heros-calibration.json` in every field but
+the wall time.
+
 **Why this method.** The data are counts from trials of 2–19 patients, not time courses: a
 likelihood of the counts is exact for such data, whereas ABC's distance thresholds would
 discard information, and history matching would give a plausible region without weights for
