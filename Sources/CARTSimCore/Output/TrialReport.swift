@@ -69,7 +69,7 @@ public enum TrialReport {
           guard let u = ParameterUncertainty(groups: groups) else { return "–" }
           return String(format: "%.1f%% (%.1f–%.1f%%)", 100 * u.mean, 100 * u.lower, 100 * u.upper)
         }
-        let orr = cell(a.byParticle.values.map { ($0.n, $0.responders) }), dlt = cell(a.byParticle.values.map { ($0.n, $0.dlts) })
+        let orr = cell(a.particleGroups.map { ($0.n, $0.responders) }), dlt = cell(a.particleGroups.map { ($0.n, $0.dlts) })
         h += "<tr><td>\(esc(a.name))</td><td>\(orr)</td><td>\(dlt)</td></tr>\n"
       }
       h += "</table>\n"

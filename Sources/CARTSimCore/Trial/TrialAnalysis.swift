@@ -29,6 +29,8 @@ public struct ArmStatistics: Sendable {
   public var os = SurvivalTally()
   /// Per posterior particle (patients drawn from a calibration): patients, responders, DLTs.
   public var byParticle: [Int: (n: Int, responders: Int, dlts: Int)] = [:]
+  /// The particle groups in particle order (a dictionary's order differs between runs).
+  public var particleGroups: [(n: Int, responders: Int, dlts: Int)] { byParticle.keys.sorted().map { byParticle[$0]! } }
   /// (id, best % change, best response) of the first patients, for the waterfall plot.
   public var waterfall: [(id: Int, change: Double, best: Response)] = []
   public var swimmers: [SwimmerLane] = []
@@ -188,8 +190,8 @@ public struct TrialResults: Sendable {
         ("disease_control_rate", Self.interval(a.diseaseControl, a.succeeded)),
         ("crs_grade_counts", .object((0...4).map { ("grade_\($0)", .int(a.crsGrades[$0])) })),
         ("dlt", Self.interval(a.dlts, a.succeeded)),
-        ("orr_over_posterior", Self.overPosterior(a.byParticle.values.map { ($0.n, $0.responders) })),
-        ("dlt_over_posterior", Self.overPosterior(a.byParticle.values.map { ($0.n, $0.dlts) })),
+        ("orr_over_posterior", Self.overPosterior(a.particleGroups.map { ($0.n, $0.responders) })),
+        ("dlt_over_posterior", Self.overPosterior(a.particleGroups.map { ($0.n, $0.dlts) })),
         ("car_t_cmax_cells_per_uL", Self.quantiles(a.cmax)),
         ("car_t_tmax_days", Self.quantiles(a.tmax)),
         ("car_t_auc0_28_cells_day_per_uL", Self.quantiles(a.auc)),
