@@ -3,6 +3,16 @@ import CARTSimCore
 import CARTSimServer
 import Foundation
 
+/// `--shard I/N` (0-based), or the whole run without it.
+func parseShardOption(_ shard: String?) throws -> (Int, Int) {
+  guard let shard else { return (0, 1) }
+  let parts = shard.split(separator: "/")
+  guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+    throw ValidationError("--shard must be I/N with 0 ≤ I < N, e.g. 0/4; found '\(shard)'")
+  }
+  return (i, n)
+}
+
 /// The spec named on the command line, or the embedded HEROS trial.
 func loadTrialSpec(_ path: String?) throws -> TrialSpec {
   do {
@@ -54,14 +64,7 @@ struct Calibrate: ParsableCommand {
   @Flag(help: "No progress bar.")
   var quiet = false
 
-  func parseShard() throws -> (Int, Int) {
-    guard let shard else { return (0, 1) }
-    let parts = shard.split(separator: "/")
-    guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
-      throw ValidationError("--shard must be I/N with 0 ≤ I < N, e.g. 0/4; found '\(shard)'")
-    }
-    return (i, n)
-  }
+  func parseShard() throws -> (Int, Int) { try parseShardOption(shard) }
 
   func validate() throws {
     if let t = requestedThreads, t < 1 || t > 1024 { throw ValidationError("--threads must be 1…1024") }

@@ -38,14 +38,7 @@ struct Trial: ParsableCommand {
   @Flag(help: "No progress bar.")
   var quiet = false
 
-  func parseShard() throws -> (Int, Int) {
-    guard let shard else { return (0, 1) }
-    let parts = shard.split(separator: "/")
-    guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
-      throw ValidationError("--shard must be I/N with 0 ≤ I < N, e.g. 0/4; found '\(shard)'")
-    }
-    return (i, n)
-  }
+  func parseShard() throws -> (Int, Int) { try parseShardOption(shard) }
 
   func validate() throws {
     _ = try parseShard()

@@ -260,6 +260,7 @@ public enum Calibrator {
     let perParticle = arms * patients
     let total = values.count * perParticle
     let store = ResultStore(count: values.count)
+    let fixed = values.map { v in zip(names, v).map { (name: $0.0, value: $0.1) } }
     let next = Counter()
     let block = 16
     DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
@@ -268,8 +269,7 @@ public enum Calibrator {
         guard first < total else { break }
         for g in first..<min(first + block, total) {
           let j = g / perParticle, a = (g % perParticle) / patients, i = g % patients
-          let fixed = Array(zip(names, values[j])).map { (name: $0.0, value: $0.1) }
-          let record = spec.simulatePatient(arm: a, id: i, armParameters: armParameters[a], fixed: fixed)
+          let record = spec.simulatePatient(arm: a, id: i, armParameters: armParameters[a], fixed: fixed[j])
           store.add(j, index: a * patients + i, record: record, size: perParticle)
           tick()
         }
