@@ -17,6 +17,7 @@ let package = Package(
     .library(name: "SBMLKit", targets: ["SBMLKit"]),
     .library(name: "StatKit", targets: ["StatKit"]),
     .library(name: "DoseFinding", targets: ["DoseFinding"]),
+    .library(name: "Estimation", targets: ["Estimation"]),
     // MARK: Executables
     .executable(name: "cartsim", targets: ["cartsim"]),
   ],
@@ -47,8 +48,11 @@ let package = Package(
       dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")]),
     // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
     .target(name: "SBMLKit", dependencies: ["ODEKit"], swiftSettings: hotPath),
+    // Parameter estimation: PEtab problems, objective with forward sensitivities, optimisers,
+    // multi-start fitting and profile likelihoods.
+    .target(name: "Estimation", dependencies: ["SBMLKit", "ODEKit", "StatKit"], swiftSettings: hotPath),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit", "Estimation"]),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
       name: "CARTSimServer",
@@ -61,7 +65,7 @@ let package = Package(
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit", "CARTSimServer",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit", "CARTSimServer", "Estimation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests

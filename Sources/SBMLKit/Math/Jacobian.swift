@@ -182,3 +182,30 @@ public struct JacobianProgram: Sendable {
     }
   }
 }
+
+extension CompiledSBML {
+  /// The derivatives of the right-hand side with respect to the states *and* to the
+  /// values of `parameterSlots` (constant parameters or compartments), for forward
+  /// sensitivities: `J[i·(n+m) + j]` is `∂f_i/∂u_j` for `j < n` and `∂f_i/∂p_{j−n}` after.
+  ///
+  /// The model's evaluation, with the part hoisted out as invariant put back in front (it
+  /// depends on the parameters), is differentiated by the same symbolic rules as the
+  /// Jacobian. The program runs after ``SBMLSystem/evaluate(t:u:)`` at the same point; the
+  /// value array grows by the slots it needs (``initial`` is extended here, so systems
+  /// built from the returned model have room). Nil for models without a compiled Jacobian
+  /// (delays, algebraic rules, math without derivative rules) or when a slot in
+  /// `parameterSlots` is written by the evaluation (a rule's target).
+  public func withSensitivityProgram(parameterSlots: [Int]) -> (model: CompiledSBML, program: JacobianProgram)? {
+    guard jacobian != nil, delays.isEmpty, unknownSlots.isEmpty, var c = finalCompiler else { return nil }
+    let whole = Program(instructions: invariant.instructions + main.instructions)
+    let written = Set(whole.instructions.map { Int($0.dst) })
+    guard !parameterSlots.contains(where: written.contains), Set(parameterSlots).count == parameterSlots.count else { return nil }
+    guard let jp = JacobianProgram.build(main: whole, loadSlots: loadSlots + parameterSlots, derivativeSlots: derivativeSlots,
+                                         fluxes: fluxes, compiler: &c) else { return nil }
+    var copy = self
+    // New constants and temporaries: the value array's tail.
+    copy.initial.append(contentsOf: c.initial[initial.count...])
+    copy.finalCompiler = c
+    return (copy, jp)
+  }
+}

@@ -183,7 +183,7 @@ extension Program {
 }
 
 /// Compiles expressions into a ``Program`` against a symbol → slot table.
-public struct Compiler {
+public struct Compiler: Sendable {
   public private(set) var slots: [String: Int]
   /// Initial contents of the value array (constants are written here once).
   public private(set) var initial: [Double]

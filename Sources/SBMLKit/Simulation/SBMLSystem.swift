@@ -117,6 +117,9 @@ public struct CompiledSBML: Sendable {
   public private(set) var sparsity: SparseLU?
   /// Whether the rates between events read no time (the solver then skips `∂f/∂t`).
   public var isAutonomous = false
+  /// The compiler as the last program left it (slots, constants), for programs added later
+  /// (``sensitivityProgram(parameterSlots:)``).
+  var finalCompiler: Compiler?
   /// `main` and the Jacobian program as machine code, once ``compileNative(compiler:)``
   /// has run: bit for bit the interpreter's results, several times faster.
   public private(set) var native: NativeCode?
@@ -500,6 +503,7 @@ public struct CompiledSBML: Sendable {
     self.model = model
     self.slots = slots
     self.initial = dc.initial
+    self.finalCompiler = dc
     // Before initialState(at:) runs (which runs it again after the initial program), the
     // invariant part from the initial values.
     initial.withUnsafeMutableBufferPointer { invariant.run($0.baseAddress!) }

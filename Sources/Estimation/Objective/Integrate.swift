@@ -1,0 +1,134 @@
+import Foundation
+import ODEKit
+import SBMLKit
+
+extension PEtabObjective {
+  /// One simulation's trajectory at its output times: states, sensitivities (column-major
+  /// `n × columns`), and how the solver ended.
+  struct Run {
+    var system: SBMLSystem
+    var states: [[Double]]
+    var sensitivities: [[Double]]
+    var code: ReturnCode
+    var reachedTime: Double
+  }
+
+  func integrate(_ sim: Simulation, theta: [Double], sensitivities: Bool) -> Run {
+    let sys = SBMLSystem(compiled)
+    let n = sys.dimension, m = sensitivities ? sim.columns.count : 0
+    let column = Dictionary(uniqueKeysWithValues: sim.columns.enumerated().map { ($1, $0) })
+    var run = Run(system: sys, states: [], sensitivities: [], code: .success, reachedTime: 0)
+
+    /// Initial state of a phase and its sensitivities (central differences of the initial
+    /// assignments with respect to each θ acting on the phase).
+    func initial(_ phase: Phase) -> ([Double], [Double]) {
+      func state(_ th: [Double]) -> [Double] {
+        sys.initialState(at: 0, overrides: phase.slots.map { ($0.slot, value($0.source, th)) })
+      }
+      var S = Array(repeating: 0.0, count: n * m)
+      if m > 0 {
+        for (c, k) in sim.columns.enumerated() where phase.slots.contains(where: { $0.source == .estimated(k) }) {
+          let h = 1e-6 * Swift.max(Swift.abs(theta[k]), 1e-12)
+          var up = theta, down = theta
+          up[k] += h; down[k] -= h
+          let a = state(up), b = state(down)
+          for i in 0..<n { S[c * n + i] = (a[i] - b[i]) / (2 * h) }
+        }
+      }
+      return (state(theta), S)
+    }
+    func system(_ phase: Phase) -> SensitivitySystem? {
+      guard m > 0, let program = sensitivityProgram else { return nil }
+      let map = phase.sensitivityMap.compactMap { p in column[p.parameter].map { (slot: p.slot, column: $0) } }
+      return SensitivitySystem(base: sys, program: program, parameterCount: sensitivitySlots.count, columns: m, map: map)
+    }
+    let opts = SolverOptions(rtol: options.rtol, atol: [options.atol], maxSteps: options.maxSteps)
+
+    var u: [Double], S: [Double]
+    if let pre = sim.pre {
+      (u, S) = initial(pre)
+      guard n > 0 else { return finish() }
+      let steady = steadyState(u + S, system: system(pre), base: sys, options: opts)
+      guard steady.code.isSuccessful else {
+        run.code = steady.code
+        return run
+      }
+      u = Array(steady.u[0..<n])
+      S = Array(steady.u[n...])
+      // The main condition: its parameters, then its state resets.
+      setSlots(sim.main, theta: theta, system: sys)
+      for r in sim.main.resets {
+        let factor = r.slot >= 0 ? sys.workspace.values[r.slot] : 1
+        u[r.state] = value(r.source, theta) * factor
+        for c in 0..<m { S[c * n + r.state] = 0 }
+        if case .estimated(let k) = r.source, let c = column[k], m > 0 { S[c * n + r.state] = factor }
+      }
+    } else {
+      (u, S) = initial(sim.main)
+    }
+    guard n > 0 else { return finish() }
+
+    var o = opts
+    o.saveAt = sim.times
+    let end = sim.times.last ?? 0
+    let sol: ODESolution
+    if let aug = system(sim.main) {
+      sol = solve(ODEProblem(system: aug, u0: u + S, tspan: (0, end)), method: .auto, options: o)
+    } else {
+      sol = solve(ODEProblem(system: sys, u0: u, tspan: (0, end)), method: .auto, options: o)
+    }
+    run.code = sol.returnCode
+    run.reachedTime = sol.finalTime
+    for j in 0..<sol.t.count {
+      let state = Array(sol.state(j))
+      run.states.append(Array(state[0..<n]))
+      run.sensitivities.append(Array(state[n...]))
+    }
+    // The system's value array must hold the main condition's parameters for the outputs.
+    return run
+
+    func finish() -> Run {
+      run.states = sim.times.map { _ in [] }
+      run.sensitivities = sim.times.map { _ in [] }
+      return run
+    }
+  }
+
+  /// Integrates until the right-hand side vanishes relative to the tolerances (windows of
+  /// growing length, up to 1e9 time units).
+  func steadyState<System: ODESystem>(_ u0: [Double], system: System?, base: SBMLSystem, options: SolverOptions)
+    -> (u: [Double], code: ReturnCode) {
+    var u = u0, t = 0.0, window = 1.0
+    var du = Array(repeating: 0.0, count: u0.count)
+    func converged() -> Bool {
+      u.withUnsafeBufferPointer { up in
+        du.withUnsafeMutableBufferPointer { d in
+          if let s = system { s.rhs(t: t, u: up, du: d) } else { base.rhs(t: t, u: up, du: d) }
+        }
+      }
+      var norm = 0.0
+      for i in 0..<u.count {
+        let r = du[i] / (self.options.steadyStateAtol + self.options.steadyStateRtol * Swift.abs(u[i]))
+        norm += r * r
+      }
+      return (norm / Double(max(u.count, 1))).squareRoot() < 1
+    }
+    for _ in 0..<40 {
+      if converged() { return (u, .success) }
+      var o = options
+      o.saveAt = [t + window]
+      let sol: ODESolution
+      if let s = system {
+        sol = solve(ODEProblem(system: s, u0: u, tspan: (t, t + window)), method: .auto, options: o)
+      } else {
+        sol = solve(ODEProblem(system: base, u0: u, tspan: (t, t + window)), method: .auto, options: o)
+      }
+      guard sol.returnCode.isSuccessful else { return (u, sol.returnCode) }
+      u = sol.finalState
+      t += window
+      if t > 1e9 { break }
+      window *= 4
+    }
+    return (u, converged() ? .success : .maxSteps)
+  }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Estimation
+import Foundation
+
+struct PEtabCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "petab", abstract: "PEtab problems: simulate at the nominal parameters, run the PEtab test suite.",
+    subcommands: [Simulate.self, Test.self])
+
+  struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Simulate a PEtab problem at its nominal parameters.",
+      discussion: """
+        Writes DIR/simulations.tsv (the measurement table with `simulation` in place of `measurement`) \
+        and DIR/result.json with `chi2`, `llh` (the log-likelihood, PEtab's sign) and `nllh`.
+        """)
+
+    @Argument(help: "The PEtab problem file (yaml).")
+    var problem: String
+
+    @Option(help: "Output folder.")
+    var out: String
+
+    func run() throws {
+      let p = try PEtabProblem.load(problem)
+      let objective = try PEtabObjective(p)
+      let ev = objective.evaluate(objective.nominal)
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+      try p.simulationTable(ev.simulations).write(toFile: (out as NSString).appendingPathComponent("simulations.tsv"), atomically: true, encoding: .utf8)
+      let result = SimulationResult(problem: p.name, chi2: ev.chi2, llh: ev.llh, nllh: -ev.llh, measurements: p.measurements.count,
+                                    return_code: ev.returnCode.rawValue, failure: ev.failure)
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+      try enc.encode(result).write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("result.json")))
+      print(String(format: "%@: %d measurements, chi2 %.10g, llh %.10g", p.name, p.measurements.count, ev.chi2, ev.llh))
+      if !ev.returnCode.isSuccessful { throw ExitCode(3) }
+    }
+  }
+
+  struct SimulationResult: Codable {
+    var problem: String
+    var chi2: Double
+    var llh: Double
+    var nllh: Double
+    var measurements: Int
+    var return_code: String
+    var failure: String?
+  }
+
+  struct Test: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Run every PEtab test-suite case below the given directories.",
+      discussion: """
+        A case folder NNNN holds _NNNN.yaml and _NNNN_solution.yaml (the layout of \
+        ../shared/petab-test-suite/cases). A case passes only when chi2, llh and the simulation table \
+        all agree within the case's tolerances (AMICI's rule). Prints `CASE pass|fail|unsupported|error` \
+        per case, then `N passed, N failed`; exits 1 if any case did not pass.
+        """)
+
+    @Argument(help: "Case folders, or folders containing case folders.")
+    var directories: [String]
+
+    @Flag(help: "Print the chi2, llh and simulation distance of every case.")
+    var verbose = false
+
+    func run() throws {
+      let cases = directories.flatMap { PEtabTestCase.find(under: $0) }
+      guard !cases.isEmpty else { throw ValidationError("no PEtab test cases found under \(directories.joined(separator: ", "))") }
+      var passed = 0
+      for c in cases {
+        let o = PEtabTestCase.run(c)
+        print("\(o.id) \(o.verdict.rawValue)" + (verbose || o.verdict != .pass ? "  \(o.detail)" : ""))
+        if o.verdict == .pass { passed += 1 }
+      }
+      print("\(passed) passed, \(cases.count - passed) failed")
+      if passed < cases.count { throw ExitCode(1) }
+    }
+  }
+}
