@@ -73,6 +73,7 @@ let package = Package(
     .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
     .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit", "StatKit"]),
     .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"]),
+    .testTarget(name: "EstimationTests", dependencies: ["Estimation", "SBMLKit", "ODEKit"]),
     .testTarget(
       name: "DoseFindingTests",
       dependencies: ["DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")]),

@@ -54,7 +54,7 @@ public struct PEtabTable: Sendable {
 
   public init(text: String, file: String) throws {
     self.file = file
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { l -> Substring in
+    var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map { l -> Substring in
       l.hasSuffix("\r") ? l.dropLast() : l
     }
     while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }

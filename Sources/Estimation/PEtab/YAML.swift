@@ -40,7 +40,7 @@ public enum YAML {
   public static func parse(_ text: String, file: String) throws -> YAMLValue {
     guard text.utf8.count <= maxBytes else { throw PEtabError(file: file, "larger than \(maxBytes) bytes") }
     var lines: [(indent: Int, text: String, number: Int)] = []
-    for (k, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    for (k, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).enumerated() {
       var line = String(raw)
       if line.hasSuffix("\r") { line.removeLast() }
       line = stripComment(line)
