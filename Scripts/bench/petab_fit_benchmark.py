@@ -20,7 +20,8 @@ pyPESTO side: `pypesto.petab.PetabImporter`, the AMICI model compiled once and c
 default for PEtab problems (`PetabStartpoints`: uniform within the bounds on the parameter scale,
 log10 here), drawn after `numpy.random.seed(seed)` for each problem.
 
-CARTSim side: `cartsim fit PROBLEM.yaml --starts N --seed S --threads 1 --out DIR`, then
+CARTSim side: `cartsim fit PROBLEM.yaml --starts N --seed S --threads 1 --out DIR [--cartsim-args]`
+(with cartsim's own defaults, e.g. its solver tolerances, unless --cartsim-args sets them), then
 `DIR/fit.json` is read (`best_nllh`, `best_llh`, `parameters`, `starts[]` with `nllh`, `iterations`,
 `function_evaluations`, `gradient_evaluations`, `exit_reason`, `seconds`). The two tools draw their
 start points from different generators, so the starts are not the same points.
@@ -32,6 +33,10 @@ per-start times) / number of converged starts (inf if none).
 
 The objective is the PEtab negative log-likelihood, with the 0.5*ln(2*pi*sigma^2) terms; the script
 checks this by evaluating pyPESTO's objective at the nominal parameters against reference.yaml.
+Solver accuracy matters at the 0.01 level on Fujita: at rtol = atol = 1e-8 AMICI gives -53.0934 at the
+nominal parameters, 0.0096 below the reference -53.0838 (which AMICI reproduces to 5e-6 at 1e-12).
+So the nominal point, every pyPESTO end point and CARTSim's best parameters are also re-evaluated with
+AMICI at rtol = atol = --recheck-tol (1e-12).
 """
 from __future__ import annotations
 
@@ -62,6 +67,8 @@ PACKAGE = os.path.normpath(os.path.join(HERE, "..", ".."))
 PROBLEMS = ["Boehm_JProteomeRes2014", "Fujita_SciSignal2010"]
 # convergence tolerance in nllh per problem; Fujita's sources disagree by 0.0085 (AMICI vs D2D)
 DEFAULT_TOL = {"Boehm_JProteomeRes2014": 0.01, "Fujita_SciSignal2010": 0.01}
+# agreement of the objective at the nominal parameters suggested in petab-benchmarks/README.md
+NOMINAL_TOL = {"Boehm_JProteomeRes2014": 1e-3, "Fujita_SciSignal2010": 1e-2}
 
 
 def parse_args():
@@ -75,17 +82,24 @@ def parse_args():
                     help="convergence tolerance in nllh for every problem (default 0.01 each)")
     ap.add_argument("--rtol", type=float, default=1e-8, help="AMICI relative tolerance (default 1e-8)")
     ap.add_argument("--atol", type=float, default=1e-8, help="AMICI absolute tolerance (default 1e-8)")
+    ap.add_argument("--recheck-tol", type=float, default=1e-12,
+                    help="also evaluate the nominal point, each pyPESTO end point and CARTSim's best "
+                         "parameters with AMICI at rtol = atol = this (default 1e-12; 0: skip)")
     ap.add_argument("--amici-cache", default=os.path.join(PACKAGE, ".build", "bench-amici"),
                     help="where compiled AMICI models are kept (default <package>/.build/bench-amici)")
     ap.add_argument("--cartsim", default=os.path.join(PACKAGE, ".build", "release", "cartsim"),
                     help="the cartsim binary (default <package>/.build/release/cartsim)")
     ap.add_argument("--cartsim-workdir", default=os.path.join(PACKAGE, ".build", "bench-cartsim-fit"),
                     help="parent of the --out folders of `cartsim fit`")
+    ap.add_argument("--cartsim-args", default="",
+                    help="extra arguments for `cartsim fit`, e.g. \"--rtol 1e-8 --atol 1e-8\" (default: none)")
     ap.add_argument("--cartsim-timeout", type=float, default=3600, help="seconds per `cartsim fit` run")
     ap.add_argument("--skip-cartsim", action="store_true", help="run only the pyPESTO side")
     ap.add_argument("--skip-pypesto", action="store_true", help="run only the CARTSim side")
     ap.add_argument("--pypesto-json", default=None,
                     help="take the pyPESTO results from an earlier --out file instead of running pyPESTO")
+    ap.add_argument("--check-only", action="store_true",
+                    help="only compile/load the AMICI models and check the objective at the nominal parameters")
     ap.add_argument("--out", default=None, help="write everything to this JSON file")
     return ap.parse_args()
 
@@ -178,28 +192,66 @@ def build_pypesto_problem(yaml_path, name, args, log):
     }
 
 
-def nominal_check(petab_problem, problem, ref, log):
-    """pyPESTO's objective at the nominal parameters, against the reference nllh and chi2."""
+def objective_at_tolerance(problem, x_full, tol):
+    """pyPESTO/AMICI nllh at the full parameter vector x_full (scaled), with rtol = atol = tol."""
+    import numpy as np
+    solver = problem.objective.amici_solver
+    rtol, atol = solver.get_relative_tolerance(), solver.get_absolute_tolerance()
+    solver.set_relative_tolerance(tol)
+    solver.set_absolute_tolerance(tol)
+    try:
+        return finite_or_none(problem.objective(problem.get_reduced_vector(np.asarray(x_full, dtype=float)),
+                                                sensi_orders=(0,)))
+    finally:
+        solver.set_relative_tolerance(rtol)
+        solver.set_absolute_tolerance(atol)
+
+
+def nominal_check(name, petab_problem, problem, ref, log, recheck_tol=0.0):
+    """pyPESTO's objective at the nominal parameters, against the reference nllh and chi2.
+
+    Also computes sum over the data points of 0.5*ln(2*pi*sigma^2) from AMICI's sigmas and checks
+    that fval = chi2/2 + that sum, i.e. that pyPESTO's fval is the PEtab nllh with the
+    normalisation terms (the convention of reference.yaml) and not chi2/2.
+    """
     import numpy as np
     x = problem.get_reduced_vector(np.asarray(petab_problem.x_nominal_scaled, dtype=float))
     ret = problem.objective(x, sensi_orders=(0,), return_dict=True)
     fval = float(ret["fval"])
-    chi2 = sum(float(r.chi2) for r in ret["rdatas"])
-    # sum over data points of 0.5*ln(2*pi*sigma^2) = nllh - chi2/2
+    rdatas = ret["rdatas"]
+    chi2 = sum(float(r.chi2) for r in rdatas)
+    normalisation, n_data = 0.0, 0
+    for rdata, edata in zip(rdatas, problem.objective.edatas, strict=True):
+        sigma = np.asarray(rdata.sigmay, dtype=float)
+        measured = np.isfinite(np.asarray(edata.get_measurements(), dtype=float).reshape(sigma.shape))
+        normalisation += 0.5 * float(np.sum(np.log(2 * np.pi * sigma[measured] ** 2)))
+        n_data += int(measured.sum())
+    consistent = abs(fval - (chi2 / 2 + normalisation)) <= 1e-8 * max(1.0, abs(fval))
+    tol = NOMINAL_TOL.get(name, 1e-2)
     check = {
         "fval": fval,
         "reference_nllh": ref["nllh"],
         "fval_minus_reference": fval - ref["nllh"],
+        "agreement_tolerance": tol,
+        "agrees_with_reference": bool(abs(fval - ref["nllh"]) <= tol),
         "chi2": chi2,
         "reference_chi2": ref.get("chi2"),
-        "normalisation_terms": fval - chi2 / 2,
+        "data_points": n_data,
+        "sum_half_ln_2pi_sigma2": normalisation,
+        "fval_equals_chi2_half_plus_normalisation": bool(consistent),
     }
-    check["fval_is_nllh_with_normalisation"] = bool(abs(fval - ref["nllh"]) < 0.01)
+    if recheck_tol:
+        check["recheck_tol"] = recheck_tol
+        check["fval_recheck"] = objective_at_tolerance(problem, petab_problem.x_nominal_scaled, recheck_tol)
     log(f"  nominal check: pyPESTO fval {fval:.10g}, reference nllh {ref['nllh']:.10g} "
-        f"(difference {fval - ref['nllh']:+.2e}); chi2 {chi2:.8g} vs {ref.get('chi2')}; "
-        f"fval - chi2/2 = {fval - chi2 / 2:.6g} = sum of 0.5*ln(2*pi*sigma^2) "
-        f"-> fval is the nllh with the normalisation terms: "
-        f"{'yes' if check['fval_is_nllh_with_normalisation'] else 'NO'}")
+        f"(difference {fval - ref['nllh']:+.2e}, {'within' if check['agrees_with_reference'] else 'NOT within'} "
+        f"{tol:g}); chi2 {chi2:.8g} (reference {ref.get('chi2')}); over {n_data} data points "
+        f"sum 0.5*ln(2*pi*sigma^2) = {normalisation:.8g}, and fval {'=' if consistent else '!='} "
+        f"chi2/2 + that sum: pyPESTO's fval {'is' if consistent else 'is NOT'} the nllh with the "
+        f"normalisation terms")
+    if recheck_tol and check["fval_recheck"] is not None:
+        log(f"  at rtol = atol = {recheck_tol:g}: fval {check['fval_recheck']:.10g} "
+            f"(difference to the reference {check['fval_recheck'] - ref['nllh']:+.2e})")
     return check
 
 
@@ -211,12 +263,17 @@ def run_pypesto(name, yaml_path, ref, args, recorder, log):
 
     log(f"[pyPESTO] {name}")
     import logging
+    import amici.sim.sundials  # noqa: F401  (sets up AMICI's log handler)
     for logger_name in ("amici", "pypesto", "petab", "fides"):
         logging.getLogger(logger_name).setLevel(logging.WARNING)
+        for handler in logging.getLogger(logger_name).handlers:  # AMICI's modules set DEBUG themselves
+            handler.setLevel(logging.WARNING)
     t_setup = time.perf_counter()
     petab_problem, problem, setup = build_pypesto_problem(yaml_path, name, args, log)
     setup["setup_seconds_including_compile"] = time.perf_counter() - t_setup
-    check = nominal_check(petab_problem, problem, ref, log)
+    check = nominal_check(name, petab_problem, problem, ref, log, args.recheck_tol)
+    if args.check_only:
+        return {"setup": setup, "nominal_check": check}, (petab_problem, problem)
 
     optimizer = optimize.FidesOptimizer(verbose=logging.WARNING)  # fides defaults, default Hessian update
     np.random.seed(args.seed)
@@ -230,6 +287,8 @@ def run_pypesto(name, yaml_path, ref, args, recorder, log):
     )
     wall = time.perf_counter() - t0
     iterations = recorder.runs[n_runs_before:]
+    if len(iterations) != args.starts:  # a start failed before fides ran: cannot match them up
+        iterations = []
 
     scales = [petab_problem.parameter_df.loc[x_id, petab.PARAMETER_SCALE] for x_id in problem.x_names]
     starts = []
@@ -250,6 +309,10 @@ def run_pypesto(name, yaml_path, ref, args, recorder, log):
             "x_scaled": [float(v) for v in x] if x is not None else None,
         })
     starts.sort(key=lambda s: s["start"])
+    if args.recheck_tol:
+        for s in starts:
+            s["nllh_recheck"] = (objective_at_tolerance(problem, s["x_scaled"], args.recheck_tol)
+                                 if s["x_scaled"] is not None and s["nllh"] is not None else None)
     best = min((s for s in starts if s["nllh"] is not None), key=lambda s: s["nllh"], default=None)
     best_parameters = None
     if best is not None:
@@ -275,6 +338,7 @@ def run_pypesto(name, yaml_path, ref, args, recorder, log):
         "x_names": list(problem.x_names),
         "x_free_names": [problem.x_names[i] for i in problem.x_free_indices],
         "wall_seconds": wall,
+        "recheck_tol": args.recheck_tol or None,
         "starts": starts,
         "best_parameters": best_parameters,
     }
@@ -282,16 +346,15 @@ def run_pypesto(name, yaml_path, ref, args, recorder, log):
     return out, (petab_problem, problem)
 
 
-def evaluate_with_amici(petab_problem, problem, parameters):
+def evaluate_with_amici(petab_problem, problem, parameters, tol):
     """pyPESTO/AMICI nllh at a parameter set given as id -> linear value (fixed ones: nominal)."""
-    import numpy as np
     import petab.v1 as petab
     df = petab_problem.parameter_df
     x = []
     for x_id in problem.x_names:
         lin = parameters.get(x_id, df.loc[x_id, petab.NOMINAL_VALUE])
         x.append(petab.scale(float(lin), df.loc[x_id, petab.PARAMETER_SCALE]))
-    return float(problem.objective(problem.get_reduced_vector(np.asarray(x)), sensi_orders=(0,)))
+    return objective_at_tolerance(problem, x, tol)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,7 +368,7 @@ def run_cartsim(name, yaml_path, args, log):
     if os.path.exists(fit_json):
         os.remove(fit_json)
     cmd = [args.cartsim, "fit", yaml_path, "--starts", str(args.starts), "--seed", str(args.seed),
-           "--threads", "1", "--out", out_dir]
+           "--threads", "1", "--out", out_dir, *shlex.split(args.cartsim_args)]
     log("  " + shlex.join(cmd))
     t0 = time.perf_counter()
     try:
@@ -325,19 +388,21 @@ def run_cartsim(name, yaml_path, args, log):
     starts = []
     for i, s in enumerate(fit.get("starts", [])):
         starts.append({
-            "start": i,
+            "start": s.get("start", i),
             "nllh": finite_or_none(s.get("nllh")),
             "seconds": float(s.get("seconds") or 0.0),
             "iterations": s.get("iterations"),
             "function_evaluations": s.get("function_evaluations"),
             "gradient_evaluations": s.get("gradient_evaluations"),
             "exit_reason": s.get("exit_reason"),
+            "converged_by_cartsim": s.get("converged"),
         })
     best_nllh = fit.get("best_nllh")
     if best_nllh is None and fit.get("best_llh") is not None:
         best_nllh = -fit["best_llh"]
     res.update({"best_nllh_reported": finite_or_none(best_nllh), "best_llh_reported": fit.get("best_llh"),
-                "best_parameters": fit.get("parameters"), "starts": starts})
+                "best_parameters": fit.get("parameters"), "starts_at_best_reported": fit.get("starts_at_best"),
+                "optimizer": fit.get("optimizer"), "hessian": fit.get("hessian"), "starts": starts})
     log(f"  {len(starts)} starts in {wall:.1f} s wall, best nllh {best_nllh}")
     return res
 
@@ -388,7 +453,7 @@ def main():
     args = parse_args()
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     names = [n.strip() for n in args.problems.split(",") if n.strip()]
-    bench_dir = os.path.join(args.shared, "petab-benchmarks")
+    bench_dir = os.path.abspath(os.path.join(args.shared, "petab-benchmarks"))
 
     run_pypesto_side = not args.skip_pypesto and args.pypesto_json is None
     previous = None
@@ -396,7 +461,9 @@ def main():
         with open(args.pypesto_json) as f:
             previous = json.load(f)
     report = {
-        "command_line": shlex.join([sys.executable, *sys.argv]),
+        # relative to the package root, so that no path of this machine is recorded
+        "command_line": shlex.join([os.path.relpath(sys.executable, PACKAGE),
+                                    os.path.relpath(os.path.abspath(sys.argv[0]), PACKAGE), *sys.argv[1:]]),
         "argv": sys.argv[1:],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.machine(),
@@ -404,6 +471,7 @@ def main():
         "settings": {"starts": args.starts, "seed": args.seed, "rtol": args.rtol, "atol": args.atol},
         "versions": versions() if run_pypesto_side else (previous or {}).get("versions", {}),
         "pypesto_results_from": args.pypesto_json,
+        "pypesto_settings": (previous or {}).get("settings") if args.pypesto_json else None,
         "convergence_rule": "final nllh <= target + tol; target = reference nllh, or the best nllh "
                             "found by any tool in this report if that is lower",
         "problems": {},
@@ -428,14 +496,18 @@ def main():
             prev = previous["problems"][name]["tools"].get("pypesto")
             if prev is not None:
                 entry["tools"]["pypesto"] = prev
-        if not args.skip_cartsim and cartsim_available:
+        if not args.skip_cartsim and cartsim_available and not args.check_only:
             entry["tools"]["cartsim"] = run_cartsim(name, yaml_path, args, log)
             cs = entry["tools"]["cartsim"]
             if objects is not None and cs.get("best_parameters"):
                 try:
-                    cs["best_parameters_nllh_by_amici"] = evaluate_with_amici(*objects, cs["best_parameters"])
-                    log(f"  CARTSim's best parameters evaluated by pyPESTO/AMICI: "
-                        f"nllh {cs['best_parameters_nllh_by_amici']:.10g}")
+                    for key, solver_tol in (("", args.rtol), ("_recheck", args.recheck_tol)):
+                        if solver_tol:
+                            value = evaluate_with_amici(*objects, cs["best_parameters"], solver_tol)
+                            cs["best_parameters_nllh_by_amici" + key] = value
+                            log(f"  CARTSim's best parameters evaluated by pyPESTO/AMICI at tolerance "
+                                f"{solver_tol:g}: "
+                                f"nllh {value}")
                 except Exception as e:  # noqa: BLE001
                     cs["best_parameters_nllh_by_amici_error"] = repr(e)
 
@@ -463,6 +535,8 @@ def main():
         for tool_name, tool in entry["tools"].items():
             label = {"pypesto": "pyPESTO+AMICI+fides", "cartsim": "cartsim fit"}[tool_name]
             m = tool.get("metrics")
+            if m is None and "error" not in tool:
+                continue
             if m is None:
                 lines.append(f"| {name} | {label} | failed: {tool.get('error')} | | | | | | | | |")
                 continue
@@ -475,6 +549,23 @@ def main():
                 f"{fmt(m['median_function_evaluations'], 'g')} |")
     notes = [f"- {name}: reference nllh {e['reference']['nllh']:.10g}, tol {e['tol']}, target "
              f"{e['target']:.10g} ({e['target_source']})" for name, e in report["problems"].items()]
+    for name, e in report["problems"].items():
+        pp = e["tools"].get("pypesto", {})
+        rechecked = [s.get("nllh_recheck") for s in pp.get("starts", []) if s.get("nllh_recheck") is not None]
+        if "fval_recheck" in pp.get("nominal_check", {}):
+            notes.append(f"- {name}: AMICI at the nominal parameters: {pp['nominal_check']['fval']:.8g} at "
+                         f"rtol = atol = {args.rtol:g}, {pp['nominal_check']['fval_recheck']:.8g} at "
+                         f"{pp['nominal_check']['recheck_tol']:g}")
+        if rechecked:
+            notes.append(f"- {name}: pyPESTO's best end point re-evaluated at rtol = atol = "
+                         f"{pp['recheck_tol']:g}: {min(rechecked):.8g}")
+        cs = e["tools"].get("cartsim", {})
+        if cs.get("best_parameters_nllh_by_amici") is not None:
+            notes.append(f"- {name}: CARTSim's best parameters evaluated by AMICI: "
+                         f"{cs['best_parameters_nllh_by_amici']:.8g} (CARTSim reported "
+                         f"{cs.get('best_nllh_reported')})"
+                         + (f", {cs['best_parameters_nllh_by_amici_recheck']:.8g} at {args.recheck_tol:g}"
+                            if cs.get("best_parameters_nllh_by_amici_recheck") is not None else ""))
     table = "\n".join(lines + [""] + notes)
     report["table_markdown"] = table
     print()

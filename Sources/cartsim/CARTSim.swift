@@ -15,7 +15,7 @@ struct CARTSimCommand: AsyncParsableCommand {
       the models and their parameters; benchmark the solvers.
       """,
     version: "0.1.0",
-    subcommands: [Simulate.self, Trial.self, Merge.self, Calibrate.self, Sensitivity.self, Population.self, Design.self, Validate.self, Models.self, Serve.self, Bench.self, SBMLCommand.self, PEtabCommand.self])
+    subcommands: [Simulate.self, Trial.self, Merge.self, Calibrate.self, Sensitivity.self, Population.self, Design.self, Validate.self, Models.self, Serve.self, Bench.self, SBMLCommand.self, PEtabCommand.self, Fit.self, Profile.self])
 }
 
 /// Prints an input error the way users read it and exits with status 2.

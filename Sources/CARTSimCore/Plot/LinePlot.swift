@@ -9,8 +9,10 @@ public struct LinePlot {
     public var y: [Double]
     public var color: String
     public var dashed: Bool
-    public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false) {
-      self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed
+    /// Drawn as points (data) instead of a line.
+    public var points: Bool
+    public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, points: Bool = false) {
+      self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.points = points
     }
   }
   public struct Marker {
@@ -112,7 +114,13 @@ public struct LinePlot {
     }
     // Series: break the path where a value cannot be shown.
     s += "<g clip-path=\"none\">\n"
-    for ser in series {
+    for ser in series where ser.points {
+      for (x, y) in zip(ser.x, ser.y) {
+        guard let yy = py(y) else { continue }
+        s += "<circle cx=\"\(f(px(x)))\" cy=\"\(f(yy))\" r=\"3.5\" fill=\"\(ser.color)\" fill-opacity=\"0.75\"/>\n"
+      }
+    }
+    for ser in series where !ser.points {
       var d = "", pen = false
       for (x, y) in zip(ser.x, ser.y) {
         guard let yy = py(y) else { pen = false; continue }
@@ -128,6 +136,12 @@ public struct LinePlot {
     for ser in series {
       let ly = height - 22
       let dash = ser.dashed ? " stroke-dasharray=\"7,4\"" : ""
+      if ser.points {
+        s += "<circle cx=\"\(f(lx + 12))\" cy=\"\(f(ly - 4))\" r=\"3.5\" fill=\"\(ser.color)\"/>\n"
+        s += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly))\">\(LinePlot.escape(ser.name))</text>\n"
+        lx += 40 + Double(ser.name.count) * 6.6
+        continue
+      }
       s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash)/>\n"
       s += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly))\">\(LinePlot.escape(ser.name))</text>\n"
       lx += 40 + Double(ser.name.count) * 6.6

@@ -33,7 +33,7 @@ extension PEtabObjective {
   public func evaluate(_ x: [Double], sensitivities: Bool = false) -> Evaluation {
     precondition(x.count == dimension, "one value per estimated parameter")
     let theta = linear(x)
-    let gradientWanted = sensitivities && sensitivityProgram != nil
+    let gradientWanted = sensitivities && hasGradient
     let M = problem.measurements.count, d = dimension
     var result = Evaluation(nllh: 0, chi2: 0, gradient: gradientWanted ? Array(repeating: 0, count: d) : nil,
                             fim: gradientWanted ? Array(repeating: 0, count: d * d) : nil,

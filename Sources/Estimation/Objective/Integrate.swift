@@ -19,6 +19,8 @@ extension PEtabObjective {
     let column = Dictionary(uniqueKeysWithValues: sim.columns.enumerated().map { ($1, $0) })
     var run = Run(system: sys, states: [], sensitivities: [], code: .success, reachedTime: 0)
 
+    /// dτ/dθ of each event's known trigger time, per sensitivity column.
+    var triggerTimeDerivatives: [[Double]] = []
     /// Initial state of a phase and its sensitivities (central differences of the initial
     /// assignments with respect to each θ acting on the phase).
     func initial(_ phase: Phase) -> ([Double], [Double]) {
@@ -26,16 +28,87 @@ extension PEtabObjective {
         sys.initialState(at: 0, overrides: phase.slots.map { ($0.slot, value($0.source, th)) })
       }
       var S = Array(repeating: 0.0, count: n * m)
+      triggerTimeDerivatives = Array(repeating: Array(repeating: 0.0, count: m), count: compiled.events.count)
+      func triggerTimes() -> [Double] { compiled.events.map { e in e.triggerTimeSlot.map { sys.workspace.values[$0] } ?? .nan } }
       if m > 0 {
         for (c, k) in sim.columns.enumerated() where phase.slots.contains(where: { $0.source == .estimated(k) }) {
           let h = 1e-6 * Swift.max(Swift.abs(theta[k]), 1e-12)
           var up = theta, down = theta
           up[k] += h; down[k] -= h
-          let a = state(up), b = state(down)
+          let a = state(up), ta = triggerTimes(), b = state(down), tb = triggerTimes()
           for i in 0..<n { S[c * n + i] = (a[i] - b[i]) / (2 * h) }
+          for e in 0..<ta.count where ta[e].isFinite && tb[e].isFinite { triggerTimeDerivatives[e][c] = (ta[e] - tb[e]) / (2 * h) }
         }
       }
       return (state(theta), S)
+    }
+    /// The model's events for the system with sensitivities: the state jumps as the model
+    /// says, the sensitivities by the jump condition of an event at a known time τ(θ),
+    ///     S⁺ = (∂H/∂x)·(S⁻ + f⁻·dτ/dθ) + ∂H/∂θ − f⁺·dτ/dθ,
+    /// with H the event's assignments (∂H/∂x, ∂H/∂θ by central differences).
+    func events(_ phase: Phase) -> [StateEvent] {
+      let base = sys.stateEvents()
+      guard m > 0 else { return base }
+      let modelEvents = compiled.events.count
+      let dTau = triggerTimeDerivatives
+      return base.enumerated().map { index, e in
+        var w = StateEvent(label: e.label, direction: e.direction, condition: { t, u in
+          e.condition(t, UnsafeBufferPointer(rebasing: u[0..<n]))
+        }, action: { t, u in
+          let before = Array(u[0..<n])
+          var after = before
+          let outcome = e.action(t, &after)
+          guard index < modelEvents, outcome == .continue else {
+            for i in 0..<n { u[i] = after[i] }
+            return outcome
+          }
+          func jump(_ x: [Double]) -> [Double] { var y = x; _ = e.action(t, &y); return y }
+          func rate(_ x: [Double]) -> [Double] {
+            var du = Array(repeating: 0.0, count: n)
+            x.withUnsafeBufferPointer { xp in du.withUnsafeMutableBufferPointer { sys.rhs(t: t, u: xp, du: $0) } }
+            return du
+          }
+          let fMinus = rate(before), fPlus = rate(after)
+          var Hx = Array(repeating: 0.0, count: n * n)
+          let scale = before.map { Swift.abs($0) }.max() ?? 0
+          for j in 0..<n {
+            let h = 1e-6 * Swift.max(Swift.abs(before[j]), 1e-6 * scale, 1e-12)
+            var up = before, down = before
+            up[j] += h; down[j] -= h
+            let a = jump(up), b = jump(down)
+            for i in 0..<n { Hx[i * n + j] = (a[i] - b[i]) / (2 * h) }
+          }
+          for (c, k) in sim.columns.enumerated() {
+            let tau = dTau[index][c]
+            var v = (0..<n).map { u[n + c * n + $0] + fMinus[$0] * tau }
+            var Hp = Array(repeating: 0.0, count: n)
+            if phase.slots.contains(where: { $0.source == .estimated(k) }) {
+              let h = 1e-6 * Swift.max(Swift.abs(theta[k]), 1e-12)
+              var th = theta
+              th[k] += h
+              setSlots(phase, theta: th, system: sys)
+              let a = jump(before)
+              th[k] -= 2 * h
+              setSlots(phase, theta: th, system: sys)
+              let b = jump(before)
+              setSlots(phase, theta: theta, system: sys)
+              for i in 0..<n { Hp[i] = (a[i] - b[i]) / (2 * h) }
+            }
+            v = (0..<n).map { i in
+              var acc = 0.0
+              for j in 0..<n { acc += Hx[i * n + j] * v[j] }
+              return acc + Hp[i] - fPlus[i] * tau
+            }
+            for i in 0..<n { u[n + c * n + i] = v[i] }
+          }
+          for i in 0..<n { u[i] = after[i] }
+          return .continue
+        }, fireIfTrueAtStart: e.fireIfTrueAtStart)
+        w.exactTime = e.exactTime
+        w.cancelsWhenFalse = e.cancelsWhenFalse
+        w.priority = e.priority.map { p in { t, u in p(t, UnsafeBufferPointer(rebasing: u[0..<n])) } }
+        return w
+      }
     }
     func system(_ phase: Phase) -> SensitivitySystem? {
       guard m > 0, let program = sensitivityProgram else { return nil }
@@ -73,10 +146,11 @@ extension PEtabObjective {
     let end = sim.times.last ?? 0
     let sol: ODESolution
     if let aug = system(sim.main) {
-      sol = solve(ODEProblem(system: aug, u0: u + S, tspan: (0, end)), method: .auto, options: o)
+      sol = solve(ODEProblem(system: aug, u0: u + S, tspan: (0, end), stateEvents: events(sim.main)), method: .auto, options: o)
     } else {
-      sol = solve(ODEProblem(system: sys, u0: u, tspan: (0, end)), method: .auto, options: o)
+      sol = solve(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), method: .auto, options: o)
     }
+    if ProcessInfo.processInfo.environment["CARTSIM_DEBUG_STATS"] != nil { print(sol.stats, m) }
     run.code = sol.returnCode
     run.reachedTime = sol.finalTime
     for j in 0..<sol.t.count {

@@ -247,5 +247,9 @@ public struct PEtabObjective: Sendable {
   }
 
   public var dimension: Int { parameterIDs.count }
-  public var hasGradient: Bool { sensitivityProgram != nil }
+  /// Gradients need the sensitivity program and events that fire at known times without
+  /// delay (state-triggered and delayed events are not differentiated here).
+  public var hasGradient: Bool {
+    sensitivityProgram != nil && compiled.events.allSatisfy { $0.triggerTimeSlot != nil && $0.delaySlot == nil }
+  }
 }

@@ -37,6 +37,9 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
   var dimension: Int { n * (1 + m) }
   var isAutonomous: Bool { base.isAutonomous }
   var hasAnalyticJacobian: Bool { true }
+  /// Block lower triangular: ∂f/∂x on the diagonal, the sensitivities' dependence on x in
+  /// the first block column.
+  var blockLayout: (size: Int, count: Int)? { (n, m + 1) }
 
   /// ∂f/∂x into `J` and ∂f/∂p into `F` at (t, x), the model evaluated there (and f in `du`).
   func derivatives(t: Double, x: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,

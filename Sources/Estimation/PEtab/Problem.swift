@@ -75,7 +75,6 @@ public struct PEtabProblem: Sendable {
 
   public static func load(_ path: String) throws -> PEtabProblem {
     let url = URL(fileURLWithPath: path)
-    let name = url.lastPathComponent
     let data: Data
     do { data = try Data(contentsOf: url) } catch { throw PEtabError(file: path, "cannot be read (\(error.localizedDescription))") }
     guard let text = String(data: data, encoding: .utf8) else { throw PEtabError(file: path, "is not UTF-8 text") }

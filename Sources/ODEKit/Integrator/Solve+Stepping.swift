@@ -346,15 +346,27 @@ extension _Integrator {
     stats.luDecompositions += 1
     // Along the sparsity pattern while the Jacobian is the analytic one (zero outside it)
     // and the pivots in the fixed order are large enough; else dense with partial pivoting.
-    var factors = jacobianOnPattern ? sparse : nil
-    if let sp = factors {
+    let blocks = sys.blockLayout.flatMap { $0.size * $0.count == n && $0.count > 1 ? $0 : nil }
+    var factors = jacobianOnPattern && blocks == nil ? sparse : nil
+    if let (nb, count) = blocks {
+      // Each diagonal block on its own, with partial pivoting; at offset b·nb² of `lu`.
+      for b in 0..<count {
+        let o = b * nb, block = lu + b * nb * nb
+        for i in 0..<nb {
+          let ri = 1 / scale[o + i]
+          for j in 0..<nb { block[i * nb + j] = -jac[(o + i) * n + o + j] * scale[o + j] * ri }
+          block[i * nb + i] += inv
+        }
+        guard luFactor(block, nb, piv + o) else { return .nan }
+      }
+    } else if let sp = factors {
       for e in 0..<sp.entryCount {
         let p = sp.entryAt[e], i = sp.entryRow[e], j = sp.entryColumn[e]
         lu[p] = -jac[p] * scale[j] * (1 / scale[i]) + (i == j ? inv : 0)
       }
       if !sp.factor(lu) { factors = nil; stats.sparseFallbacks += 1 }
     }
-    if factors == nil {
+    if factors == nil && blocks == nil {
       for i in 0..<n {
         let ri = 1 / scale[i]
         for j in 0..<n { lu[i * n + j] = -jac[i * n + j] * scale[j] * ri }
@@ -364,7 +376,19 @@ extension _Integrator {
     }
     func linsolve(_ x: UnsafeMutablePointer<Double>) {
       for i in 0..<n { x[i] /= scale[i] }
-      if let sp = factors { sp.solve(lu, x) } else { luSolve(lu, n, piv, x) }
+      if let (nb, count) = blocks {
+        luSolve(lu, nb, piv, x)
+        for b in 1..<count {
+          let o = b * nb
+          for i in 0..<nb {
+            var acc = 0.0
+            let row = (o + i) * n, ri = 1 / scale[o + i]
+            for j in 0..<nb where jac[row + j] != 0 { acc -= jac[row + j] * scale[j] * ri * x[j] }
+            x[o + i] -= acc
+          }
+          luSolve(lu + b * nb * nb, nb, piv + o, x + o)
+        }
+      } else if let sp = factors { sp.solve(lu, x) } else { luSolve(lu, n, piv, x) }
       for i in 0..<n { x[i] *= scale[i] }
       stats.linearSolves += 1
     }

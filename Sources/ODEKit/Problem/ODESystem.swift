@@ -16,6 +16,11 @@ public protocol ODESystem {
   /// pattern (``jacobian(t:u:J:)`` must then write zeros outside it). Defaults to `nil`:
   /// dense LU with partial pivoting.
   var sparsity: SparseLU? { get }
+  /// `(size, count)` when the Jacobian is block lower triangular with `count` square blocks
+  /// of `size` on the diagonal and non-zero blocks off the diagonal only in the first block
+  /// column (a system with its forward sensitivities): the stiff solver then factorises
+  /// the diagonal blocks alone and solves by block forward substitution. Defaults to `nil`.
+  var blockLayout: (size: Int, count: Int)? { get }
   /// Writes `f(t, u)` into `du`. `du` has `dimension` elements and is not zeroed first.
   func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>)
   /// Writes `∂f/∂u` row-major into `J` (`J[i * n + j] = ∂f_i/∂u_j`, `n × n` elements).
@@ -26,6 +31,7 @@ extension ODESystem {
   @inlinable public var isAutonomous: Bool { false }
   @inlinable public var hasAnalyticJacobian: Bool { false }
   @inlinable public var sparsity: SparseLU? { nil }
+  @inlinable public var blockLayout: (size: Int, count: Int)? { nil }
   @inlinable
   public func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {
     preconditionFailure("jacobian(t:u:J:) called on a system without an analytic Jacobian")

@@ -1,0 +1,143 @@
+import Foundation
+
+/// A trust-region method for bound-constrained problems in the spirit of fides (Fröhlich &
+/// Sorger 2022): the Fisher information (Gauss–Newton) as Hessian model, switched to BFGS
+/// updates started from it once Gauss–Newton stops predicting the decrease (large
+/// residuals), the subproblem solved exactly on the free variables (those not held at a
+/// bound by the gradient), and a step that is either projected onto the box or truncated at
+/// its boundary, whichever the model predicts better.
+public struct TrustRegionOptimizer: Sendable {
+  public var rules = StoppingRules()
+  /// Consecutive accepted steps at the trust-region radius with a mediocre model (ρ < 0.75)
+  /// after which BFGS updates, started from the Fisher information, replace it.
+  public var switchAfter = 5
+  public var hessian = HessianApproximation.hybrid
+  public init() {}
+
+  public func minimize(_ problem: BoundedProblem, from start: [Double]) -> OptimizerResult {
+    let d = problem.dimension, lo = problem.lower, hi = problem.upper
+    let began = Date()
+    var x = clip(start, lo, hi)
+    var evaluations = 0, gradients = 0
+    func eval(_ x: [Double], _ derivatives: Bool) -> (f: Double, gradient: [Double]?, fim: [Double]?) {
+      evaluations += 1
+      if derivatives { gradients += 1 }
+      return problem.evaluate(x, derivatives)
+    }
+    var current = eval(x, true)
+    guard current.f.isFinite, var g = current.gradient else {
+      return OptimizerResult(x: x, f: current.f, iterations: 0, functionEvaluations: evaluations, gradientEvaluations: gradients,
+                             exitReason: "the objective could not be evaluated at the start", converged: false)
+    }
+    var f = current.f
+    var B = current.fim ?? Self.identity(d)
+    var useBFGS = current.fim == nil || hessian == .bfgs
+    if hessian == .bfgs, let fim = current.fim { B = fim }
+    var radius = 1.0
+    var mediocre = 0
+    let switchAfter = hessian == .hybrid ? self.switchAfter : hessian == .fim ? Int.max : 0
+    var reason = "maximum iterations reached", converged = false
+    var iteration = 0
+    while iteration < rules.maxIterations {
+      iteration += 1
+      if Date().timeIntervalSince(began) > rules.maxSeconds { reason = "time limit"; break }
+      let pg = projectedGradient(x, g, lo, hi)
+      if norm(pg) < rules.gatol { reason = "gradient below gatol"; converged = true; break }
+      // Coleman–Li affine scaling (Coleman & Li 1996, SIAM J. Optim. 6:418; as fides):
+      // v is the distance to the bound the gradient points to, D = √|v|, and the scaled
+      // Hessian gains diag(|g|) for those bounds. Variables approaching a bound take ever
+      // smaller steps toward it; iterates stay strictly inside the box.
+      var D = Array(repeating: 1.0, count: d), C = Array(repeating: 0.0, count: d)
+      for i in 0..<d {
+        if g[i] < 0 && hi[i].isFinite { D[i] = max(hi[i] - x[i], 0).squareRoot(); C[i] = -g[i] }
+        else if g[i] > 0 && lo[i].isFinite { D[i] = max(x[i] - lo[i], 0).squareRoot(); C[i] = g[i] }
+      }
+      let free = (0..<d).filter { D[$0] > 0 }
+      let gh = free.map { D[$0] * g[$0] }
+      var Bh = Array(repeating: 0.0, count: free.count * free.count)
+      for (a, i) in free.enumerated() {
+        for (b, j) in free.enumerated() { Bh[a * free.count + b] = D[i] * B[i * d + j] * D[j] }
+        Bh[a * free.count + a] += C[i]
+      }
+      let sh = trustRegionStep(gh, Bh, radius: radius)
+      var p = Array(repeating: 0.0, count: d)
+      for (a, i) in free.enumerated() { p[i] = D[i] * sh[a] }
+      // The quadratic model of fides, with the scaling term ½ŝᵀCŝ.
+      func model(_ s: [Double]) -> Double {
+        var q = dot(g, s) + 0.5 * dot(s, multiply(B, s))
+        for i in 0..<d where D[i] > 0 && C[i] > 0 { q += 0.5 * C[i] * (s[i] / D[i]) * (s[i] / D[i]) }
+        return q
+      }
+      func interior(_ p: [Double]) -> [Double] {
+        var alpha = 1.0
+        for i in 0..<d where p[i] != 0 {
+          let bound = p[i] > 0 ? hi[i] : lo[i]
+          alpha = min(alpha, max(0, (bound - x[i]) / p[i]))
+        }
+        // Stop short of the bound: θ = max(0.95, 1 − ‖∇‖) as in fides.
+        let theta = alpha < 1 ? max(0.95, 1 - norm(pg)) : 1
+        return p.map { $0 * alpha * theta }
+      }
+      // Candidates: the trust-region step kept inside, and the scaled steepest-descent
+      // (Cauchy) step; the one the model prefers.
+      let truncated = interior(p)
+      var cauchy = free.isEmpty ? p : { () -> [Double] in
+        let dir = (0..<d).map { -D[$0] * D[$0] * g[$0] }
+        let dn = norm(zip(dir, D).map { $1 > 0 ? $0 / $1 : 0 })
+        let curvature = model(dir) - dot(g, dir)
+        var t = dn > 0 ? radius / dn : 0
+        if curvature > 0 { t = min(t, -dot(g, dir) / (2 * curvature)) }
+        return dir.map { $0 * t }
+      }()
+      cauchy = interior(cauchy)
+      let s = model(truncated) <= model(cauchy) ? truncated : cauchy
+      let scaledNorm = norm((0..<d).map { D[$0] > 0 ? s[$0] / D[$0] : 0 })
+      let predicted = -model(s)
+      let stepNorm = scaledNorm
+      if norm(s) == 0 || predicted <= 0 {
+        if radius < 1e-12 { reason = "trust region collapsed"; break }
+        radius *= 0.25
+        continue
+      }
+      let xNew = clip(zip(x, s).map(+), lo, hi)
+      let trial = eval(xNew, true)
+      let actual = f - trial.f
+      let rho = trial.f.isFinite ? actual / predicted : -1
+      let radiusUsed = radius
+      if rho < 0.25 { radius = 0.25 * stepNorm } else if rho > 0.75 && stepNorm > 0.9 * radius { radius = min(2 * radius, 1e3) }
+      if rho > 1e-4, let gNew = trial.gradient {
+        let change = actual
+        // BFGS update (always tracked once active; started from the Fisher information).
+        // Gauss–Newton is mediocre when accepted steps keep hitting the radius without
+        // earning its growth: large residuals; BFGS learns the curvature it misses.
+        if !useBFGS {
+          mediocre = rho < 0.75 && stepNorm >= 0.9 * radiusUsed ? mediocre + 1 : 0
+          if mediocre >= switchAfter { useBFGS = true }
+        }
+        if useBFGS {
+          let y = zip(gNew, g).map(-), Bs = multiply(B, s)
+          let sy = dot(s, y), sBs = dot(s, Bs)
+          if sy > 1e-12 * norm(s) * norm(y) && sBs > 0 {
+            for i in 0..<d { for j in 0..<d { B[i * d + j] += y[i] * y[j] / sy - Bs[i] * Bs[j] / sBs } }
+          }
+        } else if let fim = trial.fim {
+          B = fim
+        }
+        x = xNew; f = trial.f; g = gNew
+        current = trial
+        if change < rules.fatol || change < rules.frtol * abs(f) {
+          reason = "objective change below tolerance"; converged = true; break
+        }
+      }
+      if radius < 1e-12 { reason = "trust region collapsed"; break }
+    }
+    return OptimizerResult(x: x, f: f, iterations: iteration, functionEvaluations: evaluations, gradientEvaluations: gradients,
+                           exitReason: reason, converged: converged)
+  }
+
+  static func identity(_ d: Int) -> [Double] {
+    var I = Array(repeating: 0.0, count: d * d)
+    for i in 0..<d { I[i * d + i] = 1 }
+    return I
+  }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import CARTSimCore
+import Estimation
+import Foundation
+
+extension OptimizerKind: ExpressibleByArgument {}
+extension HessianApproximation: ExpressibleByArgument {}
+
+/// Options shared by `fit` and `profile`: solver tolerances and the optimiser.
+struct EstimationOptions: ParsableArguments {
+  @Option(help: "Optimiser: trust-region (Fisher information / BFGS hybrid, as fides) or lbfgsb.")
+  var optimizer: OptimizerKind = .trustRegion
+
+  @Option(help: "Hessian model of the trust-region optimiser: fim (Gauss–Newton), hybrid (FIM, then BFGS when it predicts poorly) or bfgs.")
+  var hessian: HessianApproximation = .hybrid
+
+  @Option(help: "Maximum iterations per local optimisation (1–100000).")
+  var maxIterations = 1000
+
+  @Option(help: "Relative tolerance of the ODE solver.")
+  var rtol = 1e-8
+
+  @Option(help: "Absolute tolerance of the ODE solver.")
+  var atol = 1e-10
+
+  @Option(name: .customLong("threads"), help: "Worker threads (default: all cores; results do not depend on it).")
+  var requestedThreads: Int?
+
+  var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+  func validate() throws {
+    guard (1...100_000).contains(maxIterations) else { throw ValidationError("--max-iterations must be 1–100000") }
+    guard rtol > 0, rtol < 1, atol > 0, atol < 1 else { throw ValidationError("--rtol and --atol must be in (0, 1)") }
+    if let t = requestedThreads, !(1...MultiStartFit.maxThreads).contains(t) { throw ValidationError("--threads must be 1–\(MultiStartFit.maxThreads)") }
+  }
+
+  func objective(_ path: String) throws -> (PEtabProblem, PEtabObjective) {
+    let problem = try PEtabProblem.load(path)
+    var o = PEtabObjective.Options()
+    o.rtol = rtol
+    o.atol = atol
+    let objective = try PEtabObjective(problem, options: o)
+    guard objective.hasGradient else {
+      throw ValidationError("\(path): the model cannot be differentiated (delays, algebraic rules or math without derivative rules), so it cannot be fitted with gradients")
+    }
+    guard objective.dimension > 0 else { throw ValidationError("\(path): no parameter has estimate = 1") }
+    return (problem, objective)
+  }
+
+  var rules: StoppingRules {
+    var r = StoppingRules()
+    r.maxIterations = maxIterations
+    return r
+  }
+}
+
+struct Fit: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Fit a PEtab problem by multi-start local optimisation.",
+    discussion: """
+      Starts from a Latin hypercube within the bounds on the parameter scale (or from the \
+      initialisation priors), optimises each start with gradients from forward sensitivities, on all \
+      cores; results depend on --seed only, not on --threads. Writes DIR/fit.json (best_llh, best_nllh, \
+      parameters on the linear scale, every start), DIR/parameters.tsv (the parameter table with the \
+      estimates as nominal values), DIR/simulations.tsv at the best fit, and the plots waterfall.svg, \
+      parameters.svg and fit_<observable>.svg.
+      """)
+
+  @Argument(help: "The PEtab problem file (yaml).")
+  var problem: String
+
+  @Option(help: "Number of starts (1–100000).")
+  var starts = 20
+
+  @Option(help: "Seed of the starting points.")
+  var seed: UInt64 = 1
+
+  @OptionGroup var estimation: EstimationOptions
+
+  @Option(help: "Output folder.")
+  var out: String
+
+  @Flag(help: "No progress bar.")
+  var quiet = false
+
+  func validate() throws {
+    guard (1...MultiStartFit.maxStarts).contains(starts) else { throw ValidationError("--starts must be 1–\(MultiStartFit.maxStarts)") }
+  }
+
+  func run() throws {
+    let (p, objective) = try estimation.objective(problem)
+    var fit = MultiStartFit()
+    fit.starts = starts
+    fit.seed = seed
+    fit.threads = estimation.threads
+    fit.optimizer = estimation.optimizer
+    fit.hessian = estimation.hessian
+    fit.rules = estimation.rules
+    let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "starts")
+    let began = Date()
+    let result = fit.run(objective) { done, total, _ in bar.update(done, total) }
+    bar.finish()
+    guard let doc = try FitReport.write(problem: p, objective: objective, fit: fit, result: result, to: out) else {
+      throw ValidationError("no start reached a finite objective; nothing written")
+    }
+    print(String(format: "%@: %d parameters, %d starts in %.1f s; best nllh %.6f (llh %.6f), %d start%@ within 0.01 of it",
+                 p.name, objective.dimension, starts, Date().timeIntervalSince(began), doc.best_nllh, doc.best_llh,
+                 doc.starts_at_best, doc.starts_at_best == 1 ? "" : "s"))
+    print("wrote \(out)/fit.json, parameters.tsv, simulations.tsv and the plots")
+  }
+}
+
+struct Profile: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Profile likelihoods of the estimated parameters around a fit.",
+    discussion: """
+      Reads the best parameters of DIR/fit.json (written by `cartsim fit`), fixes each estimated \
+      parameter on a sequence of values in both directions and re-optimises the others, until the \
+      objective rises by more than χ²₁(0.95)/2 = 1.92 or the bound is reached. Writes \
+      OUT/profiles.json (points, 95% confidence interval on the linear scale, identifiability flag) \
+      and OUT/profile_<id>.svg.
+      """)
+
+  @Argument(help: "The PEtab problem file (yaml).")
+  var problem: String
+
+  @Option(name: .customLong("from"), help: "fit.json of a fit of this problem.")
+  var fitFile: String
+
+  @OptionGroup var estimation: EstimationOptions
+
+  @Option(help: "Output folder (default: the folder of --from).")
+  var out: String?
+
+  @Flag(help: "No progress bar.")
+  var quiet = false
+
+  func run() throws {
+    let (p, objective) = try estimation.objective(problem)
+    let doc = try FitReport.read(fitFile)
+    var optimum: [Double] = []
+    for id in objective.parameterIDs {
+      guard let v = doc.parameters_on_scale[id] else {
+        throw ValidationError("\(fitFile): parameters_on_scale has no value for '\(id)' (a fit of another problem?)")
+      }
+      optimum.append(v)
+    }
+    var profiler = ProfileLikelihood()
+    profiler.optimizer = estimation.optimizer
+    profiler.hessian = estimation.hessian
+    profiler.rules = estimation.rules
+    profiler.threads = estimation.threads
+    let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "parameters")
+    let profiles = profiler.run(objective, optimum: optimum) { done, total in bar.update(done, total) }
+    bar.finish()
+    let dir = out ?? (fitFile as NSString).deletingLastPathComponent
+    let best = profiles.map(\.bestNllh).min() ?? doc.best_nllh
+    try ProfileReport.write(problem: p.name, profiles: profiles, bestNllh: best, to: dir.isEmpty ? "." : dir)
+    for pr in profiles {
+      func show(_ v: Double?) -> String { v.map { String(format: "%.4g", $0) } ?? "open" }
+      print("\(pr.parameter): 95% CI [\(show(pr.lower95)), \(show(pr.upper95))]  \(pr.identifiability.rawValue)")
+    }
+    print("wrote \(dir.isEmpty ? "." : dir)/profiles.json and profile_<id>.svg")
+  }
+}
