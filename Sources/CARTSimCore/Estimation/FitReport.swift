@@ -126,7 +126,12 @@ public enum FitReport {
     var out: [(String, String)] = []
     let observables = curves.map(\.observable).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     for o in observables {
-      var plot = LinePlot(title: "\(o): data and fit (\(title))", xLabel: "time", yLabel: o)
+      let mine = curves.filter { $0.observable == o }
+      var plot = LinePlot(title: "\(o): data and fit (\(title))", xLabel: "time", yLabel: o, logY: mine.first?.logScale ?? false)
+      if plot.logY {
+        let values = mine.flatMap { $0.data + $0.values }.filter { $0 > 0 }
+        if let lo = values.min(), let hi = values.max() { plot.logSpanDecades = max(1, (log10(hi) - log10(lo)).rounded(.up) + 1) }
+      }
       for (k, c) in curves.filter({ $0.observable == o }).enumerated() {
         let color = palette[k % palette.count]
         let name = (c.preequilibration.map { "\($0) → " } ?? "") + c.condition

@@ -10,6 +10,8 @@ extension PEtabObjective {
     public var values: [Double]
     public var dataTimes: [Double]
     public var data: [Double]
+    /// The observable is compared on a log scale (log or log10 transformation).
+    public var logScale: Bool
   }
 
   /// Every (observable, simulation) pair with data, simulated at `x` on `points` evenly
@@ -40,7 +42,8 @@ extension PEtabObjective {
         out.append(Curve(observable: problem.observables[o].id, condition: problem.conditions[sim.condition].id,
                          preequilibration: sim.preequilibration.map { problem.conditions[$0].id },
                          times: dense.times, values: values,
-                         dataTimes: mine.map { problem.measurements[$0].time }, data: mine.map { problem.measurements[$0].value }))
+                         dataTimes: mine.map { problem.measurements[$0].time }, data: mine.map { problem.measurements[$0].value },
+                         logScale: problem.observables[o].transformation != .lin))
       }
     }
     return out

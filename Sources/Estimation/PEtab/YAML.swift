@@ -138,6 +138,9 @@ public enum YAML {
   }
 
   static func scalarOrFlow(_ text: String, file: String, line: Int) throws -> YAMLValue {
+    if let f = text.first, "&*!|>{".contains(f) {
+      throw PEtabError(file: file, line: line, "unsupported YAML construct '\(f)'")
+    }
     if text.hasPrefix("[") {
       guard text.hasSuffix("]") else { throw PEtabError(file: file, line: line, "unterminated flow sequence") }
       let inner = text.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
