@@ -2,9 +2,11 @@ import ArgumentParser
 import CARTSimCore
 import Estimation
 import Foundation
+import ODEKit
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension HessianApproximation: ExpressibleByArgument {}
+extension ODEMethod: ExpressibleByArgument {}
 
 /// Options shared by `fit` and `profile`: solver tolerances and the optimiser.
 struct EstimationOptions: ParsableArguments {
@@ -23,6 +25,9 @@ struct EstimationOptions: ParsableArguments {
   @Option(help: "Absolute tolerance of the ODE solver.")
   var atol = 1e-10
 
+  @Option(help: "ODE method: auto (DP5, switching to Rodas4 when stiff), rodas4 or dp5.")
+  var method: ODEMethod = .auto
+
   @Option(name: .customLong("threads"), help: "Worker threads (default: all cores; results do not depend on it).")
   var requestedThreads: Int?
 
@@ -39,6 +44,7 @@ struct EstimationOptions: ParsableArguments {
     var o = PEtabObjective.Options()
     o.rtol = rtol
     o.atol = atol
+    o.method = method
     let objective = try PEtabObjective(problem, options: o)
     guard objective.hasGradient else {
       throw ValidationError("\(path): the model cannot be differentiated (delays, algebraic rules or math without derivative rules), so it cannot be fitted with gradients")

@@ -146,9 +146,9 @@ extension PEtabObjective {
     let end = sim.times.last ?? 0
     let sol: ODESolution
     if let aug = system(sim.main) {
-      sol = solve(ODEProblem(system: aug, u0: u + S, tspan: (0, end), stateEvents: events(sim.main)), method: .auto, options: o)
+      sol = solve(ODEProblem(system: aug, u0: u + S, tspan: (0, end), stateEvents: events(sim.main)), method: options.method, options: o)
     } else {
-      sol = solve(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), method: .auto, options: o)
+      sol = solve(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), method: options.method, options: o)
     }
     if ProcessInfo.processInfo.environment["CARTSIM_DEBUG_STATS"] != nil { print(sol.stats, m) }
     run.code = sol.returnCode
@@ -193,9 +193,9 @@ extension PEtabObjective {
       o.saveAt = [t + window]
       let sol: ODESolution
       if let s = system {
-        sol = solve(ODEProblem(system: s, u0: u, tspan: (t, t + window)), method: .auto, options: o)
+        sol = solve(ODEProblem(system: s, u0: u, tspan: (t, t + window)), method: self.options.method, options: o)
       } else {
-        sol = solve(ODEProblem(system: base, u0: u, tspan: (t, t + window)), method: .auto, options: o)
+        sol = solve(ODEProblem(system: base, u0: u, tspan: (t, t + window)), method: self.options.method, options: o)
       }
       guard sol.returnCode.isSuccessful else { return (u, sol.returnCode) }
       u = sol.finalState

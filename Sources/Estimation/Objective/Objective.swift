@@ -25,7 +25,9 @@ public struct PEtabObjective: Sendable {
     /// Steady state (preequilibration): max |dx/dt| / (atol + rtol·|x|) below 1.
     public var steadyStateRtol = 1e-8
     public var steadyStateAtol = 1e-10
-    public var maxSteps = 200_000
+    public var maxSteps = 10_000
+    /// The integration method (Rodas4 suits the stiff systems of most biochemical models).
+    public var method = ODEMethod.auto
     public init() {}
   }
 

@@ -20,6 +20,10 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
   /// (index into the parameter slots, sensitivity column) pairs of this phase.
   let map: [(slot: Int, column: Int)]
   let scratch: Scratch
+  /// The program's entries as (row, column, slot), columns past n being parameter slots.
+  let layout: [(Int, Int, Int)]
+  /// Per parameter slot, the sensitivity columns it acts on.
+  let columnsOfSlot: [[Int]]
 
   final class Scratch: @unchecked Sendable {
     var J: [Double], F: [Double], J1: [Double], F1: [Double], du: [Double], u: [Double]
@@ -32,6 +36,11 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
   init(base: SBMLSystem, program: JacobianProgram, parameterCount p: Int, columns m: Int, map: [(slot: Int, column: Int)]) {
     self.base = base; self.program = program; self.n = base.dimension; self.m = m; self.p = p; self.map = map
     scratch = Scratch(n: base.dimension, p: p)
+    let w = base.dimension + p
+    layout = program.entries.map { ($0.index / w, $0.index % w, $0.slot) }
+    var cols = Array(repeating: [Int](), count: p)
+    for (slot, column) in map { cols[slot].append(column) }
+    columnsOfSlot = cols
   }
 
   var dimension: Int { n * (1 + m) }
@@ -59,22 +68,21 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
   }
 
   func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
-    let n = self.n
-    scratch.J.withUnsafeMutableBufferPointer { J in
-      scratch.F.withUnsafeMutableBufferPointer { F in
-        derivatives(t: t, x: UnsafeBufferPointer(rebasing: u[0..<n]), du: UnsafeMutableBufferPointer(rebasing: du[0..<n]),
-                    J: J.baseAddress!, F: F.baseAddress!)
-        for k in 0..<m {
-          let s = n * (k + 1)
-          for i in 0..<n {
-            var acc = 0.0
-            for j in 0..<n { acc += J[i * n + j] * u[s + j] }
-            du[s + i] = acc
-          }
-        }
-        for (slot, k) in map {
-          let s = n * (k + 1)
-          for i in 0..<n { du[s + i] += F[i * p + slot] }
+    let n = self.n, m = self.m
+    base.rhs(t: t, u: UnsafeBufferPointer(rebasing: u[0..<n]), du: UnsafeMutableBufferPointer(rebasing: du[0..<n]))
+    let v = base.workspace.values
+    program.program.run(v)
+    for i in n..<du.count { du[i] = 0 }
+    // J·S_k + F_k from the non-zero entries alone.
+    layout.withUnsafeBufferPointer { e in
+      for k in 0..<e.count {
+        let (i, j, slot) = e[k]
+        let value = v[slot]
+        if value == 0 { continue }
+        if j < n {
+          for c in 0..<m { du[n * (c + 1) + i] += value * u[n * (c + 1) + j] }
+        } else {
+          for c in columnsOfSlot[j - n] { du[n * (c + 1) + i] += value }
         }
       }
     }
