@@ -1,16 +1,16 @@
 import Foundation
 
 /// A trust-region method for bound-constrained problems in the spirit of fides (Fröhlich &
-/// Sorger 2022): the Fisher information (Gauss–Newton) as Hessian model, switched to BFGS
-/// updates started from it once Gauss–Newton stops predicting the decrease (large
-/// residuals), the subproblem solved exactly on the free variables (those not held at a
-/// bound by the gradient), and a step that is either projected onto the box or truncated at
-/// its boundary, whichever the model predicts better.
+/// Sorger 2022, PLoS Comput. Biol. 18:e1010322): Coleman–Li affine scaling, the subproblem
+/// solved exactly, the better of the truncated trust-region step and the scaled Cauchy step,
+/// and the Fisher information (Gauss–Newton) as Hessian model, replaced by BFGS once the
+/// trust region stops changing (fides' HybridFixed).
 public struct TrustRegionOptimizer: Sendable {
   public var rules = StoppingRules()
-  /// Consecutive accepted steps at the trust-region radius with a mediocre model (ρ < 0.75)
-  /// after which BFGS updates, started from the Fisher information, replace it.
-  public var switchAfter = 5
+  /// Iterations in a row without a change of the trust-region radius after which the BFGS
+  /// approximation (started from the first Fisher information and updated at every
+  /// accepted step) replaces the Fisher information (fides' HybridFixed, default 20).
+  public var switchAfter = 20
   public var hessian = HessianApproximation.hybrid
   public init() {}
 
@@ -34,7 +34,8 @@ public struct TrustRegionOptimizer: Sendable {
     var useBFGS = current.fim == nil || hessian == .bfgs
     if hessian == .bfgs, let fim = current.fim { B = fim }
     var radius = 1.0
-    var mediocre = 0
+    var unchanged = 0
+    var bfgs = B
     let switchAfter = hessian == .hybrid ? self.switchAfter : hessian == .fim ? Int.max : 0
     var reason = "maximum iterations reached", converged = false
     var iteration = 0
@@ -105,24 +106,18 @@ public struct TrustRegionOptimizer: Sendable {
       let rho = trial.f.isFinite ? actual / predicted : -1
       let radiusUsed = radius
       if rho < 0.25 { radius = 0.25 * stepNorm } else if rho > 0.75 && stepNorm > 0.9 * radius { radius = min(2 * radius, 1e3) }
+      unchanged = radius == radiusUsed ? unchanged + 1 : 0
       if rho > 1e-4, let gNew = trial.gradient {
         let change = actual
-        // BFGS update (always tracked once active; started from the Fisher information).
-        // Gauss–Newton is mediocre when accepted steps keep hitting the radius without
-        // earning its growth: large residuals; BFGS learns the curvature it misses.
-        if !useBFGS {
-          mediocre = rho < 0.75 && stepNorm >= 0.9 * radiusUsed ? mediocre + 1 : 0
-          if mediocre >= switchAfter { useBFGS = true }
+        // BFGS is tracked from the start (from the first Fisher information) and takes over
+        // once the radius has not changed for `switchAfter` iterations (fides' HybridFixed).
+        let y = zip(gNew, g).map(-), Bs = multiply(bfgs, s)
+        let sy = dot(s, y), sBs = dot(s, Bs)
+        if sy > 1e-12 * norm(s) * norm(y) && sBs > 0 {
+          for i in 0..<d { for j in 0..<d { bfgs[i * d + j] += y[i] * y[j] / sy - Bs[i] * Bs[j] / sBs } }
         }
-        if useBFGS {
-          let y = zip(gNew, g).map(-), Bs = multiply(B, s)
-          let sy = dot(s, y), sBs = dot(s, Bs)
-          if sy > 1e-12 * norm(s) * norm(y) && sBs > 0 {
-            for i in 0..<d { for j in 0..<d { B[i * d + j] += y[i] * y[j] / sy - Bs[i] * Bs[j] / sBs } }
-          }
-        } else if let fim = trial.fim {
-          B = fim
-        }
+        if !useBFGS && unchanged >= switchAfter { useBFGS = true }
+        if useBFGS { B = bfgs } else if let fim = trial.fim { B = fim }
         x = xNew; f = trial.f; g = gNew
         current = trial
         if change < rules.fatol || change < rules.frtol * abs(f) {
