@@ -133,7 +133,7 @@ public struct LinePlot {
     s += "</g>\n"
     // Legend below the plot.
     var lx = left
-    for ser in series {
+    for ser in series where !ser.name.isEmpty {
       let ly = height - 22
       let dash = ser.dashed ? " stroke-dasharray=\"7,4\"" : ""
       if ser.points {

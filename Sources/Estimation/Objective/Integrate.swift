@@ -150,7 +150,6 @@ extension PEtabObjective {
     } else {
       sol = solve(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), method: options.method, options: o)
     }
-    if ProcessInfo.processInfo.environment["CARTSIM_DEBUG_STATS"] != nil { print(sol.stats, m) }
     run.code = sol.returnCode
     run.reachedTime = sol.finalTime
     for j in 0..<sol.t.count {
