@@ -13,7 +13,7 @@ struct EstimationOptions: ParsableArguments {
   @Option(help: "Optimiser: trust-region (Fisher information / BFGS hybrid, as fides) or lbfgsb.")
   var optimizer: OptimizerKind = .trustRegion
 
-  @Option(help: "Hessian model of the trust-region optimiser: fim (Gauss–Newton), hybrid (FIM, then BFGS when it predicts poorly) or bfgs.")
+  @Option(help: "Hessian model of the trust-region optimiser: fim (Gauss–Newton), hybrid (FIM, then BFGS once the trust region stops changing, as fides) or bfgs.")
   var hessian: HessianApproximation = .hybrid
 
   @Option(help: "Maximum iterations per local optimisation (1–100000).")

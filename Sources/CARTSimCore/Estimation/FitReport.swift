@@ -9,7 +9,7 @@ public enum FitReport {
   public struct Document: Codable {
     public var problem: String
     public var optimizer: String
-    public var hessian: String
+    public var hessian: String?
     public var seed: UInt64
     public var starts_requested: Int
     public var best_llh: Double
