@@ -370,13 +370,15 @@ def run_cartsim(name, yaml_path, args, log):
     cmd = [args.cartsim, "fit", yaml_path, "--starts", str(args.starts), "--seed", str(args.seed),
            "--threads", "1", "--out", out_dir, *shlex.split(args.cartsim_args)]
     log("  " + shlex.join(cmd))
+    # Recorded relative to the package, so that results name no path of the machine.
+    shown = shlex.join(os.path.relpath(c, PACKAGE) if os.path.isabs(c) else c for c in cmd)
     t0 = time.perf_counter()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.cartsim_timeout)
     except subprocess.TimeoutExpired:
-        return {"command": shlex.join(cmd), "error": f"timed out after {args.cartsim_timeout} s"}
+        return {"command": shown, "error": f"timed out after {args.cartsim_timeout} s"}
     wall = time.perf_counter() - t0
-    res = {"command": shlex.join(cmd), "wall_seconds": wall, "returncode": p.returncode,
+    res = {"command": shown, "wall_seconds": wall, "returncode": p.returncode,
            "out_dir": os.path.relpath(out_dir, PACKAGE)}
     if p.returncode != 0 or not os.path.exists(fit_json):
         res["error"] = f"exit code {p.returncode}, fit.json {'present' if os.path.exists(fit_json) else 'missing'}"
