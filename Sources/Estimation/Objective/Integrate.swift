@@ -113,7 +113,7 @@ extension PEtabObjective {
     func system(_ phase: Phase) -> SensitivitySystem? {
       guard m > 0, let program = sensitivityProgram else { return nil }
       let map = phase.sensitivityMap.compactMap { p in column[p.parameter].map { (slot: p.slot, column: $0) } }
-      return SensitivitySystem(base: sys, program: program, parameterCount: sensitivitySlots.count, columns: m, map: map)
+      return SensitivitySystem(base: sys, program: program, native: nativeSensitivity?.functions.first, parameterCount: sensitivitySlots.count, columns: m, map: map)
     }
     let opts = SolverOptions(rtol: options.rtol, atol: [options.atol], maxSteps: options.maxSteps)
 

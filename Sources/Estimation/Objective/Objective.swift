@@ -36,6 +36,8 @@ public struct PEtabObjective: Sendable {
   /// gradients are unavailable).
   let sensitivityProgram: JacobianProgram?
   let sensitivitySlots: [Int]
+  /// The sensitivity program as machine code (nil: interpreted); bit for bit the same values.
+  let nativeSensitivity: NativeCode?
   /// Per simulation: the main condition, its preequilibration, its sorted output times and,
   /// per phase, the slot values and state overrides.
   let simulations: [Simulation]
@@ -210,6 +212,7 @@ public struct PEtabObjective: Sendable {
     }
     self.compiled = compiled
     self.sensitivitySlots = sensitivitySlots
+    nativeSensitivity = sensitivityProgram.flatMap { try? NativeCode.compile([$0.program]) }
     self.simulations = simulations
 
     // Formulas over the value array: model slots, then extras.

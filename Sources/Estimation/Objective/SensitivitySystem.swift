@@ -14,6 +14,8 @@ import SBMLKit
 struct SensitivitySystem: ODESystem, @unchecked Sendable {
   let base: SBMLSystem
   let program: JacobianProgram
+  /// The program as machine code, if it was compiled.
+  let native: NativeCode.Function?
   let n: Int, m: Int
   /// Number of parameter slots the program differentiates by.
   let p: Int
@@ -33,8 +35,9 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
     }
   }
 
-  init(base: SBMLSystem, program: JacobianProgram, parameterCount p: Int, columns m: Int, map: [(slot: Int, column: Int)]) {
-    self.base = base; self.program = program; self.n = base.dimension; self.m = m; self.p = p; self.map = map
+  init(base: SBMLSystem, program: JacobianProgram, native: NativeCode.Function?, parameterCount p: Int, columns m: Int,
+       map: [(slot: Int, column: Int)]) {
+    self.base = base; self.program = program; self.native = native; self.n = base.dimension; self.m = m; self.p = p; self.map = map
     scratch = Scratch(n: base.dimension, p: p)
     let w = base.dimension + p
     layout = program.entries.map { ($0.index / w, $0.index % w, $0.slot) }
@@ -44,6 +47,11 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
   }
 
   var dimension: Int { n * (1 + m) }
+
+  @inline(__always)
+  func runProgram(_ v: UnsafeMutablePointer<Double>) {
+    if let f = native { f(v) } else { program.program.run(v) }
+  }
   var isAutonomous: Bool { base.isAutonomous }
   var hasAnalyticJacobian: Bool { true }
   /// Block lower triangular: ∂f/∂x on the diagonal, the sensitivities' dependence on x in
@@ -55,7 +63,7 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
                    J: UnsafeMutablePointer<Double>, F: UnsafeMutablePointer<Double>) {
     base.rhs(t: t, u: x, du: du)
     let v = base.workspace.values
-    program.program.run(v)
+    runProgram(v)
     for i in 0..<(n * n) { J[i] = 0 }
     for i in 0..<(n * p) { F[i] = 0 }
     let w = n + p
@@ -71,7 +79,7 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
     let n = self.n, m = self.m
     base.rhs(t: t, u: UnsafeBufferPointer(rebasing: u[0..<n]), du: UnsafeMutableBufferPointer(rebasing: du[0..<n]))
     let v = base.workspace.values
-    program.program.run(v)
+    runProgram(v)
     for i in n..<du.count { du[i] = 0 }
     // J·S_k + F_k from the non-zero entries alone.
     layout.withUnsafeBufferPointer { e in
