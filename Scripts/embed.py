@@ -10,6 +10,8 @@ Tests check that the embedded texts equal the files."""
 import os
 import re
 
+PIECE = 400
+
 
 def embed(folder, source, files, enum, doc, access, extra=()):
     os.makedirs(folder, exist_ok=True)
@@ -27,9 +29,23 @@ def embed(folder, source, files, enum, doc, access, extra=()):
         text = open(f"{source}/{name}").read()
         assert '"""#' not in text, f"{source}/{name} contains a raw-string delimiter"
         base = re.sub(r"[^A-Za-z0-9.-]+", "-", name).rsplit(".", 1)[0]
-        part = [header, "", f"extension {enum} {{", f"  /// `{source}/{name}`.",
-                f'  static let {ident} = #"""\n{text}\n"""#', "}", ""]
+        # A long text is split at line boundaries into pieces of at most PIECE lines, one file
+        # each, joined again with newlines (so that no generated file grows past ~500 lines).
+        lines = text.split("\n")
+        pieces = ["\n".join(lines[k:k + PIECE]) for k in range(0, len(lines), PIECE)]
+        if len(pieces) == 1:
+            part = [header, "", f"extension {enum} {{", f"  /// `{source}/{name}`.",
+                    f'  static let {ident} = #"""\n{text}\n"""#', "}", ""]
+            open(os.path.join(folder, f"{enum}+{base}.swift"), "w").write("\n".join(part))
+            continue
+        names = [f"{ident}_{k + 1}" for k in range(len(pieces))]
+        part = [header, "", f"extension {enum} {{", f"  /// `{source}/{name}`, from {len(pieces)} pieces.",
+                f'  static let {ident} = [{", ".join(names)}].joined(separator: "\\n")', "}", ""]
         open(os.path.join(folder, f"{enum}+{base}.swift"), "w").write("\n".join(part))
+        for k, (piece, piece_name) in enumerate(zip(pieces, names)):
+            part = [header, "", f"extension {enum} {{", f"  /// `{source}/{name}`, piece {k + 1} of {len(pieces)}.",
+                    f'  static let {piece_name} = #"""\n{piece}\n"""#', "}", ""]
+            open(os.path.join(folder, f"{enum}+{base}-{k + 1}.swift"), "w").write("\n".join(part))
     out += ["  ]", *extra, "}", ""]
     open(os.path.join(folder, f"{enum}.swift"), "w").write("\n".join(out))
 
