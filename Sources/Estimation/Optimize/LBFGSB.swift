@@ -16,8 +16,7 @@ public struct LBFGSBOptimizer: Sendable {
     var evaluations = 1, gradients = 1
     let first = problem.evaluate(x, true)
     guard first.f.isFinite, var g = first.gradient else {
-      return OptimizerResult(x: x, f: first.f, iterations: 0, functionEvaluations: 1, gradientEvaluations: 1,
-                             exitReason: "the objective could not be evaluated at the start", converged: false)
+      return .unevaluableStart(x, first.f)
     }
     var f = first.f
     var S: [[Double]] = [], Y: [[Double]] = []
@@ -25,9 +24,8 @@ public struct LBFGSBOptimizer: Sendable {
     var iteration = 0
     while iteration < rules.maxIterations {
       iteration += 1
-      if Date().timeIntervalSince(began) > rules.maxSeconds { reason = "time limit"; break }
       let pg = projectedGradient(x, g, lo, hi)
-      if norm(pg) < rules.gatol { reason = "gradient below gatol"; converged = true; break }
+      if let stop = rules.stop(began: began, projectedGradient: pg) { (reason, converged) = stop; break }
       let free = (0..<d).map { pg[$0] != 0 || (x[$0] > lo[$0] && x[$0] < hi[$0]) }
       // Two-loop recursion on the free variables.
       var q = (0..<d).map { free[$0] ? g[$0] : 0 }

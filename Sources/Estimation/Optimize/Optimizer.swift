@@ -25,6 +25,14 @@ public struct OptimizerResult: Sendable, Codable {
   public var converged: Bool
 }
 
+extension OptimizerResult {
+  /// The result of a start where the objective or its gradient is not finite.
+  static func unevaluableStart(_ x: [Double], _ f: Double) -> OptimizerResult {
+    OptimizerResult(x: x, f: f, iterations: 0, functionEvaluations: 1, gradientEvaluations: 1,
+                    exitReason: "the objective could not be evaluated at the start", converged: false)
+  }
+}
+
 /// Stopping rules, with fides' defaults (Fröhlich & Sorger 2022, PLoS Comput. Biol.
 /// 18:e1010322): absolute/relative change of f on an accepted step, projected gradient norm.
 public struct StoppingRules: Sendable {
@@ -34,6 +42,14 @@ public struct StoppingRules: Sendable {
   public var gatol = 1e-6
   public var maxSeconds = Double.infinity
   public init() {}
+
+  /// The checks at the top of an iteration: the time limit and the projected gradient norm.
+  /// Nil to go on; else the exit reason and whether it counts as converged.
+  func stop(began: Date, projectedGradient pg: [Double]) -> (reason: String, converged: Bool)? {
+    if Date().timeIntervalSince(began) > maxSeconds { return ("time limit", false) }
+    if norm(pg) < gatol { return ("gradient below gatol", true) }
+    return nil
+  }
 }
 
 /// The Hessian model of the trust-region method.

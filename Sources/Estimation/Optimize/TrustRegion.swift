@@ -26,8 +26,7 @@ public struct TrustRegionOptimizer: Sendable {
     }
     var current = eval(x, true)
     guard current.f.isFinite, var g = current.gradient else {
-      return OptimizerResult(x: x, f: current.f, iterations: 0, functionEvaluations: evaluations, gradientEvaluations: gradients,
-                             exitReason: "the objective could not be evaluated at the start", converged: false)
+      return .unevaluableStart(x, current.f)
     }
     var f = current.f
     var B = current.fim ?? Self.identity(d)
@@ -41,9 +40,8 @@ public struct TrustRegionOptimizer: Sendable {
     var iteration = 0
     while iteration < rules.maxIterations {
       iteration += 1
-      if Date().timeIntervalSince(began) > rules.maxSeconds { reason = "time limit"; break }
       let pg = projectedGradient(x, g, lo, hi)
-      if norm(pg) < rules.gatol { reason = "gradient below gatol"; converged = true; break }
+      if let stop = rules.stop(began: began, projectedGradient: pg) { (reason, converged) = stop; break }
       // Coleman–Li affine scaling (Coleman & Li 1996, SIAM J. Optim. 6:418; as fides):
       // v is the distance to the bound the gradient points to, D = √|v|, and the scaled
       // Hessian gains diag(|g|) for those bounds. Variables approaching a bound take ever
