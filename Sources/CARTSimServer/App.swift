@@ -2,6 +2,7 @@ import CARTSimCore
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Everything `cartsim serve` is configured with.
 public struct ServerConfig: Sendable {
@@ -21,6 +22,11 @@ public struct ServerConfig: Sendable {
   public var maxBodyBytes = 1 << 20
   /// Log one line per request to standard error.
   public var logRequests = true
+  /// Trials waiting beyond the running ones; more get 503 with `Retry-After`.
+  public var maxQueuedJobs = 16
+  /// Seconds a client has to send a whole request (after connecting, or after the previous
+  /// response on a kept-alive connection) before the connection is closed.
+  public var requestTimeoutSeconds = 30
   public init() {}
 }
 
@@ -30,6 +36,8 @@ public final class CARTSimServer: Sendable {
   public let store: RunStore
   public let jobs: JobQueue
   public let started = Date()
+  /// Held while this server runs; see ``DataFolderLock``.
+  let lock: DataFolderLock
 
   /// Opens (or creates) the data folder and the store, migrates it, and recovers runs an
   /// earlier process left running or queued.
@@ -40,30 +48,45 @@ public final class CARTSimServer: Sendable {
     do { try fm.createDirectory(atPath: runsDir, withIntermediateDirectories: true) } catch {
       throw InputError(file: config.dataDir, path: "", message: "cannot create the data folder (\(error.localizedDescription))")
     }
+    lock = try DataFolderLock(folder: config.dataDir)
     store = try RunStore(path: (config.dataDir as NSString).appendingPathComponent("cartsim.sqlite"))
     var o = JobQueue.Options()
     o.maxConcurrent = max(1, config.maxConcurrentJobs)
     o.threadsPerJob = max(1, config.threadsPerJob)
     o.shardPatients = max(1, config.shardPatients)
+    o.maxQueued = max(0, config.maxQueuedJobs)
     jobs = JobQueue(store: store, runsDir: runsDir, options: o)
     try await jobs.recover()
   }
 
   /// Graceful shutdown of the background jobs: running trials are checkpointed.
-  public func shutdown() async { await jobs.shutdown() }
+  public func shutdown() async {
+    await jobs.shutdown()
+    lock.release()
+  }
+
+  /// For tests: stops the jobs as a crash would (the store is not updated), and lets the
+  /// folder go as the end of the process would.
+  public func simulateCrash() async {
+    await jobs.simulateCrash()
+    lock.release()
+  }
 
   /// The Hummingbird application serving the API and the pages.
   public func makeApplication(logger: Logger? = nil) -> Application<RouterResponder<BasicRequestContext>> {
     let router = Router()
     if config.logRequests { router.add(middleware: RequestLogMiddleware()) }
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: RequestGuardMiddleware())
     router.add(middleware: TokenMiddleware(token: config.token))
     API.register(on: router, server: self)
     Pages.register(on: router, server: self)
     var log = logger ?? Logger(label: "cartsim")
     if logger == nil { log.logLevel = .warning }
+    let timeout = TimeAmount.seconds(Int64(max(1, config.requestTimeoutSeconds)))
     return Application(
       router: router,
+      server: .http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(timeout: timeout)])),
       configuration: .init(address: .hostname(config.host, port: config.port), serverName: "cartsim"),
       logger: log)
   }

@@ -33,11 +33,17 @@ public struct TrialConfig: Hashable, Sendable {
   /// many patients; `nil` turns the rule off (BOIN's `n.earlystop = 100`).
   public var nEarlyStop: Int?
 
+  /// The largest sample size (and cohort size) the command line accepts: phase I trials
+  /// enrol tens of patients. (3+3 has no maximum of its own; it stops by its rules.)
+  public static let maxPatientsLimit = 10_000
+  /// The most dose levels.
+  public static let maxDoses = 100
+
   /// Validated settings.
   /// - Throws: ``DoseFindingInputError`` naming the offending option.
   public init(doseCount: Int, cohortSize: Int, maxPatients: Int, startDose: Int = 0, nEarlyStop: Int? = nil) throws {
-    guard doseCount >= 1 else { throw DoseFindingInputError(field: "--p-true", "at least one dose is needed") }
-    guard cohortSize >= 1 else { throw DoseFindingInputError(field: "--cohort-size", "must be at least 1 (got \(cohortSize))") }
+    guard (1...Self.maxDoses).contains(doseCount) else { throw DoseFindingInputError(field: "--p-true", "needs 1…\(Self.maxDoses) doses (got \(doseCount))") }
+    guard (1...Self.maxPatientsLimit).contains(cohortSize) else { throw DoseFindingInputError(field: "--cohort-size", "must be 1…\(Self.maxPatientsLimit) (got \(cohortSize))") }
     guard maxPatients >= 1 else { throw DoseFindingInputError(field: "--cohorts", "the maximum sample size must be at least 1") }
     guard (0..<doseCount).contains(startDose) else {
       throw DoseFindingInputError(field: "--start-dose", "must be between 1 and \(doseCount) (got \(startDose + 1))")

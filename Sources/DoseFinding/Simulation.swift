@@ -1,6 +1,7 @@
 import Dispatch
 import RealModule
 import StatKit
+import Synchronization
 
 /// Operating characteristics of a design under a true dose–toxicity (and optionally dose–response)
 /// curve. Percentages are in 0…100; doses are 0-based in the arrays (dose 1 is index 0). Each
@@ -170,24 +171,18 @@ public enum DoseFindingSimulation {
     guard trials >= 1 else { throw DoseFindingInputError(field: "--trials", "must be at least 1") }
     let mtd = DoseFindingMath.trueMTD(pTrue: pTrue, target: design.target)
     let workers = max(1, min(threads, trials))
-    let box = ResultBox(Array(repeating: OCAccumulator(doses: pTrue.count, trueMTD: mtd, response: pResponse), count: workers))
+    let box = Mutex(Array(repeating: OCAccumulator(doses: pTrue.count, trueMTD: mtd, response: pResponse), count: workers))
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       let local = design.makeWorker()
       var acc = OCAccumulator(doses: pTrue.count, trueMTD: mtd, response: pResponse)
       for t in stride(from: w, to: trials, by: workers) {
         acc.add(simulateTrial(local, pTrue: pTrue, seed: seed, trial: t))
       }
-      box.set(w, acc)
+      box.withLock { $0[w] = acc }
     }
     var total = OCAccumulator(doses: pTrue.count, trueMTD: mtd, response: pResponse)
-    for a in box.values { total.merge(a) }
+    for a in box.withLock({ $0 }) { total.merge(a) }
     return total.result(design: design.name, target: design.target, pTrue: pTrue, trials: trials, exact: false)
   }
 }
 
-/// Per-worker slots written by distinct workers only.
-final class ResultBox<T>: @unchecked Sendable {
-  private(set) var values: [T]
-  init(_ v: [T]) { values = v }
-  func set(_ i: Int, _ v: T) { values.withUnsafeMutableBufferPointer { $0[i] = v } }
-}

@@ -31,13 +31,14 @@ struct Bench: ParsableCommand {
   var sbml = false
 
   func validate() throws {
-    guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
-    guard horizon > 0 else { throw ValidationError("--horizon must be > 0") }
+    try checkOption(repeats, 1...Limits.repeats, "--repeats")
+    try checkPositive(horizon, max: Limits.horizonDays, "--horizon")
   }
 
   func run() throws {
     var (scenario, file) = try loadScenario(self.scenario)
     scenario.horizonDays = horizon
+    do { try scenario.checkOutputGrid(file: file) } catch { throw fail(error) }
     #if DEBUG
       FileHandle.standardError.write(Data("warning: this is a debug build; measure with `swift run -c release cartsim bench`\n".utf8))
     #endif

@@ -22,6 +22,16 @@ struct CARTSimCommand: AsyncParsableCommand {
 /// "1 thread", "2 threads".
 func threadCount(_ n: Int) -> String { n == 1 ? "1 thread" : "\(n) threads" }
 
+/// Refuses an option outside `range` (``Limits`` gives the upper bounds), naming it.
+func checkOption<T: Comparable>(_ value: T, _ range: ClosedRange<T>, _ option: String) throws {
+  guard range.contains(value) else { throw ValidationError("\(option) must be \(range.lowerBound)…\(range.upperBound), found \(value)") }
+}
+
+/// Refuses a non-finite, non-positive or too large number option, naming it.
+func checkPositive(_ value: Double, max: Double, _ option: String) throws {
+  guard value.isFinite, value > 0, value <= max else { throw ValidationError("\(option) must be > 0 and ≤ \(max), found \(value)") }
+}
+
 func fail(_ error: any Error) -> ExitCode {
   FileHandle.standardError.write(Data("error: \(error)\n".utf8))
   return ExitCode(2)
@@ -69,8 +79,9 @@ struct Simulate: ParsableCommand {
     }
     if sbml != nil {
       guard scenario == nil else { throw ValidationError("give either a scenario file or --sbml, not both") }
-      guard let d = duration, d > 0, d.isFinite else { throw ValidationError("--sbml needs --duration > 0") }
-      guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+      guard let d = duration else { throw ValidationError("--sbml needs --duration > 0") }
+      try checkPositive(d, max: .greatestFiniteMagnitude, "--duration")
+      try checkOption(steps, 1...(Limits.outputPoints - 1), "--steps")
     } else if duration != nil {
       throw ValidationError("--duration applies to --sbml runs only (a scenario sets its own horizon)")
     }

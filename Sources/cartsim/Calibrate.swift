@@ -7,8 +7,8 @@ import Foundation
 func parseShardOption(_ shard: String?) throws -> (Int, Int) {
   guard let shard else { return (0, 1) }
   let parts = shard.split(separator: "/")
-  guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
-    throw ValidationError("--shard must be I/N with 0 ≤ I < N, e.g. 0/4; found '\(shard)'")
+  guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, n <= Limits.shards, i >= 0, i < n else {
+    throw ValidationError("--shard must be I/N with 0 ≤ I < N ≤ \(Limits.shards), e.g. 0/4; found '\(shard)'")
   }
   return (i, n)
 }
@@ -67,7 +67,7 @@ struct Calibrate: ParsableCommand {
   func parseShard() throws -> (Int, Int) { try parseShardOption(shard) }
 
   func validate() throws {
-    if let t = requestedThreads, t < 1 || t > 1024 { throw ValidationError("--threads must be 1…1024") }
+    if let t = requestedThreads { try checkOption(t, 1...Limits.threads, "--threads") }
     var s = Calibrator.Settings()
     s.particles = particles; s.patientsPerArm = patients; s.rounds = rounds
     s.shard = try parseShard(); s.exchangeDirectory = out
@@ -191,7 +191,7 @@ struct Sensitivity: ParsableCommand {
   var quiet = false
 
   func validate() throws {
-    if let t = requestedThreads, t < 1 || t > 1024 { throw ValidationError("--threads must be 1…1024") }
+    if let t = requestedThreads { try checkOption(t, 1...Limits.threads, "--threads") }
     var s = SensitivityAnalysis.Settings()
     s.baseSamples = samples; s.patients = patients; s.bootstrap = bootstrap
     do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }

@@ -76,11 +76,14 @@ struct DesignSettings: ParsableArguments {
     var o = DesignOptions(target: target)
     o.cohortSize = cohortSize
     if let maxN {
-      guard maxN >= 1 else { throw DoseFindingInputError(field: "--max-n", "must be at least 1 (got \(maxN))") }
+      guard (1...TrialConfig.maxPatientsLimit).contains(maxN) else { throw DoseFindingInputError(field: "--max-n", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(maxN))") }
       o.maxPatients = maxN
     } else {
-      guard cohorts >= 1 else { throw DoseFindingInputError(field: "--cohorts", "must be at least 1 (got \(cohorts))") }
-      guard cohortSize >= 1 else { throw DoseFindingInputError(field: "--cohort-size", "must be at least 1 (got \(cohortSize))") }
+      guard (1...TrialConfig.maxPatientsLimit).contains(cohorts) else { throw DoseFindingInputError(field: "--cohorts", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(cohorts))") }
+      guard (1...TrialConfig.maxPatientsLimit).contains(cohortSize) else { throw DoseFindingInputError(field: "--cohort-size", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(cohortSize))") }
+      guard cohorts * cohortSize <= TrialConfig.maxPatientsLimit else {
+        throw DoseFindingInputError(field: "--cohorts", "\(cohorts) cohorts of \(cohortSize) exceed \(TrialConfig.maxPatientsLimit) patients")
+      }
       o.maxPatients = cohorts * cohortSize
     }
     o.startDose = startDose - 1
@@ -159,7 +162,7 @@ struct DesignRunSettings: ParsableArguments {
     guard doses.allSatisfy({ $0 > 0 }), zip(doses, doses.dropFirst()).allSatisfy({ $0 < $1 }) else {
       throw DoseFindingInputError(field: "--dose-levels", "must be positive and increasing")
     }
-    guard modelPatients >= 1 else { throw DoseFindingInputError(field: "--model-patients", "must be at least 1") }
+    guard (1...Limits.patients).contains(modelPatients) else { throw DoseFindingInputError(field: "--model-patients", "must be 1…\(Limits.patients) (got \(modelPatients))") }
     do {
       var spec = try TrialSpec.load(path: fromModel)
       if let dlt { spec.dlt = try TrialSpec.DLT.parse(dlt) }
@@ -195,8 +198,8 @@ struct DesignRunSettings: ParsableArguments {
     try DoseFindingMath.checkProbabilities(p, field: "--p-true")
     let q = try pResponse.map { try DesignCLI.numbers($0, field: "--p-response") }
     if let q { try DoseFindingMath.checkProbabilities(q, field: "--p-response") }
-    guard trials >= 1 else { throw DoseFindingInputError(field: "--trials", "must be at least 1 (got \(trials))") }
-    guard threads >= 1 else { throw DoseFindingInputError(field: "--threads", "must be at least 1 (got \(threads))") }
+    guard (1...100_000_000).contains(trials) else { throw DoseFindingInputError(field: "--trials", "must be 1…100000000 (got \(trials))") }
+    guard (1...Limits.threads).contains(threads) else { throw DoseFindingInputError(field: "--threads", "must be 1…\(Limits.threads) (got \(threads))") }
     return (p, q)
   }
 
@@ -310,8 +313,11 @@ struct DesignBoundaries: ParsableCommand {
 
   func run() throws {
     try DesignCLI.guarded {
-      guard cohortSize >= 1 else { throw DoseFindingInputError(field: "--cohort-size", "must be at least 1 (got \(cohortSize))") }
-      guard cohorts >= 1 else { throw DoseFindingInputError(field: "--cohorts", "must be at least 1 (got \(cohorts))") }
+      guard (1...TrialConfig.maxPatientsLimit).contains(cohortSize) else { throw DoseFindingInputError(field: "--cohort-size", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(cohortSize))") }
+      guard (1...TrialConfig.maxPatientsLimit).contains(cohorts) else { throw DoseFindingInputError(field: "--cohorts", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(cohorts))") }
+      guard cohorts * cohortSize <= TrialConfig.maxPatientsLimit else {
+        throw DoseFindingInputError(field: "--cohorts", "\(cohorts) cohorts of \(cohortSize) exceed \(TrialConfig.maxPatientsLimit) patients")
+      }
       let b = try BOINBoundaries(target: target, pSafe: pSaf, pToxic: pTox, cutoff: cutoffEli)
       let rows = b.table(maxN: cohorts * cohortSize).filter { $0.n % cohortSize == 0 }
       if json {

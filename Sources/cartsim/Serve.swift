@@ -1,5 +1,6 @@
 import ArgumentParser
 import CARTSimServer
+import CARTSimCore
 import Foundation
 
 struct Serve: AsyncParsableCommand {
@@ -36,14 +37,22 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Largest request body in bytes (larger ones get 413).")
   var maxBody: Int = 1 << 20
 
+  @Option(help: "Trials waiting beyond the running ones; more get 503 with Retry-After.")
+  var queue: Int = 16
+
+  @Option(help: "Seconds a client has to send a whole request before its connection is closed.")
+  var requestTimeout: Int = 30
+
   @Flag(help: "Do not log one line per request.")
   var quiet = false
 
   func validate() throws {
     guard (1...65535).contains(port) else { throw ValidationError("--port must be 1…65535") }
-    guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-    guard maxBody >= 1024 else { throw ValidationError("--max-body must be at least 1024 bytes") }
+    try checkOption(jobs, 1...64, "--jobs")
+    try checkOption(threads, 1...Limits.threads, "--threads")
+    try checkOption(maxBody, 1024...(1 << 30), "--max-body")
+    try checkOption(queue, 0...10_000, "--queue")
+    try checkOption(requestTimeout, 1...3600, "--request-timeout")
     if let token, token.isEmpty { throw ValidationError("--token must not be empty") }
   }
 
@@ -57,6 +66,8 @@ struct Serve: AsyncParsableCommand {
     config.maxConcurrentJobs = jobs
     config.threadsPerJob = threads
     config.maxBodyBytes = maxBody
+    config.maxQueuedJobs = queue
+    config.requestTimeoutSeconds = requestTimeout
     config.logRequests = !quiet
     do {
       try await runServer(config: config)

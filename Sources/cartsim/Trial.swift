@@ -42,8 +42,8 @@ struct Trial: ParsableCommand {
 
   func validate() throws {
     _ = try parseShard()
-    if threads < 1 { throw ValidationError("--threads must be at least 1") }
-    if let patients, patients < 1 { throw ValidationError("--patients must be at least 1") }
+    try checkOption(threads, 1...Limits.threads, "--threads")
+    if let patients { try checkOption(patients, 1...Limits.patients, "--patients") }
   }
 
   func run() throws {

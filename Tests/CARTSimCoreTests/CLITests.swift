@@ -36,6 +36,30 @@ struct CLITests {
     #expect(s.out.contains("--out") && s.out.contains("embedded HEROS 2.0 cohort B"))
   }
 
+  /// Numbers that become counts, allocations or loop bounds are refused above their limits
+  /// with the option named (exit 64 from the argument parser, 2 from the readers), never a trap.
+  @Test func optionsHaveUpperBounds() throws {
+    let dir = try temporaryDirectory()
+    for (args, option) in [(["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "10", "--steps", "9223372036854775807"], "--steps"),
+                           (["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "10", "--steps", "100000000000"], "--steps"),
+                           (["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "inf"], "--duration"),
+                           (["bench", "--horizon", "1e300"], "--horizon"),
+                           (["bench", "--repeats", "100000000000"], "--repeats"),
+                           (["trial", "--patients", "1000000000000"], "--patients"),
+                           (["trial", "--threads", "100000"], "--threads"),
+                           (["trial", "--shard", "0/100000000000"], "--shard"),
+                           (["population", "--sbml", "Examples/fit/model_cartmath.xml", "--n", "10", "--omega", "0.1", "--duration", "10",
+                             "--steps", "100000000000", "--out", dir], "--steps"),
+                           (["design", "oc", "--design", "boin", "--target", "0.3", "--p-true", "0.1,0.3", "--cohorts", "4611686018427387904",
+                             "--cohort-size", "3"], "--cohorts"),
+                           (["serve", "--queue", "-1"], "--queue")] {
+      let r = try run(args + (args.contains("--out") ? [] : ["--out", dir + "/out"]).filter { _ in args[0] != "serve" && args[0] != "bench" && args[0] != "design" })
+      #expect(r.status == 64 || r.status == 2, "\(args): \(r.status) \(r.err)")
+      #expect(r.err.contains(option), "\(args): \(r.err)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir + "/out/patients.csv"))
+  }
+
   @Test func modelsListAndShow() throws {
     let list = try run(["models"])
     #expect(list.status == 0 && list.out.contains("heros") && list.out.contains("cartmath-hdlm2"))

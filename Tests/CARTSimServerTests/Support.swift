@@ -32,7 +32,8 @@ extension TestClientProtocol {
   func get(_ uri: String, headers: HTTPFields = [:]) async throws -> TestResponse {
     try await execute(uri: uri, method: .get, headers: headers)
   }
-  func post(_ uri: String, _ body: String, headers: HTTPFields = [:]) async throws -> TestResponse {
+  /// A POST as the pages send it: a JSON body (an empty one for actions).
+  func post(_ uri: String, _ body: String, headers: HTTPFields = [.contentType: "application/json"]) async throws -> TestResponse {
     try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body))
   }
 }

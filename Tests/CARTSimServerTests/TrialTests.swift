@@ -137,7 +137,7 @@ import Testing
       // 3. Crash in the middle of the resumed run (no checkpoint written).
       _ = try await eventually { (try second.store.run(cutID)?.shardsDone ?? 0) >= cut.shardsDone + 2 }
     }
-    await second.jobs.simulateCrash()
+    await second.simulateCrash()
     let crashed = try #require(try second.store.run(cutID))
     #expect(crashed.status == .running, "the crash should come before the end of the run")
     if crashed.status == .running {

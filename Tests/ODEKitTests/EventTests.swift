@@ -188,4 +188,20 @@ struct EventEdgeCaseTests {
     #expect(sol.eventLog.map(\.label) == ["A", "A (delayed)", "B"])
     #expect(abs(sol.eventLog[1].time - 1.5) < 1e-9)
   }
+
+  /// Two events that set each other's trigger without end stop the run with `.eventCascade`
+  /// at the time of the cascade, the solution before it kept, instead of reporting success.
+  @Test func endlessCascadeIsAReturnCode() {
+    let clock = ODEFunction(dimension: 3) { _, _, du in du[0] = 1; du[1] = 0; du[2] = 0 }
+    let start = StateEvent(label: "start", direction: .up, condition: { _, u in u[0] - 1 }) { _, u in u[1] = 1; return .continue }
+    let b = StateEvent(label: "b", direction: .either, condition: { _, u in u[1] - 0.5 }) { _, u in u[2] = 1 - u[2]; return .continue }
+    let c = StateEvent(label: "c", direction: .either, condition: { _, u in u[2] - 0.5 }) { _, u in u[1] = 1 - u[1]; return .continue }
+    let sol = solve(ODEProblem(system: clock, u0: [0, 0, 0], tspan: (0, 3), stateEvents: [start, b, c]),
+                    options: SolverOptions(saveAt: [0.5, 2, 3]))
+    #expect(sol.returnCode == .eventCascade)
+    #expect(!sol.returnCode.isSuccessful)
+    #expect(abs(sol.finalTime - 1) < 1e-9)
+    #expect(sol.t == [0.5], "the output before the cascade is kept")
+    #expect(sol.eventLog.count == 1000)
+  }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SBMLKit
+import Synchronization
 import Testing
 
 /// MathML reading and compiled evaluation against values computed by hand.
@@ -75,5 +76,41 @@ struct MathTests {
     } catch let e as SBMLError {
       #expect(e.description.contains("unknown symbol 'nope'"))
     } catch { Issue.record("\(error)") }
+  }
+
+  /// A document cut short is refused, not read as a smaller model.
+  @Test func truncatedDocumentIsRefused() throws {
+    let text = model("<apply><plus/><ci>x</ci><cn>1</cn></apply>")
+    for cut in [text.count / 2, text.count - 10, text.count - 1] {
+      let e = #expect(throws: SBMLError.self) { try SBMLModel.parse(Data(text.prefix(cut).utf8)) }
+      #expect(e?.kind == .malformed, "cut at \(cut): \(String(describing: e))")
+    }
+    #expect(try evaluate("<apply><plus/><ci>x</ci><cn>1</cn></apply>") == 3)
+  }
+
+  /// MathML or an annotation nested 30,000 deep is refused with a message (no stack
+  /// overflow), also on a thread with a quarter of a worker's usual 8 MiB stack; MathML as
+  /// deep as the reader accepts still compiles and runs there (in a debug build).
+  @Test func deepNestingIsRefused() throws {
+    let deep = String(repeating: "<apply><minus/>", count: 30_000) + "<ci>x</ci>" + String(repeating: "</apply>", count: 30_000)
+    let annotation = "<annotation>" + String(repeating: "<a>", count: 30_000) + String(repeating: "</a>", count: 30_000) + "</annotation>"
+    // 250 levels of <apply> inside <sbml><model><listOfRules><assignmentRule><math>.
+    let shallow = String(repeating: "<apply><minus/>", count: 250) + "<ci>x</ci>" + String(repeating: "</apply>", count: 250)
+    let results = Mutex<[String]>([])
+    let thread = Thread { [self] in
+      var out: [String] = []
+      for doc in [model(deep), model("<ci>x</ci>", extra: annotation)] {
+        do { _ = try SBMLModel.parse(Data(doc.utf8)); out.append("accepted") } catch let e as SBMLError { out.append(e.description) } catch { out.append("\(error)") }
+      }
+      out.append((try? evaluate(shallow)).map { "\($0)" } ?? "failed")
+      results.withLock { $0 = out }
+    }
+    thread.stackSize = 1 << 21
+    thread.start()
+    while results.withLock({ $0.isEmpty }) { Thread.sleep(forTimeInterval: 0.01) }
+    let r = results.withLock { $0 }
+    #expect(r[0].contains("nested more than"), "\(r[0])")
+    #expect(r[1].contains("nested more than"), "\(r[1])")
+    #expect(r[2] == "2.0")
   }
 }

@@ -22,6 +22,8 @@ public enum SBMLRun {
 
   public static func run(file: String, start: Double = 0, duration: Double, steps: Int, method: ODEMethod = .auto,
                          rtol: Double = 1e-8, atol: Double = 1e-12) throws -> Result {
+    _ = try Limits.check(steps, in: 1...(Limits.outputPoints - 1), field: "--steps")
+    _ = try Limits.positive(duration, max: .greatestFiniteMagnitude, field: "--duration")
     let model: SBMLModel
     let compiled: CompiledSBML
     do {

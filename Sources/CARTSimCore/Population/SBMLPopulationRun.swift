@@ -52,14 +52,14 @@ public enum SBMLPopulationRun {
   /// Refuses options out of range, naming the option.
   public static func validate(_ o: Options) throws {
     func bad(_ option: String, _ message: String) -> InputError { InputError(file: commandLine, path: option, message: message) }
-    guard o.patients >= 1 else { throw bad("--n", "must be at least 1 (found \(o.patients))") }
+    guard (1...Limits.patients).contains(o.patients) else { throw bad("--n", "must be 1…\(Limits.patients) (found \(o.patients))") }
     guard o.omega >= 0, o.omega.isFinite else { throw bad("--omega", "must be finite and ≥ 0 (found \(o.omega))") }
     let sim = o.simulation
     guard sim.duration > 0, sim.duration.isFinite else { throw bad("--duration", "must be finite and > 0 (found \(sim.duration))") }
-    guard sim.steps >= 1 else { throw bad("--steps", "must be at least 1 (found \(sim.steps))") }
+    guard (1..<Limits.outputPoints).contains(sim.steps) else { throw bad("--steps", "must be 1…\(Limits.outputPoints - 1) (found \(sim.steps))") }
     guard sim.rtol > 0, sim.rtol.isFinite else { throw bad("--rtol", "must be finite and > 0 (found \(sim.rtol))") }
     guard sim.atol > 0, sim.atol.isFinite else { throw bad("--atol", "must be finite and > 0 (found \(sim.atol))") }
-    guard o.threads >= 1 else { throw bad("--threads", "must be at least 1 (found \(o.threads))") }
+    guard (1...Limits.threads).contains(o.threads) else { throw bad("--threads", "must be 1…\(Limits.threads) (found \(o.threads))") }
   }
 
   /// Reads and compiles the model once; errors name the file.

@@ -26,6 +26,11 @@ public enum JSONValue: Decodable, Equatable, Sendable {
       return try JSONDecoder().decode(JSONValue.self, from: data)
     } catch let DecodingError.dataCorrupted(ctx) {
       throw InputError(file: file, path: "", message: "not valid JSON: \(syntaxError(data) ?? ctx.debugDescription)")
+    } catch let DecodingError.typeMismatch(_, ctx) {
+      // Every JSON value decodes as one of the cases; what does not is a number beyond a double.
+      let path = ctx.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+      throw InputError(file: file, path: path.hasPrefix(".") ? String(path.dropFirst()) : path,
+                       message: "a number too large to represent (beyond ±1.8e308)")
     } catch {
       throw InputError(file: file, path: "", message: "not valid JSON: \(error)")
     }
@@ -145,8 +150,8 @@ struct FieldReader {
 
   mutating func integer(_ key: String, default def: Int? = nil, min: Int, max: Int = Int.max) throws -> Int {
     let x = try number(key, default: def.map(Double.init), min: Double(min), max: Double(max))
-    guard x == x.rounded() else { throw fail(key, "must be a whole number, found \(fmt(x))") }
-    return Int(x)
+    guard let n = Limits.count(x, in: min...max) else { throw fail(key, "must be a whole number \(min)…\(max), found \(fmt(x))") }
+    return n
   }
 
   mutating func string(_ key: String, default def: String? = nil, oneOf allowed: [String]? = nil) throws -> String {

@@ -27,7 +27,15 @@ public struct Scenario: Sendable {
   /// First simulated day: the earliest dose (lymphodepletion) or day 0.
   public var startDay: Double { min(regimen.firstDay, 0) }
 
+  /// Refuses a horizon or output step beyond ``Limits`` (the grid could not be allocated),
+  /// naming the field under `path` (the scenario's `simulation` object).
+  public func checkOutputGrid(file: String, path: String = "simulation") throws {
+    _ = try Limits.positive(horizonDays, max: Limits.horizonDays, field: path + ".horizon_days", file: file)
+    _ = try Limits.outputIntervals(span: horizonDays - startDay, step: outputStepDays, field: path + ".output_step_days", file: file)
+  }
+
   /// The output times: `startDay, startDay + step, …` through the horizon, plus day 0.
+  /// The grid has been checked against ``Limits`` (``checkOutputGrid(file:path:)``).
   public var outputTimes: [Double] {
     var ts: [Double] = []
     let n = Int(((horizonDays - startDay) / outputStepDays).rounded(.down))
@@ -83,7 +91,7 @@ extension Scenario {
     var patient = Patient()
     if var p = try r.object("patient") {
       patient.ageYears = try p.number("age_years", default: patient.ageYears, min: 0, max: 120)
-      patient.weightKg = try p.number("weight_kg", default: patient.weightKg, min: 0, max: 300, exclusiveMin: true)
+      patient.weightKg = try p.number("weight_kg", default: patient.weightKg, min: 0.5, max: 300)
       patient.heightCm = try p.number("height_cm", default: patient.heightCm, min: 30, max: 250)
       patient.baselineSLDmm = try p.number("baseline_sld_mm", default: patient.baselineSLDmm, min: 0, max: 2000, exclusiveMin: true)
       patient.her2Level = try p.number("her2_level", default: patient.her2Level, min: 0, max: 100)
@@ -115,7 +123,7 @@ extension Scenario {
 
     // CAR T infusions.
     guard var c = try r.object("car_t") else { throw InputError(file: file, path: r.sub("car_t"), message: "is required") }
-    let dose = try c.number("dose", min: 0, exclusiveMin: true, "cells per m² or cells")
+    let dose = try c.number("dose", min: 0, max: Limits.carTDose, exclusiveMin: true, "cells per m² or cells")
     let basis = DoseBasis(rawValue: try c.string("basis", default: DoseBasis.totalTCellsPerM2.rawValue,
                                                  oneOf: DoseBasis.allCases.map(\.rawValue)))!
     let carFraction = try c.number("car_positive_fraction", default: 0.674, min: 0, max: 1, exclusiveMin: true)
@@ -195,11 +203,11 @@ extension Scenario {
     // Simulation settings.
     var horizon = 365.0, step = 0.25, method = ODEMethod.auto, rtol = 1e-6, maxSteps = 1_000_000
     if var s = try r.object("simulation") {
-      horizon = try s.number("horizon_days", default: horizon, min: 0, exclusiveMin: true)
-      step = try s.number("output_step_days", default: step, min: 0, exclusiveMin: true)
+      horizon = try s.number("horizon_days", default: horizon, min: 0, max: Limits.horizonDays, exclusiveMin: true)
+      step = try s.number("output_step_days", default: step, min: 0, max: Limits.horizonDays, exclusiveMin: true)
       method = ODEMethod(rawValue: try s.string("method", default: "auto", oneOf: ODEMethod.allCases.map(\.rawValue)))!
       rtol = try s.number("rtol", default: rtol, min: 1e-14, max: 0.1)
-      maxSteps = try s.integer("max_steps", default: maxSteps, min: 1)
+      maxSteps = try s.integer("max_steps", default: maxSteps, min: 1, max: Limits.solverSteps)
       try s.finish()
     }
     var assess = 42.0, cr = 2.0
@@ -220,10 +228,7 @@ extension Scenario {
       name: name, description: description, model: model, parameterOverrides: overrides, patient: patient,
       regimen: regimen, horizonDays: horizon, outputStepDays: step, method: method, rtol: rtol, maxSteps: maxSteps,
       assessmentEveryDays: assess, crSLDmm: cr)
-    let points = (horizon - scenario.startDay) / step
-    guard points <= 5_000_000 else {
-      throw InputError(file: file, path: r.sub("simulation.output_step_days"), message: "gives \(Int(points)) output points; at most 5,000,000")
-    }
+    try scenario.checkOutputGrid(file: file, path: r.sub("simulation"))
     return scenario
   }
 }

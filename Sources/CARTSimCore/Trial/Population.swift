@@ -230,6 +230,17 @@ public struct PopulationSpec: Sendable {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
       throw InputError(file: shownAs, path: "", message: "cannot read the patient table")
     }
+    return try parseTable(text, shownAs: shownAs, bootstrap: bootstrap)
+  }
+
+  /// Checks a covariate table as `population.csv` reads it; returns its columns and row
+  /// count. (For the fuzz target; errors are those a spec's CSV gets.)
+  public static func checkCovariateTable(_ text: String, file: String) throws -> (columns: [String], rows: Int) {
+    let t = try parseTable(text, shownAs: file, bootstrap: false)
+    return (t.columns, t.rows.count)
+  }
+
+  static func parseTable(_ text: String, shownAs: String, bootstrap: Bool) throws -> Table {
     let lines = text.split(whereSeparator: \.isNewline).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     guard let header = lines.first else { throw InputError(file: shownAs, path: "", message: "the patient table is empty") }
     let columns = header.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -29,6 +29,8 @@ public enum TrialMerge {
     }
     guard expected == total else { throw InputError(file: out, path: "", message: "the shards leave out patients \(expected)..<\(total)") }
     merged.ranges = [0..<total]
+    // Every shard whole before anything is written.
+    for s in shards { try checkRows(dir: s.dir, patients: s.aggregate.ranges.reduce(0) { $0 + $1.count }) }
 
     let fm = FileManager.default
     do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
@@ -63,5 +65,26 @@ public enum TrialMerge {
     if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) }
     try fm.moveItem(atPath: path + ".partial", toPath: path)
     try ResultWriter.atomicWrite(merged.json.render() + "\n", to: (out as NSString).appendingPathComponent("aggregate.json"))
+  }
+
+  /// Refuses a shard whose `patients.csv` is not a header and one whole line per patient of
+  /// its `aggregate.json` (a shard cut short, or one still being written).
+  static func checkRows(dir: String, patients: Int) throws {
+    let path = (dir as NSString).appendingPathComponent("patients.csv")
+    guard let h = FileHandle(forReadingAtPath: path) else { throw InputError(file: path, path: "", message: "cannot read the file") }
+    defer { try? h.close() }
+    var lines = 0, last: UInt8 = 0x0A
+    while true {
+      let chunk = h.readData(ofLength: 1 << 20)
+      guard let end = chunk.last else { break }
+      lines += chunk.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+      last = end
+    }
+    guard last == 0x0A else {
+      throw InputError(file: path, path: "", message: "ends inside a row (the shard is truncated or still running)")
+    }
+    guard lines == patients + 1 else {
+      throw InputError(file: path, path: "", message: "has \(max(lines - 1, 0)) patient rows; its aggregate.json counts \(patients) (the shard is truncated or from another run)")
+    }
   }
 }

@@ -35,16 +35,16 @@ public enum TrialRunner {
     (total * shard.index / shard.count)..<(total * (shard.index + 1) / shard.count)
   }
 
-  /// Simulates the shard's patients into `dir` (patients.csv and aggregate.json).
-  @discardableResult
-  /// Removes the outputs an earlier run left in `dir`, which must not be taken for this one's
-  /// (`patients.csv` is replaced when the new one is complete).
+  /// Removes the outputs an earlier run left in `dir`, which must not be taken for this one's.
+  /// A checkpoint (`patients.csv.partial`) stays: the run resumes from it.
   static func removeEarlierResults(in dir: String) {
-    for stale in ["summary.json", "aggregate.json", "km.csv", "report.html", "targets.json", "plots"] {
+    for stale in ["patients.csv", "summary.json", "aggregate.json", "km.csv", "report.html", "targets.json", "plots"] {
       try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(stale))
     }
   }
 
+  /// Simulates the shard's patients into `dir` (patients.csv and aggregate.json).
+  @discardableResult
   public static func run(_ spec: TrialSpec, options: Options, to dir: String) throws -> Report {
     let fm = FileManager.default
     do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {

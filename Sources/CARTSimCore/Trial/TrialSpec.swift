@@ -111,7 +111,7 @@ extension TrialSpec {
     let seed = try r.number("seed", default: 1, min: 0, max: 9_007_199_254_740_992)
     guard seed == seed.rounded() else { throw r.fail("seed", "must be a whole number") }
     let perArm = try r.integer("patients_per_arm", default: 1000, min: 1, max: 100_000_000)
-    let followUp = try r.number("follow_up_days", default: 730, min: 1, max: 36_500)
+    let followUp = try r.number("follow_up_days", default: 730, min: 1, max: Limits.horizonDays)
     let step = try r.number("output_step_days", default: 1, min: 0.01, max: 7)
     let paired = try r.bool("paired", default: false)
 

@@ -33,7 +33,7 @@ enum API {
                        "simulation.output_step_days: gives \(points) output points; the API returns at most \(maxSimulatePoints) (use the command line for more)",
                        field: "simulation.output_step_days", file: "request body")
       }
-      let wanted = request.uri.queryParameters.get("series").map { $0.split(separator: ",").map(String.init) }
+      let wanted = try seriesNames(request.uri.queryParameters.get("series").map { String($0) })
       let start = ContinuousClock.now
       let result = try Simulator.run(scenario, file: "request body")
       let elapsed = ContinuousClock.now - start
@@ -88,9 +88,11 @@ enum API {
       let data = try await body(request, limit: limit)
       let spec = try SpecParsing.trialSpec(data, file: "request body")
       let source = request.uri.queryParameters.get("source").map { String($0) } ?? "upload"
-      let run = try server.store.createRun(specName: spec.name, specJSON: String(decoding: data, as: UTF8.self), source: source,
-                                           patients: spec.totalPatients, shards: server.jobs.shardCount(patients: spec.totalPatients))
-      await server.jobs.enqueue(run.id)
+      let shards = server.jobs.shardCount(patients: spec.totalPatients)
+      let run = try await server.jobs.admit {
+        try server.store.createRun(specName: spec.name, specJSON: String(decoding: data, as: UTF8.self), source: source,
+                                   patients: spec.totalPatients, shards: shards)
+      }
       var r = Reply.json(runJSON(run, result: nil), status: .accepted)
       r.headers[.location] = "/api/trials/\(run.id)"
       return r
@@ -117,9 +119,10 @@ enum API {
     }
     router.post("/api/trials/:id/rerun") { _, context in
       let old = try lookup(server, context)
-      let new = try server.store.createRun(specName: old.name, specJSON: "", source: "rerun", patients: old.patientsTotal,
-                                           shards: old.shardsTotal, rerunOf: old.id, specId: old.specId)
-      await server.jobs.enqueue(new.id)
+      let new = try await server.jobs.admit {
+        try server.store.createRun(specName: old.name, specJSON: "", source: "rerun", patients: old.patientsTotal,
+                                   shards: old.shardsTotal, rerunOf: old.id, specId: old.specId)
+      }
       var r = Reply.json(runJSON(new, result: nil), status: .accepted)
       r.headers[.location] = "/api/trials/\(new.id)"
       return r
@@ -171,6 +174,20 @@ enum API {
   static let maxSimulatePoints = 100_000
 
   /// Reads a request body of at most `limit` bytes (413 beyond).
+  /// `?series=a,b,…`: the names in their first order without repeats, at most
+  /// ``Limits/seriesNames`` (a model has fewer observables).
+  static func seriesNames(_ query: String?) throws -> [String]? {
+    guard let query else { return nil }
+    var seen = Set<String>(), names: [String] = []
+    for name in query.split(separator: ",", omittingEmptySubsequences: true).map(String.init) where seen.insert(name).inserted {
+      guard names.count < Limits.seriesNames else {
+        throw APIError(.badRequest, "invalid_query", "series: more than \(Limits.seriesNames) different names", field: "series")
+      }
+      names.append(name)
+    }
+    return names
+  }
+
   static func body(_ request: Request, limit: Int) async throws -> Data {
     let tooLarge = APIError(.contentTooLarge, "body_too_large", "the request body is larger than \(limit) bytes")
     if let len = request.headers[.contentLength].flatMap({ Int($0) }), len > limit { throw tooLarge }
@@ -180,7 +197,8 @@ enum API {
       throw tooLarge
     } catch {
       if "\(type(of: error))".contains("TooManyBytes") { throw tooLarge }
-      throw error
+      // The client went away (or the deadline closed the connection) before the body ended.
+      throw APIError(.badRequest, "incomplete_body", "the request body ended before its end (\(error))", file: "request body")
     }
     guard buffer.readableBytes > 0 else {
       throw APIError(.badRequest, "invalid_input", "the request body is empty (expected a JSON document)", file: "request body")

@@ -36,6 +36,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
       return respond(e, request)
     } catch let e as InputError {
       return respond(.invalid(e), request)
+    } catch let e as JobQueue.QueueFull {
+      return respond(APIError(.serviceUnavailable, "queue_full",
+                              "\(e.queued) trials are already waiting; try again later", retryAfter: 30), request)
     } catch let e as any HTTPResponseError {
       let code: String
       switch e.status {
@@ -54,7 +57,49 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     if request.uri.path.hasPrefix("/api/") || request.uri.path == "/health" { return e.response() }
     var r = Reply.html(Pages.errorPage(e), status: e.status)
     if e.status == .unauthorized { r.headers[.wwwAuthenticate] = "Bearer realm=\"cartsim\"" }
+    if let s = e.retryAfter { r.headers[.retryAfter] = String(s) }
     return r
+  }
+}
+
+/// Refuses what another web site could make a browser send here. A request whose `Origin` is
+/// not this server's gets 403; a request with a body that is not JSON gets 415. A cross-site
+/// page can only send `application/json` after a CORS preflight, which this server never
+/// grants, so together these keep a server without a token from being driven by any page
+/// its user happens to visit.
+struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    if let origin = request.headers[.origin] {
+      guard Self.sameOrigin(origin, authority: request.head.authority) else {
+        throw APIError(.forbidden, "forbidden_origin", "requests from the page at '\(origin)' are not accepted; only this server's own pages may call it")
+      }
+    }
+    if [.post, .put, .patch].contains(request.method) {
+      let length = request.headers[.contentLength].flatMap { Int($0) }
+      let hasBody = (length ?? 0) > 0 || request.headers[.transferEncoding] != nil
+      let type = request.headers[.contentType]
+      if let type, !Self.isJSON(type) {
+        throw APIError(.unsupportedMediaType, "unsupported_media_type", "the request body must be JSON (Content-Type: application/json), not '\(type)'")
+      }
+      if type == nil && hasBody {
+        throw APIError(.unsupportedMediaType, "unsupported_media_type", "the request body must be JSON: send 'Content-Type: application/json'")
+      }
+    }
+    return try await next(request, context)
+  }
+
+  /// `application/json` or a `+json` type, with any parameters.
+  static func isJSON(_ contentType: String) -> Bool {
+    let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
+  }
+
+  /// Whether `origin` (`scheme://host[:port]`) names the host the request was sent to.
+  static func sameOrigin(_ origin: String, authority: String?) -> Bool {
+    guard let authority, let r = origin.range(of: "://") else { return false }
+    let host = origin[r.upperBound...]
+    guard origin.hasPrefix("http://") || origin.hasPrefix("https://"), !host.contains("/") else { return false }
+    return host.lowercased() == authority.lowercased()
   }
 }
 

@@ -9,13 +9,17 @@ public struct APIError: Error, CustomStringConvertible {
   public var message: String
   public var field: String?
   public var file: String?
+  /// Seconds after which the client may try again (`Retry-After`), for 429 and 503.
+  public var retryAfter: Int?
 
-  public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil, file: String? = nil) {
+  public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil, file: String? = nil,
+              retryAfter: Int? = nil) {
     self.status = status
     self.code = code
     self.message = message
     self.field = field
     self.file = file
+    self.retryAfter = retryAfter
   }
 
   public var description: String { "\(status.code) \(code): \(message)" }
@@ -39,6 +43,7 @@ public struct APIError: Error, CustomStringConvertible {
   func response() -> Response {
     var r = Reply.json(json, status: status)
     if status == .unauthorized { r.headers[.wwwAuthenticate] = "Bearer realm=\"cartsim\"" }
+    if let retryAfter { r.headers[.retryAfter] = String(retryAfter) }
     return r
   }
 }

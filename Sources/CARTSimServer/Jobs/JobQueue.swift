@@ -45,6 +45,8 @@ public actor JobQueue {
     public var threadsPerJob = ProcessInfo.processInfo.activeProcessorCount
     /// Patients per shard (a checkpoint after each shard).
     public var shardPatients = 250
+    /// Runs waiting beyond the running ones; more are refused (``QueueFull``).
+    public var maxQueued = 16
     public init() {}
   }
 
@@ -96,6 +98,23 @@ public actor JobQueue {
   }
 
   /// Queues a run (queued in the store) and starts it when a slot is free.
+  /// Refused: the queue already holds ``Options/maxQueued`` waiting runs.
+  public struct QueueFull: Error, Sendable {
+    public let queued: Int
+  }
+
+  /// Creates a run with `create` and queues it, both only when the queue has room: the check
+  /// and the insertion happen without another request in between.
+  public func admit(_ create: @Sendable () throws -> RunRecord) throws -> RunRecord {
+    guard pending.count < options.maxQueued else { throw QueueFull(queued: pending.count) }
+    let run = try create()
+    enqueue(run.id)
+    return run
+  }
+
+  /// Whether one more run may wait.
+  public var hasRoom: Bool { pending.count < options.maxQueued }
+
   public func enqueue(_ runID: String) {
     guard accepting, !pending.contains(runID), running[runID] == nil else { return }
     pending.append(runID)
@@ -104,6 +123,7 @@ public actor JobQueue {
 
   /// Resumes an interrupted or failed run from its last checkpoint.
   public func resume(_ runID: String) throws -> RunRecord? {
+    guard hasRoom else { throw QueueFull(queued: pending.count) }
     let r = try store.update(runID) { r in
       guard r.status == .interrupted || r.status == .failed else { return }
       r.status = .queued

@@ -17,6 +17,9 @@ extension _Integrator {
     return idx.sorted { (p[$0]!, tie[$0]!) > (p[$1]!, tie[$1]!) }
   }
 
+  /// The most event executions at one time before the run stops with `.eventCascade`.
+  @inlinable var maxEventCascade: Int { 1000 }
+
   /// SplitMix64 over the tie seed.
   @inlinable
   func nextRandom() -> UInt64 {
@@ -28,14 +31,16 @@ extension _Integrator {
   }
 
   /// Applies the state events `due` at `te` (state in `u`) in priority order, then any
-  /// events whose conditions the changes made cross, up to 1000 executions. An action may
-  /// schedule a delayed execution. Returns `.terminate` if an event asked to stop.
+  /// events whose conditions the changes made cross, up to ``maxEventCascade`` executions
+  /// (beyond, the run stops with `.eventCascade`). An action may schedule a delayed
+  /// execution. Returns `.terminate` if an event asked to stop.
   @inlinable
   func fireStateEvents(_ due: [Int], at te: Double) -> EventOutcome {
     let events = problem.stateEvents
     var queue = byPriority(due, at: te)
     var count = 0
-    while !queue.isEmpty, count < 1000 {
+    while !queue.isEmpty {
+      guard count < maxEventCascade else { eventCascade = true; return .terminate }
       let i = queue.removeFirst()
       count += 1
       let ub = UnsafeBufferPointer(start: u, count: n)
@@ -102,7 +107,8 @@ extension _Integrator {
   @inlinable
   func runDuePending(at time: Double) -> EventOutcome {
     var rounds = 0
-    while let first = pending.first, first.time <= time, rounds < 1000 {
+    while let first = pending.first, first.time <= time {
+      guard rounds < maxEventCascade else { eventCascade = true; return .terminate }
       rounds += 1
       let dueNow = pending.filter { $0.time == first.time }
       // Each event once (it can have two executions due at one time).

@@ -41,6 +41,8 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline var h: Double = 0
   @usableFromInline var errOld: Double = 1
   @usableFromInline var fsalValid = false
+  /// Set when events at one time exceeded the cascade limit; the run ends with `.eventCascade`.
+  @usableFromInline var eventCascade = false
   @usableFromInline var stiffCount = 0, nonstiffCount = 0, backCount = 0
 
   // Work storage (n each, unless noted).
@@ -210,7 +212,7 @@ final class _Integrator<S: ODESystem> {
   @inlinable
   func finish(_ code: ReturnCode) -> ODESolution {
     ODESolution(
-      t: outT, values: outU, dimension: n, returnCode: code, stats: stats, method: requested,
+      t: outT, values: outU, dimension: n, returnCode: eventCascade ? .eventCascade : code, stats: stats, method: requested,
       finalTime: t, finalState: Array(UnsafeBufferPointer(start: u, count: n)), eventLog: eventLog)
   }
 }

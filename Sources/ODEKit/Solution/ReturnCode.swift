@@ -12,6 +12,9 @@ public enum ReturnCode: String, Sendable, Codable, CaseIterable {
   case unstable = "Unstable"
   /// ``SolverOptions/interrupt`` asked to stop.
   case interrupted = "Interrupted"
+  /// More than 1000 event executions at one time (events that
+  /// retrigger each other without end): stopped there, the solution so far kept.
+  case eventCascade = "EventCascade"
 
   /// `true` for `success` and `terminated`.
   public var isSuccessful: Bool { self == .success || self == .terminated }

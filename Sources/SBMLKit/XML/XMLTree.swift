@@ -44,8 +44,14 @@ public struct SBMLError: Error, CustomStringConvertible, Equatable {
 
 /// Builds an ``XMLNode`` tree with Foundation's event parser.
 final class XMLTreeBuilder: NSObject, XMLParserDelegate {
+  /// The deepest element nesting accepted (libxml2's own default). SBML's structure is 6
+  /// deep and real MathML a few dozen; the readers and compilers after this one recurse over
+  /// the tree, so the bound keeps them far from the end of any thread's stack.
+  static let maxDepth = 256
+
   var stack: [XMLNode] = []
   var root: XMLNode?
+  var tooDeepAt: Int?
   weak var parser: XMLParser?
 
   static func parse(_ data: Data) throws -> XMLNode {
@@ -54,15 +60,29 @@ final class XMLTreeBuilder: NSObject, XMLParserDelegate {
     b.parser = p
     p.delegate = b
     p.shouldProcessNamespaces = false
-    guard p.parse(), let root = b.root else {
+    let parsed = p.parse()
+    if let line = b.tooDeepAt {
+      throw SBMLError(.malformed, "elements nested more than \(maxDepth) deep", line: line)
+    }
+    guard parsed, let root = b.root else {
       let err = p.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"
       throw SBMLError(.malformed, "malformed XML: \(err)", line: p.lineNumber)
+    }
+    // The parser reports success on a document cut short; the open elements say it was.
+    if let open = b.stack.last {
+      throw SBMLError(.malformed, "malformed XML: the document ends inside <\(open.name)> (opened on line \(open.line)); is the file truncated?",
+                      line: p.lineNumber)
     }
     return root
   }
 
   func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
               qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+    guard stack.count < Self.maxDepth else {
+      if tooDeepAt == nil { tooDeepAt = parser.lineNumber }
+      parser.abortParsing()
+      return
+    }
     let local = elementName.split(separator: ":").last.map(String.init) ?? elementName
     let node = XMLNode(name: local, attributes: attributeDict, line: parser.lineNumber)
     if let parent = stack.last {
@@ -75,10 +95,12 @@ final class XMLTreeBuilder: NSObject, XMLParserDelegate {
   }
 
   func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+    guard tooDeepAt == nil else { return }
     _ = stack.popLast()
   }
 
   func parser(_ parser: XMLParser, foundCharacters string: String) {
+    guard tooDeepAt == nil else { return }
     stack.last?.text += string
   }
 }

@@ -1,0 +1,60 @@
+// One libFuzzer binary for every input reader; CARTSIM_FUZZ_TARGET picks the reader
+// (Scripts/fuzz.sh sets it). Built with `-parse-as-library`: libFuzzer provides `main`.
+//
+// A reader passes when it returns or throws its own error type for any bytes; a crash, a
+// trap, a leak or an address error is what the fuzzer reports.
+import CARTSimCore
+import Estimation
+import Foundation
+import SBMLKit
+
+/// The fuzz targets by name, each a reader fed the input bytes.
+let targets: [String: (Data) -> Void] = [
+  "scenario": { data in _ = try? Scenario.parse(data, file: "fuzz.json") },
+  "trial-spec": { data in
+    guard let json = try? JSONValue.decode(data, file: "fuzz.json") else { return }
+    // As the server reads uploads: arm scenarios come from the embedded examples only.
+    _ = try? TrialSpec.parse(json, file: "fuzz.json") { rel in
+      guard let text = EmbeddedScenarios.files[rel] else { return nil }
+      return (try JSONValue.decode(Data(text.utf8), file: rel), rel)
+    }
+  },
+  "sbml": { data in
+    guard let model = try? SBMLModel.parse(data) else { return }
+    _ = try? CompiledSBML(model)
+  },
+  "mathml": { data in
+    // The bytes as the math of an assignment rule, compiled and evaluated once.
+    let doc = """
+      <?xml version="1.0" encoding="UTF-8"?>
+      <sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2"><model id="m">
+      <listOfParameters><parameter id="x" value="2" constant="true"/><parameter id="y" constant="false"/></listOfParameters>
+      <listOfRules><assignmentRule variable="y"><math xmlns="http://www.w3.org/1998/Math/MathML">
+      """ + String(decoding: data, as: UTF8.self) + "</math></assignmentRule></listOfRules></model></sbml>"
+    guard let model = try? SBMLModel.parse(Data(doc.utf8)), let compiled = try? CompiledSBML(model) else { return }
+    _ = SBMLSystem(compiled).simulate(start: 0, duration: 1, steps: 1, variables: [("y", .symbol)])
+  },
+  "covariate-csv": { data in _ = try? PopulationSpec.checkCovariateTable(String(decoding: data, as: UTF8.self), file: "fuzz.csv") },
+  "petab-table": { data in _ = try? PEtabTable(text: String(decoding: data, as: UTF8.self), file: "fuzz.tsv") },
+  "petab-formula": { data in _ = try? Formula(String(decoding: data, as: UTF8.self)) },
+  "petab-yaml": { data in _ = try? YAMLValue.parse(String(decoding: data, as: UTF8.self), file: "fuzz.yaml") },
+]
+
+nonisolated(unsafe) var selected: ((Data) -> Void)? = nil
+
+@_cdecl("LLVMFuzzerInitialize")
+public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>) -> Int32 {
+  let name = ProcessInfo.processInfo.environment["CARTSIM_FUZZ_TARGET"] ?? ""
+  guard let target = targets[name] else {
+    FileHandle.standardError.write(Data("cartsim-fuzz: set CARTSIM_FUZZ_TARGET to one of: \(targets.keys.sorted().joined(separator: ", "))\n".utf8))
+    exit(2)
+  }
+  selected = target
+  return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
+  selected?(Data(bytes: bytes, count: count))
+  return 0
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The concurrent code under ThreadSanitizer: the trial runner (threads and shards), the SBML
+# population, the calibration's particle workers, the dose-finding simulation, the multi-start
+# fit and the server's job queue, each through a test that runs it on several threads.
+#
+#   Scripts/tsan.sh            build (into .build/tsan) and run them; exit 1 on any report
+#
+# TSan's reports go to standard error; `halt_on_error=1` makes the first race fail the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FILTER='threadsAndShardsGiveTheSameTrial|PopulationTests/threadCountIndependence|calibrationIsReproducible|shardsGiveTheUnshardedResult|sameSeedIsBitIdenticalAndThreadCountDoesNotMatter|commonRandomNumbers|FitTests/threadIndependence|CARTSimServerTests.TrialTests/trialLifecycle|queueIsBounded'
+LOG="$(mktemp)"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+status=0
+swift test --sanitize=thread --scratch-path .build/tsan --filter "$FILTER" 2>&1 | tee "$LOG" | grep -E "✔|✘|WARNING: ThreadSanitizer|Test run|error:" || true
+status=${PIPESTATUS[0]}
+races=$(grep -c "WARNING: ThreadSanitizer" "$LOG" || true)
+tests=$(grep -Eo "Test run with [0-9]+ tests" "$LOG" | grep -Eo "[0-9]+" | tail -1 || true)
+echo "tsan: ${tests:-0} tests, $races reports, exit $status"
+if [ "$races" -ne 0 ] || [ "$status" -ne 0 ]; then
+  grep -A30 "WARNING: ThreadSanitizer" "$LOG" | head -80 >&2 || true
+  exit 1
+fi
