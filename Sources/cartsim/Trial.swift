@@ -78,19 +78,24 @@ struct Trial: ParsableCommand {
         var written = "patients.csv, summary.json, km.csv, report.html, plots/"
         let names = spec.arms.map(\.name)
         if let list = targetList {
-          let checks = try TargetCheck.check(trialDir: out, arms: names, targets: list)
-          try ResultWriter.writeText(TargetCheck.json(checks).render() + "\n", to: (out as NSString).appendingPathComponent("targets.json"))
+          try writeTargetCheck(dir: out, arms: names, targets: list)
           written += ", targets.json"
-          print("\(checks.filter { $0.inside == true }.count) of \(checks.count) targets inside the central 95% of what the arms predict for a trial of the observed size")
-          for c in checks where c.inside == false {
-            print("  outside: \(c.target.id) (observed \(c.target.observedDescription))")
-          }
         }
         print("wrote \(out)/" + written)
       } else {
         print("wrote shard \(options.shard.index)/\(options.shard.count) to \(out)/patients.csv and aggregate.json; combine with `cartsim merge`")
       }
     } catch { throw fail(error) }
+  }
+}
+
+/// Checks a complete run in `dir` against `targets`, writes `targets.json` and prints the count.
+func writeTargetCheck(dir: String, arms: [String], targets: [Target]) throws {
+  let checks = try TargetCheck.check(trialDir: dir, arms: arms, targets: targets)
+  try ResultWriter.writeText(TargetCheck.json(checks).render() + "\n", to: (dir as NSString).appendingPathComponent("targets.json"))
+  print("\(checks.filter { $0.inside == true }.count) of \(checks.count) targets inside the central 95% of what the arms predict for a trial of the observed size")
+  for c in checks where c.inside == false {
+    print("  outside: \(c.target.id) (observed \(c.target.observedDescription))")
   }
 }
 
@@ -104,11 +109,20 @@ struct Merge: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var out: String
 
+  @Option(help: "Targets JSON file to check the merged run against and write targets.json, or 'heros' for the embedded HEROS targets (what `cartsim trial` without a spec writes).")
+  var targets: String?
+
   func run() throws {
     do {
       try TrialMerge.merge(shards, to: out)
-      try TrialResults.load(dir: out).write(to: out)
+      let results = try TrialResults.load(dir: out)
+      try results.write(to: out)
       print("merged \(shards.count) shards into \(out)")
+      if let targets {
+        let arms = try TrialAggregate.load(path: (out as NSString).appendingPathComponent("aggregate.json")).arms.map(\.name)
+        let list = targets == "heros" ? try TargetFile.embeddedHEROS(arms: arms) : try TargetFile.load(path: targets, arms: arms)
+        try writeTargetCheck(dir: out, arms: arms, targets: list)
+      }
     } catch { throw fail(error) }
   }
 }

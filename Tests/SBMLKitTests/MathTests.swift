@@ -88,6 +88,30 @@ struct MathTests {
     #expect(try evaluate("<apply><plus/><ci>x</ci><cn>1</cn></apply>") == 3)
   }
 
+  /// A repeated id, or a function naming an argument twice, is an invalid model (found by the
+  /// sbml fuzz target: the compiler trapped on a species id used twice).
+  @Test func repeatedIdsAreRefused() throws {
+    let twice = model("<ci>x</ci>").replacingOccurrences(of: "<parameter id=\"y\"", with: "<parameter id=\"x\" value=\"1\" constant=\"true\"/><parameter id=\"y\"")
+    let e = #expect(throws: SBMLError.self) { try SBMLModel.parse(Data(twice.utf8)) }
+    #expect(e?.message.contains("'x' is used twice") == true, "\(String(describing: e))")
+    let f = "<listOfFunctionDefinitions><functionDefinition id=\"f\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><bvar><ci>a</ci></bvar><ci>a</ci></lambda></math></functionDefinition></listOfFunctionDefinitions>"
+    let arg = #expect(throws: SBMLError.self) { try SBMLModel.parse(Data(model("<ci>x</ci>", extra: f).utf8)) }
+    #expect(arg?.message.contains("argument twice") == true)
+  }
+
+  /// Bytes that are not UTF-8 in an element name (found by the sbml fuzz target: Foundation's
+  /// parser trapped on them) and NUL characters are refused with their line.
+  @Test func bytesThatAreNotUTF8AreRefused() throws {
+    let text = model("<apply><plus/><ci>x</ci><cn>1</cn></apply>")
+    var bad = Data(text.replacingOccurrences(of: "<math xmlns", with: "<mQQQZ xmlns").utf8)
+    for (i, b) in bad.enumerated() where b == UInt8(ascii: "Q") { bad[i] = 0xFF }
+    if let z = bad.firstIndex(of: UInt8(ascii: "Z")) { bad[z] = 0 }
+    let e = #expect(throws: SBMLError.self) { try SBMLModel.parse(bad) }
+    #expect(e?.message.contains("not UTF-8") == true && e?.line == 10, "\(String(describing: e))")
+    let nul = #expect(throws: SBMLError.self) { try SBMLModel.parse(Data(text.replacingOccurrences(of: "<apply>", with: "<apply>\u{0}").utf8)) }
+    #expect(nul?.message.contains("NUL") == true)
+  }
+
   /// MathML or an annotation nested 30,000 deep is refused with a message (no stack
   /// overflow), also on a thread with a quarter of a worker's usual 8 MiB stack; MathML as
   /// deep as the reader accepts still compiles and runs there (in a debug build).

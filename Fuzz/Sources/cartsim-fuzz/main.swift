@@ -1,5 +1,6 @@
 // One libFuzzer binary for every input reader; CARTSIM_FUZZ_TARGET picks the reader
-// (Scripts/fuzz.sh sets it). Built with `-parse-as-library`: libFuzzer provides `main`.
+// (Scripts/fuzz.sh sets it). The program's own entry point hands control to libFuzzer's
+// driver (LLVMFuzzerRunDriver), so the fuzzer runtime's `main` is not needed.
 //
 // A reader passes when it returns or throws its own error type for any bytes; a crash, a
 // trap, a leak or an address error is what the fuzzer reports.
@@ -9,7 +10,7 @@ import Foundation
 import SBMLKit
 
 /// The fuzz targets by name, each a reader fed the input bytes.
-let targets: [String: (Data) -> Void] = [
+let targets: [String: @Sendable (Data) -> Void] = [
   "scenario": { data in _ = try? Scenario.parse(data, file: "fuzz.json") },
   "trial-spec": { data in
     guard let json = try? JSONValue.decode(data, file: "fuzz.json") else { return }
@@ -37,24 +38,26 @@ let targets: [String: (Data) -> Void] = [
   "covariate-csv": { data in _ = try? PopulationSpec.checkCovariateTable(String(decoding: data, as: UTF8.self), file: "fuzz.csv") },
   "petab-table": { data in _ = try? PEtabTable(text: String(decoding: data, as: UTF8.self), file: "fuzz.tsv") },
   "petab-formula": { data in _ = try? Formula(String(decoding: data, as: UTF8.self)) },
-  "petab-yaml": { data in _ = try? YAMLValue.parse(String(decoding: data, as: UTF8.self), file: "fuzz.yaml") },
+  "petab-yaml": { data in _ = try? YAML.parse(String(decoding: data, as: UTF8.self), file: "fuzz.yaml") },
 ]
 
-nonisolated(unsafe) var selected: ((Data) -> Void)? = nil
+/// libFuzzer's driver: runs the fuzzing loop with `callback` on each input, taking its
+/// options from the command line (`-max_total_time=…`, corpus folders).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+  _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+  _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
 
-@_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>) -> Int32 {
-  let name = ProcessInfo.processInfo.environment["CARTSIM_FUZZ_TARGET"] ?? ""
-  guard let target = targets[name] else {
-    FileHandle.standardError.write(Data("cartsim-fuzz: set CARTSIM_FUZZ_TARGET to one of: \(targets.keys.sorted().joined(separator: ", "))\n".utf8))
-    exit(2)
-  }
-  selected = target
-  return 0
+let name = ProcessInfo.processInfo.environment["CARTSIM_FUZZ_TARGET"] ?? ""
+guard let target = targets[name] else {
+  FileHandle.standardError.write(Data("cartsim-fuzz: set CARTSIM_FUZZ_TARGET to one of: \(targets.keys.sorted().joined(separator: ", "))\n".utf8))
+  exit(2)
 }
+nonisolated(unsafe) var selected: @Sendable (Data) -> Void = target
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
-  selected?(Data(bytes: bytes, count: count))
+var argc = CommandLine.argc
+var argv = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { bytes, count in
+  selected(bytes.map { Data(bytes: $0, count: count) } ?? Data())
   return 0
-}
+})

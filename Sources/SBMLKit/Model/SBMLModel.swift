@@ -166,6 +166,10 @@ extension SBMLModel {
       }
       let lam = lambda.name == "semantics" ? lambda.children.first { $0.name == "lambda" }! : lambda
       let args = lam.children("bvar").compactMap { $0.child("ci").map(MathMLReader.text) }
+      guard Set(args).count == args.count else {
+        throw SBMLError(.invalid, "functionDefinition '\(fid)' names an argument twice", line: f.line)
+      }
+      guard model.functions[fid] == nil else { throw SBMLError(.invalid, "the id '\(fid)' is used twice", line: f.line) }
       guard let bodyNode = lam.children.last(where: { $0.name != "bvar" }) else {
         throw SBMLError(.invalid, "functionDefinition '\(fid)' has no body", line: f.line)
       }
@@ -236,6 +240,12 @@ extension SBMLModel {
         persistent: try bool(tr, "persistent", default: true), delay: try math(ev.child("delay"), what: "delay of '\(eid)'"),
         priority: try math(ev.child("priority"), what: "priority of '\(eid)'"),
         useValuesFromTriggerTime: try bool(ev, "useValuesFromTriggerTime", default: true), assignments: assigns))
+    }
+    // Ids share one namespace (SBML L3V2 §3.3); the compiler indexes them by id.
+    var seen = Set(model.functions.keys)
+    for id in model.compartments.map(\.id) + model.species.map(\.id) + model.parameters.map(\.id) + model.reactions.map(\.id)
+    where !seen.insert(id).inserted {
+      throw SBMLError(.invalid, "the id '\(id)' is used twice (ids of compartments, species, parameters, reactions and functions must differ)")
     }
     return model
   }

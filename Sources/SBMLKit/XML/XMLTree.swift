@@ -55,6 +55,7 @@ final class XMLTreeBuilder: NSObject, XMLParserDelegate {
   weak var parser: XMLParser?
 
   static func parse(_ data: Data) throws -> XMLNode {
+    try checkText(data)
     let p = XMLParser(data: data)
     let b = XMLTreeBuilder()
     b.parser = p
@@ -74,6 +75,23 @@ final class XMLTreeBuilder: NSObject, XMLParserDelegate {
                       line: p.lineNumber)
     }
     return root
+  }
+
+  /// SBML is UTF-8 (SBML L3 §4.1), and XML has no NUL character. Foundation's parser traps on
+  /// some element names that are not UTF-8, so such bytes are refused here, with their line.
+  static func checkText(_ data: Data) throws {
+    var decoder = UTF8()
+    var bytes = data.makeIterator()
+    var line = 1
+    loop: while true {
+      switch decoder.decode(&bytes) {
+      case .scalarValue(let c):
+        if c == "\n" { line += 1 }
+        if c == "\0" { throw SBMLError(.malformed, "malformed XML: a NUL character", line: line) }
+      case .emptyInput: break loop
+      case .error: throw SBMLError(.malformed, "malformed XML: bytes that are not UTF-8 (SBML files are UTF-8)", line: line)
+      }
+    }
   }
 
   func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
