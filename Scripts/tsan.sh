@@ -8,7 +8,7 @@
 # TSan's reports go to standard error; `halt_on_error=1` makes the first race fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FILTER='threadsAndShardsGiveTheSameTrial|PopulationTests/threadCountIndependence|calibrationIsReproducible|shardsGiveTheUnshardedResult|sameSeedIsBitIdenticalAndThreadCountDoesNotMatter|commonRandomNumbers|FitTests/threadIndependence|CARTSimServerTests.TrialTests/trialLifecycle|queueIsBounded'
+FILTER='threadsAndShardsGiveTheSameTrial|PopulationTests/threadCountIndependence|calibrationIsReproducible|shardsGiveTheUnshardedResult|sameSeedIsBitIdenticalAndThreadCountDoesNotMatter|commonRandomNumbers|FitTests/threadIndependence|TrialAPITests|queueIsBounded'
 LOG="$(mktemp)"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 status=0
