@@ -17,6 +17,7 @@ let package = Package(
       name: "cartsim-fuzz",
       dependencies: [
         .product(name: "CARTSimCore", package: cartsim),
+        .product(name: "DoseFinding", package: cartsim),
         .product(name: "SBMLKit", package: cartsim),
         .product(name: "Estimation", package: cartsim),
       ])

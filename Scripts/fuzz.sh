@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="$ROOT/../shared"
 WORK="$ROOT/.build/fuzz"
-TARGETS=(scenario trial-spec sbml mathml covariate-csv petab-table petab-formula petab-yaml)
+TARGETS=(scenario trial-spec sbml mathml covariate-csv patients-csv accrued-csv petab-table petab-formula petab-yaml)
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -49,6 +49,9 @@ PY
               done ;;
     covariate-csv) find "$ROOT/Examples" "$ROOT/Tests" -name '*.csv' -size -64k | head -20 | while read -r f; do cp "$f" "$dir/"; done
                    printf 'age_years,weight_kg,her2_level\n12,40,high\n30,70,low\n' > "$dir/minimal.csv" ;;
+    patients-csv) printf 'arm,id,status\n' > "$dir/header" ;;  # the binary adds a real one (CARTSIM_FUZZ_SEED_DIR)
+    accrued-csv) printf 'dose,patients,dlts\n1,3,0\n2,3,1\n2,3,0\n' > "$dir/cohorts.csv"
+                 printf 'dlts,dose,patients,note\n0,1,3,a\n1,2,6,b\n' > "$dir/totals.csv" ;;
     petab-table) find "$SHARED/petab-test-suite" "$ROOT/Examples/fit" -name '*.tsv' -size -64k 2>/dev/null | head -60 |
                    while read -r f; do cp "$f" "$dir/$(echo "$f" | md5sum | cut -c1-8)-$(basename "$f")"; done ;;
     petab-formula) find "$SHARED/petab-test-suite" -name '_observables.tsv' 2>/dev/null | head -30 | while read -r f; do
@@ -68,7 +71,7 @@ run() {
   local status=0
   # No leak report at exit (Foundation's XML parser keeps its error strings) and no Swift
   # backtracer (ASan would report its reads of the stack); a trap is still a crash.
-  ASAN_OPTIONS="detect_leaks=0" SWIFT_BACKTRACE="enable=no" CARTSIM_FUZZ_TARGET="$name" "$WORK/release/cartsim-fuzz" "$corpus" \
+  ASAN_OPTIONS="detect_leaks=0" SWIFT_BACKTRACE="enable=no" CARTSIM_FUZZ_TARGET="$name" CARTSIM_FUZZ_SEED_DIR="$corpus" "$WORK/release/cartsim-fuzz" "$corpus" \
     -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -detect_leaks=0 \
     -print_final_stats=1 -artifact_prefix="$crashes/$name-" > "$log" 2>&1 || status=$?
   local runs

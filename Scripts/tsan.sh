@@ -6,11 +6,12 @@
 #   Scripts/tsan.sh            build (into .build/tsan) and run them; exit 1 on any report
 #
 # TSan's reports go to standard error; `halt_on_error=1` makes the first race fail the run.
+# Scripts/tsan-suppressions.txt lists the third-party reports suppressed, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILTER='threadsAndShardsGiveTheSameTrial|PopulationTests/threadCountIndependence|calibrationIsReproducible|shardsGiveTheUnshardedResult|sameSeedIsBitIdenticalAndThreadCountDoesNotMatter|commonRandomNumbers|FitTests/threadIndependence|TrialAPITests|queueIsBounded'
 LOG="$(mktemp)"
-export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/Scripts/tsan-suppressions.txt"
 status=0
 swift test --sanitize=thread --scratch-path .build/tsan --filter "$FILTER" 2>&1 | tee "$LOG" | grep -E "✔|✘|WARNING: ThreadSanitizer|Test run|error:" || true
 status=${PIPESTATUS[0]}

@@ -429,40 +429,12 @@ enum DesignCLI {
     }
   }
 
-  /// Per-dose totals from the CSV (validated), the last row, and whether rows are cohorts.
-  static func readTrialData(_ path: String, doses: Int) throws
-    -> (patients: [Int], dlts: [Int], lastDose: Int, lastRow: (size: Int, dlts: Int), rowsAreCohorts: Bool)
-  {
+  /// Per-dose totals from the accrued-data CSV (``AccruedData``).
+  static func readTrialData(_ path: String, doses: Int) throws -> AccruedData {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
       throw DoseFindingInputError(source: path, field: "--data", "cannot read the file")
     }
-    let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-    guard let header = lines.first else { throw DoseFindingInputError(source: path, field: "header", "the file is empty") }
-    let cols = header.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    guard let di = cols.firstIndex(of: "dose"), let ni = cols.firstIndex(of: "patients"), let yi = cols.firstIndex(of: "dlts") else {
-      throw DoseFindingInputError(source: path, field: "header", "must name the columns dose,patients,dlts (got '\(header)')")
-    }
-    var n = Array(repeating: 0, count: doses), y = n, seen = Set<Int>(), repeated = false
-    var last: (dose: Int, size: Int, dlts: Int)? = nil
-    for (k, line) in lines.enumerated().dropFirst() where !line.isEmpty {
-      let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-      func int(_ i: Int, _ name: String) throws -> Int {
-        guard i < f.count, let v = Int(f[i]) else {
-          throw DoseFindingInputError(source: path, field: "line \(k + 1): \(name)", "'\(i < f.count ? f[i] : "")' is not an integer")
-        }
-        return v
-      }
-      let d = try int(di, "dose"), p = try int(ni, "patients"), t = try int(yi, "dlts")
-      guard (1...doses).contains(d) else { throw DoseFindingInputError(source: path, field: "line \(k + 1): dose", "\(d) is not between 1 and \(doses)") }
-      guard p >= 0 else { throw DoseFindingInputError(source: path, field: "line \(k + 1): patients", "\(p) is negative") }
-      guard t >= 0 && t <= p else { throw DoseFindingInputError(source: path, field: "line \(k + 1): dlts", "\(t) is not between 0 and patients (\(p))") }
-      if !seen.insert(d).inserted { repeated = true }
-      n[d - 1] += p
-      y[d - 1] += t
-      last = (d, p, t)
-    }
-    guard let last else { throw DoseFindingInputError(source: path, field: "rows", "no data rows") }
-    return (n, y, last.dose, (last.size, last.dlts), repeated)
+    return try AccruedData(csv: text, source: path, doses: doses)
   }
 
   static func f(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }

@@ -5,6 +5,7 @@
 // A reader passes when it returns or throws its own error type for any bytes; a crash, a
 // trap, a leak or an address error is what the fuzzer reports.
 import CARTSimCore
+import DoseFinding
 import Estimation
 import Foundation
 import SBMLKit
@@ -35,6 +36,13 @@ let targets: [String: @Sendable (Data) -> Void] = [
     guard let model = try? SBMLModel.parse(Data(doc.utf8)), let compiled = try? CompiledSBML(model) else { return }
     _ = SBMLSystem(compiled).simulate(start: 0, duration: 1, steps: 1, variables: [("y", .symbol)])
   },
+  "accrued-csv": { data in _ = try? AccruedData(csv: String(decoding: data, as: UTF8.self), source: "fuzz.csv", doses: 5) },
+  "patients-csv": { data in
+    // The bytes as the patients.csv beside a real aggregate.json, read as merge reads a shard.
+    let dir = patientsFixture
+    try? data.write(to: URL(fileURLWithPath: dir + "/patients.csv"))
+    _ = try? TrialResults.load(dir: dir)
+  },
   "covariate-csv": { data in _ = try? PopulationSpec.checkCovariateTable(String(decoding: data, as: UTF8.self), file: "fuzz.csv") },
   "petab-table": { data in _ = try? PEtabTable(text: String(decoding: data, as: UTF8.self), file: "fuzz.tsv") },
   "petab-formula": { data in _ = try? Formula(String(decoding: data, as: UTF8.self)) },
@@ -48,7 +56,22 @@ func LLVMFuzzerRunDriver(
   _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
   _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
 
+/// A folder holding the aggregate.json of a tiny HEROS trial, made once (patients-csv).
+nonisolated(unsafe) var patientsFixture = ""
+
 let name = ProcessInfo.processInfo.environment["CARTSIM_FUZZ_TARGET"] ?? ""
+if name == "patients-csv" {
+  patientsFixture = NSTemporaryDirectory() + "cartsim-fuzz-patients-\(getpid())"
+  var spec = try TrialSpec.embeddedHEROS()
+  for i in spec.arms.indices { spec.arms[i].patients = 2 }
+  var options = TrialRunner.Options()
+  options.threads = 1
+  try TrialRunner.run(spec, options: options, to: patientsFixture)
+  // The real file is the seed of the corpus (Scripts/fuzz.sh names the folder).
+  if let seeds = ProcessInfo.processInfo.environment["CARTSIM_FUZZ_SEED_DIR"] {
+    try? FileManager.default.copyItem(atPath: patientsFixture + "/patients.csv", toPath: seeds + "/trial-patients.csv")
+  }
+}
 guard let target = targets[name] else {
   FileHandle.standardError.write(Data("cartsim-fuzz: set CARTSIM_FUZZ_TARGET to one of: \(targets.keys.sorted().joined(separator: ", "))\n".utf8))
   exit(2)
