@@ -21,6 +21,14 @@ public enum Limits {
   public static let repeats = 100_000
   /// A CAR T infusion, cells (or cells/m²): a thousand times the largest doses given.
   public static let carTDose = 1e13
+  /// A drug dose in mg, mg/m² or mg/kg (lymphodepletion, checkpoint inhibitor): a kilogram.
+  public static let drugDoseMg = 1e6
+  /// The earliest day of a regimen (lymphodepletion, conditioning): ten years before day 0.
+  public static let earliestDay = -3650.0
+  /// The largest values of a patient's covariates (a scenario's `patient`, a covariate table).
+  public static let patientUpperBounds: [String: Double] = [
+    "age_years": 120, "weight_kg": 300, "height_cm": 250, "baseline_sld_mm": 2000, "her2_level": 100,
+  ]
   /// Names in `?series=` of `POST /api/simulate`.
   public static let seriesNames = 64
 

@@ -15,6 +15,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
   let timeout: TimeAmount
   private var deadline: Scheduled<Void>?
+  /// Whether the current request has been answered (an early 4xx before its body was read):
+  /// then the end of its body must not stop the clock the answer started for the next one.
+  private var answered = false
 
   init(timeout: TimeAmount) { self.timeout = timeout }
 
@@ -27,12 +30,19 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    if case .end = unwrapInboundIn(data) { disarm() }
+    switch unwrapInboundIn(data) {
+    case .head: answered = false
+    case .end: if !answered { disarm() }
+    case .body: break
+    }
     context.fireChannelRead(data)
   }
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-    if case .end = unwrapOutboundIn(data) { arm(context) }
+    if case .end = unwrapOutboundIn(data) {
+      answered = true
+      arm(context)
+    }
     context.write(data, promise: promise)
   }
 

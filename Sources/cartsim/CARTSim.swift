@@ -24,12 +24,12 @@ func threadCount(_ n: Int) -> String { n == 1 ? "1 thread" : "\(n) threads" }
 
 /// Refuses an option outside `range` (``Limits`` gives the upper bounds), naming it.
 func checkOption<T: Comparable>(_ value: T, _ range: ClosedRange<T>, _ option: String) throws {
-  guard range.contains(value) else { throw ValidationError("\(option) must be \(range.lowerBound)…\(range.upperBound), found \(value)") }
+  do { _ = try Limits.check(value, in: range, field: option) } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
 }
 
 /// Refuses a non-finite, non-positive or too large number option, naming it.
 func checkPositive(_ value: Double, max: Double, _ option: String) throws {
-  guard value.isFinite, value > 0, value <= max else { throw ValidationError("\(option) must be > 0 and ≤ \(max), found \(value)") }
+  do { _ = try Limits.positive(value, max: max, field: option) } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
 }
 
 func fail(_ error: any Error) -> ExitCode {

@@ -79,12 +79,10 @@ struct DesignSettings: ParsableArguments {
       guard (1...TrialConfig.maxPatientsLimit).contains(maxN) else { throw DoseFindingInputError(field: "--max-n", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(maxN))") }
       o.maxPatients = maxN
     } else {
-      guard (1...TrialConfig.maxPatientsLimit).contains(cohorts) else { throw DoseFindingInputError(field: "--cohorts", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(cohorts))") }
-      guard (1...TrialConfig.maxPatientsLimit).contains(cohortSize) else { throw DoseFindingInputError(field: "--cohort-size", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(cohortSize))") }
-      guard cohorts * cohortSize <= TrialConfig.maxPatientsLimit else {
-        throw DoseFindingInputError(field: "--cohorts", "\(cohorts) cohorts of \(cohortSize) exceed \(TrialConfig.maxPatientsLimit) patients")
-      }
-      o.maxPatients = cohorts * cohortSize
+      o.maxPatients = try DesignCLI.sampleSize(cohorts: cohorts, cohortSize: cohortSize)
+    }
+    guard (1...TrialConfig.maxDoses).contains(startDose) else {
+      throw DoseFindingInputError(field: "--start-dose", "must be 1…\(TrialConfig.maxDoses) (got \(startDose))")
     }
     o.startDose = startDose - 1
     o.nEarlyStop = nEarlystop
@@ -159,15 +157,18 @@ struct DesignRunSettings: ParsableArguments {
     }
     guard let doseLevels else { throw DoseFindingInputError(field: "--dose-levels", "is required with --from-model") }
     let doses = try DesignCLI.numbers(doseLevels, field: "--dose-levels")
-    guard doses.allSatisfy({ $0 > 0 }), zip(doses, doses.dropFirst()).allSatisfy({ $0 < $1 }) else {
-      throw DoseFindingInputError(field: "--dose-levels", "must be positive and increasing")
+    guard doses.allSatisfy({ $0 > 0 && $0 <= Limits.carTDose }), zip(doses, doses.dropFirst()).allSatisfy({ $0 < $1 }),
+          doses.count <= TrialConfig.maxDoses else {
+      throw DoseFindingInputError(field: "--dose-levels", "must be positive (≤ \(Limits.carTDose)) and increasing, at most \(TrialConfig.maxDoses) levels")
     }
     guard (1...Limits.patients).contains(modelPatients) else { throw DoseFindingInputError(field: "--model-patients", "must be 1…\(Limits.patients) (got \(modelPatients))") }
     do {
       var spec = try TrialSpec.load(path: fromModel)
       if let dlt { spec.dlt = try TrialSpec.DLT.parse(dlt) }
       if let followUp {
-        guard followUp > 0 else { throw DoseFindingInputError(field: "--follow-up", "must be positive") }
+        guard followUp > 0, followUp <= Limits.horizonDays else {
+          throw DoseFindingInputError(field: "--follow-up", "must be > 0 and ≤ \(Limits.horizonDays) days")
+        }
         spec.followUpDays = followUp
         for i in spec.arms.indices { spec.arms[i].scenario.horizonDays = max(followUp, spec.arms[i].scenario.regimen.infusions.map(\.day).max() ?? 0) }
       }
@@ -185,6 +186,7 @@ struct DesignRunSettings: ParsableArguments {
         }
         armIndex = i
       }
+      guard (1...Limits.threads).contains(threads) else { throw DoseFindingInputError(field: "--threads", "must be 1…\(Limits.threads) (got \(threads))") }
       return try spec.doseCurves(arm: armIndex, doses: doses, basis: basis, patients: modelPatients, threads: threads)
     } catch let e as InputError {
       throw DoseFindingInputError(source: e.file, field: e.path.isEmpty ? "--from-model" : e.path, e.message)
@@ -205,6 +207,7 @@ struct DesignRunSettings: ParsableArguments {
 
   func run(_ design: AnyDesign, _ p: [Double], _ q: [Double]?) throws -> OperatingCharacteristics {
     if exact {
+      guard (1...100_000_000).contains(maxStates) else { throw DoseFindingInputError(field: "--max-states", "must be 1…100000000 (got \(maxStates))") }
       do { return try ExactOC.compute(design, pTrue: p, pResponse: q, maxStates: maxStates) } catch let e as ExactOC.TooManyStates {
         throw DoseFindingInputError(field: "--exact", e.description)
       }
@@ -313,13 +316,9 @@ struct DesignBoundaries: ParsableCommand {
 
   func run() throws {
     try DesignCLI.guarded {
-      guard (1...TrialConfig.maxPatientsLimit).contains(cohortSize) else { throw DoseFindingInputError(field: "--cohort-size", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(cohortSize))") }
-      guard (1...TrialConfig.maxPatientsLimit).contains(cohorts) else { throw DoseFindingInputError(field: "--cohorts", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(cohorts))") }
-      guard cohorts * cohortSize <= TrialConfig.maxPatientsLimit else {
-        throw DoseFindingInputError(field: "--cohorts", "\(cohorts) cohorts of \(cohortSize) exceed \(TrialConfig.maxPatientsLimit) patients")
-      }
+      let maxN = try DesignCLI.sampleSize(cohorts: cohorts, cohortSize: cohortSize)
       let b = try BOINBoundaries(target: target, pSafe: pSaf, pToxic: pTox, cutoff: cutoffEli)
-      let rows = b.table(maxN: cohorts * cohortSize).filter { $0.n % cohortSize == 0 }
+      let rows = b.table(maxN: maxN).filter { $0.n % cohortSize == 0 }
       if json {
         DesignCLI.printJSON([
           "target": target, "lambda_e": b.lambdaE, "lambda_d": b.lambdaD, "cutoff_eli": cutoffEli,
@@ -371,8 +370,11 @@ struct DesignNext: ParsableCommand {
       guard let k = doses ?? opts.skeleton?.count else {
         throw DoseFindingInputError(field: "--doses", "give the number of dose levels (or a --skeleton)")
       }
-      guard k >= 1 else { throw DoseFindingInputError(field: "--doses", "must be at least 1") }
+      guard (1...TrialConfig.maxDoses).contains(k) else { throw DoseFindingInputError(field: "--doses", "must be 1…\(TrialConfig.maxDoses)") }
       let table = try DesignCLI.readTrialData(data, doses: k)
+      if let current, !(1...k).contains(current) {
+        throw DoseFindingInputError(field: "--current", "must be between 1 and \(k) (got \(current))")
+      }
       let cur = (current ?? table.lastDose) - 1
       guard (0..<k).contains(cur) else { throw DoseFindingInputError(field: "--current", "must be between 1 and \(k) (got \(cur + 1))") }
       guard table.patients[cur] > 0 else {
@@ -419,6 +421,17 @@ enum DesignCLI {
       FileHandle.standardError.write(Data("error: \(e)\n".utf8))
       throw ExitCode(2)
     }
+  }
+
+  /// `cohorts × cohortSize`, each and the product within ``TrialConfig/maxPatientsLimit``.
+  static func sampleSize(cohorts: Int, cohortSize: Int) throws -> Int {
+    let limit = TrialConfig.maxPatientsLimit
+    guard (1...limit).contains(cohortSize) else { throw DoseFindingInputError(field: "--cohort-size", "must be 1…\(limit) (got \(cohortSize))") }
+    guard (1...limit).contains(cohorts) else { throw DoseFindingInputError(field: "--cohorts", "must be 1…\(limit) (got \(cohorts))") }
+    guard cohorts * cohortSize <= limit else {
+      throw DoseFindingInputError(field: "--cohorts", "\(cohorts) cohorts of \(cohortSize) exceed \(limit) patients")
+    }
+    return cohorts * cohortSize
   }
 
   static func numbers(_ s: String, field: String) throws -> [Double] {

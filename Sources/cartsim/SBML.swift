@@ -32,6 +32,11 @@ struct SBMLCommand: ParsableCommand {
     @Option(help: "Per-case wall-clock limit in seconds; a case over it fails.")
     var timeLimit: Double = 30
 
+    func validate() throws {
+      try checkPositive(timeLimit, max: 86_400, "--time-limit")
+      if let t = requestedThreads { try checkOption(t, 1...Limits.threads, "--threads") }
+    }
+
     func run() throws {
       let cases = directories.flatMap { ConformanceCase.discover(URL(fileURLWithPath: $0)) }
       guard !cases.isEmpty else { throw ValidationError("no test cases found under \(directories.joined(separator: ", "))") }

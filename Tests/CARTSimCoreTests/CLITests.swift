@@ -52,8 +52,11 @@ struct CLITests {
                              "--steps", "100000000000", "--out", dir], "--steps"),
                            (["design", "oc", "--design", "boin", "--target", "0.3", "--p-true", "0.1,0.3", "--cohorts", "4611686018427387904",
                              "--cohort-size", "3"], "--cohorts"),
-                           (["serve", "--queue", "-1"], "--queue")] {
-      let r = try run(args + (args.contains("--out") ? [] : ["--out", dir + "/out"]).filter { _ in args[0] != "serve" && args[0] != "bench" && args[0] != "design" })
+                           (["serve", "--queue", "-1"], "--queue"),
+                           (["sbml", "test", "Examples", "--time-limit", "-1"], "--time-limit"),
+                           (["design", "oc", "--design", "mtpi2", "--target", "0.3", "--p-true", "0.1,0.3", "--epsilon1", "1e-300"], "--epsilon1"),
+                           (["design", "oc", "--design", "boin", "--target", "0.3", "--p-true", "0.1,0.3", "--start-dose", "-9223372036854775808"], "--start-dose")] {
+      let r = try run(args + (args.contains("--out") ? [] : ["--out", dir + "/out"]).filter { _ in !["serve", "bench", "design", "sbml"].contains(args[0]) })
       #expect(r.status == 64 || r.status == 2, "\(args): \(r.status) \(r.err)")
       #expect(r.err.contains(option), "\(args): \(r.err)")
     }

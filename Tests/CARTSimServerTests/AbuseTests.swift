@@ -86,6 +86,19 @@ import Testing
     await server.shutdown()
   }
 
+  /// With no waiting room (`--queue 0`) a trial is still admitted while a job slot is free.
+  @Test func queueZeroAdmitsIntoAFreeSlot() async throws {
+    var config = testConfig(tempDataDir())
+    config.maxQueuedJobs = 0
+    let server = try await CARTSimServer(config: config)
+    try await server.makeApplication().test(.router) { client in
+      let spec = try tinyTrial(patients: 30, days: 300)
+      #expect(try await client.post("/api/trials", spec).status == .accepted)
+      #expect(try await client.post("/api/trials", spec).status == .serviceUnavailable)
+    }
+    await server.shutdown()
+  }
+
   /// Bodies that are not JSON get 415, and pages of other sites get 403, so that no web page
   /// can start trials on a server without a token.
   @Test func crossSiteRequestsAreRefused() async throws {

@@ -99,6 +99,21 @@ struct MathTests {
     #expect(arg?.message.contains("argument twice") == true)
   }
 
+  /// Functions that each call the one before twice would inline to 2^40 nodes: refused by
+  /// the inlining budget, not by running out of memory.
+  @Test func exponentialInliningIsRefused() throws {
+    var defs = "<listOfFunctionDefinitions><functionDefinition id=\"f0\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><ci>a</ci></lambda></math></functionDefinition>"
+    for k in 1...40 {
+      defs += "<functionDefinition id=\"f\(k)\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><apply><plus/><apply><ci>f\(k - 1)</ci><ci>a</ci></apply><apply><ci>f\(k - 1)</ci><ci>a</ci></apply></apply></lambda></math></functionDefinition>"
+    }
+    defs += "</listOfFunctionDefinitions>"
+    let m = try SBMLModel.parse(Data(model("<apply><ci>f40</ci><ci>x</ci></apply>", extra: defs).utf8))
+    let e = #expect(throws: SBMLError.self) { try CompiledSBML(m) }
+    #expect(e?.message.contains("more than") == true, "\(String(describing: e))")
+    // Ten levels (1024 terms) are fine: 2^10 · x = 2048.
+    #expect(try evaluate("<apply><ci>f10</ci><ci>x</ci></apply>", extra: defs) == 2048)
+  }
+
   /// Bytes that are not UTF-8 in an element name (found by the sbml fuzz target: Foundation's
   /// parser trapped on them) and NUL characters are refused with their line.
   @Test func bytesThatAreNotUTF8AreRefused() throws {

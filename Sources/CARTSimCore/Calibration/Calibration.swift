@@ -444,10 +444,11 @@ enum ShardExchange {
           var v = try FieldReader(file: file, path: e.sub("targets") + "[\(t)]", value: item)
           guard case .array(let pairs)? = v.value("counts") else { throw v.fail("counts", "is required") }
           let counts: [(k: Int, n: Int)] = try pairs.map { p in
-            guard case .array(let kn) = p, kn.count == 2, case .number(let k) = kn[0], case .number(let n) = kn[1] else {
-              throw v.fail("counts", "expected [k, n] pairs")
+            guard case .array(let kn) = p, kn.count == 2, case .number(let kx) = kn[0], case .number(let nx) = kn[1],
+                  let n = Limits.count(nx, in: 0...Limits.patients), let k = Limits.count(kx, in: 0...n) else {
+              throw v.fail("counts", "expected [k, n] pairs of counts with 0 ≤ k ≤ n")
             }
-            return (Int(k), Int(n))
+            return (k, n)
           }
           var value = TargetValue(counts: counts, median: nil)
           if case .number(let m)? = v.value("median") { value.median = m }

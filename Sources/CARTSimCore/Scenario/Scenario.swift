@@ -30,8 +30,9 @@ public struct Scenario: Sendable {
   /// Refuses a horizon or output step beyond ``Limits`` (the grid could not be allocated),
   /// naming the field under `path` (the scenario's `simulation` object).
   public func checkOutputGrid(file: String, path: String = "simulation") throws {
-    _ = try Limits.positive(horizonDays, max: Limits.horizonDays, field: path + ".horizon_days", file: file)
-    _ = try Limits.outputIntervals(span: horizonDays - startDay, step: outputStepDays, field: path + ".output_step_days", file: file)
+    let p = path.isEmpty ? "" : path + "."
+    _ = try Limits.positive(horizonDays, max: Limits.horizonDays, field: p + "horizon_days", file: file)
+    _ = try Limits.outputIntervals(span: horizonDays - startDay, step: outputStepDays, field: p + "output_step_days", file: file)
   }
 
   /// The output times: `startDay, startDay + step, …` through the horizon, plus day 0.
@@ -90,11 +91,12 @@ extension Scenario {
     // Patient.
     var patient = Patient()
     if var p = try r.object("patient") {
-      patient.ageYears = try p.number("age_years", default: patient.ageYears, min: 0, max: 120)
-      patient.weightKg = try p.number("weight_kg", default: patient.weightKg, min: 0.5, max: 300)
-      patient.heightCm = try p.number("height_cm", default: patient.heightCm, min: 30, max: 250)
-      patient.baselineSLDmm = try p.number("baseline_sld_mm", default: patient.baselineSLDmm, min: 0, max: 2000, exclusiveMin: true)
-      patient.her2Level = try p.number("her2_level", default: patient.her2Level, min: 0, max: 100)
+      let upper = Limits.patientUpperBounds
+      patient.ageYears = try p.number("age_years", default: patient.ageYears, min: 0, max: upper["age_years"])
+      patient.weightKg = try p.number("weight_kg", default: patient.weightKg, min: 0.5, max: upper["weight_kg"])
+      patient.heightCm = try p.number("height_cm", default: patient.heightCm, min: 30, max: upper["height_cm"])
+      patient.baselineSLDmm = try p.number("baseline_sld_mm", default: patient.baselineSLDmm, min: 0, max: upper["baseline_sld_mm"], exclusiveMin: true)
+      patient.her2Level = try p.number("her2_level", default: patient.her2Level, min: 0, max: upper["her2_level"])
       try p.finish()
     }
 
@@ -105,9 +107,12 @@ extension Scenario {
       var agents: [LDAgent] = []
       for var a in try l.objects("agents") {
         let drug = LDDrug(rawValue: try a.string("drug", oneOf: LDDrug.allCases.map(\.rawValue)))!
-        let mg = try a.number("mg_per_m2", min: 0, exclusiveMin: true)
+        let mg = try a.number("mg_per_m2", min: 0, max: Limits.drugDoseMg, exclusiveMin: true)
         let days = try a.numbers("days")
         guard !days.isEmpty else { throw a.fail("days", "needs at least one day") }
+        for (i, d) in days.enumerated() where d < Limits.earliestDay {
+          throw InputError(file: file, path: a.sub("days") + "[\(i)]", message: "must be ≥ \(fmt(Limits.earliestDay)), found \(fmt(d))")
+        }
         for (i, d) in days.enumerated() where d >= 0 {
           throw InputError(file: file, path: a.sub("days") + "[\(i)]",
                            message: "lymphodepletion day \(fmt(d)) is not before the infusion (days are relative to it and must be < 0)")
@@ -132,13 +137,17 @@ extension Scenario {
     if c.has("days") {
       days = try c.numbers("days")
       guard !days.isEmpty else { throw c.fail("days", "needs at least one day") }
+      for (i, d) in days.enumerated() where !(Limits.earliestDay...Limits.horizonDays).contains(d) {
+        throw InputError(file: file, path: c.sub("days") + "[\(i)]",
+                         message: "must be \(fmt(Limits.earliestDay))…\(fmt(Limits.horizonDays)), found \(fmt(d))")
+      }
       for i in 1..<days.count where days[i] <= days[i - 1] {
         throw InputError(file: file, path: c.sub("days") + "[\(i)]", message: "infusion days must increase")
       }
     } else {
       let number = try c.integer("number", default: 1, min: 1, max: 100)
-      let interval = try c.number("interval_days", default: number > 1 ? nil : 42, min: 0, exclusiveMin: true)
-      let first = try c.number("first_day", default: 0)
+      let interval = try c.number("interval_days", default: number > 1 ? nil : 42, min: 0, max: Limits.horizonDays, exclusiveMin: true)
+      let first = try c.number("first_day", default: 0, min: Limits.earliestDay, max: Limits.horizonDays)
       days = (0..<number).map { first + Double($0) * interval }
     }
     var ldBefore = Set(1...days.count)
@@ -146,7 +155,7 @@ extension Scenario {
       let list = try c.numbers("lymphodepletion_before")
       ldBefore = []
       for (i, k) in list.enumerated() {
-        guard k == k.rounded(), k >= 1, Int(k) <= days.count else {
+        guard k == k.rounded(), k >= 1, k <= Double(days.count) else {
           throw InputError(file: file, path: c.sub("lymphodepletion_before") + "[\(i)]",
                            message: "\(fmt(k)) is not an infusion number (1…\(days.count))")
         }
@@ -181,12 +190,12 @@ extension Scenario {
       let drug = try k.string("drug", default: "pembrolizumab", oneOf: ["pembrolizumab"])
       let perKg = k.has("dose_mg_per_kg")
       if perKg && k.has("dose_mg") { throw k.fail("dose_mg", "give either dose_mg or dose_mg_per_kg, not both") }
-      let amount = perKg ? try k.number("dose_mg_per_kg", min: 0, exclusiveMin: true)
-                         : try k.number("dose_mg", min: 0, exclusiveMin: true, "flat dose in mg, or dose_mg_per_kg")
-      let cap = try k.optionalNumber("max_dose_mg", min: 0, exclusiveMin: true) ?? .infinity
-      let every = try k.number("every_days", default: 21, min: 0, exclusiveMin: true)
+      let amount = perKg ? try k.number("dose_mg_per_kg", min: 0, max: Limits.drugDoseMg, exclusiveMin: true)
+                         : try k.number("dose_mg", min: 0, max: Limits.drugDoseMg, exclusiveMin: true, "flat dose in mg, or dose_mg_per_kg")
+      let cap = try k.optionalNumber("max_dose_mg", min: 0, max: Limits.drugDoseMg, exclusiveMin: true) ?? .infinity
+      let every = try k.number("every_days", default: 21, min: 0, max: Limits.horizonDays, exclusiveMin: true)
       let count = try k.integer("count", default: 1, min: 1, max: 1000)
-      let start = try k.number("start_day", default: 0)
+      let start = try k.number("start_day", default: 0, min: Limits.earliestDay, max: Limits.horizonDays)
       let minutes = try k.number("infusion_minutes", default: 30, min: 0, max: 1440, exclusiveMin: true)
       try k.finish()
       checkpoint = CheckpointDosing(drug: drug, dose: amount, perKg: perKg, maxDoseMg: cap, startDay: start,
@@ -196,7 +205,8 @@ extension Scenario {
     // Chemotherapy.
     var chemo: [ChemoDose] = []
     for var h in try r.objects("chemotherapy") {
-      chemo.append(ChemoDose(day: try h.number("day"), effect: try h.number("effect", min: 0, exclusiveMin: true)))
+      chemo.append(ChemoDose(day: try h.number("day", min: Limits.earliestDay, max: Limits.horizonDays),
+                             effect: try h.number("effect", min: 0, max: 1e6, exclusiveMin: true)))
       try h.finish()
     }
 
@@ -212,7 +222,7 @@ extension Scenario {
     }
     var assess = 42.0, cr = 2.0
     if var s = try r.object("response") {
-      assess = try s.number("assessment_every_days", default: assess, min: 0, exclusiveMin: true)
+      assess = try s.number("assessment_every_days", default: assess, min: 1, max: Limits.horizonDays)
       cr = try s.number("complete_response_sld_mm", default: cr, min: 0)
       try s.finish()
     }

@@ -250,7 +250,8 @@ public struct PopulationSpec: Sendable {
       guard cells.count == columns.count else {
         throw InputError(file: shownAs, path: "line \(n + 2)", message: "has \(cells.count) fields; the header has \(columns.count)")
       }
-      rows.append(cells.map { Double($0).map(CovariateValue.number) ?? .category($0) })
+      // "inf" and "nan" are no numbers here: a covariate is finite.
+      rows.append(cells.map { Double($0).flatMap { $0.isFinite ? $0 : nil }.map(CovariateValue.number) ?? .category($0) })
     }
     guard !rows.isEmpty else { throw InputError(file: shownAs, path: "", message: "the patient table has no rows") }
     for (j, col) in columns.enumerated() {
@@ -259,8 +260,9 @@ public struct PopulationSpec: Sendable {
         throw InputError(file: shownAs, path: "line \(i + 2), column '\(col)'", message: "mixes numbers and categories")
       }
       if PopulationSpec.patientCovariates.contains(col) {
-        for (i, row) in rows.enumerated() where !((row[j].number ?? -1) > 0) {
-          throw InputError(file: shownAs, path: "line \(i + 2), column '\(col)'", message: "must be a positive number")
+        let upper = Limits.patientUpperBounds[col] ?? .greatestFiniteMagnitude
+        for (i, row) in rows.enumerated() where !((row[j].number ?? -1) > 0 && row[j].number! <= upper) {
+          throw InputError(file: shownAs, path: "line \(i + 2), column '\(col)'", message: "must be a positive number ≤ \(fmt(upper))")
         }
       }
     }

@@ -49,11 +49,13 @@ public struct LogHistogram: Sendable, Equatable {
   init(json: JSONValue) throws {
     guard case .array(let pairs) = json else { throw AggregateError.malformed("histogram") }
     for p in pairs {
-      guard case .array(let kc) = p, kc.count == 2, case .number(let k) = kc[0], case .number(let c) = kc[1] else {
+      guard case .array(let kc) = p, kc.count == 2, case .number(let kx) = kc[0], case .number(let cx) = kc[1],
+            let k = Limits.count(kx, in: 0...Self.bins), let c = Limits.count(cx, in: 0...Limits.patients),
+            total + c <= Limits.patients else {
         throw AggregateError.malformed("histogram bin")
       }
-      counts[Int(k)] = Int(c)
-      total += Int(c)
+      counts[k] = c
+      total += c
     }
   }
 }
@@ -165,15 +167,20 @@ public struct TrialAggregate: Sendable {
     seed = s
     followUpDays = try num("follow_up_days"); dltDefinition = try str("dlt_definition"); survivalModel = try str("survival_model")
     arms = try arr("arms").map {
-      guard case .object(let a) = $0, case .string(let n)? = a["name"], case .number(let p)? = a["patients"],
-            case .string(let d)? = a["description"] else { throw AggregateError.malformed("arm") }
-      return ArmInfo(name: n, patients: Int(p), description: d)
+      guard case .object(let a) = $0, case .string(let n)? = a["name"], case .number(let px)? = a["patients"],
+            let p = Limits.count(px, in: 0...Limits.patients), case .string(let d)? = a["description"] else {
+        throw AggregateError.malformed("arm")
+      }
+      return ArmInfo(name: n, patients: p, description: d)
     }
+    guard Set(arms.map(\.name)).count == arms.count else { throw AggregateError.malformed("arms (a name twice)") }
     ranges = try arr("ranges").map {
-      guard case .array(let r) = $0, r.count == 2, case .number(let a) = r[0], case .number(let b) = r[1], a <= b else {
+      let bound = Limits.patients * 1000
+      guard case .array(let r) = $0, r.count == 2, case .number(let ax) = r[0], case .number(let bx) = r[1],
+            let a = Limits.count(ax, in: 0...bound), let b = Limits.count(bx, in: 0...bound), a <= b else {
         throw AggregateError.malformed("range")
       }
-      return Int(a)..<Int(b)
+      return a..<b
     }
     let days = try arr("kinetics_days").map { guard case .number(let x) = $0 else { throw AggregateError.malformed("kinetics day") }; return x }
     kineticsDays = days
@@ -185,10 +192,11 @@ public struct TrialAggregate: Sendable {
       guard case .array(let list) = arm else { throw AggregateError.malformed("samples") }
       var out: [Int: [(day: Double, percent: Double, response: Response)]] = [:]
       for item in list {
-        guard case .object(let p) = item, case .number(let id)? = p["id"], case .array(let a)? = p["assessments"] else {
+        guard case .object(let p) = item, case .number(let idx)? = p["id"], let id = Limits.count(idx, in: 0...Limits.patients),
+              case .array(let a)? = p["assessments"] else {
           throw AggregateError.malformed("sample")
         }
-        out[Int(id)] = try a.map {
+        out[id] = try a.map {
           guard case .array(let t) = $0, t.count == 3, case .number(let d) = t[0], case .number(let pc) = t[1],
                 case .string(let rs) = t[2], let resp = Response(rawValue: rs) else { throw AggregateError.malformed("assessment") }
           return (d, pc, resp)

@@ -63,8 +63,12 @@ public struct TrialResults: Sendable {
         }
         return
       }
-      func field(_ c: String) -> String { let i = columns[c]!; return i < fields.count ? fields[i] : "" }
-      func number(_ c: String) -> Double? { Double(field(c)) }
+      func field(_ c: String) -> String { columns[c].map { $0 < fields.count ? fields[$0] : "" } ?? "" }
+      func number(_ c: String) -> Double? { Double(field(c)).flatMap { $0.isFinite ? $0 : nil } }
+      // Survival times are ≥ 0; anything else is a damaged file, not a patient.
+      for c in ["pfs_days", "os_days"] where number(c).map({ $0 < 0 }) ?? false {
+        throw InputError(file: path, path: "line \(lineNumber), column '\(c)'", message: "must be a time ≥ 0, found \(field(c))")
+      }
       guard fields.count == columns.count, let a = armIndex[field("arm")], let id = Int(field("id")) else {
         throw InputError(file: path, path: "line \(lineNumber)", message: "malformed row (unknown arm or id, or wrong field count)")
       }

@@ -6,6 +6,11 @@ import Foundation
 public enum TrialMerge {
   public static func merge(_ dirs: [String], to out: String) throws {
     guard !dirs.isEmpty else { throw InputError(file: out, path: "", message: "no shard directories given") }
+    // The output folder's old results are removed first: it must not be one of the shards.
+    func real(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+    if let d = dirs.first(where: { real($0) == real(out) }) {
+      throw InputError(file: out, path: "", message: "is also a shard (\(d)); merge into another folder")
+    }
     var shards: [(dir: String, aggregate: TrialAggregate)] = []
     for d in dirs {
       shards.append((d, try TrialAggregate.load(path: (d as NSString).appendingPathComponent("aggregate.json"))))

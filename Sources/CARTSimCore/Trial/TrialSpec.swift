@@ -110,7 +110,7 @@ extension TrialSpec {
     let description = try r.string("description", default: "")
     let seed = try r.number("seed", default: 1, min: 0, max: 9_007_199_254_740_992)
     guard seed == seed.rounded() else { throw r.fail("seed", "must be a whole number") }
-    let perArm = try r.integer("patients_per_arm", default: 1000, min: 1, max: 100_000_000)
+    let perArm = try r.integer("patients_per_arm", default: 1000, min: 1, max: Limits.patients)
     let followUp = try r.number("follow_up_days", default: 730, min: 1, max: Limits.horizonDays)
     let step = try r.number("output_step_days", default: 1, min: 0.01, max: 7)
     let paired = try r.bool("paired", default: false)
@@ -177,10 +177,11 @@ extension TrialSpec {
       }
       scenario.horizonDays = followUp
       scenario.outputStepDays = step
-      let n = try a.integer("patients", default: perArm, min: 1, max: 100_000_000)
+      try scenario.checkOutputGrid(file: file, path: "")
+      let n = try a.integer("patients", default: perArm, min: 1, max: Limits.patients)
       var levels: [(dose: Double, patients: Int)] = []
       for var l in try a.objects("dose_levels") {
-        let dose = try l.number("dose", min: 0, max: 1e13, exclusiveMin: true, "in the scenario's dose basis")
+        let dose = try l.number("dose", min: 0, max: Limits.carTDose, exclusiveMin: true, "in the scenario's dose basis")
         let count = try l.integer("patients", min: 1, max: 100_000)
         try l.finish()
         levels.append((dose, count))

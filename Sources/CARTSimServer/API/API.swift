@@ -27,12 +27,6 @@ enum API {
     router.post("/api/simulate") { request, _ in
       let data = try await body(request, limit: limit)
       let scenario = try SpecParsing.scenario(data, file: "request body")
-      let points = Int(((scenario.horizonDays - scenario.startDay) / scenario.outputStepDays).rounded(.up)) + 1
-      guard points <= maxSimulatePoints else {
-        throw APIError(.badRequest, "invalid_input",
-                       "simulation.output_step_days: gives \(points) output points; the API returns at most \(maxSimulatePoints) (use the command line for more)",
-                       field: "simulation.output_step_days", file: "request body")
-      }
       let wanted = try seriesNames(request.uri.queryParameters.get("series").map { String($0) })
       let start = ContinuousClock.now
       let result = try Simulator.run(scenario, file: "request body")
@@ -170,10 +164,6 @@ enum API {
     }
   }
 
-  /// The API returns time courses of at most this many points.
-  static let maxSimulatePoints = 100_000
-
-  /// Reads a request body of at most `limit` bytes (413 beyond).
   /// `?series=a,b,…`: the names in their first order without repeats, at most
   /// ``Limits/seriesNames`` (a model has fewer observables).
   static func seriesNames(_ query: String?) throws -> [String]? {
@@ -188,6 +178,7 @@ enum API {
     return names
   }
 
+  /// Reads a request body of at most `limit` bytes (413 beyond).
   static func body(_ request: Request, limit: Int) async throws -> Data {
     let tooLarge = APIError(.contentTooLarge, "body_too_large", "the request body is larger than \(limit) bytes")
     if let len = request.headers[.contentLength].flatMap({ Int($0) }), len > limit { throw tooLarge }

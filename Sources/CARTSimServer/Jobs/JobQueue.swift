@@ -97,8 +97,7 @@ public actor JobQueue {
     for r in try store.runs(status: .queued) { enqueue(r.id) }
   }
 
-  /// Queues a run (queued in the store) and starts it when a slot is free.
-  /// Refused: the queue already holds ``Options/maxQueued`` waiting runs.
+  /// Refused: every job slot is taken and ``Options/maxQueued`` runs already wait.
   public struct QueueFull: Error, Sendable {
     public let queued: Int
   }
@@ -106,15 +105,16 @@ public actor JobQueue {
   /// Creates a run with `create` and queues it, both only when the queue has room: the check
   /// and the insertion happen without another request in between.
   public func admit(_ create: @Sendable () throws -> RunRecord) throws -> RunRecord {
-    guard pending.count < options.maxQueued else { throw QueueFull(queued: pending.count) }
+    guard hasRoom else { throw QueueFull(queued: pending.count) }
     let run = try create()
     enqueue(run.id)
     return run
   }
 
-  /// Whether one more run may wait.
-  public var hasRoom: Bool { pending.count < options.maxQueued }
+  /// Whether one more run may start now or wait.
+  public var hasRoom: Bool { running.count + pending.count < options.maxConcurrent + options.maxQueued }
 
+  /// Queues a run (queued in the store) and starts it when a slot is free.
   public func enqueue(_ runID: String) {
     guard accepting, !pending.contains(runID), running[runID] == nil else { return }
     pending.append(runID)

@@ -90,24 +90,38 @@ public struct FunctionDefinition: Sendable, Equatable {
 }
 
 extension Expr {
+  /// The most expression nodes inlining may visit: definitions that each call the one before
+  /// twice double the expression at every level, so a few dozen of them could exhaust memory.
+  public static let inliningBudget = 2_000_000
+
   /// Inlines calls of function definitions (recursively; definitions may call earlier ones).
   public func inliningFunctions(_ defs: [String: FunctionDefinition], depth: Int = 0) throws -> Expr {
+    var budget = Self.inliningBudget
+    return try inlining(defs, depth: depth, budget: &budget)
+  }
+
+  private func inlining(_ defs: [String: FunctionDefinition], depth: Int, budget: inout Int) throws -> Expr {
     guard depth < 50 else { throw SBMLError(.invalid, "function definitions nest too deeply (recursive?)") }
+    budget -= 1
+    guard budget >= 0 else {
+      throw SBMLError(.invalid, "inlining the function definitions gives an expression of more than \(Self.inliningBudget) nodes")
+    }
     switch self {
     case .call(let f, let args):
       guard let d = defs[f] else { throw SBMLError(.invalid, "call of undefined function '\(f)'") }
       guard d.arguments.count == args.count || d.arguments.isEmpty else {
         throw SBMLError(.invalid, "function '\(f)' takes \(d.arguments.count) arguments, called with \(args.count)")
       }
-      let inlinedArgs = try args.map { try $0.inliningFunctions(defs, depth: depth + 1) }
+      let inlinedArgs = try args.map { try $0.inlining(defs, depth: depth + 1, budget: &budget) }
       let map = Dictionary(uniqueKeysWithValues: zip(d.arguments, inlinedArgs))
-      return try d.body.substituting(map).inliningFunctions(defs, depth: depth + 1)
+      return try d.body.substituting(map).inlining(defs, depth: depth + 1, budget: &budget)
     case .number, .symbol, .time, .avogadro: return self
-    case .apply(let op, let args): return .apply(op, try args.map { try $0.inliningFunctions(defs, depth: depth) })
+    case .apply(let op, let args): return .apply(op, try args.map { try $0.inlining(defs, depth: depth, budget: &budget) })
     case .piecewise(let p, let o):
-      return .piecewise(try p.map { try $0.inliningFunctions(defs, depth: depth) }, try o?.inliningFunctions(defs, depth: depth))
-    case .delay(let a, let b): return .delay(try a.inliningFunctions(defs, depth: depth), try b.inliningFunctions(defs, depth: depth))
-    case .rateOf(let a): return .rateOf(try a.inliningFunctions(defs, depth: depth))
+      return .piecewise(try p.map { try $0.inlining(defs, depth: depth, budget: &budget) }, try o?.inlining(defs, depth: depth, budget: &budget))
+    case .delay(let a, let b):
+      return .delay(try a.inlining(defs, depth: depth, budget: &budget), try b.inlining(defs, depth: depth, budget: &budget))
+    case .rateOf(let a): return .rateOf(try a.inlining(defs, depth: depth, budget: &budget))
     }
   }
 }

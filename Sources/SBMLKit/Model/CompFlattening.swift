@@ -59,7 +59,8 @@ enum CompFlattener {
     let scope = scope(of: root, baseURL: baseURL)
     guard let model = root.child("model") else { throw SBMLError(.invalid, "no <model>", line: root.line) }
     var removed = Set<ObjectIdentifier>()
-    let inst = try instantiate(model, scope: scope, depth: 0, removed: &removed)
+    var instances = 0
+    let inst = try instantiate(model, scope: scope, depth: 0, removed: &removed, instances: &instances)
     prune(inst.model, removed)
     return inst.model
   }
@@ -98,8 +99,17 @@ enum CompFlattener {
     throw SBMLError(.invalid, "submodel refers to unknown model definition '\(ref)'", line: line)
   }
 
-  static func instantiate(_ def: XMLNode, scope: Scope, depth: Int, removed: inout Set<ObjectIdentifier>) throws -> Instance {
+  /// The most submodel instances one document may expand to (each submodel can hold several
+  /// of the one before, so nesting alone could expand exponentially).
+  static let maxInstances = 10_000
+
+  static func instantiate(_ def: XMLNode, scope: Scope, depth: Int, removed: inout Set<ObjectIdentifier>,
+                          instances: inout Int) throws -> Instance {
     guard depth < 30 else { throw SBMLError(.invalid, "submodels nest too deeply (a cycle?) at '\(attr(def, "id") ?? "")'", line: def.line) }
+    instances += 1
+    guard instances <= maxInstances else {
+      throw SBMLError(.invalid, "the submodels expand to more than \(maxInstances) model instances", line: def.line)
+    }
     let model = deepCopy(def)
     let inst = Instance(model: model)
     // The model's own elements (before any submodel is merged).
@@ -114,7 +124,7 @@ enum CompFlattener {
         throw SBMLError(.invalid, "submodel without id or modelRef", line: sm.line)
       }
       let (d, s) = try definition(ref, scope: scope, line: sm.line, depth: 0)
-      let sub = try instantiate(d, scope: s, depth: depth + 1, removed: &removed)
+      let sub = try instantiate(d, scope: s, depth: depth + 1, removed: &removed, instances: &instances)
       prefix(sub.model, with: sid + "__")
       // Deletions.
       for del in sm.list("listOfDeletions", "deletion") {

@@ -164,7 +164,9 @@ extension SBMLModel {
         model.functions[fid] = FunctionDefinition(id: fid, arguments: [], body: .number(.nan))
         continue
       }
-      let lam = lambda.name == "semantics" ? lambda.children.first { $0.name == "lambda" }! : lambda
+      guard let lam = lambda.name == "semantics" ? lambda.children.first(where: { $0.name == "lambda" }) : lambda else {
+        throw SBMLError(.invalid, "functionDefinition '\(fid)': <semantics> without a <lambda>", line: f.line)
+      }
       let args = lam.children("bvar").compactMap { $0.child("ci").map(MathMLReader.text) }
       guard Set(args).count == args.count else {
         throw SBMLError(.invalid, "functionDefinition '\(fid)' names an argument twice", line: f.line)

@@ -64,7 +64,7 @@ public struct ConformanceCase: Sendable {
       switch key {
       case "start": s.start = Double(value) ?? 0
       case "duration": s.duration = Double(value) ?? 0
-      case "steps": s.steps = Int(value) ?? 0
+      case "steps": s.steps = min(max(Int(value) ?? 0, 0), 5_000_000)
       case "variables": s.variables = list
       case "absolute": s.absolute = Double(value) ?? 0
       case "relative": s.relative = Double(value) ?? 0
@@ -102,7 +102,8 @@ public struct ConformanceCase: Sendable {
       if tc.returnCode == .interrupted { return .fail(variable: "-", detail: "time limit \(Int(timeLimit)) s") }
       let results = try String(contentsOf: directory.appendingPathComponent("\(id)-results.csv"), encoding: .utf8)
       let lines = results.split(whereSeparator: \.isNewline).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-      let header = lines[0].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      guard let first = lines.first else { return .error("\(id)-results.csv is empty") }
+      let header = first.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
       guard tc.times.count == lines.count - 1 else {
         return .fail(variable: "-", detail: "solver \(tc.returnCode.rawValue) at t = \(tc.times.last ?? s.start)")
       }
