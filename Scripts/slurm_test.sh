@@ -320,18 +320,24 @@ compare() { # dir label
   fi
 }
 
+# Submits the array (with any further sbatch options) and the merge job that depends on it;
+# sets ARR and MERGE.
+submit() {
+  ARR=$(sbatch --parsable "$@" --output='logs/shard-%a.out' shard.sh) || die "sbatch of the array failed"
+  ARR=${ARR%%;*}
+  JOBS+=("$ARR")
+  MERGE=$(sbatch --parsable --dependency="afterok:$ARR" --kill-on-invalid-dep=yes --output=logs/merge.out merge.sh) \
+    || die "sbatch of the merge failed"
+  MERGE=${MERGE%%;*}
+  JOBS+=("$MERGE")
+}
+
 # --- Run 2: the job array and the dependent merge --------------------------------------------
 RUN2="$WORK/run2"
 make_run "$RUN2"
 cd "$RUN2"
 t0=$SECONDS
-ARR=$(sbatch --parsable --output='logs/shard-%a.out' shard.sh) || die "sbatch of the array failed"
-ARR=${ARR%%;*}
-JOBS+=("$ARR")
-MERGE=$(sbatch --parsable --dependency="afterok:$ARR" --kill-on-invalid-dep=yes --output=logs/merge.out merge.sh) \
-  || die "sbatch of the merge failed"
-MERGE=${MERGE%%;*}
-JOBS+=("$MERGE")
+submit
 say "run 2: array job $ARR (tasks 0-$((SHARDS - 1))), merge job $MERGE (afterok:$ARR)"
 wait_gone "$MERGE" no_hook
 check_jobs "$ARR" "$MERGE"
@@ -385,13 +391,7 @@ while :; do
   make_run "$RUN3"
   cd "$RUN3"
   t0=$SECONDS
-  ARR=$(sbatch --parsable --requeue --open-mode=append --output='logs/shard-%a.out' shard.sh) || die "sbatch of the array failed"
-  ARR=${ARR%%;*}
-  JOBS+=("$ARR")
-  MERGE=$(sbatch --parsable --dependency="afterok:$ARR" --kill-on-invalid-dep=yes --output=logs/merge.out merge.sh) \
-    || die "sbatch of the merge failed"
-  MERGE=${MERGE%%;*}
-  JOBS+=("$MERGE")
+  submit --requeue --open-mode=append
   say "run 3: array job $ARR with --requeue, merge job $MERGE (afterok:$ARR); will kill task $KILLED (rows $LO..<$HI)"
   TRANSITIONS=""
   LAST_STATE=""
