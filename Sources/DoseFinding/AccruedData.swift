@@ -2,7 +2,7 @@
 /// columns `dose,patients,dlts` (any order, other columns ignored), one row per cohort or one
 /// per dose. Doses are 1-based in the file; every count is checked, so no row can overflow the
 /// totals or name a dose the design does not have.
-public struct AccruedData: Sendable, Equatable {
+public struct AccruedData: Sendable {
   /// Patients and DLTs per dose (0-based).
   public var patients: [Int]
   public var dlts: [Int]
@@ -64,10 +64,5 @@ public struct AccruedData: Sendable, Equatable {
   /// `s` without leading and trailing white space.
   static func trimmed<S: StringProtocol>(_ s: S) -> String {
     String(s.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
-  }
-
-  public static func == (a: AccruedData, b: AccruedData) -> Bool {
-    a.patients == b.patients && a.dlts == b.dlts && a.lastDose == b.lastDose && a.lastRow == b.lastRow
-      && a.rowsAreCohorts == b.rowsAreCohorts
   }
 }

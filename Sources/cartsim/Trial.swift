@@ -119,7 +119,7 @@ struct Merge: ParsableCommand {
       try results.write(to: out)
       print("merged \(shards.count) shards into \(out)")
       if let targets {
-        let arms = try TrialAggregate.load(path: (out as NSString).appendingPathComponent("aggregate.json")).arms.map(\.name)
+        let arms = results.aggregate.arms.map(\.name)
         let list = targets == "heros" ? try TargetFile.embeddedHEROS(arms: arms) : try TargetFile.load(path: targets, arms: arms)
         try writeTargetCheck(dir: out, arms: arms, targets: list)
       }
