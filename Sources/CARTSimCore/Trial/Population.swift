@@ -261,7 +261,7 @@ public struct PopulationSpec: Sendable {
       }
       if PopulationSpec.patientCovariates.contains(col) {
         let upper = Limits.patientUpperBounds[col] ?? .greatestFiniteMagnitude
-        for (i, row) in rows.enumerated() where !((row[j].number ?? -1) > 0 && row[j].number! <= upper) {
+        for (i, row) in rows.enumerated() where !(row[j].number.map { $0 > 0 && $0 <= upper } ?? false) {
           throw InputError(file: shownAs, path: "line \(i + 2), column '\(col)'", message: "must be a positive number ≤ \(fmt(upper))")
         }
       }
