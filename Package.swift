@@ -52,12 +52,12 @@ let package = Package(
     // multi-start fitting and profile likelihoods.
     .target(name: "Estimation", dependencies: ["SBMLKit", "ODEKit", "StatKit"], swiftSettings: hotPath),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit", "Estimation"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit", "DoseFinding", "Estimation"]),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
       name: "CARTSimServer",
       dependencies: [
-        "CARTSimCore", "CARTModels",
+        "CARTSimCore", "CARTModels", "DoseFinding",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),

@@ -19,9 +19,9 @@ public struct BOINBoundaries: Sendable {
   public init(target: Double, pSafe: Double? = nil, pToxic: Double? = nil, cutoff: Double = 0.95) throws {
     try DoseFindingMath.checkTarget(target)
     let ps = pSafe ?? 0.6 * target, pt = pToxic ?? 1.4 * target
-    guard ps > 0 && ps < target else { throw DoseFindingInputError(field: "--p-saf", "must be in (0, target) (got \(ps))") }
-    guard pt > target && pt < 1 else { throw DoseFindingInputError(field: "--p-tox", "must be in (target, 1) (got \(pt))") }
-    guard cutoff > 0 && cutoff < 1 else { throw DoseFindingInputError(field: "--cutoff-eli", "must be in (0, 1) (got \(cutoff))") }
+    guard ps > 0 && ps < target else { throw DoseFindingInputError(field: "p_saf", "must be in (0, target) (got \(ps))") }
+    guard pt > target && pt < 1 else { throw DoseFindingInputError(field: "p_tox", "must be in (target, 1) (got \(pt))") }
+    guard cutoff > 0 && cutoff < 1 else { throw DoseFindingInputError(field: "cutoff_eli", "must be in (0, 1) (got \(cutoff))") }
     self.target = target
     self.cutoff = cutoff
     lambdaE = Double.log((1 - ps) / (1 - target)) / Double.log(target * (1 - ps) / (ps * (1 - target)))

@@ -32,9 +32,12 @@ public struct CRMPosterior: Sendable, Hashable {
 /// - Next cohort (crmsim's `restrict = TRUE`): no skipping (at most one level above the current
 ///   dose), and no escalation when the last cohort's DLT fraction is ≥ the target (coherence).
 /// - Optional two-stage start-up (crmsim with a vector `x0`): cohorts escalate one level at a time
-///   from the starting dose until the first DLT, then the model takes over. (dfcrm switches to a
-///   vague N(0, 500²) prior while every outcome so far is a DLT; this implementation keeps the
-///   prior.)
+///   from the starting dose until the first DLT, then the model takes over; or, with a start-up
+///   sequence (dfcrm's `x0` itself: a dose level per patient), the cohort that begins with patient
+///   n + 1 is treated at level x0[n] until the first DLT (in cohorts of one, exactly dfcrm's
+///   initial design; a sequence shorter than the trial hands over to the model when it ends).
+///   (dfcrm switches to a vague N(0, 500²) prior while every outcome so far is a DLT; this
+///   implementation keeps the prior.)
 /// - Safety stop (not in dfcrm; `escalation::stop_when_too_toxic` in spirit): after each cohort,
 ///   stop with no MTD if Pr(p₁ > target | data) > `safetyThreshold` (default 0.9; ≥ 1 disables).
 /// - Final MTD: the recommended dose on all data, without the restrictions.
@@ -50,6 +53,8 @@ public struct CRM: DoseFindingDesign {
   public let priorSD: Double
   /// Two-stage start-up.
   public let startUp: Bool
+  /// Two-stage start-up by a dose level per patient (0-based), dfcrm's `x0`.
+  public let startSequence: [Int]?
   /// Stop when Pr(p₁ > target | data) exceeds this.
   public let safetyThreshold: Double
   /// Scaled doses: log s_i (empiric) or logit(s_i) − a0 (logistic).
@@ -62,22 +67,22 @@ public struct CRM: DoseFindingDesign {
   ///   in (0, 1), or a logistic intercept too small for it.
   public init(config: TrialConfig, target: Double, skeleton: [Double], model: CRMModel = .empiric,
               intercept: Double = 3, priorSD: Double = 1.34.squareRoot(), startUp: Bool = false,
-              safetyThreshold: Double = 0.9) throws
+              startSequence: [Int]? = nil, safetyThreshold: Double = 0.9) throws
   {
     try DoseFindingMath.checkTarget(target)
     guard skeleton.count == config.doseCount else {
-      throw DoseFindingInputError(field: "--skeleton", "has \(skeleton.count) values for \(config.doseCount) doses")
+      throw DoseFindingInputError(field: "skeleton", "has \(skeleton.count) values for \(config.doseCount) doses")
     }
-    try DoseFindingMath.checkProbabilities(skeleton, field: "--skeleton", increasing: true)
-    guard skeleton.allSatisfy({ $0 > 0 && $0 < 1 }) else { throw DoseFindingInputError(field: "--skeleton", "values must be in (0, 1)") }
-    guard priorSD > 0 && priorSD.isFinite else { throw DoseFindingInputError(field: "--prior-sd", "must be positive") }
-    guard safetyThreshold > 0 else { throw DoseFindingInputError(field: "--crm-safety", "must be positive") }
+    try DoseFindingMath.checkProbabilities(skeleton, field: "skeleton", increasing: true)
+    guard skeleton.allSatisfy({ $0 > 0 && $0 < 1 }) else { throw DoseFindingInputError(field: "skeleton", "values must be in (0, 1)") }
+    guard priorSD > 0 && priorSD.isFinite else { throw DoseFindingInputError(field: "prior_sd", "must be positive") }
+    guard safetyThreshold > 0 else { throw DoseFindingInputError(field: "crm_safety", "must be positive") }
     switch model {
     case .empiric: scaled = skeleton.map { Double.log($0) }
     case .logistic:
       scaled = skeleton.map { Double.log($0 / (1 - $0)) - intercept }
       guard scaled.allSatisfy({ $0 < 0 }) else {
-        throw DoseFindingInputError(field: "--intercept", "too small for the skeleton: logit(s_i) − a0 must be < 0 at every dose")
+        throw DoseFindingInputError(field: "intercept", "too small for the skeleton: logit(s_i) − a0 must be < 0 at every dose")
       }
     }
     self.config = config
@@ -86,13 +91,22 @@ public struct CRM: DoseFindingDesign {
     self.model = model
     self.intercept = intercept
     self.priorSD = priorSD
-    self.startUp = startUp
+    if let x0 = startSequence {
+      guard !x0.isEmpty, x0.allSatisfy({ (0..<config.doseCount).contains($0) }) else {
+        throw DoseFindingInputError(field: "start_sequence", "dose levels must be 1…\(config.doseCount)")
+      }
+      guard zip(x0, x0.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+        throw DoseFindingInputError(field: "start_sequence", "must not decrease (dfcrm's initial design)")
+      }
+    }
+    self.startUp = startUp || startSequence != nil
+    self.startSequence = startSequence
     self.safetyThreshold = safetyThreshold
   }
 
   /// Phase 0: start-up (escalate until the first DLT); phase 1: model-based.
   public func initialState() -> TrialState {
-    var s = TrialState(doseCount: config.doseCount, start: config.startDose)
+    var s = TrialState(doseCount: config.doseCount, start: startSequence?.first ?? config.startDose)
     s.phase = startUp ? 0 : 1
     return s
   }
@@ -243,8 +257,9 @@ public struct CRM: DoseFindingDesign {
   public func decide(_ s: inout TrialState, cohortSize: Int, cohortDLTs: Int) -> Bool {
     let d = s.current, top = config.doseCount - 1
     var next: Int
-    if s.phase == 0 && s.dlts.allSatisfy({ $0 == 0 }) {
-      next = min(d + 1, top)
+    let treated = s.totalPatients
+    if s.phase == 0 && s.dlts.allSatisfy({ $0 == 0 }) && treated < (startSequence?.count ?? .max) {
+      next = startSequence?[treated] ?? min(d + 1, top)
     } else {
       s.phase = 1
       let post = cachedPosterior(s)

@@ -3,14 +3,14 @@ import StatKit
 
 /// Bad user input, named by where it came from and which field: printed as `<source>: <field>: <message>`.
 public struct DoseFindingInputError: Error, CustomStringConvertible, Equatable, Sendable {
-  /// The file, or `command line` for options.
+  /// The file, or `settings` for the design settings (command-line options or a request body).
   public var source: String
-  /// The field or option that is wrong (e.g. `--p-true`, `line 3: dlts`).
+  /// The field that is wrong (a setting in snake_case, e.g. `p_true`, or `line 3: dlts` of a file).
   public var field: String
   /// What is wrong with it.
   public var message: String
 
-  public init(source: String = "command line", field: String, _ message: String) {
+  public init(source: String = "settings", field: String, _ message: String) {
     self.source = source
     self.field = field
     self.message = message
@@ -42,13 +42,13 @@ public struct TrialConfig: Hashable, Sendable {
   /// Validated settings.
   /// - Throws: ``DoseFindingInputError`` naming the offending option.
   public init(doseCount: Int, cohortSize: Int, maxPatients: Int, startDose: Int = 0, nEarlyStop: Int? = nil) throws {
-    guard (1...Self.maxDoses).contains(doseCount) else { throw DoseFindingInputError(field: "--p-true", "needs 1…\(Self.maxDoses) doses (got \(doseCount))") }
-    guard (1...Self.maxPatientsLimit).contains(cohortSize) else { throw DoseFindingInputError(field: "--cohort-size", "must be 1…\(Self.maxPatientsLimit) (got \(cohortSize))") }
-    guard maxPatients >= 1 else { throw DoseFindingInputError(field: "--cohorts", "the maximum sample size must be at least 1") }
+    guard (1...Self.maxDoses).contains(doseCount) else { throw DoseFindingInputError(field: "p_true", "needs 1…\(Self.maxDoses) doses (got \(doseCount))") }
+    guard (1...Self.maxPatientsLimit).contains(cohortSize) else { throw DoseFindingInputError(field: "cohort_size", "must be 1…\(Self.maxPatientsLimit) (got \(cohortSize))") }
+    guard maxPatients >= 1 else { throw DoseFindingInputError(field: "cohorts", "the maximum sample size must be at least 1") }
     guard (0..<doseCount).contains(startDose) else {
-      throw DoseFindingInputError(field: "--start-dose", "must be between 1 and \(doseCount) (got \(startDose + 1))")
+      throw DoseFindingInputError(field: "start_dose", "must be between 1 and \(doseCount) (got \(startDose + 1))")
     }
-    if let n = nEarlyStop, n < 1 { throw DoseFindingInputError(field: "--n-earlystop", "must be at least 1 (got \(n))") }
+    if let n = nEarlyStop, n < 1 { throw DoseFindingInputError(field: "n_earlystop", "must be at least 1 (got \(n))") }
     self.doseCount = doseCount
     self.cohortSize = cohortSize
     self.maxPatients = maxPatients
@@ -155,7 +155,7 @@ public enum DoseFindingMath {
   }
 
   /// Validates a probability vector (`field` names it in the error).
-  public static func checkProbabilities(_ p: [Double], field: String, source: String = "command line",
+  public static func checkProbabilities(_ p: [Double], field: String, source: String = "settings",
                                         increasing: Bool = false) throws {
     guard !p.isEmpty else { throw DoseFindingInputError(source: source, field: field, "is empty") }
     for (i, v) in p.enumerated() where !(v >= 0 && v <= 1) {
@@ -170,6 +170,6 @@ public enum DoseFindingMath {
 
   /// Validates a target DLT rate.
   public static func checkTarget(_ t: Double) throws {
-    guard t > 0 && t < 1 else { throw DoseFindingInputError(field: "--target", "must be in (0, 1) (got \(t))") }
+    guard t > 0 && t < 1 else { throw DoseFindingInputError(field: "target", "must be in (0, 1) (got \(t))") }
   }
 }

@@ -12,6 +12,8 @@ public struct DesignOptions: Sendable {
   public var intercept = 3.0
   public var priorSD = 1.34.squareRoot()
   public var startUp = false
+  /// CRM start-up sequence: 0-based dose levels, one per patient until the first DLT (dfcrm's `x0`).
+  public var startSequence: [Int]? = nil
   public var crmSafety = 0.9
   /// 3+3: Korn's de-escalation.
   public var deescalate = false
@@ -46,13 +48,13 @@ public enum AnyDesign: DoseFindingDesign {
     case "boin":
       return .boin(try BOIN(config: config(), target: o.target, pSafe: o.pSafe, pToxic: o.pToxic, cutoff: o.cutoff))
     case "crm":
-      guard let sk = o.skeleton else { throw DoseFindingInputError(field: "--skeleton", "is required for the CRM") }
+      guard let sk = o.skeleton else { throw DoseFindingInputError(field: "skeleton", "is required for the CRM") }
       return .crm(try CRM(config: config(), target: o.target, skeleton: sk, model: o.crmModel, intercept: o.intercept,
-                          priorSD: o.priorSD, startUp: o.startUp, safetyThreshold: o.crmSafety))
+                          priorSD: o.priorSD, startUp: o.startUp, startSequence: o.startSequence, safetyThreshold: o.crmSafety))
     case "mtpi2", "mtpi-2":
       return .mtpi2(try MTPI2(config: config(), target: o.target, epsilon1: o.epsilon1, epsilon2: o.epsilon2, exclusion: o.cutoff))
     default:
-      throw DoseFindingInputError(field: "--design", "unknown design '\(name)' (use one of \(names.joined(separator: ", ")))")
+      throw DoseFindingInputError(field: "design", "unknown design '\(name)' (use one of \(names.joined(separator: ", ")))")
     }
   }
 

@@ -30,9 +30,9 @@ public struct MTPI2: DoseFindingDesign {
   public init(config: TrialConfig, target: Double, epsilon1: Double = 0.05, epsilon2: Double = 0.05, exclusion: Double = 0.95) throws {
     try DoseFindingMath.checkTarget(target)
     // Intervals narrower than 0.001 would make the unit-probability-mass grid endless.
-    guard epsilon1 >= 0.001 && target - epsilon1 >= 0 else { throw DoseFindingInputError(field: "--epsilon1", "must be in [0.001, target]") }
-    guard epsilon2 >= 0.001 && target + epsilon2 <= 1 else { throw DoseFindingInputError(field: "--epsilon2", "must be in [0.001, 1 − target]") }
-    guard exclusion > 0 && exclusion < 1 else { throw DoseFindingInputError(field: "--cutoff-eli", "must be in (0, 1)") }
+    guard epsilon1 >= 0.001 && target - epsilon1 >= 0 else { throw DoseFindingInputError(field: "epsilon1", "must be in [0.001, target]") }
+    guard epsilon2 >= 0.001 && target + epsilon2 <= 1 else { throw DoseFindingInputError(field: "epsilon2", "must be in [0.001, 1 − target]") }
+    guard exclusion > 0 && exclusion < 1 else { throw DoseFindingInputError(field: "cutoff_eli", "must be in (0, 1)") }
     self.config = config
     self.target = target
     self.epsilon1 = epsilon1

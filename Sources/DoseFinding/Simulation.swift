@@ -121,11 +121,11 @@ struct OCAccumulator {
 public enum DoseFindingSimulation {
   /// Checks the curves against the design.
   static func check(_ doses: Int, _ pTrue: [Double], _ pResponse: [Double]?) throws {
-    try DoseFindingMath.checkProbabilities(pTrue, field: "--p-true")
-    guard pTrue.count == doses else { throw DoseFindingInputError(field: "--p-true", "has \(pTrue.count) values for \(doses) doses") }
+    try DoseFindingMath.checkProbabilities(pTrue, field: "p_true")
+    guard pTrue.count == doses else { throw DoseFindingInputError(field: "p_true", "has \(pTrue.count) values for \(doses) doses") }
     if let q = pResponse {
-      try DoseFindingMath.checkProbabilities(q, field: "--p-response")
-      guard q.count == doses else { throw DoseFindingInputError(field: "--p-response", "has \(q.count) values for \(doses) doses") }
+      try DoseFindingMath.checkProbabilities(q, field: "p_response")
+      guard q.count == doses else { throw DoseFindingInputError(field: "p_response", "has \(q.count) values for \(doses) doses") }
     }
   }
 
@@ -168,7 +168,7 @@ public enum DoseFindingSimulation {
     _ design: D, pTrue: [Double], pResponse: [Double]? = nil, trials: Int, seed: UInt64, threads: Int = 1
   ) throws -> OperatingCharacteristics {
     try check(design.config.doseCount, pTrue, pResponse)
-    guard trials >= 1 else { throw DoseFindingInputError(field: "--trials", "must be at least 1") }
+    guard trials >= 1 else { throw DoseFindingInputError(field: "trials", "must be at least 1") }
     let mtd = DoseFindingMath.trueMTD(pTrue: pTrue, target: design.target)
     let workers = max(1, min(threads, trials))
     let box = Mutex(Array(repeating: OCAccumulator(doses: pTrue.count, trueMTD: mtd, response: pResponse), count: workers))

@@ -32,6 +32,19 @@ func checkPositive(_ value: Double, max: Double, _ option: String) throws {
   do { _ = try Limits.positive(value, max: max, field: option) } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
 }
 
+/// `--threads N`, one option group for every command that runs in parallel: worker threads,
+/// by default all cores. No result depends on it.
+struct ThreadsOption: ParsableArguments {
+  @Option(name: .customLong("threads"), help: "Worker threads (default: all cores; results do not depend on it).")
+  var requested: Int?
+
+  var count: Int { requested ?? ProcessInfo.processInfo.activeProcessorCount }
+
+  func validate() throws {
+    if let requested { try checkOption(requested, 1...Limits.threads, "--threads") }
+  }
+}
+
 func fail(_ error: any Error) -> ExitCode {
   FileHandle.standardError.write(Data("error: \(error)\n".utf8))
   return ExitCode(2)

@@ -55,8 +55,8 @@ struct Calibrate: ParsableCommand {
   @Option(help: "Rounds of population Monte Carlo (1…20).")
   var rounds: Int = 5
 
-  @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
-  var requestedThreads: Int?
+  @OptionGroup var threadsOption: ThreadsOption
+  var threads: Int { threadsOption.count }
 
   @Option(help: "Run shard I of N (0-based), e.g. 3/10: every shard simulates its share of each round's particles and exchanges results with the others through --out (a folder all of them see; they must run at the same time, e.g. a Slurm job array). Shard 0 writes the outputs, identical to an unsharded run's.")
   var shard: String?
@@ -67,7 +67,6 @@ struct Calibrate: ParsableCommand {
   func parseShard() throws -> (Int, Int) { try parseShardOption(shard) }
 
   func validate() throws {
-    if let t = requestedThreads { try checkOption(t, 1...Limits.threads, "--threads") }
     var s = Calibrator.Settings()
     s.particles = particles; s.patientsPerArm = patients; s.rounds = rounds
     s.shard = try parseShard(); s.exchangeDirectory = out
@@ -90,7 +89,7 @@ struct Calibrate: ParsableCommand {
     settings.patientsPerArm = patients
     settings.rounds = rounds
     settings.seed = spec.seed
-    settings.threads = requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount
+    settings.threads = threads
     settings.shard = try parseShard()
     settings.exchangeDirectory = out
     let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "patients")
@@ -184,14 +183,13 @@ struct Sensitivity: ParsableCommand {
   @Option(help: "Seed (default: the spec's).")
   var seed: UInt64?
 
-  @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
-  var requestedThreads: Int?
+  @OptionGroup var threadsOption: ThreadsOption
+  var threads: Int { threadsOption.count }
 
   @Flag(help: "No progress bar.")
   var quiet = false
 
   func validate() throws {
-    if let t = requestedThreads { try checkOption(t, 1...Limits.threads, "--threads") }
     var s = SensitivityAnalysis.Settings()
     s.baseSamples = samples; s.patients = patients; s.bootstrap = bootstrap
     do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
@@ -205,7 +203,7 @@ struct Sensitivity: ParsableCommand {
     settings.patients = patients
     settings.bootstrap = bootstrap
     settings.seed = spec.seed
-    settings.threads = requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount
+    settings.threads = threads
     let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "patients")
     settings.onProgress = { done, total in bar.update(done, total) }
     let armName = arm ?? (spec.arms.first { $0.name == "HEROS 2.0 cohort B" } ?? spec.arms[0]).name

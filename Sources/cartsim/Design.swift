@@ -1,12 +1,11 @@
 import ArgumentParser
-import CARTModels
 import CARTSimCore
-import StatKit
 import DoseFinding
 import Foundation
 
 /// `cartsim design`: phase I dose-finding designs (3+3, BOIN, CRM, mTPI-2): operating
 /// characteristics, side-by-side comparison, BOIN's decision table, and next-dose decisions.
+/// The studies and their reports are ``DesignStudy``'s; these commands read options and print.
 struct Design: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "design",
@@ -14,8 +13,10 @@ struct Design: ParsableCommand {
     subcommands: [DesignOC.self, DesignCompare.self, DesignBoundaries.self, DesignNext.self])
 }
 
+extension CRMModel: ExpressibleByArgument {}
+
 /// Options shared by the subcommands that build designs.
-struct DesignSettings: ParsableArguments {
+struct DesignOptionGroup: ParsableArguments {
   @Option(help: "Target DLT rate, in (0, 1).")
   var target: Double
 
@@ -38,7 +39,7 @@ struct DesignSettings: ParsableArguments {
   var skeleton: String?
 
   @Option(help: "CRM working model: empiric or logistic.")
-  var crmModel: String = "empiric"
+  var crmModel: CRMModel = .empiric
 
   @Option(help: "CRM logistic intercept a0.")
   var intercept: Double = 3
@@ -48,6 +49,9 @@ struct DesignSettings: ParsableArguments {
 
   @Flag(help: "CRM two-stage start-up: escalate one dose per cohort until the first DLT.")
   var crmStartup = false
+
+  @Option(help: "CRM two-stage start-up sequence (dfcrm's x0): a dose level per patient until the first DLT, comma-separated, e.g. 1,1,1,2,2,2,3,3,3.")
+  var startSequence: String?
 
   @Option(help: "CRM safety stop: stop if Pr(p1 > target | data) exceeds this (1 disables).")
   var crmSafety: Double = 0.9
@@ -70,43 +74,32 @@ struct DesignSettings: ParsableArguments {
   @Option(help: "BOIN p_tox (default 1.4 × target).")
   var pTox: Double?
 
-  /// The library options, checked.
-  func options() throws -> DesignOptions {
-    try DoseFindingMath.checkTarget(target)
-    var o = DesignOptions(target: target)
-    o.cohortSize = cohortSize
-    if let maxN {
-      guard (1...TrialConfig.maxPatientsLimit).contains(maxN) else { throw DoseFindingInputError(field: "--max-n", "must be 1…\(TrialConfig.maxPatientsLimit) (got \(maxN))") }
-      o.maxPatients = maxN
-    } else {
-      o.maxPatients = try DesignCLI.sampleSize(cohorts: cohorts, cohortSize: cohortSize)
-    }
-    guard (1...TrialConfig.maxDoses).contains(startDose) else {
-      throw DoseFindingInputError(field: "--start-dose", "must be 1…\(TrialConfig.maxDoses) (got \(startDose))")
-    }
-    o.startDose = startDose - 1
-    o.nEarlyStop = nEarlystop
-    o.skeleton = try skeleton.map { try DesignCLI.numbers($0, field: "--skeleton") }
-    guard let model = CRMModel(rawValue: crmModel) else {
-      throw DoseFindingInputError(field: "--crm-model", "must be empiric or logistic (got '\(crmModel)')")
-    }
-    o.crmModel = model
-    o.intercept = intercept
-    o.priorSD = priorSd
-    o.startUp = crmStartup
-    o.crmSafety = crmSafety
-    o.deescalate = deescalate
-    o.epsilon1 = epsilon1
-    o.epsilon2 = epsilon2
-    o.cutoff = cutoffEli
-    o.pSafe = pSaf
-    o.pToxic = pTox
-    return o
+  func settings() throws -> DesignSettings {
+    var s = DesignSettings(target: target)
+    s.cohortSize = cohortSize
+    s.cohorts = cohorts
+    s.maxN = maxN
+    s.startDose = startDose
+    s.nEarlystop = nEarlystop
+    s.skeleton = try skeleton.map { try DesignLists.numbers($0, field: "skeleton") }
+    s.crmModel = crmModel
+    s.intercept = intercept
+    s.priorSd = priorSd
+    s.crmStartup = crmStartup
+    s.startSequence = try startSequence.map { try DesignLists.levels($0, field: "start_sequence") }
+    s.crmSafety = crmSafety
+    s.deescalate = deescalate
+    s.epsilon1 = epsilon1
+    s.epsilon2 = epsilon2
+    s.cutoffEli = cutoffEli
+    s.pSaf = pSaf
+    s.pTox = pTox
+    return s
   }
 }
 
 /// Options for running operating characteristics.
-struct DesignRunSettings: ParsableArguments {
+struct OCRunOptionGroup: ParsableArguments {
   @Option(help: "True DLT probabilities per dose, comma-separated (or derive them with --from-model).")
   var pTrue: String?
 
@@ -140,8 +133,7 @@ struct DesignRunSettings: ParsableArguments {
   @Option(help: "Random seed (trial t, patient j reads draw j of stream address(t)).")
   var seed: UInt64 = 6
 
-  @Option(help: "Worker threads (results do not depend on it).")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  @OptionGroup var threadsOption: ThreadsOption
 
   @Flag(help: "Exact operating characteristics by enumerating all cohort outcomes.")
   var exact = false
@@ -149,70 +141,33 @@ struct DesignRunSettings: ParsableArguments {
   @Option(help: "With --exact: refuse beyond this many distinct live trial states.")
   var maxStates: Int = 200_000
 
-  /// The curves the mechanistic model gives (nil without --from-model).
-  func modelCurves() throws -> DoseCurves? {
-    guard let fromModel else { return nil }
-    guard pTrue == nil && pResponse == nil else {
-      throw DoseFindingInputError(field: "--from-model", "give either --from-model or --p-true/--p-response")
-    }
-    guard let doseLevels else { throw DoseFindingInputError(field: "--dose-levels", "is required with --from-model") }
-    let doses = try DesignCLI.numbers(doseLevels, field: "--dose-levels")
-    guard doses.allSatisfy({ $0 > 0 && $0 <= Limits.carTDose }), zip(doses, doses.dropFirst()).allSatisfy({ $0 < $1 }),
-          doses.count <= TrialConfig.maxDoses else {
-      throw DoseFindingInputError(field: "--dose-levels", "must be positive (≤ \(Limits.carTDose)) and increasing, at most \(TrialConfig.maxDoses) levels")
-    }
-    guard (1...Limits.patients).contains(modelPatients) else { throw DoseFindingInputError(field: "--model-patients", "must be 1…\(Limits.patients) (got \(modelPatients))") }
-    do {
-      var spec = try TrialSpec.load(path: fromModel)
-      if let dlt { spec.dlt = try TrialSpec.DLT.parse(dlt) }
-      if let followUp {
-        guard followUp > 0, followUp <= Limits.horizonDays else {
-          throw DoseFindingInputError(field: "--follow-up", "must be > 0 and ≤ \(Limits.horizonDays) days")
-        }
-        spec.followUpDays = followUp
-        for i in spec.arms.indices { spec.arms[i].scenario.horizonDays = max(followUp, spec.arms[i].scenario.regimen.infusions.map(\.day).max() ?? 0) }
+  func settings() throws -> OCRunSettings {
+    var run: OCRunSettings
+    if let fromModel {
+      guard pTrue == nil && pResponse == nil else { throw DoseFindingInputError(field: "from_model", "give either --from-model or --p-true/--p-response") }
+      guard let doseLevels else { throw DoseFindingInputError(field: "dose_levels", "is required with --from-model") }
+      let spec: TrialSpec
+      do { spec = try TrialSpec.load(path: fromModel) } catch let e as InputError {
+        throw DoseFindingInputError(source: e.file, field: e.path.isEmpty ? "from_model" : e.path, e.message)
       }
-      var basis: DoseBasis? = nil
-      if let doseBasis {
-        guard let b = DoseBasis(rawValue: doseBasis) else {
-          throw DoseFindingInputError(field: "--dose-basis", "unknown basis '\(doseBasis)' (\(DoseBasis.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        basis = b
-      }
-      var armIndex = 0
-      if let arm {
-        guard let i = spec.arms.firstIndex(where: { $0.name == arm }) else {
-          throw DoseFindingInputError(source: fromModel, field: "--arm", "no arm named '\(arm)' (arms: \(spec.arms.map(\.name).joined(separator: ", ")))")
-        }
-        armIndex = i
-      }
-      guard (1...Limits.threads).contains(threads) else { throw DoseFindingInputError(field: "--threads", "must be 1…\(Limits.threads) (got \(threads))") }
-      return try spec.doseCurves(arm: armIndex, doses: doses, basis: basis, patients: modelPatients, threads: threads)
-    } catch let e as InputError {
-      throw DoseFindingInputError(source: e.file, field: e.path.isEmpty ? "--from-model" : e.path, e.message)
+      var m = ModelCurveSettings(spec: spec, source: fromModel, doseLevels: try DesignLists.numbers(doseLevels, field: "dose_levels"))
+      m.doseBasis = doseBasis
+      m.dlt = dlt
+      m.arm = arm
+      m.patients = modelPatients
+      m.followUp = followUp
+      run = OCRunSettings(curves: .model(m))
+    } else {
+      guard let pTrue else { throw DoseFindingInputError(field: "p_true", "is required (or derive the curves with --from-model)") }
+      run = OCRunSettings(curves: .given(pTrue: try DesignLists.numbers(pTrue, field: "p_true"),
+                                         pResponse: try pResponse.map { try DesignLists.numbers($0, field: "p_response") }))
     }
-  }
-
-  func curves(model: DoseCurves? = nil) throws -> (tox: [Double], response: [Double]?) {
-    if let model { return (model.pDLT, model.pResponse) }
-    guard let pTrue else { throw DoseFindingInputError(field: "--p-true", "is required (or derive the curves with --from-model)") }
-    let p = try DesignCLI.numbers(pTrue, field: "--p-true")
-    try DoseFindingMath.checkProbabilities(p, field: "--p-true")
-    let q = try pResponse.map { try DesignCLI.numbers($0, field: "--p-response") }
-    if let q { try DoseFindingMath.checkProbabilities(q, field: "--p-response") }
-    guard (1...100_000_000).contains(trials) else { throw DoseFindingInputError(field: "--trials", "must be 1…100000000 (got \(trials))") }
-    guard (1...Limits.threads).contains(threads) else { throw DoseFindingInputError(field: "--threads", "must be 1…\(Limits.threads) (got \(threads))") }
-    return (p, q)
-  }
-
-  func run(_ design: AnyDesign, _ p: [Double], _ q: [Double]?) throws -> OperatingCharacteristics {
-    if exact {
-      guard (1...100_000_000).contains(maxStates) else { throw DoseFindingInputError(field: "--max-states", "must be 1…100000000 (got \(maxStates))") }
-      do { return try ExactOC.compute(design, pTrue: p, pResponse: q, maxStates: maxStates) } catch let e as ExactOC.TooManyStates {
-        throw DoseFindingInputError(field: "--exact", e.description)
-      }
-    }
-    return try DoseFindingSimulation.simulate(design, pTrue: p, pResponse: q, trials: trials, seed: seed, threads: threads)
+    run.trials = trials
+    run.seed = seed
+    run.threads = threadsOption.count
+    run.exact = exact
+    run.maxStates = maxStates
+    return run
   }
 }
 
@@ -223,26 +178,16 @@ struct DesignOC: ParsableCommand {
   @Option(help: "Design: boin, 3+3, crm or mtpi2.")
   var design: String
 
-  @OptionGroup var settings: DesignSettings
-  @OptionGroup var runner: DesignRunSettings
+  @OptionGroup var settings: DesignOptionGroup
+  @OptionGroup var runner: OCRunOptionGroup
 
   @Flag(help: "Write JSON to standard output.")
   var json = false
 
   func run() throws {
-    try DesignCLI.guarded {
-      let model = try runner.modelCurves()
-      let (p, q) = try runner.curves(model: model)
-      let d = try AnyDesign.make(design, doseCount: p.count, options: settings.options())
-      let oc = try runner.run(d, p, q)
-      if json {
-        var j = DesignCLI.ocJSON(oc, design: d, seed: runner.seed)
-        if let model { j["model_curves"] = DesignCLI.curvesJSON(model) }
-        DesignCLI.printJSON(j)
-      } else {
-        if let model { print(DesignCLI.curvesTable(model)) }
-        print(DesignCLI.ocTable(oc, design: d, seed: runner.seed))
-      }
+    try DesignOutput.guarded {
+      let report = try DesignStudy.operatingCharacteristics(design: design, settings: settings.settings(), run: runner.settings())
+      print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }
   }
 }
@@ -254,8 +199,8 @@ struct DesignCompare: ParsableCommand {
   @Option(help: "Designs, comma-separated (boin,3+3,crm,mtpi2).")
   var designs: String = "boin,3+3,crm,mtpi2"
 
-  @OptionGroup var settings: DesignSettings
-  @OptionGroup var runner: DesignRunSettings
+  @OptionGroup var settings: DesignOptionGroup
+  @OptionGroup var runner: OCRunOptionGroup
 
   @Option(help: "Write a grouped bar plot of selection percent per dose to this SVG file.")
   var svg: String?
@@ -264,27 +209,15 @@ struct DesignCompare: ParsableCommand {
   var json = false
 
   func run() throws {
-    try DesignCLI.guarded {
-      let model = try runner.modelCurves()
-      let (p, q) = try runner.curves(model: model)
+    try DesignOutput.guarded {
       let names = designs.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-      guard !names.isEmpty else { throw DoseFindingInputError(field: "--designs", "is empty") }
-      let opts = try settings.options()
-      let built = try names.map { try AnyDesign.make($0, doseCount: p.count, options: opts) }
-      let ocs = try built.map { try runner.run($0, p, q) }
+      let report = try DesignStudy.compare(designs: names, settings: settings.settings(), run: runner.settings())
       if let svg {
-        do { try DesignCLI.svg(ocs).write(toFile: svg, atomically: true, encoding: .utf8) } catch {
-          throw DoseFindingInputError(source: svg, field: "--svg", "cannot write: \(error.localizedDescription)")
+        do { try report.chart.write(toFile: svg, atomically: true, encoding: .utf8) } catch {
+          throw DoseFindingInputError(source: svg, field: "svg", "cannot write: \(error.localizedDescription)")
         }
       }
-      if json {
-        var j: [String: Any] = ["designs": zip(ocs, built).map { DesignCLI.ocJSON($0, design: $1, seed: runner.seed) }]
-        if let model { j["model_curves"] = DesignCLI.curvesJSON(model) }
-        DesignCLI.printJSON(j)
-      } else {
-        if let model { print(DesignCLI.curvesTable(model)) }
-        print(DesignCLI.compareTable(ocs, seed: runner.seed))
-      }
+      print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }
   }
 }
@@ -315,24 +248,15 @@ struct DesignBoundaries: ParsableCommand {
   var json = false
 
   func run() throws {
-    try DesignCLI.guarded {
-      let maxN = try DesignCLI.sampleSize(cohorts: cohorts, cohortSize: cohortSize)
-      let b = try BOINBoundaries(target: target, pSafe: pSaf, pToxic: pTox, cutoff: cutoffEli)
-      let rows = b.table(maxN: maxN).filter { $0.n % cohortSize == 0 }
-      if json {
-        DesignCLI.printJSON([
-          "target": target, "lambda_e": b.lambdaE, "lambda_d": b.lambdaD, "cutoff_eli": cutoffEli,
-          "n": rows.map(\.n), "escalate_if_dlts_le": rows.map(\.escalate), "deescalate_if_dlts_ge": rows.map(\.deescalate),
-          "eliminate_if_dlts_ge": rows.map { $0.eliminate.map { $0 as Any } ?? NSNull() },
-        ])
-        return
-      }
-      print("BOIN boundaries: target \(target), lambda_e = \(DesignCLI.f(b.lambdaE, 4)), lambda_d = \(DesignCLI.f(b.lambdaD, 4)), elimination if Pr(p > target) > \(cutoffEli)")
-      func line(_ label: String, _ v: [String]) -> String { label.padding(toLength: 28, withPad: " ", startingAt: 0) + v.map { DesignCLI.pad($0, 4) }.joined() }
-      print(line("Number of patients treated", rows.map { "\($0.n)" }))
-      print(line("Escalate if # of DLT <=", rows.map { "\($0.escalate)" }))
-      print(line("Deescalate if # of DLT >=", rows.map { "\($0.deescalate)" }))
-      print(line("Eliminate if # of DLT >=", rows.map { $0.eliminate.map(String.init) ?? "NA" }))
+    try DesignOutput.guarded {
+      var b = BoundarySettings(target: target)
+      b.cohortSize = cohortSize
+      b.cohorts = cohorts
+      b.pSaf = pSaf
+      b.pTox = pTox
+      b.cutoffEli = cutoffEli
+      let report = try DesignStudy.boundaries(b)
+      print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }
   }
 }
@@ -350,7 +274,7 @@ struct DesignNext: ParsableCommand {
   @Option(help: "Design: boin, 3+3, crm or mtpi2.")
   var design: String
 
-  @OptionGroup var settings: DesignSettings
+  @OptionGroup var settings: DesignOptionGroup
 
   @Option(help: "CSV file with header dose,patients,dlts.")
   var data: String
@@ -365,75 +289,19 @@ struct DesignNext: ParsableCommand {
   var json = false
 
   func run() throws {
-    try DesignCLI.guarded {
-      let opts = try settings.options()
-      guard let k = doses ?? opts.skeleton?.count else {
-        throw DoseFindingInputError(field: "--doses", "give the number of dose levels (or a --skeleton)")
+    try DesignOutput.guarded {
+      guard let text = try? String(contentsOfFile: data, encoding: .utf8) else {
+        throw DoseFindingInputError(source: data, field: "data", "cannot read the file")
       }
-      guard (1...TrialConfig.maxDoses).contains(k) else { throw DoseFindingInputError(field: "--doses", "must be 1…\(TrialConfig.maxDoses)") }
-      let table = try DesignCLI.readTrialData(data, doses: k)
-      if let current, !(1...k).contains(current) {
-        throw DoseFindingInputError(field: "--current", "must be between 1 and \(k) (got \(current))")
-      }
-      let cur = (current ?? table.lastDose) - 1
-      guard (0..<k).contains(cur) else { throw DoseFindingInputError(field: "--current", "must be between 1 and \(k) (got \(cur + 1))") }
-      guard table.patients[cur] > 0 else {
-        throw DoseFindingInputError(source: data, field: "dose \(cur + 1)", "the current dose has no patients")
-      }
-      let d = try AnyDesign.make(design, doseCount: k, options: opts)
-      let last = table.rowsAreCohorts && table.lastDose - 1 == cur ? table.lastRow : nil
-      let r = d.recommend(patients: table.patients, dlts: table.dlts, current: cur, lastCohort: last)
-      if json {
-        var est: [String: Any] = [:]
-        for e in r.estimates { est[e.name] = e.values.map(DesignCLI.jsonNumber) }
-        var sc: [String: Any] = [:]
-        for s in r.scalars { sc[s.name] = DesignCLI.jsonNumber(s.value) }
-        DesignCLI.printJSON([
-          "design": d.name, "target": d.target, "current_dose": cur + 1, "patients": table.patients, "dlts": table.dlts,
-          "decision": r.decision.rawValue, "next_dose": r.nextDose.map { ($0 + 1) as Any } ?? NSNull(),
-          "selected_mtd": r.selectedMTD.map { ($0 + 1) as Any } ?? NSNull(), "reason": r.reason,
-          "estimates": est, "scalars": sc,
-        ])
-        return
-      }
-      print("\(d.name), target \(d.target), current dose \(cur + 1) of \(k), data \(data)")
-      let doseRow = (0..<k).map { "\($0 + 1)" }
-      print(DesignCLI.row("dose", doseRow))
-      print(DesignCLI.row("patients", table.patients.map(String.init)))
-      print(DesignCLI.row("DLTs", table.dlts.map(String.init)))
-      for e in r.estimates where e.values.count == k { print(DesignCLI.row(e.name, e.values.map { $0.isNaN ? "-" : DesignCLI.f($0, 3) })) }
-      for s in r.scalars { print("\(s.name) = \(s.value.isNaN ? "NA" : s.value == s.value.rounded() ? String(Int(s.value)) : DesignCLI.f(s.value, 4))") }
-      switch r.decision {
-      case .stop:
-        print("Decision: STOP — \(r.reason); MTD: \(r.selectedMTD.map { "dose \($0 + 1)" } ?? "none")")
-      default:
-        print("Decision: \(r.decision.rawValue.uppercased()) \(r.decision == .stay ? "at" : "to") dose \(r.nextDose! + 1) — \(r.reason)")
-      }
+      let report = try DesignStudy.nextDose(design: design, settings: settings.settings(), csv: text, source: data,
+                                            doses: doses, current: current)
+      print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }
   }
 }
 
-/// Helpers of the design commands (a namespace, to keep the main executable's names free).
-enum DesignCLI {
-  /// Runs `body`; input errors are printed as `error: <source>: <field>: <message>` and exit 2.
-  static func guarded(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as DoseFindingInputError {
-      FileHandle.standardError.write(Data("error: \(e)\n".utf8))
-      throw ExitCode(2)
-    }
-  }
-
-  /// `cohorts × cohortSize`, each and the product within ``TrialConfig/maxPatientsLimit``.
-  static func sampleSize(cohorts: Int, cohortSize: Int) throws -> Int {
-    let limit = TrialConfig.maxPatientsLimit
-    guard (1...limit).contains(cohortSize) else { throw DoseFindingInputError(field: "--cohort-size", "must be 1…\(limit) (got \(cohortSize))") }
-    guard (1...limit).contains(cohorts) else { throw DoseFindingInputError(field: "--cohorts", "must be 1…\(limit) (got \(cohorts))") }
-    guard cohorts * cohortSize <= limit else {
-      throw DoseFindingInputError(field: "--cohorts", "\(cohorts) cohorts of \(cohortSize) exceed \(limit) patients")
-    }
-    return cohorts * cohortSize
-  }
-
+/// Comma-separated lists of the design options.
+enum DesignLists {
   static func numbers(_ s: String, field: String) throws -> [Double] {
     try s.split(separator: ",", omittingEmptySubsequences: false).enumerated().map { i, t in
       let v = t.trimmingCharacters(in: .whitespaces)
@@ -442,165 +310,24 @@ enum DesignCLI {
     }
   }
 
-  /// Per-dose totals from the accrued-data CSV (``AccruedData``).
-  static func readTrialData(_ path: String, doses: Int) throws -> AccruedData {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-      throw DoseFindingInputError(source: path, field: "--data", "cannot read the file")
-    }
-    return try AccruedData(csv: text, source: path, doses: doses)
-  }
-
-  static func f(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
-  static func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-  static func row(_ label: String, _ cells: [String], width: Int = 8) -> String {
-    label.padding(toLength: 22, withPad: " ", startingAt: 0) + cells.map { pad($0, width) }.joined()
-  }
-
-  static func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
-
-  static func curvesJSON(_ c: DoseCurves) -> [String: Any] {
-    let ci = { (x: [Int]) in zip(x, c.failed).map { Distributions.clopperPearson(successes: $0, trials: c.patients - $1) } }
-    let dci = ci(c.dlts), rci = ci(c.responses)
-    return [
-      "arm": c.arm, "dose_levels": c.doses, "dose_basis": c.basis.rawValue, "patients_per_level": c.patients,
-      "dlt_definition": c.dltDefinition, "p_dlt": c.pDLT, "p_dlt_lower_95": dci.map(\.lower), "p_dlt_upper_95": dci.map(\.upper),
-      "p_response": c.pResponse, "p_response_lower_95": rci.map(\.lower), "p_response_upper_95": rci.map(\.upper),
-      "solver_failures": c.failed,
-    ]
-  }
-
-  static func curvesTable(_ c: DoseCurves) -> String {
-    var out = ["Model-derived curves: arm '\(c.arm)', doses in \(c.basis.rawValue), \(c.patients) virtual patients per level (the same patients at every level)",
-               "DLT: \(c.dltDefinition); response: confirmed CR or PR (RECIST 1.1)"]
-    out.append(row("dose", c.doses.map { String(format: "%.3g", $0) }))
-    out.append(row("P(DLT)", c.pDLT.map { f($0, 3) }))
-    out.append(row("P(response)", c.pResponse.map { f($0, 3) }))
-    if c.failed.contains(where: { $0 > 0 }) { out.append(row("solver failures", c.failed.map(String.init))) }
-    return out.joined(separator: "\n") + "\n"
-  }
-
-  static func printJSON(_ object: Any) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    print(String(decoding: data, as: UTF8.self))
-  }
-
-  static func describe(_ d: AnyDesign) -> String {
-    let c = d.config
-    let size = d.name == "3+3" ? "cohorts of 3 (3+3 rules)" : "cohorts of \(c.cohortSize), max \(c.maxPatients) patients"
-    return "\(d.name), target \(d.target), \(size), start dose \(c.startDose + 1)" + (c.nEarlyStop.map { ", n.earlystop \($0)" } ?? "")
-  }
-
-  static func ocJSON(_ oc: OperatingCharacteristics, design d: AnyDesign, seed: UInt64) -> [String: Any] {
-    var j: [String: Any] = [
-      "design": oc.design, "exact": oc.exact, "trials": oc.trials, "seed": oc.exact ? NSNull() : seed as Any,
-      "target": oc.target, "p_true": oc.pTrue, "true_mtd": oc.trueMTD + 1,
-      "cohort_size": d.config.cohortSize, "max_patients": d.name == "3+3" ? NSNull() : d.config.maxPatients as Any,
-      "start_dose": d.config.startDose + 1,
-      "selection_percent": oc.selectionPercent, "selection_percent_se": oc.selectionPercentSE,
-      "stop_percent": oc.stopPercent, "stop_percent_se": oc.stopPercentSE,
-      "mean_patients": oc.meanPatients, "mean_patients_se": oc.meanPatientsSE,
-      "mean_dlts": oc.meanDLTs, "mean_dlts_se": oc.meanDLTsSE,
-      "mean_total_patients": oc.meanTotalPatients, "mean_total_patients_se": oc.meanTotalPatientsSE,
-      "mean_total_dlts": oc.meanTotalDLTs, "mean_total_dlts_se": oc.meanTotalDLTsSE,
-      "overdose60": oc.overdose60, "overdose60_se": oc.overdose60SE,
-      "overdose80": oc.overdose80, "overdose80_se": oc.overdose80SE,
-      "pcs": oc.pcs, "pcs_se": oc.pcsSE,
-    ]
-    if let q = oc.pResponse, let r = oc.expectedResponders {
-      j["p_response"] = q
-      j["expected_responders"] = r
-      j["expected_responders_se"] = oc.expectedRespondersSE ?? 0
-    }
-    return j
-  }
-
-  static func ocTable(_ oc: OperatingCharacteristics, design d: AnyDesign, seed: UInt64) -> String {
-    var out = [describe(d), oc.exact ? "exact enumeration" : "\(oc.trials) simulated trials, seed \(seed) (± is the Monte Carlo SE)"]
-    let k = oc.pTrue.count
-    out.append(row("dose", (0..<k).map { "\($0 + 1)" + ($0 == oc.trueMTD ? "*" : "") }))
-    out.append(row("p_true", oc.pTrue.map { f($0, 3) }))
-    if let q = oc.pResponse { out.append(row("p_response", q.map { f($0, 3) })) }
-    out.append(row("selection %", oc.selectionPercent.map { f($0, 1) }))
-    if !oc.exact { out.append(row("  ± se", oc.selectionPercentSE.map { f($0, 1) })) }
-    out.append(row("patients", oc.meanPatients.map { f($0, 2) }))
-    out.append(row("DLTs", oc.meanDLTs.map { f($0, 2) }))
-    func pm(_ v: Double, _ se: Double, _ dg: Int) -> String { oc.exact ? f(v, dg) : "\(f(v, dg)) ± \(f(se, dg))" }
-    out.append("* true MTD (p_true closest to target)")
-    out.append("PCS (correct selection) %   \(pm(oc.pcs, oc.pcsSE, 1))")
-    out.append("stopped, no MTD %           \(pm(oc.stopPercent, oc.stopPercentSE, 1))")
-    out.append("mean patients per trial     \(pm(oc.meanTotalPatients, oc.meanTotalPatientsSE, 2))")
-    out.append("mean DLTs per trial         \(pm(oc.meanTotalDLTs, oc.meanTotalDLTsSE, 2))")
-    out.append("overdose60 / overdose80 %   \(pm(oc.overdose60, oc.overdose60SE, 1)) / \(pm(oc.overdose80, oc.overdose80SE, 1))")
-    if let r = oc.expectedResponders { out.append("expected responders/trial   \(pm(r, oc.expectedRespondersSE ?? 0, 2))") }
-    return out.joined(separator: "\n")
-  }
-
-  static func compareTable(_ ocs: [OperatingCharacteristics], seed: UInt64) -> String {
-    let first = ocs[0], k = first.pTrue.count, names = ocs.map(\.design)
-    var out = [first.exact ? "exact enumeration" : "\(first.trials) simulated trials per design, seed \(seed), the same patients for every design",
-               "target \(first.target), p_true \(first.pTrue.map { f($0, 2) }.joined(separator: ", ")); true MTD = dose \(first.trueMTD + 1)"]
-    out.append(row("selection %", names))
-    for d in 0..<k { out.append(row("  dose \(d + 1)\(d == first.trueMTD ? "*" : "")", ocs.map { f($0.selectionPercent[d], 1) })) }
-    out.append(row("  none (stopped)", ocs.map { f($0.stopPercent, 1) }))
-    out.append(row("patients", names))
-    for d in 0..<k { out.append(row("  dose \(d + 1)", ocs.map { f($0.meanPatients[d], 2) })) }
-    out.append(row("PCS %", ocs.map { f($0.pcs, 1) }))
-    out.append(row("mean patients", ocs.map { f($0.meanTotalPatients, 2) }))
-    out.append(row("mean DLTs", ocs.map { f($0.meanTotalDLTs, 2) }))
-    out.append(row("overdose60 %", ocs.map { f($0.overdose60, 1) }))
-    out.append(row("overdose80 %", ocs.map { f($0.overdose80, 1) }))
-    if ocs.allSatisfy({ $0.expectedResponders != nil }) { out.append(row("responders/trial", ocs.map { f($0.expectedResponders!, 2) })) }
-    if !first.exact { out.append("largest Monte Carlo SE of a selection %: \(f(ocs.flatMap(\.selectionPercentSE).max() ?? 0, 2))") }
-    return out.joined(separator: "\n")
-  }
-
-  /// Grouped bar plot of selection percent per dose (and "none") per design, hand-written SVG.
-  static func svg(_ ocs: [OperatingCharacteristics]) -> String {
-    let k = ocs[0].pTrue.count, groups = k + 1, colors = ["#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377"]
-    let W = 760.0, H = 440.0, left = 70.0, right = 170.0, top = 40.0, bottom = 70.0
-    let pw = W - left - right, ph = H - top - bottom, gw = pw / Double(groups)
-    let maxPct = max(10, ((ocs.flatMap(\.selectionPercent) + ocs.map(\.stopPercent)).max() ?? 100) / 10).rounded(.up) * 10
-    let yMax = min(100, maxPct)
-    func y(_ v: Double) -> Double { top + ph * (1 - v / yMax) }
-    var s = """
-      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(W))" height="\(Int(H))" font-family="Helvetica, Arial, sans-serif" font-size="12">
-      <rect width="100%" height="100%" fill="white"/>
-      <text x="\(left + pw / 2)" y="22" text-anchor="middle" font-size="14">Selection of each dose as MTD (target \(ocs[0].target))</text>
-
-      """
-    // True-MTD marker: shaded band behind that group.
-    let mtd = Double(ocs[0].trueMTD)
-    s += "<rect x=\(q(left + gw * mtd)) y=\(q(top)) width=\(q(gw)) height=\(q(ph)) fill=\"#eeeeee\"/>\n"
-    s += "<text x=\(q(left + gw * (mtd + 0.5))) y=\(q(top - 4)) text-anchor=\"middle\" fill=\"#555\">true MTD</text>\n"
-    for t in stride(from: 0.0, through: yMax, by: yMax > 50 ? 20 : 10) {
-      s += "<line x1=\(q(left)) x2=\(q(left + pw)) y1=\(q(y(t))) y2=\(q(y(t))) stroke=\"#ddd\"/>"
-      s += "<text x=\(q(left - 6)) y=\(q(y(t) + 4)) text-anchor=\"end\">\(Int(t))</text>\n"
-    }
-    let bw = gw * 0.8 / Double(ocs.count)
-    for (i, oc) in ocs.enumerated() {
-      let values = oc.selectionPercent + [oc.stopPercent]
-      for (g, v) in values.enumerated() {
-        let x = left + gw * Double(g) + gw * 0.1 + bw * Double(i)
-        s += "<rect x=\(q(x)) y=\(q(y(v))) width=\(q(bw)) height=\(q(y(0) - y(v))) fill=\"\(colors[i % colors.count])\"><title>\(oc.design) \(g < k ? "dose \(g + 1)" : "no MTD"): \(f(v, 1))%</title></rect>\n"
+  static func levels(_ s: String, field: String) throws -> [Int] {
+    try numbers(s, field: field).enumerated().map { i, x in
+      guard let n = Limits.count(x, in: 1...TrialConfig.maxDoses) else {
+        throw DoseFindingInputError(field: field, "value \(i + 1) (\(x)) is not a dose level 1…\(TrialConfig.maxDoses)")
       }
+      return n
     }
-    for g in 0..<groups {
-      let label = g < k ? "\(g + 1)" : "none"
-      let p = g < k ? "p=\(f(ocs[0].pTrue[g], 2))" : "stopped"
-      s += "<text x=\(q(left + gw * (Double(g) + 0.5))) y=\(q(top + ph + 18)) text-anchor=\"middle\">\(label)</text>"
-      s += "<text x=\(q(left + gw * (Double(g) + 0.5))) y=\(q(top + ph + 33)) text-anchor=\"middle\" fill=\"#555\" font-size=\"11\">\(p)</text>\n"
-    }
-    s += "<line x1=\(q(left)) x2=\(q(left)) y1=\(q(top)) y2=\(q(top + ph)) stroke=\"black\"/>"
-    s += "<line x1=\(q(left)) x2=\(q(left + pw)) y1=\(q(top + ph)) y2=\(q(top + ph)) stroke=\"black\"/>\n"
-    s += "<text x=\(q(left + pw / 2)) y=\(q(H - 12)) text-anchor=\"middle\">Dose level</text>\n"
-    s += "<text transform=\"translate(20 \(f(top + ph / 2, 1))) rotate(-90)\" text-anchor=\"middle\">Selected as MTD (% of trials)</text>\n"
-    for (i, oc) in ocs.enumerated() {
-      let ly = top + 10 + 22 * Double(i)
-      s += "<rect x=\(q(left + pw + 20)) y=\(q(ly)) width=\"14\" height=\"14\" fill=\"\(colors[i % colors.count])\"/>"
-      s += "<text x=\(q(left + pw + 40)) y=\(q(ly + 11))>\(oc.design) (PCS \(f(oc.pcs, 1))%)</text>\n"
-    }
-    return s + "</svg>\n"
   }
+}
 
-  private static func q(_ x: Double) -> String { "\"\(f(x, 1))\"" }
+/// Error reporting of the design commands.
+enum DesignOutput {
+  /// Runs `body`; input errors are printed as `error: <source>: <option or field>: <message>` and exit 2.
+  static func guarded(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as DoseFindingInputError {
+      let source = e.source == "settings" ? "command line" : e.source
+      FileHandle.standardError.write(Data("error: \(source): \(e.commandLineField): \(e.message)\n".utf8))
+      throw ExitCode(2)
+    }
+  }
 }

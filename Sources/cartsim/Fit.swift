@@ -28,15 +28,12 @@ struct EstimationOptions: ParsableArguments {
   @Option(help: "ODE method: auto (DP5, switching to Rodas4 when stiff), rodas4 or dp5.")
   var method: ODEMethod = .auto
 
-  @Option(name: .customLong("threads"), help: "Worker threads (default: all cores; results do not depend on it).")
-  var requestedThreads: Int?
-
-  var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
+  @OptionGroup var threadsOption: ThreadsOption
+  var threads: Int { threadsOption.count }
 
   func validate() throws {
     guard (1...100_000).contains(maxIterations) else { throw ValidationError("--max-iterations must be 1–100000") }
     guard rtol > 0, rtol < 1, atol > 0, atol < 1 else { throw ValidationError("--rtol and --atol must be in (0, 1)") }
-    if let t = requestedThreads, !(1...MultiStartFit.maxThreads).contains(t) { throw ValidationError("--threads must be 1–\(MultiStartFit.maxThreads)") }
   }
 
   func objective(_ path: String) throws -> (PEtabProblem, PEtabObjective) {

@@ -34,9 +34,8 @@ struct Population: ParsableCommand {
   @Option(help: "Seed of the patients' random streams.")
   var seed: UInt64 = 0
 
-  @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
-  var requestedThreads: Int?
-  var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
+  @OptionGroup var threadsOption: ThreadsOption
+  var threads: Int { threadsOption.count }
 
   @Option(help: "Relative tolerance.")
   var rtol: Double = 1e-6

@@ -25,16 +25,14 @@ struct SBMLCommand: ParsableCommand {
     @Option(help: "Also write the outcomes as JSON to this file.")
     var json: String?
 
-    @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
-    var requestedThreads: Int?
-    var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int { threadsOption.count }
 
     @Option(help: "Per-case wall-clock limit in seconds; a case over it fails.")
     var timeLimit: Double = 30
 
     func validate() throws {
       try checkPositive(timeLimit, max: 86_400, "--time-limit")
-      if let t = requestedThreads { try checkOption(t, 1...Limits.threads, "--threads") }
     }
 
     func run() throws {

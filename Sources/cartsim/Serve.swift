@@ -30,9 +30,8 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Trials running at once; more wait in a queue.")
   var jobs: Int = 1
 
-  @Option(name: .customLong("threads"), help: "Threads per running trial (default: all cores).")
-  var requestedThreads: Int?
-  var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
+  @OptionGroup var threadsOption: ThreadsOption
+  var threads: Int { threadsOption.count }
 
   @Option(help: "Largest request body in bytes (larger ones get 413).")
   var maxBody: Int = 1 << 20
@@ -49,7 +48,6 @@ struct Serve: AsyncParsableCommand {
   func validate() throws {
     guard (1...65535).contains(port) else { throw ValidationError("--port must be 1…65535") }
     try checkOption(jobs, 1...64, "--jobs")
-    try checkOption(threads, 1...Limits.threads, "--threads")
     try checkOption(maxBody, 1024...(1 << 30), "--max-body")
     try checkOption(queue, 0...10_000, "--queue")
     try checkOption(requestTimeout, 1...3600, "--request-timeout")

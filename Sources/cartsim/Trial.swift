@@ -25,9 +25,8 @@ struct Trial: ParsableCommand {
   @Option(help: "Patients per arm (overrides the spec's).")
   var patients: Int?
 
-  @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
-  var requestedThreads: Int?
-  var threads: Int { requestedThreads ?? ProcessInfo.processInfo.activeProcessorCount }
+  @OptionGroup var threadsOption: ThreadsOption
+  var threads: Int { threadsOption.count }
 
   @Option(help: "Run shard I of N (0-based), e.g. 3/10.")
   var shard: String?
@@ -42,7 +41,6 @@ struct Trial: ParsableCommand {
 
   func validate() throws {
     _ = try parseShard()
-    try checkOption(threads, 1...Limits.threads, "--threads")
     if let patients { try checkOption(patients, 1...Limits.patients, "--patients") }
   }
 

@@ -123,6 +123,51 @@ struct BruteForceCRM {
     #expect(crm.decide(&s, cohortSize: 1, cohortDLTs: 1) && s.current <= 5 && s.phase == 1)
   }
 
+  /// dfcrm's `x0` per patient: patient n + 1 is treated at x0[n] until the first DLT, and the model
+  /// (with its no-skipping rule) takes over from there.
+  @Test func startSequenceTreatsEachPatientAtItsLevel() throws {
+    let x0 = [0, 0, 1, 1, 2, 3, 3]
+    let crm = try CRM(config: TrialConfig(doseCount: 6, cohortSize: 1, maxPatients: 24), target: 0.2,
+                      skeleton: Self.skeleton, startSequence: x0)
+    var s = crm.initialState()
+    #expect(s.current == 0)
+    var given: [Int] = [s.current]
+    for _ in 0..<4 {
+      s.patients[s.current] += 1
+      #expect(crm.decide(&s, cohortSize: 1, cohortDLTs: 0))
+      given.append(s.current)
+    }
+    #expect(given == Array(x0.prefix(5)))
+    // A DLT at level 3 (0-based 2): the model decides, and never escalates after it.
+    s.patients[2] += 1; s.dlts[2] += 1
+    #expect(crm.decide(&s, cohortSize: 1, cohortDLTs: 1) && s.phase == 1 && s.current <= 2)
+  }
+
+  /// A sequence of one level per cohort, rising by one, is the one-level-per-cohort start-up: the
+  /// exact operating characteristics of the two agree to rounding.
+  @Test func startSequenceCanExpressTheStartUp() throws {
+    let cfg = try TrialConfig(doseCount: 4, cohortSize: 3, maxPatients: 15)
+    let skeleton = [0.08, 0.16, 0.27, 0.4], p = [0.05, 0.15, 0.3, 0.5]
+    let startUp = try CRM(config: cfg, target: 0.25, skeleton: skeleton, startUp: true)
+    let x0 = (0..<15).map { min($0 / 3, 3) }
+    let sequence = try CRM(config: cfg, target: 0.25, skeleton: skeleton, startSequence: x0)
+    let a = try ExactOC.compute(startUp, pTrue: p), b = try ExactOC.compute(sequence, pTrue: p)
+    for (u, v) in zip(a.selectionPercent + a.meanPatients, b.selectionPercent + b.meanPatients) { #expect(abs(u - v) < 1e-9) }
+    // A sequence that holds each level for two cohorts treats more patients low.
+    let slow = try CRM(config: cfg, target: 0.25, skeleton: skeleton, startSequence: (0..<15).map { min($0 / 6, 3) })
+    let c = try ExactOC.compute(slow, pTrue: p)
+    #expect(c.meanPatients[0] > a.meanPatients[0] + 0.5)
+  }
+
+  @Test func badStartSequence() throws {
+    let cfg = try TrialConfig(doseCount: 3, cohortSize: 1, maxPatients: 10)
+    for x0 in [[0, 2, 1], [0, 3], [-1, 0], []] {
+      #expect(throws: DoseFindingInputError(field: "start_sequence", x0.isEmpty || x0.contains(where: { $0 < 0 || $0 > 2 }) ? "dose levels must be 1…3" : "must not decrease (dfcrm's initial design)")) {
+        try CRM(config: cfg, target: 0.2, skeleton: [0.1, 0.2, 0.3], startSequence: x0)
+      }
+    }
+  }
+
   @Test func badSkeleton() {
     let cfg = try! TrialConfig(doseCount: 3, cohortSize: 1, maxPatients: 10)
     #expect(throws: DoseFindingInputError.self) { try CRM(config: cfg, target: 0.2, skeleton: [0.1, 0.2]) }

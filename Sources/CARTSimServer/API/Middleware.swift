@@ -1,4 +1,5 @@
 import CARTSimCore
+import DoseFinding
 import Foundation
 import Hummingbird
 
@@ -35,6 +36,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     } catch let e as APIError {
       return respond(e, request)
     } catch let e as InputError {
+      return respond(.invalid(e), request)
+    } catch let e as DoseFindingInputError {
       return respond(.invalid(e), request)
     } catch let e as JobQueue.QueueFull {
       return respond(APIError(.serviceUnavailable, "queue_full",
