@@ -80,7 +80,7 @@ let package = Package(
     .testTarget(
       name: "CARTSimServerTests",
       dependencies: [
-        "CARTSimServer", "CARTSimCore", "CARTModels",
+        "CARTSimServer", "CARTSimCore", "CARTModels", "DoseFinding",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ]),

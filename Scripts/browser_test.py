@@ -9,7 +9,10 @@ Against a running `cartsim serve`, it
   2. saves the scenario and checks the saved file is the JSON the command line reads;
   3. starts a small trial (the HEROS example, 20 patients per arm) from the Trials page,
      watches its progress to completion and opens its report;
-  4. opens a model page.
+  4. opens a model page;
+  5. on the Dose finding page, compares the four designs (operating characteristics, chart,
+     BOIN's decision table, PCS cross-checked against /api/design/oc), reports an invalid true
+     curve with its field and computes a next-dose decision.
 Screenshots go to DIR (default .build/ci-artifacts/browser), which is printed at the end.
 Exit status 0 when every check passed."""
 import argparse
@@ -165,6 +168,78 @@ def main():
             wait(lambda: "Context of use" in driver.page_source, 10, "credibility report")
             check("Validation" in driver.page_source and "held out" in driver.page_source, "credibility: validation with held-out targets")
             shot("credibility.png")
+
+        # 4. Dose finding: compare the designs, BOIN's decision table, a next-dose decision.
+        driver.get(base + "/design" + suffix)
+        wait(lambda: driver.find_elements(By.ID, "design-run"), 10, "dose finding page")
+        dseq = lambda: driver.find_element(By.ID, "design-status").get_attribute("data-seq")
+        driver.find_element(By.ID, "design-run").click()
+        wait(lambda: dseq(), args.timeout, "design run")
+        check(dseq() is not None, "design: the operating characteristics were computed")
+        designs = [th.get_attribute("data-design") for th in driver.find_elements(By.CSS_SELECTOR, "#design-oc thead th[data-design]")]
+        check(len(designs) == 4, f"design: one column per checked design ({', '.join(designs)})")
+
+        def oc_cells(key, design):
+            return driver.find_elements(By.CSS_SELECTOR, f'#design-oc tr[data-key{key}] td[data-design="{design}"]')
+
+        def number(text):
+            try:
+                return float(text)
+            except ValueError:
+                return None
+
+        sums = {}
+        for d in designs:
+            values = [number(c.text) for c in oc_cells('^="sel-"', d) + oc_cells('="stop"', d)]
+            sums[d] = sum(values) if values and None not in values else None
+        check(len(sums) == 4 and all(s is not None and abs(s - 100) <= 0.5 for s in sums.values()),
+              "design: selection % per dose + stopped sum to 100 for every design (" +
+              ", ".join(f"{d} {s:.1f}" if s is not None else f"{d} ?" for d, s in sums.items()) + ")")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "#design-chart svg")) == 1, "design: the selection chart is shown")
+        esc = driver.find_elements(By.CSS_SELECTOR, '#design-boundaries tr[data-key="escalate"] td')
+        check(len(esc) > 0 and all(c.text.strip().isdigit() for c in esc),
+              f"design: BOIN decision table has the escalation row ({' '.join(c.text for c in esc)})")
+        driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "design-status"))
+        shot("design-oc.png")
+        # The page's BOIN column is what /api/design/oc gives for the same settings.
+        body = driver.execute_script("return window.cartsimDesign && window.cartsimDesign.lastBody")
+        shown = number(oc_cells('="pcs"', "boin")[0].text) if oc_cells('="pcs"', "boin") else None
+        ok, detail = False, "no request body on the page"
+        if body:
+            body = dict(body)
+            body.pop("designs", None)
+            body["design"] = "boin"
+            headers = {"Content-Type": "application/json"}
+            if args.token:
+                headers["Authorization"] = f"Bearer {args.token}"
+            req = urllib.request.Request(base + "/api/design/oc", data=json.dumps(body).encode(), headers=headers, method="POST")
+            try:
+                pcs = json.load(urllib.request.urlopen(req, timeout=args.timeout))["pcs"]
+                ok = shown is not None and abs(pcs - shown) <= 0.05 + 1e-9
+                detail = f"API {pcs:.1f}%, page {shown}"
+            except Exception as e:
+                detail = f"API error: {e}"
+        check(ok, f"design: BOIN's PCS on the page equals /api/design/oc ({detail})")
+        # An invalid true curve is reported with its field.
+        ptrue = driver.find_element(By.ID, "design-ptrue")
+        good = ptrue.get_attribute("value")
+        ptrue.clear()
+        ptrue.send_keys("0.1,abc")
+        driver.find_element(By.ID, "design-run").click()
+        derr = driver.find_element(By.ID, "design-error")
+        wait(lambda: derr.is_displayed(), 60, "design validation error")
+        check(derr.is_displayed() and "p_true" in derr.text, f"design: invalid p_true reported with its field ({derr.text[:90]}…)")
+        ptrue.clear()
+        ptrue.send_keys(good)
+        # Next dose for the accrued data in the text box.
+        driver.find_element(By.ID, "design-next-run").click()
+        decision = lambda: " ".join(b.text for b in driver.find_elements(By.CSS_SELECTOR, "#design-next .decision b"))
+        words = ("ESCALATE", "STAY", "DE-ESCALATE", "STOP")
+        wait(lambda: decision().upper() in words, 30, "next dose")
+        nxt = driver.find_element(By.ID, "design-next")
+        check(decision().upper() in words, f"design: next-dose decision shown ({nxt.text.splitlines()[0] if nxt.text else 'nothing'})")
+        driver.execute_script("arguments[0].scrollIntoView()", nxt)
+        shot("design-next.png")
     finally:
         driver.quit()
 

@@ -1,3 +1,4 @@
+import CARTSimCore
 import Foundation
 import Testing
 
@@ -138,5 +139,25 @@ struct CLITests {
     #expect((j["selection_percent"] as! [Double]).count == 3)
     let bad = try run(["design", "oc", "--design", "boin", "--target", "0.3", "--from-model", spec, "--dose-levels", "1e8,1e6"])
     #expect(bad.status == 2 && bad.err.contains("--dose-levels"))
+  }
+
+  /// `cartsim design oc --json` prints the library's report, the same text `/api/design/oc`
+  /// answers; the CRM start-up sequence is an option; errors name the option.
+  @Test func designPrintsTheLibrarysReport() throws {
+    let r = try run(["design", "oc", "--design", "crm", "--target", "0.25", "--p-true", "0.05,0.12,0.25,0.4",
+                     "--skeleton", "0.08,0.16,0.25,0.35", "--start-sequence", "1,1,1,2,2,2", "--trials", "300", "--seed", "4",
+                     "--threads", "1", "--json"])
+    #expect(r.status == 0, "\(r.err)")
+    var settings = DesignSettings(target: 0.25)
+    settings.skeleton = [0.08, 0.16, 0.25, 0.35]
+    settings.startSequence = [1, 1, 1, 2, 2, 2]
+    var runSettings = OCRunSettings(curves: .given(pTrue: [0.05, 0.12, 0.25, 0.4], pResponse: nil))
+    runSettings.trials = 300
+    runSettings.seed = 4
+    runSettings.threads = 2
+    #expect(r.out == DesignJSON.render(try DesignStudy.operatingCharacteristics(design: "crm", settings: settings, run: runSettings)))
+    let bad = try run(["design", "oc", "--design", "crm", "--target", "0.25", "--p-true", "0.05,0.12", "--skeleton", "0.1,0.2",
+                       "--start-sequence", "2,1"])
+    #expect(bad.status == 2 && bad.err.contains("command line: --start-sequence: must not decrease"), "\(bad.err)")
   }
 }

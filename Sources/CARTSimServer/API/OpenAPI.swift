@@ -146,7 +146,20 @@ enum OpenAPI {
     "/api/models": {"get": {"summary": "The built-in models", "responses": {"200": {"description": "{models: [{name, title, states, parameters, url}]}"}}}},
     "/api/models/{name}": {"get": {"summary": "A model's states, observables and parameters with units, sources and evidence levels",
       "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
-      "responses": {"200": {"description": "the model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}}, "404": {"$ref": "#/components/responses/NotFound"}}}}
+      "responses": {"200": {"description": "the model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/api/design/oc": {"post": {"summary": "Operating characteristics of one dose-finding design: the options of `cartsim design oc` in snake_case (design, target, p_true, cohort_size, cohorts, skeleton, start_sequence, trials, seed, exact, from_model with an embedded trial example, dose_levels, …); the answer is exactly what `cartsim design oc --json` prints. At most 100000 trials and 1000 model patients per level.",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+      "responses": {"200": {"description": "the operating characteristics"}, "400": {"$ref": "#/components/responses/BadRequest"}}}},
+    "/api/design/compare": {"post": {"summary": "Several designs (designs: [boin, 3+3, crm, mtpi2]) on the same simulated patients, as `cartsim design compare --json`; with ?chart=svg the grouped bar chart of selection percent instead",
+      "parameters": [{"name": "chart", "in": "query", "required": false, "schema": {"type": "string", "enum": ["svg"]}}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+      "responses": {"200": {"description": "{designs: [...], model_curves?} or SVG"}, "400": {"$ref": "#/components/responses/BadRequest"}}}},
+    "/api/design/boundaries": {"post": {"summary": "BOIN's decision table (target, cohort_size, cohorts, p_saf, p_tox, cutoff_eli), as `cartsim design boundaries --json`",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+      "responses": {"200": {"description": "the table"}, "400": {"$ref": "#/components/responses/BadRequest"}}}},
+    "/api/design/next": {"post": {"summary": "Next dose for accrued data: design, its settings, data (CSV text with header dose,patients,dlts), doses, current; as `cartsim design next --json`",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+      "responses": {"200": {"description": "the decision"}, "400": {"$ref": "#/components/responses/BadRequest"}}}}
   }
 }
 """#

@@ -14,6 +14,7 @@ enum Pages {
       let run = try API.lookup(server, context)
       return Reply.html(trial(run))
     }
+    router.get("/design") { _, _ in Reply.html(design()) }
     router.get("/models") { _, _ in Reply.html(models()) }
     router.get("/models/:name/credibility") { _, context in
       guard try context.parameters.require("name") == "heros" else { throw APIError.notFound("only the HEROS model has a credibility report") }
@@ -28,6 +29,7 @@ enum Pages {
     router.get("/assets/plot.js") { _, _ in Reply.text(Assets.plotJS, contentType: "text/javascript; charset=utf-8") }
     router.get("/assets/explorer.js") { _, _ in Reply.text(Assets.explorerJS, contentType: "text/javascript; charset=utf-8") }
     router.get("/assets/trials.js") { _, _ in Reply.text(Assets.trialsJS, contentType: "text/javascript; charset=utf-8") }
+    router.get("/assets/design.js") { _, _ in Reply.text(Assets.designJS, contentType: "text/javascript; charset=utf-8") }
   }
 
   static func esc(_ s: String) -> String { Markdown.esc(s) }
@@ -40,7 +42,7 @@ enum Pages {
     <!DOCTYPE html>
     <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
     <title>\(esc(title)) — CARTSim</title><link rel="stylesheet" href="/assets/style.css"></head>
-    <body><header><span class="brand">CARTSim</span><nav>\(tab("/", "Explorer"))\(tab("/trials", "Trials"))\(tab("/models", "Models"))<a href="/api/openapi.json">API</a></nav>
+    <body><header><span class="brand">CARTSim</span><nav>\(tab("/", "Explorer"))\(tab("/trials", "Trials"))\(tab("/design", "Dose finding"))\(tab("/models", "Models"))<a href="/api/openapi.json">API</a></nav>
     <span class="tagline">in-silico CAR T cell therapy · research use, not for individual treatment decisions</span></header>
     <main>
     \(body)
