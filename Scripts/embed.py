@@ -4,16 +4,24 @@
     trial spec, its targets and its calibration);
   - Sources/CARTSimServer/Pages/Embedded/ from Guides/ (the model guides, the credibility report).
 Each folder holds the enum with its name → contents table and one file per embedded text.
-Run from the package root after editing any of them:
+Every file of those folders is embedded (Examples/*.json; Guides/Models/*.md and
+Guides/Credibility.md), so a new one cannot be left out. Run from the package root after
+editing any of them:
     python3 Scripts/embed.py
-Tests check that the embedded texts equal the files."""
+`python3 Scripts/embed.py --check` regenerates into a temporary folder and fails, naming the
+files, when the committed sources differ; a test runs it."""
+import filecmp
+import glob
 import os
 import re
+import sys
+import tempfile
 
 PIECE = 400
 
 
 def embed(folder, source, files, enum, doc, access, extra=()):
+    folder = os.path.join(OUT, folder)
     os.makedirs(folder, exist_ok=True)
     for old in os.listdir(folder):
         if old.endswith(".swift"):
@@ -50,17 +58,32 @@ def embed(folder, source, files, enum, doc, access, extra=()):
     open(os.path.join(folder, f"{enum}.swift"), "w").write("\n".join(out))
 
 
-embed("Sources/CARTSimCore/Scenario/Embedded", "Examples",
-      ["heros-trial.json", "heros1.json", "heros2-cohortA.json", "heros2-cohortB.json", "heros2-cohortC.json", "heros3.json", "heros-targets.json", "heros-calibration.json"],
+CHECK = sys.argv[1:] == ["--check"]
+OUT = tempfile.mkdtemp() if CHECK else "."
+FOLDERS = ["Sources/CARTSimCore/Scenario/Embedded", "Sources/CARTSimServer/Pages/Embedded"]
+
+embed(FOLDERS[0], "Examples", sorted(os.path.basename(f) for f in glob.glob("Examples/*.json")),
       "EmbeddedScenarios",
       ["Example files compiled into the binary, so that `cartsim simulate` and `cartsim trial`",
        "run without files. A test checks that each is identical to its file in `Examples/`."],
       "public ",
       ["", "  /// `Examples/heros2-cohortB.json`, the default scenario of `cartsim simulate`.",
        '  public static var heros2CohortB: String { files["heros2-cohortB.json"]! }'])
-embed("Sources/CARTSimServer/Pages/Embedded", "Guides",
-      ["Models/HEROS.md", "Models/CARTmath.md", "Credibility.md"],
+embed(FOLDERS[1], "Guides", sorted(os.path.relpath(f, "Guides") for f in glob.glob("Guides/Models/*.md")) + ["Credibility.md"],
       "EmbeddedGuides",
       ["Model guides compiled into the server for the Models pages. A test checks that each is",
        "identical to its file in `Guides/`."],
       "")
+
+if CHECK:
+    stale = []
+    for folder in FOLDERS:
+        fresh = os.path.join(OUT, folder)
+        names = set(os.listdir(fresh)) | set(f for f in os.listdir(folder) if f.endswith(".swift"))
+        stale += [os.path.join(folder, n) for n in sorted(names)
+                  if not (os.path.exists(os.path.join(folder, n)) and os.path.exists(os.path.join(fresh, n))
+                          and filecmp.cmp(os.path.join(folder, n), os.path.join(fresh, n), shallow=False))]
+    if stale:
+        print("embedded sources are out of date (run python3 Scripts/embed.py): " + ", ".join(stale))
+        sys.exit(1)
+    print("embedded sources are up to date")

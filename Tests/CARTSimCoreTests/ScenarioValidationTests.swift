@@ -40,13 +40,31 @@ struct ScenarioValidationTests {
     }
   }
 
-  /// The files compiled into the binary are the example files, byte for byte.
+  /// The files compiled into the binary are the example files, byte for byte, all of them.
   @Test func embeddedFilesMatchExamples() throws {
-    #expect(EmbeddedScenarios.files.count == 8)
+    let onDisk = try FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("Examples").path)
+      .filter { $0.hasSuffix(".json") }
+    #expect(Set(EmbeddedScenarios.files.keys) == Set(onDisk))
     for (name, text) in EmbeddedScenarios.files {
       let file = try String(contentsOfFile: example((name as NSString).deletingPathExtension), encoding: .utf8)
       #expect(text == file, "Examples/\(name) differs from the embedded copy: run python3 Scripts/embed.py")
     }
+  }
+
+  /// The generated sources are what Scripts/embed.py writes today from Examples/ and Guides/
+  /// (it regenerates them into a temporary folder and compares, file by file).
+  @Test func generatedSourcesAreUpToDate() throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "Scripts/embed.py", "--check"]
+    p.currentDirectoryURL = packageRoot
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0, "\(text)")
   }
 
   @Test func unknownField() {

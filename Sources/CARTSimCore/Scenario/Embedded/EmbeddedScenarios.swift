@@ -5,14 +5,15 @@
 public enum EmbeddedScenarios {
   /// File name below `Examples/` → contents.
   public static let files: [String: String] = [
+    "cartmath-hdlm2.json": cartmath_hdlm2_json,
+    "heros-calibration.json": heros_calibration_json,
+    "heros-targets.json": heros_targets_json,
     "heros-trial.json": heros_trial_json,
     "heros1.json": heros1_json,
     "heros2-cohortA.json": heros2_cohortA_json,
     "heros2-cohortB.json": heros2_cohortB_json,
     "heros2-cohortC.json": heros2_cohortC_json,
     "heros3.json": heros3_json,
-    "heros-targets.json": heros_targets_json,
-    "heros-calibration.json": heros_calibration_json,
   ]
 
   /// `Examples/heros2-cohortB.json`, the default scenario of `cartsim simulate`.

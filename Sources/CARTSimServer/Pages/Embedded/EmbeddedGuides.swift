@@ -5,8 +5,8 @@
 enum EmbeddedGuides {
   /// File name below `Guides/` → contents.
   static let files: [String: String] = [
-    "Models/HEROS.md": Models_HEROS_md,
     "Models/CARTmath.md": Models_CARTmath_md,
+    "Models/HEROS.md": Models_HEROS_md,
     "Credibility.md": Credibility_md,
   ]
 }
