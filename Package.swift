@@ -8,7 +8,7 @@ let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], 
 
 let package = Package(
   name: "CARTSim",
-  platforms: [.macOS(.v13)],
+  platforms: [.macOS(.v15)],
   products: [
     // MARK: Public API
     .library(name: "ODEKit", targets: ["ODEKit"]),
@@ -38,6 +38,8 @@ let package = Package(
       name: "CARTModels",
       dependencies: ["ODEKit", "SBMLKit", .product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: hotPath),
+    // Work over threads with results independent of the thread count; the one lock wrapper.
+    .target(name: "Parallel"),
     // Statistics: counter-based random streams, distributions, survival analysis.
     .target(
       name: "StatKit",
@@ -47,17 +49,17 @@ let package = Package(
       name: "DoseFinding",
       dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")]),
     // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
-    .target(name: "SBMLKit", dependencies: ["ODEKit"], swiftSettings: hotPath),
+    .target(name: "SBMLKit", dependencies: ["ODEKit", "Parallel"], swiftSettings: hotPath),
     // Parameter estimation: PEtab problems, objective with forward sensitivities, optimisers,
     // multi-start fitting and profile likelihoods.
-    .target(name: "Estimation", dependencies: ["SBMLKit", "ODEKit", "StatKit"], swiftSettings: hotPath),
+    .target(name: "Estimation", dependencies: ["SBMLKit", "ODEKit", "StatKit", "Parallel"], swiftSettings: hotPath),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit", "DoseFinding", "Estimation"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit", "DoseFinding", "Estimation", "Parallel"]),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
       name: "CARTSimServer",
       dependencies: [
-        "CARTSimCore", "CARTModels", "DoseFinding",
+        "CARTSimCore", "CARTModels", "DoseFinding", "Parallel",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
@@ -65,7 +67,7 @@ let package = Package(
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit", "CARTSimServer", "Estimation",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests

@@ -2,6 +2,7 @@ import ArgumentParser
 import CARTSimCore
 import CARTSimServer
 import Foundation
+import Parallel
 
 /// `--shard I/N` (0-based), or the whole run without it.
 func parseShardOption(_ shard: String?) throws -> (Int, Int) {
@@ -92,8 +93,8 @@ struct Calibrate: ParsableCommand {
     settings.threads = threads
     settings.shard = try parseShard()
     settings.exchangeDirectory = out
-    let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "patients")
-    settings.onProgress = { done, total in bar.update(done, total) }
+    let bar = ProgressBar(unit: "patients", enabled: !quiet && isatty(STDERR_FILENO) != 0)
+    settings.onProgress = { done, total in bar.update(done, of: total) }
     do {
       let result = try Calibrator.run(spec, targets: targetList, settings: settings)
       bar.finish()
@@ -115,39 +116,6 @@ struct Calibrate: ParsableCommand {
       }
       print("wrote \(out)/calibration.json, report.html and credibility.html")
     } catch { throw fail(error) }
-  }
-}
-
-/// A progress bar on standard error for counts reported from worker threads.
-final class ProgressBar: @unchecked Sendable {
-  private let lock = NSLock()
-  private let enabled: Bool
-  private let unit: String
-  private var last = Date.distantPast
-  private let start = Date()
-
-  init(enabled: Bool, unit: String) {
-    self.enabled = enabled
-    self.unit = unit
-  }
-
-  func update(_ done: Int, _ total: Int) {
-    guard enabled else { return }
-    lock.lock(); defer { lock.unlock() }
-    let now = Date()
-    guard now.timeIntervalSince(last) >= 0.2 || done == total else { return }
-    last = now
-    let frac = total > 0 ? Double(done) / Double(total) : 1
-    let filled = Int(frac * 30)
-    let elapsed = now.timeIntervalSince(start)
-    let eta = done > 0 ? elapsed * Double(total - done) / Double(done) : 0
-    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
-    FileHandle.standardError.write(Data(String(format: "\r%@ %d/%d %@  ETA %.0fs ", bar, done, total, unit, eta).utf8))
-  }
-
-  func finish() {
-    guard enabled else { return }
-    FileHandle.standardError.write(Data("\n".utf8))
   }
 }
 
@@ -204,8 +172,8 @@ struct Sensitivity: ParsableCommand {
     settings.bootstrap = bootstrap
     settings.seed = spec.seed
     settings.threads = threads
-    let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "patients")
-    settings.onProgress = { done, total in bar.update(done, total) }
+    let bar = ProgressBar(unit: "patients", enabled: !quiet && isatty(STDERR_FILENO) != 0)
+    settings.onProgress = { done, total in bar.update(done, of: total) }
     let armName = arm ?? (spec.arms.first { $0.name == "HEROS 2.0 cohort B" } ?? spec.arms[0]).name
     do {
       let r = try SensitivityAnalysis.run(spec, arm: armName, settings: settings)

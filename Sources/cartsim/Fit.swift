@@ -2,6 +2,7 @@ import ArgumentParser
 import CARTSimCore
 import Estimation
 import Foundation
+import Parallel
 import ODEKit
 
 extension OptimizerKind: ExpressibleByArgument {}
@@ -99,9 +100,9 @@ struct Fit: ParsableCommand {
     fit.optimizer = estimation.optimizer
     fit.hessian = estimation.hessian
     fit.rules = estimation.rules
-    let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "starts")
+    let bar = ProgressBar(unit: "starts", enabled: !quiet && isatty(STDERR_FILENO) != 0)
     let began = Date()
-    let result = fit.run(objective) { done, total, _ in bar.update(done, total) }
+    let result = fit.run(objective) { done, total, _ in bar.update(done, of: total) }
     bar.finish()
     guard let doc = try FitReport.write(problem: p, objective: objective, fit: fit, result: result, to: out) else {
       throw ValidationError("no start reached a finite objective; nothing written")
@@ -153,8 +154,8 @@ struct Profile: ParsableCommand {
     profiler.hessian = estimation.hessian
     profiler.rules = estimation.rules
     profiler.threads = estimation.threads
-    let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0, unit: "parameters")
-    let profiles = profiler.run(objective, optimum: optimum) { done, total in bar.update(done, total) }
+    let bar = ProgressBar(unit: "parameters", enabled: !quiet && isatty(STDERR_FILENO) != 0)
+    let profiles = profiler.run(objective, optimum: optimum) { done, total in bar.update(done, of: total) }
     bar.finish()
     let dir = out ?? (fitFile as NSString).deletingLastPathComponent
     let best = profiles.map(\.bestNllh).min() ?? doc.best_nllh

@@ -1,5 +1,6 @@
 import CARTModels
 import Foundation
+import Parallel
 import StatKit
 
 /// A calibration's posterior sample of typical parameter values, as `cartsim trial` reads it
@@ -159,7 +160,7 @@ public enum Calibrator {
     let armIndex = Dictionary(uniqueKeysWithValues: spec.arms.enumerated().map { ($1.name, $0) })
     let own = TrialRunner.range(total: settings.particles, shard: settings.shard)
     let total = settings.rounds * own.count * spec.arms.count * settings.patientsPerArm
-    let progress = Counter()
+    let progress = Shared(0)
     var rounds: [Round] = []
     for round in 0..<settings.rounds {
       // Proposal: the prior (Latin hypercube) first, then kernels around the last posterior.
@@ -180,7 +181,7 @@ public enum Calibrator {
       // Simulate this shard's particles: (particle, arm, patient) in blocks over the threads.
       let outcomes = try simulate(spec, values: own.map { values[$0] }, patients: settings.patientsPerArm,
                                   threads: settings.threads) {
-        let done = progress.add(1)
+        let done = progress.withLock { n in n += 1; return n }
         settings.onProgress?(done, total)
       }
       var evaluated = zip(own, outcomes).map { j, o in
@@ -258,24 +259,17 @@ public enum Calibrator {
     // set per patient by simulatePatient(fixed:).
     let armParameters = try spec.arms.map { try Simulator.parameters($0.scenario, file: spec.file) }
     let perParticle = arms * patients
-    let total = values.count * perParticle
-    let store = ResultStore(count: values.count)
     let fixed = values.map { v in zip(names, v).map { (name: $0.0, value: $0.1) } }
-    let next = Counter()
-    let block = 16
-    DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
-      while true {
-        let first = next.add(block) - block
-        guard first < total else { break }
-        for g in first..<min(first + block, total) {
-          let j = g / perParticle, a = (g % perParticle) / patients, i = g % patients
-          let record = spec.simulatePatient(arm: a, id: i, armParameters: armParameters[a], fixed: fixed[j])
-          store.add(j, index: a * patients + i, record: record, size: perParticle)
-          tick()
-        }
-      }
+    // Patient g is patient i of arm a under particle j; a failed patient is nil.
+    let outcomes = Parallel.map(values.count * perParticle, threads: max(1, threads), progress: { _, _ in tick() }) { g -> TargetOutcome? in
+      let j = g / perParticle, a = (g % perParticle) / patients, i = g % patients
+      let record = spec.simulatePatient(arm: a, id: i, armParameters: armParameters[a], fixed: fixed[j])
+      return record.succeeded ? TargetOutcome(record) : nil
     }
-    return store.results()
+    return values.indices.map { j in
+      let own = outcomes[j * perParticle..<(j + 1) * perParticle]
+      return Simulated(outcomes: own.compactMap { $0 }, failed: own.filter { $0 == nil }.count)
+    }
   }
 
   // MARK: Sampling helpers
@@ -342,42 +336,6 @@ public enum Calibrator {
   }
 }
 
-/// A counter shared by worker threads.
-final class Counter: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value = 0
-  /// Adds `n` and returns the new value.
-  func add(_ n: Int) -> Int {
-    lock.lock(); defer { lock.unlock() }
-    value += n
-    return value
-  }
-}
-
-/// Per-particle outcomes written by worker threads, under a lock.
-final class ResultStore: @unchecked Sendable {
-  private let lock = NSLock()
-  private var slots: [[TargetOutcome?]]
-  private var failed: [Int]
-
-  init(count: Int) {
-    slots = Array(repeating: [], count: count)
-    failed = Array(repeating: 0, count: count)
-  }
-
-  func add(_ j: Int, index: Int, record: PatientRecord, size: Int) {
-    let outcome = record.succeeded ? TargetOutcome(record) : nil
-    lock.lock(); defer { lock.unlock() }
-    if slots[j].isEmpty { slots[j] = Array(repeating: nil, count: size) }
-    slots[j][index] = outcome
-    if outcome == nil { failed[j] += 1 }
-  }
-
-  func results() -> [Calibrator.Simulated] {
-    lock.lock(); defer { lock.unlock() }
-    return zip(slots, failed).map { Calibrator.Simulated(outcomes: $0.compactMap { $0 }, failed: $1) }
-  }
-}
 
 /// The exchange of a round's simulated particles between the shards of a calibration: each
 /// shard writes its part to `DIR/shards/round-R/part-I-of-N.json` (under a temporary name,

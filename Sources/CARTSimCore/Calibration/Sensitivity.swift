@@ -1,4 +1,5 @@
 import Foundation
+import Parallel
 import StatKit
 
 /// Global sensitivity of trial endpoints to a spec's calibrated parameters: Sobol first-order
@@ -65,9 +66,9 @@ public enum SensitivityAnalysis {
     let design = SobolDesign(factors: factors, baseSamples: settings.baseSamples, seed: settings.seed)
     let points = design.parameterPoints()
     let total = points.count * settings.patients
-    let done = Counter()
+    let done = Shared(0)
     let sims = try Calibrator.simulate(one, values: points, patients: settings.patients, threads: settings.threads) {
-      let n = done.add(1)
+      let n = done.withLock { n in n += 1; return n }
       settings.onProgress?(n, total)
     }
     func median(_ xs: [Double]) -> Double {

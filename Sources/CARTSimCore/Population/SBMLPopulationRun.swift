@@ -1,4 +1,5 @@
 import Foundation
+import Parallel
 import ODEKit
 import SBMLKit
 import StatKit
@@ -126,7 +127,7 @@ public enum SBMLPopulationRun {
       state.stats.add(r.stats)
     }
     let sim = o.simulation
-    let progress = Progress(total: o.patients, enabled: o.progress)
+    let progress = ProgressBar(total: o.patients, unit: "patients", enabled: o.progress)
     let start = Date()
     let chunk = 16
     DispatchQueue.concurrentPerform(iterations: o.threads) { _ in

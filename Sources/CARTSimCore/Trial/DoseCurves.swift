@@ -1,5 +1,6 @@
 import CARTModels
 import Foundation
+import Parallel
 import StatKit
 
 /// Dose–toxicity and dose–response curves derived from the mechanistic model: a virtual
@@ -63,31 +64,19 @@ extension TrialSpec {
     let spec = levels
     let params = try spec.arms.map { try Simulator.parameters($0.scenario, file: file) }
     let k = doses.count
-    let total = k * patients
-    final class Tally: @unchecked Sendable {
-      let lock = NSLock()
-      var dlts: [Int], responses: [Int], failed: [Int], next = 0
-      init(_ k: Int) { dlts = .init(repeating: 0, count: k); responses = dlts; failed = dlts }
+    // Patient g is patient g % patients at level g / patients: (failed, DLT, response).
+    let outcomes = Parallel.map(k * patients, threads: max(1, threads)) { g in
+      let r = spec.simulatePatient(arm: g / patients, id: g % patients, armParameters: params[g / patients])
+      return (failed: !r.succeeded, dlt: r.dlt == true, response: r.best == .CR || r.best == .PR)
     }
-    let tally = Tally(k)
-    DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
-      while true {
-        tally.lock.lock()
-        let g = tally.next
-        tally.next += 1
-        tally.lock.unlock()
-        guard g < total else { return }
-        let level = g / patients
-        let r = spec.simulatePatient(arm: level, id: g % patients, armParameters: params[level])
-        tally.lock.lock()
-        if !r.succeeded { tally.failed[level] += 1 }
-        if r.dlt == true { tally.dlts[level] += 1 }
-        if r.best == .CR || r.best == .PR { tally.responses[level] += 1 }
-        tally.lock.unlock()
-      }
+    var dlts = Array(repeating: 0, count: k), responses = dlts, failed = dlts
+    for (g, o) in outcomes.enumerated() {
+      if o.failed { failed[g / patients] += 1 }
+      if o.dlt { dlts[g / patients] += 1 }
+      if o.response { responses[g / patients] += 1 }
     }
     return DoseCurves(doses: doses, basis: basis ?? arms[arm].scenario.regimen.infusions[0].basis, patients: patients,
-                      dlts: tally.dlts, responses: tally.responses, failed: tally.failed,
+                      dlts: dlts, responses: responses, failed: failed,
                       dltDefinition: dlt.description, arm: arms[arm].name)
   }
 }

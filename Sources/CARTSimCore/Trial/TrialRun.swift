@@ -1,5 +1,6 @@
 import CARTModels
 import Foundation
+import Parallel
 import ODEKit
 
 /// Runs a trial (or one shard of it) on several threads and writes `patients.csv` (rows in
@@ -63,7 +64,7 @@ public enum TrialRunner {
       state.aggregate.add(record)
       if !record.succeeded { state.failed += 1 }
     }
-    let progress = Progress(total: range.count, enabled: options.progress)
+    let progress = ProgressBar(total: range.count, unit: "patients", enabled: options.progress)
     let start = Date()
     let chunk = 8
     let total = range.count
@@ -86,49 +87,6 @@ public enum TrialRunner {
     let (aggregate, failed) = try writer.commit()
     try ResultWriter.atomicWrite(aggregate.json.render() + "\n", to: (dir as NSString).appendingPathComponent("aggregate.json"))
     return Report(patients: range.count, failed: failed, seconds: Date().timeIntervalSince(start))
-  }
-}
-
-/// A progress bar on standard error, redrawn at most five times a second.
-final class Progress: @unchecked Sendable {
-  private let lock = NSLock()
-  private let total: Int
-  private let enabled: Bool
-  private var done = 0
-  private var last = Date.distantPast
-  private let start = Date()
-
-  init(total: Int, enabled: Bool) {
-    self.total = total
-    self.enabled = enabled
-  }
-
-  func tick() {
-    guard enabled else { return }
-    lock.lock(); defer { lock.unlock() }
-    done += 1
-    let now = Date()
-    if now.timeIntervalSince(last) >= 0.2 || done == total {
-      last = now
-      draw(now)
-    }
-  }
-
-  private func draw(_ now: Date) {
-    let width = 30
-    let frac = total > 0 ? Double(done) / Double(total) : 1
-    let filled = Int(frac * Double(width))
-    let elapsed = now.timeIntervalSince(start)
-    let rate = elapsed > 0 ? Double(done) / elapsed : 0
-    let eta = rate > 0 ? Double(total - done) / rate : 0
-    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-    let line = String(format: "\r%@ %d/%d patients  %.0f/s  ETA %.0fs ", bar, done, total, rate, eta)
-    FileHandle.standardError.write(Data(line.utf8))
-  }
-
-  func finish() {
-    guard enabled else { return }
-    FileHandle.standardError.write(Data("\n".utf8))
   }
 }
 

@@ -1,18 +1,17 @@
 import CARTSimCore
 import Foundation
+import Synchronization
 
 /// A flag set from one thread and polled from others.
-final class Flag: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value = false
-  func set() { lock.lock(); value = true; lock.unlock() }
-  var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+final class Flag: Sendable {
+  private let value = Atomic(false)
+  func set() { value.store(true, ordering: .releasing) }
+  var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
 /// Throttles progress writes to the store to about one a second.
-final class ProgressSink: @unchecked Sendable {
-  private let lock = NSLock()
-  private var last = Date.distantPast
+final class ProgressSink: Sendable {
+  private let last = Mutex(Date.distantPast)
   private let store: RunStore
   private let runID: String
   private let base: Int
@@ -26,11 +25,13 @@ final class ProgressSink: @unchecked Sendable {
   }
 
   func report(done: Int) {
-    lock.lock()
-    let now = Date()
-    guard now.timeIntervalSince(last) >= 1 else { lock.unlock(); return }
-    last = now
-    lock.unlock()
+    let due = last.withLock { last in
+      let now = Date()
+      guard now.timeIntervalSince(last) >= 1 else { return false }
+      last = now
+      return true
+    }
+    guard due else { return }
     try? store.setProgress(runID, patientsDone: base + done, shardsDone: shardsDone)
   }
 }

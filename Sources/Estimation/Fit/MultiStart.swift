@@ -1,4 +1,5 @@
 import Foundation
+import Parallel
 import StatKit
 
 /// Multi-start local optimisation of a PEtab objective: starting points from a Latin
@@ -111,51 +112,18 @@ public struct MultiStartFit: Sendable {
     }
     let points = startPoints(objective)
     let problem = Self.boundedProblem(objective)
-    let box = ResultBox(count: points.count)
-    let next = ResultBox.Counter()
-    let workers = min(threads, points.count)
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
-      while let i = next.take(below: points.count) {
-        let began = Date()
-        let r = optimize(problem, from: points[i])
-        let start = Start(index: i, startPoint: points[i], x: r.x, nllh: r.f, iterations: r.iterations,
-                          functionEvaluations: r.functionEvaluations, gradientEvaluations: r.gradientEvaluations,
-                          exitReason: r.exitReason, converged: r.converged, seconds: Date().timeIntervalSince(began))
-        let (done, best) = box.store(i, start)
-        progress?(done, points.count, best)
-      }
+    let best = Shared(Double.infinity)
+    let starts = Parallel.map(points.count, threads: threads, progress: { (done: Int, start: Start) in
+      let b = best.withLock { b in b = min(b, start.nllh); return b }
+      progress?(done, points.count, b)
+    }) { i -> Start in
+      let began = Date()
+      let r = optimize(problem, from: points[i])
+      return Start(index: i, startPoint: points[i], x: r.x, nllh: r.f, iterations: r.iterations,
+                   functionEvaluations: r.functionEvaluations, gradientEvaluations: r.gradientEvaluations,
+                   exitReason: r.exitReason, converged: r.converged, seconds: Date().timeIntervalSince(began))
     }
     return Result(parameterIDs: objective.parameterIDs, scales: objective.scales, lower: objective.lower, upper: objective.upper,
-                  starts: box.all())
-  }
-}
-
-/// Results written by concurrent workers, each index once, under a lock.
-final class ResultBox: @unchecked Sendable {
-  private let lock = NSLock()
-  private var items: [MultiStartFit.Start?]
-  private var done = 0
-  private var best = Double.infinity
-  init(count: Int) { items = Array(repeating: nil, count: count) }
-  func store(_ i: Int, _ s: MultiStartFit.Start) -> (Int, Double) {
-    lock.lock(); defer { lock.unlock() }
-    items[i] = s
-    done += 1
-    if s.nllh < best { best = s.nllh }
-    return (done, best)
-  }
-  func all() -> [MultiStartFit.Start] {
-    lock.lock(); defer { lock.unlock() }
-    return items.map { $0! }
-  }
-  final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func take(below n: Int) -> Int? {
-      lock.lock(); defer { lock.unlock() }
-      guard value < n else { return nil }
-      value += 1
-      return value - 1
-    }
+                  starts: starts)
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Parallel
 
 /// Profile likelihoods (Raue et al. 2009, Bioinformatics 25:1923, doi:10.1093/bioinformatics/btp358):
 /// each estimated parameter is fixed on a sequence of values stepping away from the
@@ -47,16 +48,9 @@ public struct ProfileLikelihood: Sendable {
     let d = objective.dimension
     let full = MultiStartFit.boundedProblem(objective)
     let fOpt = full.evaluate(optimum, false).f
-    let box = ProfileBox(count: d)
-    let counter = ResultBox.Counter()
-    DispatchQueue.concurrentPerform(iterations: min(max(threads, 1), d)) { _ in
-      while let k = counter.take(below: d) {
-        let p = profile(k, objective: objective, problem: full, optimum: optimum, fOpt: fOpt)
-        let done = box.store(k, p)
-        progress?(done, d)
-      }
+    return Parallel.map(d, threads: max(threads, 1), progress: { done, _ in progress?(done, d) }) { k in
+      profile(k, objective: objective, problem: full, optimum: optimum, fOpt: fOpt)
     }
-    return box.all()
   }
 
   func profile(_ k: Int, objective: PEtabObjective, problem full: BoundedProblem, optimum: [Double], fOpt: Double) -> Profile {
@@ -138,22 +132,5 @@ public struct ProfileLikelihood: Sendable {
     return Profile(parameter: objective.parameterIDs[k], scale: scale.rawValue, values: points.map(\.0), nllh: points.map(\.1),
                    best: bestValue, bestNllh: fMin, lower95: left.map(scale.invert), upper95: right.map(scale.invert),
                    identifiability: identifiability)
-  }
-}
-
-final class ProfileBox: @unchecked Sendable {
-  private let lock = NSLock()
-  private var items: [ProfileLikelihood.Profile?]
-  private var done = 0
-  init(count: Int) { items = Array(repeating: nil, count: count) }
-  func store(_ i: Int, _ p: ProfileLikelihood.Profile) -> Int {
-    lock.lock(); defer { lock.unlock() }
-    items[i] = p
-    done += 1
-    return done
-  }
-  func all() -> [ProfileLikelihood.Profile] {
-    lock.lock(); defer { lock.unlock() }
-    return items.map { $0! }
   }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Parallel
 import ODEKit
 
 /// One case of the SBML Test Suite layout: `NNNNN-settings.txt`, `NNNNN-results.csv`,
@@ -139,28 +140,6 @@ public struct ConformanceCase: Sendable {
 
   /// Runs cases on `threads` threads; results in the order given.
   public static func runAll(_ cases: [ConformanceCase], threads: Int, timeLimit: Double) -> [Outcome] {
-    let box = OutcomeBox(cases.count)
-    let next = Counter()
-    DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
-      while true {
-        let i = next.increment()
-        guard i < cases.count else { break }
-        box.set(i, cases[i].run(timeLimit: timeLimit))
-      }
-    }
-    return box.values.map { $0 ?? .error("not run") }
+    Parallel.map(cases.count, threads: max(1, threads)) { cases[$0].run(timeLimit: timeLimit) }
   }
-}
-
-private final class OutcomeBox: @unchecked Sendable {
-  private let lock = NSLock()
-  private(set) var values: [ConformanceCase.Outcome?]
-  init(_ n: Int) { values = Array(repeating: nil, count: n) }
-  func set(_ i: Int, _ o: ConformanceCase.Outcome) { lock.lock(); values[i] = o; lock.unlock() }
-}
-
-private final class Counter: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value = -1
-  func increment() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
 }
