@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "ODEKit", targets: ["ODEKit"]),
     .library(name: "CARTModels", targets: ["CARTModels"]),
     .library(name: "CARTSimCore", targets: ["CARTSimCore"]),
+    .library(name: "SBMLDocument", targets: ["SBMLDocument"]),
     .library(name: "SBMLKit", targets: ["SBMLKit"]),
     .library(name: "StatKit", targets: ["StatKit"]),
     .library(name: "DoseFinding", targets: ["DoseFinding"]),
@@ -36,7 +37,7 @@ let package = Package(
     // Model library: the executable models (HEROS, CARTmath), dosing, observables.
     .target(
       name: "CARTModels",
-      dependencies: ["ODEKit", "SBMLKit", .product(name: "RealModule", package: "swift-numerics")],
+      dependencies: ["ODEKit", "SBMLDocument", .product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: hotPath),
     // Work over threads with results independent of the thread count; the one lock wrapper.
     .target(name: "Parallel"),
@@ -48,13 +49,17 @@ let package = Package(
     .target(
       name: "DoseFinding",
       dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")]),
-    // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
-    .target(name: "SBMLKit", dependencies: ["ODEKit", "Parallel"], swiftSettings: hotPath),
+    // SBML documents: XML, reading Level 2/3 (MathML to expressions), writing, flattening `comp`.
+    .target(name: "SBMLDocument"),
+    // SBML simulation: math compiled to register programs (or native code), the ODE system, populations.
+    .target(name: "SBMLKit", dependencies: ["SBMLDocument", "ODEKit", "Parallel"], swiftSettings: hotPath),
+    // The SBML Test Suite runner, for `cartsim sbml test` and the tests (not a product).
+    .target(name: "SBMLTestSuite", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "Parallel"]),
     // Parameter estimation: PEtab problems, objective with forward sensitivities, optimisers,
     // multi-start fitting and profile likelihoods.
-    .target(name: "Estimation", dependencies: ["SBMLKit", "ODEKit", "StatKit", "Parallel"], swiftSettings: hotPath),
+    .target(name: "Estimation", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel"], swiftSettings: hotPath),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit", "DoseFinding", "Estimation", "Parallel"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "Parallel"]),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
       name: "CARTSimServer",
@@ -67,15 +72,15 @@ let package = Package(
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests
     .testTarget(name: "ODEKitTests", dependencies: ["ODEKit", "StatKit"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit", "StatKit"]),
-    .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"]),
-    .testTarget(name: "EstimationTests", dependencies: ["Estimation", "SBMLKit", "ODEKit"]),
+    .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit", "SBMLDocument"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding"]),
+    .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"]),
+    .testTarget(name: "EstimationTests", dependencies: ["Estimation", "SBMLKit", "SBMLDocument", "ODEKit"]),
     .testTarget(
       name: "DoseFindingTests",
       dependencies: ["DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")]),

@@ -3,6 +3,7 @@ import CARTModels
 import CARTSimCore
 import Foundation
 import ODEKit
+import SBMLDocument
 import SBMLKit
 
 struct Bench: ParsableCommand {

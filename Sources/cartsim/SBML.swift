@@ -2,7 +2,9 @@ import ArgumentParser
 import CARTModels
 import CARTSimCore
 import Foundation
+import SBMLDocument
 import SBMLKit
+import SBMLTestSuite
 
 struct SBMLCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

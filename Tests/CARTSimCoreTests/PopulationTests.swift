@@ -1,6 +1,7 @@
 import CARTSimCore
 import Foundation
 import ODEKit
+import SBMLDocument
 import SBMLKit
 import StatKit
 import Testing

@@ -2,6 +2,7 @@ import CARTModels
 import CARTSimCore
 import Foundation
 import ODEKit
+import SBMLDocument
 import SBMLKit
 import Testing
 

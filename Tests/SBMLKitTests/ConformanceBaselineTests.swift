@@ -1,5 +1,7 @@
 import Foundation
+import SBMLDocument
 import SBMLKit
+import SBMLTestSuite
 import Testing
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

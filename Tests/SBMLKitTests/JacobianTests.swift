@@ -1,6 +1,8 @@
 import Foundation
 import ODEKit
+import SBMLDocument
 import SBMLKit
+import SBMLTestSuite
 import Testing
 
 /// The compiled Jacobian (symbolic differentiation of the model's program) against

@@ -1,4 +1,5 @@
 import Foundation
+import SBMLDocument
 import SBMLKit
 import Synchronization
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import ODEKit
+import SBMLDocument
 import SBMLKit
 import Testing
 

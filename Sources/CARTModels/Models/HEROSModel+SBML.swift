@@ -1,5 +1,5 @@
 import ODEKit
-import SBMLKit
+import SBMLDocument
 
 extension TherapyModel {
   /// Doses of a regimen as SBML events: boluses add to the state; a zero-order infusion

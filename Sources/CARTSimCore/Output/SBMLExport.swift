@@ -1,5 +1,6 @@
 import CARTModels
 import Foundation
+import SBMLDocument
 import SBMLKit
 
 /// Exports a built-in model (with a scenario's patient, parameters and doses) as SBML.

@@ -1,5 +1,6 @@
 import Foundation
 import ODEKit
+import SBMLDocument
 import SBMLKit
 
 /// Simulates an SBML model and writes `timecourse.csv`, `summary.json` and

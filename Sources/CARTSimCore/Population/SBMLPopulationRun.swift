@@ -1,6 +1,7 @@
 import Foundation
 import Parallel
 import ODEKit
+import SBMLDocument
 import SBMLKit
 import StatKit
 

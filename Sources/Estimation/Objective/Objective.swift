@@ -1,5 +1,6 @@
 import Foundation
 import ODEKit
+import SBMLDocument
 import SBMLKit
 
 /// The negative log-likelihood of a PEtab problem as a function of its estimated

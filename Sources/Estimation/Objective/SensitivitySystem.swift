@@ -1,4 +1,5 @@
 import ODEKit
+import SBMLDocument
 import SBMLKit
 
 /// A compiled SBML model with its forward sensitivity equations: the state `x` (n values)

@@ -1,4 +1,5 @@
 import Foundation
+import SBMLDocument
 import SBMLKit
 
 /// A PEtab 1.0 problem: the SBML model and the condition, observable, measurement and

@@ -1,3 +1,4 @@
+import SBMLDocument
 /// The Jacobian `∂f/∂u` of a compiled model as a program: symbolic forward-mode
 /// differentiation of the model's register program.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import SBMLDocument
 
 /// A compiled expression list: register-machine instructions over a value array.
 ///

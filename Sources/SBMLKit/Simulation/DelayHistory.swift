@@ -1,4 +1,5 @@
 import Foundation
+import SBMLDocument
 
 /// The past of a simulation, for `delay(x, τ)`: every state the integrator reports (accepted
 /// steps, and both sides of each event) with its derivative, interpolated by cubic Hermite

@@ -1,5 +1,6 @@
 import Foundation
 import ODEKit
+import SBMLDocument
 
 /// One compiled SBML model run many times with different parameter values (a virtual
 /// population): compile once, then per run only set the parameters, re-run the initial

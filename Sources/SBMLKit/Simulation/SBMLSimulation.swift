@@ -1,5 +1,6 @@
 import Foundation
 import ODEKit
+import SBMLDocument
 
 /// The ODE right-hand side of a compiled SBML model.
 public struct SBMLSystem: ODESystem, @unchecked Sendable {

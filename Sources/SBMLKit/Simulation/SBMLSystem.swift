@@ -1,5 +1,6 @@
 import Foundation
 import ODEKit
+import SBMLDocument
 
 /// Scratch memory for evaluating a compiled SBML model: the value array (time, every
 /// symbol, temporaries). One per simulation; not shared between threads.
@@ -31,98 +32,98 @@ public final class SBMLWorkspace: @unchecked Sendable {
 /// `hasOnlySubstanceUnits`; assignment rules and these conversions run in dependency order
 /// before reaction rates and rate rules.
 public struct CompiledSBML: Sendable {
-  public enum StateKind: Sendable {
+  package enum StateKind: Sendable {
     /// A species amount; `symbolSlot` = amount (hOSU) or amount / compartment.
     case amount(species: Int, amountSlot: Int, symbolSlot: Int, compartmentSlot: Int, onlySubstance: Bool)
     /// The value of a symbol itself; `derivativeSlot` is its rate rule (or nil: constant between events).
     case symbol(slot: Int, derivativeSlot: Int?)
   }
-  public struct Flux: Sendable {
-    public var state: Int
-    public var rateSlot: Int
-    public var stoichiometrySlot: Int
-    public var sign: Double
-    public var conversionSlot: Int?
+  package struct Flux: Sendable {
+    package var state: Int
+    package var rateSlot: Int
+    package var stoichiometrySlot: Int
+    package var sign: Double
+    package var conversionSlot: Int?
   }
-  public struct EventSpec: Sendable {
-    public var id: String
-    public var triggerSlot: Int
-    public var delaySlot: Int?
-    public var prioritySlot: Int?
-    public var persistent: Bool
-    public var useValuesFromTriggerTime: Bool
-    public var initialValue: Bool
-    public var assignments: [(target: String, valueSlot: Int)]
-    public var program: Program
+  package struct EventSpec: Sendable {
+    package var id: String
+    package var triggerSlot: Int
+    package var delaySlot: Int?
+    package var prioritySlot: Int?
+    package var persistent: Bool
+    package var useValuesFromTriggerTime: Bool
+    package var initialValue: Bool
+    package var assignments: [(target: String, valueSlot: Int)]
+    package var program: Program
     /// For a trigger combining comparisons with and/or/not: each comparison's `a − b`,
     /// watched for sign changes so that a trigger true only briefly is still seen.
-    public var watchSlots: [Int] = []
+    package var watchSlots: [Int] = []
     /// The trigger alone from the states: the part of `main` it reads, then its own
     /// instructions (nil with algebraic rules, whose unknowns need the full evaluation).
-    public var conditionProgram: Program?
+    package var conditionProgram: Program?
     /// For a trigger `time ≥ c` (or `c ≤ time`, `time == c`) whose `c` is made of numbers
     /// and constant parameters: the slot holding `c` after the initial program.
-    public var triggerTimeSlot: Int?
+    package var triggerTimeSlot: Int?
   }
 
   public let model: SBMLModel
-  public var slots: [String: Int]
-  public var initial: [Double]
-  public var states: [StateKind] = []
+  package var slots: [String: Int]
+  package var initial: [Double]
+  package var states: [StateKind] = []
   public var stateNames: [String] = []
-  public var stateOfSymbol: [String: Int] = [:]
+  package var stateOfSymbol: [String: Int] = [:]
   /// Assignment rules, concentration conversions, reaction rates, rate rules, in order.
-  public var main = Program()
+  @usableFromInline package var main = Program()
   /// Initial assignments and rules at t0.
-  public var initProgram = Program()
+  package var initProgram = Program()
   /// The instructions of the evaluation that read no state and no time (rules and rate
   /// factors made of parameters, such as allometric scalings): they run once, after the
   /// initial program, and `main` no longer has them.
-  public var invariant = Program()
+  package var invariant = Program()
   /// `main` split into the assignment phase and the rates phase (algebraic rules are
   /// solved between them).
-  public var assign = Program()
-  public var rates = Program()
-  public var residualProgram = Program()
-  public var residualSlots: [Int] = []
-  public var unknownSlots: [Int] = []
+  @usableFromInline package var assign = Program()
+  @usableFromInline package var rates = Program()
+  package var residualProgram = Program()
+  package var residualSlots: [Int] = []
+  @usableFromInline package var unknownSlots: [Int] = []
   /// Scale of a fast reaction's rate relative to its kinetic law.
   public static let fastReactionFactor = 1e8
-  public var fluxes: [Flux] = []
-  public var events: [EventSpec] = []
+  package var fluxes: [Flux] = []
+  package var events: [EventSpec] = []
   /// Per state: the slot its value is loaded into, and its rate-rule slot (−1: none).
-  public var loadSlots: [Int] = []
-  public var derivativeSlots: [Int] = []
+  @usableFromInline package var loadSlots: [Int] = []
+  package var derivativeSlots: [Int] = []
   /// Species by id (after 0-D compartments made their species amounts).
-  public var speciesByID: [String: SBMLModel.Species] = [:]
-  public let timeSlot = 0
+  package var speciesByID: [String: SBMLModel.Species] = [:]
+  package let timeSlot = 0
   /// Holds the start time of the run.
-  public let startSlot = 1
+  package let startSlot = 1
   /// `delay(x, τ)` uses: x's program on a value array at time t − τ after the history's
   /// state is loaded (`past`: the slice of `main` it needs; `before`: the slice of the
   /// initial program, for t − τ before the start) or on the current values (`now`, τ ≤ 0);
   /// its result slot; and τ's slot if τ is constant.
-  public struct DelaySpec: Sendable {
-    public var past: Program
-    public var before: Program
-    public var now: Program
-    public var slot: Int
-    public var constantTauSlot: Int?
+  package struct DelaySpec: Sendable {
+    package var past: Program
+    package var before: Program
+    package var now: Program
+    package var slot: Int
+    package var constantTauSlot: Int?
   }
-  public var delays: [DelaySpec] = []
+  package var delays: [DelaySpec] = []
   /// The Jacobian of `main` (nil with delays, algebraic rules or math it cannot
   /// differentiate: the solver then uses finite differences).
-  public var jacobian: JacobianProgram?
+  package var jacobian: JacobianProgram?
   /// How the stiff solver factorises along the Jacobian's pattern (nil: dense LU).
-  public private(set) var sparsity: SparseLU?
+  package private(set) var sparsity: SparseLU?
   /// Whether the rates between events read no time (the solver then skips `∂f/∂t`).
-  public var isAutonomous = false
+  package var isAutonomous = false
   /// The compiler as the last program left it (slots, constants), for programs added later
   /// (``sensitivityProgram(parameterSlots:)``).
   var finalCompiler: Compiler?
   /// `main` and the Jacobian program as machine code, once ``compileNative(compiler:)``
   /// has run: bit for bit the interpreter's results, several times faster.
-  public private(set) var native: NativeCode?
+  package private(set) var native: NativeCode?
   /// Whether any reaction is fast (equilibrated at the start).
   public var hasFastReactions: Bool { !fastReactionIDs.isEmpty }
   var fastReactionIDs: [String] = []

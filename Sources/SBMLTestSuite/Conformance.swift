@@ -2,6 +2,8 @@ import Dispatch
 import Foundation
 import Parallel
 import ODEKit
+import SBMLDocument
+import SBMLKit
 
 /// One case of the SBML Test Suite layout: `NNNNN-settings.txt`, `NNNNN-results.csv`,
 /// one SBML file and (for the suite) `NNNNN-model.m`.
