@@ -26,9 +26,7 @@ public enum Limits {
   /// The earliest day of a regimen (lymphodepletion, conditioning): ten years before day 0.
   public static let earliestDay = -3650.0
   /// The largest values of a patient's covariates (a scenario's `patient`, a covariate table).
-  public static let patientUpperBounds: [String: Double] = [
-    "age_years": 120, "weight_kg": 300, "height_cm": 250, "baseline_sld_mm": 2000, "her2_level": 100,
-  ]
+  public static let patientUpperBounds = Dictionary(uniqueKeysWithValues: PatientField.allCases.map { ($0.rawValue, $0.upperBound) })
   /// Names in `?series=` of `POST /api/simulate`.
   public static let seriesNames = 64
 

@@ -14,7 +14,7 @@ struct CARTSimCommand: AsyncParsableCommand {
       checkpoint inhibitor, horizon) and write its time course, summary and plots; list \
       the models and their parameters; benchmark the solvers.
       """,
-    version: "0.1.0",
+    version: CARTSimVersion.string,
     subcommands: [Simulate.self, Trial.self, Merge.self, Calibrate.self, Sensitivity.self, Population.self, Design.self, Validate.self, Models.self, Serve.self, Bench.self, SBMLCommand.self, PEtabCommand.self, Fit.self, Profile.self])
 }
 
@@ -165,54 +165,33 @@ struct Models: ParsableCommand {
   struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the built-in models.")
     func run() {
-      for id in ModelCatalog.ids {
-        let d = ModelCatalog.describe(id)!
-        print("\(id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(d.states.count) states, \(d.parameters.table.count) parameters — \(d.title)")
-      }
+      for m in ModelReport.all { print(m.listLine) }
     }
   }
 
   struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a model's states, observables and parameter table.")
 
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, markdown, csv }
+
     @Argument(help: "Model identifier (see `cartsim models`).")
     var name: String
 
     @Option(help: "Output format: table, markdown or csv.")
-    var format: String = "table"
+    var format: Format = .table
 
     func validate() throws {
-      guard ModelCatalog.ids.contains(name) else {
+      guard ModelReport(name) != nil else {
         throw ValidationError("unknown model '\(name)' (known: \(ModelCatalog.ids.joined(separator: ", ")))")
       }
-      guard ["table", "markdown", "csv"].contains(format) else { throw ValidationError("--format must be table, markdown or csv") }
     }
 
-    func run() {
-      let d = ModelCatalog.describe(name)!
-      let rows = d.parameters.table
+    func run() throws {
+      guard let m = ModelReport(name) else { throw ValidationError("unknown model '\(name)'") }
       switch format {
-      case "csv":
-        print("name,value,unit,evidence,source,description")
-        for p in rows {
-          print([p.name, formatNumber(p.value), p.unit, p.evidence.rawValue, p.source, p.description]
-                  .map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
-                  .joined(separator: ","))
-        }
-      case "markdown":
-        print("| Parameter | Value | Unit | Evidence | Source | Meaning |\n|---|---|---|---|---|---|")
-        for p in rows { print("| `\(p.name)` | \(formatNumber(p.value)) | \(p.unit) | \(p.evidence.rawValue) | \(p.source) | \(p.description) |") }
-      default:
-        print("\(name): \(d.title)")
-        print("states: \(d.states.joined(separator: ", "))")
-        print("observables: \(d.observables.map { "\($0.name) [\($0.unit)]" }.joined(separator: ", "))\n")
-        let w0 = max(4, rows.map(\.name.count).max()!), w2 = max(4, rows.map(\.unit.count).max()!)
-        print("NAME".padding(toLength: w0, withPad: " ", startingAt: 0) + "  VALUE       " + "UNIT".padding(toLength: w2, withPad: " ", startingAt: 0) + "  EVIDENCE  SOURCE")
-        for p in rows {
-          print(p.name.padding(toLength: w0, withPad: " ", startingAt: 0) + "  " + formatNumber(p.value).padding(toLength: 10, withPad: " ", startingAt: 0)
-                + "  " + p.unit.padding(toLength: w2, withPad: " ", startingAt: 0) + "  " + p.evidence.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
-                + "  " + p.source)
-        }
+      case .csv: print(m.csv, terminator: "")
+      case .markdown: print(m.markdown, terminator: "")
+      case .table: print(m.text, terminator: "")
       }
     }
   }

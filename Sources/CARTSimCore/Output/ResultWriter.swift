@@ -77,11 +77,7 @@ public enum ResultWriter {
                  ("fold_expansion", .number($0.fold))])
       })),
       ("events", .array(r.eventLog.map { .object([("day", .number($0.time)), ("event", .string($0.label))]) })),
-      ("patient", .object([
-        ("age_years", .number(r.scenario.patient.ageYears)), ("weight_kg", .number(r.scenario.patient.weightKg)),
-        ("height_cm", .number(r.scenario.patient.heightCm)), ("bsa_m2", .number(r.scenario.patient.bsa)),
-        ("baseline_sld_mm", .number(r.scenario.patient.baselineSLDmm)), ("her2_level", .number(r.scenario.patient.her2Level)),
-      ])),
+      ("patient", .object(patientJSON(r.scenario.patient))),
       ("solver", .object([
         ("method", .string(r.methodDescription)),
         ("return_code", .string(r.returnCode.rawValue)),
@@ -97,5 +93,12 @@ public enum ResultWriter {
         ("rtol", .number(r.scenario.rtol)),
       ])),
     ])
+  }
+
+  /// The patient's covariates by their keys, body surface area after the height.
+  static func patientJSON(_ p: Patient) -> [(String, JSONOut)] {
+    var fields = PatientField.allCases.map { ($0.rawValue, JSONOut.number(p[keyPath: $0.keyPath])) }
+    fields.insert(("bsa_m2", .number(p.bsa)), at: 3)
+    return fields
   }
 }

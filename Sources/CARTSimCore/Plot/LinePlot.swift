@@ -21,12 +21,7 @@ public struct LinePlot {
     public var color: String
     public init(x: Double, label: String, color: String = "#888") { self.x = x; self.label = label; self.color = color }
   }
-  public struct Reference {
-    public var y: Double
-    public var label: String
-    public var color: String
-    public init(y: Double, label: String, color: String = "#b33") { self.y = y; self.label = label; self.color = color }
-  }
+  public typealias Reference = PlotReference
 
   public var title: String
   public var xLabel: String

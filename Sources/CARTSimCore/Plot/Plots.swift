@@ -15,13 +15,7 @@ enum Plots {
       var p = LinePlot(title: "CAR T cells in blood — \(r.scenario.name)", xLabel: "time since first infusion (days)",
                        yLabel: "CAR T cells per µL blood", logY: true)
       p.series = [LinePlot.Series(name: "CAR T cells/µL", x: t, y: car, color: palette[0])]
-      if let copies = r.series("car_t_transgene"), r.parameters.contains("qpcr_lod"),
-         let ratio = zip(car, copies).first(where: { $0.0 > 0 })
-      {
-        let lodCells = r.parameters["qpcr_lod"] * ratio.0 / ratio.1
-        let lod = r.parameters["qpcr_lod"]
-        p.references = [LinePlot.Reference(y: lodCells, label: "qPCR detection limit: \(fmt(lod)) \(lod == 1 ? "copy" : "copies") per µg DNA")]
-      }
+      p.references = r.plotReferences(of: "car_t_blood")
       p.markers = infusionMarkers
       out.append(("car_t_blood.svg", p.svg()))
     } else if let total = r.series("car_t_total") {
@@ -33,14 +27,11 @@ enum Plots {
       p.markers = infusionMarkers
       out.append(("car_t_blood.svg", p.svg()))
     }
-    if let sld = r.series("sld"), let base = r.summary.sldBaseline {
+    if let sld = r.series("sld"), r.summary.sldBaseline != nil {
       var p = LinePlot(title: "Tumour burden (RECIST SLD) — \(r.scenario.name)", xLabel: "time since first infusion (days)",
                        yLabel: "sum of longest diameters (mm)")
       p.series = [LinePlot.Series(name: "SLD", x: t, y: sld, color: palette[1])]
-      p.references = [
-        LinePlot.Reference(y: base * 0.7, label: "PR: −30% from baseline", color: "#2ca02c"),
-        LinePlot.Reference(y: base * 1.2, label: "+20% from baseline", color: "#d62728"),
-      ]
+      p.references = r.plotReferences(of: "sld")
       p.markers = infusionMarkers
       out.append(("tumour_sld.svg", p.svg()))
     }
@@ -49,10 +40,7 @@ enum Plots {
                        yLabel: "IL-6 (pg/mL)", logY: true)
       p.logSpanDecades = 4
       p.series = [LinePlot.Series(name: "IL-6", x: t, y: il6, color: palette[3])]
-      p.references = (1...4).compactMap { k in
-        r.parameters.contains("IL6_grade\(k)")
-          ? LinePlot.Reference(y: r.parameters["IL6_grade\(k)"], label: "CRS grade \(k) proxy", color: "#b33") : nil
-      }
+      p.references = r.plotReferences(of: "il6")
       p.markers = infusionMarkers
       out.append(("il6.svg", p.svg()))
     }

@@ -20,7 +20,7 @@ public enum CovariateValue: Sendable, Equatable, CustomStringConvertible {
 /// and covariate effects on the typical parameter values.
 public struct PopulationSpec: Sendable {
   /// Covariates that set the ``Patient`` of the model.
-  public static let patientCovariates = ["age_years", "weight_kg", "height_cm", "baseline_sld_mm", "her2_level"]
+  public static let patientCovariates = PatientField.keys
 
   /// The patient covariate that `name`, not one itself, looks like a slip for ("weight" or
   /// "Weight_kg" for "weight_kg"): the model would silently keep the arm's value.
@@ -313,16 +313,10 @@ extension PopulationSpec {
       for (j, col) in table.columns.enumerated() { cov[col] = table.rows[row][j] }
     }
     var patient = base
-    patient.ageYears = cov["age_years"]?.number ?? base.ageYears
-    patient.weightKg = cov["weight_kg"]?.number ?? base.weightKg
-    patient.heightCm = cov["height_cm"]?.number ?? base.heightCm
-    patient.baselineSLDmm = cov["baseline_sld_mm"]?.number ?? base.baselineSLDmm
-    patient.her2Level = cov["her2_level"]?.number ?? base.her2Level
-    cov["age_years"] = .number(patient.ageYears)
-    cov["weight_kg"] = .number(patient.weightKg)
-    cov["height_cm"] = .number(patient.heightCm)
-    cov["baseline_sld_mm"] = .number(patient.baselineSLDmm)
-    cov["her2_level"] = .number(patient.her2Level)
+    for f in PatientField.allCases {
+      patient[keyPath: f.keyPath] = cov[f.rawValue]?.number ?? base[keyPath: f.keyPath]
+      cov[f.rawValue] = .number(patient[keyPath: f.keyPath])
+    }
     cov["bsa_m2"] = .number(patient.bsa)
 
     // Typical values with covariate effects, then variability.

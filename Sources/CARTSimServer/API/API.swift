@@ -141,26 +141,14 @@ enum API {
     // MARK: Models
 
     router.get("/api/models") { _, _ in
-      Reply.json(.object([("models", .array(ModelCatalog.ids.map { id in
-        let d = ModelCatalog.describe(id)!
-        return .object([("name", .string(id)), ("title", .string(d.title)), ("states", .int(d.states.count)),
-                        ("parameters", .int(d.parameters.table.count)), ("url", .string("/api/models/\(id)"))])
-      }))]))
+      Reply.json(.object([("models", .array(ModelReport.all.map(\.summaryJSON)))]))
     }
     router.get("/api/models/:name") { _, context in
       let name = try context.parameters.require("name")
-      guard let d = ModelCatalog.describe(name) else {
+      guard let m = ModelReport(name) else {
         throw APIError.notFound("no model '\(name)' (known: \(ModelCatalog.ids.joined(separator: ", ")))")
       }
-      return Reply.json(.object([
-        ("name", .string(name)), ("title", .string(d.title)),
-        ("states", .array(d.states.map { .string($0) })),
-        ("observables", .array(d.observables.map { .object([("name", .string($0.name)), ("unit", .string($0.unit)), ("description", .string($0.description))]) })),
-        ("parameters", .array(d.parameters.table.map {
-          .object([("name", .string($0.name)), ("value", .num($0.value)), ("unit", .string($0.unit)), ("evidence", .string($0.evidence.rawValue)),
-                   ("source", .string($0.source)), ("description", .string($0.description))])
-        })),
-      ]))
+      return Reply.json(m.detailJSON)
     }
   }
 
@@ -248,26 +236,6 @@ enum API {
     return .object(o)
   }
 
-  /// Reference lines of the plots, as in `cartsim simulate`'s SVGs: the qPCR detection limit
-  /// in cells/µL, the RECIST −30% and +20% lines, and the IL-6 thresholds of the CRS proxy.
-  static func references(_ r: SimulationResult) -> [(String, [(y: Double, label: String)])] {
-    var out: [(String, [(y: Double, label: String)])] = []
-    if let car = r.series("car_t_blood"), let copies = r.series("car_t_transgene"), r.parameters.contains("qpcr_lod"),
-       let ratio = zip(car, copies).first(where: { $0.0 > 0 && $0.1 > 0 }) {
-      let lod = r.parameters["qpcr_lod"]
-      out.append(("car_t_blood", [(lod * ratio.0 / ratio.1, "qPCR detection limit (\(formatNumber(lod)) \(lod == 1 ? "copy" : "copies")/µg DNA)")]))
-    }
-    if r.series("sld") != nil, let base = r.summary.sldBaseline {
-      out.append(("sld", [(base * 0.7, "PR: −30%"), (base * 1.2, "PD: +20%")]))
-    }
-    if r.series("il6") != nil {
-      out.append(("il6", (1...4).compactMap { k in
-        r.parameters.contains("IL6_grade\(k)") ? (r.parameters["IL6_grade\(k)"], "CRS grade \(k)") : nil
-      }))
-    }
-    return out
-  }
-
   static func simulationJSON(_ r: SimulationResult, series: [String]?, seconds: Duration) -> JSONOut {
     let names = series ?? r.observables.map(\.name)
     let ms = Double(seconds.components.seconds) * 1000 + Double(seconds.components.attoseconds) / 1e15
@@ -283,7 +251,7 @@ enum API {
         })),
       ])),
       ("infusion_days", .array(r.scenario.regimen.infusions.map { .num($0.day) })),
-      ("references", .object(references(r).map { name, refs in
+      ("references", .object(r.plotReferences.map { name, refs in
         (name, .array(refs.map { .object([("y", .num($0.y)), ("label", .string($0.label))]) }))
       })),
       ("compute_ms", .num(ms)),

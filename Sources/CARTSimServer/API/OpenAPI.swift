@@ -1,14 +1,16 @@
 /// The OpenAPI 3.1 description of the JSON API, served at `/api/openapi.json`.
 /// `Tests/CARTSimServerTests` checks that every path here is routed and every API route is here.
-enum OpenAPI {
-  static let version = "0.1.0"
+import CARTSimCore
 
-  static let document = #"""
+enum OpenAPI {
+  static var version: String { CARTSimVersion.string }
+
+  static let document: String = #"""
 {
   "openapi": "3.1.0",
   "info": {
     "title": "CARTSim API",
-    "version": "0.1.0",
+    "version": "\#(CARTSimVersion.string)",
     "description": "In-silico CAR T cell therapy: simulate scenarios, run virtual trials in the background, read models. Request bodies are the JSON files the cartsim command line reads, validated by the same code; an invalid body gets 400 with the dotted path of the offending field. When the server has a token, every route except /health needs 'Authorization: Bearer <token>'."
   },
   "servers": [{"url": "/"}],

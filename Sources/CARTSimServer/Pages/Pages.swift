@@ -22,7 +22,7 @@ enum Pages {
     }
     router.get("/models/:name") { _, context in
       let name = try context.parameters.require("name")
-      guard ModelCatalog.describe(name) != nil else { throw APIError.notFound("no model '\(name)'") }
+      guard ModelReport(name) != nil else { throw APIError.notFound("no model '\(name)'") }
       return Reply.html(model(name))
     }
     router.get("/assets/style.css") { _, _ in Reply.text(Assets.css, contentType: "text/css; charset=utf-8") }
@@ -167,10 +167,8 @@ enum Pages {
 
   static func models() -> String {
     var rows = ""
-    for id in ModelCatalog.ids {
-      let d = ModelCatalog.describe(id)!
-      let assumed = d.parameters.table.filter { $0.evidence == .assumed }.count
-      rows += "<tr><td><a href=\"/models/\(id)\">\(id)</a></td><td>\(esc(d.title))</td><td>\(d.states.count)</td><td>\(d.parameters.table.count)</td><td>\(assumed)</td></tr>"
+    for m in ModelReport.all {
+      rows += "<tr><td><a href=\"/models/\(m.id)\">\(m.id)</a></td><td>\(esc(m.title))</td><td>\(m.states.count)</td><td>\(m.parameters.count)</td><td>\(m.assumedCount)</td></tr>"
     }
     return layout("Models", active: "Models", """
       <h1>Models</h1>
@@ -187,14 +185,14 @@ enum Pages {
   }
 
   static func model(_ id: String) -> String {
-    let d = ModelCatalog.describe(id)!
+    guard let d = ModelReport(id) else { return errorPage(APIError.notFound("no model '\(id)'")) }
     var h = "<h1>\(esc(id)): \(esc(d.title))</h1><p class=\"note\">Jump to: <a href=\"#parameters\">parameters</a> · <a href=\"#guide\">equations and derivation</a> · <a href=\"/api/models/\(id)\">JSON</a>"
     if id == "heros" { h += " · <a href=\"/models/heros/credibility\">credibility report</a>" }
     h += "</p>"
     h += "<p><b>States:</b> \(d.states.map { "<code>\(esc($0))</code>" }.joined(separator: ", "))</p>"
     h += "<p><b>Observables:</b> \(d.observables.map { "<code>\(esc($0.name))</code> [\(esc($0.unit))]" }.joined(separator: ", "))</p>"
-    h += "<h2 id=\"parameters\">Parameters (\(d.parameters.table.count); \(d.parameters.table.filter { $0.evidence == .assumed }.count) assumed)</h2><table class=\"params\"><thead><tr><th>parameter</th><th>value</th><th>unit</th><th>evidence</th><th>source</th><th>meaning</th></tr></thead><tbody>"
-    for p in d.parameters.table {
+    h += "<h2 id=\"parameters\">Parameters (\(d.parameters.count); \(d.assumedCount) assumed)</h2><table class=\"params\"><thead><tr><th>parameter</th><th>value</th><th>unit</th><th>evidence</th><th>source</th><th>meaning</th></tr></thead><tbody>"
+    for p in d.parameters {
       h += "<tr><td><code>\(esc(p.name))</code></td><td class=\"num\">\(formatNumber(p.value))</td><td>\(esc(p.unit))</td>"
       h += "<td><span class=\"badge \(p.evidence.rawValue)\">\(p.evidence.rawValue)</span></td><td>\(esc(p.source))</td><td>\(esc(p.description))</td></tr>"
     }
