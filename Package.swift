@@ -40,6 +40,8 @@ let package = Package(
       swiftSettings: hotPath),
     // Work over threads with results independent of the thread count; the one lock wrapper.
     .target(name: "Parallel"),
+    // RFC 4180 CSV/TSV reading and writing for every table the package reads or writes (no Foundation).
+    .target(name: "CSVKit"),
     // Statistics: counter-based random streams, distributions, survival analysis.
     .target(
       name: "StatKit",
@@ -47,14 +49,14 @@ let package = Package(
     // Phase I dose finding: 3+3, BOIN, CRM, mTPI-2, simulated and exact operating characteristics.
     .target(
       name: "DoseFinding",
-      dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["StatKit", "CSVKit", .product(name: "RealModule", package: "swift-numerics")]),
     // SBML Level 2/3 core: reading, compiling math to register programs, simulation, conformance.
     .target(name: "SBMLKit", dependencies: ["ODEKit", "Parallel"], swiftSettings: hotPath),
     // Parameter estimation: PEtab problems, objective with forward sensitivities, optimisers,
     // multi-start fitting and profile likelihoods.
-    .target(name: "Estimation", dependencies: ["SBMLKit", "ODEKit", "StatKit", "Parallel"], swiftSettings: hotPath),
+    .target(name: "Estimation", dependencies: ["SBMLKit", "ODEKit", "StatKit", "Parallel", "CSVKit"], swiftSettings: hotPath),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit", "DoseFinding", "Estimation", "Parallel"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "StatKit", "DoseFinding", "Estimation", "Parallel", "CSVKit"]),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
       name: "CARTSimServer",
@@ -67,7 +69,7 @@ let package = Package(
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel", "CSVKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests
@@ -86,6 +88,7 @@ let package = Package(
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ]),
+    .testTarget(name: "CSVKitTests", dependencies: ["CSVKit"]),
     .testTarget(name: "StatKitTests", dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
   ]
 )
