@@ -1,6 +1,7 @@
 import ArgumentParser
 import CARTModels
 import CARTSimCore
+import CSVKit
 import Foundation
 import ODEKit
 
@@ -195,9 +196,7 @@ struct Models: ParsableCommand {
       case "csv":
         print("name,value,unit,evidence,source,description")
         for p in rows {
-          print([p.name, formatNumber(p.value), p.unit, p.evidence.rawValue, p.source, p.description]
-                  .map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
-                  .joined(separator: ","))
+          print(CSV.row([p.name, formatNumber(p.value), p.unit, p.evidence.rawValue, p.source, p.description]))
         }
       case "markdown":
         print("| Parameter | Value | Unit | Evidence | Source | Meaning |\n|---|---|---|---|---|---|")
