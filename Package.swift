@@ -41,6 +41,8 @@ let package = Package(
       swiftSettings: hotPath),
     // Work over threads with results independent of the thread count; the one lock wrapper.
     .target(name: "Parallel"),
+    // RFC 4180 CSV/TSV reading and writing for every table the package reads or writes (no Foundation).
+    .target(name: "CSVKit"),
     // Statistics: counter-based random streams, distributions, survival analysis.
     .target(
       name: "StatKit",
@@ -48,7 +50,7 @@ let package = Package(
     // Phase I dose finding: 3+3, BOIN, CRM, mTPI-2, simulated and exact operating characteristics.
     .target(
       name: "DoseFinding",
-      dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["StatKit", "CSVKit", .product(name: "RealModule", package: "swift-numerics")]),
     // SBML documents: XML, reading Level 2/3 (MathML to expressions), writing, flattening `comp`.
     .target(name: "SBMLDocument"),
     // SBML simulation: math compiled to register programs (or native code), the ODE system, populations.
@@ -57,9 +59,9 @@ let package = Package(
     .target(name: "SBMLTestSuite", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "Parallel"]),
     // Parameter estimation: PEtab problems, objective with forward sensitivities, optimisers,
     // multi-start fitting and profile likelihoods.
-    .target(name: "Estimation", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel"], swiftSettings: hotPath),
+    .target(name: "Estimation", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit"], swiftSettings: hotPath),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "Parallel"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "Parallel", "CSVKit"]),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
       name: "CARTSimServer",
@@ -72,7 +74,7 @@ let package = Package(
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel", "CSVKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests
@@ -91,6 +93,7 @@ let package = Package(
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ]),
+    .testTarget(name: "CSVKitTests", dependencies: ["CSVKit"]),
     .testTarget(name: "StatKitTests", dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
   ]
 )

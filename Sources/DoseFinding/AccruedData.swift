@@ -1,3 +1,5 @@
+import CSVKit
+
 /// A real trial's accrued data, as `cartsim design next --data FILE` reads it: a CSV with the
 /// columns `dose,patients,dlts` (any order, other columns ignored), one row per cohort or one
 /// per dose. Doses are 1-based in the file; every count is checked, so no row can overflow the
@@ -22,31 +24,38 @@ public struct AccruedData: Sendable {
     guard (1...TrialConfig.maxDoses).contains(doses) else {
       throw DoseFindingInputError(source: source, field: "doses", "must be 1…\(TrialConfig.maxDoses) (got \(doses))")
     }
-    let lines = csv.split(whereSeparator: \.isNewline).map(Self.trimmed)
-    guard let header = lines.first else { throw DoseFindingInputError(source: source, field: "header", "the file is empty") }
-    let cols = header.lowercased().split(separator: ",").map(Self.trimmed)
+    // RFC 4180 (quoted fields may hold commas); lines of white space only are skipped, as ever.
+    let table: CSVTable
+    do {
+      table = try CSV.parse(csv, source: source, skip: { $0.count == 1 && Self.trimmed($0[0]).isEmpty })
+    } catch let e as CSVError {
+      throw DoseFindingInputError(source: source, field: e.place, e.message)
+    }
+    guard !table.header.isEmpty else { throw DoseFindingInputError(source: source, field: "header", "the file is empty") }
+    let cols = table.header.map { Self.trimmed($0).lowercased() }
     guard let di = cols.firstIndex(of: "dose"), let ni = cols.firstIndex(of: "patients"), let yi = cols.firstIndex(of: "dlts") else {
+      let header = Self.trimmed(table.header.joined(separator: ","))
       throw DoseFindingInputError(source: source, field: "header", "must name the columns dose,patients,dlts (got '\(header)')")
     }
     var n = Array(repeating: 0, count: doses), y = n, seen = Set<Int>(), repeated = false, total = 0
     var last: (dose: Int, size: Int, dlts: Int)? = nil
-    for (k, line) in lines.enumerated().dropFirst() where !line.isEmpty {
-      let f = line.split(separator: ",", omittingEmptySubsequences: false).map(Self.trimmed)
+    for (row, line) in zip(table.rows, table.lines) {
+      let f = row.map(Self.trimmed)
       func int(_ i: Int, _ name: String) throws -> Int {
         guard i < f.count, let v = Int(f[i]) else {
-          throw DoseFindingInputError(source: source, field: "line \(k + 1): \(name)", "'\(i < f.count ? f[i] : "")' is not an integer")
+          throw DoseFindingInputError(source: source, field: "line \(line): \(name)", "'\(i < f.count ? f[i] : "")' is not an integer")
         }
         return v
       }
       let d = try int(di, "dose"), p = try int(ni, "patients"), t = try int(yi, "dlts")
-      guard (1...doses).contains(d) else { throw DoseFindingInputError(source: source, field: "line \(k + 1): dose", "\(d) is not between 1 and \(doses)") }
+      guard (1...doses).contains(d) else { throw DoseFindingInputError(source: source, field: "line \(line): dose", "\(d) is not between 1 and \(doses)") }
       guard (0...Self.maxPatients).contains(p) else {
-        throw DoseFindingInputError(source: source, field: "line \(k + 1): patients", "\(p) is not between 0 and \(Self.maxPatients)")
+        throw DoseFindingInputError(source: source, field: "line \(line): patients", "\(p) is not between 0 and \(Self.maxPatients)")
       }
-      guard t >= 0 && t <= p else { throw DoseFindingInputError(source: source, field: "line \(k + 1): dlts", "\(t) is not between 0 and patients (\(p))") }
+      guard t >= 0 && t <= p else { throw DoseFindingInputError(source: source, field: "line \(line): dlts", "\(t) is not between 0 and patients (\(p))") }
       total += p
       guard total <= Self.maxPatients else {
-        throw DoseFindingInputError(source: source, field: "line \(k + 1): patients", "the rows count more than \(Self.maxPatients) patients")
+        throw DoseFindingInputError(source: source, field: "line \(line): patients", "the rows count more than \(Self.maxPatients) patients")
       }
       if !seen.insert(d).inserted { repeated = true }
       n[d - 1] += p

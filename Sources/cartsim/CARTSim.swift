@@ -1,6 +1,7 @@
 import ArgumentParser
 import CARTModels
 import CARTSimCore
+import CSVKit
 import Foundation
 import ODEKit
 

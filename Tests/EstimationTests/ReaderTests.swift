@@ -44,6 +44,27 @@ struct ReaderTests {
     #expect(throws: PEtabError.self) { try YAML.parse("a: &anchor 1", file: "x.yaml") }
   }
 
+  /// PEtab tables per RFC 4180 with tabs (as pandas reads them): quoted cells may hold tabs,
+  /// quotes and line breaks; cells are trimmed, white-space lines skipped, short rows padded,
+  /// and row numbers are lines in the file.
+  @Test("tables: quoting, blank lines, trimming and line numbers")
+  func tables() throws {
+    let t = try PEtabTable(text: "\u{FEFF}id\t name \tnote\r\n\r\n a \t\"x\ty\"\t\"say \"\"hi\"\"\"\r\n \t \r\nb\t\"two\nlines\"\r\nc\n\n",
+                           file: "t.tsv")
+    #expect(t.columns == ["id", "name", "note"])
+    #expect(t.rows == [["a", "x\ty", "say \"hi\""], ["b", "two\nlines", ""], ["c", "", ""]])
+    #expect(t.rows.indices.map(t.line) == [3, 5, 7])
+    #expect(t.cell(1, "name") == "two\nlines")
+    func error(_ text: String) -> PEtabError? {
+      do { _ = try PEtabTable(text: text, file: "t.tsv"); return nil } catch { return error as? PEtabError }
+    }
+    #expect(error("a\tb\n1\t2\t3\n") == PEtabError(file: "t.tsv", line: 2, "has 3 cells, the header 2 columns"))
+    #expect(error("a\tb\n\n1\t2\"\n") == PEtabError(file: "t.tsv", line: 3, "cell 2: a quote inside an unquoted field (enclose the whole field in quotes and double the quote)"))
+    #expect(error("a\tb\n1\t\"2\n") == PEtabError(file: "t.tsv", line: 2, "cell 2: the quoted field starting on this line is never closed"))
+    #expect(error(" \t \n\n") == PEtabError(file: "t.tsv", "is empty (a header row is required)"))
+    #expect(error("\na\ta\n") == PEtabError(file: "t.tsv", line: 2, column: "a", "column appears twice"))
+  }
+
   /// Copies a test-suite case to a temporary folder with one file replaced.
   static func brokenCase(_ file: String, _ edit: (String) -> String) throws -> String {
     let src = sharedRoot.appendingPathComponent("petab-test-suite/cases/0002")

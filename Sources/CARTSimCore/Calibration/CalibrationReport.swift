@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 import StatKit
 
@@ -201,10 +202,11 @@ extension TargetCheck {
     let armIndex = Dictionary(uniqueKeysWithValues: arms.enumerated().map { ($1, $0) })
     var columns: [String: Int] = [:]
     var outcomes: [TargetOutcome] = []
-    var line = 0
-    try CSVLines.read(path: path) { fields in
-      line += 1
-      if line == 1 {
+    var header = true
+    try CSVFile.read(path: path) { record in
+      let fields = record.fields, line = record.line
+      if header {
+        header = false
         for (i, c) in fields.enumerated() { columns[c] = i }
         for c in ["arm", "status"] + PatientTable.endpointColumns where columns[c] == nil {
           throw InputError(file: path, path: "header", message: "missing column '\(c)'")

@@ -1,3 +1,4 @@
+import CSVKit
 import Estimation
 import Foundation
 
@@ -69,11 +70,11 @@ public enum FitReport {
   /// The parameter table with the estimates as nominal values (other columns unchanged).
   public static func parameterTable(_ problem: PEtabProblem, estimates: [String: Double]) -> String {
     let cols = ["parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue", "estimate"]
-    var out = cols.joined(separator: "\t") + "\n"
+    var out = CSV.row(cols, delimiter: "\t") + "\n"
     for p in problem.parameters {
       let v = estimates[p.id] ?? p.nominal
-      out += [p.id, p.scale.rawValue, PEtabProblem.format(p.lower), PEtabProblem.format(p.upper), PEtabProblem.format(v),
-              p.estimate ? "1" : "0"].joined(separator: "\t") + "\n"
+      out += CSV.row([p.id, p.scale.rawValue, PEtabProblem.format(p.lower), PEtabProblem.format(p.upper), PEtabProblem.format(v),
+                      p.estimate ? "1" : "0"], delimiter: "\t") + "\n"
     }
     return out
   }

@@ -1,4 +1,5 @@
 import CARTModels
+import CSVKit
 import Foundation
 
 /// A built-in model as users read about it — title, states, observables and the parameter
@@ -35,9 +36,7 @@ public struct ModelReport: Sendable {
   /// The parameter table as CSV (quoted where a field needs it).
   public var csv: String {
     (["name,value,unit,evidence,source,description"] + parameters.map { p in
-      [p.name, formatNumber(p.value), p.unit, p.evidence.rawValue, p.source, p.description]
-        .map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
-        .joined(separator: ",")
+      CSV.row([p.name, formatNumber(p.value), p.unit, p.evidence.rawValue, p.source, p.description])
     }).joined(separator: "\n") + "\n"
   }
 

@@ -1,4 +1,5 @@
 import CARTModels
+import CSVKit
 import Foundation
 import ODEKit
 
@@ -41,14 +42,14 @@ public enum ResultWriter {
     var header = ["time [d]"]
     header += zip(r.stateNames, r.stateUnits).map { "\($0) [\($1)]" }
     header += r.observables.map { "\($0.name) [\($0.unit)]" }
-    var out = header.joined(separator: ",") + "\n"
+    var out = CSV.row(header) + "\n"
     let n = r.stateNames.count, m = r.observables.count
     out.reserveCapacity(r.times.count * (n + m + 1) * 14)
     for i in r.times.indices {
       var row = [String(format: "%.6g", r.times[i])]
       for j in 0..<n { row.append(String(format: "%.9g", r.states[i * n + j])) }
       for j in 0..<m { row.append(String(format: "%.9g", r.observed[i * m + j])) }
-      out += row.joined(separator: ",") + "\n"
+      out += CSV.row(row) + "\n"
     }
     return out
   }

@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 import ODEKit
 import SBMLDocument
@@ -56,11 +57,11 @@ public enum SBMLRun {
       p.series.append(LinePlot.Series(name: id, x: tc.times, y: tc.values.map { $0[j] }, color: palette[p.series.count]))
     }
     try ResultWriter.atomicWrite(p.svg(), to: (plots as NSString).appendingPathComponent("species.svg"))
-    var csv = (["time"] + tc.variables.map { id in
+    var csv = CSV.row(["time"] + tc.variables.map { id in
       "\(id) [\(species.contains(id) ? (only.contains(id) ? "amount" : "concentration") : "value")]"
-    }).joined(separator: ",") + "\n"
+    }) + "\n"
     for (i, t) in tc.times.enumerated() {
-      csv += ([String(format: "%.9g", t)] + tc.values[i].map { String(format: "%.9g", $0) }).joined(separator: ",") + "\n"
+      csv += CSV.row([String(format: "%.9g", t)] + tc.values[i].map { String(format: "%.9g", $0) }) + "\n"
     }
     try ResultWriter.atomicWrite(csv, to: (dir as NSString).appendingPathComponent("timecourse.csv"))
     let summary = JSONOut.object([

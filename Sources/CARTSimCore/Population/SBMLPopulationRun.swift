@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 import Parallel
 import ODEKit
@@ -84,7 +85,7 @@ public enum SBMLPopulationRun {
   }
 
   public static func header(_ m: SBMLPopulationModel, writeParameters: Bool) -> String {
-    (["id", "status"] + (writeParameters ? m.parameterIDs.map { "param_" + $0 } : []) + m.outputIDs).joined(separator: ",")
+    CSV.row(["id", "status"] + (writeParameters ? m.parameterIDs.map { "param_" + $0 } : []) + m.outputIDs)
   }
 
   /// The shortest text that reads back as the same double (Swift's description), much faster
@@ -139,7 +140,7 @@ public enum SBMLPopulationRun {
           var fields = [String(i), r.returnCode.rawValue]
           if o.writeParameters { fields += p.map(num) }
           fields += r.finalValues.isEmpty ? Array(repeating: "", count: model.outputIDs.count) : r.finalValues.map(num)
-          writer.deliver(i, fields.joined(separator: ","), (!r.returnCode.isSuccessful, r.stats))
+          writer.deliver(i, CSV.row(fields), (!r.returnCode.isSuccessful, r.stats))
           progress.tick()
         }
       }

@@ -1,4 +1,5 @@
 import CARTModels
+import CSVKit
 import Foundation
 import StatKit
 
@@ -240,15 +241,22 @@ public struct PopulationSpec: Sendable {
     return (t.columns, t.rows.count)
   }
 
+  /// RFC 4180 (a quoted cell may hold commas); cells are trimmed of white space and lines of
+  /// white space only skipped. Errors give the line in the file.
   static func parseTable(_ text: String, shownAs: String, bootstrap: Bool) throws -> Table {
-    let lines = text.split(whereSeparator: \.isNewline).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-    guard let header = lines.first else { throw InputError(file: shownAs, path: "", message: "the patient table is empty") }
-    let columns = header.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    let table: CSVTable
+    do {
+      table = try CSV.parse(text, source: shownAs, skip: { $0.count == 1 && $0[0].trimmingCharacters(in: .whitespaces).isEmpty })
+    } catch let e as CSVError {
+      throw InputError(file: shownAs, path: e.place, message: e.message)
+    }
+    guard !table.header.isEmpty else { throw InputError(file: shownAs, path: "", message: "the patient table is empty") }
+    let columns = table.header.map { $0.trimmingCharacters(in: .whitespaces) }
     var rows: [[CovariateValue]] = []
-    for (n, line) in lines.dropFirst().enumerated() {
-      let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    for (row, line) in zip(table.rows, table.lines) {
+      let cells = row.map { $0.trimmingCharacters(in: .whitespaces) }
       guard cells.count == columns.count else {
-        throw InputError(file: shownAs, path: "line \(n + 2)", message: "has \(cells.count) fields; the header has \(columns.count)")
+        throw InputError(file: shownAs, path: "line \(line)", message: "has \(cells.count) fields; the header has \(columns.count)")
       }
       // "inf" and "nan" are no numbers here: a covariate is finite.
       rows.append(cells.map { Double($0).flatMap { $0.isFinite ? $0 : nil }.map(CovariateValue.number) ?? .category($0) })
@@ -257,12 +265,12 @@ public struct PopulationSpec: Sendable {
     for (j, col) in columns.enumerated() {
       let numeric = rows[0][j].number != nil
       for (i, row) in rows.enumerated() where (row[j].number != nil) != numeric {
-        throw InputError(file: shownAs, path: "line \(i + 2), column '\(col)'", message: "mixes numbers and categories")
+        throw InputError(file: shownAs, path: "line \(table.lines[i]), column '\(col)'", message: "mixes numbers and categories")
       }
       if PopulationSpec.patientCovariates.contains(col) {
         let upper = Limits.patientUpperBounds[col] ?? .greatestFiniteMagnitude
         for (i, row) in rows.enumerated() where !(row[j].number.map { $0 > 0 && $0 <= upper } ?? false) {
-          throw InputError(file: shownAs, path: "line \(i + 2), column '\(col)'", message: "must be a positive number ≤ \(fmt(upper))")
+          throw InputError(file: shownAs, path: "line \(table.lines[i]), column '\(col)'", message: "must be a positive number ≤ \(fmt(upper))")
         }
       }
     }

@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 import StatKit
 
@@ -53,10 +54,11 @@ public struct TrialResults: Sendable {
     let armIndex = Dictionary(uniqueKeysWithValues: aggregate.arms.enumerated().map { ($1.name, $0) })
     let path = (dir as NSString).appendingPathComponent("patients.csv")
     var columns: [String: Int] = [:]
-    var lineNumber = 0
-    try CSVLines.read(path: path) { fields in
-      lineNumber += 1
-      if lineNumber == 1 {
+    var header = true
+    try CSVFile.read(path: path) { record in
+      let fields = record.fields, lineNumber = record.line
+      if header {
+        header = false
         for (i, c) in fields.enumerated() { columns[c] = i }
         for required in ["arm", "id", "status"] + PatientTable.endpointColumns where columns[required] == nil {
           throw InputError(file: path, path: "header", message: "missing column '\(required)'")
@@ -122,7 +124,7 @@ public struct TrialResults: Sendable {
     for arm in arms {
       for (endpoint, tally) in [("PFS", arm.pfs), ("OS", arm.os)] {
         for r in KaplanMeier(tally).rows {
-          out += "\(PatientTable.quote(arm.name)),\(endpoint),\(fmt(r.time)),\(r.atRisk),\(r.events),"
+          out += "\(CSV.field(arm.name)),\(endpoint),\(fmt(r.time)),\(r.atRisk),\(r.events),"
           out += String(format: "%.6f,%.6f,%.6f\n", r.survival, r.lower, r.upper)
         }
       }
@@ -234,50 +236,25 @@ public struct TrialResults: Sendable {
   }
 }
 
-/// Reads a CSV file line by line in chunks (memory flat in the file size), with RFC 4180
-/// quoting.
-enum CSVLines {
-  static func read(path: String, _ body: ([String]) throws -> Void) throws {
+/// Reads a CSV file (patients.csv) record by record in chunks through ``CSVReader``, so memory
+/// stays flat in the file size; malformed quoting is an error naming the file, line and column.
+enum CSVFile {
+  static func read(path: String, _ body: (CSVRecord) throws -> Void) throws {
     guard let h = FileHandle(forReadingAtPath: path) else {
       throw InputError(file: path, path: "", message: "cannot read the file")
     }
     defer { try? h.close() }
-    var carry = Data()
-    while true {
-      let chunk = h.readData(ofLength: 1 << 20)
-      if chunk.isEmpty { break }
-      carry.append(chunk)
-      guard let lastNewline = carry.lastIndex(of: 0x0A) else { continue }
-      let complete = carry[carry.startIndex...lastNewline]
-      for line in complete.split(separator: 0x0A, omittingEmptySubsequences: true) {
-        try body(fields(String(decoding: line, as: UTF8.self)))
+    var reader = CSVReader(source: path)
+    do {
+      while true {
+        let chunk = h.readData(ofLength: 1 << 20)
+        if chunk.isEmpty { break }
+        try chunk.withUnsafeBytes { bytes in try reader.read(bytes, body) }
       }
-      carry = Data(carry[(lastNewline + 1)...])
+      try reader.finish(body)
+    } catch let e as CSVError {
+      throw InputError(file: path, path: e.place, message: e.message)
     }
-    if !carry.isEmpty { try body(fields(String(decoding: carry, as: UTF8.self))) }
-  }
-
-  static func fields(_ line: String) -> [String] {
-    if !line.contains("\"") { return line.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-    var out: [String] = [], cur = "", quoted = false
-    var it = Array(line).makeIterator()
-    var prevQuote = false
-    while let c = it.next() {
-      if quoted {
-        if c == "\"" { quoted = false; prevQuote = true; continue }
-        cur.append(c)
-      } else if c == "\"" {
-        if prevQuote { cur.append("\"") }
-        quoted = true
-      } else if c == "," {
-        out.append(cur); cur = ""
-      } else if c != "\r" {
-        cur.append(c)
-      }
-      prevQuote = false
-    }
-    out.append(cur)
-    return out
   }
 }
 

@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 
 /// Combines shard outputs (patients.csv + aggregate.json) into one run directory whose files
@@ -34,8 +35,15 @@ public enum TrialMerge {
     }
     guard expected == total else { throw InputError(file: out, path: "", message: "the shards leave out patients \(expected)..<\(total)") }
     merged.ranges = [0..<total]
-    // Every shard whole before anything is written.
-    for s in shards { try checkRows(dir: s.dir, patients: s.aggregate.ranges.reduce(0) { $0 + $1.count }) }
+    // Every shard whole, and every header the first one's, before anything is written.
+    var headers: [(fields: [String], bytes: Int)] = []
+    for s in shards {
+      let head = try checkRows(dir: s.dir, patients: s.aggregate.ranges.reduce(0) { $0 + $1.count })
+      if let first = headers.first, first.fields != head.fields {
+        throw InputError(file: (s.dir as NSString).appendingPathComponent("patients.csv"), path: "header", message: "differs from the first shard's")
+      }
+      headers.append(head)
+    }
 
     let fm = FileManager.default
     do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
@@ -46,22 +54,19 @@ public enum TrialMerge {
     guard fm.createFile(atPath: path + ".partial", contents: nil), let h = FileHandle(forWritingAtPath: path + ".partial") else {
       throw InputError(file: path, path: "", message: "cannot create the file")
     }
-    var header: String? = nil
-    for s in shards {
+    for (k, s) in shards.enumerated() {
       let src = (s.dir as NSString).appendingPathComponent("patients.csv")
       guard let r = FileHandle(forReadingAtPath: src) else { throw InputError(file: src, path: "", message: "cannot read the file") }
       defer { try? r.close() }
-      // Copy in chunks, checking that the headers agree and dropping all but the first.
-      var first = true
+      // Copy in chunks, dropping the header record of all but the first shard.
+      var skip = k == 0 ? 0 : headers[k].bytes
       while true {
         var chunk = r.readData(ofLength: 1 << 20)
         if chunk.isEmpty { break }
-        if first {
-          first = false
-          guard let nl = chunk.firstIndex(of: 0x0A) else { throw InputError(file: src, path: "", message: "has no header line") }
-          let head = String(decoding: chunk[chunk.startIndex..<nl], as: UTF8.self)
-          if let header, header != head { throw InputError(file: src, path: "header", message: "differs from the first shard's") }
-          if header == nil { header = head } else { chunk = Data(chunk[(nl + 1)...]) }
+        if skip > 0 {
+          let n = min(skip, chunk.count)
+          chunk = Data(chunk.dropFirst(n))
+          skip -= n
         }
         try h.write(contentsOf: chunk)
       }
@@ -72,24 +77,33 @@ public enum TrialMerge {
     try ResultWriter.atomicWrite(merged.json.render() + "\n", to: (out as NSString).appendingPathComponent("aggregate.json"))
   }
 
-  /// Refuses a shard whose `patients.csv` is not a header and one whole line per patient of
-  /// its `aggregate.json` (a shard cut short, or one still being written).
-  static func checkRows(dir: String, patients: Int) throws {
+  /// Refuses a shard whose `patients.csv` is not a header and one whole record per patient of
+  /// its `aggregate.json` (a shard cut short, or one still being written); returns the
+  /// header's fields and its length in bytes with its line break, which the merge drops from
+  /// all shards but the first.
+  static func checkRows(dir: String, patients: Int) throws -> (fields: [String], bytes: Int) {
     let path = (dir as NSString).appendingPathComponent("patients.csv")
     guard let h = FileHandle(forReadingAtPath: path) else { throw InputError(file: path, path: "", message: "cannot read the file") }
-    defer { try? h.close() }
-    var lines = 0, last: UInt8 = 0x0A
-    while true {
-      let chunk = h.readData(ofLength: 1 << 20)
-      guard let end = chunk.last else { break }
-      lines += chunk.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
-      last = end
+    let size = h.seekToEndOfFile()
+    var last: UInt8 = 0x0A
+    if size > 0 {
+      h.seek(toFileOffset: size - 1)
+      last = h.readData(ofLength: 1).first ?? 0
     }
+    try? h.close()
     guard last == 0x0A else {
       throw InputError(file: path, path: "", message: "ends inside a row (the shard is truncated or still running)")
     }
-    guard lines == patients + 1 else {
-      throw InputError(file: path, path: "", message: "has \(max(lines - 1, 0)) patient rows; its aggregate.json counts \(patients) (the shard is truncated or from another run)")
+    // Records, not lines: a quoted arm name or category may hold a line break.
+    var header: (fields: [String], bytes: Int)? = nil
+    var records = 0
+    try CSVFile.read(path: path) { record in
+      if header == nil { header = (record.fields, record.end) }
+      records += 1
     }
+    guard let found = header, records == patients + 1 else {
+      throw InputError(file: path, path: "", message: "has \(max(records - 1, 0)) patient rows; its aggregate.json counts \(patients) (the shard is truncated or from another run)")
+    }
+    return found
   }
 }

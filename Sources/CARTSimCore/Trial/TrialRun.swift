@@ -1,4 +1,5 @@
 import CARTModels
+import CSVKit
 import Foundation
 import Parallel
 import ODEKit
@@ -99,27 +100,25 @@ public enum PatientTable {
     "pfs_days", "pfs_event", "os_days", "os_event",
   ]
 
+  /// Arm names, covariate names and categories may hold commas, quotes or line breaks: every
+  /// field goes through ``CSV/field(_:delimiter:)``, which leaves all others as they are.
   public static func header(_ spec: TrialSpec) -> String {
-    (["arm", "id", "status"] + spec.population.covariateColumns + spec.population.parameterColumns.map { "param_" + $0 }
-      + endpointColumns).joined(separator: ",")
-  }
-
-  static func quote(_ s: String) -> String {
-    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    CSV.row(["arm", "id", "status"] + spec.population.covariateColumns + spec.population.parameterColumns.map { "param_" + $0 }
+      + endpointColumns)
   }
 
   static func num(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "" }
   static func flag(_ b: Bool?) -> String { b.map { $0 ? "1" : "0" } ?? "" }
 
   static func row(_ r: PatientRecord, spec: TrialSpec) -> String {
-    var f = [quote(spec.arms[r.arm].name), String(r.id), r.status]
-    for c in spec.population.covariateColumns { f.append(r.covariates[c].map { quote($0.description) } ?? "") }
+    var f = [spec.arms[r.arm].name, String(r.id), r.status]
+    for c in spec.population.covariateColumns { f.append(r.covariates[c]?.description ?? "") }
     for p in spec.population.parameterColumns { f.append(num(r.parameters.first { $0.name == p }?.value)) }
     f += [r.particle.map(String.init) ?? "", num(r.dosePerM2), r.infusions.map(String.init) ?? "", r.expandedInfusions.map(String.init) ?? "",
           r.lymphodepletedInfusions.map(String.init) ?? "", r.expandedLymphodepletedInfusions.map(String.init) ?? "",
           num(r.cmax), num(r.tmax), num(r.auc028), num(r.persistenceDays), num(r.il6Peak),
           r.crsGrade.map(String.init) ?? "", flag(r.dlt), r.best?.rawValue ?? "", num(r.bestPercentChange),
           num(r.responseDay), num(r.progressionDay), num(r.pfsDays), flag(r.pfsEvent), num(r.osDays), flag(r.osEvent)]
-    return f.joined(separator: ",")
+    return CSV.row(f)
   }
 }

@@ -1,15 +1,17 @@
+import CSVKit
 import Foundation
 
 extension PEtabProblem {
   /// The PEtab simulation table: the measurement table with `measurement` replaced by
-  /// `simulation` (the untransformed observable), other columns as they were.
+  /// `simulation` (the untransformed observable), other columns as they were (quoted as
+  /// RFC 4180 asks where a cell holds a tab, a quote or a line break).
   public func simulationTable(_ simulations: [Double]) -> String {
     let mt = measurementTable
-    var out = mt.columns.map { $0 == "measurement" ? "simulation" : $0 }.joined(separator: "\t") + "\n"
+    var out = CSV.row(mt.columns.map { $0 == "measurement" ? "simulation" : $0 }, delimiter: "\t") + "\n"
     for r in mt.rows.indices {
       var cells = mt.rows[r]
       if let c = mt.columns.firstIndex(of: "measurement") { cells[c] = PEtabProblem.format(simulations[r]) }
-      out += cells.joined(separator: "\t") + "\n"
+      out += CSV.row(cells, delimiter: "\t") + "\n"
     }
     return out
   }

@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 
 /// A malformed PEtab problem: the file and, where known, the row (1-based, the header is
@@ -52,51 +53,52 @@ public struct PEtabTable: Sendable {
     try self.init(text: text, file: name)
   }
 
+  /// Reads the table per RFC 4180 with tabs between cells (as pandas reads PEtab files: a
+  /// quoted cell may hold tabs and line breaks). Cells are trimmed of spaces and tabs, lines of
+  /// white space only are skipped, and rows may leave out trailing cells.
   public init(text: String, file: String) throws {
     self.file = file
-    var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map { l -> Substring in
-      l.hasSuffix("\r") ? l.dropLast() : l
+    let table: CSVTable
+    do {
+      table = try CSV.parse(text, delimiter: "\t", source: file, maxRows: Self.maxRows,
+                            skip: { $0.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } })
+    } catch let e as CSVError {
+      throw PEtabError(file: file, line: e.line, e.column.map { "cell \($0): " + e.message } ?? e.message)
     }
-    while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
-    guard let header = lines.first else { throw PEtabError(file: file, "is empty (a header row is required)") }
-    let cols = header.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-    guard cols.count <= Self.maxColumns else { throw PEtabError(file: file, line: 1, "more than \(Self.maxColumns) columns") }
-    guard lines.count - 1 <= Self.maxRows else { throw PEtabError(file: file, "more than \(Self.maxRows) rows") }
+    guard !table.header.isEmpty else { throw PEtabError(file: file, "is empty (a header row is required)") }
+    let cols = table.header.map { $0.trimmingCharacters(in: .whitespaces) }
+    guard cols.count <= Self.maxColumns else { throw PEtabError(file: file, line: table.headerLine, "more than \(Self.maxColumns) columns") }
     var index: [String: Int] = [:]
     for (k, c) in cols.enumerated() where !c.isEmpty {
-      guard index[c] == nil else { throw PEtabError(file: file, line: 1, column: c, "column appears twice") }
+      guard index[c] == nil else { throw PEtabError(file: file, line: table.headerLine, column: c, "column appears twice") }
       index[c] = k
     }
     var rows: [[String]] = []
-    rows.reserveCapacity(lines.count - 1)
-    for (k, line) in lines.dropFirst().enumerated() {
-      if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-      var cells = line.split(separator: "\t", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    rows.reserveCapacity(table.rows.count)
+    for (row, line) in zip(table.rows, table.lines) {
+      var cells = row.map { $0.trimmingCharacters(in: .whitespaces) }
       guard cells.count <= cols.count else {
-        throw PEtabError(file: file, line: k + 2, "has \(cells.count) cells, the header \(cols.count) columns")
+        throw PEtabError(file: file, line: line, "has \(cells.count) cells, the header \(cols.count) columns")
       }
       while cells.count < cols.count { cells.append("") }
       rows.append(cells)
-      _ = k
     }
     self.columns = cols
     self.rows = rows
     self.index = index
-    rowNumbers = Self.numbers(lines)
+    headerLine = table.headerLine
+    rowNumbers = table.lines
   }
 
-  /// The 1-based line number of each row (blank lines are skipped, so rows and lines differ).
+  /// The 1-based line of the header and of each row (blank lines are skipped and quoted cells
+  /// may span lines, so rows and lines differ).
+  let headerLine: Int
   let rowNumbers: [Int]
-  static func numbers(_ lines: [Substring]) -> [Int] {
-    var out: [Int] = []
-    for (k, line) in lines.enumerated().dropFirst() where !line.trimmingCharacters(in: .whitespaces).isEmpty { out.append(k + 1) }
-    return out
-  }
 
   public func has(_ column: String) -> Bool { index[column] != nil }
 
   public func require(_ column: String) throws {
-    guard has(column) else { throw PEtabError(file: file, line: 1, column: column, "required column is missing") }
+    guard has(column) else { throw PEtabError(file: file, line: headerLine, column: column, "required column is missing") }
   }
 
   /// The cell, or "" when the column is absent.
