@@ -78,22 +78,26 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // MARK: Tests
-    .testTarget(name: "ODEKitTests", dependencies: ["ODEKit", "StatKit"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CARTModelsTests", dependencies: ["CARTModels", "ODEKit", "SBMLDocument"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CARTSimCoreTests", dependencies: ["CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding"]),
-    .testTarget(name: "SBMLKitTests", dependencies: ["SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"]),
-    .testTarget(name: "EstimationTests", dependencies: ["Estimation", "SBMLKit", "SBMLDocument", "ODEKit"]),
+    // What the test targets share (package root, ../shared, temporary folders, the cartsim runner).
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    // The cartsim executable run as a user runs it.
+    .testTarget(name: "CLITests", dependencies: ["CARTSimCore", "DoseFinding", "TestSupport"]),
+    .testTarget(name: "ODEKitTests", dependencies: ["TestSupport", "ODEKit", "StatKit"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "CARTModelsTests", dependencies: ["TestSupport", "CARTModels", "ODEKit", "SBMLDocument"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "CARTSimCoreTests", dependencies: ["TestSupport", "CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding"]),
+    .testTarget(name: "SBMLKitTests", dependencies: ["TestSupport", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"]),
+    .testTarget(name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit"]),
     .testTarget(
       name: "DoseFindingTests",
-      dependencies: ["DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")]),
     .testTarget(
       name: "CARTSimServerTests",
       dependencies: [
-        "CARTSimServer", "CARTSimCore", "CARTModels", "DoseFinding",
+        "TestSupport", "CARTSimServer", "CARTSimCore", "CARTModels", "DoseFinding",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ]),
     .testTarget(name: "CSVKitTests", dependencies: ["CSVKit"]),
-    .testTarget(name: "StatKitTests", dependencies: ["StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
+    .testTarget(name: "StatKitTests", dependencies: ["TestSupport", "StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
   ]
 )

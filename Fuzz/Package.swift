@@ -18,6 +18,7 @@ let package = Package(
       dependencies: [
         .product(name: "CARTSimCore", package: cartsim),
         .product(name: "DoseFinding", package: cartsim),
+        .product(name: "SBMLDocument", package: cartsim),
         .product(name: "SBMLKit", package: cartsim),
         .product(name: "Estimation", package: cartsim),
       ])

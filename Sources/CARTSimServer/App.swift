@@ -80,7 +80,6 @@ public final class CARTSimServer: Sendable {
     router.add(middleware: RequestGuardMiddleware())
     router.add(middleware: TokenMiddleware(token: config.token))
     API.register(on: router, server: self)
-    API.registerDesign(on: router, server: self)
     Pages.register(on: router, server: self)
     var log = logger ?? Logger(label: "cartsim")
     if logger == nil { log.logLevel = .warning }

@@ -1,6 +1,7 @@
 import CARTModels
 import Foundation
 import ODEKit
+import TestSupport
 import Testing
 
 /// CARTmath against libRoadRunner trajectories of the curated SBML (BIOMD0000001019/1020).

@@ -1,17 +1,6 @@
 import Foundation
 import ODEKit
 
-/// The package root, from this file's path.
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-/// `../shared` next to the package (read-only reference material).
-func sharedDirectory() throws -> URL {
-  let url = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
-  guard FileManager.default.fileExists(atPath: url.path) else {
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "shared reference folder not found at \(url.path) (expected next to the package)"])
-  }
-  return url
-}
 
 /// Reads a CSV with a header row of names and numeric rows.
 func readCSV(_ url: URL) throws -> (header: [String], rows: [[Double]]) {

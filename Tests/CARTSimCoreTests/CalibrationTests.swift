@@ -1,6 +1,7 @@
 import CARTModels
 import Foundation
 import StatKit
+import TestSupport
 import Testing
 @testable import CARTSimCore
 

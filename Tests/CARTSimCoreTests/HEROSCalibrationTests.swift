@@ -1,5 +1,6 @@
 import CARTSimCore
 import Foundation
+import TestSupport
 import Testing
 
 /// The example scenarios, run for the typical patient of the calibrated model (parameter

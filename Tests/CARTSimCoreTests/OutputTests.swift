@@ -1,5 +1,6 @@
 import CARTSimCore
 import Foundation
+import TestSupport
 import Testing
 
 struct OutputTests {

@@ -4,6 +4,7 @@ import ODEKit
 import SBMLDocument
 import SBMLKit
 import StatKit
+import TestSupport
 import Testing
 
 /// `cartsim population`: parameter draws, reuse of the compiled model, ordering and refusals.
@@ -184,22 +185,5 @@ struct PopulationTests {
       }
     }
     #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
-  }
-
-  /// The command line: exit status 2 and the file or option named.
-  @Test func commandLineRefusals() throws {
-    let cli = CLITests()
-    let dir = try temporaryDirectory()
-    let file = try Self.write(Self.decay, name: "decay.xml")
-    let base = ["population", "--duration", "1", "--steps", "2", "--out", dir + "/out"]
-    let missing = try cli.run(base + ["--sbml", dir + "/missing.xml", "--n", "2", "--omega", "0.1"])
-    #expect(missing.status == 2 && missing.err.contains("missing.xml"))
-    let n = try cli.run(base + ["--sbml", file, "--n", "0", "--omega", "0.1"])
-    #expect(n.status == 2 && n.err.contains("--n"))
-    let omega = try cli.run(base + ["--sbml", file, "--n", "2", "--omega=-0.1"])
-    #expect(omega.status == 2 && omega.err.contains("--omega"))
-    let good = try cli.run(base + ["--sbml", file, "--n", "3", "--omega", "0.1", "--threads", "1"])
-    #expect(good.status == 0, "\(good.err)")
-    #expect(good.err.contains("patients/s on 1 thread,"))
   }
 }

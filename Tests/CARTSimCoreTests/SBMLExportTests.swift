@@ -4,6 +4,7 @@ import Foundation
 import ODEKit
 import SBMLDocument
 import SBMLKit
+import TestSupport
 import Testing
 
 /// Export of the built-in models to SBML: valid per libSBML, and the round trip through

@@ -1,5 +1,6 @@
 import CARTSimCore
 import Foundation
+import TestSupport
 import Testing
 
 /// Bad input is refused with the file, the field path and what is wrong.

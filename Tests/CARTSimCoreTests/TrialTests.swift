@@ -1,40 +1,11 @@
 import Foundation
 import CARTModels
 import StatKit
+import TestSupport
 import Testing
 @testable import CARTSimCore
 
 /// A small trial (two arms, short follow-up) written next to copies of the example scenarios.
-func smallTrial(patients: Int = 10, extra: String = "") throws -> (spec: String, dir: String) {
-  let dir = try temporaryDirectory()
-  for name in ["heros1", "heros2-cohortB"] {
-    try FileManager.default.copyItem(atPath: example(name), toPath: (dir as NSString).appendingPathComponent("\(name).json"))
-  }
-  let spec = """
-  {
-    "name": "small", "seed": 7, "patients_per_arm": \(patients), "follow_up_days": 200,
-    "population": {
-      "covariates": {
-        "weight_kg": {"median": 50, "omega": 0.4, "min": 15, "max": 120},
-        "height_cm": {"distribution": "normal", "mean": 155, "sd": 20, "min": 95, "max": 200},
-        "subtype": {"categories": {"osteosarcoma": 0.7, "other": 0.3}}
-      },
-      "variability": {"rho_Ag": {"omega": 0.3}, "r_T": {"median": 0.025, "omega": 0.3}},
-      "correlations": [{"between": ["weight_kg", "height_cm"], "rho": 0.8}]
-      \(extra)
-    },
-    "arms": [{"name": "no LD", "scenario": "heros1.json"}, {"name": "Flu/Cy, 3 infusions", "scenario": "heros2-cohortB.json"}]
-  }
-  """
-  let path = (dir as NSString).appendingPathComponent("trial.json")
-  try spec.write(toFile: path, atomically: true, encoding: .utf8)
-  return (path, dir)
-}
-
-func read(_ dir: String, _ name: String) throws -> String {
-  try String(contentsOfFile: (dir as NSString).appendingPathComponent(name), encoding: .utf8)
-}
-
 @Suite("Virtual trials")
 struct TrialTests {
   /// Patient i is the same whatever the thread count or sharding: one thread, two threads, and

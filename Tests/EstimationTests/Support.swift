@@ -1,7 +1,6 @@
 import Foundation
+import TestSupport
 
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let sharedRoot = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
 
 func benchmark(_ name: String) -> String {
   sharedRoot.appendingPathComponent("petab-benchmarks/\(name)/\(name).yaml").path

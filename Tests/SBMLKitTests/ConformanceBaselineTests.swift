@@ -2,9 +2,9 @@ import Foundation
 import SBMLDocument
 import SBMLKit
 import SBMLTestSuite
+import TestSupport
 import Testing
 
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// The shared SBML Test Suite and BioModels cases: the pass count must not fall below the
 /// committed baseline (Tests/SBMLKitTests/conformance-baseline.txt).

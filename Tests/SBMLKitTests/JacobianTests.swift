@@ -3,6 +3,7 @@ import ODEKit
 import SBMLDocument
 import SBMLKit
 import SBMLTestSuite
+import TestSupport
 import Testing
 
 /// The compiled Jacobian (symbolic differentiation of the model's program) against

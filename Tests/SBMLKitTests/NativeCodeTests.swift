@@ -2,6 +2,7 @@ import Foundation
 import ODEKit
 import SBMLDocument
 import SBMLKit
+import TestSupport
 import Testing
 
 /// Machine code from the system C compiler against the interpreter: the same bits for

@@ -8,6 +8,7 @@ import CARTSimCore
 import DoseFinding
 import Estimation
 import Foundation
+import SBMLDocument
 import SBMLKit
 
 /// The fuzz targets by name, each a reader fed the input bytes.

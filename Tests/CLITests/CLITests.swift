@@ -1,33 +1,12 @@
 import CARTSimCore
+import DoseFinding
 import Foundation
+import TestSupport
 import Testing
 
 /// The `cartsim` executable, run as a user would: help, exit codes and messages.
 struct CLITests {
-  /// The binary built next to the test bundle.
-  static var binary: URL {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    if dir.lastPathComponent == "MacOS" { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
-    return dir.appendingPathComponent("cartsim")
-  }
-
-  func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-    let bin = Self.binary
-    guard FileManager.default.isExecutableFile(atPath: bin.path) else {
-      throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "cartsim not built at \(bin.path)"])
-    }
-    let p = Process()
-    p.executableURL = bin
-    p.arguments = args
-    p.currentDirectoryURL = packageRoot
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-  }
+  func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) { try cartsim(args) }
 
   @Test func help() throws {
     let r = try run(["--help"])
@@ -159,5 +138,21 @@ struct CLITests {
     let bad = try run(["design", "oc", "--design", "crm", "--target", "0.25", "--p-true", "0.05,0.12", "--skeleton", "0.1,0.2",
                        "--start-sequence", "2,1"])
     #expect(bad.status == 2 && bad.err.contains("command line: --start-sequence: must not decrease"), "\(bad.err)")
+  }
+
+  /// `cartsim population`: exit status 2 and the file or option named.
+  @Test func populationRefusals() throws {
+    let dir = try temporaryDirectory()
+    let file = packageRoot.appendingPathComponent("Examples/fit/model_cartmath.xml").path
+    let base = ["population", "--duration", "1", "--steps", "2", "--out", dir + "/out"]
+    let missing = try run(base + ["--sbml", dir + "/missing.xml", "--n", "2", "--omega", "0.1"])
+    #expect(missing.status == 2 && missing.err.contains("missing.xml"))
+    let n = try run(base + ["--sbml", file, "--n", "0", "--omega", "0.1"])
+    #expect(n.status == 2 && n.err.contains("--n"))
+    let omega = try run(base + ["--sbml", file, "--n", "2", "--omega=-0.1"])
+    #expect(omega.status == 2 && omega.err.contains("--omega"))
+    let good = try run(base + ["--sbml", file, "--n", "3", "--omega", "0.1", "--threads", "1"])
+    #expect(good.status == 0, "\(good.err)")
+    #expect(good.err.contains("patients/s on 1 thread,"))
   }
 }
