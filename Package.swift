@@ -6,6 +6,10 @@ import PackageDescription
 /// simulation, never shared), so the dynamic exclusivity checks are turned off in release builds.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
+/// Every target of ours: existential types spelled `any`, and a file sees only the members of
+/// the modules it imports itself.
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
   name: "CARTSim",
   platforms: [.macOS(.v15)],
@@ -33,35 +37,35 @@ let package = Package(
     .target(
       name: "ODEKit",
       dependencies: [.product(name: "RealModule", package: "swift-numerics")],
-      swiftSettings: hotPath),
+      swiftSettings: hotPath + strict),
     // Model library: the executable models (HEROS, CARTmath), dosing, observables.
     .target(
       name: "CARTModels",
       dependencies: ["ODEKit", "SBMLDocument", .product(name: "RealModule", package: "swift-numerics")],
-      swiftSettings: hotPath),
+      swiftSettings: hotPath + strict),
     // Work over threads with results independent of the thread count; the one lock wrapper.
-    .target(name: "Parallel"),
+    .target(name: "Parallel", swiftSettings: strict),
     // RFC 4180 CSV/TSV reading and writing for every table the package reads or writes (no Foundation).
-    .target(name: "CSVKit"),
+    .target(name: "CSVKit", swiftSettings: strict),
     // Statistics: counter-based random streams, distributions, survival analysis.
     .target(
       name: "StatKit",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")], swiftSettings: strict),
     // Phase I dose finding: 3+3, BOIN, CRM, mTPI-2, simulated and exact operating characteristics.
     .target(
       name: "DoseFinding",
-      dependencies: ["StatKit", "CSVKit", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["StatKit", "CSVKit", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: strict),
     // SBML documents: XML, reading Level 2/3 (MathML to expressions), writing, flattening `comp`.
-    .target(name: "SBMLDocument"),
+    .target(name: "SBMLDocument", swiftSettings: strict),
     // SBML simulation: math compiled to register programs (or native code), the ODE system, populations.
-    .target(name: "SBMLKit", dependencies: ["SBMLDocument", "ODEKit", "Parallel"], swiftSettings: hotPath),
+    .target(name: "SBMLKit", dependencies: ["SBMLDocument", "ODEKit", "Parallel"], swiftSettings: hotPath + strict),
     // The SBML Test Suite runner, for `cartsim sbml test` and the tests (not a product).
-    .target(name: "SBMLTestSuite", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "Parallel"]),
+    .target(name: "SBMLTestSuite", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "Parallel"], swiftSettings: strict),
     // Parameter estimation: PEtab problems, objective with forward sensitivities, optimisers,
     // multi-start fitting and profile likelihoods.
-    .target(name: "Estimation", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit"], swiftSettings: hotPath),
+    .target(name: "Estimation", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit"], swiftSettings: hotPath + strict),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "Parallel", "CSVKit"]),
+    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "Parallel", "CSVKit"], swiftSettings: strict),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
       name: "CARTSimServer",
@@ -69,35 +73,35 @@ let package = Package(
         "CARTSimCore", "CARTModels", "DoseFinding", "Parallel",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "GRDB", package: "GRDB.swift"),
-      ]),
+      ], swiftSettings: strict),
     // Thin command line front end.
     .executableTarget(
       name: "cartsim",
       dependencies: [
         "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel", "CSVKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]),
+      ], swiftSettings: strict),
     // MARK: Tests
     // What the test targets share (package root, ../shared, temporary folders, the cartsim runner).
-    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
     // The cartsim executable run as a user runs it.
-    .testTarget(name: "CLITests", dependencies: ["CARTSimCore", "DoseFinding", "TestSupport"]),
-    .testTarget(name: "ODEKitTests", dependencies: ["TestSupport", "ODEKit", "StatKit"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CARTModelsTests", dependencies: ["TestSupport", "CARTModels", "ODEKit", "SBMLDocument"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "CARTSimCoreTests", dependencies: ["TestSupport", "CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding"]),
-    .testTarget(name: "SBMLKitTests", dependencies: ["TestSupport", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"]),
-    .testTarget(name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit"]),
+    .testTarget(name: "CLITests", dependencies: ["CARTSimCore", "DoseFinding", "TestSupport"], swiftSettings: strict),
+    .testTarget(name: "ODEKitTests", dependencies: ["TestSupport", "ODEKit", "StatKit"], resources: [.copy("Fixtures")], swiftSettings: strict),
+    .testTarget(name: "CARTModelsTests", dependencies: ["TestSupport", "CARTModels", "ODEKit", "SBMLDocument"], resources: [.copy("Fixtures")], swiftSettings: strict),
+    .testTarget(name: "CARTSimCoreTests", dependencies: ["TestSupport", "CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding"], swiftSettings: strict),
+    .testTarget(name: "SBMLKitTests", dependencies: ["TestSupport", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"], swiftSettings: strict),
+    .testTarget(name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit"], swiftSettings: strict),
     .testTarget(
       name: "DoseFindingTests",
-      dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")]),
+      dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: strict),
     .testTarget(
       name: "CARTSimServerTests",
       dependencies: [
         "TestSupport", "CARTSimServer", "CARTSimCore", "CARTModels", "DoseFinding",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
-      ]),
-    .testTarget(name: "CSVKitTests", dependencies: ["CSVKit"]),
-    .testTarget(name: "StatKitTests", dependencies: ["TestSupport", "StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")]),
+      ], swiftSettings: strict),
+    .testTarget(name: "CSVKitTests", dependencies: ["CSVKit"], swiftSettings: strict),
+    .testTarget(name: "StatKitTests", dependencies: ["TestSupport", "StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")], swiftSettings: strict),
   ]
 )
