@@ -4,6 +4,7 @@ import CARTSimCore
 import CSVKit
 import Foundation
 import ODEKit
+import SBMLKit
 
 @main
 struct CARTSimCommand: AsyncParsableCommand {

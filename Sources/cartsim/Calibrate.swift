@@ -3,6 +3,7 @@ import CARTSimCore
 import CARTSimServer
 import Foundation
 import Parallel
+import StatKit
 
 /// `--shard I/N` (0-based), or the whole run without it.
 func parseShardOption(_ shard: String?) throws -> (Int, Int) {

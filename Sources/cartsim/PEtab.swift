@@ -1,6 +1,7 @@
 import ArgumentParser
 import Estimation
 import Foundation
+import ODEKit
 
 struct PEtabCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import CARTSimCore
 import Foundation
 import ODEKit
+import SBMLKit
 
 struct Population: ParsableCommand {
   static let configuration = CommandConfiguration(

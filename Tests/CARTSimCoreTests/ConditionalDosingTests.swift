@@ -1,5 +1,6 @@
 import CARTModels
 import Foundation
+import ODEKit
 import TestSupport
 import Testing
 @testable import CARTSimCore

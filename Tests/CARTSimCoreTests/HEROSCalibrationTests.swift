@@ -1,5 +1,7 @@
+import CARTModels
 import CARTSimCore
 import Foundation
+import ODEKit
 import TestSupport
 import Testing
 

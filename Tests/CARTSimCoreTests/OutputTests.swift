@@ -1,5 +1,6 @@
 import CARTSimCore
 import Foundation
+import ODEKit
 import TestSupport
 import Testing
 

@@ -1,3 +1,4 @@
+import CARTModels
 import CARTSimCore
 import Foundation
 import TestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import ODEKit
 import TestSupport
 import Testing
 @testable import Estimation

@@ -1,3 +1,4 @@
+import CARTModels
 import DoseFinding
 import Foundation
 import StatKit

@@ -1,4 +1,5 @@
 import Foundation
+import SBMLKit
 
 extension PEtabObjective {
   /// An observable of one simulation on a fine time grid, with its data.

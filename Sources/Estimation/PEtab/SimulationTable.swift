@@ -1,5 +1,6 @@
 import CSVKit
 import Foundation
+import ODEKit
 
 extension PEtabProblem {
   /// The PEtab simulation table: the measurement table with `measurement` replaced by

@@ -44,7 +44,7 @@ public struct Program: Sendable {
 
   /// Executes the program on `v` (the value array, including temporaries).
   @inlinable
-  public func run(_ v: UnsafeMutablePointer<Double>, delay: DelayEvaluator? = nil) {
+  public func run(_ v: UnsafeMutablePointer<Double>, delay: (any DelayEvaluator)? = nil) {
     instructions.withUnsafeBufferPointer { ins in
       for i in ins {
         let x = v[Int(truncatingIfNeeded: i.a)]
