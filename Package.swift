@@ -63,9 +63,14 @@ let package = Package(
     .target(name: "SBMLTestSuite", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "Parallel"], swiftSettings: strict),
     // Parameter estimation: PEtab problems, objective with forward sensitivities, optimisers,
     // multi-start fitting and profile likelihoods.
-    .target(name: "Estimation", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit"], swiftSettings: hotPath + strict),
+    .target(
+      name: "Estimation", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit"],
+      swiftSettings: hotPath + strict),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
-    .target(name: "CARTSimCore", dependencies: ["CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "Parallel", "CSVKit"], swiftSettings: strict),
+    .target(
+      name: "CARTSimCore",
+      dependencies: ["CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "Parallel", "CSVKit"],
+      swiftSettings: strict),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
       name: "CARTSimServer",
@@ -78,7 +83,8 @@ let package = Package(
     .executableTarget(
       name: "cartsim",
       dependencies: [
-        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "DoseFinding", "StatKit", "CARTSimServer", "Estimation", "Parallel", "CSVKit",
+        "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "DoseFinding", "StatKit", "CARTSimServer",
+        "Estimation", "Parallel", "CSVKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], swiftSettings: strict),
     // MARK: Tests
@@ -86,14 +92,24 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
     // The cartsim executable run as a user runs it.
     .testTarget(name: "CLITests", dependencies: ["CARTSimCore", "DoseFinding", "TestSupport"], swiftSettings: strict),
-    .testTarget(name: "ODEKitTests", dependencies: ["TestSupport", "ODEKit", "StatKit"], resources: [.copy("Fixtures")], swiftSettings: strict),
-    .testTarget(name: "CARTModelsTests", dependencies: ["TestSupport", "CARTModels", "ODEKit", "SBMLDocument"], resources: [.copy("Fixtures")], swiftSettings: strict),
-    .testTarget(name: "CARTSimCoreTests", dependencies: ["TestSupport", "CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding"], swiftSettings: strict),
-    .testTarget(name: "SBMLKitTests", dependencies: ["TestSupport", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"], exclude: ["conformance-baseline.txt", "biomodels-reasons.md"], swiftSettings: strict),
-    .testTarget(name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit"], swiftSettings: strict),
+    .testTarget(
+      name: "ODEKitTests", dependencies: ["TestSupport", "ODEKit", "StatKit"], resources: [.copy("Fixtures")], swiftSettings: strict),
+    .testTarget(
+      name: "CARTModelsTests", dependencies: ["TestSupport", "CARTModels", "ODEKit", "SBMLDocument"], resources: [.copy("Fixtures")],
+      swiftSettings: strict),
+    .testTarget(
+      name: "CARTSimCoreTests",
+      dependencies: ["TestSupport", "CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "SBMLKitTests", dependencies: ["TestSupport", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"],
+      exclude: ["conformance-baseline.txt", "biomodels-reasons.md"], swiftSettings: strict),
+    .testTarget(
+      name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit"], swiftSettings: strict),
     .testTarget(
       name: "DoseFindingTests",
-      dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: strict),
+      dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")],
+      swiftSettings: strict),
     .testTarget(
       name: "CARTSimServerTests",
       dependencies: [
@@ -102,6 +118,8 @@ let package = Package(
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ], swiftSettings: strict),
     .testTarget(name: "CSVKitTests", dependencies: ["CSVKit"], swiftSettings: strict),
-    .testTarget(name: "StatKitTests", dependencies: ["TestSupport", "StatKit", .product(name: "RealModule", package: "swift-numerics")], resources: [.copy("Fixtures")], swiftSettings: strict),
+    .testTarget(
+      name: "StatKitTests", dependencies: ["TestSupport", "StatKit", .product(name: "RealModule", package: "swift-numerics")],
+      resources: [.copy("Fixtures")], swiftSettings: strict),
   ]
 )

@@ -13,8 +13,10 @@ public struct Patient: Sendable, Equatable, Codable {
   /// HER2 antigen level relative to a typical HER2-positive sarcoma (1 = typical).
   public var her2Level: Double
 
-  public init(ageYears: Double = 14, weightKg: Double = 50, heightCm: Double = 160,
-              baselineSLDmm: Double = 80, her2Level: Double = 1) {
+  public init(
+    ageYears: Double = 14, weightKg: Double = 50, heightCm: Double = 160,
+    baselineSLDmm: Double = 80, her2Level: Double = 1
+  ) {
     self.ageYears = ageYears
     self.weightKg = weightKg
     self.heightCm = heightCm
@@ -50,8 +52,10 @@ public struct CARTInfusion: Sendable, Equatable, Codable {
   /// Whether a lymphodepletion course precedes this infusion.
   public var lymphodepleted: Bool
 
-  public init(day: Double, dose: Double, basis: DoseBasis, carPositiveFraction: Double = 0.674,
-              memoryFraction: Double = 0.3, lymphodepleted: Bool = false) {
+  public init(
+    day: Double, dose: Double, basis: DoseBasis, carPositiveFraction: Double = 0.674,
+    memoryFraction: Double = 0.3, lymphodepleted: Bool = false
+  ) {
     self.day = day
     self.dose = dose
     self.basis = basis
@@ -131,8 +135,10 @@ public struct CheckpointDosing: Sendable, Equatable, Codable {
   /// Infusion duration, days.
   public var infusionDays: Double
 
-  public init(drug: String = "pembrolizumab", dose: Double, perKg: Bool, maxDoseMg: Double = .infinity,
-              startDay: Double, everyDays: Double, count: Int, infusionDays: Double = 0.5 / 24) {
+  public init(
+    drug: String = "pembrolizumab", dose: Double, perKg: Bool, maxDoseMg: Double = .infinity,
+    startDay: Double, everyDays: Double, count: Int, infusionDays: Double = 0.5 / 24
+  ) {
     self.drug = drug
     self.dose = dose
     self.perKg = perKg
@@ -207,8 +213,10 @@ public struct Regimen: Sendable, Equatable {
   /// Conditions on giving infusions (none: every planned infusion is given).
   public var rules: [DosingRule]
 
-  public init(infusions: [CARTInfusion], lymphodepletion: Lymphodepletion? = nil,
-              checkpoint: CheckpointDosing? = nil, chemotherapy: [ChemoDose] = [], rules: [DosingRule] = []) {
+  public init(
+    infusions: [CARTInfusion], lymphodepletion: Lymphodepletion? = nil,
+    checkpoint: CheckpointDosing? = nil, chemotherapy: [ChemoDose] = [], rules: [DosingRule] = []
+  ) {
     self.infusions = infusions
     self.lymphodepletion = lymphodepletion
     self.checkpoint = checkpoint

@@ -31,8 +31,10 @@ public enum Limits {
   public static let seriesNames = 64
 
   /// `value` when it lies in `range`; otherwise an ``InputError`` naming `field` in `file`.
-  public static func check<T: Comparable>(_ value: T, in range: ClosedRange<T>, field: String,
-                                          file: String = "<command line>") throws -> T {
+  public static func check<T: Comparable>(
+    _ value: T, in range: ClosedRange<T>, field: String,
+    file: String = "<command line>"
+  ) throws -> T {
     guard range.contains(value) else {
       throw InputError(file: file, path: field, message: "must be \(range.lowerBound)…\(range.upperBound), found \(value)")
     }
@@ -51,7 +53,8 @@ public enum Limits {
   /// values beyond `Int`; otherwise nil.
   public static func count(_ x: Double, in range: ClosedRange<Int>) -> Int? {
     guard x.isFinite, x == x.rounded(), x >= Double(range.lowerBound), x <= Double(range.upperBound),
-          x < 9.0e18 else { return nil }
+      x < 9.0e18
+    else { return nil }
     return Int(x)
   }
 
@@ -60,8 +63,9 @@ public enum Limits {
   public static func outputIntervals(span: Double, step: Double, field: String, file: String) throws -> Int {
     let n = (span / step).rounded(.down)
     guard n.isFinite, n >= 0, n + 1 <= Double(outputPoints) else {
-      throw InputError(file: file, path: field,
-                       message: "gives \(n.isFinite ? fmt(n + 1) : "unboundedly many") output points; at most \(outputPoints)")
+      throw InputError(
+        file: file, path: field,
+        message: "gives \(n.isFinite ? fmt(n + 1) : "unboundedly many") output points; at most \(outputPoints)")
     }
     return Int(n)
   }

@@ -73,10 +73,12 @@ public enum Simulator {
         throw InputError(file: file, path: "parameters.\(name)", message: "\(error)")
       }
     }
-    let mp = model.makeProblem(patient: scenario.patient, regimen: scenario.regimen, start: scenario.startDay,
-                               end: scenario.horizonDays)
-    let options = SolverOptions(rtol: scenario.rtol, atol: mp.absoluteTolerances, saveAt: scenario.outputTimes,
-                                maxSteps: scenario.maxSteps, nonNegative: mp.nonNegative)
+    let mp = model.makeProblem(
+      patient: scenario.patient, regimen: scenario.regimen, start: scenario.startDay,
+      end: scenario.horizonDays)
+    let options = SolverOptions(
+      rtol: scenario.rtol, atol: mp.absoluteTolerances, saveAt: scenario.outputTimes,
+      maxSteps: scenario.maxSteps, nonNegative: mp.nonNegative)
     return (model, mp.problem, options, method ?? scenario.method)
   }
 

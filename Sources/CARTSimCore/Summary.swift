@@ -48,17 +48,27 @@ public struct Summary: Sendable {
     if let car = r.series("car_t_blood") {
       var cmax = -1.0, tmax = 0.0, auc = 0.0
       for i in t.indices where t[i] >= firstInfusion && t[i] <= firstInfusion + 28 {
-        if car[i] > cmax { cmax = car[i]; tmax = t[i] - firstInfusion }
+        if car[i] > cmax {
+          cmax = car[i]
+          tmax = t[i] - firstInfusion
+        }
         if i + 1 < t.count && t[i + 1] <= firstInfusion + 28 { auc += 0.5 * (car[i] + car[i + 1]) * (t[i + 1] - t[i]) }
       }
-      if cmax >= 0 { carTCmax = cmax; carTTmax = tmax; carTAUC028 = auc }
+      if cmax >= 0 {
+        carTCmax = cmax
+        carTTmax = tmax
+        carTAUC028 = auc
+      }
       let days = r.scenario.regimen.infusions.map(\.day)
       for (k, d) in days.enumerated() {
         let end = k + 1 < days.count ? days[k + 1] : t.last!
         guard let i0 = t.firstIndex(where: { $0 >= d }) else { continue }
         let start = car[i0]
         var peak = -1.0, peakDay = d
-        for i in i0..<t.count where t[i] < end && car[i] > peak { peak = car[i]; peakDay = t[i] }
+        for i in i0..<t.count where t[i] < end && car[i] > peak {
+          peak = car[i]
+          peakDay = t[i]
+        }
         if peak >= 0 { infusionPeaks.append((d, peak, peakDay, start > 0 ? peak / start : 0)) }
       }
     }
@@ -68,8 +78,7 @@ public struct Summary: Sendable {
       for i in 0..<(t.count - 1) where t[i] >= firstInfusion {
         let a = copies[i] - lod, b = copies[i + 1] - lod, dt = t[i + 1] - t[i]
         cmax = max(cmax, copies[i])
-        if a >= 0 && b >= 0 { total += dt }
-        else if a >= 0 || b >= 0 { total += dt * max(a, b) / abs(a - b) }
+        if a >= 0 && b >= 0 { total += dt } else if a >= 0 || b >= 0 { total += dt * max(a, b) / abs(a - b) }
       }
       persistenceDays = total
       carTCmaxCopies = max(cmax, copies.last!)

@@ -97,7 +97,10 @@ public final class CARTSimServer: Sendable {
 public func runServer(config: ServerConfig) async throws {
   let server = try await CARTSimServer(config: config)
   let app = server.makeApplication()
-  FileHandle.standardError.write(Data("cartsim serve: http://\(config.host):\(config.port)/ (data \(config.dataDir)\(config.token == nil ? "" : ", bearer token required"))\n".utf8))
+  FileHandle.standardError.write(
+    Data(
+      "cartsim serve: http://\(config.host):\(config.port)/ (data \(config.dataDir)\(config.token == nil ? "" : ", bearer token required"))\n"
+        .utf8))
   try await app.runService()
   FileHandle.standardError.write(Data("cartsim serve: shutting down; checkpointing running trials\n".utf8))
   await server.shutdown()

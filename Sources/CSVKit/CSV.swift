@@ -35,8 +35,10 @@ public enum CSV {
   ///   - skip: records to pass over as if they were empty lines, e.g. lines of white space
   ///     only, for readers that always allowed them; the header is the first record kept.
   /// - Throws: ``CSVError``.
-  public static func parse(_ text: String, delimiter: Character = ",", source: String, maxFields: Int = CSV.fieldLimit,
-                           maxRows: Int = .max, skip: ([String]) -> Bool = { _ in false }) throws -> CSVTable {
+  public static func parse(
+    _ text: String, delimiter: Character = ",", source: String, maxFields: Int = CSV.fieldLimit,
+    maxRows: Int = .max, skip: ([String]) -> Bool = { _ in false }
+  ) throws -> CSVTable {
     var reader = CSVReader(delimiter: delimiter, source: source, maxFields: maxFields)
     var table = CSVTable()
     func add(_ record: CSVRecord) throws {

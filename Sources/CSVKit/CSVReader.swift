@@ -165,8 +165,9 @@ public struct CSVReader: Sendable {
       } else if b == CSV.lf || b == CSV.cr {
         try lineBreak(b, body)
       } else if b == CSV.quote {
-        throw CSVError(source: source, line: line, column: fields.count + 1,
-                       "a quote inside an unquoted field (enclose the whole field in quotes and double the quote)")
+        throw CSVError(
+          source: source, line: line, column: fields.count + 1,
+          "a quote inside an unquoted field (enclose the whole field in quotes and double the quote)")
       } else {
         field.append(b)
       }

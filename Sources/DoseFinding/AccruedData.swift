@@ -48,14 +48,19 @@ public struct AccruedData: Sendable {
         return v
       }
       let d = try int(di, "dose"), p = try int(ni, "patients"), t = try int(yi, "dlts")
-      guard (1...doses).contains(d) else { throw DoseFindingInputError(source: source, field: "line \(line): dose", "\(d) is not between 1 and \(doses)") }
+      guard (1...doses).contains(d) else {
+        throw DoseFindingInputError(source: source, field: "line \(line): dose", "\(d) is not between 1 and \(doses)")
+      }
       guard (0...Self.maxPatients).contains(p) else {
         throw DoseFindingInputError(source: source, field: "line \(line): patients", "\(p) is not between 0 and \(Self.maxPatients)")
       }
-      guard t >= 0 && t <= p else { throw DoseFindingInputError(source: source, field: "line \(line): dlts", "\(t) is not between 0 and patients (\(p))") }
+      guard t >= 0 && t <= p else {
+        throw DoseFindingInputError(source: source, field: "line \(line): dlts", "\(t) is not between 0 and patients (\(p))")
+      }
       total += p
       guard total <= Self.maxPatients else {
-        throw DoseFindingInputError(source: source, field: "line \(line): patients", "the rows count more than \(Self.maxPatients) patients")
+        throw DoseFindingInputError(
+          source: source, field: "line \(line): patients", "the rows count more than \(Self.maxPatients) patients")
       }
       if !seen.insert(d).inserted { repeated = true }
       n[d - 1] += p

@@ -90,7 +90,10 @@ public struct BOIN: DoseFindingDesign {
     let d = s.current, n = s.patients[d]
     if let x = bounds(n).x, s.dlts[d] >= x {
       s.excludedFrom = min(s.excludedFrom, d)
-      if d == 0 { s.stoppedForSafety = true; return false }
+      if d == 0 {
+        s.stoppedForSafety = true
+        return false
+      }
     }
     let next = move(s)
     if let stopN = config.nEarlyStop, n >= stopN, next == d { return false }
@@ -132,7 +135,10 @@ public struct BOIN: DoseFindingDesign {
     var best = 0, bestDist = Double.infinity
     for k in phat.indices {
       let dist = abs(phat[k] + Double(k + 1) * 1e-10 - target)
-      if dist < bestDist { best = k; bestDist = dist }
+      if dist < bestDist {
+        best = k
+        bestDist = dist
+      }
     }
     return (admissible[best], iso)
   }
@@ -146,20 +152,27 @@ public struct BOIN: DoseFindingDesign {
     s.current = current
     // Doses eliminated by the data so far (n ≥ 3 and Pr(p > φ) > cutoff, and all above).
     for i in patients.indices where i <= current {
-      if let x = bounds(patients[i]).x, dlts[i] >= x { s.excludedFrom = i; break }
+      if let x = bounds(patients[i]).x, dlts[i] >= x {
+        s.excludedFrom = i
+        break
+      }
     }
     let n = patients[current], b = bounds(n)
     let prOver = patients.indices.map { DoseFindingMath.probAbove(target, dlts: dlts[$0], patients: patients[$0]) }
     let sel = Self.selectMTD(target: target, patients: patients, dlts: dlts, cutoff: boundaries.cutoff)
     let estimates = [("isotonic", sel.isotonic), ("pr_over_target", prOver)]
-    let scalars = [("lambda_e", boundaries.lambdaE), ("lambda_d", boundaries.lambdaD),
-                   ("escalate_if_dlts_le", Double(b.e)), ("deescalate_if_dlts_ge", Double(b.d)),
-                   ("eliminate_if_dlts_ge", b.x.map(Double.init) ?? .nan)]
+    let scalars = [
+      ("lambda_e", boundaries.lambdaE), ("lambda_d", boundaries.lambdaD),
+      ("escalate_if_dlts_le", Double(b.e)), ("deescalate_if_dlts_ge", Double(b.d)),
+      ("eliminate_if_dlts_ge", b.x.map(Double.init) ?? .nan),
+    ]
     var t = s
     let going = decide(&t, cohortSize: 0, cohortDLTs: 0)
     if !going {
       let mtd = t.stoppedForSafety ? nil : sel.mtd
-      let why = t.stoppedForSafety ? "the lowest dose is eliminated (Pr(p > target) > \(boundaries.cutoff)): stop, no MTD"
+      let why =
+        t.stoppedForSafety
+        ? "the lowest dose is eliminated (Pr(p > target) > \(boundaries.cutoff)): stop, no MTD"
         : "\(n) patients at the current dose (n.earlystop) and the decision is to stay: stop and select the MTD"
       return Recommendation(decision: .stop, nextDose: nil, selectedMTD: mtd, reason: why, estimates: estimates, scalars: scalars)
     }

@@ -65,10 +65,11 @@ public struct CRM: DoseFindingDesign {
 
   /// - Throws: ``DoseFindingInputError`` for a skeleton of the wrong length, not increasing or not
   ///   in (0, 1), or a logistic intercept too small for it.
-  public init(config: TrialConfig, target: Double, skeleton: [Double], model: CRMModel = .empiric,
-              intercept: Double = 3, priorSD: Double = 1.34.squareRoot(), startUp: Bool = false,
-              startSequence: [Int]? = nil, safetyThreshold: Double = 0.9) throws
-  {
+  public init(
+    config: TrialConfig, target: Double, skeleton: [Double], model: CRMModel = .empiric,
+    intercept: Double = 3, priorSD: Double = 1.34.squareRoot(), startUp: Bool = false,
+    startSequence: [Int]? = nil, safetyThreshold: Double = 0.9
+  ) throws {
     try DoseFindingMath.checkTarget(target)
     guard skeleton.count == config.doseCount else {
       throw DoseFindingInputError(field: "skeleton", "has \(skeleton.count) values for \(config.doseCount) doses")
@@ -204,7 +205,9 @@ public struct CRM: DoseFindingDesign {
     for k in z.indices {
       let f = w[k] * Double.exp(lp[k] - top)
       let b = priorSD * z[k]
-      mass += f; m1 += f * b; m2 += f * b * b
+      mass += f
+      m1 += f * b
+      m2 += f * b * b
       if z[k] < zc { left += f }
     }
     let mean = m1 / mass
@@ -234,7 +237,9 @@ public struct CRM: DoseFindingDesign {
   /// dfcrm's recommendation: the dose whose plug-in estimate is closest to the target.
   public func closest(beta: Double) -> Int {
     var best = 0
-    for i in skeleton.indices.dropFirst() where abs(toxicity(i, beta: beta) - target) < abs(toxicity(best, beta: beta) - target) { best = i }
+    for i in skeleton.indices.dropFirst() where abs(toxicity(i, beta: beta) - target) < abs(toxicity(best, beta: beta) - target) {
+      best = i
+    }
     return best
   }
 
@@ -263,7 +268,10 @@ public struct CRM: DoseFindingDesign {
     } else {
       s.phase = 1
       let post = cachedPosterior(s)
-      if post.prLowestOverTarget > safetyThreshold { s.stoppedForSafety = true; return false }
+      if post.prLowestOverTarget > safetyThreshold {
+        s.stoppedForSafety = true
+        return false
+      }
       next = closest(beta: post.betaMean)
       let toxic = cohortSize > 0 && Double(cohortDLTs) / Double(cohortSize) >= target
       next = min(next, toxic ? d : d + 1)
@@ -290,16 +298,20 @@ public struct CRM: DoseFindingDesign {
     let full = posteriorToxicity(patients: patients, dlts: dlts)
     let ptox = skeleton.indices.map { toxicity($0, beta: post.betaMean) }
     let estimates = [("ptox", ptox), ("posterior_mean_tox", full.mean), ("pr_over_target", full.prOverTarget)]
-    let scalars = [("beta_mean", post.betaMean), ("beta_variance", post.betaVariance),
-                   ("pr_lowest_over_target", post.prLowestOverTarget)]
+    let scalars = [
+      ("beta_mean", post.betaMean), ("beta_variance", post.betaVariance),
+      ("pr_lowest_over_target", post.prLowestOverTarget),
+    ]
     let going = decide(&s, cohortSize: lastCohort?.size ?? 0, cohortDLTs: lastCohort?.dlts ?? 0)
     let mtd = closest(beta: post.betaMean)
     if !going {
-      let why = s.stoppedForSafety
+      let why =
+        s.stoppedForSafety
         ? "Pr(p1 > target | data) = \(post.prLowestOverTarget) > \(safetyThreshold): stop, no MTD"
         : "the next dose already has \(config.nEarlyStop ?? 0) patients: stop and select the MTD"
-      return Recommendation(decision: .stop, nextDose: nil, selectedMTD: s.stoppedForSafety ? nil : mtd,
-                            reason: why, estimates: estimates, scalars: scalars)
+      return Recommendation(
+        decision: .stop, nextDose: nil, selectedMTD: s.stoppedForSafety ? nil : mtd,
+        reason: why, estimates: estimates, scalars: scalars)
     }
     let decision: DoseDecision = s.current > current ? .escalate : s.current < current ? .deescalate : .stay
     var why = "estimated MTD (plug-in p closest to target) is dose \(mtd + 1)"

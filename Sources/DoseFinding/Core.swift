@@ -42,8 +42,12 @@ public struct TrialConfig: Hashable, Sendable {
   /// Validated settings.
   /// - Throws: ``DoseFindingInputError`` naming the offending option.
   public init(doseCount: Int, cohortSize: Int, maxPatients: Int, startDose: Int = 0, nEarlyStop: Int? = nil) throws {
-    guard (1...Self.maxDoses).contains(doseCount) else { throw DoseFindingInputError(field: "p_true", "needs 1…\(Self.maxDoses) doses (got \(doseCount))") }
-    guard (1...Self.maxPatientsLimit).contains(cohortSize) else { throw DoseFindingInputError(field: "cohort_size", "must be 1…\(Self.maxPatientsLimit) (got \(cohortSize))") }
+    guard (1...Self.maxDoses).contains(doseCount) else {
+      throw DoseFindingInputError(field: "p_true", "needs 1…\(Self.maxDoses) doses (got \(doseCount))")
+    }
+    guard (1...Self.maxPatientsLimit).contains(cohortSize) else {
+      throw DoseFindingInputError(field: "cohort_size", "must be 1…\(Self.maxPatientsLimit) (got \(cohortSize))")
+    }
     guard maxPatients >= 1 else { throw DoseFindingInputError(field: "cohorts", "the maximum sample size must be at least 1") }
     guard (0..<doseCount).contains(startDose) else {
       throw DoseFindingInputError(field: "start_dose", "must be between 1 and \(doseCount) (got \(startDose + 1))")
@@ -155,15 +159,18 @@ public enum DoseFindingMath {
   }
 
   /// Validates a probability vector (`field` names it in the error).
-  public static func checkProbabilities(_ p: [Double], field: String, source: String = "settings",
-                                        increasing: Bool = false) throws {
+  public static func checkProbabilities(
+    _ p: [Double], field: String, source: String = "settings",
+    increasing: Bool = false
+  ) throws {
     guard !p.isEmpty else { throw DoseFindingInputError(source: source, field: field, "is empty") }
     for (i, v) in p.enumerated() where !(v >= 0 && v <= 1) {
       throw DoseFindingInputError(source: source, field: field, "value \(i + 1) (\(v)) is not in [0, 1]")
     }
     if increasing {
       for i in p.indices.dropFirst() where !(p[i] > p[i - 1]) {
-        throw DoseFindingInputError(source: source, field: field, "must be strictly increasing (value \(i + 1) is \(p[i]) after \(p[i - 1]))")
+        throw DoseFindingInputError(
+          source: source, field: field, "must be strictly increasing (value \(i + 1) is \(p[i]) after \(p[i - 1]))")
       }
     }
   }

@@ -39,8 +39,9 @@ public enum AnyDesign: DoseFindingDesign {
   public static func make(_ name: String, doseCount: Int, options o: DesignOptions) throws -> AnyDesign {
     try DoseFindingMath.checkTarget(o.target)
     func config() throws -> TrialConfig {
-      try TrialConfig(doseCount: doseCount, cohortSize: o.cohortSize, maxPatients: o.maxPatients,
-                      startDose: o.startDose, nEarlyStop: o.nEarlyStop)
+      try TrialConfig(
+        doseCount: doseCount, cohortSize: o.cohortSize, maxPatients: o.maxPatients,
+        startDose: o.startDose, nEarlyStop: o.nEarlyStop)
     }
     switch name.lowercased() {
     case "3+3", "3p3", "threeplusthree":
@@ -49,8 +50,10 @@ public enum AnyDesign: DoseFindingDesign {
       return .boin(try BOIN(config: config(), target: o.target, pSafe: o.pSafe, pToxic: o.pToxic, cutoff: o.cutoff))
     case "crm":
       guard let sk = o.skeleton else { throw DoseFindingInputError(field: "skeleton", "is required for the CRM") }
-      return .crm(try CRM(config: config(), target: o.target, skeleton: sk, model: o.crmModel, intercept: o.intercept,
-                          priorSD: o.priorSD, startUp: o.startUp, startSequence: o.startSequence, safetyThreshold: o.crmSafety))
+      return .crm(
+        try CRM(
+          config: config(), target: o.target, skeleton: sk, model: o.crmModel, intercept: o.intercept,
+          priorSD: o.priorSD, startUp: o.startUp, startSequence: o.startSequence, safetyThreshold: o.crmSafety))
     case "mtpi2", "mtpi-2":
       return .mtpi2(try MTPI2(config: config(), target: o.target, epsilon1: o.epsilon1, epsilon2: o.epsilon2, exclusion: o.cutoff))
     default:

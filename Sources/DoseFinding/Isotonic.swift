@@ -8,7 +8,9 @@ public enum Isotonic {
     precondition(w.count == values.count && w.allSatisfy { $0 > 0 }, "pava needs one positive weight per value")
     var level: [Double] = [], weight: [Double] = [], size: [Int] = []
     for i in values.indices {
-      level.append(values[i]); weight.append(w[i]); size.append(1)
+      level.append(values[i])
+      weight.append(w[i])
+      size.append(1)
       while level.count > 1 && level[level.count - 2] > level[level.count - 1] {
         let wl = weight.removeLast(), l = level.removeLast(), s = size.removeLast()
         let k = level.count - 1

@@ -31,7 +31,9 @@ public struct MTPI2: DoseFindingDesign {
     try DoseFindingMath.checkTarget(target)
     // Intervals narrower than 0.001 would make the unit-probability-mass grid endless.
     guard epsilon1 >= 0.001 && target - epsilon1 >= 0 else { throw DoseFindingInputError(field: "epsilon1", "must be in [0.001, target]") }
-    guard epsilon2 >= 0.001 && target + epsilon2 <= 1 else { throw DoseFindingInputError(field: "epsilon2", "must be in [0.001, 1 − target]") }
+    guard epsilon2 >= 0.001 && target + epsilon2 <= 1 else {
+      throw DoseFindingInputError(field: "epsilon2", "must be in [0.001, 1 − target]")
+    }
     guard exclusion > 0 && exclusion < 1 else { throw DoseFindingInputError(field: "cutoff_eli", "must be in (0, 1)") }
     self.config = config
     self.target = target
@@ -73,7 +75,10 @@ public struct MTPI2: DoseFindingDesign {
     var next: Int
     if excluded(n, y) {
       s.excludedFrom = min(s.excludedFrom, d)
-      if d == 0 { s.stoppedForSafety = true; return false }
+      if d == 0 {
+        s.stoppedForSafety = true
+        return false
+      }
       next = d - 1
     } else {
       switch upmDecision(dlts: y, patients: n).decision {
@@ -117,7 +122,10 @@ public struct MTPI2: DoseFindingDesign {
     s.patients = patients
     s.dlts = dlts
     s.current = current
-    for i in patients.indices where i < current && excluded(patients[i], dlts[i]) { s.excludedFrom = i; break }
+    for i in patients.indices where i < current && excluded(patients[i], dlts[i]) {
+      s.excludedFrom = i
+      break
+    }
     let n = patients[current], y = dlts[current]
     let upm = upmDecision(dlts: y, patients: n)
     let prOver = patients.indices.map { DoseFindingMath.probAbove(target, dlts: dlts[$0], patients: patients[$0]) }
@@ -127,10 +135,13 @@ public struct MTPI2: DoseFindingDesign {
     var t = s
     let going = decide(&t, cohortSize: 0, cohortDLTs: 0)
     if !going {
-      let why = t.stoppedForSafety ? "the lowest dose is excluded (Pr(p > target) > \(exclusion)): stop, no MTD"
+      let why =
+        t.stoppedForSafety
+        ? "the lowest dose is excluded (Pr(p > target) > \(exclusion)): stop, no MTD"
         : "the next dose already has \(config.nEarlyStop ?? 0) patients: stop and select the MTD"
-      return Recommendation(decision: .stop, nextDose: nil, selectedMTD: t.stoppedForSafety ? nil : sel.mtd,
-                            reason: why, estimates: estimates, scalars: scalars)
+      return Recommendation(
+        decision: .stop, nextDose: nil, selectedMTD: t.stoppedForSafety ? nil : sel.mtd,
+        reason: why, estimates: estimates, scalars: scalars)
     }
     let decision: DoseDecision = t.current > current ? .escalate : t.current < current ? .deescalate : .stay
     var why = "\(y) DLT(s) in \(n): highest unit probability mass says \(upm.decision.rawValue)"

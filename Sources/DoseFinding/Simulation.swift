@@ -70,27 +70,45 @@ struct OCAccumulator {
     var total = 0, tox = 0, above = 0
     for d in o.patients.indices {
       let nd = Double(o.patients[d]), yd = Double(o.dlts[d])
-      n[d] += weight * nd; n2[d] += weight * nd * nd
-      y[d] += weight * yd; y2[d] += weight * yd * yd
-      total += o.patients[d]; tox += o.dlts[d]
+      n[d] += weight * nd
+      n2[d] += weight * nd * nd
+      y[d] += weight * yd
+      y2[d] += weight * yd * yd
+      total += o.patients[d]
+      tox += o.dlts[d]
       if d > trueMTD { above += o.patients[d] }
     }
-    tn += weight * Double(total); tn2 += weight * Double(total * total)
-    ty += weight * Double(tox); ty2 += weight * Double(tox * tox)
+    tn += weight * Double(total)
+    tn2 += weight * Double(total * total)
+    ty += weight * Double(tox)
+    ty2 += weight * Double(tox * tox)
     if 10 * above > 6 * total { over60 += weight }
     if 10 * above > 8 * total { over80 += weight }
     if let q = response {
       let e = zip(o.patients, q).reduce(0.0) { $0 + Double($1.0) * $1.1 }
-      r += weight * e; r2 += weight * e * e
+      r += weight * e
+      r2 += weight * e * e
     }
   }
 
   mutating func merge(_ o: OCAccumulator) {
-    w += o.w; stop += o.stop; over60 += o.over60; over80 += o.over80
+    w += o.w
+    stop += o.stop
+    over60 += o.over60
+    over80 += o.over80
     for d in sel.indices {
-      sel[d] += o.sel[d]; n[d] += o.n[d]; n2[d] += o.n2[d]; y[d] += o.y[d]; y2[d] += o.y2[d]
+      sel[d] += o.sel[d]
+      n[d] += o.n[d]
+      n2[d] += o.n2[d]
+      y[d] += o.y[d]
+      y2[d] += o.y2[d]
     }
-    tn += o.tn; tn2 += o.tn2; ty += o.ty; ty2 += o.ty2; r += o.r; r2 += o.r2
+    tn += o.tn
+    tn2 += o.tn2
+    ty += o.ty
+    ty2 += o.ty2
+    r += o.r
+    r2 += o.r2
   }
 
   func result(design: String, target: Double, pTrue: [Double], trials: Int, exact: Bool) -> OperatingCharacteristics {
@@ -185,4 +203,3 @@ public enum DoseFindingSimulation {
     return total.result(design: design.name, target: design.target, pTrue: pTrue, trials: trials, exact: false)
   }
 }
-

@@ -39,21 +39,33 @@ public struct ThreePlusThree: DoseFindingDesign {
     let d = s.current, n = s.patients[d], y = s.dlts[d], top = config.doseCount - 1
     if y >= 2 { return tooToxic(d, &s) }
     if s.phase == 1 {
-      if n >= 6 { s.chosen = d; return false }
+      if n >= 6 {
+        s.chosen = d
+        return false
+      }
       return true  // 3 more at d
     }
     if n == 3 && y == 1 { return true }  // expand to 6
     // 0/3 or ≤ 1/6: escalate, or select the highest dose.
-    if d == top { s.chosen = d; return false }
+    if d == top {
+      s.chosen = d
+      return false
+    }
     s.current = d + 1
     return true
   }
 
   private func tooToxic(_ d: Int, _ s: inout TrialState) -> Bool {
     s.excludedFrom = min(s.excludedFrom, d)
-    if d == 0 { s.stoppedForSafety = true; return false }
+    if d == 0 {
+      s.stoppedForSafety = true
+      return false
+    }
     let below = d - 1
-    if !deescalate || s.patients[below] >= 6 { s.chosen = below; return false }
+    if !deescalate || s.patients[below] >= 6 {
+      s.chosen = below
+      return false
+    }
     s.phase = 1
     s.current = below
     return true
@@ -74,14 +86,18 @@ public struct ThreePlusThree: DoseFindingDesign {
     let going = decide(&s, cohortSize: 0, cohortDLTs: 0)
     if !going {
       let mtd = selectMTD(s)
-      return Recommendation(decision: .stop, nextDose: nil, selectedMTD: mtd,
-                            reason: mtd.map { "3+3 finished: MTD is dose \($0 + 1)" } ?? "the lowest dose is too toxic: no MTD",
-                            estimates: [], scalars: [])
+      return Recommendation(
+        decision: .stop, nextDose: nil, selectedMTD: mtd,
+        reason: mtd.map { "3+3 finished: MTD is dose \($0 + 1)" } ?? "the lowest dose is too toxic: no MTD",
+        estimates: [], scalars: [])
     }
     let decision: DoseDecision = s.current > current ? .escalate : s.current < current ? .deescalate : .stay
-    let reason = decision == .stay ? "\(dlts[current])/\(patients[current]) DLTs: treat 3 more at this dose"
-      : decision == .escalate ? "\(dlts[current])/\(patients[current]) DLTs: escalate"
-      : "\(dlts[current])/\(patients[current]) DLTs: expand the dose below to 6 patients"
+    let reason =
+      decision == .stay
+      ? "\(dlts[current])/\(patients[current]) DLTs: treat 3 more at this dose"
+      : decision == .escalate
+        ? "\(dlts[current])/\(patients[current]) DLTs: escalate"
+        : "\(dlts[current])/\(patients[current]) DLTs: expand the dose below to 6 patients"
     return Recommendation(decision: decision, nextDose: s.current, selectedMTD: nil, reason: reason, estimates: [], scalars: [])
   }
 }

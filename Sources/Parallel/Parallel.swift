@@ -9,8 +9,10 @@ public enum Parallel {
   /// indices in order, and returns the results in index order. `progress(done, result)` is
   /// called after each result is stored (from the thread that computed it; `done` counts the
   /// results stored so far).
-  public static func map<T: Sendable>(_ count: Int, threads: Int, progress: (@Sendable (Int, T) -> Void)? = nil,
-                                      _ body: @Sendable (Int) -> T) -> [T] {
+  public static func map<T: Sendable>(
+    _ count: Int, threads: Int, progress: (@Sendable (Int, T) -> Void)? = nil,
+    _ body: @Sendable (Int) -> T
+  ) -> [T] {
     precondition(count >= 0 && threads >= 1, "Parallel.map: count \(count), threads \(threads)")
     let slots = Slots<T>(count)
     let next = IndexQueue()

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
-import Parallel
 import ODEKit
+import Parallel
 import SBMLDocument
 import SBMLKit
 
@@ -29,7 +29,12 @@ public struct ConformanceCase: Sendable {
     }
     public var passed: Bool { self == .pass }
     public var kind: String {
-      switch self { case .pass: "pass"; case .fail: "fail"; case .unsupported: "unsupported"; case .error: "error" }
+      switch self {
+      case .pass: "pass"
+      case .fail: "fail"
+      case .unsupported: "unsupported"
+      case .error: "error"
+      }
     }
   }
 
@@ -88,7 +93,7 @@ public struct ConformanceCase: Sendable {
       return .unsupported("FluxBalanceSteadyState (fbc)")
     }
     guard let files = try? fm.contentsOfDirectory(atPath: directory.path),
-          let sbml = files.filter({ $0.hasPrefix("\(id)-sbml") && $0.hasSuffix(".xml") }).sorted().last
+      let sbml = files.filter({ $0.hasPrefix("\(id)-sbml") && $0.hasSuffix(".xml") }).sorted().last
     else { return .error("no SBML file") }
     do {
       let s = try settings()
@@ -100,8 +105,9 @@ public struct ConformanceCase: Sendable {
       }
       for v in vars where compiled.slots[v.id] == nil { return .error("output variable '\(v.id)' is not in the model") }
       let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeLimit * 1e9)
-      let tc = system.simulate(start: s.start, duration: s.duration, steps: s.steps, variables: vars,
-                               method: method, interrupt: { DispatchTime.now().uptimeNanoseconds > deadline })
+      let tc = system.simulate(
+        start: s.start, duration: s.duration, steps: s.steps, variables: vars,
+        method: method, interrupt: { DispatchTime.now().uptimeNanoseconds > deadline })
       if tc.returnCode == .interrupted { return .fail(variable: "-", detail: "time limit \(Int(timeLimit)) s") }
       let results = try String(contentsOf: directory.appendingPathComponent("\(id)-results.csv"), encoding: .utf8)
       let lines = results.split(whereSeparator: \.isNewline).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }

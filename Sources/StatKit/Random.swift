@@ -19,7 +19,10 @@ public struct Philox4x32: Sendable {
     var (x0, x1, x2, x3) = (c0, c1, c2, c3)
     var (a, b) = (k0, k1)
     for round in 0..<10 {
-      if round > 0 { a &+= w0; b &+= w1 }
+      if round > 0 {
+        a &+= w0
+        b &+= w1
+      }
       let p0 = UInt64(m0) &* UInt64(x0)
       let p1 = UInt64(m1) &* UInt64(x2)
       let hi0 = UInt32(truncatingIfNeeded: p0 >> 32), lo0 = UInt32(truncatingIfNeeded: p0)

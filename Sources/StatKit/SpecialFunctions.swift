@@ -168,7 +168,8 @@ public enum Distributions {
     if k < 0 || k > n { return 0 }
     if p <= 0 { return k == 0 ? 1 : 0 }
     if p >= 1 { return k == n ? 1 : 0 }
-    let lnC = Double.logGamma(Double(n + 1)) - Double.logGamma(Double(k + 1))
+    let lnC =
+      Double.logGamma(Double(n + 1)) - Double.logGamma(Double(k + 1))
       - Double.logGamma(Double(n - k + 1))
     return Double.exp(lnC + Double(k) * Double.log(p) + Double(n - k) * Double.log(onePlus: -p))
   }

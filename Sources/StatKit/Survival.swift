@@ -83,7 +83,8 @@ public struct KaplanMeier: Sendable {
           hi = Double.exp(-Double.exp(Double.log(-logS) + half))
           if lo > hi { swap(&lo, &hi) }
         } else if s == 0 {
-          lo = 0; hi = 0
+          lo = 0
+          hi = 0
         }
       }
       rows.append(Row(time: t, atRisk: atRisk, events: d, censored: c, survival: s, lower: lo, upper: hi))
@@ -154,7 +155,10 @@ public struct LogRankTest: Sendable {
     var singular = false
     for col in 0..<m {
       let p = (col..<m).max(by: { abs(a[$0][col]) < abs(a[$1][col]) })!
-      if abs(a[p][col]) < 1e-300 { singular = true; break }
+      if abs(a[p][col]) < 1e-300 {
+        singular = true
+        break
+      }
       a.swapAt(col, p)
       b.swapAt(col, p)
       for r in (col + 1)..<max(col + 1, m) {

@@ -17,7 +17,10 @@ struct CARTSimCommand: AsyncParsableCommand {
       the models and their parameters; benchmark the solvers.
       """,
     version: CARTSimVersion.string,
-    subcommands: [Simulate.self, Trial.self, Merge.self, Calibrate.self, Sensitivity.self, Population.self, Design.self, Validate.self, Models.self, Serve.self, Bench.self, SBMLCommand.self, PEtabCommand.self, Fit.self, Profile.self])
+    subcommands: [
+      Simulate.self, Trial.self, Merge.self, Calibrate.self, Sensitivity.self, Population.self, Design.self, Validate.self, Models.self,
+      Serve.self, Bench.self, SBMLCommand.self, PEtabCommand.self, Fit.self, Profile.self,
+    ])
 }
 
 /// Prints an input error the way users read it and exits with status 2.
@@ -31,7 +34,9 @@ func checkOption<T: Comparable>(_ value: T, _ range: ClosedRange<T>, _ option: S
 
 /// Refuses a non-finite, non-positive or too large number option, naming it.
 func checkPositive(_ value: Double, max: Double, _ option: String) throws {
-  do { _ = try Limits.positive(value, max: max, field: option) } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
+  do { _ = try Limits.positive(value, max: max, field: option) } catch let e as InputError {
+    throw ValidationError("\(e.path) \(e.message)")
+  }
 }
 
 /// `--threads N`, one option group for every command that runs in parallel: worker threads,
@@ -55,8 +60,10 @@ func fail(_ error: any Error) -> ExitCode {
 /// The scenario named on the command line, or the embedded HEROS 2.0 cohort B default.
 func loadScenario(_ path: String?) throws -> (Scenario, String) {
   if let path { return (try Scenario.load(path: path), path) }
-  return (try Scenario.parse(Data(EmbeddedScenarios.heros2CohortB.utf8), file: "<embedded heros2-cohortB>"),
-          "<embedded heros2-cohortB>")
+  return (
+    try Scenario.parse(Data(EmbeddedScenarios.heros2CohortB.utf8), file: "<embedded heros2-cohortB>"),
+    "<embedded heros2-cohortB>"
+  )
 }
 
 struct Simulate: ParsableCommand {
@@ -108,7 +115,9 @@ struct Simulate: ParsableCommand {
         let r = try SBMLRun.run(file: sbml, duration: duration!, steps: steps, method: solverMethod ?? .auto)
         try SBMLRun.write(r, to: out)
         let tc = r.timeCourse
-        print("\(sbml): \(tc.returnCode.rawValue), \(r.compiled.states.count) states, \(tc.stats.steps) steps, \(tc.stats.rhsEvaluations) RHS evaluations")
+        print(
+          "\(sbml): \(tc.returnCode.rawValue), \(r.compiled.states.count) states, \(tc.stats.steps) steps, \(tc.stats.rhsEvaluations) RHS evaluations"
+        )
         print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/species.svg")
         if !tc.returnCode.isSuccessful { throw ExitCode(3) }
       } catch let e as InputError {
@@ -122,18 +131,25 @@ struct Simulate: ParsableCommand {
       try ResultWriter.write(result, to: out)
       let s = result.summary
       if printSummary { print(ResultWriter.summaryJSON(result).render()) }
-      print("\(scenario.name): \(result.returnCode.rawValue) with \(result.methodDescription), \(result.stats.steps) steps, \(result.stats.rhsEvaluations) RHS evaluations")
+      print(
+        "\(scenario.name): \(result.returnCode.rawValue) with \(result.methodDescription), \(result.stats.steps) steps, \(result.stats.rhsEvaluations) RHS evaluations"
+      )
       if let c = s.carTCmax, let t = s.carTTmax {
-        print(String(format: "  CAR T Cmax %.3g cells/µL at day %.2f; AUC0-28 %.3g cells/µL·d; persistence %.0f days",
-                     c, t, s.carTAUC028 ?? .nan, s.persistenceDays ?? .nan))
+        print(
+          String(
+            format: "  CAR T Cmax %.3g cells/µL at day %.2f; AUC0-28 %.3g cells/µL·d; persistence %.0f days",
+            c, t, s.carTAUC028 ?? .nan, s.persistenceDays ?? .nan))
       }
       if let r = s.bestResponse, let b = s.sldBestPercentChange {
-        print(String(format: "  best response %@ (best SLD change %.1f%%); IL-6 peak %.3g pg/mL; CRS grade %d",
-                     r.rawValue, b, s.il6Peak ?? .nan, s.crsGrade ?? 0))
+        print(
+          String(
+            format: "  best response %@ (best SLD change %.1f%%); IL-6 peak %.3g pg/mL; CRS grade %d",
+            r.rawValue, b, s.il6Peak ?? .nan, s.crsGrade ?? 0))
       }
       print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/")
       if !result.returnCode.isSuccessful {
-        FileHandle.standardError.write(Data("error: the solver stopped early (\(result.returnCode.rawValue)); the partial result was written\n".utf8))
+        FileHandle.standardError.write(
+          Data("error: the solver stopped early (\(result.returnCode.rawValue)); the partial result was written\n".utf8))
         throw ExitCode(3)
       }
     } catch let e as InputError {

@@ -60,7 +60,10 @@ struct Calibrate: ParsableCommand {
   @OptionGroup var threadsOption: ThreadsOption
   var threads: Int { threadsOption.count }
 
-  @Option(help: "Run shard I of N (0-based), e.g. 3/10: every shard simulates its share of each round's particles and exchanges results with the others through --out (a folder all of them see; they must run at the same time, e.g. a Slurm job array). Shard 0 writes the outputs, identical to an unsharded run's.")
+  @Option(
+    help:
+      "Run shard I of N (0-based), e.g. 3/10: every shard simulates its share of each round's particles and exchanges results with the others through --out (a folder all of them see; they must run at the same time, e.g. a Slurm job array). Shard 0 writes the outputs, identical to an unsharded run's."
+  )
   var shard: String?
 
   @Flag(help: "No progress bar.")
@@ -70,8 +73,11 @@ struct Calibrate: ParsableCommand {
 
   func validate() throws {
     var s = Calibrator.Settings()
-    s.particles = particles; s.patientsPerArm = patients; s.rounds = rounds
-    s.shard = try parseShard(); s.exchangeDirectory = out
+    s.particles = particles
+    s.patientsPerArm = patients
+    s.rounds = rounds
+    s.shard = try parseShard()
+    s.exchangeDirectory = out
     do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
   }
 
@@ -104,14 +110,18 @@ struct Calibrate: ParsableCommand {
         return
       }
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      try ResultWriter.writeText(CredibilityReport.html(run: CalibrationReport.html(result)),
-                                 to: (out as NSString).appendingPathComponent("credibility.html"))
+      try ResultWriter.writeText(
+        CredibilityReport.html(run: CalibrationReport.html(result)),
+        to: (out as NSString).appendingPathComponent("credibility.html"))
       try CalibrationReport.write(result, to: out)  // calibration.json last: the run is complete
       let checks = CalibrationReport.checks(result)
       let inside = checks.filter { $0.inside == true }.count
-      print(String(format: "calibrated %d parameters to %d targets in %.0f s; effective sample size %.1f; %d of %d targets inside their 95%% predictive interval",
-                   spec.priors.count, targetList.filter(\.usedInCalibration).count, result.seconds,
-                   result.posterior.effectiveSampleSize, inside, checks.count))
+      print(
+        String(
+          format:
+            "calibrated %d parameters to %d targets in %.0f s; effective sample size %.1f; %d of %d targets inside their 95%% predictive interval",
+          spec.priors.count, targetList.filter(\.usedInCalibration).count, result.seconds,
+          result.posterior.effectiveSampleSize, inside, checks.count))
       for c in checks where c.inside == false {
         print("  outside: \(c.target.id) (\(c.target.observedDescription))\(c.target.usedInCalibration ? "" : ", held out")")
       }
@@ -160,7 +170,9 @@ struct Sensitivity: ParsableCommand {
 
   func validate() throws {
     var s = SensitivityAnalysis.Settings()
-    s.baseSamples = samples; s.patients = patients; s.bootstrap = bootstrap
+    s.baseSamples = samples
+    s.patients = patients
+    s.bootstrap = bootstrap
     do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
   }
 
@@ -180,8 +192,11 @@ struct Sensitivity: ParsableCommand {
       let r = try SensitivityAnalysis.run(spec, arm: armName, settings: settings)
       bar.finish()
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      try ResultWriter.writeText(SensitivityAnalysis.json(r).render() + "\n", to: (out as NSString).appendingPathComponent("sensitivity.json"))
-      print("\(armName): Sobol indices of \(SensitivityAnalysis.endpoints.count) endpoints to \(r.factors.count) parameters in \(String(format: "%.0f", r.seconds)) s")
+      try ResultWriter.writeText(
+        SensitivityAnalysis.json(r).render() + "\n", to: (out as NSString).appendingPathComponent("sensitivity.json"))
+      print(
+        "\(armName): Sobol indices of \(SensitivityAnalysis.endpoints.count) endpoints to \(r.factors.count) parameters in \(String(format: "%.0f", r.seconds)) s"
+      )
       for e in r.indices {
         let top = e.indices.factors.sorted { $0.total > $1.total }.prefix(3)
         print("  \(e.endpoint): " + top.map { String(format: "%@ S1 %.2f ST %.2f", $0.name, $0.first, $0.total) }.joined(separator: "; "))

@@ -50,7 +50,10 @@ struct DesignOptionGroup: ParsableArguments {
   @Flag(help: "CRM two-stage start-up: escalate one dose per cohort until the first DLT.")
   var crmStartup = false
 
-  @Option(help: "CRM two-stage start-up sequence (dfcrm's x0): a dose level per patient until the first DLT, comma-separated, e.g. 1,1,1,2,2,2,3,3,3.")
+  @Option(
+    help:
+      "CRM two-stage start-up sequence (dfcrm's x0): a dose level per patient until the first DLT, comma-separated, e.g. 1,1,1,2,2,2,3,3,3."
+  )
   var startSequence: String?
 
   @Option(help: "CRM safety stop: stop if Pr(p1 > target | data) exceeds this (1 disables).")
@@ -103,7 +106,10 @@ struct OCRunOptionGroup: ParsableArguments {
   @Option(help: "True DLT probabilities per dose, comma-separated (or derive them with --from-model).")
   var pTrue: String?
 
-  @Option(help: "Derive the DLT and response probabilities per dose from the mechanistic model: a trial spec whose population receives one arm's regimen at each --dose-levels.")
+  @Option(
+    help:
+      "Derive the DLT and response probabilities per dose from the mechanistic model: a trial spec whose population receives one arm's regimen at each --dose-levels."
+  )
   var fromModel: String?
 
   @Option(help: "With --from-model: dose levels, comma-separated (e.g. 1e6,1e7,3e7,1e8).")
@@ -144,7 +150,9 @@ struct OCRunOptionGroup: ParsableArguments {
   func settings() throws -> OCRunSettings {
     var run: OCRunSettings
     if let fromModel {
-      guard pTrue == nil && pResponse == nil else { throw DoseFindingInputError(field: "from_model", "give either --from-model or --p-true/--p-response") }
+      guard pTrue == nil && pResponse == nil else {
+        throw DoseFindingInputError(field: "from_model", "give either --from-model or --p-true/--p-response")
+      }
       guard let doseLevels else { throw DoseFindingInputError(field: "dose_levels", "is required with --from-model") }
       let spec: TrialSpec
       do { spec = try TrialSpec.load(path: fromModel) } catch let e as InputError {
@@ -159,8 +167,10 @@ struct OCRunOptionGroup: ParsableArguments {
       run = OCRunSettings(curves: .model(m))
     } else {
       guard let pTrue else { throw DoseFindingInputError(field: "p_true", "is required (or derive the curves with --from-model)") }
-      run = OCRunSettings(curves: .given(pTrue: try DesignLists.numbers(pTrue, field: "p_true"),
-                                         pResponse: try pResponse.map { try DesignLists.numbers($0, field: "p_response") }))
+      run = OCRunSettings(
+        curves: .given(
+          pTrue: try DesignLists.numbers(pTrue, field: "p_true"),
+          pResponse: try pResponse.map { try DesignLists.numbers($0, field: "p_response") }))
     }
     run.trials = trials
     run.seed = seed
@@ -293,8 +303,9 @@ struct DesignNext: ParsableCommand {
       guard let text = try? String(contentsOfFile: data, encoding: .utf8) else {
         throw DoseFindingInputError(source: data, field: "data", "cannot read the file")
       }
-      let report = try DesignStudy.nextDose(design: design, settings: settings.settings(), csv: text, source: data,
-                                            doses: doses, current: current)
+      let report = try DesignStudy.nextDose(
+        design: design, settings: settings.settings(), csv: text, source: data,
+        doses: doses, current: current)
       print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }
   }

@@ -2,8 +2,8 @@ import ArgumentParser
 import CARTSimCore
 import Estimation
 import Foundation
-import Parallel
 import ODEKit
+import Parallel
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension HessianApproximation: ExpressibleByArgument {}
@@ -14,7 +14,10 @@ struct EstimationOptions: ParsableArguments {
   @Option(help: "Optimiser: trust-region (Fisher information / BFGS hybrid, as fides) or lbfgsb.")
   var optimizer: OptimizerKind = .trustRegion
 
-  @Option(help: "Hessian model of the trust-region optimiser: fim (Gauss–Newton), hybrid (FIM, then BFGS once the trust region stops changing, as fides) or bfgs.")
+  @Option(
+    help:
+      "Hessian model of the trust-region optimiser: fim (Gauss–Newton), hybrid (FIM, then BFGS once the trust region stops changing, as fides) or bfgs."
+  )
   var hessian: HessianApproximation = .hybrid
 
   @Option(help: "Maximum iterations per local optimisation (1–100000).")
@@ -45,7 +48,9 @@ struct EstimationOptions: ParsableArguments {
     o.method = method
     let objective = try PEtabObjective(problem, options: o)
     guard objective.hasGradient else {
-      throw ValidationError("\(path): the model cannot be differentiated (delays, algebraic rules or math without derivative rules), so it cannot be fitted with gradients")
+      throw ValidationError(
+        "\(path): the model cannot be differentiated (delays, algebraic rules or math without derivative rules), so it cannot be fitted with gradients"
+      )
     }
     guard objective.dimension > 0 else { throw ValidationError("\(path): no parameter has estimate = 1") }
     return (problem, objective)
@@ -107,9 +112,11 @@ struct Fit: ParsableCommand {
     guard let doc = try FitReport.write(problem: p, objective: objective, fit: fit, result: result, to: out) else {
       throw ValidationError("no start reached a finite objective; nothing written")
     }
-    print(String(format: "%@: %d parameters, %d starts in %.1f s; best nllh %.6f (llh %.6f), %d start%@ within 0.01 of it",
-                 p.name, objective.dimension, starts, Date().timeIntervalSince(began), doc.best_nllh, doc.best_llh,
-                 doc.starts_at_best, doc.starts_at_best == 1 ? "" : "s"))
+    print(
+      String(
+        format: "%@: %d parameters, %d starts in %.1f s; best nllh %.6f (llh %.6f), %d start%@ within 0.01 of it",
+        p.name, objective.dimension, starts, Date().timeIntervalSince(began), doc.best_nllh, doc.best_llh,
+        doc.starts_at_best, doc.starts_at_best == 1 ? "" : "s"))
     print("wrote \(out)/fit.json, parameters.tsv, simulations.tsv and the plots")
   }
 }

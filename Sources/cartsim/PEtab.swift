@@ -27,9 +27,11 @@ struct PEtabCommand: ParsableCommand {
       let objective = try PEtabObjective(p)
       let ev = objective.evaluate(objective.nominal)
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      try p.simulationTable(ev.simulations).write(toFile: (out as NSString).appendingPathComponent("simulations.tsv"), atomically: true, encoding: .utf8)
-      let result = SimulationResult(problem: p.name, chi2: ev.chi2, llh: ev.llh, nllh: -ev.llh, measurements: p.measurements.count,
-                                    return_code: ev.returnCode.rawValue, failure: ev.failure)
+      try p.simulationTable(ev.simulations).write(
+        toFile: (out as NSString).appendingPathComponent("simulations.tsv"), atomically: true, encoding: .utf8)
+      let result = SimulationResult(
+        problem: p.name, chi2: ev.chi2, llh: ev.llh, nllh: -ev.llh, measurements: p.measurements.count,
+        return_code: ev.returnCode.rawValue, failure: ev.failure)
       let enc = JSONEncoder()
       enc.outputFormatting = [.prettyPrinted, .sortedKeys]
       try enc.encode(result).write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("result.json")))

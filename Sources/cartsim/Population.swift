@@ -47,7 +47,8 @@ struct Population: ParsableCommand {
   @Option(help: "Solver: auto, dp5 or rodas4.")
   var method: String = "auto"
 
-  @Flag(help: "Steps no longer than the output interval (as `simulate --sbml`; default: free steps, triggers located on each step, as CVODE).")
+  @Flag(
+    help: "Steps no longer than the output interval (as `simulate --sbml`; default: free steps, triggers located on each step, as CVODE).")
   var capSteps = false
 
   @Flag(help: "Also write each patient's parameter values (param_<id> columns).")
@@ -56,7 +57,8 @@ struct Population: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var out: String
 
-  @Option(help: "Machine code for the model's math: auto (when a C compiler works), on or off. The results are the same; only the speed differs.")
+  @Option(
+    help: "Machine code for the model's math: auto (when a C compiler works), on or off. The results are the same; only the speed differs.")
   var native = "auto"
 
   @Flag(help: "No progress bar.")
@@ -65,8 +67,9 @@ struct Population: ParsableCommand {
   func run() throws {
     do {
       guard let m = ODEMethod(rawValue: method) else {
-        throw InputError(file: "<command line>", path: "--method",
-                         message: "must be one of: \(ODEMethod.allCases.map(\.rawValue).joined(separator: ", ")) (found '\(method)')")
+        throw InputError(
+          file: "<command line>", path: "--method",
+          message: "must be one of: \(ODEMethod.allCases.map(\.rawValue).joined(separator: ", ")) (found '\(method)')")
       }
       var o = SBMLPopulationRun.Options(patients: n, omega: omega, duration: duration, steps: steps)
       o.seed = seed
@@ -83,13 +86,20 @@ struct Population: ParsableCommand {
       o.native = nm
       try SBMLPopulationRun.validate(o)
       let r = try SBMLPopulationRun.run(file: sbml, options: o, to: out)
-      FileHandle.standardError.write(Data(String(
-        format: "%d patients in %.2f s: %.1f patients/s on \(threadCount(r.threads)), %d solver failures; per patient %.0f steps (%.0f stiff), %.0f RHS evaluations\n",
-        r.patients, r.seconds, r.patientsPerSecond, r.failed, Double(r.stats.steps) / Double(r.patients),
-        Double(r.stats.stiffSteps) / Double(r.patients), Double(r.stats.rhsEvaluations) / Double(r.patients)).utf8))
+      FileHandle.standardError.write(
+        Data(
+          String(
+            format:
+              "%d patients in %.2f s: %.1f patients/s on \(threadCount(r.threads)), %d solver failures; per patient %.0f steps (%.0f stiff), %.0f RHS evaluations\n",
+            r.patients, r.seconds, r.patientsPerSecond, r.failed, Double(r.stats.steps) / Double(r.patients),
+            Double(r.stats.stiffSteps) / Double(r.patients), Double(r.stats.rhsEvaluations) / Double(r.patients)
+          ).utf8))
       let lus = r.stats.luDecompositions
-      let fallbacks = r.stats.sparseFallbacks == 0 ? "" : String(
-        format: " (%.1f%% dense after a small sparse pivot)", 100 * Double(r.stats.sparseFallbacks) / Double(max(lus, 1)))
+      let fallbacks =
+        r.stats.sparseFallbacks == 0
+        ? ""
+        : String(
+          format: " (%.1f%% dense after a small sparse pivot)", 100 * Double(r.stats.sparseFallbacks) / Double(max(lus, 1)))
       let linear = lus == 0 ? "" : String(format: ", %.0f LU factorisations", Double(lus) / Double(r.patients)) + fallbacks
       FileHandle.standardError.write(Data("evaluator: \(r.evaluator)\(linear)\n".utf8))
       print("wrote \(out)/population.csv")

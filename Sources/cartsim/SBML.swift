@@ -49,15 +49,19 @@ struct SBMLCommand: ParsableCommand {
       if let json {
         let doc = JSONOut.object([
           ("passed", .int(passed)), ("failed", .int(cases.count - passed)),
-          ("cases", .array(zip(cases, outcomes).map { c, o in
-            var fields: [(String, JSONOut)] = [("case", .string(c.id)), ("outcome", .string(o.kind))]
-            switch o {
-            case .pass: break
-            case .fail(let v, let d): fields += [("variable", .string(v)), ("detail", .string(d))]
-            case .unsupported(let w), .error(let w): fields.append(("detail", .string(w)))
-            }
-            return .object(fields)
-          })),
+          (
+            "cases",
+            .array(
+              zip(cases, outcomes).map { c, o in
+                var fields: [(String, JSONOut)] = [("case", .string(c.id)), ("outcome", .string(o.kind))]
+                switch o {
+                case .pass: break
+                case .fail(let v, let d): fields += [("variable", .string(v)), ("detail", .string(d))]
+                case .unsupported(let w), .error(let w): fields.append(("detail", .string(w)))
+                }
+                return .object(fields)
+              })
+          ),
         ])
         try (doc.render() + "\n").write(toFile: json, atomically: true, encoding: .utf8)
       }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import CARTSimServer
 import CARTSimCore
+import CARTSimServer
 import Foundation
 
 struct Serve: AsyncParsableCommand {

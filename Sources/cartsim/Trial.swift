@@ -31,7 +31,8 @@ struct Trial: ParsableCommand {
   @Option(help: "Run shard I of N (0-based), e.g. 3/10.")
   var shard: String?
 
-  @Option(help: "Targets JSON file to check the run against: targets.json (default for the embedded HEROS trial: its targets; not with --shard).")
+  @Option(
+    help: "Targets JSON file to check the run against: targets.json (default for the embedded HEROS trial: its targets; not with --shard).")
   var targets: String?
 
   @Flag(help: "No progress bar.")
@@ -63,14 +64,19 @@ struct Trial: ParsableCommand {
     let targetList: [Target]?
     do {
       let names = spec.arms.map(\.name)
-      targetList = try targets.map { try TargetFile.load(path: $0, arms: names) }
+      targetList =
+        try targets.map { try TargetFile.load(path: $0, arms: names) }
         ?? (self.spec == nil ? TargetFile.embeddedHEROS(arms: names) : nil)
     } catch { throw fail(error) }
     do {
       let report = try TrialRunner.run(spec, options: options, to: out)
       let rate = Double(report.patients) / max(report.seconds, 1e-9)
-      FileHandle.standardError.write(Data(String(format: "%d patients in %.1f s (%.1f patients/s on \(threadCount(threads))), %d solver failures\n",
-                                                 report.patients, report.seconds, rate, report.failed).utf8))
+      FileHandle.standardError.write(
+        Data(
+          String(
+            format: "%d patients in %.1f s (%.1f patients/s on \(threadCount(threads))), %d solver failures\n",
+            report.patients, report.seconds, rate, report.failed
+          ).utf8))
       if options.shard.count == 1 {
         try TrialResults.load(dir: out).write(to: out)
         var written = "patients.csv, summary.json, km.csv, report.html, plots/"
@@ -81,7 +87,9 @@ struct Trial: ParsableCommand {
         }
         print("wrote \(out)/" + written)
       } else {
-        print("wrote shard \(options.shard.index)/\(options.shard.count) to \(out)/patients.csv and aggregate.json; combine with `cartsim merge`")
+        print(
+          "wrote shard \(options.shard.index)/\(options.shard.count) to \(out)/patients.csv and aggregate.json; combine with `cartsim merge`"
+        )
       }
     } catch { throw fail(error) }
   }
@@ -91,7 +99,9 @@ struct Trial: ParsableCommand {
 func writeTargetCheck(dir: String, arms: [String], targets: [Target]) throws {
   let checks = try TargetCheck.check(trialDir: dir, arms: arms, targets: targets)
   try ResultWriter.writeText(TargetCheck.json(checks).render() + "\n", to: (dir as NSString).appendingPathComponent("targets.json"))
-  print("\(checks.filter { $0.inside == true }.count) of \(checks.count) targets inside the central 95% of what the arms predict for a trial of the observed size")
+  print(
+    "\(checks.filter { $0.inside == true }.count) of \(checks.count) targets inside the central 95% of what the arms predict for a trial of the observed size"
+  )
   for c in checks where c.inside == false {
     print("  outside: \(c.target.id) (observed \(c.target.observedDescription))")
   }
@@ -107,7 +117,10 @@ struct Merge: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var out: String
 
-  @Option(help: "Targets JSON file to check the merged run against and write targets.json, or 'heros' for the embedded HEROS targets (what `cartsim trial` without a spec writes).")
+  @Option(
+    help:
+      "Targets JSON file to check the merged run against and write targets.json, or 'heros' for the embedded HEROS targets (what `cartsim trial` without a spec writes)."
+  )
   var targets: String?
 
   func run() throws {

@@ -9,8 +9,9 @@ struct CARTmathTests {
   func simulate(_ variant: CARTmathModel.Variant, times: [Double], method: ODEMethod = .auto, rtol: Double = 1e-10) -> ODESolution {
     let m = CARTmathModel(variant)
     let mp = m.makeProblem(patient: Patient(), regimen: m.publishedRegimen, start: 0, end: times.last!)
-    return solve(mp.problem, method: method,
-                 options: SolverOptions(rtol: rtol, atol: [1e-8], saveAt: times, nonNegative: mp.nonNegative))
+    return solve(
+      mp.problem, method: method,
+      options: SolverOptions(rtol: rtol, atol: [1e-8], saveAt: times, nonNegative: mp.nonNegative))
   }
 
   /// The 10-day references of the shared BioModels cases, with the suite's pass rule
@@ -44,17 +45,17 @@ struct CARTmathTests {
     // Raji's tumour grows without bound (b = 0) to 1e18 cells, where θ·T makes the system
     // very stiff: DP5 alone runs out of steps there, as an explicit method should.
     for method in variant == .raji ? [ODEMethod.rodas4, .auto] : ODEMethod.allCases {
-    let sol = simulate(variant, times: ref.rows.map { $0[0] }, method: method)
-    #expect(sol.returnCode == .success)
-    var worst = 0.0
-    for (i, row) in ref.rows.enumerated() {
-      // Columns time, Ct, Cm, T; the model's states are C_T, C_M, T.
-      for j in 0..<3 where abs(row[j + 1]) > 1 {
-        worst = max(worst, abs(sol[i, j] - row[j + 1]) / abs(row[j + 1]))
+      let sol = simulate(variant, times: ref.rows.map { $0[0] }, method: method)
+      #expect(sol.returnCode == .success)
+      var worst = 0.0
+      for (i, row) in ref.rows.enumerated() {
+        // Columns time, Ct, Cm, T; the model's states are C_T, C_M, T.
+        for j in 0..<3 where abs(row[j + 1]) > 1 {
+          worst = max(worst, abs(sol[i, j] - row[j + 1]) / abs(row[j + 1]))
+        }
       }
-    }
-    // libRoadRunner itself differs from scipy Radau by up to 2.3e-6 near one cell.
-    #expect(worst < 1e-5, "\(file) \(method): worst relative error \(worst)")
+      // libRoadRunner itself differs from scipy Radau by up to 2.3e-6 near one cell.
+      #expect(worst < 1e-5, "\(file) \(method): worst relative error \(worst)")
     }
   }
 
@@ -73,7 +74,8 @@ struct CARTmathTests {
     for j in 0..<3 {
       var up = u, dn = u
       let h = 1e-5 * u[j]
-      up[j] += h; dn[j] -= h
+      up[j] += h
+      dn[j] -= h
       let fd = zip(f(up), f(dn)).map { ($0 - $1) / (2 * h) }
       for i in 0..<3 { #expect(abs(fd[i] - J[i * 3 + j]) <= 1e-6 * max(abs(J[i * 3 + j]), 1e-8), "J[\(i)][\(j)]") }
     }

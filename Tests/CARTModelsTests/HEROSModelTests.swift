@@ -8,8 +8,11 @@ struct HEROSModelTests {
 
   func run(_ model: HEROSModel = HEROSModel(), _ regimen: Regimen, end: Double, times: [Double], start: Double = 0) -> ODESolution {
     let mp = model.makeProblem(patient: patient, regimen: regimen, start: start, end: end)
-    return solve(mp.problem, options: SolverOptions(rtol: 1e-9, atol: mp.absoluteTolerances, saveAt: times,
-                                                    nonNegative: mp.nonNegative))
+    return solve(
+      mp.problem,
+      options: SolverOptions(
+        rtol: 1e-9, atol: mp.absoluteTolerances, saveAt: times,
+        nonNegative: mp.nonNegative))
   }
 
   /// Every parameter carries a value, a unit, a source, an evidence level and a meaning.
@@ -102,9 +105,11 @@ struct HEROSModelTests {
   /// before the dose, and the CAR T cells then expand.
   @Test func simplifiedLymphodepletion() {
     let m = HEROSModel()
-    let ld = Lymphodepletion(mode: .simplified, agents: [
-      LDAgent(drug: .fludarabine, mgPerM2: 30, days: [-5, -4, -3]), LDAgent(drug: .cyclophosphamide, mgPerM2: 500, days: [-5]),
-    ])
+    let ld = Lymphodepletion(
+      mode: .simplified,
+      agents: [
+        LDAgent(drug: .fludarabine, mgPerM2: 30, days: [-5, -4, -3]), LDAgent(drug: .cyclophosphamide, mgPerM2: 500, days: [-5]),
+      ])
     let inf = CARTInfusion(day: 0, dose: 1e8, basis: .carTCellsPerM2, memoryFraction: 0.3, lymphodepleted: true)
     let sol = run(m, Regimen(infusions: [inf], lymphodepletion: ld), end: 28, times: [0, 10], start: -1)
     #expect(abs(sol[0, HEROSModel.S.N] - m.parameters["N_LD_flu_cy"] * 50 / 70) < 1)

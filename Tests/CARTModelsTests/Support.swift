@@ -1,7 +1,6 @@
 import Foundation
 import ODEKit
 
-
 /// Reads a CSV with a header row of names and numeric rows.
 func readCSV(_ url: URL) throws -> (header: [String], rows: [[Double]]) {
   let lines = try String(contentsOf: url, encoding: .utf8).split(whereSeparator: \.isNewline)

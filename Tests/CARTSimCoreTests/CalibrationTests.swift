@@ -3,6 +3,7 @@ import Foundation
 import StatKit
 import TestSupport
 import Testing
+
 @testable import CARTSimCore
 
 /// Calibration targets, the likelihood, and the population Monte Carlo calibrator.
@@ -11,8 +12,9 @@ struct CalibrationTests {
   static let herosArms = ["HEROS 1.0", "HEROS 2.0 cohort A", "HEROS 2.0 cohort B", "HEROS 2.0 cohort C", "HEROS 3.0"]
 
   static func target(k: Int, n: Int, arms: [String] = ["HEROS 1.0"]) -> Target {
-    Target(id: "t", arms: arms, weights: arms.map { _ in 1 }, endpoint: .dlt, doseAbove: nil, observedK: k, observedN: n,
-           observedMedian: nil, source: "test", confidence: "D", usedInCalibration: true, note: "")
+    Target(
+      id: "t", arms: arms, weights: arms.map { _ in 1 }, endpoint: .dlt, doseAbove: nil, observedK: k, observedN: n,
+      observedMedian: nil, source: "test", confidence: "D", usedInCalibration: true, note: "")
   }
 
   /// The central 95% interval of a binomial count equals SciPy's binom.ppf(0.025 and 0.975).
@@ -58,17 +60,28 @@ struct CalibrationTests {
 
     func error(_ target: String) -> InputError? {
       let text = #"{"targets": [{"# + target + "}]}"
-      do { _ = try TargetFile.parse(JSONValue.decode(Data(text.utf8), file: "t.json"), file: "t.json", arms: Self.herosArms); return nil }
-      catch { return error as? InputError }
+      do {
+        _ = try TargetFile.parse(JSONValue.decode(Data(text.utf8), file: "t.json"), file: "t.json", arms: Self.herosArms)
+        return nil
+      } catch { return error as? InputError }
     }
     let base = #""id": "x", "source": "s", "#
     let cases: [(String, String, String)] = [
       (base + #""arms": "HEROS 9", "endpoint": "dlt", "observed": {"k": 1, "n": 2}"#, "targets[0].arms", "no arm named 'HEROS 9'"),
       (base + #""arms": "HEROS 1.0", "endpoint": "dlt", "observed": {"k": 3, "n": 2}"#, "targets[0].observed.k", "≤ 2"),
       (base + #""arms": "HEROS 1.0", "endpoint": "toxicity", "observed": {"k": 1, "n": 2}"#, "targets[0].endpoint", "unknown value"),
-      (base + #""arms": ["HEROS 1.0", "HEROS 3.0"], "weights": [1], "endpoint": "dlt", "observed": {"k": 1, "n": 2}"#, "targets[0].weights", "2 arms"),
-      (base + #""arms": "HEROS 1.0", "endpoint": "os_median_days", "observed": {"median_days": 300, "n": 19}"#, "targets[0].used_in_calibration", "median"),
-      (base + #""arms": "HEROS 1.0", "endpoint": "best_response", "in": ["XR"], "observed": {"k": 1, "n": 2}"#, "targets[0].in[0]", "unknown value"),
+      (
+        base + #""arms": ["HEROS 1.0", "HEROS 3.0"], "weights": [1], "endpoint": "dlt", "observed": {"k": 1, "n": 2}"#,
+        "targets[0].weights", "2 arms"
+      ),
+      (
+        base + #""arms": "HEROS 1.0", "endpoint": "os_median_days", "observed": {"median_days": 300, "n": 19}"#,
+        "targets[0].used_in_calibration", "median"
+      ),
+      (
+        base + #""arms": "HEROS 1.0", "endpoint": "best_response", "in": ["XR"], "observed": {"k": 1, "n": 2}"#, "targets[0].in[0]",
+        "unknown value"
+      ),
     ]
     for (t, path, words) in cases {
       let e = error(t)
@@ -83,7 +96,11 @@ struct CalibrationTests {
     let targets = try TargetFile.load(path: example("heros-targets"), arms: spec.arms.map(\.name))
     func run(threads: Int, seed: UInt64) throws -> Calibrator.Result {
       var s = Calibrator.Settings()
-      s.particles = 4; s.patientsPerArm = 2; s.rounds = 2; s.threads = threads; s.seed = seed
+      s.particles = 4
+      s.patientsPerArm = 2
+      s.rounds = 2
+      s.threads = threads
+      s.seed = seed
       s.posteriorSampleSize = 8
       return try Calibrator.run(spec, targets: targets, settings: s)
     }
@@ -167,7 +184,11 @@ struct ShardedCalibrationTests {
     let spec = try TrialSpec.load(path: example("heros-trial"))
     let targets = try TargetFile.load(path: example("heros-targets"), arms: spec.arms.map(\.name))
     var base = Calibrator.Settings()
-    base.particles = 5; base.patientsPerArm = 2; base.rounds = 2; base.threads = 1; base.seed = 9
+    base.particles = 5
+    base.patientsPerArm = 2
+    base.rounds = 2
+    base.threads = 1
+    base.seed = 9
     base.posteriorSampleSize = 10
     let whole = try Calibrator.run(spec, targets: targets, settings: base)
     let dir = try temporaryDirectory()
@@ -190,9 +211,13 @@ struct ShardedCalibrationTests {
         s.exchangeTimeout = 300
         do {
           let r = try Calibrator.run(spec, targets: targets, settings: s)
-          results.lock.lock(); results.byShard[i] = r; results.lock.unlock()
+          results.lock.lock()
+          results.byShard[i] = r
+          results.lock.unlock()
         } catch {
-          results.lock.lock(); results.errors.append("\(error)"); results.lock.unlock()
+          results.lock.lock()
+          results.errors.append("\(error)")
+          results.lock.unlock()
         }
         group.leave()
       }

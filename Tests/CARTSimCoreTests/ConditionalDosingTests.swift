@@ -3,6 +3,7 @@ import Foundation
 import ODEKit
 import TestSupport
 import Testing
+
 @testable import CARTSimCore
 
 /// Conditional dosing (`car_t.conditions`): infusions that depend on the tumour status on a
@@ -12,12 +13,13 @@ struct ConditionalDosingTests {
   /// No lymphodepletion, a small dose and fast growth: the tumour progresses, so with a rule
   /// only the first infusion is given.
   static func growing(conditions: String, number: Int = 4) throws -> Scenario {
-    try parse("""
-    {"name": "grows", "patient": {"baseline_sld_mm": 60},
-     "parameters": {"r_T": 0.03},
-     "car_t": {"dose": 1e5, "basis": "car_t_cells_per_m2", "number": \(number), "interval_days": 42 \(conditions)},
-     "simulation": {"horizon_days": 300, "output_step_days": 1}}
-    """)
+    try parse(
+      """
+      {"name": "grows", "patient": {"baseline_sld_mm": 60},
+       "parameters": {"r_T": 0.03},
+       "car_t": {"dose": 1e5, "basis": "car_t_cells_per_m2", "number": \(number), "interval_days": 42 \(conditions)},
+       "simulation": {"horizon_days": 300, "output_step_days": 1}}
+      """)
   }
 
   /// A rule that fails stops the infusions; without the rule all four are given.
@@ -37,7 +39,8 @@ struct ConditionalDosingTests {
   /// the trajectory of one uninterrupted integration of the regimen actually given (here the
   /// single first infusion), to well within the solver's tolerance.
   @Test func segmentsMatchOneIntegration() throws {
-    let ruled = try Simulator.run(try Self.growing(conditions: #", "conditions": [{"infusions": [2, 4], "require": "CR", "otherwise": "skip"}]"#))
+    let ruled = try Simulator.run(
+      try Self.growing(conditions: #", "conditions": [{"infusions": [2, 4], "require": "CR", "otherwise": "skip"}]"#))
     #expect(ruled.scenario.regimen.infusions.count == 1)
     #expect(ruled.eventLog.filter { $0.label.contains("not given") }.count == 3)
     let single = try Simulator.run(try Self.growing(conditions: "", number: 1))
@@ -85,7 +88,10 @@ struct ConditionalDosingTests {
   /// Bad rules are refused with the field named.
   @Test func badRulesAreRefused() throws {
     func error(_ conditions: String) -> InputError? {
-      do { _ = try Self.growing(conditions: ", \"conditions\": " + conditions); return nil } catch { return error as? InputError }
+      do {
+        _ = try Self.growing(conditions: ", \"conditions\": " + conditions)
+        return nil
+      } catch { return error as? InputError }
     }
     let cases: [(String, String, String)] = [
       (#"[{"infusions": [1, 2], "require": "SD_or_better"}]"#, "car_t.conditions[0].infusions", "first infusion"),
@@ -93,7 +99,9 @@ struct ConditionalDosingTests {
       (#"[{"infusions": [3, 2], "require": "SD_or_better"}]"#, "car_t.conditions[0].infusions", "after last"),
       (#"[{"infusions": 2, "require": "PR"}]"#, "car_t.conditions[0].require", "unknown value 'PR'"),
       (#"[{"infusions": 2, "require": "CR", "otherwise": "pause"}]"#, "car_t.conditions[0].otherwise", "unknown value"),
-      (#"[{"infusions": [2, 3], "require": "CR"}, {"infusions": 3, "require": "CR"}]"#, "car_t.conditions[1].infusions", "already governed"),
+      (
+        #"[{"infusions": [2, 3], "require": "CR"}, {"infusions": 3, "require": "CR"}]"#, "car_t.conditions[1].infusions", "already governed"
+      ),
       (#"[{"infusions": 2, "require": "CR", "decide_days_before": 50}]"#, "car_t.conditions[0].decide_days_before", "not after day 0"),
       (#"[{"infusions": 2, "require": "CR", "when": 3}]"#, "car_t.conditions[0].when", "unknown field"),
       (#"[{"require": "CR"}]"#, "car_t.conditions[0].infusions", "is required"),
@@ -104,7 +112,9 @@ struct ConditionalDosingTests {
     }
     // A model without a tumour burden cannot decide on it.
     #expect {
-      _ = try parse(#"{"model": "cartmath-hdlm2", "car_t": {"dose": 1e6, "basis": "cells", "number": 2, "interval_days": 10, "conditions": [{"infusions": 2, "require": "CR"}]}}"#)
+      _ = try parse(
+        #"{"model": "cartmath-hdlm2", "car_t": {"dose": 1e6, "basis": "cells", "number": 2, "interval_days": 10, "conditions": [{"infusions": 2, "require": "CR"}]}}"#
+      )
     } throws: { e in (e as? InputError)?.path == "car_t.conditions" }
   }
 

@@ -15,8 +15,10 @@ struct OutputTests {
     #expect(csv[0].contains("car_t_blood [cells/uL]") && csv[0].contains("sld [mm]") && csv[0].contains("il6 [pg/mL]"))
     #expect(csv.count == r.times.count + 1)
     let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
-    for key in ["car_t_cmax_cells_per_uL", "car_t_tmax_days", "car_t_auc_0_28", "car_t_persistence_days",
-                "sld_best_percent_change", "best_response", "il6_peak_pg_per_mL", "crs_grade", "solver"] {
+    for key in [
+      "car_t_cmax_cells_per_uL", "car_t_tmax_days", "car_t_auc_0_28", "car_t_persistence_days",
+      "sld_best_percent_change", "best_response", "il6_peak_pg_per_mL", "crs_grade", "solver",
+    ] {
       #expect(summary[key] != nil, "summary.json lacks \(key)")
     }
     let solver = summary["solver"] as! [String: Any]

@@ -173,8 +173,10 @@ struct PopulationTests {
       #expect(e.file == invalid)
     }
     let file = try Self.write(Self.decay, name: "decay.xml")
-    for (option, change) in [("--n", { (o: inout SBMLPopulationRun.Options) in o.patients = 0 }),
-                             ("--omega", { $0.omega = -0.5 }), ("--duration", { $0.simulation.duration = 0 }), ("--steps", { $0.simulation.steps = 0 })] {
+    for (option, change) in [
+      ("--n", { (o: inout SBMLPopulationRun.Options) in o.patients = 0 }),
+      ("--omega", { $0.omega = -0.5 }), ("--duration", { $0.simulation.duration = 0 }), ("--steps", { $0.simulation.steps = 0 }),
+    ] {
       var o = ok
       change(&o)
       do {

@@ -17,16 +17,21 @@ import Testing
   }
 
   func error(_ body: () throws -> Any) -> InputError? {
-    do { _ = try body(); return nil } catch let e as InputError { return e } catch { return nil }
+    do {
+      _ = try body()
+      return nil
+    } catch let e as InputError { return e } catch { return nil }
   }
 
   @Test func hostileNumbersNameTheField() {
-    for (simulation, field) in [(#"{"horizon_days": 1e300}"#, "simulation.horizon_days"),
-                                (#"{"output_step_days": 1e-300}"#, "simulation.output_step_days"),
-                                (#"{"horizon_days": 36000, "output_step_days": 1e-9}"#, "simulation.output_step_days"),
-                                (#"{"max_steps": 1e19}"#, "simulation.max_steps"),
-                                (#"{"max_steps": 9.3e18}"#, "simulation.max_steps"),
-                                (#"{"horizon_days": 1e400}"#, "simulation.horizon_days")] {
+    for (simulation, field) in [
+      (#"{"horizon_days": 1e300}"#, "simulation.horizon_days"),
+      (#"{"output_step_days": 1e-300}"#, "simulation.output_step_days"),
+      (#"{"horizon_days": 36000, "output_step_days": 1e-9}"#, "simulation.output_step_days"),
+      (#"{"max_steps": 1e19}"#, "simulation.max_steps"),
+      (#"{"max_steps": 9.3e18}"#, "simulation.max_steps"),
+      (#"{"horizon_days": 1e400}"#, "simulation.horizon_days"),
+    ] {
       let e = error { try Scenario.parse(scenario(simulation), file: "s.json") }
       #expect(e?.file == "s.json" && e?.path == field, "\(simulation): \(String(describing: e))")
     }
@@ -97,14 +102,32 @@ import Testing
       return try! JSONSerialization.data(withJSONObject: s)
     }
     func sub(_ s: inout [String: Any], _ key: String, _ change: (inout [String: Any]) -> Void) {
-      var o = s[key] as! [String: Any]; change(&o); s[key] = o
+      var o = s[key] as! [String: Any]
+      change(&o)
+      s[key] = o
     }
     let cases: [(String, (inout [String: Any]) -> Void)] = [
       ("car_t.lymphodepletion_before[0]", { s in sub(&s, "car_t") { $0["lymphodepletion_before"] = [1e20] } }),
-      ("lymphodepletion.agents[0].mg_per_m2", { s in sub(&s, "lymphodepletion") { l in
-        var a = l["agents"] as! [[String: Any]]; a[0]["mg_per_m2"] = 1e308; l["agents"] = a } }),
-      ("lymphodepletion.agents[0].days[0]", { s in sub(&s, "lymphodepletion") { l in
-        var a = l["agents"] as! [[String: Any]]; a[0]["days"] = [-1e11]; l["agents"] = a } }),
+      (
+        "lymphodepletion.agents[0].mg_per_m2",
+        { s in
+          sub(&s, "lymphodepletion") { l in
+            var a = l["agents"] as! [[String: Any]]
+            a[0]["mg_per_m2"] = 1e308
+            l["agents"] = a
+          }
+        }
+      ),
+      (
+        "lymphodepletion.agents[0].days[0]",
+        { s in
+          sub(&s, "lymphodepletion") { l in
+            var a = l["agents"] as! [[String: Any]]
+            a[0]["days"] = [-1e11]
+            l["agents"] = a
+          }
+        }
+      ),
       ("checkpoint_inhibitor.dose_mg_per_kg", { s in sub(&s, "checkpoint_inhibitor") { $0["dose_mg_per_kg"] = 1e307 } }),
       ("checkpoint_inhibitor.start_day", { s in sub(&s, "checkpoint_inhibitor") { $0["start_day"] = -1e12 } }),
       ("response.assessment_every_days", { s in sub(&s, "response") { $0["assessment_every_days"] = 1e-300 } }),

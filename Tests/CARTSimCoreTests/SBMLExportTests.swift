@@ -20,15 +20,19 @@ struct SBMLExportTests {
     let (m, problem, _, _) = try Simulator.prepare(model, s)
     let times = stride(from: s.startDay, through: s.horizonDays, by: 1.0).map { $0 }
     let mp = m.makeProblem(patient: s.patient, regimen: s.regimen, start: s.startDay, end: s.horizonDays)
-    let native = solve(problem, method: .auto, options: SolverOptions(rtol: 1e-10, atol: mp.absoluteTolerances.map { $0 * 1e-3 },
-                                                                      saveAt: times, nonNegative: mp.nonNegative))
+    let native = solve(
+      problem, method: .auto,
+      options: SolverOptions(
+        rtol: 1e-10, atol: mp.absoluteTolerances.map { $0 * 1e-3 },
+        saveAt: times, nonNegative: mp.nonNegative))
     #expect(native.returnCode == .success)
     // Import the exported document (text, so the writer and reader are both exercised).
     let text = sbml(m, s).xml()
     let imported = try CompiledSBML(try SBMLModel.parse(Data(text.utf8)))
     let sys = SBMLSystem(imported)
-    let tc = sys.simulate(start: 0, duration: s.horizonDays - s.startDay, steps: times.count - 1,
-                          variables: m.stateNames.map { ($0, .symbol) }, rtol: 1e-10, atol: 1e-12)
+    let tc = sys.simulate(
+      start: 0, duration: s.horizonDays - s.startDay, steps: times.count - 1,
+      variables: m.stateNames.map { ($0, .symbol) }, rtol: 1e-10, atol: 1e-12)
     #expect(tc.returnCode == .success)
     #expect(tc.times.count == times.count)
     var worst = 0.0, worstAt = ""

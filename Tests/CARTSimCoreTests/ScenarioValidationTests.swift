@@ -103,7 +103,9 @@ struct ScenarioValidationTests {
   @Test func badHorizon() {
     expectError(#"{"car_t": {"dose": 1e8}, "simulation": {"horizon_days": 0}}"#, path: "simulation.horizon_days", contains: "must be > 0")
     expectError(#"{"car_t": {"dose": 1e8}, "simulation": {"horizon_days": -30}}"#, path: "simulation.horizon_days", contains: "must be > 0")
-    expectError(#"{"car_t": {"dose": 1e8, "first_day": 400}, "simulation": {"horizon_days": 100}}"#, path: "car_t.days[0]", contains: "after the horizon")
+    expectError(
+      #"{"car_t": {"dose": 1e8, "first_day": 400}, "simulation": {"horizon_days": 100}}"#, path: "car_t.days[0]",
+      contains: "after the horizon")
   }
 
   @Test func unknownModelOrParameter() {

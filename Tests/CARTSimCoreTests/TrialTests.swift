@@ -1,8 +1,9 @@
-import Foundation
 import CARTModels
+import Foundation
 import StatKit
 import TestSupport
 import Testing
+
 @testable import CARTSimCore
 
 /// A small trial (two arms, short follow-up) written next to copies of the example scenarios.
@@ -141,7 +142,10 @@ struct TrialTests {
 
     func place(_ csv: String) throws -> String? {
       try csv.write(toFile: table, atomically: true, encoding: .utf8)
-      do { _ = try TrialSpec.load(path: specPath); return nil } catch let e as InputError { return e.path }
+      do {
+        _ = try TrialSpec.load(path: specPath)
+        return nil
+      } catch let e as InputError { return e.path }
     }
     #expect(try place("age_years,site\n9,femur\n\n31,\"tibia\n") == "line 4, column 2")
     #expect(try place("age_years,site\n9,femur\n\n31\n") == "line 4")
@@ -193,17 +197,21 @@ struct TrialTests {
         #expect(e.message.contains(contains), "\(e)")
       }
     }
-    try expectError(#", "covariate_effects": [{"parameter": "r_TT", "covariate": "weight_kg", "power": 1, "reference": 70}]"#,
-                    path: "population.covariate_effects[0].parameter", contains: "unknown parameter")
-    try expectError(#", "covariate_effects": [{"parameter": "r_T", "covariate": "subtype", "power": 1, "reference": 70}]"#,
-                    path: "population.covariate_effects[0].covariate", contains: "not a numeric covariate")
+    try expectError(
+      #", "covariate_effects": [{"parameter": "r_TT", "covariate": "weight_kg", "power": 1, "reference": 70}]"#,
+      path: "population.covariate_effects[0].parameter", contains: "unknown parameter")
+    try expectError(
+      #", "covariate_effects": [{"parameter": "r_T", "covariate": "subtype", "power": 1, "reference": 70}]"#,
+      path: "population.covariate_effects[0].covariate", contains: "not a numeric covariate")
     try expectError(#", "sampling": "bootstrap""#, path: "population.sampling", contains: "unknown field")
     let (specPath, dir) = try smallTrial()
     var text = try String(contentsOfFile: specPath, encoding: .utf8)
     text = text.replacingOccurrences(of: #""rho": 0.8"#, with: #""rho": 1.0"#)
     let bad = (dir as NSString).appendingPathComponent("bad.json")
-    try text.replacingOccurrences(of: #""rho_Ag": {"omega": 0.3}"#, with: #""rho_Ag": {"omega": 0.3}, "K_C": {"distribution": "normal", "sd": 1e10}"#)
-      .write(toFile: bad, atomically: true, encoding: .utf8)
+    try text.replacingOccurrences(
+      of: #""rho_Ag": {"omega": 0.3}"#, with: #""rho_Ag": {"omega": 0.3}, "K_C": {"distribution": "normal", "sd": 1e10}"#
+    )
+    .write(toFile: bad, atomically: true, encoding: .utf8)
     #expect { try TrialSpec.load(path: bad) } throws: { e in
       (e as? InputError)?.path == "population.variability.K_C.min"
     }

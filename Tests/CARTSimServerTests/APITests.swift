@@ -19,8 +19,10 @@ import Testing
       let o = try await client.get("/api/openapi.json")
       #expect(o.status == .ok)
       let paths = (o.json["paths"] as? [String: Any]) ?? [:]
-      for p in ["/health", "/api/simulate", "/api/trials", "/api/trials/{id}", "/api/trials/{id}/patients.csv",
-                "/api/models", "/api/models/{name}", "/api/scenarios", "/api/examples"] {
+      for p in [
+        "/health", "/api/simulate", "/api/trials", "/api/trials/{id}", "/api/trials/{id}/patients.csv",
+        "/api/models", "/api/models/{name}", "/api/scenarios", "/api/examples",
+      ] {
         #expect(paths[p] != nil, "OpenAPI lacks \(p)")
       }
       // Every documented path and method is routed (a 404 may only come from a handler that
@@ -28,7 +30,8 @@ import Testing
       for (path, item) in paths {
         for method in ((item as? [String: Any]) ?? [:]).keys {
           let uri = path.replacingOccurrences(of: "{id}", with: "0123456789abcdef").replacingOccurrences(of: "{name}", with: "heros")
-          let r = try await client.execute(uri: uri, method: method == "post" ? .post : .get, body: ByteBuffer(string: method == "post" ? "{}" : ""))
+          let r = try await client.execute(
+            uri: uri, method: method == "post" ? .post : .get, body: ByteBuffer(string: method == "post" ? "{}" : ""))
           let routerMiss = r.status == .notFound && (r.json["message"] as? String ?? "").hasPrefix("no such resource")
           #expect(!routerMiss && r.status != .methodNotAllowed && r.status != .internalServerError, "\(method) \(path) → \(r.status)")
         }
@@ -65,7 +68,8 @@ import Testing
       #expect(((all.json["time_course"] as? [String: Any])?["series"] as? [String: Any])?.count == direct.observables.count)
 
       // CARTmath works too.
-      let cm = try await client.post("/api/simulate", String(decoding: try Data(contentsOf: examplesURL("cartmath-hdlm2.json")), as: UTF8.self))
+      let cm = try await client.post(
+        "/api/simulate", String(decoding: try Data(contentsOf: examplesURL("cartmath-hdlm2.json")), as: UTF8.self))
       #expect(cm.status == .ok)
     }
   }
@@ -73,14 +77,26 @@ import Testing
   @Test func simulateErrorsNameTheField() async throws {
     let server = try await CARTSimServer(config: testConfig(tempDataDir(), maxBody: 8192))
     try await server.makeApplication().test(.router) { client in
-      func expect400(_ body: String, field: String?, uri: String = "/api/simulate", sourceLocation: SourceLocation = #_sourceLocation) async throws {
+      func expect400(_ body: String, field: String?, uri: String = "/api/simulate", sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+      {
         let r = try await client.post(uri, body)
         #expect(r.status == .badRequest, sourceLocation: sourceLocation)
         #expect(r.json["field"] as? String == field, "\(r.text)", sourceLocation: sourceLocation)
         #expect(r.json["error"] as? String != nil, sourceLocation: sourceLocation)
       }
-      try await expect400(scenario { s in var c = s["car_t"] as! [String: Any]; c["dose"] = -1; s["car_t"] = c }, field: "car_t.dose")
-      try await expect400(scenario { s in var p = s["patient"] as! [String: Any]; p["her2_level"] = "high"; s["patient"] = p }, field: "patient.her2_level")
+      try await expect400(
+        scenario { s in
+          var c = s["car_t"] as! [String: Any]
+          c["dose"] = -1
+          s["car_t"] = c
+        }, field: "car_t.dose")
+      try await expect400(
+        scenario { s in
+          var p = s["patient"] as! [String: Any]
+          p["her2_level"] = "high"
+          s["patient"] = p
+        }, field: "patient.her2_level")
       try await expect400(scenario { s in s["colour"] = "blue" }, field: "colour")
       try await expect400(scenario { s in s["model"] = "nope" }, field: "model")
       try await expect400(scenario { s in s["parameters"] = ["not_a_parameter": 1] }, field: "parameters.not_a_parameter")
@@ -90,7 +106,11 @@ import Testing
       #expect(badSeries.status == .badRequest)
       #expect(badSeries.json["field"] as? String == "series[1]")
       // The same message the command line prints for the same file.
-      let bad = scenario { s in var c = s["car_t"] as! [String: Any]; c["number"] = 0; s["car_t"] = c }
+      let bad = scenario { s in
+        var c = s["car_t"] as! [String: Any]
+        c["number"] = 0
+        s["car_t"] = c
+      }
       let r = try await client.post("/api/simulate", bad)
       var cliMessage = ""
       do { _ = try Scenario.parse(Data(bad.utf8), file: "request body") } catch let e as InputError { cliMessage = e.message }
@@ -109,9 +129,11 @@ import Testing
   @Test func notFound() async throws {
     let server = try await CARTSimServer(config: testConfig(tempDataDir()))
     try await server.makeApplication().test(.router) { client in
-      for uri in ["/api/trials/0123456789abcdef", "/api/trials/0123456789abcdef/patients.csv", "/api/trials/..%2F..%2Fetc",
-                  "/api/models/nope", "/api/scenarios/0123456789abcdef", "/api/examples/nope.json", "/api/nothing-here",
-                  "/trials/0123456789abcdef", "/models/nope"] {
+      for uri in [
+        "/api/trials/0123456789abcdef", "/api/trials/0123456789abcdef/patients.csv", "/api/trials/..%2F..%2Fetc",
+        "/api/models/nope", "/api/scenarios/0123456789abcdef", "/api/examples/nope.json", "/api/nothing-here",
+        "/trials/0123456789abcdef", "/models/nope",
+      ] {
         let r = try await client.get(uri)
         #expect(r.status == .notFound, "\(uri)")
         if uri.hasPrefix("/api/") { #expect(r.json["error"] as? String == "not_found", "\(uri): \(r.text)") }
@@ -183,11 +205,14 @@ import Testing
   @Test func pages() async throws {
     let server = try await CARTSimServer(config: testConfig(tempDataDir()))
     try await server.makeApplication().test(.router) { client in
-      for (uri, needle) in [("/", "id=\"plot0\""), ("/trials", "id=\"runs\""), ("/models", "cartmath-raji"),
-                            ("/models/heros", "<table class=\"params\">"), ("/models/heros", "/models/heros/credibility"),
-                            ("/models", "/models/heros/credibility"), ("/models/heros/credibility", "Context of use"), ("/models/cartmath-hdlm2", "<pre><code>"),
-                            ("/assets/explorer.js", "/api/simulate"), ("/assets/plot.js", "Plot"), ("/assets/trials.js", "/api/trials"),
-                            ("/assets/style.css", "body")] {
+      for (uri, needle) in [
+        ("/", "id=\"plot0\""), ("/trials", "id=\"runs\""), ("/models", "cartmath-raji"),
+        ("/models/heros", "<table class=\"params\">"), ("/models/heros", "/models/heros/credibility"),
+        ("/models", "/models/heros/credibility"), ("/models/heros/credibility", "Context of use"),
+        ("/models/cartmath-hdlm2", "<pre><code>"),
+        ("/assets/explorer.js", "/api/simulate"), ("/assets/plot.js", "Plot"), ("/assets/trials.js", "/api/trials"),
+        ("/assets/style.css", "body"),
+      ] {
         let r = try await client.get(uri)
         #expect(r.status == .ok, "\(uri)")
         #expect(r.text.contains(needle), "\(uri) lacks \(needle)")
@@ -218,9 +243,13 @@ struct SeriesProbe: Decodable {
 }
 
 @Test func markdown() {
-  let h = Markdown.html("# T\n\nSome `a|b` and **bold** [x](https://e.org) [y](../f.md).\n\n| a | b |\n|---|---|\n| 1 | `x|y` |\n\n- one\n- two\n\n```\nx < y\n```\n")
+  let h = Markdown.html(
+    "# T\n\nSome `a|b` and **bold** [x](https://e.org) [y](../f.md).\n\n| a | b |\n|---|---|\n| 1 | `x|y` |\n\n- one\n- two\n\n```\nx < y\n```\n"
+  )
   #expect(h.contains("<h2>T</h2>"))
-  #expect(h.contains("<code>a|b</code>") && h.contains("<strong>bold</strong>") && h.contains("<a href=\"https://e.org\">x</a>") && h.contains(" y."))
+  #expect(
+    h.contains("<code>a|b</code>") && h.contains("<strong>bold</strong>") && h.contains("<a href=\"https://e.org\">x</a>")
+      && h.contains(" y."))
   #expect(h.contains("<td><code>x|y</code></td>"))
   #expect(h.contains("<ul><li>one</li><li>two</li></ul>"))
   #expect(h.contains("<pre><code>x &lt; y</code></pre>"))

@@ -16,8 +16,10 @@ import Testing
     try await server.makeApplication().test(.router) { client in
       let horizon = scenario { s in s["simulation"] = ["horizon_days": 1e300] }
       let step = scenario { s in s["simulation"] = ["output_step_days": 1e-300] }
-      for (uri, body, field) in [("/api/simulate", horizon, "simulation.horizon_days"), ("/api/simulate", step, "simulation.output_step_days"),
-                                 ("/api/scenarios", horizon, "simulation.horizon_days")] {
+      for (uri, body, field) in [
+        ("/api/simulate", horizon, "simulation.horizon_days"), ("/api/simulate", step, "simulation.output_step_days"),
+        ("/api/scenarios", horizon, "simulation.horizon_days"),
+      ] {
         let r = try await client.post(uri, body)
         #expect(r.status == .badRequest && r.json["field"] as? String == field, "\(uri): \(r.text)")
       }

@@ -7,7 +7,8 @@ import HummingbirdTesting
 
 /// A fresh data folder under the temporary directory.
 func tempDataDir(_ tag: String = #function) -> String {
-  let d = (NSTemporaryDirectory() as NSString).appendingPathComponent("cartsim-server-tests-\(tag.filter(\.isLetter))-\(UUID().uuidString.prefix(8))")
+  let d = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+    "cartsim-server-tests-\(tag.filter(\.isLetter))-\(UUID().uuidString.prefix(8))")
   try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
   return d
 }

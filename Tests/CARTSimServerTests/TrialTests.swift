@@ -38,7 +38,8 @@ import Testing
       // Identical to the command line's run of the same spec.
       let dir = tempDataDir("cli")
       let parsed = try SpecParsing.trialSpec(Data(spec.utf8), file: "spec.json")
-      var o = TrialRunner.Options(); o.threads = 1
+      var o = TrialRunner.Options()
+      o.threads = 1
       try TrialRunner.run(parsed, options: o, to: dir)
       #expect(csv.text == (try String(contentsOfFile: dir + "/patients.csv", encoding: .utf8)))
 
@@ -75,8 +76,20 @@ import Testing
       }
       let cases: [(String, String)] = [
         (try spec { $0["patients_per_arm"] = 0 }, "patients_per_arm"),
-        (try spec { s in var a = s["arms"] as! [[String: Any]]; a[1]["scenario"] = "missing.json"; s["arms"] = a }, "arms[1].scenario"),
-        (try spec { s in var p = s["population"] as! [String: Any]; p["csv"] = "/etc/passwd"; s["population"] = p }, "population.csv"),
+        (
+          try spec { s in
+            var a = s["arms"] as! [[String: Any]]
+            a[1]["scenario"] = "missing.json"
+            s["arms"] = a
+          }, "arms[1].scenario"
+        ),
+        (
+          try spec { s in
+            var p = s["population"] as! [String: Any]
+            p["csv"] = "/etc/passwd"
+            s["population"] = p
+          }, "population.csv"
+        ),
         (try spec { $0["surprise"] = 1 }, "surprise"),
       ]
       for (body, field) in cases {
@@ -88,8 +101,11 @@ import Testing
       let inline = try spec { s in
         var a = s["arms"] as! [[String: Any]]
         var sc = try! JSONSerialization.jsonObject(with: Data(EmbeddedScenarios.files["heros1.json"]!.utf8)) as! [String: Any]
-        var c = sc["car_t"] as! [String: Any]; c["dose"] = "lots"; sc["car_t"] = c
-        a[0]["scenario"] = sc; s["arms"] = a
+        var c = sc["car_t"] as! [String: Any]
+        c["dose"] = "lots"
+        sc["car_t"] = c
+        a[0]["scenario"] = sc
+        s["arms"] = a
       }
       let r = try await client.post("/api/trials", inline)
       #expect(r.json["field"] as? String == "arms[0].scenario.car_t.dose", "\(r.text)")
@@ -159,7 +175,8 @@ import Testing
       #expect(try await finish(fourth, cutID).status == .complete)
       let csv = try await client.get("/api/trials/\(cutID)/patients.csv").text
       let ref = tempDataDir("reference")
-      var o = TrialRunner.Options(); o.threads = 2
+      var o = TrialRunner.Options()
+      o.threads = 2
       try TrialRunner.run(try SpecParsing.trialSpec(Data(spec.utf8), file: "spec.json"), options: o, to: ref)
       #expect(csv == (try String(contentsOfFile: ref + "/patients.csv", encoding: .utf8)))
       let summary = try await client.get("/api/trials/\(cutID)/summary.json").json

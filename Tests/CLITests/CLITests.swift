@@ -20,23 +20,38 @@ struct CLITests {
   /// with the option named (exit 64 from the argument parser, 2 from the readers), never a trap.
   @Test func optionsHaveUpperBounds() throws {
     let dir = try temporaryDirectory()
-    for (args, option) in [(["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "10", "--steps", "9223372036854775807"], "--steps"),
-                           (["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "10", "--steps", "100000000000"], "--steps"),
-                           (["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "inf"], "--duration"),
-                           (["bench", "--horizon", "1e300"], "--horizon"),
-                           (["bench", "--repeats", "100000000000"], "--repeats"),
-                           (["trial", "--patients", "1000000000000"], "--patients"),
-                           (["trial", "--threads", "100000"], "--threads"),
-                           (["trial", "--shard", "0/100000000000"], "--shard"),
-                           (["population", "--sbml", "Examples/fit/model_cartmath.xml", "--n", "10", "--omega", "0.1", "--duration", "10",
-                             "--steps", "100000000000", "--out", dir], "--steps"),
-                           (["design", "oc", "--design", "boin", "--target", "0.3", "--p-true", "0.1,0.3", "--cohorts", "4611686018427387904",
-                             "--cohort-size", "3"], "--cohorts"),
-                           (["serve", "--queue", "-1"], "--queue"),
-                           (["sbml", "test", "Examples", "--time-limit", "-1"], "--time-limit"),
-                           (["design", "oc", "--design", "mtpi2", "--target", "0.3", "--p-true", "0.1,0.3", "--epsilon1", "1e-300"], "--epsilon1"),
-                           (["design", "oc", "--design", "boin", "--target", "0.3", "--p-true", "0.1,0.3", "--start-dose", "-9223372036854775808"], "--start-dose")] {
-      let r = try run(args + (args.contains("--out") ? [] : ["--out", dir + "/out"]).filter { _ in !["serve", "bench", "design", "sbml"].contains(args[0]) })
+    for (args, option) in [
+      (["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "10", "--steps", "9223372036854775807"], "--steps"),
+      (["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "10", "--steps", "100000000000"], "--steps"),
+      (["simulate", "--sbml", "Examples/fit/model_cartmath.xml", "--duration", "inf"], "--duration"),
+      (["bench", "--horizon", "1e300"], "--horizon"),
+      (["bench", "--repeats", "100000000000"], "--repeats"),
+      (["trial", "--patients", "1000000000000"], "--patients"),
+      (["trial", "--threads", "100000"], "--threads"),
+      (["trial", "--shard", "0/100000000000"], "--shard"),
+      (
+        [
+          "population", "--sbml", "Examples/fit/model_cartmath.xml", "--n", "10", "--omega", "0.1", "--duration", "10",
+          "--steps", "100000000000", "--out", dir,
+        ], "--steps"
+      ),
+      (
+        [
+          "design", "oc", "--design", "boin", "--target", "0.3", "--p-true", "0.1,0.3", "--cohorts", "4611686018427387904",
+          "--cohort-size", "3",
+        ], "--cohorts"
+      ),
+      (["serve", "--queue", "-1"], "--queue"),
+      (["sbml", "test", "Examples", "--time-limit", "-1"], "--time-limit"),
+      (["design", "oc", "--design", "mtpi2", "--target", "0.3", "--p-true", "0.1,0.3", "--epsilon1", "1e-300"], "--epsilon1"),
+      (
+        ["design", "oc", "--design", "boin", "--target", "0.3", "--p-true", "0.1,0.3", "--start-dose", "-9223372036854775808"],
+        "--start-dose"
+      ),
+    ] {
+      let r = try run(
+        args
+          + (args.contains("--out") ? [] : ["--out", dir + "/out"]).filter { _ in !["serve", "bench", "design", "sbml"].contains(args[0]) })
       #expect(r.status == 64 || r.status == 2, "\(args): \(r.status) \(r.err)")
       #expect(r.err.contains(option), "\(args): \(r.err)")
     }
@@ -108,9 +123,11 @@ struct CLITests {
   /// Dose finding on model-derived curves runs end to end and reports them.
   @Test func designFromModel() throws {
     let (spec, _) = try smallTrial(patients: 3)
-    let r = try run(["design", "oc", "--design", "3+3", "--target", "0.3", "--from-model", spec, "--arm", "Flu/Cy, 3 infusions",
-                     "--dose-levels", "1e6,1e8,1e9", "--dose-basis", "car_t_cells_per_m2", "--model-patients", "4",
-                     "--dlt", "crs>=2:28", "--trials", "200", "--json"])
+    let r = try run([
+      "design", "oc", "--design", "3+3", "--target", "0.3", "--from-model", spec, "--arm", "Flu/Cy, 3 infusions",
+      "--dose-levels", "1e6,1e8,1e9", "--dose-basis", "car_t_cells_per_m2", "--model-patients", "4",
+      "--dlt", "crs>=2:28", "--trials", "200", "--json",
+    ])
     #expect(r.status == 0, "\(r.err)")
     let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
     let curves = j["model_curves"] as! [String: Any]
@@ -123,9 +140,11 @@ struct CLITests {
   /// `cartsim design oc --json` prints the library's report, the same text `/api/design/oc`
   /// answers; the CRM start-up sequence is an option; errors name the option.
   @Test func designPrintsTheLibrarysReport() throws {
-    let r = try run(["design", "oc", "--design", "crm", "--target", "0.25", "--p-true", "0.05,0.12,0.25,0.4",
-                     "--skeleton", "0.08,0.16,0.25,0.35", "--start-sequence", "1,1,1,2,2,2", "--trials", "300", "--seed", "4",
-                     "--threads", "1", "--json"])
+    let r = try run([
+      "design", "oc", "--design", "crm", "--target", "0.25", "--p-true", "0.05,0.12,0.25,0.4",
+      "--skeleton", "0.08,0.16,0.25,0.35", "--start-sequence", "1,1,1,2,2,2", "--trials", "300", "--seed", "4",
+      "--threads", "1", "--json",
+    ])
     #expect(r.status == 0, "\(r.err)")
     var settings = DesignSettings(target: 0.25)
     settings.skeleton = [0.08, 0.16, 0.25, 0.35]
@@ -135,8 +154,10 @@ struct CLITests {
     runSettings.seed = 4
     runSettings.threads = 2
     #expect(r.out == DesignJSON.render(try DesignStudy.operatingCharacteristics(design: "crm", settings: settings, run: runSettings)))
-    let bad = try run(["design", "oc", "--design", "crm", "--target", "0.25", "--p-true", "0.05,0.12", "--skeleton", "0.1,0.2",
-                       "--start-sequence", "2,1"])
+    let bad = try run([
+      "design", "oc", "--design", "crm", "--target", "0.25", "--p-true", "0.05,0.12", "--skeleton", "0.1,0.2",
+      "--start-sequence", "2,1",
+    ])
     #expect(bad.status == 2 && bad.err.contains("command line: --start-sequence: must not decrease"), "\(bad.err)")
   }
 

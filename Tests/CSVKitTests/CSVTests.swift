@@ -31,8 +31,9 @@ func failure(_ text: String, maxFields: Int = CSV.fieldLimit, maxRows: Int = .ma
 struct CSVTests {
   @Test func rfc4180Examples() throws {
     // §2.1–2.2: records end with CRLF, the last one optionally.
-    #expect(try CSV.parse("aaa,bbb,ccc\r\nzzz,yyy,xxx\r\n", source: "t")
-            == CSVTable(header: ["aaa", "bbb", "ccc"], headerLine: 1, rows: [["zzz", "yyy", "xxx"]], lines: [2]))
+    #expect(
+      try CSV.parse("aaa,bbb,ccc\r\nzzz,yyy,xxx\r\n", source: "t")
+        == CSVTable(header: ["aaa", "bbb", "ccc"], headerLine: 1, rows: [["zzz", "yyy", "xxx"]], lines: [2]))
     #expect(try CSV.parse("aaa,bbb,ccc\r\nzzz,yyy,xxx", source: "t").rows == [["zzz", "yyy", "xxx"]])
     // §2.5: fields may be enclosed in quotes.
     #expect(try CSV.parse("\"aaa\",\"bbb\",\"ccc\"\r\nzzz,yyy,xxx", source: "t").header == ["aaa", "bbb", "ccc"])
@@ -51,8 +52,9 @@ struct CSVTests {
     #expect(t.rows == [["1", "2"], ["3", "x\ny"], ["4", "5"]])
     #expect(t.lines == [5, 7, 9])
     // Empty fields are kept; a lone CR ends a line too.
-    #expect(try CSV.parse(",\n\"\"\n,x,\r\"\",\"\"", source: "t")
-            == CSVTable(header: ["", ""], headerLine: 1, rows: [[""], ["", "x", ""], ["", ""]], lines: [2, 3, 4]))
+    #expect(
+      try CSV.parse(",\n\"\"\n,x,\r\"\",\"\"", source: "t")
+        == CSVTable(header: ["", ""], headerLine: 1, rows: [[""], ["", "x", ""], ["", ""]], lines: [2, 3, 4]))
     #expect(try CSV.parse("", source: "t") == CSVTable())
     #expect(try CSV.parse("\u{FEFF}\r\n\n", source: "t") == CSVTable())
     // Records a reader skips (here: white space only) do not count as the header.
@@ -75,12 +77,15 @@ struct CSVTests {
   }
 
   @Test func roundTrip() throws {
-    let awkward = ["", "plain", "a,b", "say \"hi\"", "\"", "\"\"", "line\nbreak", "cr\ronly", "crlf\r\n", " spaced ",
-                   "tab\there", "e\u{301}", "\"\u{301}", ",", "\n", "mid\u{FEFF}bom", "ünïcödé, 漢字"]
+    let awkward = [
+      "", "plain", "a,b", "say \"hi\"", "\"", "\"\"", "line\nbreak", "cr\ronly", "crlf\r\n", " spaced ",
+      "tab\there", "e\u{301}", "\"\u{301}", ",", "\n", "mid\u{FEFF}bom", "ünïcödé, 漢字",
+    ]
     for d: Character in [",", "\t", ";"] {
       for f in awkward {
-        #expect(try CSV.parse(CSV.row([f, "x", f], delimiter: d) + "\n", delimiter: d, source: "t").header == [f, "x", f],
-                "\(f.debugDescription)")
+        #expect(
+          try CSV.parse(CSV.row([f, "x", f], delimiter: d) + "\n", delimiter: d, source: "t").header == [f, "x", f],
+          "\(f.debugDescription)")
         #expect(try CSV.parse(CSV.row([f], delimiter: d), delimiter: d, source: "t").header == [f], "\(f.debugDescription)")
       }
       let rows = awkward.map { [$0, $0 + "!"] }
@@ -96,11 +101,15 @@ struct CSVTests {
     #expect(failure("x\ny\na, \"b\"\n") == CSVError(source: "e.csv", line: 3, column: 2, unquoted))
     #expect(failure("a,\"b\"c\n") == CSVError(source: "e.csv", line: 1, column: 2, "text after the closing quote of a quoted field"))
     #expect(failure("a\r\n\"x\r\ny\"z") == CSVError(source: "e.csv", line: 3, column: 1, "text after the closing quote of a quoted field"))
-    #expect(failure("a\n1,\"b,\nc\n\n") == CSVError(source: "e.csv", line: 2, column: 2, "the quoted field starting on this line is never closed"))
+    #expect(
+      failure("a\n1,\"b,\nc\n\n") == CSVError(source: "e.csv", line: 2, column: 2, "the quoted field starting on this line is never closed")
+    )
     #expect(failure("a,b,c\n", maxFields: 2) == CSVError(source: "e.csv", line: 1, "more than 2 fields in one record"))
     #expect(failure("a,b\n", maxFields: 2) == nil)
     #expect(failure("h\n1\n\n2\n3\n", maxRows: 2) == CSVError(source: "e.csv", line: 5, "more than 2 rows"))
-    #expect(failure(String(repeating: ",", count: CSV.fieldLimit)) == CSVError(source: "e.csv", line: 1, "more than \(CSV.fieldLimit) fields in one record"))
+    #expect(
+      failure(String(repeating: ",", count: CSV.fieldLimit))
+        == CSVError(source: "e.csv", line: 1, "more than \(CSV.fieldLimit) fields in one record"))
     #expect(CSVError(source: "e.csv", line: 3, column: 2, "m").description == "e.csv: line 3, column 2: m")
     #expect(CSVError(source: "e.csv", line: 3, "m").description == "e.csv: line 3: m")
   }
@@ -122,8 +131,11 @@ struct CSVTests {
   @Test func streamingInAnyPieces() throws {
     let bytes = Array("\u{FEFF}id,\"x\r\ny\"\r\n1,\"a\"\"b\"\r2,3".utf8)
     let whole = try stream(bytes)
-    #expect(whole == [CSVRecord(fields: ["id", "x\r\ny"], line: 1, end: 14), CSVRecord(fields: ["1", "a\"b"], line: 3, end: 23),
-                      CSVRecord(fields: ["2", "3"], line: 4, end: 26)])
+    #expect(
+      whole == [
+        CSVRecord(fields: ["id", "x\r\ny"], line: 1, end: 14), CSVRecord(fields: ["1", "a\"b"], line: 3, end: 23),
+        CSVRecord(fields: ["2", "3"], line: 4, end: 26),
+      ])
     for i in 0...bytes.count {
       for j in i...bytes.count {
         if try stream(bytes, cuts: [i, j]) != whole { Issue.record("cut at \(i) and \(j) reads differently") }

@@ -11,14 +11,18 @@ struct AccruedDataTests {
     let totals = try AccruedData(csv: "note, DLTs ,Dose,patients\na,0,1,3\nb,1,2,6\n", source: "t.csv", doses: 2)
     #expect(totals.patients == [3, 6] && totals.dlts == [0, 1] && !totals.rowsAreCohorts)
     // RFC 4180: a quoted note may hold commas; CRLF, a BOM and blank lines are fine.
-    let quoted = try AccruedData(csv: "\u{FEFF}dose,patients,dlts,note\r\n\r\n1,3,0,\"first, cohort\"\r\n  \r\n2,3,1,\"said \"\"ok\"\"\"\r\n",
-                                 source: "t.csv", doses: 2)
+    let quoted = try AccruedData(
+      csv: "\u{FEFF}dose,patients,dlts,note\r\n\r\n1,3,0,\"first, cohort\"\r\n  \r\n2,3,1,\"said \"\"ok\"\"\"\r\n",
+      source: "t.csv", doses: 2)
     #expect(quoted.patients == [3, 3] && quoted.dlts == [0, 1] && quoted.lastDose == 2)
   }
 
   @Test func refusals() {
     func field(_ csv: String) -> String? {
-      do { _ = try AccruedData(csv: csv, source: "t.csv", doses: 3); return nil } catch let e as DoseFindingInputError { return e.field } catch { return "?" }
+      do {
+        _ = try AccruedData(csv: csv, source: "t.csv", doses: 3)
+        return nil
+      } catch let e as DoseFindingInputError { return e.field } catch { return "?" }
     }
     #expect(field("") == "header")
     #expect(field("dose,n,dlts\n1,3,0\n") == "header")

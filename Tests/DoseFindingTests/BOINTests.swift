@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DoseFinding
 
 /// Independent oracle for the elimination rule: Pr(p > φ | y of n, Beta(1,1)) = P(Bin(n+1, φ) ≤ y)
@@ -34,15 +35,23 @@ func binomialTailOracle(_ phi: Double, y: Int, n: Int) -> Double {
   /// ../shared/reference/peers-and-conventions.md §4.3 (computed from the package formula, which
   /// matches get.boundary): (n, escalate if #DLT ≤, de-escalate if ≥, eliminate if ≥).
   @Test func target030MatchesPackageTable() throws {
-    try check(0.30, [(3, 0, 2, 3), (6, 1, 3, 4), (9, 2, 4, 5), (12, 2, 5, 7), (15, 3, 6, 8),
-                     (18, 4, 7, 9), (21, 4, 8, 10), (24, 5, 9, 11), (27, 6, 10, 12), (30, 7, 11, 14)])
+    try check(
+      0.30,
+      [
+        (3, 0, 2, 3), (6, 1, 3, 4), (9, 2, 4, 5), (12, 2, 5, 7), (15, 3, 6, 8),
+        (18, 4, 7, 9), (21, 4, 8, 10), (24, 5, 9, 11), (27, 6, 10, 12), (30, 7, 11, 14),
+      ])
     let b = try BOINBoundaries(target: 0.3)
     #expect(abs(b.lambdaE - 0.2365) < 5e-5 && abs(b.lambdaD - 0.3585) < 5e-5)
   }
 
   @Test func target025MatchesPackageTable() throws {
-    try check(0.25, [(3, 0, 1, 3), (6, 1, 2, 4), (9, 1, 3, 5), (12, 2, 4, 6), (15, 2, 5, 7),
-                     (18, 3, 6, 8), (21, 4, 7, 9), (24, 4, 8, 10), (27, 5, 9, 11), (30, 5, 9, 12)])
+    try check(
+      0.25,
+      [
+        (3, 0, 1, 3), (6, 1, 2, 4), (9, 1, 3, 5), (12, 2, 4, 6), (15, 2, 5, 7),
+        (18, 3, 6, 8), (21, 4, 7, 9), (24, 4, 8, 10), (27, 5, 9, 11), (30, 5, 9, 12),
+      ])
     let b = try BOINBoundaries(target: 0.25)
     #expect(abs(b.lambdaE - 0.1968) < 5e-5 && abs(b.lambdaD - 0.2984) < 5e-5)
   }
@@ -85,7 +94,8 @@ func binomialTailOracle(_ phi: Double, y: Int, n: Int) -> Double {
   @Test func eliminationOfLowestDoseStops() throws {
     let d = try BOIN(config: TrialConfig(doseCount: 4, cohortSize: 3, maxPatients: 30), target: 0.3)
     var s = d.initialState()
-    s.patients[0] = 3; s.dlts[0] = 3
+    s.patients[0] = 3
+    s.dlts[0] = 3
     #expect(d.decide(&s, cohortSize: 3, cohortDLTs: 3) == false)
     #expect(s.stoppedForSafety && d.selectMTD(s) == nil)
   }
@@ -93,7 +103,9 @@ func binomialTailOracle(_ phi: Double, y: Int, n: Int) -> Double {
   @Test func noEscalationIntoEliminatedDose() throws {
     let d = try BOIN(config: TrialConfig(doseCount: 4, cohortSize: 3, maxPatients: 30), target: 0.3)
     var s = d.initialState()
-    s.patients = [6, 3, 0, 0]; s.dlts = [0, 3, 0, 0]; s.current = 1
+    s.patients = [6, 3, 0, 0]
+    s.dlts = [0, 3, 0, 0]
+    s.current = 1
     #expect(d.decide(&s, cohortSize: 3, cohortDLTs: 3))
     #expect(s.current == 0 && s.excludedFrom == 1)
     s.patients[0] = 9
@@ -105,9 +117,12 @@ func binomialTailOracle(_ phi: Double, y: Int, n: Int) -> Double {
   @Test func earlyStopOnlyWhenStaying() throws {
     let d = try BOIN(config: TrialConfig(doseCount: 3, cohortSize: 3, maxPatients: 30, nEarlyStop: 6), target: 0.3)
     var s = d.initialState()
-    s.patients = [6, 0, 0]; s.dlts = [0, 0, 0]
+    s.patients = [6, 0, 0]
+    s.dlts = [0, 0, 0]
     #expect(d.decide(&s, cohortSize: 3, cohortDLTs: 0) && s.current == 1)  // escalate: continue
-    s.patients = [6, 0, 0]; s.dlts = [2, 0, 0]; s.current = 0
+    s.patients = [6, 0, 0]
+    s.dlts = [2, 0, 0]
+    s.current = 0
     #expect(d.decide(&s, cohortSize: 3, cohortDLTs: 1) == false)  // stay with 6: stop
   }
 
@@ -124,8 +139,12 @@ func binomialTailOracle(_ phi: Double, y: Int, n: Int) -> Double {
 func expectWithin4SE(_ mc: OperatingCharacteristics, _ exact: OperatingCharacteristics, sourceLocation: SourceLocation = #_sourceLocation) {
   #expect(abs(exact.selectionPercent.reduce(0, +) + exact.stopPercent - 100) < 1e-9, sourceLocation: sourceLocation)
   for d in exact.selectionPercent.indices {
-    #expect(abs(mc.selectionPercent[d] - exact.selectionPercent[d]) <= 4 * max(mc.selectionPercentSE[d], 0.05), "selection \(d)", sourceLocation: sourceLocation)
-    #expect(abs(mc.meanPatients[d] - exact.meanPatients[d]) <= 4 * max(mc.meanPatientsSE[d], 1e-3), "patients \(d)", sourceLocation: sourceLocation)
+    #expect(
+      abs(mc.selectionPercent[d] - exact.selectionPercent[d]) <= 4 * max(mc.selectionPercentSE[d], 0.05), "selection \(d)",
+      sourceLocation: sourceLocation)
+    #expect(
+      abs(mc.meanPatients[d] - exact.meanPatients[d]) <= 4 * max(mc.meanPatientsSE[d], 1e-3), "patients \(d)",
+      sourceLocation: sourceLocation)
     #expect(abs(mc.meanDLTs[d] - exact.meanDLTs[d]) <= 4 * max(mc.meanDLTsSE[d], 1e-3), "DLTs \(d)", sourceLocation: sourceLocation)
   }
   #expect(abs(mc.stopPercent - exact.stopPercent) <= 4 * max(mc.stopPercentSE, 0.05), sourceLocation: sourceLocation)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DoseFinding
 
 /// Brute-force reference: adaptive Simpson (tolerance 1e-14) of the patient-level likelihood
@@ -36,7 +37,10 @@ struct BruteForceCRM {
   func integrate(_ f: (Double) -> Double, upTo c: Double = 16) -> Double {
     // Pieces of width 1 so that the adaptive rule sees the peak.
     var s = 0.0, a = -16.0
-    while a < min(c, 16) { s += simpson(f, a, min(a + 1, c)); a += 1 }
+    while a < min(c, 16) {
+      s += simpson(f, a, min(a + 1, c))
+      a += 1
+    }
     return s
   }
 
@@ -60,18 +64,23 @@ struct BruteForceCRM {
 
   static func counts() -> ([Int], [Int]) {
     var n = Array(repeating: 0, count: 6), y = n
-    for (d, t) in zip(level, tox) { n[d] += 1; y[d] += t }
+    for (d, t) in zip(level, tox) {
+      n[d] += 1
+      y[d] += t
+    }
     return (n, y)
   }
 
   @Test(arguments: [CRMModel.empiric, .logistic])
   func posteriorMatchesBruteForce(model: CRMModel) throws {
-    let crm = try CRM(config: TrialConfig(doseCount: 6, cohortSize: 1, maxPatients: 24), target: 0.2,
-                      skeleton: Self.skeleton, model: model)
+    let crm = try CRM(
+      config: TrialConfig(doseCount: 6, cohortSize: 1, maxPatients: 24), target: 0.2,
+      skeleton: Self.skeleton, model: model)
     let (n, y) = Self.counts()
     let post = crm.posterior(patients: n, dlts: y)
-    let ref = BruteForceCRM(skeleton: Self.skeleton, level: Self.level, tox: Self.tox, sigma: 1.34.squareRoot(),
-                            logistic: model == .logistic)
+    let ref = BruteForceCRM(
+      skeleton: Self.skeleton, level: Self.level, tox: Self.tox, sigma: 1.34.squareRoot(),
+      logistic: model == .logistic)
     #expect(abs(post.betaMean - ref.betaMean) < 1e-8)
     #expect(abs(post.prLowestOverTarget - ref.prOver(0, 0.2)) < 1e-8)
     let full = crm.posteriorToxicity(patients: n, dlts: y)
@@ -102,24 +111,29 @@ struct BruteForceCRM {
     #expect(crm.decide(&s, cohortSize: 3, cohortDLTs: 0) && s.current == 1)
     // 3/3 at dose 1 (with 3 more): Pr(p1 > 0.2) is high: safety stop.
     var t = crm.initialState()
-    t.patients[0] = 6; t.dlts[0] = 5
+    t.patients[0] = 6
+    t.dlts[0] = 5
     #expect(crm.decide(&t, cohortSize: 3, cohortDLTs: 3) == false && t.stoppedForSafety)
     // Coherence: after a cohort with DLT fraction ≥ target, never escalate.
     var u = crm.initialState()
-    u.patients = [3, 3, 0, 0, 0, 0]; u.dlts = [0, 1, 0, 0, 0, 0]; u.current = 1
+    u.patients = [3, 3, 0, 0, 0, 0]
+    u.dlts = [0, 1, 0, 0, 0, 0]
+    u.current = 1
     _ = crm.decide(&u, cohortSize: 3, cohortDLTs: 1)
     #expect(u.current <= 1)
   }
 
   @Test func startUpEscalatesUntilFirstDLT() throws {
-    let crm = try CRM(config: TrialConfig(doseCount: 6, cohortSize: 1, maxPatients: 24), target: 0.2,
-                      skeleton: Self.skeleton, startUp: true)
+    let crm = try CRM(
+      config: TrialConfig(doseCount: 6, cohortSize: 1, maxPatients: 24), target: 0.2,
+      skeleton: Self.skeleton, startUp: true)
     var s = crm.initialState()
     for d in 0..<5 {
       s.patients[d] += 1
       #expect(crm.decide(&s, cohortSize: 1, cohortDLTs: 0) && s.current == d + 1)
     }
-    s.patients[5] += 1; s.dlts[5] += 1
+    s.patients[5] += 1
+    s.dlts[5] += 1
     #expect(crm.decide(&s, cohortSize: 1, cohortDLTs: 1) && s.current <= 5 && s.phase == 1)
   }
 
@@ -127,8 +141,9 @@ struct BruteForceCRM {
   /// (with its no-skipping rule) takes over from there.
   @Test func startSequenceTreatsEachPatientAtItsLevel() throws {
     let x0 = [0, 0, 1, 1, 2, 3, 3]
-    let crm = try CRM(config: TrialConfig(doseCount: 6, cohortSize: 1, maxPatients: 24), target: 0.2,
-                      skeleton: Self.skeleton, startSequence: x0)
+    let crm = try CRM(
+      config: TrialConfig(doseCount: 6, cohortSize: 1, maxPatients: 24), target: 0.2,
+      skeleton: Self.skeleton, startSequence: x0)
     var s = crm.initialState()
     #expect(s.current == 0)
     var given: [Int] = [s.current]
@@ -139,7 +154,8 @@ struct BruteForceCRM {
     }
     #expect(given == Array(x0.prefix(5)))
     // A DLT at level 3 (0-based 2): the model decides, and never escalates after it.
-    s.patients[2] += 1; s.dlts[2] += 1
+    s.patients[2] += 1
+    s.dlts[2] += 1
     #expect(crm.decide(&s, cohortSize: 1, cohortDLTs: 1) && s.phase == 1 && s.current <= 2)
   }
 
@@ -162,7 +178,11 @@ struct BruteForceCRM {
   @Test func badStartSequence() throws {
     let cfg = try TrialConfig(doseCount: 3, cohortSize: 1, maxPatients: 10)
     for x0 in [[0, 2, 1], [0, 3], [-1, 0], []] {
-      #expect(throws: DoseFindingInputError(field: "start_sequence", x0.isEmpty || x0.contains(where: { $0 < 0 || $0 > 2 }) ? "dose levels must be 1…3" : "must not decrease (dfcrm's initial design)")) {
+      #expect(
+        throws: DoseFindingInputError(
+          field: "start_sequence",
+          x0.isEmpty || x0.contains(where: { $0 < 0 || $0 > 2 }) ? "dose levels must be 1…3" : "must not decrease (dfcrm's initial design)")
+      ) {
         try CRM(config: cfg, target: 0.2, skeleton: [0.1, 0.2, 0.3], startSequence: x0)
       }
     }
@@ -176,8 +196,9 @@ struct BruteForceCRM {
   }
 
   @Test func monteCarloMatchesExact() throws {
-    let design = try CRM(config: TrialConfig(doseCount: 4, cohortSize: 3, maxPatients: 12), target: 0.25,
-                         skeleton: [0.1, 0.2, 0.3, 0.45])
+    let design = try CRM(
+      config: TrialConfig(doseCount: 4, cohortSize: 3, maxPatients: 12), target: 0.25,
+      skeleton: [0.1, 0.2, 0.3, 0.45])
     let p = [0.1, 0.25, 0.4, 0.55]
     let exact = try ExactOC.compute(design, pTrue: p)
     let mc = try DoseFindingSimulation.simulate(design, pTrue: p, trials: 20_000, seed: 5, threads: 2)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import DoseFinding
 
 @Suite struct MTPI2Tests {
@@ -38,10 +39,16 @@ import Testing
     let lo = target - 0.05, hi = target + 0.05
     var edges: [(Double, Double, Int)] = []  // (a, b, decision: 0 E, 1 S, 2 D)
     var u = lo
-    while u > 1e-9 { edges.append((max(u - 0.1, 0), u, 0)); u = lo - 0.1 * Double(edges.count) }
+    while u > 1e-9 {
+      edges.append((max(u - 0.1, 0), u, 0))
+      u = lo - 0.1 * Double(edges.count)
+    }
     edges.append((lo, hi, 1))
     var k = 0
-    while hi + 0.1 * Double(k) < 1 - 1e-9 { edges.append((hi + 0.1 * Double(k), min(hi + 0.1 * Double(k + 1), 1), 2)); k += 1 }
+    while hi + 0.1 * Double(k) < 1 - 1e-9 {
+      edges.append((hi + 0.1 * Double(k), min(hi + 0.1 * Double(k + 1), 1), 2))
+      k += 1
+    }
     for n in 1...15 {
       for y in 0...n {
         func cdf(_ x: Double) -> Double { 1 - binomialTailOracle(x, y: y, n: n) }
@@ -58,10 +65,13 @@ import Testing
   @Test func lowestDoseExcludedStops() throws {
     let m = try MTPI2(config: TrialConfig(doseCount: 5, cohortSize: 3, maxPatients: 30), target: 0.3)
     var s = m.initialState()
-    s.patients[0] = 3; s.dlts[0] = 3
+    s.patients[0] = 3
+    s.dlts[0] = 3
     #expect(m.decide(&s, cohortSize: 3, cohortDLTs: 3) == false && m.selectMTD(s) == nil)
     var t = m.initialState()
-    t.patients[4] = 3; t.dlts[4] = 3; t.current = 4
+    t.patients[4] = 3
+    t.dlts[4] = 3
+    t.current = 4
     #expect(m.decide(&t, cohortSize: 3, cohortDLTs: 3) && t.current == 3 && t.excludedFrom == 4)
   }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import DoseFinding
 
 @Suite struct ThreePlusThreeTests {

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import Estimation
 
 @Suite("Optimisers and multi-start fitting")

@@ -2,6 +2,7 @@ import Foundation
 import ODEKit
 import TestSupport
 import Testing
+
 @testable import Estimation
 
 @Suite("PEtab objective")
@@ -18,10 +19,12 @@ struct ObjectiveTests {
 
   /// The reference log-likelihoods at the published best fits: AMICI's benchmark test values
   /// (see ../shared/petab-benchmarks/README.md).
-  @Test("benchmark problems: llh at the nominal parameters matches AMICI", arguments: [
-    ("Boehm_JProteomeRes2014", -138.22199693517703, 1e-3),
-    ("Fujita_SciSignal2010", 53.08377736998929, 1e-2),
-  ])
+  @Test(
+    "benchmark problems: llh at the nominal parameters matches AMICI",
+    arguments: [
+      ("Boehm_JProteomeRes2014", -138.22199693517703, 1e-3),
+      ("Fujita_SciSignal2010", 53.08377736998929, 1e-2),
+    ])
   func benchmarkNominal(_ name: String, _ llh: Double, _ tolerance: Double) throws {
     let objective = try PEtabObjective(try PEtabProblem.load(benchmark(name)))
     let ev = objective.evaluate(objective.nominal)
@@ -32,11 +35,15 @@ struct ObjectiveTests {
   /// Forward-sensitivity gradients against central differences of the objective.
   static func checkGradient(_ objective: PEtabObjective, at x: [Double], relative: Double = 2e-3) {
     let ev = objective.evaluate(x, sensitivities: true)
-    guard let g = ev.gradient else { Issue.record("no gradient"); return }
+    guard let g = ev.gradient else {
+      Issue.record("no gradient")
+      return
+    }
     for k in 0..<x.count {
       let h = 1e-4
       var up = x, down = x
-      up[k] += h; down[k] -= h
+      up[k] += h
+      down[k] -= h
       let fd = (objective.evaluate(up).nllh - objective.evaluate(down).nllh) / (2 * h)
       let scale = max(abs(fd), abs(g[k]), 1e-2)
       #expect(abs(g[k] - fd) / scale < relative, "\(objective.parameterIDs[k]): sensitivities \(g[k]), central differences \(fd)")
@@ -53,7 +60,9 @@ struct ObjectiveTests {
     Self.checkGradient(objective, at: objective.nominal.enumerated().map { $1 + 0.3 * sin(Double($0 + 1)) })
   }
 
-  @Test("gradient through preequilibration, state resets and parametric initial values", arguments: ["0009", "0017", "0018", "0019", "0005", "0015"])
+  @Test(
+    "gradient through preequilibration, state resets and parametric initial values",
+    arguments: ["0009", "0017", "0018", "0019", "0005", "0015"])
   func gradientSuite(_ id: String) throws {
     let objective = try PEtabObjective(try PEtabProblem.load(suiteCase(id)))
     #expect(objective.hasGradient)

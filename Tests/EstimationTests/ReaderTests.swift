@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import Estimation
 
 @Suite("PEtab readers")
@@ -28,7 +29,8 @@ struct ReaderTests {
 
   @Test("YAML subset: mappings, block and flow lists, comments, quoting")
   func yaml() throws {
-    let y = try YAML.parse("""
+    let y = try YAML.parse(
+      """
       # a problem
       format_version: 1
       parameter_file: 'p.tsv'
@@ -50,17 +52,24 @@ struct ReaderTests {
   /// and row numbers are lines in the file.
   @Test("tables: quoting, blank lines, trimming and line numbers")
   func tables() throws {
-    let t = try PEtabTable(text: "\u{FEFF}id\t name \tnote\r\n\r\n a \t\"x\ty\"\t\"say \"\"hi\"\"\"\r\n \t \r\nb\t\"two\nlines\"\r\nc\n\n",
-                           file: "t.tsv")
+    let t = try PEtabTable(
+      text: "\u{FEFF}id\t name \tnote\r\n\r\n a \t\"x\ty\"\t\"say \"\"hi\"\"\"\r\n \t \r\nb\t\"two\nlines\"\r\nc\n\n",
+      file: "t.tsv")
     #expect(t.columns == ["id", "name", "note"])
     #expect(t.rows == [["a", "x\ty", "say \"hi\""], ["b", "two\nlines", ""], ["c", "", ""]])
     #expect(t.rows.indices.map(t.line) == [3, 5, 7])
     #expect(t.cell(1, "name") == "two\nlines")
     func error(_ text: String) -> PEtabError? {
-      do { _ = try PEtabTable(text: text, file: "t.tsv"); return nil } catch { return error as? PEtabError }
+      do {
+        _ = try PEtabTable(text: text, file: "t.tsv")
+        return nil
+      } catch { return error as? PEtabError }
     }
     #expect(error("a\tb\n1\t2\t3\n") == PEtabError(file: "t.tsv", line: 2, "has 3 cells, the header 2 columns"))
-    #expect(error("a\tb\n\n1\t2\"\n") == PEtabError(file: "t.tsv", line: 3, "cell 2: a quote inside an unquoted field (enclose the whole field in quotes and double the quote)"))
+    #expect(
+      error("a\tb\n\n1\t2\"\n")
+        == PEtabError(
+          file: "t.tsv", line: 3, "cell 2: a quote inside an unquoted field (enclose the whole field in quotes and double the quote)"))
     #expect(error("a\tb\n1\t\"2\n") == PEtabError(file: "t.tsv", line: 2, "cell 2: the quoted field starting on this line is never closed"))
     #expect(error(" \t \n\n") == PEtabError(file: "t.tsv", "is empty (a header row is required)"))
     #expect(error("\na\ta\n") == PEtabError(file: "t.tsv", line: 2, column: "a", "column appears twice"))
@@ -76,13 +85,15 @@ struct ReaderTests {
     return dir.appendingPathComponent("_0002.yaml").path
   }
 
-  @Test("a malformed problem is refused with the file, row and column named", arguments: [
-    ("_measurements.tsv", "0.7", "abc", "_measurements.tsv", "measurement"),
-    ("_measurements.tsv", "\tc0\t", "\tnope\t", "_measurements.tsv", "simulationConditionId"),
-    ("_parameters.tsv", "\tlin\t", "\tlog2\t", "_parameters.tsv", "parameterScale"),
-    ("_observables.tsv", "A", "A +", "_observables.tsv", "observableFormula"),
-    ("_conditions.tsv", "a0", "zz", "_conditions.tsv", "zz"),
-  ])
+  @Test(
+    "a malformed problem is refused with the file, row and column named",
+    arguments: [
+      ("_measurements.tsv", "0.7", "abc", "_measurements.tsv", "measurement"),
+      ("_measurements.tsv", "\tc0\t", "\tnope\t", "_measurements.tsv", "simulationConditionId"),
+      ("_parameters.tsv", "\tlin\t", "\tlog2\t", "_parameters.tsv", "parameterScale"),
+      ("_observables.tsv", "A", "A +", "_observables.tsv", "observableFormula"),
+      ("_conditions.tsv", "a0", "zz", "_conditions.tsv", "zz"),
+    ])
   func malformed(_ file: String, _ find: String, _ replace: String, _ named: String, _ column: String) throws {
     let path = try Self.brokenCase(file) { text in
       guard let r = text.range(of: find) else { return text }

@@ -1,7 +1,6 @@
 import Foundation
 import TestSupport
 
-
 func benchmark(_ name: String) -> String {
   sharedRoot.appendingPathComponent("petab-benchmarks/\(name)/\(name).yaml").path
 }

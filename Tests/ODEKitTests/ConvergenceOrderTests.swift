@@ -25,8 +25,9 @@ struct ConvergenceOrderTests {
       let T = 1.0
       let ns = [10.0, 20, 40, 80]
       let errors = ns.map { n -> Double in
-        let sol = solve(ODEProblem(system: system, u0: [1], tspan: (0, T)), method: method,
-                        options: fixedStep(T / n, saveAt: [T]))
+        let sol = solve(
+          ODEProblem(system: system, u0: [1], tspan: (0, T)), method: method,
+          options: fixedStep(T / n, saveAt: [T]))
         return abs(sol[0, 0] - exp(sin(T)))
       }
       let p = observedOrder(steps: ns.map { T / $0 }, errors: errors)
@@ -35,8 +36,9 @@ struct ConvergenceOrderTests {
     let T = 3.0
     let ns = [10.0, 20, 40, 80]
     let errors = ns.map { n -> Double in
-      let sol = solve(ODEProblem(system: spiral, u0: [1, 0], tspan: (0, T)), method: method,
-                      options: fixedStep(T / n, saveAt: [T]))
+      let sol = solve(
+        ODEProblem(system: spiral, u0: [1, 0], tspan: (0, T)), method: method,
+        options: fixedStep(T / n, saveAt: [T]))
       return hypot(sol[0, 0] - exp(-T) * cos(2 * T), sol[0, 1] + exp(-T) * sin(2 * T))
     }
     let p = observedOrder(steps: ns.map { T / $0 }, errors: errors)
@@ -52,8 +54,9 @@ struct ConvergenceOrderTests {
       let h = T / n
       // Points at 1/3 of each step, never on a step boundary.
       let ts = (0..<Int(n)).map { (Double($0) + 1.0 / 3) * h }
-      let sol = solve(ODEProblem(system: expSin, u0: [1], tspan: (0, T)), method: method,
-                      options: fixedStep(h, saveAt: ts))
+      let sol = solve(
+        ODEProblem(system: expSin, u0: [1], tspan: (0, T)), method: method,
+        options: fixedStep(h, saveAt: ts))
       return zip(sol.t, sol.component(0)).map { abs($1 - exp(sin($0))) }.max()!
     }
     let p = observedOrder(steps: ns.map { T / $0 }, errors: errors)
@@ -65,8 +68,9 @@ struct ConvergenceOrderTests {
   func toleranceProportionality(method: ODEMethod) {
     var last = Double.infinity
     for rtol in [1e-4, 1e-6, 1e-8] {
-      let sol = solve(ODEProblem(system: expSin, u0: [1], tspan: (0, 10)), method: method,
-                      options: SolverOptions(rtol: rtol, atol: [rtol * 1e-2], saveAt: [2, 5, 10]))
+      let sol = solve(
+        ODEProblem(system: expSin, u0: [1], tspan: (0, 10)), method: method,
+        options: SolverOptions(rtol: rtol, atol: [rtol * 1e-2], saveAt: [2, 5, 10]))
       let err = zip(sol.t, sol.component(0)).map { abs($1 - exp(sin($0))) / exp(sin($0)) }.max()!
       #expect(sol.returnCode == .success)
       #expect(err < 50 * rtol, "\(method) rtol \(rtol): error \(err)")

@@ -24,8 +24,9 @@ struct EventTests {
   @Test(arguments: ODEMethod.allCases)
   func bolusDosing(method: ODEMethod) {
     let doses = [Dose(time: 0, target: 0, amount: 100), Dose(time: 7.3, target: 0, amount: 50)]
-    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
-                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
+    let sol = solve(
+      ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
+      options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
     #expect(sol.returnCode == .success)
     for (i, t) in sol.t.enumerated() {
       let exact = bolus(100, at: 0, t) + bolus(50, at: 7.3, t)
@@ -36,8 +37,9 @@ struct EventTests {
   @Test(arguments: ODEMethod.allCases)
   func zeroOrderInfusion(method: ODEMethod) {
     let doses = [Dose(time: 1, target: 0, amount: 120, duration: 2.5)]
-    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
-                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
+    let sol = solve(
+      ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
+      options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
     for (i, t) in sol.t.enumerated() {
       let exact = infusion(120, over: 2.5, at: 1, t)
       #expect(abs(sol[i, 0] - exact) <= 1e-8 * exact + 1e-10, "t = \(t)")
@@ -51,8 +53,9 @@ struct EventTests {
       Dose(time: 0, target: 0, amount: 60, duration: 1, interval: 8, additional: 4),
       Dose(time: 0.5, target: 0, amount: 10, interval: 12, additional: 3),
     ]
-    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
-                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
+    let sol = solve(
+      ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 48), doses: doses), method: method,
+      options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: grid))
     #expect(sol.returnCode == .success)
     for (i, t) in sol.t.enumerated() {
       var exact = 0.0
@@ -69,8 +72,9 @@ struct EventTests {
   @Test func eventsAtAndBetweenOutputTimes() {
     let doses = [Dose(time: 2, target: 0, amount: 10), Dose(time: 3.37, target: 0, amount: 10)]
     let ts: [Double] = [0, 1, 2, 3, 3.37, 4]
-    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 4), doses: doses), method: .dp5,
-                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: ts))
+    let sol = solve(
+      ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 4), doses: doses), method: .dp5,
+      options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: ts))
     #expect(sol.t == ts)
     #expect(sol[1, 0] == 0)
     #expect(abs(sol[2, 0] - 10) < 1e-12)
@@ -85,8 +89,9 @@ struct EventTests {
     let reset = TimeEvent(time: 1, label: "reset") { _, u in u[0] = 5 }
     let doses = [Dose(time: 1, target: 0, amount: 1)]
     let decay0 = ODEFunction(dimension: 1) { _, _, du in du[0] = 0 }
-    let sol = solve(ODEProblem(system: decay0, u0: [0], tspan: (0, 2), doses: doses, timeEvents: [reset]),
-                    options: SolverOptions(saveAt: [1, 2]))
+    let sol = solve(
+      ODEProblem(system: decay0, u0: [0], tspan: (0, 2), doses: doses, timeEvents: [reset]),
+      options: SolverOptions(saveAt: [1, 2]))
     #expect(sol[0, 0] == 6)
     #expect(sol.eventLog.map(\.label) == ["reset", "dose"])
   }
@@ -101,16 +106,18 @@ struct EventTests {
       u[0] = 0
       return .continue
     }
-    let sol = solve(ODEProblem(system: decay, u0: [1], tspan: (0, 5), stateEvents: [extinction]), method: method,
-                    options: SolverOptions(rtol: 1e-9, atol: [1e-12], saveAt: [1, 2, 3, 4, 5]))
+    let sol = solve(
+      ODEProblem(system: decay, u0: [1], tspan: (0, 5), stateEvents: [extinction]), method: method,
+      options: SolverOptions(rtol: 1e-9, atol: [1e-12], saveAt: [1, 2, 3, 4, 5]))
     #expect(abs(hit - log(10)) < 1e-8, "root at \(hit)")
     #expect(abs(sol[1, 0] - exp(-2)) < 1e-8)
     #expect(sol[2, 0] == 0 && sol[4, 0] == 0)
     #expect(sol.returnCode == .success)
     // Terminating event keeps the partial solution.
     let stop = StateEvent(label: "stop", direction: .down, condition: { _, u in u[0] - 0.1 }) { _, _ in .terminate }
-    let partial = solve(ODEProblem(system: decay, u0: [1], tspan: (0, 5), stateEvents: [stop]), method: method,
-                        options: SolverOptions(rtol: 1e-9, atol: [1e-12], saveAt: [1, 2, 3, 4, 5]))
+    let partial = solve(
+      ODEProblem(system: decay, u0: [1], tspan: (0, 5), stateEvents: [stop]), method: method,
+      options: SolverOptions(rtol: 1e-9, atol: [1e-12], saveAt: [1, 2, 3, 4, 5]))
     #expect(partial.returnCode == .terminated)
     #expect(partial.t == [1, 2])
     #expect(abs(partial.finalTime - log(10)) < 1e-8)
@@ -120,16 +127,18 @@ struct EventTests {
   @Test(arguments: ODEMethod.allCases)
   func failureKeepsPartialSolution(method: ODEMethod) {
     let blowUp = ODEFunction(dimension: 1, isAutonomous: true) { _, y, dy in dy[0] = y[0] * y[0] }
-    let sol = solve(ODEProblem(system: blowUp, u0: [1], tspan: (0, 2)), method: method,
-                    options: SolverOptions(rtol: 1e-8, atol: [1e-10], saveAt: [0, 0.5, 0.9, 1.5, 2]))
+    let sol = solve(
+      ODEProblem(system: blowUp, u0: [1], tspan: (0, 2)), method: method,
+      options: SolverOptions(rtol: 1e-8, atol: [1e-10], saveAt: [0, 0.5, 0.9, 1.5, 2]))
     #expect(!sol.returnCode.isSuccessful)
     #expect(sol.t == [0, 0.5, 0.9])
     #expect(abs(sol[2, 0] - 10) < 1e-5)
     // The numerical singularity lags the exact one (t = 1) by a hair.
     #expect(sol.finalTime > 0.99 && sol.finalTime < 1.0001)
     // Max steps.
-    let capped = solve(ODEProblem(system: blowUp, u0: [1], tspan: (0, 0.9)), method: method,
-                       options: SolverOptions(rtol: 1e-8, atol: [1e-10], saveAt: [0, 0.9], maxSteps: 5))
+    let capped = solve(
+      ODEProblem(system: blowUp, u0: [1], tspan: (0, 0.9)), method: method,
+      options: SolverOptions(rtol: 1e-8, atol: [1e-10], saveAt: [0, 0.9], maxSteps: 5))
     #expect(capped.returnCode == .maxSteps)
     #expect(capped.t == [0])
   }
@@ -137,8 +146,9 @@ struct EventTests {
   /// Non-negativity projection keeps a state that is driven below zero at zero.
   @Test func nonNegativity() {
     let drain = ODEFunction(dimension: 1) { _, _, dy in dy[0] = -1 }
-    let sol = solve(ODEProblem(system: drain, u0: [1], tspan: (0, 3)),
-                    options: SolverOptions(saveAt: [0.5, 2, 3], nonNegative: [0]))
+    let sol = solve(
+      ODEProblem(system: drain, u0: [1], tspan: (0, 3)),
+      options: SolverOptions(saveAt: [0.5, 2, 3], nonNegative: [0]))
     #expect(abs(sol[0, 0] - 0.5) < 1e-9)
     #expect(sol[1, 0] == 0 && sol[2, 0] == 0)
   }
@@ -147,9 +157,11 @@ struct EventTests {
 struct EventEdgeCaseTests {
   /// An infusion that began before the start time delivers only its remaining part.
   @Test func infusionRunningAtStart() {
-    let sol = solve(ODEProblem(system: oneCompartment, u0: [0], tspan: (0, 5),
-                               doses: [Dose(time: -1, target: 0, amount: 20, duration: 2)]),
-                    options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: [0.5, 1, 3]))
+    let sol = solve(
+      ODEProblem(
+        system: oneCompartment, u0: [0], tspan: (0, 5),
+        doses: [Dose(time: -1, target: 0, amount: 20, duration: 2)]),
+      options: SolverOptions(rtol: 1e-10, atol: [1e-12], saveAt: [0.5, 1, 3]))
     let R = 10.0
     #expect(abs(sol[1, 0] - R / kel * (1 - exp(-kel))) < 1e-8)
     #expect(abs(sol[2, 0] - R / kel * (1 - exp(-kel)) * exp(-kel * 2)) < 1e-8)
@@ -165,25 +177,33 @@ struct EventEdgeCaseTests {
       hit = t
       return .continue
     }
-    _ = solve(ODEProblem(system: drain, u0: [1], tspan: (0, 3), stateEvents: [empty]), method: method,
-              options: SolverOptions(rtol: 1e-8, atol: [1e-12], saveAt: [3], maxStep: 0.7, nonNegative: [0]))
+    _ = solve(
+      ODEProblem(system: drain, u0: [1], tspan: (0, 3), stateEvents: [empty]), method: method,
+      options: SolverOptions(rtol: 1e-8, atol: [1e-12], saveAt: [3], maxStep: 0.7, nonNegative: [0]))
     #expect(abs(hit - 1) < 1e-8, "hit at \(hit)")
   }
 
   /// Delayed executions and cascades: a trigger at t = 1 schedules a change 0.5 later, and
   /// that change makes a second event fire at once.
   @Test func delayedExecutionAndCascade() {
-    let clock = ODEFunction(dimension: 2) { _, _, du in du[0] = 1; du[1] = 0 }
+    let clock = ODEFunction(dimension: 2) { _, _, du in
+      du[0] = 1
+      du[1] = 0
+    }
     var first = StateEvent(label: "A", direction: .up, condition: { _, u in u[0] - 1 }) { _, _ in
       .schedule(delay: 0.5, payload: [7])
     }
-    first.delayedAction = { _, u, p in u[1] = p[0]; return .continue }
+    first.delayedAction = { _, u, p in
+      u[1] = p[0]
+      return .continue
+    }
     let second = StateEvent(label: "B", direction: .up, condition: { _, u in u[1] - 5 }) { _, u in
       u[1] += 100
       return .continue
     }
-    let sol = solve(ODEProblem(system: clock, u0: [0, 0], tspan: (0, 3), stateEvents: [first, second]),
-                    options: SolverOptions(saveAt: [1.49, 1.51, 3]))
+    let sol = solve(
+      ODEProblem(system: clock, u0: [0, 0], tspan: (0, 3), stateEvents: [first, second]),
+      options: SolverOptions(saveAt: [1.49, 1.51, 3]))
     #expect(sol[0, 1] == 0 && sol[1, 1] == 107 && sol[2, 1] == 107)
     #expect(sol.eventLog.map(\.label) == ["A", "A (delayed)", "B"])
     #expect(abs(sol.eventLog[1].time - 1.5) < 1e-9)
@@ -192,12 +212,26 @@ struct EventEdgeCaseTests {
   /// Two events that set each other's trigger without end stop the run with `.eventCascade`
   /// at the time of the cascade, the solution before it kept, instead of reporting success.
   @Test func endlessCascadeIsAReturnCode() {
-    let clock = ODEFunction(dimension: 3) { _, _, du in du[0] = 1; du[1] = 0; du[2] = 0 }
-    let start = StateEvent(label: "start", direction: .up, condition: { _, u in u[0] - 1 }) { _, u in u[1] = 1; return .continue }
-    let b = StateEvent(label: "b", direction: .either, condition: { _, u in u[1] - 0.5 }) { _, u in u[2] = 1 - u[2]; return .continue }
-    let c = StateEvent(label: "c", direction: .either, condition: { _, u in u[2] - 0.5 }) { _, u in u[1] = 1 - u[1]; return .continue }
-    let sol = solve(ODEProblem(system: clock, u0: [0, 0, 0], tspan: (0, 3), stateEvents: [start, b, c]),
-                    options: SolverOptions(saveAt: [0.5, 2, 3]))
+    let clock = ODEFunction(dimension: 3) { _, _, du in
+      du[0] = 1
+      du[1] = 0
+      du[2] = 0
+    }
+    let start = StateEvent(label: "start", direction: .up, condition: { _, u in u[0] - 1 }) { _, u in
+      u[1] = 1
+      return .continue
+    }
+    let b = StateEvent(label: "b", direction: .either, condition: { _, u in u[1] - 0.5 }) { _, u in
+      u[2] = 1 - u[2]
+      return .continue
+    }
+    let c = StateEvent(label: "c", direction: .either, condition: { _, u in u[2] - 0.5 }) { _, u in
+      u[1] = 1 - u[1]
+      return .continue
+    }
+    let sol = solve(
+      ODEProblem(system: clock, u0: [0, 0, 0], tspan: (0, 3), stateEvents: [start, b, c]),
+      options: SolverOptions(saveAt: [0.5, 2, 3]))
     #expect(sol.returnCode == .eventCascade)
     #expect(!sol.returnCode.isSuccessful)
     #expect(abs(sol.finalTime - 1) < 1e-9)

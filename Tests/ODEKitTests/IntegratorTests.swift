@@ -11,8 +11,9 @@ struct IntegratorTests {
       du[0] = -0.1 * u[0] - 1e3 * u[1]
       du[1] = -u[1]
     }
-    let sol = solve(ODEProblem(system: sys, u0: [1e10, 0], tspan: (0, 50)), method: .rodas4,
-                    options: SolverOptions(rtol: 1e-6, atol: [1e-3], saveAt: [1, 10, 50]))
+    let sol = solve(
+      ODEProblem(system: sys, u0: [1e10, 0], tspan: (0, 50)), method: .rodas4,
+      options: SolverOptions(rtol: 1e-6, atol: [1e-3], saveAt: [1, 10, 50]))
     #expect(sol.component(1) == [0, 0, 0])
     #expect(abs(sol[2, 0] - 1e10 * exp(-5.0)) < 1e-5 * 1e10 * exp(-5.0))
   }
@@ -20,8 +21,9 @@ struct IntegratorTests {
   /// The same problem gives bit-identical results on repeated runs.
   @Test(arguments: ODEMethod.allCases)
   func deterministic(method: ODEMethod) {
-    let p = ODEProblem(system: vanDerPol(mu: 10), u0: [2, 0], tspan: (0, 30),
-                       doses: [Dose(time: 7.5, target: 1, amount: 0.5)])
+    let p = ODEProblem(
+      system: vanDerPol(mu: 10), u0: [2, 0], tspan: (0, 30),
+      doses: [Dose(time: 7.5, target: 1, amount: 0.5)])
     let a = solve(p, method: method, options: SolverOptions(saveAt: [5, 10, 20, 30]))
     let b = solve(p, method: method, options: SolverOptions(saveAt: [5, 10, 20, 30]))
     #expect(a.values == b.values)
@@ -32,8 +34,11 @@ struct IntegratorTests {
   @Test func outputGridIndependentOfSteps() {
     let p = ODEProblem(system: vanDerPol(mu: 5), u0: [2, 0], tspan: (0, 20))
     let coarse = solve(p, method: .dp5, options: SolverOptions(rtol: 1e-8, atol: [1e-10], saveAt: [20]))
-    let fine = solve(p, method: .dp5, options: SolverOptions(rtol: 1e-8, atol: [1e-10],
-                                                             saveAt: stride(from: 0.0, through: 20, by: 0.01).map { $0 }))
+    let fine = solve(
+      p, method: .dp5,
+      options: SolverOptions(
+        rtol: 1e-8, atol: [1e-10],
+        saveAt: stride(from: 0.0, through: 20, by: 0.01).map { $0 }))
     #expect(coarse.stats.acceptedSteps == fine.stats.acceptedSteps)
     #expect(fine.t.count == 2001)
     #expect(coarse[0, 0] == fine[2000, 0])

@@ -44,9 +44,12 @@ struct SparseLUTests {
 
     var dense = a, y = b
     var piv = [Int](repeating: 0, count: n)
-    #expect(dense.withUnsafeMutableBufferPointer { d in piv.withUnsafeMutableBufferPointer { luFactor(d.baseAddress!, n, $0.baseAddress!) } })
+    #expect(
+      dense.withUnsafeMutableBufferPointer { d in piv.withUnsafeMutableBufferPointer { luFactor(d.baseAddress!, n, $0.baseAddress!) } })
     dense.withUnsafeMutableBufferPointer { d in
-      piv.withUnsafeMutableBufferPointer { p in y.withUnsafeMutableBufferPointer { luSolve(d.baseAddress!, n, p.baseAddress!, $0.baseAddress!) } }
+      piv.withUnsafeMutableBufferPointer { p in
+        y.withUnsafeMutableBufferPointer { luSolve(d.baseAddress!, n, p.baseAddress!, $0.baseAddress!) }
+      }
     }
     let scale = y.map(abs).max()!
     for i in 0..<n { #expect(abs(x[i] - y[i]) <= 1e-13 * scale) }
@@ -77,8 +80,14 @@ struct SparseLUTests {
     var pattern: [Int] = []
     for i in 0..<n {
       a[i * n + i] = 2
-      if i > 0 { a[i * n + i - 1] = 1; pattern.append(i * n + i - 1) }
-      if i < n - 1 { a[i * n + i + 1] = 1; pattern.append(i * n + i + 1) }
+      if i > 0 {
+        a[i * n + i - 1] = 1
+        pattern.append(i * n + i - 1)
+      }
+      if i < n - 1 {
+        a[i * n + i + 1] = 1
+        pattern.append(i * n + i + 1)
+      }
     }
     a[0] = 1e-14
     let plan = try #require(SparseLU(n: n, pattern: pattern))

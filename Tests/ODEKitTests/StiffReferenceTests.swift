@@ -9,8 +9,9 @@ struct StiffReferenceTests {
   func rober(method: ODEMethod) throws {
     let ref = try loadFixture("rober")
     let ts = ref.rows.map { $0[0] }
-    let sol = solve(ODEProblem(system: roberSystem, u0: [1, 0, 0], tspan: (0, ts.last!)), method: method,
-                    options: SolverOptions(rtol: 1e-10, atol: [1e-14, 1e-20, 1e-14], saveAt: ts))
+    let sol = solve(
+      ODEProblem(system: roberSystem, u0: [1, 0, 0], tspan: (0, ts.last!)), method: method,
+      options: SolverOptions(rtol: 1e-10, atol: [1e-14, 1e-20, 1e-14], saveAt: ts))
     #expect(sol.returnCode == .success)
     #expect(sol.t.count == ts.count)
     // y2 is ~1e-5 at most: relative error per component, floor 1e-16.
@@ -27,8 +28,9 @@ struct StiffReferenceTests {
   func vanDerPolMu1000(method: ODEMethod) throws {
     let ref = try loadFixture("vanderpol_mu1000")
     let ts = ref.rows.map { $0[0] }
-    let sol = solve(ODEProblem(system: vanDerPol(mu: 1000), u0: [2, 0], tspan: (0, ts.last!)),
-                    method: method, options: SolverOptions(rtol: 1e-10, atol: [1e-10], saveAt: ts))
+    let sol = solve(
+      ODEProblem(system: vanDerPol(mu: 1000), u0: [2, 0], tspan: (0, ts.last!)),
+      method: method, options: SolverOptions(rtol: 1e-10, atol: [1e-10], saveAt: ts))
     #expect(sol.returnCode == .success)
     // y2 passes through 0; relative error with a floor of 1e-3 on |y|.
     let err = maxRelativeError(sol, ref.rows, floor: 1e-3)
@@ -41,9 +43,11 @@ struct StiffReferenceTests {
     let ref = try loadFixture("hires")
     let ts = ref.rows.map { $0[0] }
     var u0 = [Double](repeating: 0, count: 8)
-    u0[0] = 1; u0[7] = 0.0057
-    let sol = solve(ODEProblem(system: hiresSystem, u0: u0, tspan: (0, ts.last!)), method: method,
-                    options: SolverOptions(rtol: 1e-10, atol: [1e-14], saveAt: ts))
+    u0[0] = 1
+    u0[7] = 0.0057
+    let sol = solve(
+      ODEProblem(system: hiresSystem, u0: u0, tspan: (0, ts.last!)), method: method,
+      options: SolverOptions(rtol: 1e-10, atol: [1e-14], saveAt: ts))
     #expect(sol.returnCode == .success)
     let err = maxRelativeError(sol, ref.rows, floor: 1e-10)
     #expect(err < 1e-6, "HIRES \(method): max relative error \(err)")
@@ -56,8 +60,9 @@ struct StiffReferenceTests {
     #expect(nonstiff.stats.stiffSteps == 0)
     let opts = SolverOptions(rtol: 1e-6, atol: [1e-8], saveAt: [1e5])
     let auto = solve(ODEProblem(system: roberSystem, u0: [1, 0, 0], tspan: (0, 1e5)), method: .auto, options: opts)
-    let explicit = solve(ODEProblem(system: roberSystem, u0: [1, 0, 0], tspan: (0, 1e5)), method: .dp5,
-                         options: SolverOptions(rtol: 1e-6, atol: [1e-8], saveAt: [1e5], maxSteps: 200_000))
+    let explicit = solve(
+      ODEProblem(system: roberSystem, u0: [1, 0, 0], tspan: (0, 1e5)), method: .dp5,
+      options: SolverOptions(rtol: 1e-6, atol: [1e-8], saveAt: [1e5], maxSteps: 200_000))
     #expect(auto.returnCode == .success)
     #expect(auto.stats.methodSwitches >= 1)
     #expect(auto.stats.rhsEvaluations * 10 < explicit.stats.rhsEvaluations || explicit.returnCode == .maxSteps)

@@ -16,9 +16,15 @@ func loadFixture(_ name: String) throws -> (header: [String], rows: [[Double]]) 
 let roberSystem = ODEFunction(
   dimension: 3, isAutonomous: true,
   jacobian: { _, y, J in
-    J[0] = -0.04; J[1] = 1e4 * y[2]; J[2] = 1e4 * y[1]
-    J[3] = 0.04; J[4] = -1e4 * y[2] - 6e7 * y[1]; J[5] = -1e4 * y[1]
-    J[6] = 0; J[7] = 6e7 * y[1]; J[8] = 0
+    J[0] = -0.04
+    J[1] = 1e4 * y[2]
+    J[2] = 1e4 * y[1]
+    J[3] = 0.04
+    J[4] = -1e4 * y[2] - 6e7 * y[1]
+    J[5] = -1e4 * y[1]
+    J[6] = 0
+    J[7] = 6e7 * y[1]
+    J[8] = 0
   }
 ) { _, y, dy in
   dy[0] = -0.04 * y[0] + 1e4 * y[1] * y[2]
@@ -31,8 +37,10 @@ func vanDerPol(mu: Double) -> ODEFunction {
   ODEFunction(
     dimension: 2, isAutonomous: true,
     jacobian: { _, y, J in
-      J[0] = 0; J[1] = 1
-      J[2] = -2 * mu * y[0] * y[1] - 1; J[3] = mu * (1 - y[0] * y[0])
+      J[0] = 0
+      J[1] = 1
+      J[2] = -2 * mu * y[0] * y[1] - 1
+      J[3] = mu * (1 - y[0] * y[0])
     }
   ) { _, y, dy in
     dy[0] = y[1]
@@ -70,7 +78,10 @@ func observedOrder(steps: [Double], errors: [Double]) -> Double {
   let x = steps.map { log($0) }, y = errors.map { log($0) }
   let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
   var sxy = 0.0, sxx = 0.0
-  for i in x.indices { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) * (x[i] - mx) }
+  for i in x.indices {
+    sxy += (x[i] - mx) * (y[i] - my)
+    sxx += (x[i] - mx) * (x[i] - mx)
+  }
   return sxy / sxx
 }
 

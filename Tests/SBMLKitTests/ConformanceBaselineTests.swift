@@ -5,7 +5,6 @@ import SBMLTestSuite
 import TestSupport
 import Testing
 
-
 /// The shared SBML Test Suite and BioModels cases: the pass count must not fall below the
 /// committed baseline (Tests/SBMLKitTests/conformance-baseline.txt).
 struct ConformanceBaselineTests {

@@ -45,8 +45,9 @@ struct InvariantTests {
     let compiled = try CompiledSBML(try SBMLModel.parse(Data(model(event: false).utf8)))
     #expect(compiled.invariant.instructions.contains { $0.code == .pow })
     #expect(!compiled.main.instructions.contains { $0.code == .pow })
-    let tc = SBMLSystem(compiled).simulate(start: 0, duration: 10, steps: 2, variables: [("x", .symbol), ("k", .symbol)],
-                                           rtol: 1e-10, atol: 1e-14, method: method)
+    let tc = SBMLSystem(compiled).simulate(
+      start: 0, duration: 10, steps: 2, variables: [("x", .symbol), ("k", .symbol)],
+      rtol: 1e-10, atol: 1e-14, method: method)
     #expect(tc.returnCode == .success)
     for (i, t) in tc.times.enumerated() {
       #expect(abs(tc.values[i][0] - exp(-k(35) * t)) < 1e-8)
@@ -59,8 +60,9 @@ struct InvariantTests {
     let compiled = try CompiledSBML(try SBMLModel.parse(Data(model(event: true).utf8)))
     #expect(!compiled.invariant.instructions.contains { $0.code == .pow })
     #expect(compiled.main.instructions.contains { $0.code == .pow })
-    let tc = SBMLSystem(compiled).simulate(start: 0, duration: 10, steps: 2, variables: [("x", .symbol), ("k", .symbol)],
-                                           rtol: 1e-10, atol: 1e-14, method: method)
+    let tc = SBMLSystem(compiled).simulate(
+      start: 0, duration: 10, steps: 2, variables: [("x", .symbol), ("k", .symbol)],
+      rtol: 1e-10, atol: 1e-14, method: method)
     #expect(tc.returnCode == .success)
     #expect(abs(tc.values[1][0] - exp(-k(35) * 5)) < 1e-8)
     #expect(abs(tc.values[2][0] - exp(-k(35) * 5 - k(140) * 5)) < 1e-8)
@@ -70,10 +72,13 @@ struct InvariantTests {
   /// A hoisted rule fed by an initial assignment of a parameter each patient sets: WT = 2·W0,
   /// k = 0.2·(WT/70)^0.75, dx/dt = −k·x; x(10) for several W0 through the population runner.
   @Test func invariantPartFollowsEachPatientsParameters() throws {
-    let initial = #"<listOfInitialAssignments><initialAssignment symbol="WT"><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><cn>2</cn><ci>W0</ci></apply></math></initialAssignment></listOfInitialAssignments>"#
+    let initial =
+      #"<listOfInitialAssignments><initialAssignment symbol="WT"><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><cn>2</cn><ci>W0</ci></apply></math></initialAssignment></listOfInitialAssignments>"#
     let xml = model(event: false)
-      .replacingOccurrences(of: #"<parameter id="WT" value="35" constant="true"/>"#,
-                            with: #"<parameter id="WT" constant="true"/><parameter id="W0" value="35" constant="true"/>"#)
+      .replacingOccurrences(
+        of: #"<parameter id="WT" value="35" constant="true"/>"#,
+        with: #"<parameter id="WT" constant="true"/><parameter id="W0" value="35" constant="true"/>"#
+      )
       .replacingOccurrences(of: "<listOfRules>", with: initial + "<listOfRules>")
     let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
     #expect(compiled.invariant.instructions.contains { $0.code == .pow })
@@ -104,7 +109,10 @@ struct InvariantTests {
     #expect(split?.rest.instructions.map(\.dst) == [5, 7])
     var whole: [Double] = [0, 0.5, 1.5, -2, 0, 0, 0, 0], parts = whole
     whole.withUnsafeMutableBufferPointer { program.run($0.baseAddress!) }
-    parts.withUnsafeMutableBufferPointer { split!.invariant.run($0.baseAddress!); split!.rest.run($0.baseAddress!) }
+    parts.withUnsafeMutableBufferPointer {
+      split!.invariant.run($0.baseAddress!)
+      split!.rest.run($0.baseAddress!)
+    }
     #expect(whole == parts)
     // Slot 5 read before it is written.
     let early = Program(instructions: [I(code: .mul, dst: 4, a: 5, b: 3, c: 0), I(code: .add, dst: 5, a: 2, b: 1, c: 0)])

@@ -36,57 +36,60 @@ struct JacobianTests {
     // Hill term, z follows a rate rule with exp, sin, a power with a state exponent and a
     // piecewise branch.
     let xml = """
-    <?xml version="1.0" encoding="UTF-8"?>
-    <sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">
-      <model id="m">
-        <listOfCompartments><compartment id="c" size="2" constant="true" spatialDimensions="3"/></listOfCompartments>
-        <listOfSpecies>
-          <species id="S" compartment="c" initialConcentration="3" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>
-          <species id="P" compartment="c" initialConcentration="0.5" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>
-        </listOfSpecies>
-        <listOfParameters>
-          <parameter id="Vmax" value="1.5" constant="true"/><parameter id="Km" value="0.7" constant="true"/>
-          <parameter id="k" value="0.9" constant="true"/><parameter id="K" value="0.4" constant="true"/>
-          <parameter id="z" value="0.3" constant="false"/>
-        </listOfParameters>
-        <listOfRules>
-          <rateRule variable="z"><math xmlns="http://www.w3.org/1998/Math/MathML">
-            <apply><plus/>
-              <apply><times/><cn>-0.5</cn><apply><exp/><ci>z</ci></apply><apply><sin/><ci>S</ci></apply></apply>
-              <apply><power/><ci>P</ci><ci>z</ci></apply>
-              <piecewise><piece><apply><times/><cn>2</cn><ci>S</ci></apply><apply><gt/><ci>S</ci><cn>1</cn></apply></piece>
-                <otherwise><cn>0</cn></otherwise></piecewise>
-            </apply></math></rateRule>
-        </listOfRules>
-        <listOfReactions>
-          <reaction id="r1" reversible="false">
-            <listOfReactants><speciesReference species="S" stoichiometry="1" constant="true"/></listOfReactants>
-            <listOfProducts><speciesReference species="P" stoichiometry="2" constant="true"/></listOfProducts>
-            <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">
-              <apply><divide/><apply><times/><ci>c</ci><ci>Vmax</ci><ci>S</ci></apply><apply><plus/><ci>Km</ci><ci>S</ci></apply></apply>
-            </math></kineticLaw>
-          </reaction>
-          <reaction id="r2" reversible="false">
-            <listOfReactants><speciesReference species="P" stoichiometry="1" constant="true"/></listOfReactants>
-            <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">
-              <apply><divide/><apply><times/><ci>c</ci><ci>k</ci><apply><power/><ci>P</ci><cn>3</cn></apply></apply>
-                <apply><plus/><apply><power/><ci>K</ci><cn>3</cn></apply><apply><power/><ci>P</ci><cn>3</cn></apply></apply></apply>
-            </math></kineticLaw>
-          </reaction>
-        </listOfReactions>
-      </model>
-    </sbml>
-    """
+      <?xml version="1.0" encoding="UTF-8"?>
+      <sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">
+        <model id="m">
+          <listOfCompartments><compartment id="c" size="2" constant="true" spatialDimensions="3"/></listOfCompartments>
+          <listOfSpecies>
+            <species id="S" compartment="c" initialConcentration="3" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>
+            <species id="P" compartment="c" initialConcentration="0.5" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>
+          </listOfSpecies>
+          <listOfParameters>
+            <parameter id="Vmax" value="1.5" constant="true"/><parameter id="Km" value="0.7" constant="true"/>
+            <parameter id="k" value="0.9" constant="true"/><parameter id="K" value="0.4" constant="true"/>
+            <parameter id="z" value="0.3" constant="false"/>
+          </listOfParameters>
+          <listOfRules>
+            <rateRule variable="z"><math xmlns="http://www.w3.org/1998/Math/MathML">
+              <apply><plus/>
+                <apply><times/><cn>-0.5</cn><apply><exp/><ci>z</ci></apply><apply><sin/><ci>S</ci></apply></apply>
+                <apply><power/><ci>P</ci><ci>z</ci></apply>
+                <piecewise><piece><apply><times/><cn>2</cn><ci>S</ci></apply><apply><gt/><ci>S</ci><cn>1</cn></apply></piece>
+                  <otherwise><cn>0</cn></otherwise></piecewise>
+              </apply></math></rateRule>
+          </listOfRules>
+          <listOfReactions>
+            <reaction id="r1" reversible="false">
+              <listOfReactants><speciesReference species="S" stoichiometry="1" constant="true"/></listOfReactants>
+              <listOfProducts><speciesReference species="P" stoichiometry="2" constant="true"/></listOfProducts>
+              <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">
+                <apply><divide/><apply><times/><ci>c</ci><ci>Vmax</ci><ci>S</ci></apply><apply><plus/><ci>Km</ci><ci>S</ci></apply></apply>
+              </math></kineticLaw>
+            </reaction>
+            <reaction id="r2" reversible="false">
+              <listOfReactants><speciesReference species="P" stoichiometry="1" constant="true"/></listOfReactants>
+              <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">
+                <apply><divide/><apply><times/><ci>c</ci><ci>k</ci><apply><power/><ci>P</ci><cn>3</cn></apply></apply>
+                  <apply><plus/><apply><power/><ci>K</ci><cn>3</cn></apply><apply><power/><ci>P</ci><cn>3</cn></apply></apply></apply>
+              </math></kineticLaw>
+            </reaction>
+          </listOfReactions>
+        </model>
+      </sbml>
+      """
     let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
     #expect(compiled.jacobian != nil)
     #expect(compiled.isAutonomous)
     let sys = SBMLSystem(compiled)
     #expect(sys.hasAnalyticJacobian)
     let names = compiled.stateNames
-    let iS = try #require(names.firstIndex(of: "S")), iP = try #require(names.firstIndex(of: "P")), iz = try #require(names.firstIndex(of: "z"))
+    let iS = try #require(names.firstIndex(of: "S")), iP = try #require(names.firstIndex(of: "P")),
+      iz = try #require(names.firstIndex(of: "z"))
     // States are amounts: S = 2·[S]; pick a point away from the piecewise switch.
     var u = Array(repeating: 0.0, count: names.count)
-    u[iS] = 5.0; u[iP] = 1.2; u[iz] = 0.3
+    u[iS] = 5.0
+    u[iP] = 1.2
+    u[iz] = 0.3
     let c = 2.0, Vmax = 1.5, Km = 0.7, k = 0.9, K = 0.4
     let s = u[iS] / c, p = u[iP] / c, z = u[iz]
     // d(amount S)/dt = −c·Vmax·s/(Km+s); ∂/∂S_amount = −c·Vmax·Km/(Km+s)² · (1/c).
@@ -121,11 +124,12 @@ struct JacobianTests {
     var mismatches: [String] = []
     for c in ConformanceCase.discover(dir) {
       let files = (try? FileManager.default.contentsOfDirectory(atPath: c.directory.path)) ?? []
-      guard let file = files.filter({ $0.hasPrefix("\(c.id)-sbml-l3v2") && $0.hasSuffix(".xml") }).first
-              ?? files.filter({ $0.hasPrefix("\(c.id)-sbml") && $0.hasSuffix(".xml") }).sorted().last,
-            let model = try? SBMLModel.load(path: c.directory.appendingPathComponent(file).path),
-            let compiled = try? CompiledSBML(model), compiled.jacobian != nil, !compiled.states.isEmpty,
-            compiled.states.count <= 30  // the few larger models would only slow the debug build down
+      guard
+        let file = files.filter({ $0.hasPrefix("\(c.id)-sbml-l3v2") && $0.hasSuffix(".xml") }).first
+          ?? files.filter({ $0.hasPrefix("\(c.id)-sbml") && $0.hasSuffix(".xml") }).sorted().last,
+        let model = try? SBMLModel.load(path: c.directory.appendingPathComponent(file).path),
+        let compiled = try? CompiledSBML(model), compiled.jacobian != nil, !compiled.states.isEmpty,
+        compiled.states.count <= 30  // the few larger models would only slow the debug build down
       else { continue }
       let sys = SBMLSystem(compiled)
       guard sys.hasAnalyticJacobian else { continue }
@@ -177,12 +181,14 @@ struct JacobianTests {
   /// A rate rule that is `time` itself reads time: the model is not autonomous, and the
   /// stiff solver gets x = t²/2 right.
   @Test func aRateRuleOfTimeIsNotAutonomous() throws {
-    let xml = model(rules: """
-      <rateRule variable="x"><math xmlns="http://www.w3.org/1998/Math/MathML"><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol></math></rateRule>
-      """, parameters: #"<parameter id="x" value="0" constant="false"/>"#)
+    let xml = model(
+      rules: """
+        <rateRule variable="x"><math xmlns="http://www.w3.org/1998/Math/MathML"><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol></math></rateRule>
+        """, parameters: #"<parameter id="x" value="0" constant="false"/>"#)
     let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
     #expect(!compiled.isAutonomous)
-    let tc = SBMLSystem(compiled).simulate(start: 0, duration: 4, steps: 4, variables: [("x", .symbol)], rtol: 1e-8, atol: 1e-12, method: .rodas4)
+    let tc = SBMLSystem(compiled).simulate(
+      start: 0, duration: 4, steps: 4, variables: [("x", .symbol)], rtol: 1e-8, atol: 1e-12, method: .rodas4)
     #expect(tc.returnCode == .success)
     #expect(abs(tc.values[4][0] - 8) < 1e-6)
   }
@@ -191,15 +197,18 @@ struct JacobianTests {
   /// are infinite at S = 0 (and ∂/∂n is 0·ln 0 there); the stiff solver falls back to finite
   /// differences where they are not finite and agrees with the explicit one.
   @Test func aPowerAtZeroFallsBackToFiniteDifferences() throws {
-    let xml = model(rules: """
-      <rateRule variable="S"><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><minus/><cn>1</cn>
-        <apply><power/><ci>S</ci><ci>n</ci></apply></apply></math></rateRule>
-      <rateRule variable="n"><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>0</cn></math></rateRule>
-      """, parameters: #"<parameter id="S" value="0" constant="false"/><parameter id="n" value="0.5" constant="false"/>"#)
+    let xml = model(
+      rules: """
+        <rateRule variable="S"><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><minus/><cn>1</cn>
+          <apply><power/><ci>S</ci><ci>n</ci></apply></apply></math></rateRule>
+        <rateRule variable="n"><math xmlns="http://www.w3.org/1998/Math/MathML"><cn>0</cn></math></rateRule>
+        """, parameters: #"<parameter id="S" value="0" constant="false"/><parameter id="n" value="0.5" constant="false"/>"#)
     let compiled = try CompiledSBML(try SBMLModel.parse(Data(xml.utf8)))
     #expect(compiled.jacobian != nil)
-    let stiff = SBMLSystem(compiled).simulate(start: 0, duration: 5, steps: 5, variables: [("S", .symbol)], rtol: 1e-8, atol: 1e-12, method: .rodas4)
-    let explicit = SBMLSystem(compiled).simulate(start: 0, duration: 5, steps: 5, variables: [("S", .symbol)], rtol: 1e-8, atol: 1e-12, method: .dp5)
+    let stiff = SBMLSystem(compiled).simulate(
+      start: 0, duration: 5, steps: 5, variables: [("S", .symbol)], rtol: 1e-8, atol: 1e-12, method: .rodas4)
+    let explicit = SBMLSystem(compiled).simulate(
+      start: 0, duration: 5, steps: 5, variables: [("S", .symbol)], rtol: 1e-8, atol: 1e-12, method: .dp5)
     #expect(stiff.returnCode == .success)
     for i in 0...5 { #expect(abs(stiff.values[i][0] - explicit.values[i][0]) < 1e-6, "t = \(i)") }
     // Exactly: t = −2√S − 2 ln(1 − √S).

@@ -32,7 +32,8 @@ struct MathTests {
   }
 
   @Test func arithmeticAndNumbers() throws {
-    #expect(try evaluate("<apply><plus/><ci>x</ci><cn type=\"e-notation\">1.5<sep/>2</cn><cn type=\"rational\">1<sep/>4</cn></apply>") == 152.25)
+    #expect(
+      try evaluate("<apply><plus/><ci>x</ci><cn type=\"e-notation\">1.5<sep/>2</cn><cn type=\"rational\">1<sep/>4</cn></apply>") == 152.25)
     #expect(try evaluate("<apply><minus/><ci>x</ci></apply>") == -2)
     #expect(try evaluate("<apply><power/><ci>x</ci><cn>10</cn></apply>") == 1024)
     #expect(try evaluate("<apply><root/><degree><cn>3</cn></degree><cn>27</cn></apply>") == 3)
@@ -47,9 +48,12 @@ struct MathTests {
     #expect(try evaluate("<apply><lt/><cn>1</cn><ci>x</ci><cn>3</cn></apply>") == 1)
     #expect(try evaluate("<apply><lt/><cn>1</cn><cn>3</cn><ci>x</ci></apply>") == 0)
     #expect(try evaluate("<apply><xor/><true/><true/><true/></apply>") == 1)
-    let pw = "<piecewise><piece><cn>10</cn><apply><gt/><ci>x</ci><cn>5</cn></apply></piece><piece><cn>20</cn><apply><gt/><ci>x</ci><cn>1</cn></apply></piece><otherwise><cn>30</cn></otherwise></piecewise>"
+    let pw =
+      "<piecewise><piece><cn>10</cn><apply><gt/><ci>x</ci><cn>5</cn></apply></piece><piece><cn>20</cn><apply><gt/><ci>x</ci><cn>1</cn></apply></piece><otherwise><cn>30</cn></otherwise></piecewise>"
     #expect(try evaluate(pw) == 20)
-    #expect(try evaluate("<apply><times/><csymbol definitionURL=\"http://www.sbml.org/sbml/symbols/time\">t</csymbol><cn>3</cn></apply>", at: 2) == 6)
+    #expect(
+      try evaluate("<apply><times/><csymbol definitionURL=\"http://www.sbml.org/sbml/symbols/time\">t</csymbol><cn>3</cn></apply>", at: 2)
+        == 6)
   }
 
   @Test func functionDefinitionsAreInlined() throws {
@@ -92,10 +96,12 @@ struct MathTests {
   /// A repeated id, or a function naming an argument twice, is an invalid model (found by the
   /// sbml fuzz target: the compiler trapped on a species id used twice).
   @Test func repeatedIdsAreRefused() throws {
-    let twice = model("<ci>x</ci>").replacingOccurrences(of: "<parameter id=\"y\"", with: "<parameter id=\"x\" value=\"1\" constant=\"true\"/><parameter id=\"y\"")
+    let twice = model("<ci>x</ci>").replacingOccurrences(
+      of: "<parameter id=\"y\"", with: "<parameter id=\"x\" value=\"1\" constant=\"true\"/><parameter id=\"y\"")
     let e = #expect(throws: SBMLError.self) { try SBMLModel.parse(Data(twice.utf8)) }
     #expect(e?.message.contains("'x' is used twice") == true, "\(String(describing: e))")
-    let f = "<listOfFunctionDefinitions><functionDefinition id=\"f\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><bvar><ci>a</ci></bvar><ci>a</ci></lambda></math></functionDefinition></listOfFunctionDefinitions>"
+    let f =
+      "<listOfFunctionDefinitions><functionDefinition id=\"f\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><bvar><ci>a</ci></bvar><ci>a</ci></lambda></math></functionDefinition></listOfFunctionDefinitions>"
     let arg = #expect(throws: SBMLError.self) { try SBMLModel.parse(Data(model("<ci>x</ci>", extra: f).utf8)) }
     #expect(arg?.message.contains("argument twice") == true)
   }
@@ -103,9 +109,11 @@ struct MathTests {
   /// Functions that each call the one before twice would inline to 2^40 nodes: refused by
   /// the inlining budget, not by running out of memory.
   @Test func exponentialInliningIsRefused() throws {
-    var defs = "<listOfFunctionDefinitions><functionDefinition id=\"f0\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><ci>a</ci></lambda></math></functionDefinition>"
+    var defs =
+      "<listOfFunctionDefinitions><functionDefinition id=\"f0\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><ci>a</ci></lambda></math></functionDefinition>"
     for k in 1...40 {
-      defs += "<functionDefinition id=\"f\(k)\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><apply><plus/><apply><ci>f\(k - 1)</ci><ci>a</ci></apply><apply><ci>f\(k - 1)</ci><ci>a</ci></apply></apply></lambda></math></functionDefinition>"
+      defs +=
+        "<functionDefinition id=\"f\(k)\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda><bvar><ci>a</ci></bvar><apply><plus/><apply><ci>f\(k - 1)</ci><ci>a</ci></apply><apply><ci>f\(k - 1)</ci><ci>a</ci></apply></apply></lambda></math></functionDefinition>"
     }
     defs += "</listOfFunctionDefinitions>"
     let m = try SBMLModel.parse(Data(model("<apply><ci>f40</ci><ci>x</ci></apply>", extra: defs).utf8))
@@ -124,7 +132,9 @@ struct MathTests {
     if let z = bad.firstIndex(of: UInt8(ascii: "Z")) { bad[z] = 0 }
     let e = #expect(throws: SBMLError.self) { try SBMLModel.parse(bad) }
     #expect(e?.message.contains("not UTF-8") == true && e?.line == 10, "\(String(describing: e))")
-    let nul = #expect(throws: SBMLError.self) { try SBMLModel.parse(Data(text.replacingOccurrences(of: "<apply>", with: "<apply>\u{0}").utf8)) }
+    let nul = #expect(throws: SBMLError.self) {
+      try SBMLModel.parse(Data(text.replacingOccurrences(of: "<apply>", with: "<apply>\u{0}").utf8))
+    }
     #expect(nul?.message.contains("NUL") == true)
   }
 
@@ -140,7 +150,10 @@ struct MathTests {
     let thread = Thread { [self] in
       var out: [String] = []
       for doc in [model(deep), model("<ci>x</ci>", extra: annotation)] {
-        do { _ = try SBMLModel.parse(Data(doc.utf8)); out.append("accepted") } catch let e as SBMLError { out.append(e.description) } catch { out.append("\(error)") }
+        do {
+          _ = try SBMLModel.parse(Data(doc.utf8))
+          out.append("accepted")
+        } catch let e as SBMLError { out.append(e.description) } catch { out.append("\(error)") }
       }
       out.append((try? evaluate(shallow)).map { "\($0)" } ?? "failed")
       results.withLock { $0 = out }

@@ -1,6 +1,7 @@
-import Testing
-@testable import StatKit
 import RealModule
+import Testing
+
+@testable import StatKit
 
 @Suite("Counter-based random streams")
 struct RandomTests {

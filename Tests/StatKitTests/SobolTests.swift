@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import StatKit
 import RealModule
+import Testing
+
+@testable import StatKit
 
 /// Sobol' indices of the Ishigami function and of linear functions against their analytic values.
 @Suite("Sobol' sensitivity indices")
@@ -172,7 +173,9 @@ struct SobolTests {
     let s = try SobolIndices(design: design, outputs: design.parameterPoints().map(Self.ishigami), replicates: 20)
     let data = try JSONEncoder().encode(s)
     let text = String(decoding: data, as: UTF8.self)
-    for key in ["factors", "N", "d", "variance", "bootstrap", "level", "name", "first", "first_low", "first_high", "total", "total_low", "total_high"] {
+    for key in [
+      "factors", "N", "d", "variance", "bootstrap", "level", "name", "first", "first_low", "first_high", "total", "total_low", "total_high",
+    ] {
       #expect(text.contains("\"\(key)\":"), "no key \(key) in \(text)")
     }
     #expect(!text.contains("firstLow") && !text.contains("baseSamples"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import StatKit
 
 /// Kaplan–Meier, intervals, medians and log-rank against lifelines 0.30.3 on the same data
@@ -79,10 +80,12 @@ struct SurvivalTests {
     var merged = tallies[0]
     merged.merge(tallies[1])
     var whole = SurvivalTally()
-    for t in [tallies[0], tallies[1]] { for (time, d, c) in t.sorted {
-      for _ in 0..<d { whole.add(time: time, event: true) }
-      for _ in 0..<c { whole.add(time: time, event: false) }
-    } }
+    for t in [tallies[0], tallies[1]] {
+      for (time, d, c) in t.sorted {
+        for _ in 0..<d { whole.add(time: time, event: true) }
+        for _ in 0..<c { whole.add(time: time, event: false) }
+      }
+    }
     #expect(merged == whole)
   }
 }

@@ -13,7 +13,9 @@ public let sharedRoot = packageRoot.deletingLastPathComponent().appendingPathCom
 /// `../shared`, or an error saying where it was expected.
 public func sharedDirectory() throws -> URL {
   guard FileManager.default.fileExists(atPath: sharedRoot.path) else {
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "shared reference folder not found at \(sharedRoot.path) (expected next to the package)"])
+    throw CocoaError(
+      .fileNoSuchFile,
+      userInfo: [NSLocalizedDescriptionKey: "shared reference folder not found at \(sharedRoot.path) (expected next to the package)"])
   }
   return sharedRoot
 }
@@ -41,21 +43,21 @@ public func smallTrial(patients: Int = 10, extra: String = "") throws -> (spec: 
     try FileManager.default.copyItem(atPath: example(name), toPath: (dir as NSString).appendingPathComponent("\(name).json"))
   }
   let spec = """
-  {
-    "name": "small", "seed": 7, "patients_per_arm": \(patients), "follow_up_days": 200,
-    "population": {
-      "covariates": {
-        "weight_kg": {"median": 50, "omega": 0.4, "min": 15, "max": 120},
-        "height_cm": {"distribution": "normal", "mean": 155, "sd": 20, "min": 95, "max": 200},
-        "subtype": {"categories": {"osteosarcoma": 0.7, "other": 0.3}}
+    {
+      "name": "small", "seed": 7, "patients_per_arm": \(patients), "follow_up_days": 200,
+      "population": {
+        "covariates": {
+          "weight_kg": {"median": 50, "omega": 0.4, "min": 15, "max": 120},
+          "height_cm": {"distribution": "normal", "mean": 155, "sd": 20, "min": 95, "max": 200},
+          "subtype": {"categories": {"osteosarcoma": 0.7, "other": 0.3}}
+        },
+        "variability": {"rho_Ag": {"omega": 0.3}, "r_T": {"median": 0.025, "omega": 0.3}},
+        "correlations": [{"between": ["weight_kg", "height_cm"], "rho": 0.8}]
+        \(extra)
       },
-      "variability": {"rho_Ag": {"omega": 0.3}, "r_T": {"median": 0.025, "omega": 0.3}},
-      "correlations": [{"between": ["weight_kg", "height_cm"], "rho": 0.8}]
-      \(extra)
-    },
-    "arms": [{"name": "no LD", "scenario": "heros1.json"}, {"name": "Flu/Cy, 3 infusions", "scenario": "heros2-cohortB.json"}]
-  }
-  """
+      "arms": [{"name": "no LD", "scenario": "heros1.json"}, {"name": "Flu/Cy, 3 infusions", "scenario": "heros2-cohortB.json"}]
+    }
+    """
   let path = (dir as NSString).appendingPathComponent("trial.json")
   try spec.write(toFile: path, atomically: true, encoding: .utf8)
   return (path, dir)

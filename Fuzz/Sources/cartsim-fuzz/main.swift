@@ -55,7 +55,8 @@ let targets: [String: @Sendable (Data) -> Void] = [
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(
   _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-  _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+  _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
 
 /// A folder holding the aggregate.json of a tiny HEROS trial, made once (patients-csv).
 nonisolated(unsafe) var patientsFixture = ""
@@ -74,14 +75,16 @@ if name == "patients-csv" {
   }
 }
 guard let target = targets[name] else {
-  FileHandle.standardError.write(Data("cartsim-fuzz: set CARTSIM_FUZZ_TARGET to one of: \(targets.keys.sorted().joined(separator: ", "))\n".utf8))
+  FileHandle.standardError.write(
+    Data("cartsim-fuzz: set CARTSIM_FUZZ_TARGET to one of: \(targets.keys.sorted().joined(separator: ", "))\n".utf8))
   exit(2)
 }
 nonisolated(unsafe) var selected: @Sendable (Data) -> Void = target
 
 var argc = CommandLine.argc
 var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { bytes, count in
-  selected(bytes.map { Data(bytes: $0, count: count) } ?? Data())
-  return 0
-})
+exit(
+  LLVMFuzzerRunDriver(&argc, &argv) { bytes, count in
+    selected(bytes.map { Data(bytes: $0, count: count) } ?? Data())
+    return 0
+  })

@@ -49,8 +49,9 @@ public struct CARTmathModel: TherapyModel {
       ParameterInfo("b", h ? 1.404029e-12 : 0, "1/cell", .verified, src + " (SBML id 'beta')", "inverse tumour carrying capacity"),
       ParameterInfo("gamma", h ? 3.715843e-6 : 3.365388e-8, "1/(cell·d)", .verified, src, "killing rate"),
       ParameterInfo("T0", h ? 2e6 : 3e6, "cells", .verified, src, "tumour cells at time 0"),
-      ParameterInfo("rechallenge_day", h ? 250 : 0, "d", .verified, src + (h ? " (event2)" : "; none for Raji (0 = off)"),
-                    "day the tumour is set to rechallenge_cells (0 = no rechallenge)"),
+      ParameterInfo(
+        "rechallenge_day", h ? 250 : 0, "d", .verified, src + (h ? " (event2)" : "; none for Raji (0 = off)"),
+        "day the tumour is set to rechallenge_cells (0 = no rechallenge)"),
       ParameterInfo("rechallenge_cells", h ? 1e6 : 0, "cells", .verified, src, "tumour cells after rechallenge"),
     ]
   }
@@ -110,8 +111,14 @@ public struct CARTmathSystem: ODESystem, Sendable {
   @inlinable
   public func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {
     let ct = u[0], cm = u[1], tu = u[2]
-    J[0] = phi - rho - alpha * tu; J[1] = theta * tu; J[2] = theta * cm - alpha * ct
-    J[3] = epsilon; J[4] = -theta * tu - mu; J[5] = -theta * cm
-    J[6] = -gamma * tu; J[7] = 0; J[8] = r * (1 - 2 * b * tu) - gamma * ct
+    J[0] = phi - rho - alpha * tu
+    J[1] = theta * tu
+    J[2] = theta * cm - alpha * ct
+    J[3] = epsilon
+    J[4] = -theta * tu - mu
+    J[5] = -theta * cm
+    J[6] = -gamma * tu
+    J[7] = 0
+    J[8] = r * (1 - 2 * b * tu) - gamma * ct
   }
 }

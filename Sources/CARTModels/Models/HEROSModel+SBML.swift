@@ -16,13 +16,19 @@ extension TherapyModel {
       if d.duration > 0 {
         inputs.insert(d.target)
         let rate = d.amount / d.duration
-        events.append(SBMLModel.Event(id: "dose\(k)_start", trigger: .greaterEqual(.time, .number(time)), initialValue: false,
-                                      priority: 1, assignments: [("in_\(x)", .symbol("in_\(x)") + .number(rate))]))
-        events.append(SBMLModel.Event(id: "dose\(k)_end", trigger: .greaterEqual(.time, .number(time + d.duration)), initialValue: false,
-                                      priority: 3, assignments: [("in_\(x)", .symbol("in_\(x)") - .number(rate))]))
+        events.append(
+          SBMLModel.Event(
+            id: "dose\(k)_start", trigger: .greaterEqual(.time, .number(time)), initialValue: false,
+            priority: 1, assignments: [("in_\(x)", .symbol("in_\(x)") + .number(rate))]))
+        events.append(
+          SBMLModel.Event(
+            id: "dose\(k)_end", trigger: .greaterEqual(.time, .number(time + d.duration)), initialValue: false,
+            priority: 3, assignments: [("in_\(x)", .symbol("in_\(x)") - .number(rate))]))
       } else {
-        events.append(SBMLModel.Event(id: "dose\(k)", trigger: .greaterEqual(.time, .number(time)), initialValue: false,
-                                      priority: 1, assignments: [(x, .symbol(x) + .number(d.amount))]))
+        events.append(
+          SBMLModel.Event(
+            id: "dose\(k)", trigger: .greaterEqual(.time, .number(time)), initialValue: false,
+            priority: 1, assignments: [(x, .symbol(x) + .number(d.amount))]))
       }
     }
     return (events, inputs)
@@ -31,8 +37,9 @@ extension TherapyModel {
   /// Parameters of the table as SBML parameters with unit, source and evidence in notes.
   func sbmlParameters() -> [SBMLModel.Parameter] {
     parameters.table.map {
-      SBMLModel.Parameter(id: $0.name, value: $0.value, constant: true,
-                          notes: "\($0.description). Unit: \($0.unit). Evidence: \($0.evidence.rawValue). Source: \($0.source).")
+      SBMLModel.Parameter(
+        id: $0.name, value: $0.value, constant: true,
+        notes: "\($0.description). Unit: \($0.unit). Evidence: \($0.evidence.rawValue). Source: \($0.source).")
     }
   }
 }
@@ -47,14 +54,17 @@ extension HEROSModel {
     var m = SBMLModel(level: 3, version: 2)
     m.id = "heros"
     m.name = "CARTSim HEROS model (HER2-CAR T in sarcoma)"
-    m.notes = title + ". Exported by CARTSim; equations in Guides/Models/HEROS.md. Time in days, cells as whole-body numbers, drugs in mg. SBML time 0 is day \(start) of the scenario (day 0 = first CAR T infusion)."
+    m.notes =
+      title
+      + ". Exported by CARTSim; equations in Guides/Models/HEROS.md. Time in days, cells as whole-body numbers, drugs in mg. SBML time 0 is day \(start) of the scenario (day 0 = first CAR T infusion)."
     m.compartments = [SBMLModel.Compartment(id: "body", size: 1)]
     m.parameters = sbmlParameters()
     // Patient covariates.
     m.parameters += [
       SBMLModel.Parameter(id: "WT", value: patient.weightKg, constant: true, notes: "Body weight. Unit: kg."),
       SBMLModel.Parameter(id: "BSA", value: patient.bsa, constant: true, notes: "Body surface area (Mosteller). Unit: m2."),
-      SBMLModel.Parameter(id: "HER2", value: patient.her2Level, constant: true, notes: "HER2 level relative to a typical HER2+ sarcoma. Unit: 1."),
+      SBMLModel.Parameter(
+        id: "HER2", value: patient.her2Level, constant: true, notes: "HER2 level relative to a typical HER2+ sarcoma. Unit: 1."),
     ]
     // Patient-specific constants, as in HEROSSystem.init.
     let s: Expr = .symbol("WT") / 70
@@ -145,16 +155,21 @@ extension HEROSModel {
     if let ld = regimen.lymphodepletion, ld.mode == .simplified {
       let nLD: Expr = (ld.includesCyclophosphamide ? "N_LD_flu_cy" : "N_LD_flu") * s
       for (i, inf) in regimen.infusions.enumerated() where inf.lymphodepleted {
-        m.events.append(SBMLModel.Event(
-          id: "ld_reset\(i + 1)", trigger: .greaterEqual(.time, .number(inf.day - start)), initialValue: false, priority: 2,
-          assignments: [("N", .min("N", nLD)), ("E_B", "E_B" * "s_LD"), ("M_B", "M_B" * "s_LD")]))
+        m.events.append(
+          SBMLModel.Event(
+            id: "ld_reset\(i + 1)", trigger: .greaterEqual(.time, .number(inf.day - start)), initialValue: false, priority: 2,
+            assignments: [("N", .min("N", nLD)), ("E_B", "E_B" * "s_LD"), ("M_B", "M_B" * "s_LD")]))
       }
     }
     // Extinction below `extinction_cells`.
-    m.events.append(SBMLModel.Event(id: "tumour_extinct", trigger: .less("S_H" + "S_L", "extinction_cells"), priority: 0,
-                                    assignments: [("S_H", 0), ("S_L", 0)]))
-    m.events.append(SBMLModel.Event(id: "car_t_extinct", trigger: .less("E_B" + "M_B" + "E_T" + "X_R" + "X_T", "extinction_cells"),
-                                    priority: 0, assignments: ["E_B", "M_B", "E_T", "X_R", "X_T"].map { ($0, Expr.number(0)) }))
+    m.events.append(
+      SBMLModel.Event(
+        id: "tumour_extinct", trigger: .less("S_H" + "S_L", "extinction_cells"), priority: 0,
+        assignments: [("S_H", 0), ("S_L", 0)]))
+    m.events.append(
+      SBMLModel.Event(
+        id: "car_t_extinct", trigger: .less("E_B" + "M_B" + "E_T" + "X_R" + "X_T", "extinction_cells"),
+        priority: 0, assignments: ["E_B", "M_B", "E_T", "X_R", "X_T"].map { ($0, Expr.number(0)) }))
     return m
   }
 }
@@ -170,10 +185,13 @@ extension CARTmathModel {
     m.compartments = [SBMLModel.Compartment(id: "compartment", size: 1)]
     m.parameters = sbmlParameters()
     m.species = zip(["C_T", "C_M", "T"], mp.problem.u0).map {
-      SBMLModel.Species(id: $0, compartment: "compartment", initialAmount: $1, initialConcentration: nil,
-                        hasOnlySubstanceUnits: true, boundaryCondition: false, constant: false, conversionFactor: nil)
+      SBMLModel.Species(
+        id: $0, compartment: "compartment", initialAmount: $1, initialConcentration: nil,
+        hasOnlySubstanceUnits: true, boundaryCondition: false, constant: false, conversionFactor: nil)
     }
-    func ref(_ s: String) -> SBMLModel.SpeciesReference { .init(species: s, id: nil, stoichiometry: 1, constant: true, stoichiometryMath: nil) }
+    func ref(_ s: String) -> SBMLModel.SpeciesReference {
+      .init(species: s, id: nil, stoichiometry: 1, constant: true, stoichiometryMath: nil)
+    }
     func reaction(_ id: String, _ r: [String], _ p: [String], _ law: Expr) -> SBMLModel.Reaction {
       .init(id: id, reactants: r.map(ref), products: p.map(ref), kineticLaw: law, localParameters: [:], fast: false)
     }
@@ -189,8 +207,10 @@ extension CARTmathModel {
     ]
     m.events = sbmlDoseEvents(mp.problem.doses, stateNames: ["C_T", "C_M", "T"], offset: start).events
     if parameters["rechallenge_day"] > 0 {
-      m.events.append(SBMLModel.Event(id: "rechallenge", trigger: .greaterEqual(.time, "rechallenge_day" - .number(start)), initialValue: false,
-                                      priority: 2, assignments: [("T", "rechallenge_cells")]))
+      m.events.append(
+        SBMLModel.Event(
+          id: "rechallenge", trigger: .greaterEqual(.time, "rechallenge_day" - .number(start)), initialValue: false,
+          priority: 2, assignments: [("T", "rechallenge_cells")]))
     }
     return m
   }

@@ -30,8 +30,10 @@ public struct HEROSModel: TherapyModel {
     ["F1", "F2", "F3", "CY", "P1", "P2", "CH", "N", "E_B", "M_B", "E_T", "X_R", "X_T", "S_H", "S_L", "Fi", "IL6"]
   }
   public var stateUnits: [String] {
-    ["mg", "mg", "mg", "mg", "mg", "mg", "effect", "cells", "cells", "cells", "cells", "cells", "cells", "cells",
-     "cells", "1", "pg/mL"]
+    [
+      "mg", "mg", "mg", "mg", "mg", "mg", "effect", "cells", "cells", "cells", "cells", "cells", "cells", "cells",
+      "cells", "1", "pg/mL",
+    ]
   }
 
   public var observables: [Observable] {
@@ -76,23 +78,28 @@ public struct HEROSModel: TherapyModel {
         for a in ld.agents where a.mgPerM2 > 0 {
           let (target, factor) = a.drug == .fludarabine ? (S.F1, p["flu_salt_factor"]) : (S.CY, 1.0)
           for d in a.days {
-            doses.append(Dose(time: inf.day + d, target: target, amount: a.mgPerM2 * patient.bsa * factor,
-                              duration: a.infusionDays, label: "\(a.drug.rawValue) \(formatNumber(a.mgPerM2)) mg/m²"))
+            doses.append(
+              Dose(
+                time: inf.day + d, target: target, amount: a.mgPerM2 * patient.bsa * factor,
+                duration: a.infusionDays, label: "\(a.drug.rawValue) \(formatNumber(a.mgPerM2)) mg/m²"))
           }
         }
       case .simplified:
         let nLD = (ld.includesCyclophosphamide ? p["N_LD_flu_cy"] : p["N_LD_flu"]) * sys.sizeScale
         let survival = p["s_LD"]
-        timeEvents.append(TimeEvent(time: inf.day, label: "lymphodepletion (simplified)") { _, u in
-          u[S.N] = min(u[S.N], nLD)
-          u[S.EB] *= survival
-          u[S.MB] *= survival
-        })
+        timeEvents.append(
+          TimeEvent(time: inf.day, label: "lymphodepletion (simplified)") { _, u in
+            u[S.N] = min(u[S.N], nLD)
+            u[S.EB] *= survival
+            u[S.MB] *= survival
+          })
       }
     }
     if let c = regimen.checkpoint, c.count > 0 {
-      doses.append(Dose(time: c.startDay, target: S.P1, amount: c.doseMg(for: patient), duration: c.infusionDays,
-                        interval: c.everyDays, additional: c.count - 1, label: c.drug))
+      doses.append(
+        Dose(
+          time: c.startDay, target: S.P1, amount: c.doseMg(for: patient), duration: c.infusionDays,
+          interval: c.everyDays, additional: c.count - 1, label: c.drug))
     }
     for c in regimen.chemotherapy {
       doses.append(Dose(time: c.day, target: S.CH, amount: c.effect, label: "chemotherapy"))
@@ -100,21 +107,27 @@ public struct HEROSModel: TherapyModel {
     let extinct = p["extinction_cells"]
     let stateEvents = [
       StateEvent(label: "tumour extinct", direction: .down, condition: { _, u in u[S.SH] + u[S.SL] - extinct }) { _, u in
-        u[S.SH] = 0; u[S.SL] = 0
+        u[S.SH] = 0
+        u[S.SL] = 0
         return .continue
       },
-      StateEvent(label: "CAR T extinct", direction: .down,
-                 condition: { _, u in u[S.EB] + u[S.MB] + u[S.ET] + u[S.XR] + u[S.XT] - extinct }) { _, u in
+      StateEvent(
+        label: "CAR T extinct", direction: .down,
+        condition: { _, u in u[S.EB] + u[S.MB] + u[S.ET] + u[S.XR] + u[S.XT] - extinct }
+      ) { _, u in
         for i in [S.EB, S.MB, S.ET, S.XR, S.XT] { u[i] = 0 }
         return .continue
       },
     ]
     var atol = [Double](repeating: 1e-3, count: 17)  // cells: a thousandth of a cell
     for i in [S.F1, S.F2, S.F3, S.CY, S.P1, S.P2] { atol[i] = 1e-8 }  // mg
-    atol[S.CH] = 1e-8; atol[S.Fi] = 1e-8; atol[S.IL6] = 1e-6
+    atol[S.CH] = 1e-8
+    atol[S.Fi] = 1e-8
+    atol[S.IL6] = 1e-6
     return ModelProblem(
-      problem: ODEProblem(system: sys, u0: u0, tspan: (start, end), doses: doses, timeEvents: timeEvents,
-                          stateEvents: stateEvents),
+      problem: ODEProblem(
+        system: sys, u0: u0, tspan: (start, end), doses: doses, timeEvents: timeEvents,
+        stateEvents: stateEvents),
       absoluteTolerances: atol, nonNegative: Array(0..<17))
   }
 
@@ -156,8 +169,10 @@ public struct HEROSModel: TherapyModel {
     let pem = u[b + S.P1] / (p["Vc_pem"] * Double.pow(patient.weightKg / 76.8, 0.489))
     let occ = pem / (pem + p["EC50_pd1"])
     let tumour = u[b + S.SH] + u[b + S.SL]
-    return [carBlood, copies, alc, u[b + S.ET] + u[b + S.XR] + u[b + S.XT], tumour, sld(cells: tumour),
-            u[b + S.IL6], Double(crsGrade(il6: u[b + S.IL6])), flu, cy, pem, occ]
+    return [
+      carBlood, copies, alc, u[b + S.ET] + u[b + S.XR] + u[b + S.XT], tumour, sld(cells: tumour),
+      u[b + S.IL6], Double(crsGrade(il6: u[b + S.IL6])), flu, cy, pem, occ,
+    ]
   }
 }
 
@@ -191,7 +206,11 @@ public struct HEROSSystem: ODESystem, Sendable {
     let clF = p["CL_flu"] * Double.pow(s, 0.75), q2 = p["Q2_flu"] * Double.pow(s, 0.75), q3 = p["Q3_flu"] * Double.pow(s, 0.75)
     V1 = p["V1_flu"] * s
     let v2 = p["V2_flu"] * s, v3 = p["V3_flu"] * s
-    k10 = 24 * clF / V1; k12 = 24 * q2 / V1; k21 = 24 * q2 / v2; k13 = 24 * q3 / V1; k31 = 24 * q3 / v3
+    k10 = 24 * clF / V1
+    k12 = 24 * q2 / V1
+    k21 = 24 * q2 / v2
+    k13 = 24 * q3 / V1
+    k31 = 24 * q3 / v3
     // Cyclophosphamide (Ahmed 2020).
     Vcy = p["V_cy"] * Double.pow(patient.bsa / 1.58, 0.861)
     kcy = 24 * p["CL_cy"] / Vcy
@@ -200,21 +219,61 @@ public struct HEROSSystem: ODESystem, Sendable {
     VcP = p["Vc_pem"] * Double.pow(ws, 0.489)
     let vp = p["Vp_pem"] * Double.pow(ws, 0.489)
     let cl = p["CL_pem"] * Double.pow(ws, 0.595), q = p["Q_pem"] * Double.pow(ws, 0.595)
-    kelP = cl / VcP; k12P = q / VcP; k21P = q / vp
-    gammaCH = p["gamma_CH"]; KTC = p["K_TC"]; KLC = p["K_LC"]
-    rN = p["r_N"]; KN = p["K_N"] * s; KC = p["K_C"] * s
-    rhoC = p["rho_C"]; aC = p["a_C"]; bC = p["b_C"]
-    kmaxFlu = p["kmax_flu"]; ec50Flu = p["EC50_flu"]; kmaxCy = p["kmax_cy"]; ec50Cy = p["EC50_cy"]; ldCAR = p["ld_car_sensitivity"]
-    dE = p["d_E"]; dM = p["d_M"]; aE = p["a_E"]; aM = p["a_M"]; hB = p["h_B"]
-    kin = p["k_in"]; kout = p["k_out"]; phiInf = p["phi_inf"]; rhoAg = p["rho_Ag"]; dET = p["d_ET"]
-    g1 = p["g1"]; g2 = p["g2"]; g3 = p["g3"]; dX = p["d_X"]; dXT = p["d_XT"]
-    F1 = p["Fi_1"]; F2 = p["Fi_2"]; nF = p["n_F"]; bF = p["b_F"]; dF = p["d_F"]; killScale = p["kill_scale"]
-    ec50PD1 = p["EC50_pd1"]; imaxPD = p["Imax_PD"]; pd1Max = p["pd1_max"]
+    kelP = cl / VcP
+    k12P = q / VcP
+    k21P = q / vp
+    gammaCH = p["gamma_CH"]
+    KTC = p["K_TC"]
+    KLC = p["K_LC"]
+    rN = p["r_N"]
+    KN = p["K_N"] * s
+    KC = p["K_C"] * s
+    rhoC = p["rho_C"]
+    aC = p["a_C"]
+    bC = p["b_C"]
+    kmaxFlu = p["kmax_flu"]
+    ec50Flu = p["EC50_flu"]
+    kmaxCy = p["kmax_cy"]
+    ec50Cy = p["EC50_cy"]
+    ldCAR = p["ld_car_sensitivity"]
+    dE = p["d_E"]
+    dM = p["d_M"]
+    aE = p["a_E"]
+    aM = p["a_M"]
+    hB = p["h_B"]
+    kin = p["k_in"]
+    kout = p["k_out"]
+    phiInf = p["phi_inf"]
+    rhoAg = p["rho_Ag"]
+    dET = p["d_ET"]
+    g1 = p["g1"]
+    g2 = p["g2"]
+    g3 = p["g3"]
+    dX = p["d_X"]
+    dXT = p["d_XT"]
+    F1 = p["Fi_1"]
+    F2 = p["Fi_2"]
+    nF = p["n_F"]
+    bF = p["b_F"]
+    dF = p["d_F"]
+    killScale = p["kill_scale"]
+    ec50PD1 = p["EC50_pd1"]
+    imaxPD = p["Imax_PD"]
+    pd1Max = p["pd1_max"]
     let d = patient.her2Level, nH = p["n_H"], d50 = p["D50"]
     gAg = d <= 0 ? 0 : Double.pow(d, nH) / (Double.pow(d, nH) + Double.pow(d50, nH))
-    gammaB = p["gamma_B"]; xiKill = p["xi_kill"]; thetaL = p["theta_L"]
-    rT = p["r_T"]; KT = p["K_T"]; muEsc = p["mu_esc"]; muRev = p["mu_rev"]
-    kIL6 = p["k_IL6"]; IL60 = p["IL6_0"]; pIL6 = p["P_IL6"]; a50IL6 = p["A50_IL6"]; nIL6 = p["n_IL6"]
+    gammaB = p["gamma_B"]
+    xiKill = p["xi_kill"]
+    thetaL = p["theta_L"]
+    rT = p["r_T"]
+    KT = p["K_T"]
+    muEsc = p["mu_esc"]
+    muRev = p["mu_rev"]
+    kIL6 = p["k_IL6"]
+    IL60 = p["IL6_0"]
+    pIL6 = p["P_IL6"]
+    a50IL6 = p["A50_IL6"]
+    nIL6 = p["n_IL6"]
   }
 
   @inlinable @inline(__always)

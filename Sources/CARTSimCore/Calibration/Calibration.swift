@@ -52,12 +52,13 @@ public struct CalibratedParameters: Sendable {
       guard case .array(let xs) = row, xs.count == names.count else {
         throw InputError(file: file, path: path, message: "expected \(names.count) numbers")
       }
-      particles.append(try xs.map { v in
-        guard case .number(let x) = v, x.isFinite, x >= 0 else {
-          throw InputError(file: file, path: path, message: "expected non-negative finite numbers")
-        }
-        return x
-      })
+      particles.append(
+        try xs.map { v in
+          guard case .number(let x) = v, x.isFinite, x >= 0 else {
+            throw InputError(file: file, path: path, message: "expected non-negative finite numbers")
+          }
+          return x
+        })
     }
     try r.finish()
     return CalibratedParameters(file: file, names: names, particles: particles)
@@ -179,20 +180,27 @@ public enum Calibrator {
       }
       let values = units.map { u in zip(spec.priors, u).map { $0.value($1) } }
       // Simulate this shard's particles: (particle, arm, patient) in blocks over the threads.
-      let outcomes = try simulate(spec, values: own.map { values[$0] }, patients: settings.patientsPerArm,
-                                  threads: settings.threads) {
-        let done = progress.withLock { n in n += 1; return n }
+      let outcomes = try simulate(
+        spec, values: own.map { values[$0] }, patients: settings.patientsPerArm,
+        threads: settings.threads
+      ) {
+        let done = progress.withLock { n in
+          n += 1
+          return n
+        }
         settings.onProgress?(done, total)
       }
       var evaluated = zip(own, outcomes).map { j, o in
         ShardExchange.Entry(particle: j, failed: o.failed, targets: targets.map { $0.evaluate(o.outcomes, armIndex: armIndex) })
       }
       if settings.shard.count > 1 {
-        let fingerprint = spec.priors.map { "\($0.name) \($0.low) \($0.high) \($0.scale.rawValue)" }.joined(separator: "; ")
+        let fingerprint =
+          spec.priors.map { "\($0.name) \($0.low) \($0.high) \($0.scale.rawValue)" }.joined(separator: "; ")
           + " | " + targets.map { "\($0.id) \($0.observedK)/\($0.observedN)" }.joined(separator: "; ")
           + " | " + spec.arms.map(\.name).joined(separator: "; ") + " | rounds \(settings.rounds)"
-        evaluated = try ShardExchange.share(evaluated, round: round, settings: settings, targets: targets.count,
-                                            fingerprint: fingerprint)
+        evaluated = try ShardExchange.share(
+          evaluated, round: round, settings: settings, targets: targets.count,
+          fingerprint: fingerprint)
       }
       var particles: [Particle] = []
       var failed = 0
@@ -228,11 +236,15 @@ public enum Calibrator {
     var cum = 0.0, j = 0
     for i in 0..<n {
       let u = u0 + Double(i) / Double(n)
-      while j < post.count - 1 && cum + post[j].weight < u { cum += post[j].weight; j += 1 }
+      while j < post.count - 1 && cum + post[j].weight < u {
+        cum += post[j].weight
+        j += 1
+      }
       sample.append(post[j].values)
     }
-    return Result(spec: spec, targets: targets, settings: settings, rounds: rounds, posteriorSample: sample,
-                  seconds: Date().timeIntervalSince(start))
+    return Result(
+      spec: spec, targets: targets, settings: settings, rounds: rounds, posteriorSample: sample,
+      seconds: Date().timeIntervalSince(start))
   }
 
   /// Log-probability of the observed count given the simulated one (beta-binomial).
@@ -251,8 +263,10 @@ public enum Calibrator {
   }
 
   /// Runs every arm's first `patients` patients for each parameter vector.
-  static func simulate(_ spec: TrialSpec, values: [[Double]], patients: Int, threads: Int,
-                       tick: @escaping @Sendable () -> Void) throws -> [Simulated] {
+  static func simulate(
+    _ spec: TrialSpec, values: [[Double]], patients: Int, threads: Int,
+    tick: @escaping @Sendable () -> Void
+  ) throws -> [Simulated] {
     let names = spec.priors.map(\.name)
     let arms = spec.arms.count
     // Each arm's parameters (defaults and overrides) checked once; the particle's values are
@@ -336,7 +350,6 @@ public enum Calibrator {
   }
 }
 
-
 /// The exchange of a round's simulated particles between the shards of a calibration: each
 /// shard writes its part to `DIR/shards/round-R/part-I-of-N.json` (under a temporary name,
 /// renamed when complete), waits for the other parts and reads them all, so that every shard
@@ -349,8 +362,10 @@ enum ShardExchange {
     var targets: [TargetValue]
   }
 
-  static func share(_ part: [Entry], round: Int, settings: Calibrator.Settings, targets: Int,
-                    fingerprint: String) throws -> [Entry] {
+  static func share(
+    _ part: [Entry], round: Int, settings: Calibrator.Settings, targets: Int,
+    fingerprint: String
+  ) throws -> [Entry] {
     let (index, count) = settings.shard
     let dir = ((settings.exchangeDirectory! as NSString).appendingPathComponent("shards") as NSString)
       .appendingPathComponent("round-\(round + 1)")
@@ -363,14 +378,26 @@ enum ShardExchange {
       ("calibration", .string(fingerprint)),
       ("seed", .string(String(settings.seed))), ("particles", .int(settings.particles)),
       ("patients_per_arm", .int(settings.patientsPerArm)), ("round", .int(round + 1)),
-      ("entries", .array(part.map { e in
-        .object([("particle", .int(e.particle)), ("failed", .int(e.failed)),
-                 ("targets", .array(e.targets.map { v in
-                   .object([("counts", .array(v.counts.map { .array([.int($0.k), .int($0.n)]) })),
-                            ("median", v.median.map { interval($0) } ?? .null),
-                            ("median_interval", v.medianInterval.map { .array([interval($0.low), interval($0.high)]) } ?? .null)])
-                 }))])
-      })),
+      (
+        "entries",
+        .array(
+          part.map { e in
+            .object([
+              ("particle", .int(e.particle)), ("failed", .int(e.failed)),
+              (
+                "targets",
+                .array(
+                  e.targets.map { v in
+                    .object([
+                      ("counts", .array(v.counts.map { .array([.int($0.k), .int($0.n)]) })),
+                      ("median", v.median.map { interval($0) } ?? .null),
+                      ("median_interval", v.medianInterval.map { .array([interval($0.low), interval($0.high)]) } ?? .null),
+                    ])
+                  })
+              ),
+            ])
+          })
+      ),
     ])
     try ResultWriter.writeText(json.render() + "\n", to: name(index))
     // Wait for every part.
@@ -378,7 +405,8 @@ enum ShardExchange {
     while !(0..<count).allSatisfy({ FileManager.default.fileExists(atPath: name($0)) }) {
       guard Date() < deadline else {
         let missing = (0..<count).filter { !FileManager.default.fileExists(atPath: name($0)) }.map { "\($0)" }
-        throw InputError(file: dir, path: "", message: "shards \(missing.joined(separator: ", ")) did not deliver round \(round + 1) in time")
+        throw InputError(
+          file: dir, path: "", message: "shards \(missing.joined(separator: ", ")) did not deliver round \(round + 1) in time")
       }
       Thread.sleep(forTimeInterval: 0.2)
     }
@@ -387,9 +415,14 @@ enum ShardExchange {
       let file = name(i)
       var r = try FieldReader(file: file, path: "", value: JSONValue.load(path: file))
       guard try r.string("calibration") == fingerprint,
-            try r.string("seed") == String(settings.seed), try r.integer("particles", min: 1) == settings.particles,
-            try r.integer("patients_per_arm", min: 1) == settings.patientsPerArm, try r.integer("round", min: 1) == round + 1 else {
-        throw InputError(file: file, path: "", message: "belongs to another calibration (priors, targets, seed, particles, patients or round differ): give each sharded calibration its own --out")
+        try r.string("seed") == String(settings.seed), try r.integer("particles", min: 1) == settings.particles,
+        try r.integer("patients_per_arm", min: 1) == settings.patientsPerArm, try r.integer("round", min: 1) == round + 1
+      else {
+        throw InputError(
+          file: file, path: "",
+          message:
+            "belongs to another calibration (priors, targets, seed, particles, patients or round differ): give each sharded calibration its own --out"
+        )
       }
       for var e in try r.objects("entries") {
         let j = try e.integer("particle", min: 0, max: settings.particles - 1)
@@ -403,7 +436,8 @@ enum ShardExchange {
           guard case .array(let pairs)? = v.value("counts") else { throw v.fail("counts", "is required") }
           let counts: [(k: Int, n: Int)] = try pairs.map { p in
             guard case .array(let kn) = p, kn.count == 2, case .number(let kx) = kn[0], case .number(let nx) = kn[1],
-                  let n = Limits.count(nx, in: 0...Limits.patients), let k = Limits.count(kx, in: 0...n) else {
+              let n = Limits.count(nx, in: 0...Limits.patients), let k = Limits.count(kx, in: 0...n)
+            else {
               throw v.fail("counts", "expected [k, n] pairs of counts with 0 ≤ k ≤ n")
             }
             return (k, n)

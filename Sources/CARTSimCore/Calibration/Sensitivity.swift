@@ -7,8 +7,10 @@ import StatKit
 /// ``SobolIndices``). Each point of the Saltelli design runs the same virtual patients of one
 /// arm with the point's typical values; the endpoints are that arm's rates and medians.
 public enum SensitivityAnalysis {
-  public static let endpoints = ["complete_response_rate", "objective_response_rate", "crs_grade_3_plus_rate", "dlt_rate",
-                                 "median_cmax_cells_per_uL", "median_persistence_days"]
+  public static let endpoints = [
+    "complete_response_rate", "objective_response_rate", "crs_grade_3_plus_rate", "dlt_rate",
+    "median_cmax_cells_per_uL", "median_persistence_days",
+  ]
 
   public struct Settings: Sendable {
     public var baseSamples = 64
@@ -41,7 +43,10 @@ public enum SensitivityAnalysis {
       return c.names.enumerated().map { k, name in
         let xs = c.particles.map { $0[k] }.sorted()
         var lo = xs[Int(Double(xs.count - 1) * 0.025)], hi = xs[Int(Double(xs.count - 1) * 0.975)]
-        if hi <= lo { lo *= 0.99; hi = hi * 1.01 + 1e-12 }
+        if hi <= lo {
+          lo *= 0.99
+          hi = hi * 1.01 + 1e-12
+        }
         let scale = spec.priors.first { $0.name == name }?.scale ?? (lo > 0 ? .logUniform : .uniform)
         return SobolFactor(name: name, low: lo, high: hi, scale: lo > 0 ? scale : .uniform)
       }
@@ -55,7 +60,8 @@ public enum SensitivityAnalysis {
   public static func run(_ spec: TrialSpec, arm: String, settings: Settings) throws -> Result {
     try settings.validate()
     guard let a = spec.arms.firstIndex(where: { $0.name == arm }) else {
-      throw InputError(file: spec.file, path: "arms", message: "no arm named '\(arm)' (arms: \(spec.arms.map(\.name).joined(separator: ", ")))")
+      throw InputError(
+        file: spec.file, path: "arms", message: "no arm named '\(arm)' (arms: \(spec.arms.map(\.name).joined(separator: ", ")))")
     }
     let start = Date()
     let factors = try factors(spec)
@@ -68,7 +74,10 @@ public enum SensitivityAnalysis {
     let total = points.count * settings.patients
     let done = Shared(0)
     let sims = try Calibrator.simulate(one, values: points, patients: settings.patients, threads: settings.threads) {
-      let n = done.withLock { n in n += 1; return n }
+      let n = done.withLock { n in
+        n += 1
+        return n
+      }
       settings.onProgress?(n, total)
     }
     func median(_ xs: [Double]) -> Double {
@@ -96,16 +105,41 @@ public enum SensitivityAnalysis {
   public static func json(_ r: Result) -> JSONOut {
     .object([
       ("arm", .string(r.arm)),
-      ("method", .string("Sobol indices: Saltelli et al. 2010 first-order and Jansen 1999 total estimators on a Saltelli design; percentile bootstrap intervals")),
+      (
+        "method",
+        .string(
+          "Sobol indices: Saltelli et al. 2010 first-order and Jansen 1999 total estimators on a Saltelli design; percentile bootstrap intervals"
+        )
+      ),
       ("wall_seconds", .number((r.seconds * 10).rounded() / 10)),
-      ("factors", .array(r.factors.map { .object([("name", .string($0.name)), ("low", .number($0.low)), ("high", .number($0.high)), ("scale", .string($0.scale.rawValue))]) })),
-      ("endpoints", .array(r.indices.map { e in
-        .object([("endpoint", .string(e.endpoint)), ("variance", .number(e.indices.variance)),
-                 ("indices", .array(e.indices.factors.map { f in
-                   .object([("name", .string(f.name)), ("first", .number(f.first)), ("first_95", .array([.num(f.firstLow), .num(f.firstHigh)])),
-                            ("total", .number(f.total)), ("total_95", .array([.num(f.totalLow), .num(f.totalHigh)]))])
-                 }))])
-      })),
+      (
+        "factors",
+        .array(
+          r.factors.map {
+            .object([
+              ("name", .string($0.name)), ("low", .number($0.low)), ("high", .number($0.high)), ("scale", .string($0.scale.rawValue)),
+            ])
+          })
+      ),
+      (
+        "endpoints",
+        .array(
+          r.indices.map { e in
+            .object([
+              ("endpoint", .string(e.endpoint)), ("variance", .number(e.indices.variance)),
+              (
+                "indices",
+                .array(
+                  e.indices.factors.map { f in
+                    .object([
+                      ("name", .string(f.name)), ("first", .number(f.first)), ("first_95", .array([.num(f.firstLow), .num(f.firstHigh)])),
+                      ("total", .number(f.total)), ("total_95", .array([.num(f.totalLow), .num(f.totalHigh)])),
+                    ])
+                  })
+              ),
+            ])
+          })
+      ),
     ])
   }
 }

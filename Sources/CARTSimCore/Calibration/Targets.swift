@@ -66,14 +66,24 @@ public struct TargetOutcome: Sendable {
   public var osDays: Double?
   public var osEvent: Bool?
 
-  public init(arm: Int, dose: Double, best: Response?, crsGrade: Int?, dlt: Bool?, infusions: Int, expandedInfusions: Int,
-              lymphodepletedInfusions: Int, expandedLymphodepletedInfusions: Int,
-              persistenceDays: Double?, cmax: Double?, osDays: Double?, osEvent: Bool?) {
-    self.arm = arm; self.dose = dose; self.best = best; self.crsGrade = crsGrade; self.dlt = dlt
-    self.infusions = infusions; self.expandedInfusions = expandedInfusions
-    self.lymphodepletedInfusions = lymphodepletedInfusions; self.expandedLymphodepletedInfusions = expandedLymphodepletedInfusions
+  public init(
+    arm: Int, dose: Double, best: Response?, crsGrade: Int?, dlt: Bool?, infusions: Int, expandedInfusions: Int,
+    lymphodepletedInfusions: Int, expandedLymphodepletedInfusions: Int,
+    persistenceDays: Double?, cmax: Double?, osDays: Double?, osEvent: Bool?
+  ) {
+    self.arm = arm
+    self.dose = dose
+    self.best = best
+    self.crsGrade = crsGrade
+    self.dlt = dlt
+    self.infusions = infusions
+    self.expandedInfusions = expandedInfusions
+    self.lymphodepletedInfusions = lymphodepletedInfusions
+    self.expandedLymphodepletedInfusions = expandedLymphodepletedInfusions
     self.persistenceDays = persistenceDays
-    self.cmax = cmax; self.osDays = osDays; self.osEvent = osEvent
+    self.cmax = cmax
+    self.osDays = osDays
+    self.osEvent = osEvent
   }
 
   public init(_ r: PatientRecord) {
@@ -195,8 +205,14 @@ extension Target {
     var lowSet = false
     for k in 0...n {
       cdf += pmf[k]
-      if !lowSet && cdf > tail - 1e-12 { low = k; lowSet = true }
-      if cdf >= 1 - tail - 1e-12 { high = k; break }
+      if !lowSet && cdf > tail - 1e-12 {
+        low = k
+        lowSet = true
+      }
+      if cdf >= 1 - tail - 1e-12 {
+        high = k
+        break
+      }
     }
     let mean = Double(n) * rates.reduce(0) { $0 + $1.p * $1.w } / max(total, .leastNonzeroMagnitude)
     return (low, high, mean)
@@ -238,8 +254,9 @@ public enum TargetFile {
       }
       guard !names.isEmpty, names.count <= 64 else { throw t.fail("arms", "needs 1 to 64 arm names") }
       for (i, n) in names.enumerated() where !arms.contains(n) {
-        throw InputError(file: file, path: t.sub("arms") + (names.count == 1 ? "" : "[\(i)]"),
-                         message: "no arm named '\(n)' in the trial (arms: \(arms.joined(separator: ", ")))")
+        throw InputError(
+          file: file, path: t.sub("arms") + (names.count == 1 ? "" : "[\(i)]"),
+          message: "no arm named '\(n)' in the trial (arms: \(arms.joined(separator: ", ")))")
       }
       var weights = [Double](repeating: 1, count: names.count)
       if t.has("weights") {
@@ -251,9 +268,13 @@ public enum TargetFile {
           throw InputError(file: file, path: t.sub("weights") + "[\(i)]", message: "must be a positive number, found \(fmt(w))")
         }
       }
-      let kind = try t.string("endpoint", oneOf: ["best_response", "crs_grade", "dlt", "expanded_patients",
-                                                 "expanded_infusions", "infusions_at_least", "persistence_days_at_least",
-                                                 "os_median_days"])
+      let kind = try t.string(
+        "endpoint",
+        oneOf: [
+          "best_response", "crs_grade", "dlt", "expanded_patients",
+          "expanded_infusions", "infusions_at_least", "persistence_days_at_least",
+          "os_median_days",
+        ])
       let endpoint: Target.Endpoint
       switch kind {
       case "best_response":
@@ -266,13 +287,16 @@ public enum TargetFile {
         endpoint = .crsGrade(min: lo, max: hi)
       case "dlt": endpoint = .dlt
       case "expanded_patients": endpoint = .expandedPatients
-      case "expanded_infusions": endpoint = .expandedInfusions(afterLymphodepletionOnly: try t.bool("after_lymphodepletion_only", default: false))
+      case "expanded_infusions":
+        endpoint = .expandedInfusions(afterLymphodepletionOnly: try t.bool("after_lymphodepletion_only", default: false))
       case "infusions_at_least": endpoint = .infusionsAtLeast(try t.integer("min", min: 1, max: 1000))
       case "persistence_days_at_least": endpoint = .persistenceAtLeast(try t.number("min", min: 0, max: 36_500))
       default: endpoint = .osMedianDays
       }
       let doseAbove = try t.optionalNumber("dose_per_m2_above", min: 0)
-      guard var o = try t.object("observed") else { throw t.fail("observed", "is required: {\"k\": …, \"n\": …} or {\"median_days\": …, \"n\": …}") }
+      guard var o = try t.object("observed") else {
+        throw t.fail("observed", "is required: {\"k\": …, \"n\": …} or {\"median_days\": …, \"n\": …}")
+      }
       let n = try o.integer("n", min: 1, max: 100_000)
       var k = 0
       var median: Double? = nil
@@ -285,12 +309,16 @@ public enum TargetFile {
       let source = try t.string("source")
       let confidence = try t.string("confidence", default: "A", oneOf: ["V", "A", "S", "D", "U"])
       let used = try t.bool("used_in_calibration", default: true)
-      if used && endpoint.isMedian { throw t.fail("used_in_calibration", "median targets are reported, not calibrated to; set it to false") }
+      if used && endpoint.isMedian {
+        throw t.fail("used_in_calibration", "median targets are reported, not calibrated to; set it to false")
+      }
       let note = try t.string("note", default: "")
       try t.finish()
-      out.append(Target(id: id, arms: names, weights: weights, endpoint: endpoint, doseAbove: doseAbove, observedK: k,
-                        observedN: n, observedMedian: median, source: source, confidence: confidence, usedInCalibration: used,
-                        note: note))
+      out.append(
+        Target(
+          id: id, arms: names, weights: weights, endpoint: endpoint, doseAbove: doseAbove, observedK: k,
+          observedN: n, observedMedian: median, source: source, confidence: confidence, usedInCalibration: used,
+          note: note))
     }
     guard !out.isEmpty else { throw r.fail("targets", "needs at least one target") }
     try r.finish()

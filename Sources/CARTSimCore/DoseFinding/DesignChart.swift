@@ -31,14 +31,16 @@ enum DesignChart {
       let values = oc.selectionPercent + [oc.stopPercent]
       for (g, v) in values.enumerated() {
         let x = left + gw * Double(g) + gw * 0.1 + bw * Double(i)
-        s += "<rect x=\(q(x)) y=\(q(y(v))) width=\(q(bw)) height=\(q(y(0) - y(v))) fill=\"\(colors[i % colors.count])\"><title>\(oc.design) \(g < k ? "dose \(g + 1)" : "no MTD"): \(f(v, 1))%</title></rect>\n"
+        s +=
+          "<rect x=\(q(x)) y=\(q(y(v))) width=\(q(bw)) height=\(q(y(0) - y(v))) fill=\"\(colors[i % colors.count])\"><title>\(oc.design) \(g < k ? "dose \(g + 1)" : "no MTD"): \(f(v, 1))%</title></rect>\n"
       }
     }
     for g in 0..<groups {
       let label = g < k ? "\(g + 1)" : "none"
       let p = g < k ? "p=\(f(ocs[0].pTrue[g], 2))" : "stopped"
       s += "<text x=\(q(left + gw * (Double(g) + 0.5))) y=\(q(top + ph + 18)) text-anchor=\"middle\">\(label)</text>"
-      s += "<text x=\(q(left + gw * (Double(g) + 0.5))) y=\(q(top + ph + 33)) text-anchor=\"middle\" fill=\"#555\" font-size=\"11\">\(p)</text>\n"
+      s +=
+        "<text x=\(q(left + gw * (Double(g) + 0.5))) y=\(q(top + ph + 33)) text-anchor=\"middle\" fill=\"#555\" font-size=\"11\">\(p)</text>\n"
     }
     s += "<line x1=\(q(left)) x2=\(q(left)) y1=\(q(top)) y2=\(q(top + ph)) stroke=\"black\"/>"
     s += "<line x1=\(q(left)) x2=\(q(left + pw)) y1=\(q(top + ph)) y2=\(q(top + ph)) stroke=\"black\"/>\n"

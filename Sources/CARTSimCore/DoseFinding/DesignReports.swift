@@ -92,7 +92,9 @@ public struct OCReport: Encodable, Sendable {
     if !oc.exact { out.append(TextTable.row("  ± se", oc.selectionPercentSE.map { TextTable.f($0, 1) })) }
     out.append(TextTable.row("patients", oc.meanPatients.map { TextTable.f($0, 2) }))
     out.append(TextTable.row("DLTs", oc.meanDLTs.map { TextTable.f($0, 2) }))
-    func pm(_ v: Double, _ se: Double, _ dg: Int) -> String { oc.exact ? TextTable.f(v, dg) : "\(TextTable.f(v, dg)) ± \(TextTable.f(se, dg))" }
+    func pm(_ v: Double, _ se: Double, _ dg: Int) -> String {
+      oc.exact ? TextTable.f(v, dg) : "\(TextTable.f(v, dg)) ± \(TextTable.f(se, dg))"
+    }
     out.append("* true MTD (p_true closest to target)")
     out.append("PCS (correct selection) %   \(pm(oc.pcs, oc.pcsSE, 1))")
     out.append("stopped, no MTD %           \(pm(oc.stopPercent, oc.stopPercentSE, 1))")
@@ -121,8 +123,10 @@ public struct CompareReport: Encodable, Sendable {
   public var text: String {
     let ocs = designs.map(\.oc), first = ocs[0], k = first.pTrue.count, names = ocs.map(\.design), seed = designs[0].seed
     let f = TextTable.f, row = { TextTable.row($0, $1) }
-    var out = [first.exact ? "exact enumeration" : "\(first.trials) simulated trials per design, seed \(seed), the same patients for every design",
-               "target \(first.target), p_true \(first.pTrue.map { f($0, 2) }.joined(separator: ", ")); true MTD = dose \(first.trueMTD + 1)"]
+    var out = [
+      first.exact ? "exact enumeration" : "\(first.trials) simulated trials per design, seed \(seed), the same patients for every design",
+      "target \(first.target), p_true \(first.pTrue.map { f($0, 2) }.joined(separator: ", ")); true MTD = dose \(first.trueMTD + 1)",
+    ]
     out.append(row("selection %", names))
     for d in 0..<k { out.append(row("  dose \(d + 1)\(d == first.trueMTD ? "*" : "")", ocs.map { f($0.selectionPercent[d], 1) })) }
     out.append(row("  none (stopped)", ocs.map { f($0.stopPercent, 1) }))
@@ -175,8 +179,10 @@ public struct ModelCurvesReport: Encodable, Sendable {
 
   public var text: String {
     let c = curves, f = TextTable.f
-    var out = ["Model-derived curves: arm '\(c.arm)', doses in \(c.basis.rawValue), \(c.patients) virtual patients per level (the same patients at every level)",
-               "DLT: \(c.dltDefinition); response: confirmed CR or PR (RECIST 1.1)"]
+    var out = [
+      "Model-derived curves: arm '\(c.arm)', doses in \(c.basis.rawValue), \(c.patients) virtual patients per level (the same patients at every level)",
+      "DLT: \(c.dltDefinition); response: confirmed CR or PR (RECIST 1.1)",
+    ]
     out.append(TextTable.row("dose", c.doses.map { String(format: "%.3g", $0) }))
     out.append(TextTable.row("P(DLT)", c.pDLT.map { f($0, 3) }))
     out.append(TextTable.row("P(response)", c.pResponse.map { f($0, 3) }))
@@ -207,7 +213,9 @@ public struct BoundariesReport: Encodable, Sendable {
   }
 
   public var text: String {
-    func line(_ label: String, _ v: [String]) -> String { label.padding(toLength: 28, withPad: " ", startingAt: 0) + v.map { TextTable.pad($0, 4) }.joined() }
+    func line(_ label: String, _ v: [String]) -> String {
+      label.padding(toLength: 28, withPad: " ", startingAt: 0) + v.map { TextTable.pad($0, 4) }.joined()
+    }
     return [
       "BOIN boundaries: target \(target), lambda_e = \(TextTable.f(lambdaE, 4)), lambda_d = \(TextTable.f(lambdaD, 4)), elimination if Pr(p > target) > \(cutoffEli)",
       line("Number of patients treated", n.map(String.init)),
@@ -256,7 +264,9 @@ public struct NextDoseReport: Encodable, Sendable {
     out.append(TextTable.row("patients", patients.map(String.init)))
     out.append(TextTable.row("DLTs", dlts.map(String.init)))
     for e in r.estimates where e.values.count == k { out.append(TextTable.row(e.name, e.values.map { $0.isNaN ? "-" : f($0, 3) })) }
-    for s in r.scalars { out.append("\(s.name) = \(s.value.isNaN ? "NA" : s.value == s.value.rounded() ? String(Int(s.value)) : f(s.value, 4))") }
+    for s in r.scalars {
+      out.append("\(s.name) = \(s.value.isNaN ? "NA" : s.value == s.value.rounded() ? String(Int(s.value)) : f(s.value, 4))")
+    }
     switch (r.decision, r.nextDose) {
     case (.stop, _), (_, nil):
       out.append("Decision: STOP — \(r.reason); MTD: \(r.selectedMTD.map { "dose \($0 + 1)" } ?? "none")")

@@ -16,8 +16,10 @@ public enum DesignRequest {
 
   /// `POST /api/design/oc`: a design name, its settings and the run settings. `fromModel` turns
   /// the name given in `from_model` into a trial spec (nil: no such spec).
-  public static func oc(_ data: Data, file: String, caps: Caps,
-                        fromModel: (String) throws -> TrialSpec?) throws -> (design: String, settings: DesignSettings, run: OCRunSettings) {
+  public static func oc(
+    _ data: Data, file: String, caps: Caps,
+    fromModel: (String) throws -> TrialSpec?
+  ) throws -> (design: String, settings: DesignSettings, run: OCRunSettings) {
     var r = try reader(data, file: file)
     let design = try r.string("design", oneOf: AnyDesign.names)
     let settings = try designSettings(&r)
@@ -27,8 +29,10 @@ public enum DesignRequest {
   }
 
   /// `POST /api/design/compare`: `designs` (default all four) and the settings of `oc`.
-  public static func compare(_ data: Data, file: String, caps: Caps,
-                             fromModel: (String) throws -> TrialSpec?) throws -> (designs: [String], settings: DesignSettings, run: OCRunSettings) {
+  public static func compare(
+    _ data: Data, file: String, caps: Caps,
+    fromModel: (String) throws -> TrialSpec?
+  ) throws -> (designs: [String], settings: DesignSettings, run: OCRunSettings) {
     var r = try reader(data, file: file)
     let designs = r.has("designs") ? try r.strings("designs", oneOf: AnyDesign.names) : ["boin", "3+3", "crm", "mtpi2"]
     let settings = try designSettings(&r)
@@ -80,14 +84,16 @@ public enum DesignRequest {
     s.startDose = try r.integer("start_dose", default: s.startDose, min: 1, max: TrialConfig.maxDoses)
     s.nEarlystop = r.has("n_earlystop") ? try r.integer("n_earlystop", min: 1, max: limit) : nil
     s.skeleton = r.has("skeleton") ? try list(&r, "skeleton") : nil
-    s.crmModel = CRMModel(rawValue: try r.string("crm_model", default: s.crmModel.rawValue, oneOf: CRMModel.allCases.map(\.rawValue))) ?? .empiric
+    s.crmModel =
+      CRMModel(rawValue: try r.string("crm_model", default: s.crmModel.rawValue, oneOf: CRMModel.allCases.map(\.rawValue))) ?? .empiric
     s.intercept = try r.number("intercept", default: s.intercept)
     s.priorSd = try r.number("prior_sd", default: s.priorSd)
     s.crmStartup = try r.bool("crm_startup", default: false)
     if r.has("start_sequence") {
       s.startSequence = try list(&r, "start_sequence").enumerated().map { i, x in
         guard let n = Limits.count(x, in: 1...TrialConfig.maxDoses) else {
-          throw InputError(file: r.file, path: "start_sequence[\(i)]", message: "must be a dose level 1…\(TrialConfig.maxDoses), found \(x)")
+          throw InputError(
+            file: r.file, path: "start_sequence[\(i)]", message: "must be a dose level 1…\(TrialConfig.maxDoses), found \(x)")
         }
         return n
       }

@@ -61,7 +61,8 @@ public struct DesignSettings: Sendable {
     if let startSequence {
       guard !crmStartup else { throw DoseFindingInputError(field: "start_sequence", "give either crm_startup or start_sequence, not both") }
       guard !startSequence.isEmpty, startSequence.count <= TrialConfig.maxPatientsLimit else {
-        throw DoseFindingInputError(field: "start_sequence", "needs 1…\(TrialConfig.maxPatientsLimit) dose levels (got \(startSequence.count))")
+        throw DoseFindingInputError(
+          field: "start_sequence", "needs 1…\(TrialConfig.maxPatientsLimit) dose levels (got \(startSequence.count))")
       }
       o.startSequence = startSequence.map { $0 - 1 }
     }
@@ -78,7 +79,9 @@ public struct DesignSettings: Sendable {
   /// `cohorts × cohortSize`, each and the product within ``TrialConfig/maxPatientsLimit``.
   public static func sampleSize(cohorts: Int, cohortSize: Int) throws -> Int {
     let limit = TrialConfig.maxPatientsLimit
-    guard (1...limit).contains(cohortSize) else { throw DoseFindingInputError(field: "cohort_size", "must be 1…\(limit) (got \(cohortSize))") }
+    guard (1...limit).contains(cohortSize) else {
+      throw DoseFindingInputError(field: "cohort_size", "must be 1…\(limit) (got \(cohortSize))")
+    }
     guard (1...limit).contains(cohorts) else { throw DoseFindingInputError(field: "cohorts", "must be 1…\(limit) (got \(cohorts))") }
     guard cohorts * cohortSize <= limit else {
       throw DoseFindingInputError(field: "cohorts", "\(cohorts) cohorts of \(cohortSize) exceed \(limit) patients")

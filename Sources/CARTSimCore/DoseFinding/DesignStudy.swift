@@ -31,16 +31,19 @@ public enum DesignStudy {
     let maxN = try DesignSettings.sampleSize(cohorts: b.cohorts, cohortSize: b.cohortSize)
     let table = try BOINBoundaries(target: b.target, pSafe: b.pSaf, pToxic: b.pTox, cutoff: b.cutoffEli)
     let rows = table.table(maxN: maxN).filter { $0.n % b.cohortSize == 0 }
-    return BoundariesReport(target: b.target, lambdaE: table.lambdaE, lambdaD: table.lambdaD, cutoffEli: b.cutoffEli,
-                            n: rows.map(\.n), escalate: rows.map(\.escalate), deescalate: rows.map(\.deescalate),
-                            eliminate: rows.map(\.eliminate))
+    return BoundariesReport(
+      target: b.target, lambdaE: table.lambdaE, lambdaD: table.lambdaD, cutoffEli: b.cutoffEli,
+      n: rows.map(\.n), escalate: rows.map(\.escalate), deescalate: rows.map(\.deescalate),
+      eliminate: rows.map(\.eliminate))
   }
 
   /// The next dose for a real trial's accrued data (`csv`: header `dose,patients,dlts`, read by
   /// ``AccruedData``; `source` names it in errors). `doses` defaults to the skeleton's length;
   /// `current` (1-based) to the last row's dose.
-  public static func nextDose(design: String, settings: DesignSettings, csv: String, source: String,
-                              doses: Int?, current: Int?) throws -> NextDoseReport {
+  public static func nextDose(
+    design: String, settings: DesignSettings, csv: String, source: String,
+    doses: Int?, current: Int?
+  ) throws -> NextDoseReport {
     let options = try settings.options()
     guard let k = doses ?? options.skeleton?.count else {
       throw DoseFindingInputError(field: "doses", "give the number of dose levels (or a skeleton)")
@@ -55,15 +58,18 @@ public enum DesignStudy {
     let d = try AnyDesign.make(design, doseCount: k, options: options)
     let last = table.rowsAreCohorts && table.lastDose - 1 == cur ? table.lastRow : nil
     let r = d.recommend(patients: table.patients, dlts: table.dlts, current: cur, lastCohort: last)
-    return NextDoseReport(design: d.name, target: d.target, currentDose: cur + 1, patients: table.patients, dlts: table.dlts,
-                          recommendation: r, source: source)
+    return NextDoseReport(
+      design: d.name, target: d.target, currentDose: cur + 1, patients: table.patients, dlts: table.dlts,
+      recommendation: r, source: source)
   }
 
   // MARK: Pieces
 
   /// The true curves, checked, and the model's report when derived from it.
   static func curves(_ run: OCRunSettings) throws -> (tox: [Double], response: [Double]?, model: ModelCurvesReport?) {
-    guard (1...Limits.threads).contains(run.threads) else { throw DoseFindingInputError(field: "threads", "must be 1…\(Limits.threads) (got \(run.threads))") }
+    guard (1...Limits.threads).contains(run.threads) else {
+      throw DoseFindingInputError(field: "threads", "must be 1…\(Limits.threads) (got \(run.threads))")
+    }
     switch run.curves {
     case .model(let m):
       let c = try modelCurves(m, threads: run.threads)
@@ -71,7 +77,9 @@ public enum DesignStudy {
     case .given(let p, let q):
       try DoseFindingMath.checkProbabilities(p, field: "p_true")
       if let q { try DoseFindingMath.checkProbabilities(q, field: "p_response") }
-      guard (1...maxTrials).contains(run.trials) else { throw DoseFindingInputError(field: "trials", "must be 1…\(maxTrials) (got \(run.trials))") }
+      guard (1...maxTrials).contains(run.trials) else {
+        throw DoseFindingInputError(field: "trials", "must be 1…\(maxTrials) (got \(run.trials))")
+      }
       return (p, q, nil)
     }
   }
@@ -92,8 +100,10 @@ public enum DesignStudy {
   static func modelCurves(_ m: ModelCurveSettings, threads: Int) throws -> DoseCurves {
     let doses = m.doseLevels
     guard !doses.isEmpty, doses.allSatisfy({ $0 > 0 && $0 <= Limits.carTDose }), zip(doses, doses.dropFirst()).allSatisfy({ $0 < $1 }),
-          doses.count <= TrialConfig.maxDoses else {
-      throw DoseFindingInputError(field: "dose_levels", "must be positive (≤ \(Limits.carTDose)) and increasing, at most \(TrialConfig.maxDoses) levels")
+      doses.count <= TrialConfig.maxDoses
+    else {
+      throw DoseFindingInputError(
+        field: "dose_levels", "must be positive (≤ \(Limits.carTDose)) and increasing, at most \(TrialConfig.maxDoses) levels")
     }
     guard (1...Limits.patients).contains(m.patients) else {
       throw DoseFindingInputError(field: "model_patients", "must be 1…\(Limits.patients) (got \(m.patients))")
@@ -106,25 +116,30 @@ public enum DesignStudy {
           throw DoseFindingInputError(field: "follow_up", "must be > 0 and ≤ \(Limits.horizonDays) days")
         }
         spec.followUpDays = followUp
-        for i in spec.arms.indices { spec.arms[i].scenario.horizonDays = max(followUp, spec.arms[i].scenario.regimen.infusions.map(\.day).max() ?? 0) }
+        for i in spec.arms.indices {
+          spec.arms[i].scenario.horizonDays = max(followUp, spec.arms[i].scenario.regimen.infusions.map(\.day).max() ?? 0)
+        }
       }
       var basis: DoseBasis? = nil
       if let name = m.doseBasis {
         guard let b = DoseBasis(rawValue: name) else {
-          throw DoseFindingInputError(field: "dose_basis", "unknown basis '\(name)' (\(DoseBasis.allCases.map(\.rawValue).joined(separator: ", ")))")
+          throw DoseFindingInputError(
+            field: "dose_basis", "unknown basis '\(name)' (\(DoseBasis.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         basis = b
       }
       var armIndex = 0
       if let arm = m.arm {
         guard let i = spec.arms.firstIndex(where: { $0.name == arm }) else {
-          throw DoseFindingInputError(source: m.source, field: "arm", "no arm named '\(arm)' (arms: \(spec.arms.map(\.name).joined(separator: ", ")))")
+          throw DoseFindingInputError(
+            source: m.source, field: "arm", "no arm named '\(arm)' (arms: \(spec.arms.map(\.name).joined(separator: ", ")))")
         }
         armIndex = i
       }
       return try spec.doseCurves(arm: armIndex, doses: doses, basis: basis, patients: m.patients, threads: threads)
     } catch let e as InputError {
-      throw DoseFindingInputError(source: e.file == "command line" ? "settings" : e.file, field: e.path.isEmpty ? "from_model" : e.path, e.message)
+      throw DoseFindingInputError(
+        source: e.file == "command line" ? "settings" : e.file, field: e.path.isEmpty ? "from_model" : e.path, e.message)
     }
   }
 }

@@ -53,9 +53,10 @@ public enum FitReport {
       lower_bounds: Dictionary(uniqueKeysWithValues: ids.indices.map { (ids[$0], result.lower[$0]) }),
       upper_bounds: Dictionary(uniqueKeysWithValues: ids.indices.map { (ids[$0], result.upper[$0]) }),
       starts: result.starts.map { s in
-        StartRecord(start: s.index, nllh: s.nllh.isFinite ? s.nllh : nil, iterations: s.iterations,
-                    function_evaluations: s.functionEvaluations, gradient_evaluations: s.gradientEvaluations,
-                    exit_reason: s.exitReason, converged: s.converged, seconds: s.seconds, start_point: s.startPoint, x: s.x)
+        StartRecord(
+          start: s.index, nllh: s.nllh.isFinite ? s.nllh : nil, iterations: s.iterations,
+          function_evaluations: s.functionEvaluations, gradient_evaluations: s.gradientEvaluations,
+          exit_reason: s.exitReason, converged: s.converged, seconds: s.seconds, start_point: s.startPoint, x: s.x)
       })
   }
 
@@ -73,8 +74,12 @@ public enum FitReport {
     var out = CSV.row(cols, delimiter: "\t") + "\n"
     for p in problem.parameters {
       let v = estimates[p.id] ?? p.nominal
-      out += CSV.row([p.id, p.scale.rawValue, PEtabProblem.format(p.lower), PEtabProblem.format(p.upper), PEtabProblem.format(v),
-                      p.estimate ? "1" : "0"], delimiter: "\t") + "\n"
+      out +=
+        CSV.row(
+          [
+            p.id, p.scale.rawValue, PEtabProblem.format(p.lower), PEtabProblem.format(p.upper), PEtabProblem.format(v),
+            p.estimate ? "1" : "0",
+          ], delimiter: "\t") + "\n"
     }
     return out
   }
@@ -87,8 +92,10 @@ public enum FitReport {
     var plot = LinePlot(title: "Waterfall: \(title)", xLabel: "start (sorted by final objective)", yLabel: "nllh − best + 1", logY: true)
     plot.logSpanDecades = 8
     let xs = values.indices.map { Double($0 + 1) }
-    plot.series = [LinePlot.Series(name: "final nllh of each start", x: xs, y: values.map { $0 - best + 1 }, color: "#1f5fa8", points: true),
-                   LinePlot.Series(name: "", x: xs, y: values.map { $0 - best + 1 }, color: "#9db7d5")]
+    plot.series = [
+      LinePlot.Series(name: "final nllh of each start", x: xs, y: values.map { $0 - best + 1 }, color: "#1f5fa8", points: true),
+      LinePlot.Series(name: "", x: xs, y: values.map { $0 - best + 1 }, color: "#9db7d5"),
+    ]
     plot.references = [LinePlot.Reference(y: 1.01, label: "best + 0.01", color: "#2a8a2a")]
     return plot.svg()
   }
@@ -101,22 +108,28 @@ public enum FitReport {
     let width = 860.0, height = top + rowH * Double(ids.count) + 60
     let pw = width - left - right
     func f(_ v: Double) -> String { String(format: "%.1f", v) }
-    var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+    var s =
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
     s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    s += "<text x=\"20\" y=\"26\" font-size=\"16\" font-weight=\"bold\">\(LinePlot.escape("Estimates of the \(ranked.count) best starts: \(title)"))</text>\n"
-    s += "<text x=\"20\" y=\"46\" fill=\"#555\">Each row spans the parameter's bounds on its scale; the best start in red, the others in blue.</text>\n"
+    s +=
+      "<text x=\"20\" y=\"26\" font-size=\"16\" font-weight=\"bold\">\(LinePlot.escape("Estimates of the \(ranked.count) best starts: \(title)"))</text>\n"
+    s +=
+      "<text x=\"20\" y=\"46\" fill=\"#555\">Each row spans the parameter's bounds on its scale; the best start in red, the others in blue.</text>\n"
     for (k, id) in ids.enumerated() {
       let y = top + rowH * Double(k) + rowH / 2
-      s += "<text x=\"\(f(left - 10))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(LinePlot.escape(id)) (\(result.scales[k].rawValue))</text>\n"
+      s +=
+        "<text x=\"\(f(left - 10))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(LinePlot.escape(id)) (\(result.scales[k].rawValue))</text>\n"
       s += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + pw))\" y2=\"\(f(y))\" stroke=\"#ccc\"/>\n"
       let lo = result.lower[k], hi = result.upper[k]
       for (r, st) in ranked.enumerated().reversed() {
         let xx = left + (st.x[k] - lo) / max(hi - lo, 1e-300) * pw
-        s += "<circle cx=\"\(f(xx))\" cy=\"\(f(y))\" r=\"\(r == 0 ? 5 : 3.5)\" fill=\"\(r == 0 ? "#c0392b" : "#1f5fa8")\" fill-opacity=\"\(r == 0 ? 1 : 0.5)\"/>\n"
+        s +=
+          "<circle cx=\"\(f(xx))\" cy=\"\(f(y))\" r=\"\(r == 0 ? 5 : 3.5)\" fill=\"\(r == 0 ? "#c0392b" : "#1f5fa8")\" fill-opacity=\"\(r == 0 ? 1 : 0.5)\"/>\n"
       }
     }
     let yb = top + rowH * Double(ids.count) + 20
-    s += "<text x=\"\(f(left))\" y=\"\(f(yb))\">lower bound</text><text x=\"\(f(left + pw))\" y=\"\(f(yb))\" text-anchor=\"end\">upper bound</text>\n"
+    s +=
+      "<text x=\"\(f(left))\" y=\"\(f(yb))\">lower bound</text><text x=\"\(f(left + pw))\" y=\"\(f(yb))\" text-anchor=\"end\">upper bound</text>\n"
     s += "</svg>\n"
     return s
   }
@@ -146,8 +159,10 @@ public enum FitReport {
   }
 
   /// Writes every file into `dir` (each written whole, then moved into place).
-  public static func write(problem: PEtabProblem, objective: PEtabObjective, fit: MultiStartFit, result: MultiStartFit.Result,
-                           to dir: String) throws -> Document? {
+  public static func write(
+    problem: PEtabProblem, objective: PEtabObjective, fit: MultiStartFit, result: MultiStartFit.Result,
+    to dir: String
+  ) throws -> Document? {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     func put(_ name: String, _ text: String) throws {
       try text.write(toFile: (dir as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)

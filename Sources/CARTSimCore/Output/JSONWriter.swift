@@ -25,7 +25,11 @@ public indirect enum JSONOut {
     case .string(let s): return JSONOut.quote(s)
     case .array(let a):
       if a.isEmpty { return "[]" }
-      if a.allSatisfy({ if case .number = $0 { return true }; if case .int = $0 { return true }; return false }) {
+      if a.allSatisfy({
+        if case .number = $0 { return true }
+        if case .int = $0 { return true }
+        return false
+      }) {
         return "[" + a.map { $0.render() }.joined(separator: ", ") + "]"
       }
       return "[\n" + a.map { pad + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n\(end)]"
@@ -45,8 +49,11 @@ public indirect enum JSONOut {
       case "\t": out += "\\t"
       case "\r": out += "\\r"
       default:
-        if c.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16) }
-        else { out.unicodeScalars.append(c) }
+        if c.value < 0x20 {
+          out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
+        } else {
+          out.unicodeScalars.append(c)
+        }
       }
     }
     return out + "\""

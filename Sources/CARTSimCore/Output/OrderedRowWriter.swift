@@ -36,7 +36,8 @@ final class OrderedRowWriter<Payload: Sendable, State: Sendable>: Sendable {
   init(path: String, header: String, first: Int = 0, state: State, onRow: @escaping @Sendable (inout State, Payload) -> Void) throws {
     let partial = path + ".partial"
     guard FileManager.default.createFile(atPath: partial, contents: Data((header + "\n").utf8)),
-          let h = FileHandle(forWritingAtPath: partial) else {
+      let h = FileHandle(forWritingAtPath: partial)
+    else {
       throw InputError(file: partial, path: "", message: "cannot create the file")
     }
     h.seekToEndOfFile()

@@ -56,7 +56,8 @@ public enum ResultWriter {
 
   public static func summaryJSON(_ r: SimulationResult) -> JSONOut {
     let s = r.summary
-    let status = r.returnCode.isSuccessful ? "complete" : "failed: partial result to day \(String(format: "%g", r.times.last ?? r.scenario.startDay))"
+    let status =
+      r.returnCode.isSuccessful ? "complete" : "failed: partial result to day \(String(format: "%g", r.times.last ?? r.scenario.startDay))"
     return .object([
       ("scenario", .string(r.scenario.name)),
       ("model", .string(r.scenario.model)),
@@ -73,26 +74,35 @@ public enum ResultWriter {
       ("il6_peak_pg_per_mL", .num(s.il6Peak)),
       ("crs_grade", s.crsGrade.map { .int($0) } ?? .null),
       ("alc_nadir_cells_per_uL", .num(s.alcNadir)),
-      ("infusions", .array(s.infusionPeaks.map {
-        .object([("day", .number($0.day)), ("peak_cells_per_uL", .number($0.peak)), ("peak_day", .number($0.peakDay)),
-                 ("fold_expansion", .number($0.fold))])
-      })),
+      (
+        "infusions",
+        .array(
+          s.infusionPeaks.map {
+            .object([
+              ("day", .number($0.day)), ("peak_cells_per_uL", .number($0.peak)), ("peak_day", .number($0.peakDay)),
+              ("fold_expansion", .number($0.fold)),
+            ])
+          })
+      ),
       ("events", .array(r.eventLog.map { .object([("day", .number($0.time)), ("event", .string($0.label))]) })),
       ("patient", .object(patientJSON(r.scenario.patient))),
-      ("solver", .object([
-        ("method", .string(r.methodDescription)),
-        ("return_code", .string(r.returnCode.rawValue)),
-        ("steps", .int(r.stats.steps)),
-        ("accepted_steps", .int(r.stats.acceptedSteps)),
-        ("rejected_steps", .int(r.stats.rejectedSteps)),
-        ("stiff_steps", .int(r.stats.stiffSteps)),
-        ("method_switches", .int(r.stats.methodSwitches)),
-        ("rhs_evaluations", .int(r.stats.rhsEvaluations)),
-        ("jacobian_evaluations", .int(r.stats.jacobianEvaluations)),
-        ("lu_decompositions", .int(r.stats.luDecompositions)),
-        ("events", .int(r.stats.events)),
-        ("rtol", .number(r.scenario.rtol)),
-      ])),
+      (
+        "solver",
+        .object([
+          ("method", .string(r.methodDescription)),
+          ("return_code", .string(r.returnCode.rawValue)),
+          ("steps", .int(r.stats.steps)),
+          ("accepted_steps", .int(r.stats.acceptedSteps)),
+          ("rejected_steps", .int(r.stats.rejectedSteps)),
+          ("stiff_steps", .int(r.stats.stiffSteps)),
+          ("method_switches", .int(r.stats.methodSwitches)),
+          ("rhs_evaluations", .int(r.stats.rhsEvaluations)),
+          ("jacobian_evaluations", .int(r.stats.jacobianEvaluations)),
+          ("lu_decompositions", .int(r.stats.luDecompositions)),
+          ("events", .int(r.stats.events)),
+          ("rtol", .number(r.scenario.rtol)),
+        ])
+      ),
     ])
   }
 

@@ -22,8 +22,10 @@ public enum SBMLRun {
     return out
   }
 
-  public static func run(file: String, start: Double = 0, duration: Double, steps: Int, method: ODEMethod = .auto,
-                         rtol: Double = 1e-8, atol: Double = 1e-12) throws -> Result {
+  public static func run(
+    file: String, start: Double = 0, duration: Double, steps: Int, method: ODEMethod = .auto,
+    rtol: Double = 1e-8, atol: Double = 1e-12
+  ) throws -> Result {
     _ = try Limits.check(steps, in: 1...(Limits.outputPoints - 1), field: "--steps")
     _ = try Limits.positive(duration, max: .greatestFiniteMagnitude, field: "--duration")
     let model: SBMLModel
@@ -35,8 +37,9 @@ public enum SBMLRun {
       throw InputError(file: file, path: "", message: e.kind == .unsupported ? "unsupported SBML: \(e.description)" : e.description)
     }
     let sys = SBMLSystem(compiled)
-    let tc = sys.simulate(start: start, duration: duration, steps: steps, variables: outputs(compiled), rtol: rtol, atol: atol,
-                          method: method)
+    let tc = sys.simulate(
+      start: start, duration: duration, steps: steps, variables: outputs(compiled), rtol: rtol, atol: atol,
+      method: method)
     return Result(modelFile: file, timeCourse: tc, compiled: compiled)
   }
 
@@ -57,9 +60,12 @@ public enum SBMLRun {
       p.series.append(LinePlot.Series(name: id, x: tc.times, y: tc.values.map { $0[j] }, color: palette[p.series.count]))
     }
     try ResultWriter.atomicWrite(p.svg(), to: (plots as NSString).appendingPathComponent("species.svg"))
-    var csv = CSV.row(["time"] + tc.variables.map { id in
-      "\(id) [\(species.contains(id) ? (only.contains(id) ? "amount" : "concentration") : "value")]"
-    }) + "\n"
+    var csv =
+      CSV.row(
+        ["time"]
+          + tc.variables.map { id in
+            "\(id) [\(species.contains(id) ? (only.contains(id) ? "amount" : "concentration") : "value")]"
+          }) + "\n"
     for (i, t) in tc.times.enumerated() {
       csv += CSV.row([String(format: "%.9g", t)] + tc.values[i].map { String(format: "%.9g", $0) }) + "\n"
     }
@@ -68,11 +74,14 @@ public enum SBMLRun {
       ("model", .string(r.modelFile)),
       ("status", .string(tc.returnCode.isSuccessful ? "complete" : "failed: partial result to time \(tc.times.last ?? 0)")),
       ("states", .int(r.compiled.states.count)),
-      ("solver", .object([
-        ("return_code", .string(tc.returnCode.rawValue)), ("steps", .int(tc.stats.steps)),
-        ("rejected_steps", .int(tc.stats.rejectedSteps)), ("stiff_steps", .int(tc.stats.stiffSteps)),
-        ("rhs_evaluations", .int(tc.stats.rhsEvaluations)), ("jacobian_evaluations", .int(tc.stats.jacobianEvaluations)),
-      ])),
+      (
+        "solver",
+        .object([
+          ("return_code", .string(tc.returnCode.rawValue)), ("steps", .int(tc.stats.steps)),
+          ("rejected_steps", .int(tc.stats.rejectedSteps)), ("stiff_steps", .int(tc.stats.stiffSteps)),
+          ("rhs_evaluations", .int(tc.stats.rhsEvaluations)), ("jacobian_evaluations", .int(tc.stats.jacobianEvaluations)),
+        ])
+      ),
     ])
     try ResultWriter.atomicWrite(summary.render() + "\n", to: (dir as NSString).appendingPathComponent("summary.json"))
   }

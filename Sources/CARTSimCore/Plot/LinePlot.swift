@@ -12,14 +12,23 @@ public struct LinePlot {
     /// Drawn as points (data) instead of a line.
     public var points: Bool
     public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, points: Bool = false) {
-      self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.points = points
+      self.name = name
+      self.x = x
+      self.y = y
+      self.color = color
+      self.dashed = dashed
+      self.points = points
     }
   }
   public struct Marker {
     public var x: Double
     public var label: String
     public var color: String
-    public init(x: Double, label: String, color: String = "#888") { self.x = x; self.label = label; self.color = color }
+    public init(x: Double, label: String, color: String = "#888") {
+      self.x = x
+      self.label = label
+      self.color = color
+    }
   }
   public typealias Reference = PlotReference
 
@@ -35,7 +44,10 @@ public struct LinePlot {
   public var width = 860.0, height = 460.0
 
   public init(title: String, xLabel: String, yLabel: String, logY: Bool = false) {
-    self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.logY = logY
+    self.title = title
+    self.xLabel = xLabel
+    self.yLabel = yLabel
+    self.logY = logY
   }
 
   // MARK: Rendering
@@ -55,17 +67,24 @@ public struct LinePlot {
       let pos = ys.filter { $0 > 0 }
       let hi = Foundation.log10(pos.max() ?? 1).rounded(.up)
       let lo = max(Foundation.log10(pos.min() ?? 0.1).rounded(.down), hi - logSpanDecades)
-      y0 = lo; y1 = max(hi, lo + 1)
+      y0 = lo
+      y1 = max(hi, lo + 1)
       yt = Array(stride(from: y0, through: y1, by: 1))
     } else {
       let lo = min(ys.min() ?? 0, 0), hi = max(ys.max() ?? 1, lo + 1e-9)
       yt = LinePlot.niceTicks(lo, hi)
-      y0 = yt.first!; y1 = yt.last!
+      y0 = yt.first!
+      y1 = yt.last!
     }
     func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
     func py(_ y: Double) -> Double? {
       let v: Double
-      if logY { guard y > 0 else { return nil }; v = Foundation.log10(y) } else { v = y }
+      if logY {
+        guard y > 0 else { return nil }
+        v = Foundation.log10(y)
+      } else {
+        v = y
+      }
       // Values below the axis are not drawn (the curve leaves the plot), never clamped.
       guard v.isFinite, v >= y0 - 1e-9 * (y1 - y0) else { return nil }
       return top + ph - (min(v, y1) - y0) / (y1 - y0) * ph
@@ -73,11 +92,11 @@ public struct LinePlot {
     func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
     var s = """
-    <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
-    <rect width="100%" height="100%" fill="white"/>
-    <text x="\(f(left))" y="26" font-size="16" font-weight="bold">\(LinePlot.escape(title))</text>
+      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
+      <rect width="100%" height="100%" fill="white"/>
+      <text x="\(f(left))" y="26" font-size="16" font-weight="bold">\(LinePlot.escape(title))</text>
 
-    """
+      """
     // Grid and ticks.
     for v in xt {
       s += "<line x1=\"\(f(px(v)))\" y1=\"\(f(top))\" x2=\"\(f(px(v)))\" y2=\"\(f(top + ph))\" stroke=\"#eee\"/>\n"
@@ -87,7 +106,8 @@ public struct LinePlot {
       let yy = top + ph - (v - y0) / (y1 - y0) * ph
       s += "<line x1=\"\(f(left))\" y1=\"\(f(yy))\" x2=\"\(f(left + pw))\" y2=\"\(f(yy))\" stroke=\"#eee\"/>\n"
       if logY {
-        s += "<text x=\"\(f(left - 8))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">10<tspan dy=\"-6\" font-size=\"9\">\(Int(v))</tspan></text>\n"
+        s +=
+          "<text x=\"\(f(left - 8))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">10<tspan dy=\"-6\" font-size=\"9\">\(Int(v))</tspan></text>\n"
       } else {
         s += "<text x=\"\(f(left - 8))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(LinePlot.label(v))</text>\n"
       }
@@ -98,14 +118,17 @@ public struct LinePlot {
     // Reference lines.
     for r in references {
       guard let yy = py(r.y) else { continue }
-      s += "<line x1=\"\(f(left))\" y1=\"\(f(yy))\" x2=\"\(f(left + pw))\" y2=\"\(f(yy))\" stroke=\"\(r.color)\" stroke-dasharray=\"6,4\"/>\n"
-      s += "<text x=\"\(f(left + pw - 4))\" y=\"\(f(yy - 4))\" text-anchor=\"end\" fill=\"\(r.color)\" font-size=\"11\">\(LinePlot.escape(r.label))</text>\n"
+      s +=
+        "<line x1=\"\(f(left))\" y1=\"\(f(yy))\" x2=\"\(f(left + pw))\" y2=\"\(f(yy))\" stroke=\"\(r.color)\" stroke-dasharray=\"6,4\"/>\n"
+      s +=
+        "<text x=\"\(f(left + pw - 4))\" y=\"\(f(yy - 4))\" text-anchor=\"end\" fill=\"\(r.color)\" font-size=\"11\">\(LinePlot.escape(r.label))</text>\n"
     }
     // Event markers.
     for (i, m) in markers.enumerated() where m.x >= x0 && m.x <= x1 {
       let xx = px(m.x)
       s += "<line x1=\"\(f(xx))\" y1=\"\(f(top))\" x2=\"\(f(xx))\" y2=\"\(f(top + ph))\" stroke=\"\(m.color)\" stroke-dasharray=\"2,3\"/>\n"
-      s += "<text x=\"\(f(xx + 3))\" y=\"\(f(top + 12 + Double(i % 3) * 12))\" fill=\"\(m.color)\" font-size=\"10\">\(LinePlot.escape(m.label))</text>\n"
+      s +=
+        "<text x=\"\(f(xx + 3))\" y=\"\(f(top + 12 + Double(i % 3) * 12))\" fill=\"\(m.color)\" font-size=\"10\">\(LinePlot.escape(m.label))</text>\n"
     }
     // Series: break the path where a value cannot be shown.
     s += "<g clip-path=\"none\">\n"
@@ -118,7 +141,10 @@ public struct LinePlot {
     for ser in series where !ser.points {
       var d = "", pen = false
       for (x, y) in zip(ser.x, ser.y) {
-        guard let yy = py(y) else { pen = false; continue }
+        guard let yy = py(y) else {
+          pen = false
+          continue
+        }
         d += (pen ? "L" : "M") + f(px(x)) + " " + f(yy) + " "
         pen = true
       }
@@ -137,7 +163,8 @@ public struct LinePlot {
         lx += 40 + Double(ser.name.count) * 6.6
         continue
       }
-      s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash)/>\n"
+      s +=
+        "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash)/>\n"
       s += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly))\">\(LinePlot.escape(ser.name))</text>\n"
       lx += 40 + Double(ser.name.count) * 6.6
     }

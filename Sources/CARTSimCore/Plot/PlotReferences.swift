@@ -22,19 +22,38 @@ extension SimulationResult {
     var out: [(series: String, lines: [PlotReference])] = []
     // The transgene copies per CAR T cell, from the first point where both are positive.
     if let car = series("car_t_blood"), let copies = series("car_t_transgene"), parameters.contains("qpcr_lod"),
-       let ratio = zip(car, copies).first(where: { $0.0 > 0 && $0.1 > 0 }) {
+      let ratio = zip(car, copies).first(where: { $0.0 > 0 && $0.1 > 0 })
+    {
       let lod = parameters["qpcr_lod"]
-      out.append(("car_t_blood", [PlotReference(y: lod * ratio.0 / ratio.1,
-                                                label: "qPCR detection limit: \(fmt(lod)) \(lod == 1 ? "copy" : "copies") per µg DNA")]))
+      out.append(
+        (
+          "car_t_blood",
+          [
+            PlotReference(
+              y: lod * ratio.0 / ratio.1,
+              label: "qPCR detection limit: \(fmt(lod)) \(lod == 1 ? "copy" : "copies") per µg DNA")
+          ]
+        ))
     }
     if series("sld") != nil, let base = summary.sldBaseline {
-      out.append(("sld", [PlotReference(y: base * 0.7, label: "PR: −30% from baseline", color: "#2ca02c"),
-                          PlotReference(y: base * 1.2, label: "+20% from baseline", color: "#d62728")]))
+      out.append(
+        (
+          "sld",
+          [
+            PlotReference(y: base * 0.7, label: "PR: −30% from baseline", color: "#2ca02c"),
+            PlotReference(y: base * 1.2, label: "+20% from baseline", color: "#d62728"),
+          ]
+        ))
     }
     if series("il6") != nil {
-      out.append(("il6", (1...4).compactMap { k in
-        parameters.contains("IL6_grade\(k)") ? PlotReference(y: parameters["IL6_grade\(k)"], label: "CRS grade \(k) proxy", color: "#b33") : nil
-      }))
+      out.append(
+        (
+          "il6",
+          (1...4).compactMap { k in
+            parameters.contains("IL6_grade\(k)")
+              ? PlotReference(y: parameters["IL6_grade\(k)"], label: "CRS grade \(k) proxy", color: "#b33") : nil
+          }
+        ))
     }
     return out
   }

@@ -12,8 +12,9 @@ enum Plots {
       LinePlot.Marker(x: $1.day, label: "CAR T \($0 + 1)\($1.lymphodepleted ? " (LD)" : "")", color: "#555")
     }
     if let car = r.series("car_t_blood") {
-      var p = LinePlot(title: "CAR T cells in blood — \(r.scenario.name)", xLabel: "time since first infusion (days)",
-                       yLabel: "CAR T cells per µL blood", logY: true)
+      var p = LinePlot(
+        title: "CAR T cells in blood — \(r.scenario.name)", xLabel: "time since first infusion (days)",
+        yLabel: "CAR T cells per µL blood", logY: true)
       p.series = [LinePlot.Series(name: "CAR T cells/µL", x: t, y: car, color: palette[0])]
       p.references = r.plotReferences(of: "car_t_blood")
       p.markers = infusionMarkers
@@ -28,16 +29,18 @@ enum Plots {
       out.append(("car_t_blood.svg", p.svg()))
     }
     if let sld = r.series("sld"), r.summary.sldBaseline != nil {
-      var p = LinePlot(title: "Tumour burden (RECIST SLD) — \(r.scenario.name)", xLabel: "time since first infusion (days)",
-                       yLabel: "sum of longest diameters (mm)")
+      var p = LinePlot(
+        title: "Tumour burden (RECIST SLD) — \(r.scenario.name)", xLabel: "time since first infusion (days)",
+        yLabel: "sum of longest diameters (mm)")
       p.series = [LinePlot.Series(name: "SLD", x: t, y: sld, color: palette[1])]
       p.references = r.plotReferences(of: "sld")
       p.markers = infusionMarkers
       out.append(("tumour_sld.svg", p.svg()))
     }
     if let il6 = r.series("il6") {
-      var p = LinePlot(title: "Serum IL-6 — \(r.scenario.name)", xLabel: "time since first infusion (days)",
-                       yLabel: "IL-6 (pg/mL)", logY: true)
+      var p = LinePlot(
+        title: "Serum IL-6 — \(r.scenario.name)", xLabel: "time since first infusion (days)",
+        yLabel: "IL-6 (pg/mL)", logY: true)
       p.logSpanDecades = 4
       p.series = [LinePlot.Series(name: "IL-6", x: t, y: il6, color: palette[3])]
       p.references = r.plotReferences(of: "il6")
@@ -45,8 +48,9 @@ enum Plots {
       out.append(("il6.svg", p.svg()))
     }
     if let alc = r.series("alc") {
-      var p = LinePlot(title: "Lymphocytes in blood — \(r.scenario.name)", xLabel: "time since first infusion (days)",
-                       yLabel: "cells per µL blood", logY: true)
+      var p = LinePlot(
+        title: "Lymphocytes in blood — \(r.scenario.name)", xLabel: "time since first infusion (days)",
+        yLabel: "cells per µL blood", logY: true)
       p.logSpanDecades = 5
       p.series = [LinePlot.Series(name: "all lymphocytes (ALC)", x: t, y: alc, color: palette[2])]
       if let car = r.series("car_t_blood") {

@@ -24,25 +24,29 @@ struct Frame {
       s += "<line x1=\"\(f(px(v)))\" y1=\"\(f(top))\" x2=\"\(f(px(v)))\" y2=\"\(f(top + height))\" stroke=\"#eee\"/>\n"
       s += "<text x=\"\(f(px(v)))\" y=\"\(f(top + height + 16))\" text-anchor=\"middle\">\(LinePlot.label(v))</text>\n"
     }
-    let yt: [Double] = logY ? Array(stride(from: y0, through: y1, by: 1)) : LinePlot.niceTicks(y0, y1).filter { $0 >= y0 - 1e-9 && $0 <= y1 + 1e-9 }
+    let yt: [Double] =
+      logY ? Array(stride(from: y0, through: y1, by: 1)) : LinePlot.niceTicks(y0, y1).filter { $0 >= y0 - 1e-9 && $0 <= y1 + 1e-9 }
     for v in yt {
       let yy = top + height - (v - y0) / (y1 - y0) * height
       s += "<line x1=\"\(f(left))\" y1=\"\(f(yy))\" x2=\"\(f(left + width))\" y2=\"\(f(yy))\" stroke=\"#eee\"/>\n"
       if logY {
-        s += "<text x=\"\(f(left - 6))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">10<tspan dy=\"-6\" font-size=\"9\">\(Int(v))</tspan></text>\n"
+        s +=
+          "<text x=\"\(f(left - 6))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">10<tspan dy=\"-6\" font-size=\"9\">\(Int(v))</tspan></text>\n"
       } else {
         s += "<text x=\"\(f(left - 6))\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(LinePlot.label(v))</text>\n"
       }
     }
     s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"none\" stroke=\"#333\"/>\n"
     s += "<text x=\"\(f(left + width / 2))\" y=\"\(f(top + height + 34))\" text-anchor=\"middle\">\(LinePlot.escape(xLabel))</text>\n"
-    s += "<text transform=\"translate(\(f(left - 48)),\(f(top + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(LinePlot.escape(yLabel))</text>\n"
+    s +=
+      "<text transform=\"translate(\(f(left - 48)),\(f(top + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(LinePlot.escape(yLabel))</text>\n"
     return s
   }
 
   func hline(_ y: Double, color: String, label: String) -> String {
     let yy = py(y)
-    return "<line x1=\"\(f(left))\" y1=\"\(f(yy))\" x2=\"\(f(left + width))\" y2=\"\(f(yy))\" stroke=\"\(color)\" stroke-dasharray=\"6,4\"/>\n"
+    return
+      "<line x1=\"\(f(left))\" y1=\"\(f(yy))\" x2=\"\(f(left + width))\" y2=\"\(f(yy))\" stroke=\"\(color)\" stroke-dasharray=\"6,4\"/>\n"
       + "<text x=\"\(f(left + width - 4))\" y=\"\(f(yy - 4))\" text-anchor=\"end\" fill=\"\(color)\" font-size=\"11\">\(LinePlot.escape(label))</text>\n"
   }
 }
@@ -66,13 +70,17 @@ func legend(_ items: [(String, String, String)], x: Double, y: Double, maxWidth:
     let swatch = kind == "box" ? 14.0 : kind == "none" ? 0 : 24
     let textX = swatch > 0 ? swatch + 6 : 0
     let w = textX + Double(label.count) * 6.6 + 18
-    if lx + w > x + maxWidth { lx = x; ly += 18 }
+    if lx + w > x + maxWidth {
+      lx = x
+      ly += 18
+    }
     switch kind {
     case "box": s += "<rect x=\"\(f(lx))\" y=\"\(f(ly - 10))\" width=\"14\" height=\"10\" fill=\"\(color)\"/>\n"
     case "none": break
     default:
       let dash = kind == "dashed" ? " stroke-dasharray=\"6,4\"" : ""
-      s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
+      s +=
+        "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
     }
     s += "<text x=\"\(f(lx + textX))\" y=\"\(f(ly))\">\(LinePlot.escape(label))</text>\n"
     lx += w
@@ -155,7 +163,8 @@ public enum TrialPlots {
     for (i, b) in bars.enumerated() {
       let y = fr.py(min(b.change, fr.y1))
       let x = fr.left + Double(i) * bw
-      s += "<rect x=\"\(f(x))\" y=\"\(f(min(y, zero)))\" width=\"\(String(format: "%.2f", max(bw * 0.85, 0.3)))\" height=\"\(f(abs(zero - y)))\" fill=\"\(responseColors[b.best]!)\"/>\n"
+      s +=
+        "<rect x=\"\(f(x))\" y=\"\(f(min(y, zero)))\" width=\"\(String(format: "%.2f", max(bw * 0.85, 0.3)))\" height=\"\(f(abs(zero - y)))\" fill=\"\(responseColors[b.best]!)\"/>\n"
     }
     s += fr.hline(20, color: "#d62728", label: "+20%")
     s += fr.hline(-30, color: "#1a7f37", label: "−30%")
@@ -193,8 +202,10 @@ public enum TrialPlots {
     let xMax = r.aggregate.followUpDays
     let fr = Frame(left: 90, top: 50, width: w - 120, height: h - 165, x0: 0, x1: xMax, y0: -100, y1: 100)
     let perArm = arms.count == 1 ? TrialAggregate.samplePatients : 15
-    let title = arms.count == 1 ? "Tumour size over time — \(r.arms[arms[0]].name) (first \(perArm) patients)"
-                                : "Tumour size over time, first \(perArm) patients per arm"
+    let title =
+      arms.count == 1
+      ? "Tumour size over time — \(r.arms[arms[0]].name) (first \(perArm) patients)"
+      : "Tumour size over time, first \(perArm) patients per arm"
     var s = svgOpen(w, h, title: title) + fr.axes(xLabel: "days after the first infusion", yLabel: "change in SLD from baseline (%)")
     s += fr.hline(20, color: "#d62728", label: "+20%") + fr.hline(-30, color: "#1a7f37", label: "−30%")
     for a in arms {
@@ -204,13 +215,15 @@ public enum TrialPlots {
         let best = r.arms[a].swimmers.first { $0.id == id }?.best ?? .NE
         let c = arms.count == 1 ? responseColors[best]! : color(a)
         let line = pts.map { "\(f(fr.px($0.0))),\(f(fr.py(min($0.1, 100))))" }
-        s += "<polyline points=\"\(line.joined(separator: " "))\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.3\" stroke-opacity=\"0.8\"/>\n"
+        s +=
+          "<polyline points=\"\(line.joined(separator: " "))\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.3\" stroke-opacity=\"0.8\"/>\n"
         if let last = pts.last, last.2 == .PD {
           s += "<circle cx=\"\(f(fr.px(last.0)))\" cy=\"\(f(fr.py(min(last.1, 100))))\" r=\"3\" fill=\"\(c)\"/>\n"
         }
       }
     }
-    let items: [(String, String, String)] = arms.count == 1
+    let items: [(String, String, String)] =
+      arms.count == 1
       ? Response.allCases.map { ("best response \($0.rawValue)", responseColors[$0]!, "line") } + [("dot: progression", "#555", "line")]
       : arms.map { (r.arms[$0].name, color($0), "line") }
     s += legend(items, x: 90, y: h - 56, maxWidth: w - 120)
@@ -227,32 +240,43 @@ public enum TrialPlots {
     }
     let laneH = 14.0, w = 900.0
     let h = 150 + Double(max(lanes.count, 1)) * laneH
-    let fr = Frame(left: 150, top: 50, width: w - 180, height: Double(max(lanes.count, 1)) * laneH, x0: 0, x1: r.aggregate.followUpDays, y0: 0, y1: 1)
+    let fr = Frame(
+      left: 150, top: 50, width: w - 180, height: Double(max(lanes.count, 1)) * laneH, x0: 0, x1: r.aggregate.followUpDays, y0: 0, y1: 1)
     let title = arms.count == 1 ? "Time on study — \(r.arms[arms[0]].name)" : "Time on study by arm (first \(perArm) patients of each)"
     var s = svgOpen(w, h, title: title)
-    s += fr.axes(xLabel: "days after the first infusion", yLabel: "", xTicks: nil).replacingOccurrences(of: "<text x=\"144.0\"", with: "<text x=\"-999\"")
+    s += fr.axes(xLabel: "days after the first infusion", yLabel: "", xTicks: nil).replacingOccurrences(
+      of: "<text x=\"144.0\"", with: "<text x=\"-999\"")
     for (i, l) in lanes.enumerated() {
       let y = fr.top + Double(i) * laneH + 2
       let c = arms.count == 1 ? responseColors[l.lane.best]! : color(l.arm)
-      s += "<text x=\"\(f(fr.left - 6))\" y=\"\(f(y + 10))\" text-anchor=\"end\" font-size=\"10\">\(arms.count == 1 ? "" : LinePlot.escape(String(r.arms[l.arm].name.prefix(24))) + " ")#\(l.lane.id)</text>\n"
-      s += "<rect x=\"\(f(fr.px(0)))\" y=\"\(f(y))\" width=\"\(f(fr.px(l.lane.days) - fr.px(0)))\" height=\"\(f(laneH - 4))\" fill=\"\(c)\" fill-opacity=\"0.75\"/>\n"
+      s +=
+        "<text x=\"\(f(fr.left - 6))\" y=\"\(f(y + 10))\" text-anchor=\"end\" font-size=\"10\">\(arms.count == 1 ? "" : LinePlot.escape(String(r.arms[l.arm].name.prefix(24))) + " ")#\(l.lane.id)</text>\n"
+      s +=
+        "<rect x=\"\(f(fr.px(0)))\" y=\"\(f(y))\" width=\"\(f(fr.px(l.lane.days) - fr.px(0)))\" height=\"\(f(laneH - 4))\" fill=\"\(c)\" fill-opacity=\"0.75\"/>\n"
       if let d = l.lane.responseDay {
-        s += "<polygon points=\"\(f(fr.px(d))),\(f(y - 1)) \(f(fr.px(d) - 4)),\(f(y + laneH - 3)) \(f(fr.px(d) + 4)),\(f(y + laneH - 3))\" fill=\"#0b3d91\"/>\n"
+        s +=
+          "<polygon points=\"\(f(fr.px(d))),\(f(y - 1)) \(f(fr.px(d) - 4)),\(f(y + laneH - 3)) \(f(fr.px(d) + 4)),\(f(y + laneH - 3))\" fill=\"#0b3d91\"/>\n"
       }
       if let d = l.lane.progressionDay, d <= l.lane.days {
-        s += "<text x=\"\(f(fr.px(d)))\" y=\"\(f(y + 10))\" text-anchor=\"middle\" font-size=\"12\" font-weight=\"bold\" fill=\"black\">×</text>\n"
+        s +=
+          "<text x=\"\(f(fr.px(d)))\" y=\"\(f(y + 10))\" text-anchor=\"middle\" font-size=\"12\" font-weight=\"bold\" fill=\"black\">×</text>\n"
       }
       let endX = fr.px(l.lane.days)
       if l.lane.died {
         s += "<rect x=\"\(f(endX - 2))\" y=\"\(f(y - 1))\" width=\"4\" height=\"\(f(laneH - 2))\" fill=\"black\"/>\n"
       } else {
-        s += "<polygon points=\"\(f(endX + 1)),\(f(y)) \(f(endX + 8)),\(f(y + (laneH - 4) / 2)) \(f(endX + 1)),\(f(y + laneH - 4))\" fill=\"#555\"/>\n"
+        s +=
+          "<polygon points=\"\(f(endX + 1)),\(f(y)) \(f(endX + 8)),\(f(y + (laneH - 4) / 2)) \(f(endX + 1)),\(f(y + laneH - 4))\" fill=\"#555\"/>\n"
       }
     }
-    var items: [(String, String, String)] = arms.count == 1
+    var items: [(String, String, String)] =
+      arms.count == 1
       ? Response.allCases.map { ("best \($0.rawValue)", responseColors[$0]!, "box") }
       : arms.map { (r.arms[$0].name, color($0), "box") }
-    items += [("▲ response", "#0b3d91", "none"), ("× progression", "#000", "none"), ("▮ death", "#000", "none"), ("▶ alive at last follow-up", "#555", "none")]
+    items += [
+      ("▲ response", "#0b3d91", "none"), ("× progression", "#000", "none"), ("▮ death", "#000", "none"),
+      ("▶ alive at last follow-up", "#555", "none"),
+    ]
     s += legend(items, x: 150, y: h - 40, maxWidth: w - 180)
     return s + "</svg>\n"
   }
@@ -273,8 +297,10 @@ public enum TrialPlots {
     let xMax = r.aggregate.followUpDays
     let ticks = LinePlot.niceTicks(0, xMax).filter { $0 <= xMax }
     let fr = Frame(left: 180, top: 50, width: w - 210, height: 330, x0: 0, x1: xMax, y0: 0, y1: 1)
-    let name = endpoint == "both" ? "Progression-free and overall survival — \(r.arms[arms[0]].name)"
-                                  : (endpoint == "PFS" ? "Progression-free survival" : "Overall survival")
+    let name =
+      endpoint == "both"
+      ? "Progression-free and overall survival — \(r.arms[arms[0]].name)"
+      : (endpoint == "PFS" ? "Progression-free survival" : "Overall survival")
     var s = svgOpen(w, h, title: name + " (Kaplan–Meier, 95% CI)")
     s += fr.axes(xLabel: "days after the first infusion", yLabel: "probability", xTicks: ticks)
     for c in curves where c.km.subjects > 0 {
@@ -286,7 +312,8 @@ public enum TrialPlots {
         line += " H\(f(x)) V\(f(fr.py(row.survival)))"
         upper += [(row.time, prevU), (row.time, row.upper)]
         lower += [(row.time, prevL), (row.time, row.lower)]
-        prevL = row.lower; prevU = row.upper
+        prevL = row.lower
+        prevU = row.upper
       }
       line += " H\(f(fr.px(c.km.rows.last?.time ?? 0)))"
       if !upper.isEmpty {
@@ -307,7 +334,8 @@ public enum TrialPlots {
     s += "<text x=\"20\" y=\"\(f(ty))\" font-weight=\"bold\">Number at risk</text>\n"
     for (k, c) in curves.enumerated() {
       let y = ty + 20 + Double(k) * 22
-      s += "<text x=\"\(f(fr.left - 22))\" y=\"\(f(y))\" text-anchor=\"end\" fill=\"\(c.color)\">\(LinePlot.escape(String(c.label.prefix(20))))</text>\n"
+      s +=
+        "<text x=\"\(f(fr.left - 22))\" y=\"\(f(y))\" text-anchor=\"end\" fill=\"\(c.color)\">\(LinePlot.escape(String(c.label.prefix(20))))</text>\n"
       for t in ticks {
         let n = c.km.rows.first(where: { $0.time >= t })?.atRisk ?? 0
         s += "<text x=\"\(f(fr.px(t)))\" y=\"\(f(y))\" text-anchor=\"middle\">\(n)</text>\n"
@@ -316,8 +344,9 @@ public enum TrialPlots {
     func note(_ k: KaplanMeier) -> String {
       k.subjects == 0 ? " (no patients with results)" : k.median.map { " (median \(Int($0)) d)" } ?? " (median not reached)"
     }
-    s += legend(curves.map { ($0.label + note($0.km), $0.color, "line") },
-                x: fr.left, y: fr.top + fr.height + 58, maxWidth: w - 210)
+    s += legend(
+      curves.map { ($0.label + note($0.km), $0.color, "line") },
+      x: fr.left, y: fr.top + fr.height + 58, maxWidth: w - 210)
     return s + "</svg>\n"
   }
 }

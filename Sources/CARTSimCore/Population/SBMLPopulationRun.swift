@@ -1,7 +1,7 @@
 import CSVKit
 import Foundation
-import Parallel
 import ODEKit
+import Parallel
 import SBMLDocument
 import SBMLKit
 import StatKit
@@ -59,7 +59,9 @@ public enum SBMLPopulationRun {
     guard o.omega >= 0, o.omega.isFinite else { throw bad("--omega", "must be finite and ≥ 0 (found \(o.omega))") }
     let sim = o.simulation
     guard sim.duration > 0, sim.duration.isFinite else { throw bad("--duration", "must be finite and > 0 (found \(sim.duration))") }
-    guard (1..<Limits.outputPoints).contains(sim.steps) else { throw bad("--steps", "must be 1…\(Limits.outputPoints - 1) (found \(sim.steps))") }
+    guard (1..<Limits.outputPoints).contains(sim.steps) else {
+      throw bad("--steps", "must be 1…\(Limits.outputPoints - 1) (found \(sim.steps))")
+    }
     guard sim.rtol > 0, sim.rtol.isFinite else { throw bad("--rtol", "must be finite and > 0 (found \(sim.rtol))") }
     guard sim.atol > 0, sim.atol.isFinite else { throw bad("--atol", "must be finite and > 0 (found \(sim.atol))") }
     guard (1...Limits.threads).contains(o.threads) else { throw bad("--threads", "must be 1…\(Limits.threads) (found \(o.threads))") }

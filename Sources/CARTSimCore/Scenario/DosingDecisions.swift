@@ -100,8 +100,10 @@ enum DosingDecisions {
       }
       let given = allowed.contains(status)
       decisions.append(Decision(infusion: d.k + 1, day: d.day, status: status, given: given))
-      let label = given ? "infusion \(d.k + 1) given (status \(status.rawValue))"
-                        : "infusion \(d.k + 1) not given (status \(status.rawValue), \(d.rule.require.rawValue) required)"
+      let label =
+        given
+        ? "infusion \(d.k + 1) given (status \(status.rawValue))"
+        : "infusion \(d.k + 1) not given (status \(status.rawValue), \(d.rule.require.rawValue) required)"
       total!.eventLog.append((d.day, label))
       if !given {
         keep[d.k] = false

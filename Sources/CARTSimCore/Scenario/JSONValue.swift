@@ -12,12 +12,19 @@ public enum JSONValue: Decodable, Equatable, Sendable {
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.singleValueContainer()
-    if c.decodeNil() { self = .null }
-    else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-    else if let d = try? c.decode(Double.self) { self = .number(d) }
-    else if let s = try? c.decode(String.self) { self = .string(s) }
-    else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-    else { self = .object(try c.decode([String: JSONValue].self)) }
+    if c.decodeNil() {
+      self = .null
+    } else if let b = try? c.decode(Bool.self) {
+      self = .bool(b)
+    } else if let d = try? c.decode(Double.self) {
+      self = .number(d)
+    } else if let s = try? c.decode(String.self) {
+      self = .string(s)
+    } else if let a = try? c.decode([JSONValue].self) {
+      self = .array(a)
+    } else {
+      self = .object(try c.decode([String: JSONValue].self))
+    }
   }
 
   /// Decodes JSON text; malformed text throws ``InputError`` naming the file.
@@ -29,8 +36,9 @@ public enum JSONValue: Decodable, Equatable, Sendable {
     } catch let DecodingError.typeMismatch(_, ctx) {
       // Every JSON value decodes as one of the cases; what does not is a number beyond a double.
       let path = ctx.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-      throw InputError(file: file, path: path.hasPrefix(".") ? String(path.dropFirst()) : path,
-                       message: "a number too large to represent (beyond ±1.8e308)")
+      throw InputError(
+        file: file, path: path.hasPrefix(".") ? String(path.dropFirst()) : path,
+        message: "a number too large to represent (beyond ±1.8e308)")
     } catch {
       throw InputError(file: file, path: "", message: "not valid JSON: \(error)")
     }
@@ -45,7 +53,8 @@ public enum JSONValue: Decodable, Equatable, Sendable {
     } catch {
       guard let text = (error as NSError).userInfo["NSDebugDescription"] as? String else { return nil }
       guard let r = text.range(of: #"character (\d+)"#, options: .regularExpression),
-            let offset = Int(text[r].dropFirst("character ".count)) else { return text }
+        let offset = Int(text[r].dropFirst("character ".count))
+      else { return text }
       let before = String(decoding: data.prefix(offset), as: UTF8.self)
       let line = before.reduce(1) { $1 == "\n" ? $0 + 1 : $0 }
       let column = before.count - (before.lastIndex(of: "\n").map { before.distance(from: before.startIndex, to: $0) + 1 } ?? 0) + 1
@@ -112,7 +121,9 @@ struct FieldReader {
   func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
   /// An error at field `key` of this object, or at the object itself when `key` is empty.
-  func fail(_ key: String, _ message: String) -> InputError { InputError(file: file, path: key.isEmpty ? path : sub(key), message: message) }
+  func fail(_ key: String, _ message: String) -> InputError {
+    InputError(file: file, path: key.isEmpty ? path : sub(key), message: message)
+  }
 
   mutating func has(_ key: String) -> Bool {
     used.insert(key)
@@ -127,8 +138,10 @@ struct FieldReader {
   }
 
   /// A number; `range` is checked and NaN/inf refused.
-  mutating func number(_ key: String, default def: Double? = nil, min: Double? = nil, max: Double? = nil,
-                       exclusiveMin: Bool = false, _ what: String = "") throws -> Double {
+  mutating func number(
+    _ key: String, default def: Double? = nil, min: Double? = nil, max: Double? = nil,
+    exclusiveMin: Bool = false, _ what: String = ""
+  ) throws -> Double {
     guard let v = value(key) else {
       if let def { return def }
       throw fail(key, "is required" + (what.isEmpty ? "" : " (\(what))"))
@@ -195,8 +208,9 @@ struct FieldReader {
         throw InputError(file: file, path: "\(sub(key))[\(i)]", message: "expected a string, found \(e.kind)")
       }
       if let allowed, !allowed.contains(s) {
-        throw InputError(file: file, path: "\(sub(key))[\(i)]",
-                         message: "unknown value '\(s)' (expected one of: \(allowed.joined(separator: ", ")))")
+        throw InputError(
+          file: file, path: "\(sub(key))[\(i)]",
+          message: "unknown value '\(s)' (expected one of: \(allowed.joined(separator: ", ")))")
       }
       return s
     }

@@ -42,7 +42,10 @@ public struct Scenario: Sendable {
     let n = Int(((horizonDays - startDay) / outputStepDays).rounded(.down))
     for i in 0...n { ts.append(startDay + Double(i) * outputStepDays) }
     if ts.last! < horizonDays - 1e-9 { ts.append(horizonDays) }
-    if !ts.contains(0) { ts.append(0); ts.sort() }
+    if !ts.contains(0) {
+      ts.append(0)
+      ts.sort()
+    }
     return ts
   }
 }
@@ -83,11 +86,14 @@ extension Scenario {
     let (horizon, step, method, rtol, maxSteps, assess, cr) = settings
     try r.finish()
 
-    var regimen = Regimen(infusions: infusions, lymphodepletion: ld, checkpoint: checkpoint, chemotherapy: chemo,
-                          rules: rules)
+    var regimen = Regimen(
+      infusions: infusions, lymphodepletion: ld, checkpoint: checkpoint, chemotherapy: chemo,
+      rules: rules)
     // Conditional infusions planned after the horizon are never reached; others are a mistake.
     if let i = regimen.dropConditionalInfusions(after: horizon) {
-      throw InputError(file: file, path: r.sub("car_t.days") + "[\(i)]", message: "infusion on day \(fmt(infusions[i].day)) is after the horizon (\(fmt(horizon)) days)")
+      throw InputError(
+        file: file, path: r.sub("car_t.days") + "[\(i)]",
+        message: "infusion on day \(fmt(infusions[i].day)) is after the horizon (\(fmt(horizon)) days)")
     }
     let scenario = Scenario(
       name: name, description: description, model: model, parameterOverrides: overrides, patient: patient,
@@ -104,8 +110,10 @@ extension Scenario {
   /// number or `[first, last]`, 1-based; not the first infusion, whose day is the baseline),
   /// `require` (`SD_or_better`, `PR_or_better`, `CR`), `decide_days_before` the infusion's
   /// course (default 0) and `otherwise` (`stop`: no further infusions, the default; `skip`).
-  static func parseConditions(_ c: inout FieldReader, infusions: [CARTInfusion], lymphodepletion: Lymphodepletion?,
-                              model: String) throws -> [DosingRule] {
+  static func parseConditions(
+    _ c: inout FieldReader, infusions: [CARTInfusion], lymphodepletion: Lymphodepletion?,
+    model: String
+  ) throws -> [DosingRule] {
     var rules: [DosingRule] = []
     let list = try c.objects("conditions")
     guard !list.isEmpty else { return [] }
@@ -125,8 +133,9 @@ extension Scenario {
       guard range.count == 2 else { throw r.fail("infusions", "expected [first, last], found \(range.count) numbers") }
       for (i, k) in range.enumerated() {
         guard k == k.rounded(), k >= 1, k <= Double(infusions.count) else {
-          throw InputError(file: r.file, path: r.sub("infusions") + (range.count == 2 && r.value("infusions")?.kind == "a number" ? "" : "[\(i)]"),
-                           message: "\(fmt(k)) is not an infusion number (1…\(infusions.count))")
+          throw InputError(
+            file: r.file, path: r.sub("infusions") + (range.count == 2 && r.value("infusions")?.kind == "a number" ? "" : "[\(i)]"),
+            message: "\(fmt(k)) is not an infusion number (1…\(infusions.count))")
         }
       }
       let first = Int(range[0]), last = Int(range[1])
@@ -136,8 +145,10 @@ extension Scenario {
       }
       let require = DosingRule.Status(rawValue: try r.string("require", oneOf: DosingRule.Status.allCases.map(\.rawValue)))!
       let before = try r.number("decide_days_before", default: 0, min: 0, max: 365)
-      let otherwise = DosingRule.Otherwise(rawValue: try r.string("otherwise", default: "stop",
-                                                                 oneOf: DosingRule.Otherwise.allCases.map(\.rawValue)))!
+      let otherwise = DosingRule.Otherwise(
+        rawValue: try r.string(
+          "otherwise", default: "stop",
+          oneOf: DosingRule.Otherwise.allCases.map(\.rawValue)))!
       try r.finish()
       for k in first...last {
         if let other = governed[k - 1] {
@@ -146,7 +157,8 @@ extension Scenario {
         governed[k - 1] = index
         let decision = draft.courseStart(k - 1) - before
         guard decision > 0 else {
-          throw r.fail("decide_days_before", "the decision for infusion \(k) would fall on day \(fmt(decision)), not after day 0 (the first infusion)")
+          throw r.fail(
+            "decide_days_before", "the decision for infusion \(k) would fall on day \(fmt(decision)), not after day 0 (the first infusion)")
         }
       }
       rules.append(DosingRule(first: first, last: last, require: require, decideDaysBefore: before, otherwise: otherwise))
@@ -157,7 +169,9 @@ extension Scenario {
       guard let rule = rules.first(where: { $0.governs(k + 1) }) else { continue }
       let decision = draft.courseStart(k) - rule.decideDaysBefore
       guard decision > previous else {
-        throw c.fail("conditions", "the decision for infusion \(k + 1) (day \(fmt(decision))) is not after the decision before it (day \(fmt(previous)))")
+        throw c.fail(
+          "conditions",
+          "the decision for infusion \(k + 1) (day \(fmt(decision))) is not after the decision before it (day \(fmt(previous)))")
       }
       previous = decision
     }

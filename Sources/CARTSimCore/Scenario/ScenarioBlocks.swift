@@ -30,8 +30,9 @@ enum ScenarioBlocks {
     var patient = Patient()
     if var p = try r.object("patient") {
       for f in PatientField.allCases {
-        patient[keyPath: f.keyPath] = try p.number(f.rawValue, default: patient[keyPath: f.keyPath], min: f.lowerBound, max: f.upperBound,
-                                                   exclusiveMin: f.lowerBoundIsExclusive)
+        patient[keyPath: f.keyPath] = try p.number(
+          f.rawValue, default: patient[keyPath: f.keyPath], min: f.lowerBound, max: f.upperBound,
+          exclusiveMin: f.lowerBoundIsExclusive)
       }
       try p.finish()
     }
@@ -55,8 +56,9 @@ enum ScenarioBlocks {
           throw InputError(file: file, path: a.sub("days") + "[\(i)]", message: "must be ≥ \(fmt(Limits.earliestDay)), found \(fmt(d))")
         }
         for (i, d) in days.enumerated() where d >= 0 {
-          throw InputError(file: file, path: a.sub("days") + "[\(i)]",
-                           message: "lymphodepletion day \(fmt(d)) is not before the infusion (days are relative to it and must be < 0)")
+          throw InputError(
+            file: file, path: a.sub("days") + "[\(i)]",
+            message: "lymphodepletion day \(fmt(d)) is not before the infusion (days are relative to it and must be < 0)")
         }
         let minutes = try a.number("infusion_minutes", default: 30, min: 0, max: 24 * 60, exclusiveMin: true)
         agents.append(LDAgent(drug: drug, mgPerM2: mg, days: days, infusionDays: minutes / 1440))
@@ -77,8 +79,10 @@ enum ScenarioBlocks {
     let file = r.file
     guard var c = try r.object("car_t") else { throw InputError(file: file, path: r.sub("car_t"), message: "is required") }
     let dose = try c.number("dose", min: 0, max: Limits.carTDose, exclusiveMin: true, "cells per m² or cells")
-    let basis = DoseBasis(rawValue: try c.string("basis", default: DoseBasis.totalTCellsPerM2.rawValue,
-                                                 oneOf: DoseBasis.allCases.map(\.rawValue)))!
+    let basis = DoseBasis(
+      rawValue: try c.string(
+        "basis", default: DoseBasis.totalTCellsPerM2.rawValue,
+        oneOf: DoseBasis.allCases.map(\.rawValue)))!
     let carFraction = try c.number("car_positive_fraction", default: 0.674, min: 0, max: 1, exclusiveMin: true)
     let memory = try c.number("memory_fraction", default: 0.3, min: 0, max: 1)
     var days: [Double]
@@ -86,8 +90,9 @@ enum ScenarioBlocks {
       days = try c.numbers("days")
       guard !days.isEmpty else { throw c.fail("days", "needs at least one day") }
       for (i, d) in days.enumerated() where !(Limits.earliestDay...Limits.horizonDays).contains(d) {
-        throw InputError(file: file, path: c.sub("days") + "[\(i)]",
-                         message: "must be \(fmt(Limits.earliestDay))…\(fmt(Limits.horizonDays)), found \(fmt(d))")
+        throw InputError(
+          file: file, path: c.sub("days") + "[\(i)]",
+          message: "must be \(fmt(Limits.earliestDay))…\(fmt(Limits.horizonDays)), found \(fmt(d))")
       }
       for i in 1..<days.count where days[i] <= days[i - 1] {
         throw InputError(file: file, path: c.sub("days") + "[\(i)]", message: "infusion days must increase")
@@ -104,8 +109,9 @@ enum ScenarioBlocks {
       ldBefore = []
       for (i, k) in list.enumerated() {
         guard k == k.rounded(), k >= 1, k <= Double(days.count) else {
-          throw InputError(file: file, path: c.sub("lymphodepletion_before") + "[\(i)]",
-                           message: "\(fmt(k)) is not an infusion number (1…\(days.count))")
+          throw InputError(
+            file: file, path: c.sub("lymphodepletion_before") + "[\(i)]",
+            message: "\(fmt(k)) is not an infusion number (1…\(days.count))")
         }
         ldBefore.insert(Int(k))
       }
@@ -115,8 +121,9 @@ enum ScenarioBlocks {
     }
     if ld == nil { ldBefore = [] }
     let infusions = days.enumerated().map { i, d in
-      CARTInfusion(day: d, dose: dose, basis: basis, carPositiveFraction: carFraction, memoryFraction: memory,
-                   lymphodepleted: ldBefore.contains(i + 1))
+      CARTInfusion(
+        day: d, dose: dose, basis: basis, carPositiveFraction: carFraction, memoryFraction: memory,
+        lymphodepleted: ldBefore.contains(i + 1))
     }
     let rules = try Scenario.parseConditions(&c, infusions: infusions, lymphodepletion: ld, model: model)
     try c.finish()
@@ -126,8 +133,11 @@ enum ScenarioBlocks {
         let ldDays = ld.agents.flatMap(\.days).map { inf.day + $0 }
         let lo = ldDays.min()!, hi = ldDays.max()!
         for (j, other) in infusions.enumerated() where other.day >= lo && other.day <= hi {
-          throw InputError(file: file, path: r.sub("car_t.days") + "[\(j)]",
-                           message: "infusion \(j + 1) on day \(fmt(other.day)) falls during the lymphodepletion (days \(fmt(lo)) to \(fmt(hi))) before the infusion on day \(fmt(inf.day))")
+          throw InputError(
+            file: file, path: r.sub("car_t.days") + "[\(j)]",
+            message:
+              "infusion \(j + 1) on day \(fmt(other.day)) falls during the lymphodepletion (days \(fmt(lo)) to \(fmt(hi))) before the infusion on day \(fmt(inf.day))"
+          )
         }
       }
     }
@@ -142,16 +152,19 @@ enum ScenarioBlocks {
       let drug = try k.string("drug", default: "pembrolizumab", oneOf: ["pembrolizumab"])
       let perKg = k.has("dose_mg_per_kg")
       if perKg && k.has("dose_mg") { throw k.fail("dose_mg", "give either dose_mg or dose_mg_per_kg, not both") }
-      let amount = perKg ? try k.number("dose_mg_per_kg", min: 0, max: Limits.drugDoseMg, exclusiveMin: true)
-                         : try k.number("dose_mg", min: 0, max: Limits.drugDoseMg, exclusiveMin: true, "flat dose in mg, or dose_mg_per_kg")
+      let amount =
+        perKg
+        ? try k.number("dose_mg_per_kg", min: 0, max: Limits.drugDoseMg, exclusiveMin: true)
+        : try k.number("dose_mg", min: 0, max: Limits.drugDoseMg, exclusiveMin: true, "flat dose in mg, or dose_mg_per_kg")
       let cap = try k.optionalNumber("max_dose_mg", min: 0, max: Limits.drugDoseMg, exclusiveMin: true) ?? .infinity
       let every = try k.number("every_days", default: 21, min: 0, max: Limits.horizonDays, exclusiveMin: true)
       let count = try k.integer("count", default: 1, min: 1, max: 1000)
       let start = try k.number("start_day", default: 0, min: Limits.earliestDay, max: Limits.horizonDays)
       let minutes = try k.number("infusion_minutes", default: 30, min: 0, max: 1440, exclusiveMin: true)
       try k.finish()
-      checkpoint = CheckpointDosing(drug: drug, dose: amount, perKg: perKg, maxDoseMg: cap, startDay: start,
-                                    everyDays: every, count: count, infusionDays: minutes / 1440)
+      checkpoint = CheckpointDosing(
+        drug: drug, dose: amount, perKg: perKg, maxDoseMg: cap, startDay: start,
+        everyDays: every, count: count, infusionDays: minutes / 1440)
     }
 
     return checkpoint
@@ -161,8 +174,10 @@ enum ScenarioBlocks {
   static func chemotherapy(_ r: inout FieldReader) throws -> [ChemoDose] {
     var chemo: [ChemoDose] = []
     for var h in try r.objects("chemotherapy") {
-      chemo.append(ChemoDose(day: try h.number("day", min: Limits.earliestDay, max: Limits.horizonDays),
-                             effect: try h.number("effect", min: 0, max: 1e6, exclusiveMin: true)))
+      chemo.append(
+        ChemoDose(
+          day: try h.number("day", min: Limits.earliestDay, max: Limits.horizonDays),
+          effect: try h.number("effect", min: 0, max: 1e6, exclusiveMin: true)))
       try h.finish()
     }
 

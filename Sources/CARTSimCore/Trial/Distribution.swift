@@ -25,7 +25,11 @@ public struct Distribution: Sendable, Equatable {
   public var upper: Double?
 
   public init(kind: Kind, center: Double, spread: Double, lower: Double? = nil, upper: Double? = nil) {
-    self.kind = kind; self.center = center; self.spread = spread; self.lower = lower; self.upper = upper
+    self.kind = kind
+    self.center = center
+    self.spread = spread
+    self.lower = lower
+    self.upper = upper
   }
 
   /// The value for the standard normal variate `z`.

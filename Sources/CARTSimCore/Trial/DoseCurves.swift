@@ -75,8 +75,9 @@ extension TrialSpec {
       if o.dlt { dlts[g / patients] += 1 }
       if o.response { responses[g / patients] += 1 }
     }
-    return DoseCurves(doses: doses, basis: basis ?? arms[arm].scenario.regimen.infusions[0].basis, patients: patients,
-                      dlts: dlts, responses: responses, failed: failed,
-                      dltDefinition: dlt.description, arm: arms[arm].name)
+    return DoseCurves(
+      doses: doses, basis: basis ?? arms[arm].scenario.regimen.infusions[0].basis, patients: patients,
+      dlts: dlts, responses: responses, failed: failed,
+      dltDefinition: dlt.description, arm: arms[arm].name)
   }
 }

@@ -56,15 +56,18 @@ extension TrialSpec {
   /// replace the spec's values, and between-patient variability is centred on them. Without
   /// `fixed`, a spec with calibrated parameters draws the patient's particle from their
   /// posterior sample (``CalibratedParameters/particle(seed:arm:id:paired:)``).
-  public func simulatePatient(arm: Int, id: Int, armParameters: ParameterSet,
-                              fixed: [(name: String, value: Double)]? = nil) -> PatientRecord {
+  public func simulatePatient(
+    arm: Int, id: Int, armParameters: ParameterSet,
+    fixed: [(name: String, value: Double)]? = nil
+  ) -> PatientRecord {
     let a = arms[arm]
     let drawn = fixed == nil ? calibrated?.particle(seed: seed, arm: arm, id: id, paired: paired) : nil
     let typical = fixed ?? drawn?.values ?? []
     var centre = armParameters
     for (name, value) in typical { try? centre.set(name, to: value) }
-    let vp = population.sample(seed: seed, arm: arm, id: id, paired: paired, base: a.scenario.patient,
-                               modelDefaults: centre)
+    let vp = population.sample(
+      seed: seed, arm: arm, id: id, paired: paired, base: a.scenario.patient,
+      modelDefaults: centre)
     var scenario = a.scenario
     scenario.parameterOverrides = scenario.parameterOverrides.filter { o in !typical.contains { $0.name == o.name } } + typical
     scenario.patient = vp.patient

@@ -148,7 +148,8 @@ public struct PopulationSpec: Sendable {
       if PopulationSpec.patientCovariates.contains(col) {
         let upper = Limits.patientUpperBounds[col] ?? .greatestFiniteMagnitude
         for (i, row) in rows.enumerated() where !(row[j].number.map { $0 > 0 && $0 <= upper } ?? false) {
-          throw InputError(file: shownAs, path: "line \(table.lines[i]), column '\(col)'", message: "must be a positive number ≤ \(fmt(upper))")
+          throw InputError(
+            file: shownAs, path: "line \(table.lines[i]), column '\(col)'", message: "must be a positive number ≤ \(fmt(upper))")
         }
       }
     }
@@ -190,7 +191,13 @@ extension PopulationSpec {
         let u = rng.uniform()
         var acc = 0.0
         var pick = list.last!.name
-        for (c, p) in list { acc += p; if u < acc { pick = c; break } }
+        for (c, p) in list {
+          acc += p
+          if u < acc {
+            pick = c
+            break
+          }
+        }
         cov[name] = .category(pick)
       }
     }

@@ -44,7 +44,9 @@ extension PopulationSpec {
         throw r.fail("csv", "column '\(col)' is also drawn in 'covariates'; give each covariate one source")
       }
       for col in read.columns {
-        if let k = Self.lookalike(col) { throw r.fail("csv", "column '\(col)' of \(rel) looks like '\(k)' but is not it; name it '\(k)' to set the model's patient") }
+        if let k = Self.lookalike(col) {
+          throw r.fail("csv", "column '\(col)' of \(rel) looks like '\(k)' but is not it; name it '\(k)' to set the model's patient")
+        }
       }
     }
   }
@@ -101,12 +103,15 @@ extension PopulationSpec {
       } else {
         guard numericCovariates.contains(cov) else { throw e.fail("covariate", "'\(cov)' is not a numeric covariate of the population") }
         let ref = try e.number("reference", min: 0, exclusiveMin: true)
-        if e.has("power") { form = .power(reference: ref, exponent: try e.number("power")) }
-        else if e.has("slope") {
+        if e.has("power") {
+          form = .power(reference: ref, exponent: try e.number("power"))
+        } else if e.has("slope") {
           let kind = try e.string("form", default: "linear", oneOf: ["linear", "exponential"])
           let s = try e.number("slope")
           form = kind == "linear" ? .linear(reference: ref, slope: s) : .exponential(reference: ref, slope: s)
-        } else { throw e.fail("power", "give power (allometric), slope (linear or exponential) or factors") }
+        } else {
+          throw e.fail("power", "give power (allometric), slope (linear or exponential) or factors")
+        }
       }
       try e.finish()
       effects.append(CovariateEffect(parameter: parameter, covariate: cov, form: form))
@@ -116,7 +121,8 @@ extension PopulationSpec {
   /// `correlations` between continuous covariates and parameters, and the Cholesky factor of
   /// their correlation matrix (failure means it is not a correlation matrix).
   mutating func readCorrelations(_ r: inout FieldReader) throws {
-    latentNames = covariates.compactMap { if case .distribution = $0.source { return $0.name } else { return nil } }
+    latentNames =
+      covariates.compactMap { if case .distribution = $0.source { return $0.name } else { return nil } }
       + variability.map(\.parameter)
     let m = latentNames.count
     var corr = [Double](repeating: 0, count: m * m)
@@ -124,11 +130,16 @@ extension PopulationSpec {
     var given = Set<[Int]>()
     for var c in try r.objects("correlations") {
       guard case .array(let pair)? = c.value("between"), pair.count == 2,
-            case .string(let a) = pair[0], case .string(let b) = pair[1] else {
+        case .string(let a) = pair[0], case .string(let b) = pair[1]
+      else {
         throw c.fail("between", "expected two names, e.g. [\"weight_kg\", \"height_cm\"]")
       }
-      guard let i = latentNames.firstIndex(of: a) else { throw c.fail("between", "'\(a)' is not a drawn continuous covariate or a parameter with variability") }
-      guard let j = latentNames.firstIndex(of: b), j != i else { throw c.fail("between", "'\(b)' is not another drawn continuous covariate or parameter with variability") }
+      guard let i = latentNames.firstIndex(of: a) else {
+        throw c.fail("between", "'\(a)' is not a drawn continuous covariate or a parameter with variability")
+      }
+      guard let j = latentNames.firstIndex(of: b), j != i else {
+        throw c.fail("between", "'\(b)' is not another drawn continuous covariate or parameter with variability")
+      }
       guard given.insert([min(i, j), max(i, j)]).inserted else { throw c.fail("between", "the pair '\(a)', '\(b)' is given twice") }
       let rho = try c.number("rho", min: -1, max: 1)
       corr[i * m + j] = rho

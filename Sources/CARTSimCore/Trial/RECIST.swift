@@ -62,8 +62,10 @@ public enum RECIST {
 
   /// The time-point response of an SLD `sld` given the `baseline`, the `nadir` so far and
   /// whether the lesions had `disappeared` at an earlier assessment.
-  public static func timePoint(sld s: Double, baseline: Double, nadir: Double, disappeared: Bool,
-                               rules: TrialSpec.Assessment) -> Response {
+  public static func timePoint(
+    sld s: Double, baseline: Double, nadir: Double, disappeared: Bool,
+    rules: TrialSpec.Assessment
+  ) -> Response {
     let change = baseline > 0 ? 100 * (s - baseline) / baseline : 0
     if (s >= 1.2 * nadir && s - nadir >= 5) || (disappeared && s >= rules.completeResponseSLDmm) { return .PD }
     if s < rules.completeResponseSLDmm { return .CR }
@@ -74,8 +76,10 @@ public enum RECIST {
   /// The status on `day` for a dosing decision: PD if a scheduled assessment before `day`
   /// showed PD, else the time-point response of a restaging on `day` (SLD `sldOnDay`) against
   /// the baseline and the nadir of the scheduled assessments before it.
-  public static func status(times: [Double], sld: [Double], day: Double, sldOnDay: Double,
-                            rules: TrialSpec.Assessment) -> Response {
+  public static func status(
+    times: [Double], sld: [Double], day: Double, sldOnDay: Double,
+    rules: TrialSpec.Assessment
+  ) -> Response {
     let outcome = evaluate(times: times, sld: sld, lastDay: day - 1e-6, rules: rules)
     if outcome.progressionDay != nil { return .PD }
     guard let i0 = times.firstIndex(where: { $0 >= -1e-9 }) else { return .NE }

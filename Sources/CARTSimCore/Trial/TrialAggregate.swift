@@ -50,8 +50,9 @@ public struct LogHistogram: Sendable, Equatable {
     guard case .array(let pairs) = json else { throw AggregateError.malformed("histogram") }
     for p in pairs {
       guard case .array(let kc) = p, kc.count == 2, case .number(let kx) = kc[0], case .number(let cx) = kc[1],
-            let k = Limits.count(kx, in: 0...Self.bins), let c = Limits.count(cx, in: 0...Limits.patients),
-            total + c <= Limits.patients else {
+        let k = Limits.count(kx, in: 0...Self.bins), let c = Limits.count(cx, in: 0...Limits.patients),
+        total + c <= Limits.patients
+      else {
         throw AggregateError.malformed("histogram bin")
       }
       counts[k] = c
@@ -63,7 +64,9 @@ public struct LogHistogram: Sendable, Equatable {
 enum AggregateError: Error, CustomStringConvertible {
   case malformed(String)
   var description: String {
-    switch self { case .malformed(let what): return "malformed \(what) in aggregate.json" }
+    switch self {
+    case .malformed(let what): return "malformed \(what) in aggregate.json"
+    }
   }
 }
 
@@ -102,7 +105,8 @@ public struct TrialAggregate: Sendable {
     followUpDays = spec.followUpDays
     dltDefinition = spec.dlt.description
     let s = spec.survival
-    survivalModel = "death hazard ln2/\(fmt(s.preProgressionMedianDays)) per day before progression, ln2/\(fmt(s.postProgressionMedianDays)) after; dropout \(fmt(s.dropoutPerYear))/year"
+    survivalModel =
+      "death hazard ln2/\(fmt(s.preProgressionMedianDays)) per day before progression, ln2/\(fmt(s.postProgressionMedianDays)) after; dropout \(fmt(s.dropoutPerYear))/year"
     arms = spec.arms.map { ArmInfo(name: $0.name, patients: $0.patients, description: $0.scenario.description) }
     kineticsDays = spec.kineticsDays
     ranges = [range]
@@ -138,15 +142,27 @@ public struct TrialAggregate: Sendable {
       ("name", .string(name)), ("spec_file", .string(specFile)), ("seed", .string(String(seed))),
       ("follow_up_days", .number(followUpDays)), ("dlt_definition", .string(dltDefinition)),
       ("survival_model", .string(survivalModel)),
-      ("arms", .array(arms.map { .object([("name", .string($0.name)), ("patients", .int($0.patients)), ("description", .string($0.description))]) })),
+      (
+        "arms",
+        .array(
+          arms.map { .object([("name", .string($0.name)), ("patients", .int($0.patients)), ("description", .string($0.description))]) })
+      ),
       ("ranges", .array(ranges.map { .array([.int($0.lowerBound), .int($0.upperBound)]) })),
       ("kinetics_days", .array(kineticsDays.map(JSONOut.number))),
       ("kinetics", .array(kinetics.map { .array($0.map(\.json)) })),
-      ("samples", .array(samples.map { arm in
-        .array(arm.keys.sorted().map { id in
-          .object([("id", .int(id)), ("assessments", .array(arm[id]!.map { .array([.number($0.day), .number($0.percent), .string($0.response.rawValue)]) }))])
-        })
-      })),
+      (
+        "samples",
+        .array(
+          samples.map { arm in
+            .array(
+              arm.keys.sorted().map { id in
+                .object([
+                  ("id", .int(id)),
+                  ("assessments", .array(arm[id]!.map { .array([.number($0.day), .number($0.percent), .string($0.response.rawValue)]) })),
+                ])
+              })
+          })
+      ),
     ])
   }
 
@@ -158,17 +174,32 @@ public struct TrialAggregate: Sendable {
   }
 
   init(json v: JSONValue) throws {
-    guard case .object(let o) = v, case .string(Self.format)? = o["format"] else { throw AggregateError.malformed("header (not a trial aggregate)") }
-    func str(_ k: String) throws -> String { guard case .string(let s)? = o[k] else { throw AggregateError.malformed(k) }; return s }
-    func num(_ k: String) throws -> Double { guard case .number(let x)? = o[k] else { throw AggregateError.malformed(k) }; return x }
-    func arr(_ k: String) throws -> [JSONValue] { guard case .array(let a)? = o[k] else { throw AggregateError.malformed(k) }; return a }
-    name = try str("name"); specFile = try str("spec_file")
+    guard case .object(let o) = v, case .string(Self.format)? = o["format"] else {
+      throw AggregateError.malformed("header (not a trial aggregate)")
+    }
+    func str(_ k: String) throws -> String {
+      guard case .string(let s)? = o[k] else { throw AggregateError.malformed(k) }
+      return s
+    }
+    func num(_ k: String) throws -> Double {
+      guard case .number(let x)? = o[k] else { throw AggregateError.malformed(k) }
+      return x
+    }
+    func arr(_ k: String) throws -> [JSONValue] {
+      guard case .array(let a)? = o[k] else { throw AggregateError.malformed(k) }
+      return a
+    }
+    name = try str("name")
+    specFile = try str("spec_file")
     guard let s = UInt64(try str("seed")) else { throw AggregateError.malformed("seed") }
     seed = s
-    followUpDays = try num("follow_up_days"); dltDefinition = try str("dlt_definition"); survivalModel = try str("survival_model")
+    followUpDays = try num("follow_up_days")
+    dltDefinition = try str("dlt_definition")
+    survivalModel = try str("survival_model")
     arms = try arr("arms").map {
       guard case .object(let a) = $0, case .string(let n)? = a["name"], case .number(let px)? = a["patients"],
-            let p = Limits.count(px, in: 0...Limits.patients), case .string(let d)? = a["description"] else {
+        let p = Limits.count(px, in: 0...Limits.patients), case .string(let d)? = a["description"]
+      else {
         throw AggregateError.malformed("arm")
       }
       return ArmInfo(name: n, patients: p, description: d)
@@ -177,12 +208,16 @@ public struct TrialAggregate: Sendable {
     ranges = try arr("ranges").map {
       let bound = Limits.patients * 1000
       guard case .array(let r) = $0, r.count == 2, case .number(let ax) = r[0], case .number(let bx) = r[1],
-            let a = Limits.count(ax, in: 0...bound), let b = Limits.count(bx, in: 0...bound), a <= b else {
+        let a = Limits.count(ax, in: 0...bound), let b = Limits.count(bx, in: 0...bound), a <= b
+      else {
         throw AggregateError.malformed("range")
       }
       return a..<b
     }
-    let days = try arr("kinetics_days").map { guard case .number(let x) = $0 else { throw AggregateError.malformed("kinetics day") }; return x }
+    let days = try arr("kinetics_days").map {
+      guard case .number(let x) = $0 else { throw AggregateError.malformed("kinetics day") }
+      return x
+    }
     kineticsDays = days
     kinetics = try arr("kinetics").map { arm in
       guard case .array(let perDay) = arm, perDay.count == days.count else { throw AggregateError.malformed("kinetics") }
@@ -193,12 +228,14 @@ public struct TrialAggregate: Sendable {
       var out: [Int: [(day: Double, percent: Double, response: Response)]] = [:]
       for item in list {
         guard case .object(let p) = item, case .number(let idx)? = p["id"], let id = Limits.count(idx, in: 0...Limits.patients),
-              case .array(let a)? = p["assessments"] else {
+          case .array(let a)? = p["assessments"]
+        else {
           throw AggregateError.malformed("sample")
         }
         out[id] = try a.map {
           guard case .array(let t) = $0, t.count == 3, case .number(let d) = t[0], case .number(let pc) = t[1],
-                case .string(let rs) = t[2], let resp = Response(rawValue: rs) else { throw AggregateError.malformed("assessment") }
+            case .string(let rs) = t[2], let resp = Response(rawValue: rs)
+          else { throw AggregateError.malformed("assessment") }
           return (d, pc, resp)
         }
       }

@@ -99,14 +99,18 @@ public struct TrialResults: Sendable {
         if let t = number("os_days") { s.os.add(time: t, event: field("os_event") == "1") }
         if id < ArmStatistics.waterfallPatients, let c = number("best_pct_change") { s.waterfall.append((id, c, best)) }
         if id < TrialAggregate.samplePatients, let d = number("os_days") {
-          s.swimmers.append(.init(id: id, days: d, died: field("os_event") == "1", responseDay: number("response_day"),
-                                  progressionDay: number("progression_day"), best: best))
+          s.swimmers.append(
+            .init(
+              id: id, days: d, died: field("os_event") == "1", responseDay: number("response_day"),
+              progressionDay: number("progression_day"), best: best))
         }
       }
       arms[a] = s
     }
     for (i, arm) in arms.enumerated() where arm.patients != aggregate.arms[i].patients {
-      throw InputError(file: path, path: "", message: "arm '\(arm.name)' has \(arm.patients) rows; the trial has \(aggregate.arms[i].patients) patients (an incomplete run?)")
+      throw InputError(
+        file: path, path: "",
+        message: "arm '\(arm.name)' has \(arm.patients) rows; the trial has \(aggregate.arms[i].patients) patients (an incomplete run?)")
     }
     return TrialResults(aggregate: aggregate, arms: arms)
   }
@@ -134,8 +138,10 @@ public struct TrialResults: Sendable {
 
   static func interval(_ x: Int, _ n: Int) -> JSONOut {
     let ci = Distributions.clopperPearson(successes: x, trials: n)
-    return .object([("count", .int(x)), ("n", .int(n)), ("rate", .num(n > 0 ? Double(x) / Double(n) : nil)),
-                    ("lower_95", .num(n > 0 ? ci.lower : nil)), ("upper_95", .num(n > 0 ? ci.upper : nil))])
+    return .object([
+      ("count", .int(x)), ("n", .int(n)), ("rate", .num(n > 0 ? Double(x) / Double(n) : nil)),
+      ("lower_95", .num(n > 0 ? ci.lower : nil)), ("upper_95", .num(n > 0 ? ci.upper : nil)),
+    ])
   }
 
   static func quantiles(_ h: LogHistogram) -> JSONOut {
@@ -145,9 +151,11 @@ public struct TrialResults: Sendable {
   static func km(_ t: SurvivalTally) -> JSONOut {
     let k = KaplanMeier(t)
     let at = { (d: Double) in JSONOut.num(k.survival(at: d)) }
-    return .object([("patients", .int(k.subjects)), ("events", .int(k.totalEvents)),
-                    ("median_days", .num(k.median)), ("median_lower_95", .num(k.medianLower)), ("median_upper_95", .num(k.medianUpper)),
-                    ("survival_6_months", at(182.625)), ("survival_12_months", at(365.25)), ("survival_24_months", at(730.5))])
+    return .object([
+      ("patients", .int(k.subjects)), ("events", .int(k.totalEvents)),
+      ("median_days", .num(k.median)), ("median_lower_95", .num(k.medianLower)), ("median_upper_95", .num(k.medianUpper)),
+      ("survival_6_months", at(182.625)), ("survival_12_months", at(365.25)), ("survival_24_months", at(730.5)),
+    ])
   }
 
   /// The log-rank tests of an endpoint: all arms at once, and each later arm against the
@@ -160,13 +168,22 @@ public struct TrialResults: Sendable {
     guard arms.count >= 2 else { return .null }
     let tests = logRankTests(pick)
     let pairs: [JSONOut] = zip(arms.dropFirst(), tests.versusFirst).map { arm, t in
-      .object([("arm", .string(arm.name)), ("reference", .string(arms[0].name)),
-               ("chi_square", .num(t?.statistic)), ("p_value", .num(t?.pValue))])
+      .object([
+        ("arm", .string(arm.name)), ("reference", .string(arms[0].name)),
+        ("chi_square", .num(t?.statistic)), ("p_value", .num(t?.pValue)),
+      ])
     }
     let all = tests.all
-    return .object([("all_arms", .object([("chi_square", .num(all?.statistic)), ("df", all.map { .int($0.degreesOfFreedom) } ?? .null),
-                                          ("p_value", .num(all?.pValue))])),
-                    ("versus_reference", .array(pairs))])
+    return .object([
+      (
+        "all_arms",
+        .object([
+          ("chi_square", .num(all?.statistic)), ("df", all.map { .int($0.degreesOfFreedom) } ?? .null),
+          ("p_value", .num(all?.pValue)),
+        ])
+      ),
+      ("versus_reference", .array(pairs)),
+    ])
   }
 
   /// The rate's distribution over the calibration's posterior (`null` without one): mean, the
@@ -174,8 +191,10 @@ public struct TrialResults: Sendable {
   /// those moments (``ParameterUncertainty``).
   static func overPosterior(_ groups: [(n: Int, k: Int)]) -> JSONOut {
     guard let u = ParameterUncertainty(groups: groups) else { return .null }
-    return .object([("rate", .number(u.mean)), ("between_particle_sd", .number(u.sd)),
-                    ("lower_95", .number(u.lower)), ("upper_95", .number(u.upper)), ("particles", .int(u.groups))])
+    return .object([
+      ("rate", .number(u.mean)), ("between_particle_sd", .number(u.sd)),
+      ("lower_95", .number(u.lower)), ("upper_95", .number(u.upper)), ("particles", .int(u.groups)),
+    ])
   }
 
   public func summaryJSON() -> JSONOut {
@@ -210,13 +229,26 @@ public struct TrialResults: Sendable {
       ("trial", .string(ag.name)), ("spec", .string(ag.specFile)), ("seed", .string(String(ag.seed))),
       ("patients", .int(arms.reduce(0) { $0 + $1.patients })), ("failed", .int(arms.reduce(0) { $0 + $1.failed })),
       ("follow_up_days", .number(ag.followUpDays)),
-      ("definitions", .object([
-        ("dlt", .string(ag.dltDefinition)), ("survival_model", .string(ag.survivalModel)),
-        ("response", .string("RECIST 1.1 best overall response with confirmation of CR/PR; ORR = (CR + PR) / completed patients, exact Clopper–Pearson 95% intervals")),
-        ("kaplan_meier", .string("Kaplan–Meier with Greenwood variance, log(−log) 95% intervals; median CI where the bands cross 0.5")),
-        ("percentiles", .string("from log-binned histograms, 20 bins per decade (about 12% resolution)")),
-        ("over_posterior", .string("orr_over_posterior, dlt_over_posterior: with calibrated parameters, each patient's typical values are a posterior particle; the rate's spread over the particles by the method of moments (between-particle variance = variance of the particles' rates less their binomial part), as a beta distribution's central 95%")),
-      ])),
+      (
+        "definitions",
+        .object([
+          ("dlt", .string(ag.dltDefinition)), ("survival_model", .string(ag.survivalModel)),
+          (
+            "response",
+            .string(
+              "RECIST 1.1 best overall response with confirmation of CR/PR; ORR = (CR + PR) / completed patients, exact Clopper–Pearson 95% intervals"
+            )
+          ),
+          ("kaplan_meier", .string("Kaplan–Meier with Greenwood variance, log(−log) 95% intervals; median CI where the bands cross 0.5")),
+          ("percentiles", .string("from log-binned histograms, 20 bins per decade (about 12% resolution)")),
+          (
+            "over_posterior",
+            .string(
+              "orr_over_posterior, dlt_over_posterior: with calibrated parameters, each patient's typical values are a posterior particle; the rate's spread over the particles by the method of moments (between-particle variance = variance of the particles' rates less their binomial part), as a beta distribution's central 95%"
+            )
+          ),
+        ])
+      ),
       ("arms", .array(armsJSON)),
       ("log_rank", .object([("pfs", logRank(\.pfs)), ("os", logRank(\.os))])),
       ("status", .string("complete")),

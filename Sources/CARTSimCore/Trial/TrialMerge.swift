@@ -20,7 +20,9 @@ public enum TrialMerge {
     var merged = shards[0].aggregate
     for s in shards.dropFirst() {
       do { try merged.merge(s.aggregate) } catch {
-        throw InputError(file: s.dir, path: "aggregate.json", message: "is a shard of another trial than \(shards[0].dir) (name, seed, arms or definitions differ)")
+        throw InputError(
+          file: s.dir, path: "aggregate.json",
+          message: "is a shard of another trial than \(shards[0].dir) (name, seed, arms or definitions differ)")
       }
     }
     // The ranges must tile 0..<total exactly once.
@@ -28,7 +30,9 @@ public enum TrialMerge {
     var expected = 0
     for r in merged.ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
       guard r.lowerBound == expected else {
-        let what = r.lowerBound < expected ? "overlap (patients \(r.lowerBound)..<\(expected) twice)" : "leave out patients \(expected)..<\(r.lowerBound)"
+        let what =
+          r.lowerBound < expected
+          ? "overlap (patients \(r.lowerBound)..<\(expected) twice)" : "leave out patients \(expected)..<\(r.lowerBound)"
         throw InputError(file: out, path: "", message: "the shards \(what)")
       }
       expected = r.upperBound
@@ -40,7 +44,8 @@ public enum TrialMerge {
     for s in shards {
       let head = try checkRows(dir: s.dir, patients: s.aggregate.ranges.reduce(0) { $0 + $1.count })
       if let first = headers.first, first.fields != head.fields {
-        throw InputError(file: (s.dir as NSString).appendingPathComponent("patients.csv"), path: "header", message: "differs from the first shard's")
+        throw InputError(
+          file: (s.dir as NSString).appendingPathComponent("patients.csv"), path: "header", message: "differs from the first shard's")
       }
       headers.append(head)
     }
@@ -102,7 +107,10 @@ public enum TrialMerge {
       records += 1
     }
     guard let found = header, records == patients + 1 else {
-      throw InputError(file: path, path: "", message: "has \(max(records - 1, 0)) patient rows; its aggregate.json counts \(patients) (the shard is truncated or from another run)")
+      throw InputError(
+        file: path, path: "",
+        message:
+          "has \(max(records - 1, 0)) patient rows; its aggregate.json counts \(patients) (the shard is truncated or from another run)")
     }
     return found
   }

@@ -1,8 +1,8 @@
 import CARTModels
 import CSVKit
 import Foundation
-import Parallel
 import ODEKit
+import Parallel
 
 /// Runs a trial (or one shard of it) on several threads and writes `patients.csv` (rows in
 /// arm and id order, streamed as patients finish) and `aggregate.json`. Memory stays flat in
@@ -103,8 +103,9 @@ public enum PatientTable {
   /// Arm names, covariate names and categories may hold commas, quotes or line breaks: every
   /// field goes through ``CSV/field(_:delimiter:)``, which leaves all others as they are.
   public static func header(_ spec: TrialSpec) -> String {
-    CSV.row(["arm", "id", "status"] + spec.population.covariateColumns + spec.population.parameterColumns.map { "param_" + $0 }
-      + endpointColumns)
+    CSV.row(
+      ["arm", "id", "status"] + spec.population.covariateColumns + spec.population.parameterColumns.map { "param_" + $0 }
+        + endpointColumns)
   }
 
   static func num(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "" }
@@ -114,11 +115,13 @@ public enum PatientTable {
     var f = [spec.arms[r.arm].name, String(r.id), r.status]
     for c in spec.population.covariateColumns { f.append(r.covariates[c]?.description ?? "") }
     for p in spec.population.parameterColumns { f.append(num(r.parameters.first { $0.name == p }?.value)) }
-    f += [r.particle.map(String.init) ?? "", num(r.dosePerM2), r.infusions.map(String.init) ?? "", r.expandedInfusions.map(String.init) ?? "",
-          r.lymphodepletedInfusions.map(String.init) ?? "", r.expandedLymphodepletedInfusions.map(String.init) ?? "",
-          num(r.cmax), num(r.tmax), num(r.auc028), num(r.persistenceDays), num(r.il6Peak),
-          r.crsGrade.map(String.init) ?? "", flag(r.dlt), r.best?.rawValue ?? "", num(r.bestPercentChange),
-          num(r.responseDay), num(r.progressionDay), num(r.pfsDays), flag(r.pfsEvent), num(r.osDays), flag(r.osEvent)]
+    f += [
+      r.particle.map(String.init) ?? "", num(r.dosePerM2), r.infusions.map(String.init) ?? "", r.expandedInfusions.map(String.init) ?? "",
+      r.lymphodepletedInfusions.map(String.init) ?? "", r.expandedLymphodepletedInfusions.map(String.init) ?? "",
+      num(r.cmax), num(r.tmax), num(r.auc028), num(r.persistenceDays), num(r.il6Peak),
+      r.crsGrade.map(String.init) ?? "", flag(r.dlt), r.best?.rawValue ?? "", num(r.bestPercentChange),
+      num(r.responseDay), num(r.progressionDay), num(r.pfsDays), flag(r.pfsEvent), num(r.osDays), flag(r.osEvent),
+    ]
     return CSV.row(f)
   }
 }

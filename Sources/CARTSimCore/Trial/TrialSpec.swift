@@ -46,7 +46,8 @@ public struct TrialSpec: Sendable {
     public var crsGradeAtLeast = 3
     public var windowDays = 28.0
     public init(crsGradeAtLeast: Int = 3, windowDays: Double = 28) {
-      self.crsGradeAtLeast = crsGradeAtLeast; self.windowDays = windowDays
+      self.crsGradeAtLeast = crsGradeAtLeast
+      self.windowDays = windowDays
     }
     public var description: String { "CRS grade ≥ \(crsGradeAtLeast) within \(fmt(windowDays)) days of the first infusion" }
   }
@@ -102,8 +103,10 @@ extension TrialSpec {
 
   /// Parses a spec; `scenarioFile` reads an arm's scenario file by the name the spec gives
   /// (nil when there is none) and returns its JSON and the name to show in messages.
-  public static func parse(_ root: JSONValue, file: String,
-                           scenarioFile: (String) throws -> (JSONValue, String)?) throws -> TrialSpec {
+  public static func parse(
+    _ root: JSONValue, file: String,
+    scenarioFile: (String) throws -> (JSONValue, String)?
+  ) throws -> TrialSpec {
     let baseDir = directory(of: file)
     var r = try FieldReader(file: file, path: "", value: root)
     let name = try r.string("name", default: ((file as NSString).lastPathComponent as NSString).deletingPathExtension)
@@ -131,8 +134,10 @@ extension TrialSpec {
     }
     var survival = Survival()
     if var s = try r.object("survival") {
-      survival.preProgressionMedianDays = try s.number("pre_progression_median_days", default: survival.preProgressionMedianDays, min: 0, exclusiveMin: true)
-      survival.postProgressionMedianDays = try s.number("post_progression_median_days", default: survival.postProgressionMedianDays, min: 0, exclusiveMin: true)
+      survival.preProgressionMedianDays = try s.number(
+        "pre_progression_median_days", default: survival.preProgressionMedianDays, min: 0, exclusiveMin: true)
+      survival.postProgressionMedianDays = try s.number(
+        "post_progression_median_days", default: survival.postProgressionMedianDays, min: 0, exclusiveMin: true)
       survival.dropoutPerYear = try s.number("dropout_per_year", default: 0, min: 0)
       try s.finish()
     }
@@ -166,7 +171,8 @@ extension TrialSpec {
       }
       // Conditional infusions planned after the follow-up are never reached; others are a mistake.
       if let i = scenario.regimen.dropConditionalInfusions(after: followUp) {
-        throw a.fail("scenario", "infusion \(i + 1) on day \(fmt(scenario.regimen.infusions[i].day)) is after the follow-up (\(fmt(followUp)) days)")
+        throw a.fail(
+          "scenario", "infusion \(i + 1) on day \(fmt(scenario.regimen.infusions[i].day)) is after the follow-up (\(fmt(followUp)) days)")
       }
       for o in common where !scenario.parameterOverrides.contains(where: { $0.name == o.name }) {
         var probe = ModelCatalog.describe(scenario.model)!.parameters
@@ -202,7 +208,8 @@ extension TrialSpec {
           throw pr.fail(key, "is not a parameter of model '\(m)'")
         }
         guard var f = try pr.object(key) else { continue }
-        let scale = SobolFactor.Scale(rawValue: try f.string("scale", default: "uniform", oneOf: SobolFactor.Scale.allCases.map(\.rawValue)))!
+        let scale = SobolFactor.Scale(
+          rawValue: try f.string("scale", default: "uniform", oneOf: SobolFactor.Scale.allCases.map(\.rawValue)))!
         let low = try f.number("low", min: scale == .logUniform ? 0 : nil, exclusiveMin: scale == .logUniform)
         let high = try f.number("high", min: low, exclusiveMin: true)
         try f.finish()

@@ -13,12 +13,14 @@ extension API {
     let capsForRoutes = caps
 
     router.post("/api/design/oc") { request, _ in
-      let q = try DesignRequest.oc(try await body(request, limit: limit), file: "request body", caps: capsForRoutes, fromModel: trialExample)
+      let q = try DesignRequest.oc(
+        try await body(request, limit: limit), file: "request body", caps: capsForRoutes, fromModel: trialExample)
       let report = try DesignStudy.operatingCharacteristics(design: q.design, settings: q.settings, run: q.run)
       return Reply.rawJSON(DesignJSON.render(report))
     }
     router.post("/api/design/compare") { request, _ in
-      let q = try DesignRequest.compare(try await body(request, limit: limit), file: "request body", caps: capsForRoutes, fromModel: trialExample)
+      let q = try DesignRequest.compare(
+        try await body(request, limit: limit), file: "request body", caps: capsForRoutes, fromModel: trialExample)
       let report = try DesignStudy.compare(designs: q.designs, settings: q.settings, run: q.run)
       switch request.uri.queryParameters.get("chart").map({ String($0) }) {
       case nil: return Reply.rawJSON(DesignJSON.render(report))
@@ -32,8 +34,9 @@ extension API {
     }
     router.post("/api/design/next") { request, _ in
       let q = try DesignRequest.next(try await body(request, limit: limit), file: "request body")
-      let report = try DesignStudy.nextDose(design: q.design, settings: q.settings, csv: q.csv, source: "data",
-                                            doses: q.doses, current: q.current)
+      let report = try DesignStudy.nextDose(
+        design: q.design, settings: q.settings, csv: q.csv, source: "data",
+        doses: q.doses, current: q.current)
       return Reply.rawJSON(DesignJSON.render(report))
     }
   }
@@ -49,6 +52,7 @@ extension API {
 extension APIError {
   /// Bad dose-finding settings: the field is the setting's snake_case name (or a row of `data`).
   static func invalid(_ e: DoseFindingInputError) -> APIError {
-    APIError(.badRequest, "invalid_input", "\(e.field): \(e.message)", field: e.field, file: e.source == "settings" ? "request body" : e.source)
+    APIError(
+      .badRequest, "invalid_input", "\(e.field): \(e.message)", field: e.field, file: e.source == "settings" ? "request body" : e.source)
   }
 }

@@ -9,13 +9,14 @@ extension API {
     router.get("/health") { _, _ in
       let migrations = try server.store.appliedMigrations()
       let running = await server.jobs.runningCount, queued = await server.jobs.pendingCount
-      return Reply.json(.object([
-        ("status", .string("ok")),
-        ("version", .string(OpenAPI.version)),
-        ("uptime_seconds", .num(Date().timeIntervalSince(server.started))),
-        ("store", .object([("migrations", .array(migrations.map { .string($0) }))])),
-        ("jobs", .object([("running", .int(running)), ("queued", .int(queued))])),
-      ]))
+      return Reply.json(
+        .object([
+          ("status", .string("ok")),
+          ("version", .string(OpenAPI.version)),
+          ("uptime_seconds", .num(Date().timeIntervalSince(server.started))),
+          ("store", .object([("migrations", .array(migrations.map { .string($0) }))])),
+          ("jobs", .object([("running", .int(running)), ("queued", .int(queued))])),
+        ]))
     }
 
     router.get("/api/openapi.json") { _, _ in Reply.rawJSON(OpenAPI.document) }

@@ -24,24 +24,37 @@ extension API {
     }
 
     router.get("/api/examples") { _, _ in
-      Reply.json(.object([("examples", .array(SpecParsing.exampleNames.map { name in
-        let json = try? JSONValue.decode(Data(EmbeddedScenarios.files[name]!.utf8), file: name)
-        var title = name
-        if case .object(let o)? = json, case .string(let n)? = o["name"] { title = n }
-        return .object([("name", .string(name)), ("title", .string(title)),
-                        ("kind", .string(SpecParsing.isTrialSpec(name) ? "trial" : "scenario")),
-                        ("url", .string("/api/examples/\(name)"))])
-      }))]))
+      Reply.json(
+        .object([
+          (
+            "examples",
+            .array(
+              SpecParsing.exampleNames.map { name in
+                let json = try? JSONValue.decode(Data(EmbeddedScenarios.files[name]!.utf8), file: name)
+                var title = name
+                if case .object(let o)? = json, case .string(let n)? = o["name"] { title = n }
+                return .object([
+                  ("name", .string(name)), ("title", .string(title)),
+                  ("kind", .string(SpecParsing.isTrialSpec(name) ? "trial" : "scenario")),
+                  ("url", .string("/api/examples/\(name)")),
+                ])
+              })
+          )
+        ]))
     }
     router.get("/api/examples/:name") { _, context in
       let name = try context.parameters.require("name")
-      guard let text = EmbeddedScenarios.files[name] else { throw APIError.notFound("no example '\(name)' (known: \(SpecParsing.exampleNames.joined(separator: ", ")))") }
+      guard let text = EmbeddedScenarios.files[name] else {
+        throw APIError.notFound("no example '\(name)' (known: \(SpecParsing.exampleNames.joined(separator: ", ")))")
+      }
       return Reply.rawJSON(text)
     }
   }
 
   static func scenarioJSON(_ r: ScenarioRecord) -> JSONOut {
-    .object([("id", .string(r.id)), ("name", .string(r.name)), ("created_at", .string(iso(r.createdAt))),
-             ("url", .string("/api/scenarios/\(r.id)"))])
+    .object([
+      ("id", .string(r.id)), ("name", .string(r.name)), ("created_at", .string(iso(r.createdAt))),
+      ("url", .string("/api/scenarios/\(r.id)")),
+    ])
   }
 }

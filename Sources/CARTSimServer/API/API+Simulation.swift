@@ -16,8 +16,10 @@ extension API {
       let elapsed = ContinuousClock.now - start
       if let wanted {
         for (i, name) in wanted.enumerated() where !result.observables.contains(where: { $0.name == name }) {
-          throw APIError(.badRequest, "invalid_query", "series: '\(name)' is not an observable of model '\(scenario.model)' (known: \(result.observables.map(\.name).joined(separator: ", ")))",
-                         field: "series[\(i)]")
+          throw APIError(
+            .badRequest, "invalid_query",
+            "series: '\(name)' is not an observable of model '\(scenario.model)' (known: \(result.observables.map(\.name).joined(separator: ", ")))",
+            field: "series[\(i)]")
         }
       }
       return Reply.json(simulationJSON(result, series: wanted, seconds: elapsed))
@@ -43,19 +45,35 @@ extension API {
     let ms = Double(seconds.components.seconds) * 1000 + Double(seconds.components.attoseconds) / 1e15
     return .object([
       ("summary", ResultWriter.summaryJSON(r)),
-      ("time_course", .object([
-        ("time_unit", .string("day")),
-        ("times", .array(r.times.map { .num($0) })),
-        ("series", .object(names.map { name in
-          let o = r.observables.first { $0.name == name }!
-          return (name, .object([("unit", .string(o.unit)), ("description", .string(o.description)),
-                                 ("values", .array(r.series(name)!.map { .num($0) }))]))
-        })),
-      ])),
+      (
+        "time_course",
+        .object([
+          ("time_unit", .string("day")),
+          ("times", .array(r.times.map { .num($0) })),
+          (
+            "series",
+            .object(
+              names.map { name in
+                let o = r.observables.first { $0.name == name }!
+                return (
+                  name,
+                  .object([
+                    ("unit", .string(o.unit)), ("description", .string(o.description)),
+                    ("values", .array(r.series(name)!.map { .num($0) })),
+                  ])
+                )
+              })
+          ),
+        ])
+      ),
       ("infusion_days", .array(r.scenario.regimen.infusions.map { .num($0.day) })),
-      ("references", .object(r.plotReferences.map { name, refs in
-        (name, .array(refs.map { .object([("y", .num($0.y)), ("label", .string($0.label))]) }))
-      })),
+      (
+        "references",
+        .object(
+          r.plotReferences.map { name, refs in
+            (name, .array(refs.map { .object([("y", .num($0.y)), ("label", .string($0.label))]) }))
+          })
+      ),
       ("compute_ms", .num(ms)),
     ])
   }

@@ -13,8 +13,9 @@ extension API {
       let source = request.uri.queryParameters.get("source").map { String($0) } ?? "upload"
       let shards = server.jobs.shardCount(patients: spec.totalPatients)
       let run = try await server.jobs.admit {
-        try server.store.createRun(specName: spec.name, specJSON: String(decoding: data, as: UTF8.self), source: source,
-                                   patients: spec.totalPatients, shards: shards)
+        try server.store.createRun(
+          specName: spec.name, specJSON: String(decoding: data, as: UTF8.self), source: source,
+          patients: spec.totalPatients, shards: shards)
       }
       var r = Reply.json(runJSON(run, result: nil), status: .accepted)
       r.headers[.location] = "/api/trials/\(run.id)"
@@ -35,7 +36,8 @@ extension API {
     router.post("/api/trials/:id/resume") { _, context in
       let run = try lookup(server, context)
       guard run.status == .interrupted || run.status == .failed else {
-        throw APIError(.conflict, "not_resumable", "run '\(run.id)' is \(run.status.rawValue); only interrupted or failed runs can be resumed")
+        throw APIError(
+          .conflict, "not_resumable", "run '\(run.id)' is \(run.status.rawValue); only interrupted or failed runs can be resumed")
       }
       let r = try await server.jobs.resume(run.id) ?? run
       return Reply.json(runJSON(r, result: nil), status: .accepted)
@@ -43,28 +45,33 @@ extension API {
     router.post("/api/trials/:id/rerun") { _, context in
       let old = try lookup(server, context)
       let new = try await server.jobs.admit {
-        try server.store.createRun(specName: old.name, specJSON: "", source: "rerun", patients: old.patientsTotal,
-                                   shards: old.shardsTotal, rerunOf: old.id, specId: old.specId)
+        try server.store.createRun(
+          specName: old.name, specJSON: "", source: "rerun", patients: old.patientsTotal,
+          shards: old.shardsTotal, rerunOf: old.id, specId: old.specId)
       }
       var r = Reply.json(runJSON(new, result: nil), status: .accepted)
       r.headers[.location] = "/api/trials/\(new.id)"
       return r
     }
-    for (file, type, download) in [("patients.csv", "text/csv; charset=utf-8", true), ("km.csv", "text/csv; charset=utf-8", true),
-                                   ("summary.json", "application/json; charset=utf-8", false),
-                                   ("report.html", "text/html; charset=utf-8", false)] {
+    for (file, type, download) in [
+      ("patients.csv", "text/csv; charset=utf-8", true), ("km.csv", "text/csv; charset=utf-8", true),
+      ("summary.json", "application/json; charset=utf-8", false),
+      ("report.html", "text/html; charset=utf-8", false),
+    ] {
       router.get("/api/trials/:id/\(file)") { _, context in
         let (run, result) = try finished(server, context)
-        return try await Reply.file((result.directory as NSString).appendingPathComponent(file), contentType: type,
-                                    download: download ? "\(fileStem(run.name))-\(file)" : nil, context: context)
+        return try await Reply.file(
+          (result.directory as NSString).appendingPathComponent(file), contentType: type,
+          download: download ? "\(fileStem(run.name))-\(file)" : nil, context: context)
       }
     }
     router.get("/api/trials/:id/plots/:name") { _, context in
       let (_, result) = try finished(server, context)
       let name = try context.parameters.require("name")
       guard name.hasSuffix(".svg"), !name.contains("/"), !name.hasPrefix(".") else { throw APIError.notFound("no plot '\(name)'") }
-      return try await Reply.file(((result.directory as NSString).appendingPathComponent("plots") as NSString).appendingPathComponent(name),
-                                  contentType: "image/svg+xml", download: nil, context: context)
+      return try await Reply.file(
+        ((result.directory as NSString).appendingPathComponent("plots") as NSString).appendingPathComponent(name),
+        contentType: "image/svg+xml", download: nil, context: context)
     }
   }
 
@@ -85,11 +92,14 @@ extension API {
   static func runJSON(_ r: RunRecord, result: ResultRecord?) -> JSONOut {
     var o: [(String, JSONOut)] = [
       ("id", .string(r.id)), ("name", .string(r.name)), ("status", .string(r.status.rawValue)),
-      ("progress", .object([
-        ("patients_done", .int(r.patientsDone)), ("patients_total", .int(r.patientsTotal)),
-        ("fraction", .num(r.patientsTotal > 0 ? Double(r.patientsDone) / Double(r.patientsTotal) : 0)),
-        ("shards_done", .int(r.shardsDone)), ("shards_total", .int(r.shardsTotal)),
-      ])),
+      (
+        "progress",
+        .object([
+          ("patients_done", .int(r.patientsDone)), ("patients_total", .int(r.patientsTotal)),
+          ("fraction", .num(r.patientsTotal > 0 ? Double(r.patientsDone) / Double(r.patientsTotal) : 0)),
+          ("shards_done", .int(r.shardsDone)), ("shards_total", .int(r.shardsTotal)),
+        ])
+      ),
       ("message", .str(r.message)), ("interruptions", .int(r.interruptions)), ("rerun_of", .str(r.rerunOf)),
       ("created_at", .string(iso(r.createdAt))), ("started_at", .str(r.startedAt.map(iso))),
       ("updated_at", .string(iso(r.updatedAt))), ("finished_at", .str(r.finishedAt.map(iso))),
@@ -97,10 +107,14 @@ extension API {
     ]
     if let result, let json = try? JSONValue.decode(Data(result.summaryJson.utf8), file: "summary.json") {
       o.append(("summary", .from(json)))
-      o.append(("files", .object([
-        ("patients_csv", .string("/api/trials/\(r.id)/patients.csv")), ("km_csv", .string("/api/trials/\(r.id)/km.csv")),
-        ("summary_json", .string("/api/trials/\(r.id)/summary.json")), ("report_html", .string("/api/trials/\(r.id)/report.html")),
-      ])))
+      o.append(
+        (
+          "files",
+          .object([
+            ("patients_csv", .string("/api/trials/\(r.id)/patients.csv")), ("km_csv", .string("/api/trials/\(r.id)/km.csv")),
+            ("summary_json", .string("/api/trials/\(r.id)/summary.json")), ("report_html", .string("/api/trials/\(r.id)/report.html")),
+          ])
+        ))
     }
     return .object(o)
   }

@@ -23,7 +23,8 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
   func log(_ request: Request, _ status: Int, _ start: ContinuousClock.Instant) {
     let d = ContinuousClock.now - start
     let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-    let line = "\(ISO8601DateFormatter().string(from: Date())) \(request.method.rawValue) \(request.uri.path) \(status) \(String(format: "%.1f", ms)) ms\n"
+    let line =
+      "\(ISO8601DateFormatter().string(from: Date())) \(request.method.rawValue) \(request.uri.path) \(status) \(String(format: "%.1f", ms)) ms\n"
     FileHandle.standardError.write(Data(line.utf8))
   }
 }
@@ -40,8 +41,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     } catch let e as DoseFindingInputError {
       return respond(.invalid(e), request)
     } catch let e as JobQueue.QueueFull {
-      return respond(APIError(.serviceUnavailable, "queue_full",
-                              "\(e.queued) trials are already waiting; try again later", retryAfter: 30), request)
+      return respond(
+        APIError(
+          .serviceUnavailable, "queue_full",
+          "\(e.queued) trials are already waiting; try again later", retryAfter: 30), request)
     } catch let e as any HTTPResponseError {
       let code: String
       switch e.status {
@@ -50,7 +53,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
       case .methodNotAllowed: code = "method_not_allowed"
       default: code = "http_error"
       }
-      return respond(APIError(e.status, code, e.status == .notFound ? "no such resource: \(request.uri.path)" : e.status.reasonPhrase), request)
+      return respond(
+        APIError(e.status, code, e.status == .notFound ? "no such resource: \(request.uri.path)" : e.status.reasonPhrase), request)
     } catch {
       return respond(APIError(.internalServerError, "internal_error", "\(error)"), request)
     }
@@ -74,7 +78,9 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
   func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
     if let origin = request.headers[.origin] {
       guard Self.sameOrigin(origin, authority: request.head.authority) else {
-        throw APIError(.forbidden, "forbidden_origin", "requests from the page at '\(origin)' are not accepted; only this server's own pages may call it")
+        throw APIError(
+          .forbidden, "forbidden_origin", "requests from the page at '\(origin)' are not accepted; only this server's own pages may call it"
+        )
       }
     }
     if [.post, .put, .patch].contains(request.method) {
@@ -82,10 +88,12 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
       let hasBody = (length ?? 0) > 0 || request.headers[.transferEncoding] != nil
       let type = request.headers[.contentType]
       if let type, !Self.isJSON(type) {
-        throw APIError(.unsupportedMediaType, "unsupported_media_type", "the request body must be JSON (Content-Type: application/json), not '\(type)'")
+        throw APIError(
+          .unsupportedMediaType, "unsupported_media_type", "the request body must be JSON (Content-Type: application/json), not '\(type)'")
       }
       if type == nil && hasBody {
-        throw APIError(.unsupportedMediaType, "unsupported_media_type", "the request body must be JSON: send 'Content-Type: application/json'")
+        throw APIError(
+          .unsupportedMediaType, "unsupported_media_type", "the request body must be JSON: send 'Content-Type: application/json'")
       }
     }
     return try await next(request, context)
@@ -124,10 +132,14 @@ struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
       }
     }
     var fromQuery = false
-    if given == nil, let q = request.uri.queryParameters.get("token") { given = q; fromQuery = true }
+    if given == nil, let q = request.uri.queryParameters.get("token") {
+      given = q
+      fromQuery = true
+    }
     guard let given, Self.equal(given, token) else {
-      throw APIError(.unauthorized, "unauthorized",
-                     "this server needs a bearer token: send 'Authorization: Bearer <token>' (pages: open them once with ?token=<token>)")
+      throw APIError(
+        .unauthorized, "unauthorized",
+        "this server needs a bearer token: send 'Authorization: Bearer <token>' (pages: open them once with ?token=<token>)")
     }
     var r = try await next(request, context)
     if fromQuery {

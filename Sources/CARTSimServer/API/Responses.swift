@@ -12,8 +12,10 @@ public struct APIError: Error, CustomStringConvertible {
   /// Seconds after which the client may try again (`Retry-After`), for 429 and 503.
   public var retryAfter: Int?
 
-  public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil, file: String? = nil,
-              retryAfter: Int? = nil) {
+  public init(
+    _ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil, file: String? = nil,
+    retryAfter: Int? = nil
+  ) {
     self.status = status
     self.code = code
     self.message = message
@@ -28,8 +30,9 @@ public struct APIError: Error, CustomStringConvertible {
 
   /// Bad input found by the validation code shared with the command line.
   static func invalid(_ e: InputError) -> APIError {
-    APIError(.badRequest, "invalid_input", e.path.isEmpty ? e.message : "\(e.path): \(e.message)",
-             field: e.path.isEmpty ? nil : e.path, file: e.file)
+    APIError(
+      .badRequest, "invalid_input", e.path.isEmpty ? e.message : "\(e.path): \(e.message)",
+      field: e.path.isEmpty ? nil : e.path, file: e.file)
   }
 
   var json: JSONOut {

@@ -25,8 +25,9 @@ public enum SpecParsing {
     let p = path.isEmpty ? "" : path + "."
     let n = try Limits.outputIntervals(span: s.horizonDays - s.startDay, step: s.outputStepDays, field: p + "output_step_days", file: file)
     guard n + 2 <= maxPoints else {
-      throw InputError(file: file, path: p + "output_step_days",
-                       message: "gives \(n + 2) output points; the server computes at most \(maxPoints) (use the command line for more)")
+      throw InputError(
+        file: file, path: p + "output_step_days",
+        message: "gives \(n + 2) output points; the server computes at most \(maxPoints) (use the command line for more)")
     }
     guard s.maxSteps <= maxSteps else {
       throw InputError(file: file, path: p + "max_steps", message: "must be ≤ \(maxSteps) on the server (use the command line for more)")
@@ -39,8 +40,9 @@ public enum SpecParsing {
     let json = try JSONValue.decode(data, file: file)
     // A server must not read files a request names: a covariate CSV has to be inline data.
     if case .object(let root) = json, case .object(let pop)? = root["population"], pop["csv"] != nil {
-      throw InputError(file: file, path: "population.csv",
-                       message: "covariate CSV files cannot be read by the server; use the command line (cartsim trial) for CSV populations")
+      throw InputError(
+        file: file, path: "population.csv",
+        message: "covariate CSV files cannot be read by the server; use the command line (cartsim trial) for CSV populations")
     }
     let spec = try TrialSpec.parse(json, file: file) { rel in
       guard let text = EmbeddedScenarios.files[rel] else { return nil }
@@ -49,8 +51,9 @@ public enum SpecParsing {
     for (i, arm) in spec.arms.enumerated() {
       do { try checkServerLimits(arm.scenario, file: file, path: "") } catch let e as InputError {
         // The grid comes from the spec's follow-up and step; the step budget from the arm.
-        throw InputError(file: file, path: e.path.hasSuffix("max_steps") ? "arms[\(i)].scenario.simulation.max_steps" : e.path,
-                         message: e.message)
+        throw InputError(
+          file: file, path: e.path.hasSuffix("max_steps") ? "arms[\(i)].scenario.simulation.max_steps" : e.path,
+          message: e.message)
       }
     }
     return spec

@@ -83,8 +83,9 @@ public actor JobQueue {
       }
       // Progress as checkpointed on disk: the completed shards.
       let complete = (0..<r.shardsTotal).filter { i in
-        FileManager.default.fileExists(atPath: ((directory(r.id) as NSString).appendingPathComponent("shards") as NSString)
-          .appendingPathComponent(String(format: "%04d/aggregate.json", i)))
+        FileManager.default.fileExists(
+          atPath: ((directory(r.id) as NSString).appendingPathComponent("shards") as NSString)
+            .appendingPathComponent(String(format: "%04d/aggregate.json", i)))
       }
       let patients = complete.reduce(0) { $0 + TrialRunner.range(total: r.patientsTotal, shard: ($1, r.shardsTotal)).count }
       try store.update(r.id) {
@@ -92,7 +93,8 @@ public actor JobQueue {
         $0.interruptions += 1
         $0.shardsDone = complete.count
         $0.patientsDone = patients
-        $0.message = "interrupted: the server stopped without checkpointing (crash or kill) after \(complete.count) of \($0.shardsTotal) shards; resume to continue from there, or rerun"
+        $0.message =
+          "interrupted: the server stopped without checkpointing (crash or kill) after \(complete.count) of \($0.shardsTotal) shards; resume to continue from there, or rerun"
       }
     }
     for r in try store.runs(status: .queued) { enqueue(r.id) }
@@ -228,7 +230,8 @@ struct TrialWorker: Sendable {
       guard let record = try store.run(runID), let specRecord = try store.spec(record.specId) else {
         return .failed("the run or its spec is missing from the store")
       }
-      let spec = try SpecParsing.trialSpec(Data(specRecord.json.utf8), file: SpecParsing.displayName(source: specRecord.source, runID: runID))
+      let spec = try SpecParsing.trialSpec(
+        Data(specRecord.json.utf8), file: SpecParsing.displayName(source: specRecord.source, runID: runID))
       let total = spec.totalPatients
       let k = record.shardsTotal
       let shardsDir = (dir as NSString).appendingPathComponent("shards")

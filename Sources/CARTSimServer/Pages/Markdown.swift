@@ -35,12 +35,19 @@ enum Markdown {
         flush()
         var code: [String] = []
         i += 1
-        while i < lines.count, !lines[i].trimmingCharacters(in: .whitespaces).hasPrefix("```") { code.append(lines[i]); i += 1 }
+        while i < lines.count, !lines[i].trimmingCharacters(in: .whitespaces).hasPrefix("```") {
+          code.append(lines[i])
+          i += 1
+        }
         out.append("<pre><code>" + esc(code.joined(separator: "\n")) + "</code></pre>")
         i += 1
         continue
       }
-      if t.isEmpty { flush(); i += 1; continue }
+      if t.isEmpty {
+        flush()
+        i += 1
+        continue
+      }
       if let level = heading(t) {
         flush()
         let title = t.drop(while: { $0 == "#" }).trimmingCharacters(in: .whitespaces)
@@ -52,7 +59,8 @@ enum Markdown {
         flush()
         var rows: [String] = []
         while i < lines.count, lines[i].trimmingCharacters(in: .whitespaces).hasPrefix("|") {
-          rows.append(lines[i].trimmingCharacters(in: .whitespaces)); i += 1
+          rows.append(lines[i].trimmingCharacters(in: .whitespaces))
+          i += 1
         }
         out.append(table(rows))
         continue
@@ -67,7 +75,9 @@ enum Markdown {
             items.append(String(ordered ? u.drop(while: { $0 != "." }).dropFirst() : u.dropFirst(2)).trimmingCharacters(in: .whitespaces))
           } else if !u.isEmpty, lines[i].hasPrefix(" "), !items.isEmpty {
             items[items.count - 1] += " " + u
-          } else { break }
+          } else {
+            break
+          }
           i += 1
         }
         let tag = ordered ? "ol" : "ul"
@@ -100,7 +110,12 @@ enum Markdown {
     var cells: [String] = [], cur = "", code = false
     for c in r {
       if c == "`" { code.toggle() }
-      if c == "|" && !code { cells.append(cur); cur = "" } else { cur.append(c) }
+      if c == "|" && !code {
+        cells.append(cur)
+        cur = ""
+      } else {
+        cur.append(c)
+      }
     }
     cells.append(cur)
     return cells.map { $0.trimmingCharacters(in: .whitespaces) }
@@ -125,7 +140,10 @@ enum Markdown {
     while let tick = rest.firstIndex(of: "`") {
       out += spans(rest[..<tick])
       let after = rest[rest.index(after: tick)...]
-      guard let end = after.firstIndex(of: "`") else { out += spans(rest[tick...]); return out }
+      guard let end = after.firstIndex(of: "`") else {
+        out += spans(rest[tick...])
+        return out
+      }
       out += "<code>" + esc(after[..<end]) + "</code>"
       rest = after[after.index(after: end)...]
     }
@@ -137,7 +155,8 @@ enum Markdown {
     var t = esc(s)
     // Links [text](url): external ones are kept, repository-relative ones become text.
     while let open = t.range(of: "["), let mid = t.range(of: "](", range: open.upperBound..<t.endIndex),
-          let close = t.range(of: ")", range: mid.upperBound..<t.endIndex) {
+      let close = t.range(of: ")", range: mid.upperBound..<t.endIndex)
+    {
       let label = String(t[open.upperBound..<mid.lowerBound]), url = String(t[mid.upperBound..<close.lowerBound])
       let rep = url.hasPrefix("http://") || url.hasPrefix("https://") ? "<a href=\"\(url)\">\(label)</a>" : label
       t.replaceSubrange(open.lowerBound..<close.upperBound, with: rep)
@@ -151,9 +170,15 @@ enum Markdown {
     guard parts.count >= 3 else { return s }
     var o = ""
     for (k, p) in parts.enumerated() {
-      if k == 0 { o += p; continue }
+      if k == 0 {
+        o += p
+        continue
+      }
       let closing = k % 2 == 0
-      if k == parts.count - 1 && k % 2 == 1 { o += mark + p; break }
+      if k == parts.count - 1 && k % 2 == 1 {
+        o += mark + p
+        break
+      }
       o += (closing ? "</\(tag)>" : "<\(tag)>") + p
     }
     return o

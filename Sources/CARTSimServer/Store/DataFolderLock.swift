@@ -1,6 +1,7 @@
 import CARTSimCore
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -24,7 +25,11 @@ public final class DataFolderLock: Sendable {
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
       let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
       close(fd)
-      throw InputError(file: folder, path: "", message: "another cartsim serve\(holder.isEmpty ? "" : " (process \(holder))") is using this data folder; stop it or choose another --data")
+      throw InputError(
+        file: folder, path: "",
+        message:
+          "another cartsim serve\(holder.isEmpty ? "" : " (process \(holder))") is using this data folder; stop it or choose another --data"
+      )
     }
     let pid = "\(getpid())\n"
     _ = ftruncate(fd, 0)

@@ -162,19 +162,24 @@ public final class RunStore: Sendable {
   // MARK: Runs
 
   /// Records a spec and a queued run of it in one transaction.
-  public func createRun(specName: String, specJSON: String, source: String, patients: Int, shards: Int,
-                        rerunOf: String? = nil, specId: String? = nil) throws -> RunRecord {
+  public func createRun(
+    specName: String, specJSON: String, source: String, patients: Int, shards: Int,
+    rerunOf: String? = nil, specId: String? = nil
+  ) throws -> RunRecord {
     let t = Self.now()
     return try dbPool.write { db in
       let sid: String
-      if let specId { sid = specId } else {
+      if let specId {
+        sid = specId
+      } else {
         let spec = TrialSpecRecord(id: Self.newID(), name: specName, json: specJSON, source: source, createdAt: t)
         try spec.insert(db)
         sid = spec.id
       }
-      let run = RunRecord(id: Self.newID(), specId: sid, name: specName, status: .queued, patientsTotal: patients,
-                          patientsDone: 0, shardsTotal: shards, shardsDone: 0, message: nil, interruptions: 0,
-                          rerunOf: rerunOf, createdAt: t, startedAt: nil, updatedAt: t, finishedAt: nil)
+      let run = RunRecord(
+        id: Self.newID(), specId: sid, name: specName, status: .queued, patientsTotal: patients,
+        patientsDone: 0, shardsTotal: shards, shardsDone: 0, message: nil, interruptions: 0,
+        rerunOf: rerunOf, createdAt: t, startedAt: nil, updatedAt: t, finishedAt: nil)
       try run.insert(db)
       return run
     }
@@ -217,8 +222,9 @@ public final class RunStore: Sendable {
   /// Progress only, without reading the row first (called about once a second).
   public func setProgress(_ id: String, patientsDone: Int, shardsDone: Int) throws {
     try dbPool.write { db in
-      try db.execute(sql: "UPDATE run SET patients_done = ?, shards_done = ?, updated_at = ? WHERE id = ? AND status = 'running'",
-                     arguments: [patientsDone, shardsDone, Self.now(), id])
+      try db.execute(
+        sql: "UPDATE run SET patients_done = ?, shards_done = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+        arguments: [patientsDone, shardsDone, Self.now(), id])
     }
   }
 
@@ -227,12 +233,15 @@ public final class RunStore: Sendable {
   public func complete(_ id: String, summaryJSON: String, directory: String, patientsCsvBytes: Int) throws {
     let t = Self.now()
     try dbPool.write { db in
-      try ResultRecord(runId: id, summaryJson: summaryJSON, directory: directory, patientsCsvBytes: patientsCsvBytes,
-                       completedAt: t).save(db)
-      try db.execute(sql: """
-        UPDATE run SET status = 'complete', patients_done = patients_total, shards_done = shards_total,
-          message = NULL, updated_at = ?, finished_at = ? WHERE id = ?
-        """, arguments: [t, t, id])
+      try ResultRecord(
+        runId: id, summaryJson: summaryJSON, directory: directory, patientsCsvBytes: patientsCsvBytes,
+        completedAt: t
+      ).save(db)
+      try db.execute(
+        sql: """
+          UPDATE run SET status = 'complete', patients_done = patients_total, shards_done = shards_total,
+            message = NULL, updated_at = ?, finished_at = ? WHERE id = ?
+          """, arguments: [t, t, id])
     }
   }
 }

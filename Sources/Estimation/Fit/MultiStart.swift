@@ -75,7 +75,9 @@ public struct MultiStartFit: Sendable {
     case "parameterScaleUniform": return a + u * (b - a)
     case "uniform": return scale.apply(a + u * (b - a))
     case "parameterScaleNormal": return a + b * z
-    case "normal": let v = a + b * z; return v > 0 || scale == .lin ? scale.apply(v) : nil
+    case "normal":
+      let v = a + b * z
+      return v > 0 || scale == .lin ? scale.apply(v) : nil
     case "logNormal": return scale.apply(Foundation.exp(a + b * z))
     default: return nil
     }
@@ -113,17 +115,25 @@ public struct MultiStartFit: Sendable {
     let points = startPoints(objective)
     let problem = Self.boundedProblem(objective)
     let best = Shared(Double.infinity)
-    let starts = Parallel.map(points.count, threads: threads, progress: { (done: Int, start: Start) in
-      let b = best.withLock { b in b = min(b, start.nllh); return b }
-      progress?(done, points.count, b)
-    }) { i -> Start in
+    let starts = Parallel.map(
+      points.count, threads: threads,
+      progress: { (done: Int, start: Start) in
+        let b = best.withLock { b in
+          b = min(b, start.nllh)
+          return b
+        }
+        progress?(done, points.count, b)
+      }
+    ) { i -> Start in
       let began = Date()
       let r = optimize(problem, from: points[i])
-      return Start(index: i, startPoint: points[i], x: r.x, nllh: r.f, iterations: r.iterations,
-                   functionEvaluations: r.functionEvaluations, gradientEvaluations: r.gradientEvaluations,
-                   exitReason: r.exitReason, converged: r.converged, seconds: Date().timeIntervalSince(began))
+      return Start(
+        index: i, startPoint: points[i], x: r.x, nllh: r.f, iterations: r.iterations,
+        functionEvaluations: r.functionEvaluations, gradientEvaluations: r.gradientEvaluations,
+        exitReason: r.exitReason, converged: r.converged, seconds: Date().timeIntervalSince(began))
     }
-    return Result(parameterIDs: objective.parameterIDs, scales: objective.scales, lower: objective.lower, upper: objective.upper,
-                  starts: starts)
+    return Result(
+      parameterIDs: objective.parameterIDs, scales: objective.scales, lower: objective.lower, upper: objective.upper,
+      starts: starts)
   }
 }

@@ -63,7 +63,8 @@ public struct ProfileLikelihood: Sendable {
     fit.rules = rules
     // The problem in the other parameters with parameter k fixed at `value`.
     func reduced(_ value: Double) -> BoundedProblem {
-      BoundedProblem(lower: (0..<d).filter { $0 != k }.map { full.lower[$0] }, upper: (0..<d).filter { $0 != k }.map { full.upper[$0] }) { y, der in
+      BoundedProblem(lower: (0..<d).filter { $0 != k }.map { full.lower[$0] }, upper: (0..<d).filter { $0 != k }.map { full.upper[$0] }) {
+        y, der in
         var x = y
         x.insert(value, at: k)
         let r = full.evaluate(x, der)
@@ -93,14 +94,20 @@ public struct ProfileLikelihood: Sendable {
         if (direction < 0 && value <= lo) || (direction > 0 && value >= hi) { break }
         let next = direction < 0 ? max(value - step, bound) : min(value + step, bound)
         let r = fit.optimize(reduced(next), from: rest)
-        guard r.f.isFinite else { step *= 0.5; if step < 1e-6 * range { break }; continue }
+        guard r.f.isFinite else {
+          step *= 0.5
+          if step < 1e-6 * range { break }
+          continue
+        }
         // Adapt the step to the rise: aim at about a tenth of the threshold per point.
         let rise = r.f - f
         if rise > 0.5 * ProfileLikelihood.threshold && step > 1e-4 * range {
           step *= 0.5
           continue
         }
-        value = next; f = r.f; rest = r.x
+        value = next
+        f = r.f
+        rest = r.x
         points.append((value, f))
         if rise < 0.05 * ProfileLikelihood.threshold { step = min(step * 1.5, maxStepFraction * range) }
         if f - fOpt > ProfileLikelihood.threshold * 1.2 { break }
@@ -129,8 +136,9 @@ public struct ProfileLikelihood: Sendable {
     default: identifiability = spread < 1e-3 ? .structurallyNonIdentifiable : .practicallyNonIdentifiable
     }
     let scale = objective.scales[k]
-    return Profile(parameter: objective.parameterIDs[k], scale: scale.rawValue, values: points.map(\.0), nllh: points.map(\.1),
-                   best: bestValue, bestNllh: fMin, lower95: left.map(scale.invert), upper95: right.map(scale.invert),
-                   identifiability: identifiability)
+    return Profile(
+      parameter: objective.parameterIDs[k], scale: scale.rawValue, values: points.map(\.0), nllh: points.map(\.1),
+      best: bestValue, bestNllh: fMin, lower95: left.map(scale.invert), upper95: right.map(scale.invert),
+      identifiability: identifiability)
   }
 }

@@ -33,18 +33,23 @@ extension PEtabObjective {
         var env = Array(repeating: 0.0, count: slotCount + extraIDs.count)
         var values: [Double] = []
         for (j, t) in dense.times.enumerated() {
-          guard j < run.states.count else { values.append(.nan); continue }
+          guard j < run.states.count else {
+            values.append(.nan)
+            continue
+          }
           run.states[j].withUnsafeBufferPointer { run.system.evaluate(t: t, u: $0) }
           for i in 0..<slotCount { env[i] = run.system.workspace.values[i] }
           for (k, s) in tableExtras { env[slotCount + k] = value(s, theta) }
           for (k, s) in measurementExtras[first] { env[slotCount + k] = value(s, theta) }
           values.append(observableFormulas[o].evaluate(env))
         }
-        out.append(Curve(observable: problem.observables[o].id, condition: problem.conditions[sim.condition].id,
-                         preequilibration: sim.preequilibration.map { problem.conditions[$0].id },
-                         times: dense.times, values: values,
-                         dataTimes: mine.map { problem.measurements[$0].time }, data: mine.map { problem.measurements[$0].value },
-                         logScale: problem.observables[o].transformation != .lin))
+        out.append(
+          Curve(
+            observable: problem.observables[o].id, condition: problem.conditions[sim.condition].id,
+            preequilibration: sim.preequilibration.map { problem.conditions[$0].id },
+            times: dense.times, values: values,
+            dataTimes: mine.map { problem.measurements[$0].time }, data: mine.map { problem.measurements[$0].value },
+            logScale: problem.observables[o].transformation != .lin))
       }
     }
     return out

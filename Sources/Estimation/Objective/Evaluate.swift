@@ -36,10 +36,11 @@ extension PEtabObjective {
     let theta = linear(x)
     let gradientWanted = sensitivities && hasGradient
     let M = problem.measurements.count, d = dimension
-    var result = Evaluation(nllh: 0, chi2: 0, gradient: gradientWanted ? Array(repeating: 0, count: d) : nil,
-                            fim: gradientWanted ? Array(repeating: 0, count: d * d) : nil,
-                            simulations: Array(repeating: .nan, count: M), sigmas: Array(repeating: .nan, count: M),
-                            returnCode: .success, failure: nil)
+    var result = Evaluation(
+      nllh: 0, chi2: 0, gradient: gradientWanted ? Array(repeating: 0, count: d) : nil,
+      fim: gradientWanted ? Array(repeating: 0, count: d * d) : nil,
+      simulations: Array(repeating: .nan, count: M), sigmas: Array(repeating: .nan, count: M),
+      returnCode: .success, failure: nil)
     var byPlace: [[Int]] = Array(repeating: [], count: simulations.count)
     for (k, p) in measurementPlace.enumerated() { byPlace[p.simulation].append(k) }
 
@@ -47,7 +48,8 @@ extension PEtabObjective {
       let run = integrate(sim, theta: theta, sensitivities: gradientWanted)
       if !run.code.isSuccessful {
         result.returnCode = run.code
-        result.failure = "condition '\(problem.conditions[sim.condition].id)': the solver stopped with \(run.code.rawValue) at t = \(run.reachedTime)"
+        result.failure =
+          "condition '\(problem.conditions[sim.condition].id)': the solver stopped with \(run.code.rawValue) at t = \(run.reachedTime)"
       }
       let sys = run.system
       let n = sys.dimension, m = sim.columns.count
@@ -68,7 +70,8 @@ extension PEtabObjective {
           for i in 0..<n {
             let h = 1e-5 * Swift.max(Swift.abs(u[i]), 1e-3 * scale, 1e-12)
             var up = u, down = u
-            up[i] += h; down[i] -= h
+            up[i] += h
+            down[i] -= h
             stateSteps.append((h, modelValues(up), modelValues(down)))
           }
           for k in sim.columns {
@@ -110,8 +113,12 @@ extension PEtabObjective {
           let S = run.sensitivities[j]
           for (c, k) in sim.columns.enumerated() {
             var a = 0.0, b = 0.0
-            for i in 0..<n { a += dhdu[i] * S[c * n + i]; b += dsdu[i] * S[c * n + i] }
-            ds[k] += a; dsigma[k] += b
+            for i in 0..<n {
+              a += dhdu[i] * S[c * n + i]
+              b += dsdu[i] * S[c * n + i]
+            }
+            ds[k] += a
+            dsigma[k] += b
           }
           var direct = Set(sim.columns)
           for (_, s) in tableExtras { if case .estimated(let k) = s { direct.insert(k) } }
@@ -119,7 +126,8 @@ extension PEtabObjective {
           for k in direct.sorted() {
             let h = parameterSteps[k]?.0 ?? 1e-5 * Swift.max(Swift.abs(theta[k]), 1e-12)
             var up = theta, down = theta
-            up[k] += h; down[k] -= h
+            up[k] += h
+            down[k] -= h
             let a = fill(parameterSteps[k]?.1 ?? base, up), b = fill(parameterSteps[k]?.2 ?? base, down)
             ds[k] += (a.0 - b.0) / (2 * h)
             dsigma[k] += (a.1 - b.1) / (2 * h)
@@ -163,7 +171,10 @@ extension PEtabObjective {
   }
 
   func value(_ s: Source, _ theta: [Double]) -> Double {
-    switch s { case .number(let x): return x; case .estimated(let k): return theta[k] }
+    switch s {
+    case .number(let x): return x
+    case .estimated(let k): return theta[k]
+    }
   }
 
   /// Writes a phase's parameter slots into the system's value array and re-runs the part of
@@ -176,13 +187,24 @@ extension PEtabObjective {
 
   /// One row's contribution: the negative log-likelihood, the residual, and the derivatives
   /// of the contribution with respect to the transformed simulation and to σ.
-  static func term(measurement m: Double, simulation s: Double, sigma: Double, _ t: PEtabProblem.Transformation,
-                   _ dist: PEtabProblem.NoiseDistribution) -> (nllh: Double, r: Double, dSim: Double, dSigma: Double) {
+  static func term(
+    measurement m: Double, simulation s: Double, sigma: Double, _ t: PEtabProblem.Transformation,
+    _ dist: PEtabProblem.NoiseDistribution
+  ) -> (nllh: Double, r: Double, dSim: Double, dSigma: Double) {
     let mt: Double, st: Double, jacobian: Double
     switch t {
-    case .lin: mt = m; st = s; jacobian = 0
-    case .log: mt = Foundation.log(m); st = Foundation.log(s); jacobian = Foundation.log(m)
-    case .log10: mt = Foundation.log10(m); st = Foundation.log10(s); jacobian = Foundation.log(m * Foundation.log(10))
+    case .lin:
+      mt = m
+      st = s
+      jacobian = 0
+    case .log:
+      mt = Foundation.log(m)
+      st = Foundation.log(s)
+      jacobian = Foundation.log(m)
+    case .log10:
+      mt = Foundation.log10(m)
+      st = Foundation.log10(s)
+      jacobian = Foundation.log(m * Foundation.log(10))
     }
     let e = mt - st, r = e / sigma
     switch dist {
@@ -197,7 +219,8 @@ extension PEtabObjective {
   }
 
   /// −log prior density at x (on the parameter scale), its derivative and curvature in x.
-  static func prior(_ p: PEtabProblem.Prior, x: Double, scale: PEtabProblem.Scale) -> (value: Double, derivative: Double, curvature: Double) {
+  static func prior(_ p: PEtabProblem.Prior, x: Double, scale: PEtabProblem.Scale) -> (value: Double, derivative: Double, curvature: Double)
+  {
     let a = p.parameters[0], b = p.parameters[1]
     let lin = scale.invert(x), dlin = scale.derivative(x)
     switch p.type {
@@ -215,7 +238,10 @@ extension PEtabObjective {
       return (Foundation.log(2 * b) + Swift.abs(e) / b, (e > 0 ? 1 : -1) / b * dlin, 0)
     case "logNormal":
       let z = (Foundation.log(lin) - a) / b
-      return (0.5 * Foundation.log(2 * .pi * b * b) + 0.5 * z * z + Foundation.log(lin), (z / b + 1) / lin * dlin, dlin * dlin / (b * b * lin * lin))
+      return (
+        0.5 * Foundation.log(2 * .pi * b * b) + 0.5 * z * z + Foundation.log(lin), (z / b + 1) / lin * dlin,
+        dlin * dlin / (b * b * lin * lin)
+      )
     case "logLaplace":
       let e = Foundation.log(lin) - a
       return (Foundation.log(2 * b) + Swift.abs(e) / b + Foundation.log(lin), ((e > 0 ? 1 : -1) / b + 1) / lin * dlin, 0)

@@ -90,7 +90,9 @@ public struct PEtabObjective: Sendable {
     scales = estimated.map { problem.parameters[$0].scale }
     lower = estimated.map { problem.parameters[$0].scale.apply(problem.parameters[$0].lower) }
     upper = estimated.map { problem.parameters[$0].scale.apply(problem.parameters[$0].upper) }
-    nominal = estimated.map { problem.parameters[$0].nominal.isFinite ? problem.parameters[$0].scale.apply(problem.parameters[$0].nominal) : .nan }
+    nominal = estimated.map {
+      problem.parameters[$0].nominal.isFinite ? problem.parameters[$0].scale.apply(problem.parameters[$0].nominal) : .nan
+    }
     let estimatedIndex = Dictionary(uniqueKeysWithValues: estimated.enumerated().map { (problem.parameters[$1].id, $0) })
     let parameterByID = Dictionary(uniqueKeysWithValues: problem.parameters.map { ($0.id, $0) })
 
@@ -107,26 +109,47 @@ public struct PEtabObjective: Sendable {
     // States overridden in some condition get an initial assignment that takes the
     // override when its flag is set: `X = piecewise(__petab_value_X, __petab_use_X > 0.5, original)`.
     var model = problem.model
-    let ruled = Set(model.rules.compactMap { r -> String? in if case .assignment(let v, _) = r { return v }; return nil })
-    let rateRuled = Set(model.rules.compactMap { r -> String? in if case .rate(let v, _) = r { return v }; return nil })
+    let ruled = Set(
+      model.rules.compactMap { r -> String? in
+        if case .assignment(let v, _) = r { return v }
+        return nil
+      })
+    let rateRuled = Set(
+      model.rules.compactMap { r -> String? in
+        if case .rate(let v, _) = r { return v }
+        return nil
+      })
     let speciesIDs = Set(model.species.map(\.id))
     let initialAssigned = Dictionary(model.initialAssignments.map { ($0.symbol, $0.math) }, uniquingKeysWith: { a, _ in a })
     var stateColumns: [String] = []
-    for c in problem.conditions { for id in c.overrides.keys.sorted() where !stateColumns.contains(id) {
-      if ruled.contains(id) { throw PEtabError(file: "condition table", column: id, "'\(id)' is set by an assignment rule and cannot be overridden") }
-      if speciesIDs.contains(id) || rateRuled.contains(id) || initialAssigned[id] != nil { stateColumns.append(id) }
-    } }
+    for c in problem.conditions {
+      for id in c.overrides.keys.sorted() where !stateColumns.contains(id) {
+        if ruled.contains(id) {
+          throw PEtabError(file: "condition table", column: id, "'\(id)' is set by an assignment rule and cannot be overridden")
+        }
+        if speciesIDs.contains(id) || rateRuled.contains(id) || initialAssigned[id] != nil { stateColumns.append(id) }
+      }
+    }
     for id in stateColumns {
       let original: Expr
-      if let e = initialAssigned[id] { original = e }
-      else if let sp = model.species.first(where: { $0.id == id }) {
+      if let e = initialAssigned[id] {
+        original = e
+      } else if let sp = model.species.first(where: { $0.id == id }) {
         let comp = Expr.symbol(sp.compartment)
-        if let a = sp.initialAmount { original = sp.hasOnlySubstanceUnits ? .number(a) : .apply(.divide, [.number(a), comp]) }
-        else if let c = sp.initialConcentration { original = sp.hasOnlySubstanceUnits ? .apply(.times, [.number(c), comp]) : .number(c) }
-        else { original = .number(.nan) }
-      } else if let p = model.parameters.first(where: { $0.id == id }) { original = .number(p.value ?? .nan) }
-      else if let c = model.compartments.first(where: { $0.id == id }) { original = .number(c.size ?? .nan) }
-      else { original = .number(.nan) }
+        if let a = sp.initialAmount {
+          original = sp.hasOnlySubstanceUnits ? .number(a) : .apply(.divide, [.number(a), comp])
+        } else if let c = sp.initialConcentration {
+          original = sp.hasOnlySubstanceUnits ? .apply(.times, [.number(c), comp]) : .number(c)
+        } else {
+          original = .number(.nan)
+        }
+      } else if let p = model.parameters.first(where: { $0.id == id }) {
+        original = .number(p.value ?? .nan)
+      } else if let c = model.compartments.first(where: { $0.id == id }) {
+        original = .number(c.size ?? .nan)
+      } else {
+        original = .number(.nan)
+      }
       model.parameters.append(.init(id: "__petab_value_\(id)", value: .nan, constant: true))
       model.parameters.append(.init(id: "__petab_use_\(id)", value: 0, constant: true))
       let e = Expr.piecewise([.symbol("__petab_value_\(id)"), .apply(.gt, [.symbol("__petab_use_\(id)"), .number(0.5)])], original)
@@ -164,7 +187,9 @@ public struct PEtabObjective: Sendable {
         } else if settable.contains(id) {
           values[slots[id]!] = s
         } else {
-          throw PEtabError(file: "condition table", column: id, "'\(id)' cannot be set by a condition (it is not a constant parameter, compartment or state)")
+          throw PEtabError(
+            file: "condition table", column: id,
+            "'\(id)' cannot be set by a condition (it is not a constant parameter, compartment or state)")
         }
       }
       var map: [(Int, Int)] = []
@@ -172,7 +197,10 @@ public struct PEtabObjective: Sendable {
       for (slot, s) in ordered {
         guard case .estimated(let k) = s else { continue }
         var idx = sensitivitySlots.firstIndex(of: slot)
-        if idx == nil { sensitivitySlots.append(slot); idx = sensitivitySlots.count - 1 }
+        if idx == nil {
+          sensitivitySlots.append(slot)
+          idx = sensitivitySlots.count - 1
+        }
         map.append((idx!, k))
       }
       return Phase(slots: ordered.map { ($0.key, $0.value) }, resets: resets, sensitivityMap: map)
@@ -191,8 +219,10 @@ public struct PEtabObjective: Sendable {
           for (_, s) in p.slots { if case .estimated(let k) = s { columns.insert(k) } }
           for r in p.resets { if case .estimated(let k) = r.source { columns.insert(k) } }
         }
-        simulations.append(Simulation(condition: m.condition, preequilibration: m.preequilibration, times: [],
-                                      main: main, pre: pre, columns: columns.sorted()))
+        simulations.append(
+          Simulation(
+            condition: m.condition, preequilibration: m.preequilibration, times: [],
+            main: main, pre: pre, columns: columns.sorted()))
       }
       place.append((simulationIndex[key]!, m.time))
     }

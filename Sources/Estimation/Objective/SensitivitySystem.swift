@@ -31,14 +31,26 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
   final class Scratch: @unchecked Sendable {
     var J: [Double], F: [Double], J1: [Double], F1: [Double], du: [Double], u: [Double]
     init(n: Int, p: Int) {
-      J = Array(repeating: 0, count: n * n); F = Array(repeating: 0, count: n * p)
-      J1 = J; F1 = F; du = Array(repeating: 0, count: n); u = du
+      J = Array(repeating: 0, count: n * n)
+      F = Array(repeating: 0, count: n * p)
+      J1 = J
+      F1 = F
+      du = Array(repeating: 0, count: n)
+      u = du
     }
   }
 
-  init(base: SBMLSystem, program: JacobianProgram, native: NativeCode.Function?, parameterCount p: Int, columns m: Int,
-       map: [(slot: Int, column: Int)]) {
-    self.base = base; self.program = program; self.native = native; self.n = base.dimension; self.m = m; self.p = p; self.map = map
+  init(
+    base: SBMLSystem, program: JacobianProgram, native: NativeCode.Function?, parameterCount p: Int, columns m: Int,
+    map: [(slot: Int, column: Int)]
+  ) {
+    self.base = base
+    self.program = program
+    self.native = native
+    self.n = base.dimension
+    self.m = m
+    self.p = p
+    self.map = map
     scratch = Scratch(n: base.dimension, p: p)
     let w = base.dimension + p
     layout = program.entries.map { ($0.index / w, $0.index % w, $0.slot) }
@@ -60,8 +72,10 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
   var blockLayout: (size: Int, count: Int)? { (n, m + 1) }
 
   /// ∂f/∂x into `J` and ∂f/∂p into `F` at (t, x), the model evaluated there (and f in `du`).
-  func derivatives(t: Double, x: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
-                   J: UnsafeMutablePointer<Double>, F: UnsafeMutablePointer<Double>) {
+  func derivatives(
+    t: Double, x: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>,
+    J: UnsafeMutablePointer<Double>, F: UnsafeMutablePointer<Double>
+  ) {
     base.rhs(t: t, u: x, du: du)
     let v = base.workspace.values
     runProgram(v)

@@ -8,8 +8,12 @@ public struct BoundedProblem: Sendable {
   /// f, gradient and Fisher information at x (gradient and FIM nil when not requested or
   /// unavailable; f non-finite when the model could not be simulated there).
   public var evaluate: @Sendable (_ x: [Double], _ derivatives: Bool) -> (f: Double, gradient: [Double]?, fim: [Double]?)
-  public init(lower: [Double], upper: [Double], evaluate: @escaping @Sendable ([Double], Bool) -> (f: Double, gradient: [Double]?, fim: [Double]?)) {
-    self.lower = lower; self.upper = upper; self.evaluate = evaluate
+  public init(
+    lower: [Double], upper: [Double], evaluate: @escaping @Sendable ([Double], Bool) -> (f: Double, gradient: [Double]?, fim: [Double]?)
+  ) {
+    self.lower = lower
+    self.upper = upper
+    self.evaluate = evaluate
   }
   public var dimension: Int { lower.count }
 }
@@ -28,8 +32,9 @@ public struct OptimizerResult: Sendable, Codable {
 extension OptimizerResult {
   /// The result of a start where the objective or its gradient is not finite.
   static func unevaluableStart(_ x: [Double], _ f: Double) -> OptimizerResult {
-    OptimizerResult(x: x, f: f, iterations: 0, functionEvaluations: 1, gradientEvaluations: 1,
-                    exitReason: "the objective could not be evaluated at the start", converged: false)
+    OptimizerResult(
+      x: x, f: f, iterations: 0, functionEvaluations: 1, gradientEvaluations: 1,
+      exitReason: "the objective could not be evaluated at the start", converged: false)
   }
 }
 
@@ -148,7 +153,11 @@ func trustRegionStep(_ g: [Double], _ B: [Double], radius: Double) -> [Double] {
   guard d > 0 else { return [] }
   let (lambda, Q) = symmetricEigen(B, d)
   var qg = Array(repeating: 0.0, count: d)
-  for i in 0..<d { var s = 0.0; for k in 0..<d { s += Q[k * d + i] * g[k] }; qg[i] = s }
+  for i in 0..<d {
+    var s = 0.0
+    for k in 0..<d { s += Q[k * d + i] * g[k] }
+    qg[i] = s
+  }
   func step(_ mu: Double) -> [Double] {
     var p = Array(repeating: 0.0, count: d)
     for i in 0..<d {

@@ -41,15 +41,23 @@ public struct TrustRegionOptimizer: Sendable {
     while iteration < rules.maxIterations {
       iteration += 1
       let pg = projectedGradient(x, g, lo, hi)
-      if let stop = rules.stop(began: began, projectedGradient: pg) { (reason, converged) = stop; break }
+      if let stop = rules.stop(began: began, projectedGradient: pg) {
+        (reason, converged) = stop
+        break
+      }
       // Coleman–Li affine scaling (Coleman & Li 1996, SIAM J. Optim. 6:418; as fides):
       // v is the distance to the bound the gradient points to, D = √|v|, and the scaled
       // Hessian gains diag(|g|) for those bounds. Variables approaching a bound take ever
       // smaller steps toward it; iterates stay strictly inside the box.
       var D = Array(repeating: 1.0, count: d), C = Array(repeating: 0.0, count: d)
       for i in 0..<d {
-        if g[i] < 0 && hi[i].isFinite { D[i] = max(hi[i] - x[i], 0).squareRoot(); C[i] = -g[i] }
-        else if g[i] > 0 && lo[i].isFinite { D[i] = max(x[i] - lo[i], 0).squareRoot(); C[i] = g[i] }
+        if g[i] < 0 && hi[i].isFinite {
+          D[i] = max(hi[i] - x[i], 0).squareRoot()
+          C[i] = -g[i]
+        } else if g[i] > 0 && lo[i].isFinite {
+          D[i] = max(x[i] - lo[i], 0).squareRoot()
+          C[i] = g[i]
+        }
       }
       let free = (0..<d).filter { D[$0] > 0 }
       let gh = free.map { D[$0] * g[$0] }
@@ -80,21 +88,27 @@ public struct TrustRegionOptimizer: Sendable {
       // Candidates: the trust-region step kept inside, and the scaled steepest-descent
       // (Cauchy) step; the one the model prefers.
       let truncated = interior(p)
-      var cauchy = free.isEmpty ? p : { () -> [Double] in
-        let dir = (0..<d).map { -D[$0] * D[$0] * g[$0] }
-        let dn = norm(zip(dir, D).map { $1 > 0 ? $0 / $1 : 0 })
-        let curvature = model(dir) - dot(g, dir)
-        var t = dn > 0 ? radius / dn : 0
-        if curvature > 0 { t = min(t, -dot(g, dir) / (2 * curvature)) }
-        return dir.map { $0 * t }
-      }()
+      var cauchy =
+        free.isEmpty
+        ? p
+        : { () -> [Double] in
+          let dir = (0..<d).map { -D[$0] * D[$0] * g[$0] }
+          let dn = norm(zip(dir, D).map { $1 > 0 ? $0 / $1 : 0 })
+          let curvature = model(dir) - dot(g, dir)
+          var t = dn > 0 ? radius / dn : 0
+          if curvature > 0 { t = min(t, -dot(g, dir) / (2 * curvature)) }
+          return dir.map { $0 * t }
+        }()
       cauchy = interior(cauchy)
       let s = model(truncated) <= model(cauchy) ? truncated : cauchy
       let scaledNorm = norm((0..<d).map { D[$0] > 0 ? s[$0] / D[$0] : 0 })
       let predicted = -model(s)
       let stepNorm = scaledNorm
       if norm(s) == 0 || predicted <= 0 {
-        if radius < 1e-12 { reason = "trust region collapsed"; break }
+        if radius < 1e-12 {
+          reason = "trust region collapsed"
+          break
+        }
         radius *= 0.25
         continue
       }
@@ -116,16 +130,24 @@ public struct TrustRegionOptimizer: Sendable {
         }
         if !useBFGS && unchanged >= switchAfter { useBFGS = true }
         if useBFGS { B = bfgs } else if let fim = trial.fim { B = fim }
-        x = xNew; f = trial.f; g = gNew
+        x = xNew
+        f = trial.f
+        g = gNew
         current = trial
         if change < rules.fatol || change < rules.frtol * abs(f) {
-          reason = "objective change below tolerance"; converged = true; break
+          reason = "objective change below tolerance"
+          converged = true
+          break
         }
       }
-      if radius < 1e-12 { reason = "trust region collapsed"; break }
+      if radius < 1e-12 {
+        reason = "trust region collapsed"
+        break
+      }
     }
-    return OptimizerResult(x: x, f: f, iterations: iteration, functionEvaluations: evaluations, gradientEvaluations: gradients,
-                           exitReason: reason, converged: converged)
+    return OptimizerResult(
+      x: x, f: f, iterations: iteration, functionEvaluations: evaluations, gradientEvaluations: gradients,
+      exitReason: reason, converged: converged)
   }
 
   static func identity(_ d: Int) -> [Double] {

@@ -43,7 +43,9 @@ public struct Formula: Sendable, CustomStringConvertible {
       case .number: break
       case .symbol(let s): out.insert(s)
       case .unary(_, let a): walk(a)
-      case .binary(_, let a, let b): walk(a); walk(b)
+      case .binary(_, let a, let b):
+        walk(a)
+        walk(b)
       case .call(_, let args): args.forEach(walk)
       }
     }
@@ -62,7 +64,8 @@ public struct Formula: Sendable, CustomStringConvertible {
         try emit(a)
         nodes.append(op == "-" ? .neg : op == "!" ? .not : .nop)
       case .binary(let op, let a, let b):
-        try emit(a); try emit(b)
+        try emit(a)
+        try emit(b)
         nodes.append(.binary(op))
       case .call(let f, let args):
         for a in args { try emit(a) }
@@ -166,7 +169,10 @@ public struct Formula: Sendable, CustomStringConvertible {
       return Array(s[i..<(i + u.count)]) == u
     }
     mutating func take(_ t: String) -> Bool {
-      if peek(t) { i += t.unicodeScalars.count; return true }
+      if peek(t) {
+        i += t.unicodeScalars.count
+        return true
+      }
       return false
     }
 
@@ -174,9 +180,13 @@ public struct Formula: Sendable, CustomStringConvertible {
       guard depth < Formula.maxDepth else { throw FormulaError("nested deeper than \(Formula.maxDepth)") }
       var a = try comparison(depth: depth)
       while true {
-        if take("&&") || take("&") { a = .binary("&&", a, try comparison(depth: depth)) }
-        else if take("||") || take("|") { a = .binary("||", a, try comparison(depth: depth)) }
-        else { return a }
+        if take("&&") || take("&") {
+          a = .binary("&&", a, try comparison(depth: depth))
+        } else if take("||") || take("|") {
+          a = .binary("||", a, try comparison(depth: depth))
+        } else {
+          return a
+        }
       }
     }
     mutating func comparison(depth: Int) throws -> Node {
@@ -187,18 +197,26 @@ public struct Formula: Sendable, CustomStringConvertible {
     mutating func sum(depth: Int) throws -> Node {
       var a = try product(depth: depth)
       while true {
-        if take("+") { a = .binary("+", a, try product(depth: depth)) }
-        else if take("-") { a = .binary("-", a, try product(depth: depth)) }
-        else { return a }
+        if take("+") {
+          a = .binary("+", a, try product(depth: depth))
+        } else if take("-") {
+          a = .binary("-", a, try product(depth: depth))
+        } else {
+          return a
+        }
       }
     }
     mutating func product(depth: Int) throws -> Node {
       var a = try unary(depth: depth)
       while true {
         if peek("**") { return a }  // handled in power
-        if take("*") { a = .binary("*", a, try unary(depth: depth)) }
-        else if take("/") { a = .binary("/", a, try unary(depth: depth)) }
-        else { return a }
+        if take("*") {
+          a = .binary("*", a, try unary(depth: depth))
+        } else if take("/") {
+          a = .binary("/", a, try unary(depth: depth))
+        } else {
+          return a
+        }
       }
     }
     mutating func unary(depth: Int) throws -> Node {
@@ -253,7 +271,11 @@ public struct Formula: Sendable, CustomStringConvertible {
           repeat { args.append(try expression(depth: depth + 1)) } while take(",")
           guard take(")") else { throw FormulaError("missing ')' after the arguments of '\(name)'") }
         }
-        guard arity.contains(args.count) else { throw FormulaError("'\(name)' takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound)–\(arity.upperBound)") arguments, not \(args.count)") }
+        guard arity.contains(args.count) else {
+          throw FormulaError(
+            "'\(name)' takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound)–\(arity.upperBound)") arguments, not \(args.count)"
+          )
+        }
         return .call(name, args)
       }
       switch name {

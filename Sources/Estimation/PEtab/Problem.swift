@@ -93,7 +93,9 @@ public struct PEtabProblem: Sendable {
     }
     let p = problems[0]
     func files(_ key: String) throws -> [String] {
-      guard let f = p[key]?.strings, !f.isEmpty else { throw PEtabError(file: path, column: "problems[0].\(key)", "at least one file is required") }
+      guard let f = p[key]?.strings, !f.isEmpty else {
+        throw PEtabError(file: path, column: "problems[0].\(key)", "at least one file is required")
+      }
       return f
     }
     let sbml = try files("sbml_files")
@@ -113,8 +115,10 @@ public struct PEtabProblem: Sendable {
       measurementTables: try files("measurement_files").map(table), parameterTable: try table(parameterFile[0]))
   }
 
-  public init(name: String, directory: URL, model: SBMLModel, conditionTables: [PEtabTable], observableTables: [PEtabTable],
-              measurementTables: [PEtabTable], parameterTable pt: PEtabTable) throws {
+  public init(
+    name: String, directory: URL, model: SBMLModel, conditionTables: [PEtabTable], observableTables: [PEtabTable],
+    measurementTables: [PEtabTable], parameterTable pt: PEtabTable
+  ) throws {
     self.name = name
     self.directory = directory
     self.model = model
@@ -146,7 +150,10 @@ public struct PEtabProblem: Sendable {
       func prior(_ type: String, _ params: String) throws -> Prior? {
         let t = pt.cell(r, type)
         guard !t.isEmpty else { return nil }
-        let known = ["uniform", "normal", "laplace", "logNormal", "logLaplace", "parameterScaleUniform", "parameterScaleNormal", "parameterScaleLaplace"]
+        let known = [
+          "uniform", "normal", "laplace", "logNormal", "logLaplace", "parameterScaleUniform", "parameterScaleNormal",
+          "parameterScaleLaplace",
+        ]
         guard known.contains(t) else { throw pt.error(r, type, "'\(t)' is not a PEtab prior") }
         let values = pt.cell(r, params).split(separator: ";").map { PEtabNumber.parse(String($0)) }
         guard values.count == 2, let a = values[0], let b = values[1], a.isFinite, b.isFinite else {
@@ -158,8 +165,10 @@ public struct PEtabProblem: Sendable {
       let op = try prior("objectivePriorType", "objectivePriorParameters")
       let ip = try prior("initializationPriorType", "initializationPriorParameters")
       parameterIndex[id] = parameters.count
-      parameters.append(Parameter(id: id, scale: scale, lower: lower, upper: upper, nominal: nominal, estimate: estimate,
-                                  objectivePrior: op, initializationPrior: ip))
+      parameters.append(
+        Parameter(
+          id: id, scale: scale, lower: lower, upper: upper, nominal: nominal, estimate: estimate,
+          objectivePrior: op, initializationPrior: ip))
     }
     self.parameters = parameters
 
@@ -226,8 +235,10 @@ public struct PEtabProblem: Sendable {
         }
         let op = try placeholders("observable", f.symbols.union(n.symbols)), np = try placeholders("noise", n.symbols)
         observableIndex[id] = observables.count
-        observables.append(Observable(id: id, formula: f, noise: n, transformation: transformation, distribution: distribution,
-                                      observablePlaceholders: op, noisePlaceholders: np))
+        observables.append(
+          Observable(
+            id: id, formula: f, noise: n, transformation: transformation, distribution: distribution,
+            observablePlaceholders: op, noisePlaceholders: np))
       }
     }
     self.observables = observables
@@ -247,7 +258,9 @@ public struct PEtabProblem: Sendable {
       var pre: Int? = nil
       let pid = mt.cell(r, "preequilibrationConditionId")
       if !pid.isEmpty && pid.lowercased() != "nan" {
-        guard let p = conditionIndex[pid] else { throw mt.error(r, "preequilibrationConditionId", "'\(pid)' is not in the condition table") }
+        guard let p = conditionIndex[pid] else {
+          throw mt.error(r, "preequilibrationConditionId", "'\(pid)' is not in the condition table")
+        }
         pre = p
       }
       let time = try mt.number(r, "time")
@@ -256,13 +269,18 @@ public struct PEtabProblem: Sendable {
       let m = try mt.number(r, "measurement")
       guard m.isFinite else { throw mt.error(r, "measurement", "must be finite") }
       if observables[o].transformation != .lin && m <= 0 {
-        throw mt.error(r, "measurement", "must be positive for the \(observables[o].transformation.rawValue)-transformed observable '\(oid)'")
+        throw mt.error(
+          r, "measurement", "must be positive for the \(observables[o].transformation.rawValue)-transformed observable '\(oid)'")
       }
       func list(_ col: String, _ n: Int) throws -> [Value] {
         let text = mt.cell(r, col)
-        let parts = text.isEmpty ? [] : text.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts =
+          text.isEmpty ? [] : text.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard parts.count == n || (parts.isEmpty && n == 0) else {
-          throw mt.error(r, col, "observable '\(oid)' has \(n) placeholder\(n == 1 ? "" : "s"), the row gives \(parts.count) value\(parts.count == 1 ? "" : "s")")
+          throw mt.error(
+            r, col,
+            "observable '\(oid)' has \(n) placeholder\(n == 1 ? "" : "s"), the row gives \(parts.count) value\(parts.count == 1 ? "" : "s")"
+          )
         }
         return try parts.map { p in
           let v = try value(mt, r, col, p)
@@ -272,8 +290,10 @@ public struct PEtabProblem: Sendable {
       }
       let op = try list("observableParameters", observables[o].observablePlaceholders)
       let np = try list("noiseParameters", observables[o].noisePlaceholders)
-      measurements.append(Measurement(observable: o, condition: c, preequilibration: pre, time: time, value: m,
-                                      observableParameters: op, noiseParameters: np, row: mt.line(r)))
+      measurements.append(
+        Measurement(
+          observable: o, condition: c, preequilibration: pre, time: time, value: m,
+          observableParameters: op, noiseParameters: np, row: mt.line(r)))
     }
     guard !measurements.isEmpty else { throw PEtabError(file: mt.file, "has no measurements") }
     self.measurements = measurements
@@ -286,8 +306,13 @@ public struct PEtabProblem: Sendable {
         for s in formula.symbols {
           let placeholder = (s.hasPrefix("observableParameter") || s.hasPrefix("noiseParameter")) && s.hasSuffix("_\(o.id)")
           if placeholder || parameterIndex[s] != nil || modelIDs.contains(s) || model.reactions.contains(where: { $0.id == s })
-            || observableIndex[s] != nil && s == o.id { continue }
-          throw PEtabError(file: observableTables[0].file, column: column, "observable '\(observables[k].id)': '\(s)' is not a model entity or a parameter")
+            || observableIndex[s] != nil && s == o.id
+          {
+            continue
+          }
+          throw PEtabError(
+            file: observableTables[0].file, column: column, "observable '\(observables[k].id)': '\(s)' is not a model entity or a parameter"
+          )
         }
       }
     }
@@ -301,14 +326,26 @@ public struct PEtabProblem: Sendable {
 extension PEtabProblem.Scale {
   /// The value on this scale of a linear value.
   public func apply(_ x: Double) -> Double {
-    switch self { case .lin: return x; case .log: return Foundation.log(x); case .log10: return Foundation.log10(x) }
+    switch self {
+    case .lin: return x
+    case .log: return Foundation.log(x)
+    case .log10: return Foundation.log10(x)
+    }
   }
   /// The linear value of a value on this scale.
   public func invert(_ y: Double) -> Double {
-    switch self { case .lin: return y; case .log: return Foundation.exp(y); case .log10: return Foundation.pow(10, y) }
+    switch self {
+    case .lin: return y
+    case .log: return Foundation.exp(y)
+    case .log10: return Foundation.pow(10, y)
+    }
   }
   /// d(linear)/d(scaled) at the scaled value y.
   public func derivative(_ y: Double) -> Double {
-    switch self { case .lin: return 1; case .log: return Foundation.exp(y); case .log10: return Foundation.pow(10, y) * Foundation.log(10) }
+    switch self {
+    case .lin: return 1
+    case .log: return Foundation.exp(y)
+    case .log10: return Foundation.pow(10, y) * Foundation.log(10)
+    }
   }
 }

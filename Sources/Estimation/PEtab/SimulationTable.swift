@@ -61,7 +61,8 @@ public struct PEtabTestCase: Sendable {
       }
       let solution = try YAML.parse(text, file: solutionPath)
       guard let chi2 = solution["chi2"]?.double, let llh = solution["llh"]?.double,
-            let files = solution["simulation_files"]?.strings, !files.isEmpty else {
+        let files = solution["simulation_files"]?.strings, !files.isEmpty
+      else {
         return Outcome(id: id, verdict: .error, detail: "\(solutionPath): chi2, llh or simulation_files missing")
       }
       let tolChi2 = solution["tol_chi2"]?.double ?? 1e-3, tolLlh = solution["tol_llh"]?.double ?? 1e-3
@@ -81,12 +82,17 @@ public struct PEtabTestCase: Sendable {
         let keys = ["observableId", "simulationConditionId", "preequilibrationConditionId"]
         func rows(_ t: PEtabTable) throws -> [(key: [String], time: Double, value: Double)] {
           try t.rows.indices.map { r in
-            let key = keys.map { k -> String in let c = t.cell(r, k); return c.lowercased() == "nan" ? "" : c }
+            let key = keys.map { k -> String in
+              let c = t.cell(r, k)
+              return c.lowercased() == "nan" ? "" : c
+            }
             return (key, try t.number(r, "time"), try t.number(r, "simulation", allowNaN: true))
           }.sorted { a, b in a.key != b.key ? a.key.lexicographicallyPrecedes(b.key) : a.time < b.time }
         }
         let a = try rows(ours), b = try rows(expected)
-        guard a.count == b.count else { return Outcome(id: id, verdict: .error, detail: "simulation table has \(a.count) rows, expected \(b.count)") }
+        guard a.count == b.count else {
+          return Outcome(id: id, verdict: .error, detail: "simulation table has \(a.count) rows, expected \(b.count)")
+        }
         var sum = 0.0
         for (x, y) in zip(a, b) {
           guard x.key == y.key, Swift.abs(x.time - y.time) <= 1e-8 + 1e-5 * Swift.abs(y.time) else {
@@ -98,7 +104,8 @@ public struct PEtabTestCase: Sendable {
       }
       let distance = distances.reduce(0, +) / Double(distances.count)
       let okChi2 = Swift.abs(ev.chi2 - chi2) < tolChi2, okLlh = Swift.abs(ev.llh - llh) < tolLlh, okSim = distance < tolSim
-      let detail = String(format: "chi2 %.10g (expected %.10g), llh %.10g (expected %.10g), simulation distance %.3g", ev.chi2, chi2, ev.llh, llh, distance)
+      let detail = String(
+        format: "chi2 %.10g (expected %.10g), llh %.10g (expected %.10g), simulation distance %.3g", ev.chi2, chi2, ev.llh, llh, distance)
       return Outcome(id: id, verdict: okChi2 && okLlh && okSim ? .pass : .fail, detail: detail)
     } catch {
       return Outcome(id: id, verdict: .error, detail: "\(error)")

@@ -10,7 +10,10 @@ public struct PEtabError: Error, CustomStringConvertible, Equatable {
   public var message: String
 
   public init(file: String, line: Int? = nil, column: String? = nil, _ message: String) {
-    self.file = file; self.line = line; self.column = column; self.message = message
+    self.file = file
+    self.line = line
+    self.column = column
+    self.message = message
   }
 
   public var description: String {
@@ -60,14 +63,17 @@ public struct PEtabTable: Sendable {
     self.file = file
     let table: CSVTable
     do {
-      table = try CSV.parse(text, delimiter: "\t", source: file, maxRows: Self.maxRows,
-                            skip: { $0.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } })
+      table = try CSV.parse(
+        text, delimiter: "\t", source: file, maxRows: Self.maxRows,
+        skip: { $0.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } })
     } catch let e as CSVError {
       throw PEtabError(file: file, line: e.line, e.column.map { "cell \($0): " + e.message } ?? e.message)
     }
     guard !table.header.isEmpty else { throw PEtabError(file: file, "is empty (a header row is required)") }
     let cols = table.header.map { $0.trimmingCharacters(in: .whitespaces) }
-    guard cols.count <= Self.maxColumns else { throw PEtabError(file: file, line: table.headerLine, "more than \(Self.maxColumns) columns") }
+    guard cols.count <= Self.maxColumns else {
+      throw PEtabError(file: file, line: table.headerLine, "more than \(Self.maxColumns) columns")
+    }
     var index: [String: Int] = [:]
     for (k, c) in cols.enumerated() where !c.isEmpty {
       guard index[c] == nil else { throw PEtabError(file: file, line: table.headerLine, column: c, "column appears twice") }

@@ -22,9 +22,15 @@ public indirect enum YAMLValue: Equatable, Sendable {
     if case .mapping(let m) = self { return m.first { $0.0 == key }?.1 }
     return nil
   }
-  public var string: String? { if case .scalar(let s) = self { return s }; return nil }
+  public var string: String? {
+    if case .scalar(let s) = self { return s }
+    return nil
+  }
   public var double: Double? { string.flatMap { PEtabNumber.parse($0) } }
-  public var array: [YAMLValue]? { if case .sequence(let s) = self { return s }; return nil }
+  public var array: [YAMLValue]? {
+    if case .sequence(let s) = self { return s }
+    return nil
+  }
   /// A scalar or a sequence of scalars as strings.
   public var strings: [String]? {
     if let s = string { return [s] }
@@ -40,7 +46,8 @@ public enum YAML {
   public static func parse(_ text: String, file: String) throws -> YAMLValue {
     guard text.utf8.count <= maxBytes else { throw PEtabError(file: file, "larger than \(maxBytes) bytes") }
     var lines: [(indent: Int, text: String, number: Int)] = []
-    for (k, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).enumerated() {
+    for (k, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).enumerated()
+    {
       var line = String(raw)
       if line.hasSuffix("\r") { line.removeLast() }
       line = stripComment(line)
@@ -50,7 +57,9 @@ public enum YAML {
         throw PEtabError(file: file, line: k + 1, "tab in indentation")
       }
       let indent = line.prefix(while: { $0 == " " }).count
-      if trimmed.hasPrefix("&") || trimmed.hasPrefix("*") || trimmed.hasPrefix("!") || trimmed.hasPrefix("{") || trimmed.hasPrefix("|") || trimmed.hasPrefix(">") {
+      if trimmed.hasPrefix("&") || trimmed.hasPrefix("*") || trimmed.hasPrefix("!") || trimmed.hasPrefix("{") || trimmed.hasPrefix("|")
+        || trimmed.hasPrefix(">")
+      {
         throw PEtabError(file: file, line: k + 1, "unsupported YAML construct '\(trimmed.prefix(1))'")
       }
       lines.append((indent, trimmed, k + 1))
@@ -66,15 +75,21 @@ public enum YAML {
     var quote: Character? = nil
     var previous: Character = " "
     for (k, ch) in line.enumerated() {
-      if let q = quote { if ch == q { quote = nil } }
-      else if ch == "'" || ch == "\"" { quote = ch }
-      else if ch == "#" && (previous == " " || k == 0) { return String(line.prefix(k)) }
+      if let q = quote {
+        if ch == q { quote = nil }
+      } else if ch == "'" || ch == "\"" {
+        quote = ch
+      } else if ch == "#" && (previous == " " || k == 0) {
+        return String(line.prefix(k))
+      }
       previous = ch
     }
     return line
   }
 
-  static func block(_ i: inout Int, _ lines: [(indent: Int, text: String, number: Int)], indent: Int, file: String, depth: Int) throws -> YAMLValue {
+  static func block(_ i: inout Int, _ lines: [(indent: Int, text: String, number: Int)], indent: Int, file: String, depth: Int) throws
+    -> YAMLValue
+  {
     guard depth < maxDepth else { throw PEtabError(file: file, line: lines[i].number, "nested deeper than \(maxDepth)") }
     if lines[i].text.hasPrefix("- ") || lines[i].text == "-" {
       var items: [YAMLValue] = []
@@ -83,7 +98,10 @@ public enum YAML {
         let number = lines[i].number
         if rest.isEmpty {
           i += 1
-          guard i < lines.count, lines[i].indent > indent else { items.append(.scalar("")); continue }
+          guard i < lines.count, lines[i].indent > indent else {
+            items.append(.scalar(""))
+            continue
+          }
           items.append(try block(&i, lines, indent: lines[i].indent, file: file, depth: depth + 1))
         } else if keyValue(rest) != nil {
           // "- key: value" starts a mapping whose further keys are indented to the key.
@@ -124,8 +142,14 @@ public enum YAML {
   static func keyValue(_ text: String) -> (String, String)? {
     var quote: Character? = nil
     for (k, ch) in text.enumerated() {
-      if let q = quote { if ch == q { quote = nil }; continue }
-      if ch == "'" || ch == "\"" { quote = ch; continue }
+      if let q = quote {
+        if ch == q { quote = nil }
+        continue
+      }
+      if ch == "'" || ch == "\"" {
+        quote = ch
+        continue
+      }
       if ch == ":" {
         let after = text.index(text.startIndex, offsetBy: k + 1)
         if after == text.endIndex || text[after] == " " {

@@ -36,8 +36,9 @@ public struct Dose: Sendable, Equatable {
   /// The individual administrations this record stands for (ADDL expanded).
   public var administrations: [Dose] {
     (0...additional).map { i in
-      Dose(time: time + Double(i) * interval, target: target, amount: amount,
-           duration: duration, label: label)
+      Dose(
+        time: time + Double(i) * interval, target: target, amount: amount,
+        duration: duration, label: label)
     }
   }
 }

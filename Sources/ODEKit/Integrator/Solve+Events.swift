@@ -40,7 +40,10 @@ extension _Integrator {
     var queue = byPriority(due, at: te)
     var count = 0
     while !queue.isEmpty {
-      guard count < maxEventCascade else { eventCascade = true; return .terminate }
+      guard count < maxEventCascade else {
+        eventCascade = true
+        return .terminate
+      }
       let i = queue.removeFirst()
       count += 1
       let ub = UnsafeBufferPointer(start: u, count: n)
@@ -108,7 +111,10 @@ extension _Integrator {
   func runDuePending(at time: Double) -> EventOutcome {
     var rounds = 0
     while let first = pending.first, first.time <= time {
-      guard rounds < maxEventCascade else { eventCascade = true; return .terminate }
+      guard rounds < maxEventCascade else {
+        eventCascade = true
+        return .terminate
+      }
       rounds += 1
       let dueNow = pending.filter { $0.time == first.time }
       // Each event once (it can have two executions due at one time).
@@ -267,11 +273,13 @@ extension _Integrator {
       let fm = e.condition(m, tb)
       let sameAsB = after(fm) == after(fb)
       if sameAsB {
-        b = m; fb = fm
+        b = m
+        fb = fm
         if side == -1 { fa *= 0.5 }
         side = -1
       } else {
-        a = m; fa = fm
+        a = m
+        fa = fm
         if side == 1 { fb *= 0.5 }
         side = 1
       }

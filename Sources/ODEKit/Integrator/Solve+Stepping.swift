@@ -37,7 +37,8 @@ extension _Integrator {
       d0 += (u[i] / sc) * (u[i] / sc)
       d1 += (f0[i] / sc) * (f0[i] / sc)
     }
-    d0 = (d0 / Double(n)).squareRoot(); d1 = (d1 / Double(n)).squareRoot()
+    d0 = (d0 / Double(n)).squareRoot()
+    d1 = (d1 / Double(n)).squareRoot()
     var h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1
     h0 = min(h0, span, opts.maxStep)
     for i in 0..<n { tmp[i] = u[i] + h0 * f0[i] }
@@ -97,7 +98,10 @@ extension _Integrator {
         if !due.isEmpty {
           let outcome = fireStateEvents(due, at: tb)
           resetStateEvents()
-          if case .terminate = outcome { recordOutputs(upTo: tb); return .terminated }
+          if case .terminate = outcome {
+            recordOutputs(upTo: tb)
+            return .terminated
+          }
         }
         break
       }
@@ -105,7 +109,11 @@ extension _Integrator {
         // A step size collapsing under DP5 is stiffness that the estimate did not catch in
         // time (a transient far faster than the solution): `auto` goes on with Rodas4.
         if requested == .auto && !stiff && !lastWasNaN {
-          stiff = true; stiffCount = 0; backCount = 0; fsalValid = false; stats.methodSwitches += 1
+          stiff = true
+          stiffCount = 0
+          backCount = 0
+          fsalValid = false
+          stats.methodSwitches += 1
           h = 10 * minStep
           continue
         }
@@ -127,7 +135,10 @@ extension _Integrator {
         if stiff { stats.stiffSteps += 1 } else { stats.nonstiffSteps += 1 }
         let tNew = (h == tb - t) ? tb : t + h
         var clamped = false
-        for j in nonNegative where uNew[j] < 0 { uNew[j] = 0; clamped = true }
+        for j in nonNegative where uNew[j] < 0 {
+          uNew[j] = 0
+          clamped = true
+        }
         // State events on [t, tNew].
         if !problem.stateEvents.isEmpty, let (te, due, cancels) = findStateEvent(tNew) {
           fillOutputs(before: te, inclusive: false)
@@ -137,10 +148,16 @@ extension _Integrator {
           for c in cancels { cancelPending(c) }
           let outcome = due.isEmpty ? .continue : fireStateEvents(due, at: te)
           resetStateEvents()
-          if case .terminate = outcome { recordOutputs(upTo: te); return .terminated }
+          if case .terminate = outcome {
+            recordOutputs(upTo: te)
+            return .terminated
+          }
           // Scheduled executions due now run before the outputs at this time are recorded.
           if let p = pending.first, p.time <= te {
-            if case .terminate = runDuePending(at: te) { recordOutputs(upTo: te); return .terminated }
+            if case .terminate = runDuePending(at: te) {
+              recordOutputs(upTo: te)
+              return .terminated
+            }
             resetStateEvents()
           }
           recordOutputs(upTo: te)
@@ -205,7 +222,11 @@ extension _Integrator {
         // Zero outside the pattern: row sums over its entries (sorted by row).
         var row = 0, s = 0.0
         for e in 0..<sp.entryCount {
-          if sp.entryRow[e] != row { rho = max(rho, s); s = 0; row = sp.entryRow[e] }
+          if sp.entryRow[e] != row {
+            rho = max(rho, s)
+            s = 0
+            row = sp.entryRow[e]
+          }
           s += abs(jac[sp.entryAt[e]])
         }
         rho = max(rho, s)
@@ -218,8 +239,12 @@ extension _Integrator {
       }
       if h * rho < 2.5 { backCount += 1 } else { backCount = 0 }
       if backCount >= 10 {
-        stiff = false; backCount = 0; stiffCount = 0; nonstiffCount = 0
-        fsalValid = false; stats.methodSwitches += 1
+        stiff = false
+        backCount = 0
+        stiffCount = 0
+        nonstiffCount = 0
+        fsalValid = false
+        stats.methodSwitches += 1
       }
     }
   }
@@ -232,7 +257,9 @@ extension _Integrator {
       nonstiffCount = 0
       stiffCount += 1
       if stiffCount >= 15 {
-        stiff = true; stiffCount = 0; stats.methodSwitches += 1
+        stiff = true
+        stiffCount = 0
+        stats.methodSwitches += 1
       }
     } else {
       nonstiffCount += 1
@@ -245,7 +272,10 @@ extension _Integrator {
   func dp5Step() -> Double {
     typealias T = DormandPrince5
     let k1 = k[0], k2 = k[1], k3 = k[2], k4 = k[3], k5 = k[4], k6 = k[5], k7 = k[6]
-    if !fsalValid { f(t, u, k1); fsalValid = true }
+    if !fsalValid {
+      f(t, u, k1)
+      fsalValid = true
+    }
     for i in 0..<n { tmp[i] = u[i] + h * T.a21 * k1[i] }
     f(t + T.c2 * h, tmp, k2)
     for i in 0..<n { tmp[i] = u[i] + h * (T.a31 * k1[i] + T.a32 * k2[i]) }
@@ -276,7 +306,9 @@ extension _Integrator {
     let err = (s / Double(n)).squareRoot()
     if err <= 1 {
       // Dense output for [t, t+h].
-      denseIsRodas = false; denseT0 = t; denseH = h
+      denseIsRodas = false
+      denseT0 = t
+      denseH = h
       for i in 0..<n {
         let du = uNew[i] - u[i]
         let bspl = h * k1[i] - du
@@ -301,7 +333,10 @@ extension _Integrator {
       // An entry that is infinite or undefined at this point (a power below 1 at 0): finite
       // differences for this step instead.
       var finite = true
-      for i in 0..<(n * n) where !jac[i].isFinite { finite = false; break }
+      for i in 0..<(n * n) where !jac[i].isFinite {
+        finite = false
+        break
+      }
       if finite { return true }
     }
     let fp = k[6]
@@ -364,7 +399,10 @@ extension _Integrator {
         let p = sp.entryAt[e], i = sp.entryRow[e], j = sp.entryColumn[e]
         lu[p] = -jac[p] * scale[j] * (1 / scale[i]) + (i == j ? inv : 0)
       }
-      if !sp.factor(lu) { factors = nil; stats.sparseFallbacks += 1 }
+      if !sp.factor(lu) {
+        factors = nil
+        stats.sparseFallbacks += 1
+      }
     }
     if factors == nil && blocks == nil {
       for i in 0..<n {
@@ -388,7 +426,11 @@ extension _Integrator {
           }
           luSolve(lu + b * nb * nb, nb, piv + o, x + o)
         }
-      } else if let sp = factors { sp.solve(lu, x) } else { luSolve(lu, n, piv, x) }
+      } else if let sp = factors {
+        sp.solve(lu, x)
+      } else {
+        luSolve(lu, n, piv, x)
+      }
       for i in 0..<n { x[i] *= scale[i] }
       stats.linearSolves += 1
     }
@@ -426,7 +468,9 @@ extension _Integrator {
     for i in 0..<n { uNew[i] = tmp[i] + k6[i] }
     let err = errorNorm(k6)
     if err <= 1 {
-      denseIsRodas = true; denseT0 = t; denseH = h
+      denseIsRodas = true
+      denseT0 = t
+      denseH = h
       for i in 0..<n {
         dense[i] = u[i]
         dense[n + i] = uNew[i] - u[i]

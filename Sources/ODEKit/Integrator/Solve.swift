@@ -103,10 +103,16 @@ final class _Integrator<S: ODESystem> {
       defer { next += m }
       return next
     }
-    u = alloc(n); uNew = alloc(n); tmp = alloc(n); atol = alloc(n); rate = alloc(n); scale = alloc(n)
+    u = alloc(n)
+    uNew = alloc(n)
+    tmp = alloc(n)
+    atol = alloc(n)
+    rate = alloc(n)
+    scale = alloc(n)
     k = (0..<7).map { _ in alloc(n) }
     dense = alloc(5 * n)
-    jac = alloc(n * n); lu = alloc(n * n)
+    jac = alloc(n * n)
+    lu = alloc(n * n)
     nonNegative = options.nonNegative
     sparse = problem.system.sparsity
     precondition(sparse.map { $0.n == n } ?? true, "the sparsity plan is for another dimension")
@@ -133,7 +139,8 @@ final class _Integrator<S: ODESystem> {
   }
 
   deinit {
-    storage.deallocate(); piv.deallocate()
+    storage.deallocate()
+    piv.deallocate()
   }
 
   // MARK: Driver
@@ -146,7 +153,10 @@ final class _Integrator<S: ODESystem> {
     @usableFromInline var index: Int  // into timeEvents or the expanded doses
     @usableFromInline var order: Int
     @usableFromInline init(time: Double, kind: Int, index: Int, order: Int) {
-      self.time = time; self.kind = kind; self.index = index; self.order = order
+      self.time = time
+      self.kind = kind
+      self.index = index
+      self.order = order
     }
   }
 
@@ -179,7 +189,10 @@ final class _Integrator<S: ODESystem> {
     var di = 0
     observe()
     // Events at the start time.
-    while di < discs.count && discs[di].time == t0 { apply(discs[di], doses); di += 1 }
+    while di < discs.count && discs[di].time == t0 {
+      apply(discs[di], doses)
+      di += 1
+    }
     if problem.stateEvents.contains(where: \.fireIfTrueAtStart) {
       let ub = UnsafeBufferPointer(start: u, count: n)
       var due: [Int] = []
@@ -200,8 +213,14 @@ final class _Integrator<S: ODESystem> {
         if code != .success { break }
       }
       // t is now `target`, or an earlier scheduled execution time.
-      while di < discs.count && discs[di].time <= t { apply(discs[di], doses); di += 1 }
-      if runDuePending(at: t) == .terminate { code = .terminated; break }
+      while di < discs.count && discs[di].time <= t {
+        apply(discs[di], doses)
+        di += 1
+      }
+      if runDuePending(at: t) == .terminate {
+        code = .terminated
+        break
+      }
       resetStateEvents()
       recordOutputs(upTo: t)
       if t >= tEnd && di >= discs.count { break }

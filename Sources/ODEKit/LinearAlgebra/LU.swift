@@ -16,7 +16,11 @@ public func luFactor(_ a: UnsafeMutablePointer<Double>, _ n: Int, _ pivots: Unsa
     pivots[k] = p
     if maxAbs == 0 || !maxAbs.isFinite { return false }
     if p != k {
-      for j in 0..<n { let tmp = a[k * n + j]; a[k * n + j] = a[p * n + j]; a[p * n + j] = tmp }
+      for j in 0..<n {
+        let tmp = a[k * n + j]
+        a[k * n + j] = a[p * n + j]
+        a[p * n + j] = tmp
+      }
     }
     let inv = 1 / a[k * n + k]
     for i in (k + 1)..<max(n, k + 1) {
@@ -35,7 +39,11 @@ public func luFactor(_ a: UnsafeMutablePointer<Double>, _ n: Int, _ pivots: Unsa
 public func luSolve(_ lu: UnsafeMutablePointer<Double>, _ n: Int, _ pivots: UnsafeMutablePointer<Int>, _ b: UnsafeMutablePointer<Double>) {
   for k in 0..<n {
     let p = pivots[k]
-    if p != k { let tmp = b[k]; b[k] = b[p]; b[p] = tmp }
+    if p != k {
+      let tmp = b[k]
+      b[k] = b[p]
+      b[p] = tmp
+    }
   }
   // Column by column: the updates of one column are independent of each other (no chain
   // of dependent multiply-adds as in row-wise dot products), and a zero skips a column.

@@ -67,8 +67,10 @@ public final class SparseLU: @unchecked Sendable {
       let rowsBelow = later.filter { a[$0 * n + p] }.sorted()
       let columnsRight = later.filter { a[p * n + $0] }.sorted()
       for i in rowsBelow { for j in columnsRight { a[i * n + j] = true } }
-      lower += rowsBelow; lowerStart.append(lower.count)
-      upper += columnsRight; upperStart.append(upper.count)
+      lower += rowsBelow
+      lowerStart.append(lower.count)
+      upper += columnsRight
+      upperStart.append(upper.count)
     }
     let positions = (0..<(n * n)).filter { a[$0] }
     guard positions.count * 2 <= n * n else { return nil }
@@ -83,8 +85,10 @@ public final class SparseLU: @unchecked Sendable {
       upperAt += upper[upperStart[k]..<upperStart[k + 1]].map { p * n + $0 }
     }
     // One block for all the index arrays.
-    let parts = [order, lowerStart, lower, lowerAt, upperStart, upper, upperAt,
-                 positions, positions.map { $0 / n }, positions.map { $0 % n }]
+    let parts = [
+      order, lowerStart, lower, lowerAt, upperStart, upper, upperAt,
+      positions, positions.map { $0 / n }, positions.map { $0 % n },
+    ]
     storage = .allocate(capacity: parts.reduce(0) { $0 + $1.count })
     var pointers: [UnsafeMutablePointer<Int>] = []
     var next = storage
@@ -94,9 +98,15 @@ public final class SparseLU: @unchecked Sendable {
       next += part.count
     }
     orderPointer = pointers[0]
-    self.lowerStart = pointers[1]; lowerRow = pointers[2]; self.lowerAt = pointers[3]
-    self.upperStart = pointers[4]; upperColumn = pointers[5]; self.upperAt = pointers[6]
-    entryAt = pointers[7]; entryRow = pointers[8]; entryColumn = pointers[9]
+    self.lowerStart = pointers[1]
+    lowerRow = pointers[2]
+    self.lowerAt = pointers[3]
+    self.upperStart = pointers[4]
+    upperColumn = pointers[5]
+    self.upperAt = pointers[6]
+    entryAt = pointers[7]
+    entryRow = pointers[8]
+    entryColumn = pointers[9]
   }
 
   deinit { storage.deallocate() }

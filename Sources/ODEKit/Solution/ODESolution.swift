@@ -22,8 +22,15 @@ public struct ODESolution: Sendable {
     t: [Double], values: [Double], dimension: Int, returnCode: ReturnCode, stats: SolverStats, method: ODEMethod,
     finalTime: Double, finalState: [Double], eventLog: [(time: Double, label: String)]
   ) {
-    self.t = t; self.values = values; self.dimension = dimension; self.returnCode = returnCode; self.stats = stats
-    self.method = method; self.finalTime = finalTime; self.finalState = finalState; self.eventLog = eventLog
+    self.t = t
+    self.values = values
+    self.dimension = dimension
+    self.returnCode = returnCode
+    self.stats = stats
+    self.method = method
+    self.finalTime = finalTime
+    self.finalState = finalState
+    self.eventLog = eventLog
   }
 
   /// State `j` at output `i`.

@@ -118,7 +118,8 @@ extension Expr {
     case .number, .symbol, .time, .avogadro: return self
     case .apply(let op, let args): return .apply(op, try args.map { try $0.inlining(defs, depth: depth, budget: &budget) })
     case .piecewise(let p, let o):
-      return .piecewise(try p.map { try $0.inlining(defs, depth: depth, budget: &budget) }, try o?.inlining(defs, depth: depth, budget: &budget))
+      return .piecewise(
+        try p.map { try $0.inlining(defs, depth: depth, budget: &budget) }, try o?.inlining(defs, depth: depth, budget: &budget))
     case .delay(let a, let b):
       return .delay(try a.inlining(defs, depth: depth, budget: &budget), try b.inlining(defs, depth: depth, budget: &budget))
     case .rateOf(let a): return .rateOf(try a.inlining(defs, depth: depth, budget: &budget))

@@ -103,9 +103,13 @@ enum CompFlattener {
   /// of the one before, so nesting alone could expand exponentially).
   static let maxInstances = 10_000
 
-  static func instantiate(_ def: XMLNode, scope: Scope, depth: Int, removed: inout Set<ObjectIdentifier>,
-                          instances: inout Int) throws -> Instance {
-    guard depth < 30 else { throw SBMLError(.invalid, "submodels nest too deeply (a cycle?) at '\(attr(def, "id") ?? "")'", line: def.line) }
+  static func instantiate(
+    _ def: XMLNode, scope: Scope, depth: Int, removed: inout Set<ObjectIdentifier>,
+    instances: inout Int
+  ) throws -> Instance {
+    guard depth < 30 else {
+      throw SBMLError(.invalid, "submodels nest too deeply (a cycle?) at '\(attr(def, "id") ?? "")'", line: def.line)
+    }
     instances += 1
     guard instances <= maxInstances else {
       throw SBMLError(.invalid, "the submodels expand to more than \(maxInstances) model instances", line: def.line)
@@ -137,7 +141,12 @@ enum CompFlattener {
     }
 
     // Replacements by the model's own elements, grouped by submodel.
-    struct Replacement { var parent: XMLNode; var target: XMLNode; var by: Bool; var factor: String? }
+    struct Replacement {
+      var parent: XMLNode
+      var target: XMLNode
+      var by: Bool
+      var factor: String?
+    }
     var replacements: [String: [Replacement]] = [:]
     var ownElements: [XMLNode] = []
     walkElements(model) { ownElements.append($0) }
@@ -165,8 +174,9 @@ enum CompFlattener {
       let reps = replacements[sid] ?? []
       // Time and extent conversion (references to replaced reactions keep their replacement's units).
       let replacedIds = Set(reps.compactMap { $0.target["id"] })
-      convertTimeAndExtent(sub.model, time: attr(sm, "timeConversionFactor"), extent: attr(sm, "extentConversionFactor"),
-                               skipping: replacedIds)
+      convertTimeAndExtent(
+        sub.model, time: attr(sm, "timeConversionFactor"), extent: attr(sm, "extentConversionFactor"),
+        skipping: replacedIds)
       for r in reps {
         if let old = r.target["id"], let new = r.parent["id"] {
           if r.target.name == "localParameter" || (r.target.name == "parameter" && isLocal(r.target, in: sub.model)) {
@@ -200,7 +210,9 @@ enum CompFlattener {
       for name in listNames {
         guard let list = sub.model.child(name), !list.children.isEmpty else { continue }
         let dest: XMLNode
-        if let d = model.child(name) { dest = d } else {
+        if let d = model.child(name) {
+          dest = d
+        } else {
           dest = XMLNode(name: name, attributes: [:], line: list.line)
           model.children.append(dest)
         }
@@ -338,7 +350,10 @@ enum CompFlattener {
   static func prefix(_ model: XMLNode, with p: String) {
     walkAll(model) { n in
       guard n !== model else { return }
-      if n.name == "ci" { n.text = " " + p + ciText(n) + " "; return }
+      if n.name == "ci" {
+        n.text = " " + p + ciText(n) + " "
+        return
+      }
       for (k, v) in n.attributes where k == "id" || k == "metaid" || sidRefAttributes.contains(k) {
         n.attributes[k] = p + v
       }
@@ -364,7 +379,8 @@ enum CompFlattener {
       }
       for k in sidRefAttributes where n[k] == old { n.attributes[k] = new }
       if let f = factor, ["assignmentRule", "rateRule", "eventAssignment", "initialAssignment"].contains(n.name),
-         (n["variable"] ?? n["symbol"]) == new {
+        (n["variable"] ?? n["symbol"]) == new
+      {
         mapMath(n.child("math")) { apply("times", [$0, ci(f)]) }
       }
       for (i, c) in n.children.enumerated() {
@@ -395,7 +411,11 @@ enum CompFlattener {
       default: return cnOne()
       }
     }
-    func cnOne() -> XMLNode { let n = XMLNode(name: "cn", attributes: ["type": "integer"], line: 0); n.text = " 1 "; return n }
+    func cnOne() -> XMLNode {
+      let n = XMLNode(name: "cn", attributes: ["type": "integer"], line: 0)
+      n.text = " 1 "
+      return n
+    }
     // Reaction ids referenced in math are divided by klmod (unless replaced).
     let reactions = model.list("listOfReactions", "reaction").compactMap { $0["id"] }.filter { !replaced.contains($0) }
     let rxnSet = Set(reactions)
@@ -405,7 +425,8 @@ enum CompFlattener {
         guard let t else { return nil }
         if m.name == "csymbol", (m["definitionURL"] ?? "").hasSuffix("/time") { return apply("divide", [m, ci(t)]) }
         if m.name == "apply", let h = m.children.first, h.name == "csymbol", (h["definitionURL"] ?? "").hasSuffix("/delay"),
-           m.children.count == 3 {
+          m.children.count == 3
+        {
           m.children[2] = apply("times", [ci(t), m.children[2]])
         }
         return nil

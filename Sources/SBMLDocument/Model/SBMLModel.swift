@@ -8,7 +8,10 @@ public struct SBMLModel: Sendable {
     public var constant: Bool
     public var spatialDimensions: Double
     public init(id: String, size: Double?, constant: Bool = true, spatialDimensions: Double = 3) {
-      self.id = id; self.size = size; self.constant = constant; self.spatialDimensions = spatialDimensions
+      self.id = id
+      self.size = size
+      self.constant = constant
+      self.spatialDimensions = spatialDimensions
     }
   }
   public struct Species: Sendable {
@@ -20,11 +23,18 @@ public struct SBMLModel: Sendable {
     public var boundaryCondition: Bool
     public var constant: Bool
     public var conversionFactor: String?
-    public init(id: String, compartment: String, initialAmount: Double?, initialConcentration: Double?, hasOnlySubstanceUnits: Bool,
-                boundaryCondition: Bool, constant: Bool, conversionFactor: String?) {
-      self.id = id; self.compartment = compartment; self.initialAmount = initialAmount
-      self.initialConcentration = initialConcentration; self.hasOnlySubstanceUnits = hasOnlySubstanceUnits
-      self.boundaryCondition = boundaryCondition; self.constant = constant; self.conversionFactor = conversionFactor
+    public init(
+      id: String, compartment: String, initialAmount: Double?, initialConcentration: Double?, hasOnlySubstanceUnits: Bool,
+      boundaryCondition: Bool, constant: Bool, conversionFactor: String?
+    ) {
+      self.id = id
+      self.compartment = compartment
+      self.initialAmount = initialAmount
+      self.initialConcentration = initialConcentration
+      self.hasOnlySubstanceUnits = hasOnlySubstanceUnits
+      self.boundaryCondition = boundaryCondition
+      self.constant = constant
+      self.conversionFactor = conversionFactor
     }
   }
   public struct Parameter: Sendable {
@@ -35,7 +45,11 @@ public struct SBMLModel: Sendable {
     public var notes: String?
     public var name: String?
     public init(id: String, value: Double?, constant: Bool, notes: String? = nil, name: String? = nil) {
-      self.id = id; self.value = value; self.constant = constant; self.notes = notes; self.name = name
+      self.id = id
+      self.value = value
+      self.constant = constant
+      self.notes = notes
+      self.name = name
     }
   }
   public struct SpeciesReference: Sendable {
@@ -45,7 +59,10 @@ public struct SBMLModel: Sendable {
     public var constant: Bool
     public var stoichiometryMath: Expr?
     public init(species: String, id: String?, stoichiometry: Double?, constant: Bool, stoichiometryMath: Expr?) {
-      self.species = species; self.id = id; self.stoichiometry = stoichiometry; self.constant = constant
+      self.species = species
+      self.id = id
+      self.stoichiometry = stoichiometry
+      self.constant = constant
       self.stoichiometryMath = stoichiometryMath
     }
   }
@@ -56,10 +73,16 @@ public struct SBMLModel: Sendable {
     public var kineticLaw: Expr?
     public var localParameters: [String: Double]
     public var fast: Bool
-    public init(id: String, reactants: [SpeciesReference], products: [SpeciesReference], kineticLaw: Expr?,
-                localParameters: [String: Double], fast: Bool) {
-      self.id = id; self.reactants = reactants; self.products = products; self.kineticLaw = kineticLaw
-      self.localParameters = localParameters; self.fast = fast
+    public init(
+      id: String, reactants: [SpeciesReference], products: [SpeciesReference], kineticLaw: Expr?,
+      localParameters: [String: Double], fast: Bool
+    ) {
+      self.id = id
+      self.reactants = reactants
+      self.products = products
+      self.kineticLaw = kineticLaw
+      self.localParameters = localParameters
+      self.fast = fast
     }
   }
   public enum Rule: Sendable {
@@ -76,10 +99,17 @@ public struct SBMLModel: Sendable {
     public var priority: Expr?
     public var useValuesFromTriggerTime: Bool
     public var assignments: [(variable: String, math: Expr)]
-    public init(id: String, trigger: Expr, initialValue: Bool = true, persistent: Bool = true, delay: Expr? = nil,
-                priority: Expr? = nil, useValuesFromTriggerTime: Bool = true, assignments: [(variable: String, math: Expr)]) {
-      self.id = id; self.trigger = trigger; self.initialValue = initialValue; self.persistent = persistent
-      self.delay = delay; self.priority = priority; self.useValuesFromTriggerTime = useValuesFromTriggerTime
+    public init(
+      id: String, trigger: Expr, initialValue: Bool = true, persistent: Bool = true, delay: Expr? = nil,
+      priority: Expr? = nil, useValuesFromTriggerTime: Bool = true, assignments: [(variable: String, math: Expr)]
+    ) {
+      self.id = id
+      self.trigger = trigger
+      self.initialValue = initialValue
+      self.persistent = persistent
+      self.delay = delay
+      self.priority = priority
+      self.useValuesFromTriggerTime = useValuesFromTriggerTime
       self.assignments = assignments
     }
   }
@@ -136,13 +166,21 @@ extension SBMLModel {
 
     func bool(_ node: XMLNode, _ key: String, default def: Bool) throws -> Bool {
       guard let v = node[key] else { return def }
-      switch v { case "true", "1": return true; case "false", "0": return false
-      default: throw SBMLError(.invalid, "\(node.name) '\(node["id"] ?? "")': \(key)=\"\(v)\" is not a boolean", line: node.line) }
+      switch v {
+      case "true", "1": return true
+      case "false", "0": return false
+      default: throw SBMLError(.invalid, "\(node.name) '\(node["id"] ?? "")': \(key)=\"\(v)\" is not a boolean", line: node.line)
+      }
     }
     func double(_ node: XMLNode, _ key: String) throws -> Double? {
       guard let v = node[key] else { return nil }
       if let d = Double(v) { return d }
-      switch v.uppercased() { case "INF": return .infinity; case "-INF": return -.infinity; case "NAN": return .nan; default: break }
+      switch v.uppercased() {
+      case "INF": return .infinity
+      case "-INF": return -.infinity
+      case "NAN": return .nan
+      default: break
+      }
       throw SBMLError(.invalid, "\(node.name) '\(node["id"] ?? "")': \(key)=\"\(v)\" is not a number", line: node.line)
     }
     func math(_ node: XMLNode?, what: String) throws -> Expr? {
@@ -178,18 +216,20 @@ extension SBMLModel {
       model.functions[fid] = FunctionDefinition(id: fid, arguments: args, body: try MathMLReader.read(bodyNode))
     }
     for c in m.list("listOfCompartments", "compartment") {
-      model.compartments.append(Compartment(
-        id: try id(c), size: try double(c, "size") ?? (l3 ? nil : (try double(c, "volume")) ?? 1),
-        constant: try bool(c, "constant", default: !l3 || true), spatialDimensions: try double(c, "spatialDimensions") ?? 3))
+      model.compartments.append(
+        Compartment(
+          id: try id(c), size: try double(c, "size") ?? (l3 ? nil : (try double(c, "volume")) ?? 1),
+          constant: try bool(c, "constant", default: !l3 || true), spatialDimensions: try double(c, "spatialDimensions") ?? 3))
     }
     for s in m.list("listOfSpecies", "species") {
       guard let comp = s["compartment"] else { throw SBMLError(.invalid, "species '\(s["id"] ?? "")' has no compartment", line: s.line) }
-      model.species.append(Species(
-        id: try id(s), compartment: comp, initialAmount: try double(s, "initialAmount"),
-        initialConcentration: try double(s, "initialConcentration"),
-        hasOnlySubstanceUnits: try bool(s, "hasOnlySubstanceUnits", default: false),
-        boundaryCondition: try bool(s, "boundaryCondition", default: false), constant: try bool(s, "constant", default: false),
-        conversionFactor: s["conversionFactor"]))
+      model.species.append(
+        Species(
+          id: try id(s), compartment: comp, initialAmount: try double(s, "initialAmount"),
+          initialConcentration: try double(s, "initialConcentration"),
+          hasOnlySubstanceUnits: try bool(s, "hasOnlySubstanceUnits", default: false),
+          boundaryCondition: try bool(s, "boundaryCondition", default: false), constant: try bool(s, "constant", default: false),
+          conversionFactor: s["conversionFactor"]))
     }
     for p in m.list("listOfParameters", "parameter") {
       model.parameters.append(Parameter(id: try id(p), value: try double(p, "value"), constant: try bool(p, "constant", default: true)))
@@ -214,10 +254,13 @@ extension SBMLModel {
       let rid = try id(r)
       func refs(_ list: String) throws -> [SpeciesReference] {
         try r.list(list, "speciesReference").map { sr in
-          guard let sp = sr["species"] else { throw SBMLError(.invalid, "reaction '\(rid)': speciesReference without species", line: sr.line) }
+          guard let sp = sr["species"] else {
+            throw SBMLError(.invalid, "reaction '\(rid)': speciesReference without species", line: sr.line)
+          }
           let sm = try sr.child("stoichiometryMath").flatMap { try math($0, what: "stoichiometryMath of '\(sp)' in '\(rid)'") }
-          return SpeciesReference(species: sp, id: sr["id"], stoichiometry: try double(sr, "stoichiometry") ?? (l3 ? nil : 1),
-                                  constant: try bool(sr, "constant", default: !l3 || false), stoichiometryMath: sm)
+          return SpeciesReference(
+            species: sp, id: sr["id"], stoichiometry: try double(sr, "stoichiometry") ?? (l3 ? nil : 1),
+            constant: try bool(sr, "constant", default: !l3 || false), stoichiometryMath: sm)
         }
       }
       let kl = r.child("kineticLaw")
@@ -225,9 +268,10 @@ extension SBMLModel {
       for lp in (kl?.list("listOfLocalParameters", "localParameter") ?? []) + (kl?.list("listOfParameters", "parameter") ?? []) {
         locals[try id(lp)] = try double(lp, "value") ?? .nan
       }
-      model.reactions.append(Reaction(
-        id: rid, reactants: try refs("listOfReactants"), products: try refs("listOfProducts"),
-        kineticLaw: try math(kl, what: "kineticLaw of '\(rid)'"), localParameters: locals, fast: try bool(r, "fast", default: false)))
+      model.reactions.append(
+        Reaction(
+          id: rid, reactants: try refs("listOfReactants"), products: try refs("listOfProducts"),
+          kineticLaw: try math(kl, what: "kineticLaw of '\(rid)'"), localParameters: locals, fast: try bool(r, "fast", default: false)))
     }
     for ev in m.list("listOfEvents", "event") {
       let eid = ev["id"] ?? "event\(model.events.count + 1)"
@@ -235,19 +279,23 @@ extension SBMLModel {
       guard let tr = ev.child("trigger"), let trig = try math(tr, what: "trigger of event '\(eid)'") else { continue }
       var assigns: [(String, Expr)] = []
       for a in ev.list("listOfEventAssignments", "eventAssignment") {
-        if let v = a["variable"], let e = try math(a, what: "eventAssignment '\(a["variable"] ?? "")' of '\(eid)'") { assigns.append((v, e)) }
+        if let v = a["variable"], let e = try math(a, what: "eventAssignment '\(a["variable"] ?? "")' of '\(eid)'") {
+          assigns.append((v, e))
+        }
       }
-      model.events.append(Event(
-        id: eid, trigger: trig, initialValue: try bool(tr, "initialValue", default: true),
-        persistent: try bool(tr, "persistent", default: true), delay: try math(ev.child("delay"), what: "delay of '\(eid)'"),
-        priority: try math(ev.child("priority"), what: "priority of '\(eid)'"),
-        useValuesFromTriggerTime: try bool(ev, "useValuesFromTriggerTime", default: true), assignments: assigns))
+      model.events.append(
+        Event(
+          id: eid, trigger: trig, initialValue: try bool(tr, "initialValue", default: true),
+          persistent: try bool(tr, "persistent", default: true), delay: try math(ev.child("delay"), what: "delay of '\(eid)'"),
+          priority: try math(ev.child("priority"), what: "priority of '\(eid)'"),
+          useValuesFromTriggerTime: try bool(ev, "useValuesFromTriggerTime", default: true), assignments: assigns))
     }
     // Ids share one namespace (SBML L3V2 §3.3); the compiler indexes them by id.
     var seen = Set(model.functions.keys)
     for id in model.compartments.map(\.id) + model.species.map(\.id) + model.parameters.map(\.id) + model.reactions.map(\.id)
     where !seen.insert(id).inserted {
-      throw SBMLError(.invalid, "the id '\(id)' is used twice (ids of compartments, species, parameters, reactions and functions must differ)")
+      throw SBMLError(
+        .invalid, "the id '\(id)' is used twice (ids of compartments, species, parameters, reactions and functions must differ)")
     }
     return model
   }

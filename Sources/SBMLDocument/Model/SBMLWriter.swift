@@ -23,29 +23,38 @@ extension SBMLModel {
       x += "    <listOfFunctionDefinitions>\n"
       for f in functions.values.sorted(by: { $0.id < $1.id }) {
         x += "      <functionDefinition id=\"\(esc(f.id))\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><lambda>"
-        x += f.arguments.map { "<bvar><ci>\($0)</ci></bvar>" }.joined() + MathMLWriter.write(f.body) + "</lambda></math></functionDefinition>\n"
+        x +=
+          f.arguments.map { "<bvar><ci>\($0)</ci></bvar>" }.joined() + MathMLWriter.write(f.body)
+          + "</lambda></math></functionDefinition>\n"
       }
       x += "    </listOfFunctionDefinitions>\n"
     }
     x += "    <listOfCompartments>\n"
     for c in compartments {
-      x += "      <compartment id=\"\(esc(c.id))\" spatialDimensions=\"\(fmt(c.spatialDimensions))\"\(c.size.map { " size=\"\(fmt($0))\"" } ?? "") constant=\"\(c.constant)\"/>\n"
+      x +=
+        "      <compartment id=\"\(esc(c.id))\" spatialDimensions=\"\(fmt(c.spatialDimensions))\"\(c.size.map { " size=\"\(fmt($0))\"" } ?? "") constant=\"\(c.constant)\"/>\n"
     }
     x += "    </listOfCompartments>\n"
     if !species.isEmpty {
       x += "    <listOfSpecies>\n"
       for s in species {
-        let initial = s.initialAmount.map { " initialAmount=\"\(fmt($0))\"" } ?? s.initialConcentration.map { " initialConcentration=\"\(fmt($0))\"" } ?? ""
-        x += "      <species id=\"\(esc(s.id))\" compartment=\"\(esc(s.compartment))\"\(initial) hasOnlySubstanceUnits=\"\(s.hasOnlySubstanceUnits)\" boundaryCondition=\"\(s.boundaryCondition)\" constant=\"\(s.constant)\"/>\n"
+        let initial =
+          s.initialAmount.map { " initialAmount=\"\(fmt($0))\"" } ?? s.initialConcentration.map { " initialConcentration=\"\(fmt($0))\"" }
+          ?? ""
+        x +=
+          "      <species id=\"\(esc(s.id))\" compartment=\"\(esc(s.compartment))\"\(initial) hasOnlySubstanceUnits=\"\(s.hasOnlySubstanceUnits)\" boundaryCondition=\"\(s.boundaryCondition)\" constant=\"\(s.constant)\"/>\n"
       }
       x += "    </listOfSpecies>\n"
     }
     if !parameters.isEmpty {
       x += "    <listOfParameters>\n"
       for p in parameters {
-        let open = "      <parameter id=\"\(esc(p.id))\"\(p.name.map { " name=\"\(esc($0))\"" } ?? "")\(p.value.map { " value=\"\(fmt($0))\"" } ?? "") constant=\"\(p.constant)\""
+        let open =
+          "      <parameter id=\"\(esc(p.id))\"\(p.name.map { " name=\"\(esc($0))\"" } ?? "")\(p.value.map { " value=\"\(fmt($0))\"" } ?? "") constant=\"\(p.constant)\""
         if let notes = p.notes {
-          x += open + ">\n        <notes><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>\(esc(notes))</p></body></notes>\n      </parameter>\n"
+          x +=
+            open
+            + ">\n        <notes><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>\(esc(notes))</p></body></notes>\n      </parameter>\n"
         } else {
           x += open + "/>\n"
         }
@@ -73,13 +82,19 @@ extension SBMLModel {
       for r in reactions {
         x += "      <reaction id=\"\(esc(r.id))\" reversible=\"false\">\n"
         for (list, refs) in [("listOfReactants", r.reactants), ("listOfProducts", r.products)] where !refs.isEmpty {
-          x += "        <\(list)>" + refs.map { "<speciesReference species=\"\(esc($0.species))\" stoichiometry=\"\(fmt($0.stoichiometry ?? 1))\" constant=\"true\"/>" }.joined() + "</\(list)>\n"
+          x +=
+            "        <\(list)>"
+            + refs.map {
+              "<speciesReference species=\"\(esc($0.species))\" stoichiometry=\"\(fmt($0.stoichiometry ?? 1))\" constant=\"true\"/>"
+            }.joined() + "</\(list)>\n"
         }
         // Species read by the rate law but not reactants or products are modifiers.
         let participants = Set((r.reactants + r.products).map(\.species))
         let modifiers = species.map(\.id).filter { r.kineticLaw?.symbols.contains($0) == true && !participants.contains($0) }
         if !modifiers.isEmpty {
-          x += "        <listOfModifiers>" + modifiers.map { "<modifierSpeciesReference species=\"\(esc($0))\"/>" }.joined() + "</listOfModifiers>\n"
+          x +=
+            "        <listOfModifiers>" + modifiers.map { "<modifierSpeciesReference species=\"\(esc($0))\"/>" }.joined()
+            + "</listOfModifiers>\n"
         }
         if let law = r.kineticLaw { x += "        <kineticLaw>\(math(law))</kineticLaw>\n" }
         x += "      </reaction>\n"
@@ -138,13 +153,18 @@ enum MathMLWriter {
     case .piecewise(let pieces, let other):
       var s = "<piecewise>"
       var i = 0
-      while i + 1 < pieces.count { s += "<piece>\(write(pieces[i]))\(write(pieces[i + 1]))</piece>"; i += 2 }
+      while i + 1 < pieces.count {
+        s += "<piece>\(write(pieces[i]))\(write(pieces[i + 1]))</piece>"
+        i += 2
+      }
       if let o = other { s += "<otherwise>\(write(o))</otherwise>" }
       return s + "</piecewise>"
     case .delay(let a, let b):
-      return "<apply><csymbol encoding=\"text\" definitionURL=\"http://www.sbml.org/sbml/symbols/delay\">delay</csymbol>\(write(a))\(write(b))</apply>"
+      return
+        "<apply><csymbol encoding=\"text\" definitionURL=\"http://www.sbml.org/sbml/symbols/delay\">delay</csymbol>\(write(a))\(write(b))</apply>"
     case .rateOf(let a):
-      return "<apply><csymbol encoding=\"text\" definitionURL=\"http://www.sbml.org/sbml/symbols/rateOf\">rateOf</csymbol>\(write(a))</apply>"
+      return
+        "<apply><csymbol encoding=\"text\" definitionURL=\"http://www.sbml.org/sbml/symbols/rateOf\">rateOf</csymbol>\(write(a))</apply>"
     }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationXML)
   import FoundationXML
 #endif
@@ -71,8 +72,9 @@ final class XMLTreeBuilder: NSObject, XMLParserDelegate {
     }
     // The parser reports success on a document cut short; the open elements say it was.
     if let open = b.stack.last {
-      throw SBMLError(.malformed, "malformed XML: the document ends inside <\(open.name)> (opened on line \(open.line)); is the file truncated?",
-                      line: p.lineNumber)
+      throw SBMLError(
+        .malformed, "malformed XML: the document ends inside <\(open.name)> (opened on line \(open.line)); is the file truncated?",
+        line: p.lineNumber)
     }
     return root
   }
@@ -94,8 +96,10 @@ final class XMLTreeBuilder: NSObject, XMLParserDelegate {
     }
   }
 
-  func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-              qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+  func parser(
+    _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+    qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
+  ) {
     guard stack.count < Self.maxDepth else {
       if tooDeepAt == nil { tooDeepAt = parser.lineNumber }
       parser.abortParsing()

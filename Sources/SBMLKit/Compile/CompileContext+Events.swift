@@ -26,10 +26,12 @@ extension CompileContext {
       // rates), and each once.
       atoms = atoms.filter { a in
         guard !watchedAtoms.contains(a) else { return false }
-        let continuous = a.usesTime || a.symbols.contains { id in
-          rateTargets[id] != nil || assignmentTargets[id] != nil || reactionIDs.contains(id) || unknowns.contains(id)
-            || isReactiveSpecies(id)
-        }
+        let continuous =
+          a.usesTime
+          || a.symbols.contains { id in
+            rateTargets[id] != nil || assignmentTargets[id] != nil || reactionIDs.contains(id) || unknowns.contains(id)
+              || isReactiveSpecies(id)
+          }
         if continuous { watchedAtoms.append(a) }
         return continuous
       }
@@ -43,10 +45,12 @@ extension CompileContext {
       let delay = try ev.delay.map { try c.compile(try prep($0)) }
       let priority = try ev.priority.map { try c.compile(try prep($0)) }
       compiler = Compiler(adopting: c, keepingProgram: compiler.program)
-      events.append(CompiledSBML.EventSpec(id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
-                                           useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
-                                           assignments: assigns, program: c.program, watchSlots: watch,
-                                           conditionProgram: nil, triggerTimeSlot: nil))
+      events.append(
+        CompiledSBML.EventSpec(
+          id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
+          useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
+          assignments: assigns, program: c.program, watchSlots: watch,
+          conditionProgram: nil, triggerTimeSlot: nil))
     }
     return events
   }
@@ -64,7 +68,10 @@ extension CompileContext {
       initNodes.append((target, try prep(e)))
       defined.insert(sym)
     }
-    for (v, e) in assignmentTargets { initNodes.append((slot(v), e)); defined.insert(v) }
+    for (v, e) in assignmentTargets {
+      initNodes.append((slot(v), e))
+      defined.insert(v)
+    }
     for r in model.reactions {
       guard let law = r.kineticLaw else { continue }
       let map = Dictionary(uniqueKeysWithValues: r.localParameters.keys.map { ($0, Expr.symbol("__local:\(r.id):\($0)")) })
@@ -79,7 +86,9 @@ extension CompileContext {
         e = s.hasOnlySubstanceUnits ? .number(a) : .apply(.divide, [.number(a), comp])
       } else if let c = s.initialConcentration {
         e = s.hasOnlySubstanceUnits ? .apply(.times, [.number(c), comp]) : .number(c)
-      } else { e = .number(.nan) }
+      } else {
+        e = .number(.nan)
+      }
       initNodes.append((slot(s.id), e))
     }
     let initOrder = try CompiledSBML.topologicalOrder(initNodes.map { ($0.target, deps($0.expr)) }, names: names)

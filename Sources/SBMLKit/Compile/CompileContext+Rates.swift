@@ -14,10 +14,19 @@ extension CompileContext {
   /// stoichiometry math and reaction rates: rules may read rates, rates read rules), then the
   /// rate rules, the fluxes and the algebraic residuals.
   mutating func compileRates() throws -> RatePrograms {
-    struct Node { var target: Int; var expr: Expr?; var conversion: (Int, Int)?; var deps: Set<Int> }
+    struct Node {
+      var target: Int
+      var expr: Expr?
+      var conversion: (Int, Int)?
+      var deps: Set<Int>
+    }
     var nodes: [Node] = []
-    for (v, e) in assignmentTargets.sorted(by: { $0.key < $1.key }) { nodes.append(Node(target: slot(v), expr: e, conversion: nil, deps: deps(e))) }
-    for c in conversions { nodes.append(Node(target: c.symbolSlot, expr: nil, conversion: (c.amountSlot, c.compartmentSlot), deps: [c.compartmentSlot])) }
+    for (v, e) in assignmentTargets.sorted(by: { $0.key < $1.key }) {
+      nodes.append(Node(target: slot(v), expr: e, conversion: nil, deps: deps(e)))
+    }
+    for c in conversions {
+      nodes.append(Node(target: c.symbolSlot, expr: nil, conversion: (c.amountSlot, c.compartmentSlot), deps: [c.compartmentSlot]))
+    }
     // Stoichiometry math (L2) into per-reference slots.
     var stoichSlots: [[Int]] = []
     for r in model.reactions {
@@ -76,8 +85,10 @@ extension CompileContext {
         let sp = model.species[index]
         if sp.boundaryCondition || sp.constant { continue }
         let cf = (sp.conversionFactor ?? model.conversionFactor).flatMap { slots[$0] }
-        fluxes.append(CompiledSBML.Flux(state: st, rateSlot: slot(r.id), stoichiometrySlot: stoichSlots[ri][k],
-                                        sign: k < r.reactants.count ? -1 : 1, conversionSlot: cf))
+        fluxes.append(
+          CompiledSBML.Flux(
+            state: st, rateSlot: slot(r.id), stoichiometrySlot: stoichSlots[ri][k],
+            sign: k < r.reactants.count ? -1 : 1, conversionSlot: cf))
       }
     }
     let main = compiler.program
@@ -87,9 +98,10 @@ extension CompileContext {
     var residuals: [Int] = []
     for e in algebraic { residuals.append(try rc.compile(try prep(e))) }
     compiler = Compiler(adopting: rc, keepingProgram: compiler.program)
-    return RatePrograms(main: main, assign: Program(instructions: Array(main.instructions[..<assignEnd])),
-                        rates: Program(instructions: Array(main.instructions[assignEnd...])), fluxes: fluxes,
-                        residualProgram: rc.program, residualSlots: residuals)
+    return RatePrograms(
+      main: main, assign: Program(instructions: Array(main.instructions[..<assignEnd])),
+      rates: Program(instructions: Array(main.instructions[assignEnd...])), fluxes: fluxes,
+      residualProgram: rc.program, residualSlots: residuals)
   }
 
   /// The slot of a symbol the model declares (every one has a slot by construction).

@@ -56,8 +56,9 @@ struct CompileContext {
     var reactive = Set<String>()
     for r in model.reactions { for sr in r.reactants + r.products { reactive.insert(sr.species) } }
     self.reactive = reactive
-    constantIDs = Set(model.compartments.filter(\.constant).map(\.id) + model.species.filter(\.constant).map(\.id)
-                      + model.parameters.filter(\.constant).map(\.id))
+    constantIDs = Set(
+      model.compartments.filter(\.constant).map(\.id) + model.species.filter(\.constant).map(\.id)
+        + model.parameters.filter(\.constant).map(\.id))
     for rule in model.rules {
       switch rule {
       case .assignment(let v, let e): assignmentTargets[v] = try e.inliningFunctions(model.functions)
@@ -116,8 +117,9 @@ struct CompileContext {
       // Before the start the model was at rest: rates of change in the past are 0 there.
       guard a.usesRateOf else { return .delay(a, try resolveRateOf(b, depth)) }
       let started = Expr.apply(.geq, [.time, .symbol("__t0")])
-      return .delay(.piecewise([try resolveRateOf(a, depth), started], try resolveRateOf(zeroingRateOf(a), depth)),
-                    try resolveRateOf(b, depth))
+      return .delay(
+        .piecewise([try resolveRateOf(a, depth), started], try resolveRateOf(zeroingRateOf(a), depth)),
+        try resolveRateOf(b, depth))
     }
   }
 

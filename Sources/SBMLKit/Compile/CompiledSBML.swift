@@ -135,24 +135,31 @@ public struct CompiledSBML: Sendable {
     let states = c.states, fluxes = r.fluxes
     self.fastReactionIDs = c.model.reactions.filter(\.fast).map(\.id)
     self.loadSlots = states.map { s in
-      switch s { case .amount(_, let a, _, _, _): return a; case .symbol(let slot, _): return slot }
+      switch s {
+      case .amount(_, let a, _, _, _): return a
+      case .symbol(let slot, _): return slot
+      }
     }
     self.derivativeSlots = states.map { s in
       if case .symbol(_, let d?) = s { return d }
       return -1
     }
     if delays.isEmpty && c.unknowns.isEmpty,
-       let (invariant, rest) = main.hoistingInvariants(varying: Set(loadSlots + [timeSlot])) {
+      let (invariant, rest) = main.hoistingInvariants(varying: Set(loadSlots + [timeSlot]))
+    {
       self.invariant = invariant
       self.main = rest
     }
     // Triggers alone, from the evaluation as it runs.
     if c.unknowns.isEmpty {
-      for i in events.indices { events[i].conditionProgram = Self.conditionProgram(events[i].triggerSlot, event: events[i].program, main: main) }
+      for i in events.indices {
+        events[i].conditionProgram = Self.conditionProgram(events[i].triggerSlot, event: events[i].program, main: main)
+      }
     }
     if delays.isEmpty && c.unknowns.isEmpty {
-      self.jacobian = JacobianProgram.build(main: main, loadSlots: loadSlots, derivativeSlots: derivativeSlots,
-                                            fluxes: fluxes, compiler: &dc)
+      self.jacobian = JacobianProgram.build(
+        main: main, loadSlots: loadSlots, derivativeSlots: derivativeSlots,
+        fluxes: fluxes, compiler: &dc)
       self.sparsity = jacobian.flatMap { SparseLU(n: states.count, pattern: $0.entries.map(\.index)) }
       // Time read by the rates, or a rate rule or flux factor that is time itself.
       let direct = derivativeSlots + fluxes.flatMap { [$0.rateSlot, $0.stoichiometrySlot] + ($0.conversionSlot.map { [$0] } ?? []) }
@@ -217,7 +224,10 @@ public struct CompiledSBML: Sendable {
     var users = Array(repeating: [Int](), count: nodes.count)
     for (i, n) in nodes.enumerated() {
       for d in n.deps where d != n.target {
-        if let p = producer[d] { indegree[i] += 1; users[p].append(i) }
+        if let p = producer[d] {
+          indegree[i] += 1
+          users[p].append(i)
+        }
       }
     }
     var ready = (0..<nodes.count).filter { indegree[$0] == 0 }
@@ -225,10 +235,15 @@ public struct CompiledSBML: Sendable {
     while !ready.isEmpty {
       let i = ready.removeFirst()
       order.append(i)
-      for u in users[i] { indegree[u] -= 1; if indegree[u] == 0 { ready.append(u) } }
+      for u in users[i] {
+        indegree[u] -= 1
+        if indegree[u] == 0 { ready.append(u) }
+      }
     }
     guard order.count == nodes.count else {
-      let cyc = (0..<nodes.count).filter { !order.contains($0) }.map { names.indices.contains(nodes[$0].target) ? names[nodes[$0].target] : "?" }
+      let cyc = (0..<nodes.count).filter { !order.contains($0) }.map {
+        names.indices.contains(nodes[$0].target) ? names[nodes[$0].target] : "?"
+      }
       throw SBMLError(.unsupported, "rules form a cycle (algebraic loop) through \(cyc.joined(separator: ", "))")
     }
     return order

@@ -1,4 +1,5 @@
 import SBMLDocument
+
 /// The Jacobian `∂f/∂u` of a compiled model as a program: symbolic forward-mode
 /// differentiation of the model's register program.
 ///
@@ -201,8 +202,11 @@ extension CompiledSBML {
     let whole = Program(instructions: invariant.instructions + main.instructions)
     let written = Set(whole.instructions.map { Int($0.dst) })
     guard !parameterSlots.contains(where: written.contains), Set(parameterSlots).count == parameterSlots.count else { return nil }
-    guard let jp = JacobianProgram.build(main: whole, loadSlots: loadSlots + parameterSlots, derivativeSlots: derivativeSlots,
-                                         fluxes: fluxes, compiler: &c) else { return nil }
+    guard
+      let jp = JacobianProgram.build(
+        main: whole, loadSlots: loadSlots + parameterSlots, derivativeSlots: derivativeSlots,
+        fluxes: fluxes, compiler: &c)
+    else { return nil }
     var copy = self
     // New constants and temporaries: the value array's tail.
     copy.initial.append(contentsOf: c.initial[initial.count...])

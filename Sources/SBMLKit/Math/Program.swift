@@ -192,7 +192,10 @@ public struct Compiler: Sendable {
   let timeSlot: Int
   private var constants: [UInt64: Int] = [:]
   private var constantSlots = Set<Int>()
-  struct CSEKey: Hashable { var code: UInt8; var a, b, c: Int32 }
+  struct CSEKey: Hashable {
+    var code: UInt8
+    var a, b, c: Int32
+  }
   private var cse: [CSEKey: (program: Int, slot: Int)] = [:]
   private var programID = 0
   /// The expressions and delays of `delay(x, τ)` uses, by index (the program's `b` operand).

@@ -44,7 +44,10 @@ public final class DelayHistory: DelayEvaluator, @unchecked Sendable {
       // The same point again (no jump): nothing new.
       if t == last {
         var same = true
-        for i in 0..<n where us[us.count - n + i] != u[i] { same = false; break }
+        for i in 0..<n where us[us.count - n + i] != u[i] {
+          same = false
+          break
+        }
         if same { return }
       }
     }
@@ -61,7 +64,10 @@ public final class DelayHistory: DelayEvaluator, @unchecked Sendable {
       i = m - 1
       // Extrapolate with the last proper segment.
       while i > 0 && ts[i - 1] == ts[m - 1] { i -= 1 }
-      if i == 0 { for k in 0..<n { u[k] = us[(m - 1) * n + k] }; return }
+      if i == 0 {
+        for k in 0..<n { u[k] = us[(m - 1) * n + k] }
+        return
+      }
       hermite(t, i - 1, m - 1)
       return
     }
@@ -78,7 +84,10 @@ public final class DelayHistory: DelayEvaluator, @unchecked Sendable {
 
   func hermite(_ t: Double, _ a: Int, _ b: Int) {
     let h = ts[b] - ts[a]
-    guard h > 0 else { for k in 0..<n { u[k] = us[b * n + k] }; return }
+    guard h > 0 else {
+      for k in 0..<n { u[k] = us[b * n + k] }
+      return
+    }
     let s = (t - ts[a]) / h, s2 = s * s, s3 = s2 * s
     let h00 = 2 * s3 - 3 * s2 + 1, h10 = s3 - 2 * s2 + s, h01 = -2 * s3 + 3 * s2, h11 = s3 - s2
     for k in 0..<n {

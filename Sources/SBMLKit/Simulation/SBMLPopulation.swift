@@ -30,7 +30,9 @@ public struct SBMLPopulationModel: Sendable {
     for rule in model.rules {
       switch rule {
       case .assignment(let v, _): setByMath.insert(v)
-      case .rate(let v, _): setByMath.insert(v); rateRuled.insert(v)
+      case .rate(let v, _):
+        setByMath.insert(v)
+        rateRuled.insert(v)
       case .algebraic: break
       }
     }
@@ -97,10 +99,12 @@ public struct SBMLPopulationModel: Sendable {
     let steps = max(o.steps, 1)
     let times = (0...steps).map { o.start + o.duration * Double($0) / Double(steps) }
     let cap = o.capSteps
-    let opts = SolverOptions(rtol: o.rtol, atol: [o.atol], saveAt: times,
-                             maxStep: cap ? o.duration / Double(steps) : .infinity)
-    let sol = solve(ODEProblem(system: sys, u0: u0, tspan: (o.start, end), stateEvents: sys.stateEvents()),
-                    method: o.method, options: opts)
+    let opts = SolverOptions(
+      rtol: o.rtol, atol: [o.atol], saveAt: times,
+      maxStep: cap ? o.duration / Double(steps) : .infinity)
+    let sol = solve(
+      ODEProblem(system: sys, u0: u0, tspan: (o.start, end), stateEvents: sys.stateEvents()),
+      method: o.method, options: opts)
     guard sol.returnCode.isSuccessful, let last = sol.t.last else {
       return Outcome(returnCode: sol.returnCode, finalValues: [], stats: sol.stats)
     }

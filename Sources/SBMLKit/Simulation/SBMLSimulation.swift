@@ -67,7 +67,10 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     let c = workspace.cache
     if c[1] == 1 && c[0] == t {
       var same = true
-      for i in 0..<u.count where c[2 + i] != u[i] { same = false; break }
+      for i in 0..<u.count where c[2 + i] != u[i] {
+        same = false
+        break
+      }
       if same { return }
     }
     evaluate(t: t, u: u)
@@ -91,7 +94,11 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     }
     let J = UnsafeMutablePointer<Double>.allocate(capacity: k * k), piv = UnsafeMutablePointer<Int>.allocate(capacity: k)
     let dx = UnsafeMutablePointer<Double>.allocate(capacity: k)
-    defer { J.deallocate(); piv.deallocate(); dx.deallocate() }
+    defer {
+      J.deallocate()
+      piv.deallocate()
+      dx.deallocate()
+    }
     for _ in 0..<60 {
       let g = residual()
       let gnorm = g.map { Swift.abs($0) }.max() ?? 0
@@ -192,8 +199,9 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     var fast = self
     fast.fluxMask = compiled.fluxes.map { fastSlots.contains($0.rateSlot) }
     fast.frozenTime = t0
-    let sol = solve(ODEProblem(system: fast, u0: u0, tspan: (0, 1e-3)), method: .rodas4,
-                    options: SolverOptions(rtol: 1e-12, atol: [1e-16], saveAt: [1e-3]))
+    let sol = solve(
+      ODEProblem(system: fast, u0: u0, tspan: (0, 1e-3)), method: .rodas4,
+      options: SolverOptions(rtol: 1e-12, atol: [1e-16], saveAt: [1e-3]))
     return sol.returnCode.isSuccessful ? sol.finalState : u0
   }
 
@@ -227,11 +235,13 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     let watchers = compiled.events.flatMap { ev in
       ev.watchSlots.map { slot in
         let sys = ref
-        return StateEvent(label: "\(ev.id) (watch)", direction: .either, condition: { t, u in
-          sys.s.evaluateCached(t: t, u: u)
-          ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
-          return sys.s.workspace.values[slot]
-        }, action: { _, _ in .continue })
+        return StateEvent(
+          label: "\(ev.id) (watch)", direction: .either,
+          condition: { t, u in
+            sys.s.evaluateCached(t: t, u: u)
+            ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
+            return sys.s.workspace.values[slot]
+          }, action: { _, _ in .continue })
       }
     }
     return compiled.events.map { ev in
@@ -251,16 +261,21 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
         }
         for (k, a) in ev.assignments.enumerated() {
           let i = sys.s.compiled.stateOfSymbol[a.target]!
-          if case .symbol(let slot, _) = sys.s.compiled.states[i] { u[i] = values[k]; v[slot] = values[k] }
+          if case .symbol(let slot, _) = sys.s.compiled.states[i] {
+            u[i] = values[k]
+            v[slot] = values[k]
+          }
         }
       }
       let exact = exactTriggerTime(ev)
       var e = StateEvent(
         label: ev.id, direction: .up,
-        condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? ev.conditionProgram.map { program in { t, u in
-          sys.s.evaluate(program, t: t, u: u)
-          return sys.s.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
-        } } ?? { t, u in
+        condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? ev.conditionProgram.map { program in
+          { t, u in
+            sys.s.evaluate(program, t: t, u: u)
+            return sys.s.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
+          }
+        } ?? { t, u in
           sys.s.evaluateCached(t: t, u: u)
           ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
           return sys.s.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
@@ -321,9 +336,11 @@ public struct SBMLTimeCourse: Sendable {
 extension SBMLSystem {
   /// Simulates from `start` for `duration` with `steps + 1` evenly spaced outputs and
   /// reports each variable as amount or concentration as asked.
-  public func simulate(start: Double, duration: Double, steps: Int, variables: [(id: String, quantity: Quantity)],
-                       rtol: Double = 1e-10, atol: Double = 1e-14, method: ODEMethod = .auto,
-                       tieSeed: UInt64? = 20_251_104, interrupt: (@Sendable () -> Bool)? = nil) -> SBMLTimeCourse {
+  public func simulate(
+    start: Double, duration: Double, steps: Int, variables: [(id: String, quantity: Quantity)],
+    rtol: Double = 1e-10, atol: Double = 1e-14, method: ODEMethod = .auto,
+    tieSeed: UInt64? = 20_251_104, interrupt: (@Sendable () -> Bool)? = nil
+  ) -> SBMLTimeCourse {
     let times = (0...steps).map { start + duration * Double($0) / Double(steps) }
     let u0 = initialState(at: start)
     let n = dimension
@@ -367,8 +384,9 @@ extension SBMLSystem {
         if let s = d.constantTauSlot, workspace.values[s] > 0 { opts.maxStep = min(opts.maxStep, workspace.values[s]) }
       }
     }
-    let sol = solve(ODEProblem(system: self, u0: u0, tspan: (start, start + duration), stateEvents: stateEvents()),
-                    method: method, options: opts)
+    let sol = solve(
+      ODEProblem(system: self, u0: u0, tspan: (start, start + duration), stateEvents: stateEvents()),
+      method: method, options: opts)
     for i in 0..<sol.t.count {
       Array(sol.state(i)).withUnsafeBufferPointer { evaluate(t: sol.t[i], u: $0) }
       rows.append(variables.map { value(of: $0.id, as: $0.quantity) ?? .nan })

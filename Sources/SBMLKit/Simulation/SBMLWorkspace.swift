@@ -21,5 +21,8 @@ public final class SBMLWorkspace: @unchecked Sendable {
   }
   /// The history of a model with `delay(x, τ)`.
   public var delays: DelayHistory?
-  deinit { values.deallocate(); cache.deallocate() }
+  deinit {
+    values.deallocate()
+    cache.deallocate()
+  }
 }
