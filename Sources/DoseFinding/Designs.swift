@@ -34,6 +34,18 @@ public enum AnyDesign: DoseFindingDesign {
   /// The names accepted by ``make(_:doseCount:options:)``.
   public static let names = ["3+3", "boin", "crm", "mtpi2"]
 
+  /// The design's name in ``names`` for `name` or one of its spellings (`3p3`, `mtpi-2`, any
+  /// case); nil for none.
+  public static func canonicalName(_ name: String) -> String? {
+    switch name.lowercased() {
+    case "3+3", "3p3", "threeplusthree": "3+3"
+    case "boin": "boin"
+    case "crm": "crm"
+    case "mtpi2", "mtpi-2": "mtpi2"
+    default: nil
+    }
+  }
+
   /// Builds the design called `name` (`3+3`, `boin`, `crm`, `mtpi2`) for `doseCount` doses.
   /// - Throws: ``DoseFindingInputError`` for an unknown name or invalid options.
   public static func make(_ name: String, doseCount: Int, options o: DesignOptions) throws -> AnyDesign {
@@ -43,8 +55,8 @@ public enum AnyDesign: DoseFindingDesign {
         doseCount: doseCount, cohortSize: o.cohortSize, maxPatients: o.maxPatients,
         startDose: o.startDose, nEarlyStop: o.nEarlyStop)
     }
-    switch name.lowercased() {
-    case "3+3", "3p3", "threeplusthree":
+    switch canonicalName(name) {
+    case "3+3":
       return .threePlusThree(try ThreePlusThree(doseCount: doseCount, startDose: o.startDose, target: o.target, deescalate: o.deescalate))
     case "boin":
       return .boin(try BOIN(config: config(), target: o.target, pSafe: o.pSafe, pToxic: o.pToxic, cutoff: o.cutoff))
@@ -54,7 +66,7 @@ public enum AnyDesign: DoseFindingDesign {
         try CRM(
           config: config(), target: o.target, skeleton: sk, model: o.crmModel, intercept: o.intercept,
           priorSD: o.priorSD, startUp: o.startUp, startSequence: o.startSequence, safetyThreshold: o.crmSafety))
-    case "mtpi2", "mtpi-2":
+    case "mtpi2":
       return .mtpi2(try MTPI2(config: config(), target: o.target, epsilon1: o.epsilon1, epsilon2: o.epsilon2, exclusion: o.cutoff))
     default:
       throw DoseFindingInputError(field: "design", "unknown design '\(name)' (use one of \(names.joined(separator: ", ")))")

@@ -39,6 +39,8 @@ func checkPositive(_ value: Double, max: Double, _ option: String) throws {
   }
 }
 
+extension ODEMethod: ExpressibleByArgument {}
+
 /// `--threads N`, one option group for every command that runs in parallel: worker threads,
 /// by default all cores. No result depends on it.
 struct ThreadsOption: ParsableArguments {
@@ -78,7 +80,7 @@ struct Simulate: ParsableCommand {
   var out: String = "out"
 
   @Option(help: "Override the solver: auto, dp5 or rodas4.")
-  var method: String?
+  var method: ODEMethod?
 
   @Flag(help: "Print the summary JSON to standard output.")
   var printSummary = false
@@ -92,13 +94,7 @@ struct Simulate: ParsableCommand {
   @Option(help: "SBML run: number of output intervals (steps + 1 output points).")
   var steps: Int = 100
 
-  /// `--method`, checked in ``validate()``.
-  var solverMethod: ODEMethod? { method.flatMap(ODEMethod.init(rawValue:)) }
-
   func validate() throws {
-    if let m = method, ODEMethod(rawValue: m) == nil {
-      throw ValidationError("--method must be one of: \(ODEMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
     if sbml != nil {
       guard scenario == nil else { throw ValidationError("give either a scenario file or --sbml, not both") }
       guard let d = duration else { throw ValidationError("--sbml needs --duration > 0") }
@@ -112,7 +108,7 @@ struct Simulate: ParsableCommand {
   func run() throws {
     if let sbml {
       do {
-        let r = try SBMLRun.run(file: sbml, duration: duration!, steps: steps, method: solverMethod ?? .auto)
+        let r = try SBMLRun.run(file: sbml, duration: duration!, steps: steps, method: method ?? .auto)
         try SBMLRun.write(r, to: out)
         let tc = r.timeCourse
         print(
@@ -127,7 +123,7 @@ struct Simulate: ParsableCommand {
     }
     do {
       let (scenario, file) = try loadScenario(self.scenario)
-      let result = try Simulator.run(scenario, file: file, method: solverMethod)
+      let result = try Simulator.run(scenario, file: file, method: method)
       try ResultWriter.write(result, to: out)
       let s = result.summary
       if printSummary { print(ResultWriter.summaryJSON(result).render()) }

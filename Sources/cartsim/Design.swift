@@ -15,8 +15,20 @@ struct Design: ParsableCommand {
 
 extension CRMModel: ExpressibleByArgument {}
 
-/// Options shared by the subcommands that build designs.
-struct DesignOptionGroup: ParsableArguments {
+/// `--design`: one of the designs (``AnyDesign/names``), checked as the option is read.
+struct DesignName: ExpressibleByArgument {
+  let name: String
+
+  init?(argument: String) {
+    guard let name = AnyDesign.canonicalName(argument) else { return nil }
+    self.name = name
+  }
+
+  static var allValueStrings: [String] { AnyDesign.names }
+}
+
+/// The settings BOIN's decision table needs; part of every design's options.
+struct BoundaryOptionGroup: ParsableArguments {
   @Option(help: "Target DLT rate, in (0, 1).")
   var target: Double
 
@@ -25,6 +37,30 @@ struct DesignOptionGroup: ParsableArguments {
 
   @Option(help: "Number of cohorts (maximum sample size = cohorts × cohort size).")
   var cohorts: Int = 10
+
+  @Option(help: "BOIN p_saf (default 0.6 × target).")
+  var pSaf: Double?
+
+  @Option(help: "BOIN p_tox (default 1.4 × target).")
+  var pTox: Double?
+
+  @Option(help: "BOIN elimination / mTPI-2 exclusion certainty.")
+  var cutoffEli: Double = 0.95
+
+  func settings() -> BoundarySettings {
+    var b = BoundarySettings(target: target)
+    b.cohortSize = cohortSize
+    b.cohorts = cohorts
+    b.pSaf = pSaf
+    b.pTox = pTox
+    b.cutoffEli = cutoffEli
+    return b
+  }
+}
+
+/// Options shared by the subcommands that build designs.
+struct DesignOptionGroup: ParsableArguments {
+  @OptionGroup var table: BoundaryOptionGroup
 
   @Option(help: "Maximum sample size (instead of --cohorts; the last cohort is truncated to it).")
   var maxN: Int?
@@ -68,19 +104,10 @@ struct DesignOptionGroup: ParsableArguments {
   @Option(help: "… target + epsilon2.")
   var epsilon2: Double = 0.05
 
-  @Option(help: "BOIN elimination / mTPI-2 exclusion certainty.")
-  var cutoffEli: Double = 0.95
-
-  @Option(help: "BOIN p_saf (default 0.6 × target).")
-  var pSaf: Double?
-
-  @Option(help: "BOIN p_tox (default 1.4 × target).")
-  var pTox: Double?
-
   func settings() throws -> DesignSettings {
-    var s = DesignSettings(target: target)
-    s.cohortSize = cohortSize
-    s.cohorts = cohorts
+    var s = DesignSettings(target: table.target)
+    s.cohortSize = table.cohortSize
+    s.cohorts = table.cohorts
     s.maxN = maxN
     s.startDose = startDose
     s.nEarlystop = nEarlystop
@@ -94,9 +121,9 @@ struct DesignOptionGroup: ParsableArguments {
     s.deescalate = deescalate
     s.epsilon1 = epsilon1
     s.epsilon2 = epsilon2
-    s.cutoffEli = cutoffEli
-    s.pSaf = pSaf
-    s.pTox = pTox
+    s.cutoffEli = table.cutoffEli
+    s.pSaf = table.pSaf
+    s.pTox = table.pTox
     return s
   }
 }
@@ -186,7 +213,7 @@ struct DesignOC: ParsableCommand {
     commandName: "oc", abstract: "Operating characteristics of one design (simulated, or exact with --exact).")
 
   @Option(help: "Design: boin, 3+3, crm or mtpi2.")
-  var design: String
+  var design: DesignName
 
   @OptionGroup var settings: DesignOptionGroup
   @OptionGroup var runner: OCRunOptionGroup
@@ -196,7 +223,7 @@ struct DesignOC: ParsableCommand {
 
   func run() throws {
     try DesignOutput.guarded {
-      let report = try DesignStudy.operatingCharacteristics(design: design, settings: settings.settings(), run: runner.settings())
+      let report = try DesignStudy.operatingCharacteristics(design: design.name, settings: settings.settings(), run: runner.settings())
       print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }
   }
@@ -236,36 +263,14 @@ struct DesignBoundaries: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "boundaries", abstract: "BOIN's decision table (as BOIN::get.boundary).")
 
-  @Option(help: "Target DLT rate, in (0, 1).")
-  var target: Double
-
-  @Option(help: "Patients per cohort.")
-  var cohortSize: Int = 3
-
-  @Option(help: "Number of cohorts.")
-  var cohorts: Int = 10
-
-  @Option(help: "BOIN p_saf (default 0.6 × target).")
-  var pSaf: Double?
-
-  @Option(help: "BOIN p_tox (default 1.4 × target).")
-  var pTox: Double?
-
-  @Option(help: "Elimination certainty.")
-  var cutoffEli: Double = 0.95
+  @OptionGroup var table: BoundaryOptionGroup
 
   @Flag(help: "Write JSON to standard output.")
   var json = false
 
   func run() throws {
     try DesignOutput.guarded {
-      var b = BoundarySettings(target: target)
-      b.cohortSize = cohortSize
-      b.cohorts = cohorts
-      b.pSaf = pSaf
-      b.pTox = pTox
-      b.cutoffEli = cutoffEli
-      let report = try DesignStudy.boundaries(b)
+      let report = try DesignStudy.boundaries(table.settings())
       print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }
   }
@@ -282,7 +287,7 @@ struct DesignNext: ParsableCommand {
       """)
 
   @Option(help: "Design: boin, 3+3, crm or mtpi2.")
-  var design: String
+  var design: DesignName
 
   @OptionGroup var settings: DesignOptionGroup
 
@@ -304,7 +309,7 @@ struct DesignNext: ParsableCommand {
         throw DoseFindingInputError(source: data, field: "data", "cannot read the file")
       }
       let report = try DesignStudy.nextDose(
-        design: design, settings: settings.settings(), csv: text, source: data,
+        design: design.name, settings: settings.settings(), csv: text, source: data,
         doses: doses, current: current)
       print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }

@@ -7,7 +7,6 @@ import Parallel
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension HessianApproximation: ExpressibleByArgument {}
-extension ODEMethod: ExpressibleByArgument {}
 
 /// Options shared by `fit` and `profile`: solver tolerances and the optimiser.
 struct EstimationOptions: ParsableArguments {

@@ -4,6 +4,8 @@ import Foundation
 import ODEKit
 import SBMLKit
 
+extension SBMLPopulationRun.NativeMode: ExpressibleByArgument {}
+
 struct Population: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Simulate a virtual population of an SBML model with log-normal parameter variability.",
@@ -45,7 +47,7 @@ struct Population: ParsableCommand {
   var atol: Double = 1e-12
 
   @Option(help: "Solver: auto, dp5 or rodas4.")
-  var method: String = "auto"
+  var method: ODEMethod = .auto
 
   @Flag(
     help: "Steps no longer than the output interval (as `simulate --sbml`; default: free steps, triggers located on each step, as CVODE).")
@@ -59,31 +61,23 @@ struct Population: ParsableCommand {
 
   @Option(
     help: "Machine code for the model's math: auto (when a C compiler works), on or off. The results are the same; only the speed differs.")
-  var native = "auto"
+  var native: SBMLPopulationRun.NativeMode = .auto
 
   @Flag(help: "No progress bar.")
   var quiet = false
 
   func run() throws {
     do {
-      guard let m = ODEMethod(rawValue: method) else {
-        throw InputError(
-          file: "<command line>", path: "--method",
-          message: "must be one of: \(ODEMethod.allCases.map(\.rawValue).joined(separator: ", ")) (found '\(method)')")
-      }
       var o = SBMLPopulationRun.Options(patients: n, omega: omega, duration: duration, steps: steps)
       o.seed = seed
       o.threads = threads
       o.simulation.rtol = rtol
       o.simulation.atol = atol
-      o.simulation.method = m
+      o.simulation.method = method
       o.writeParameters = writeParameters
       o.simulation.capSteps = capSteps
       o.progress = !quiet && isatty(STDERR_FILENO) != 0
-      guard let nm = SBMLPopulationRun.NativeMode(rawValue: native) else {
-        throw InputError(file: "<command line>", path: "--native", message: "must be auto, on or off (found '\(native)')")
-      }
-      o.native = nm
+      o.native = native
       try SBMLPopulationRun.validate(o)
       let r = try SBMLPopulationRun.run(file: sbml, options: o, to: out)
       FileHandle.standardError.write(
