@@ -60,7 +60,7 @@ let package = Package(
     // SBML simulation: math compiled to register programs (or native code), the ODE system, populations.
     .target(name: "SBMLKit", dependencies: ["SBMLDocument", "ODEKit", "Parallel"], swiftSettings: hotPath + strict),
     // The SBML Test Suite runner, for `cartsim sbml test` and the tests (not a product).
-    .target(name: "SBMLTestSuite", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "Parallel"], swiftSettings: strict),
+    .target(name: "SBMLTestSuite", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "Parallel", "CSVKit"], swiftSettings: strict),
     // Parameter estimation: PEtab problems, objective with forward sensitivities, optimisers,
     // multi-start fitting and profile likelihoods.
     .target(

@@ -1,3 +1,4 @@
+import CSVKit
 import Dispatch
 import Foundation
 import ODEKit
@@ -110,14 +111,15 @@ public struct ConformanceCase: Sendable {
         method: method, interrupt: { DispatchTime.now().uptimeNanoseconds > deadline })
       if tc.returnCode == .interrupted { return .fail(variable: "-", detail: "time limit \(Int(timeLimit)) s") }
       let results = try String(contentsOf: directory.appendingPathComponent("\(id)-results.csv"), encoding: .utf8)
-      let lines = results.split(whereSeparator: \.isNewline).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-      guard let first = lines.first else { return .error("\(id)-results.csv is empty") }
-      let header = first.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-      guard tc.times.count == lines.count - 1 else {
+      let table = try CSV.parse(
+        results, source: "\(id)-results.csv", skip: { $0.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } })
+      guard table.headerLine > 0 else { return .error("\(id)-results.csv is empty") }
+      let header = table.header.map { $0.trimmingCharacters(in: .whitespaces) }
+      guard tc.times.count == table.rows.count else {
         return .fail(variable: "-", detail: "solver \(tc.returnCode.rawValue) at t = \(tc.times.last ?? s.start)")
       }
-      for (i, line) in lines.dropFirst().enumerated() {
-        let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      for (i, row) in table.rows.enumerated() {
+        let cells = row.map { $0.trimmingCharacters(in: .whitespaces) }
         // Columns by position: 0 is time, then the settings' variables in order.
         for (k, name) in header.enumerated().dropFirst() where k - 1 < tc.variables.count && k < cells.count {
           let j = k - 1

@@ -125,23 +125,8 @@ struct Simulate: ParsableCommand {
       let (scenario, file) = try loadScenario(self.scenario)
       let result = try Simulator.run(scenario, file: file, method: method)
       try ResultWriter.write(result, to: out)
-      let s = result.summary
       if printSummary { print(ResultWriter.summaryJSON(result).render()) }
-      print(
-        "\(scenario.name): \(result.returnCode.rawValue) with \(result.methodDescription), \(result.stats.steps) steps, \(result.stats.rhsEvaluations) RHS evaluations"
-      )
-      if let c = s.carTCmax, let t = s.carTTmax {
-        print(
-          String(
-            format: "  CAR T Cmax %.3g cells/µL at day %.2f; AUC0-28 %.3g cells/µL·d; persistence %.0f days",
-            c, t, s.carTAUC028 ?? .nan, s.persistenceDays ?? .nan))
-      }
-      if let r = s.bestResponse, let b = s.sldBestPercentChange {
-        print(
-          String(
-            format: "  best response %@ (best SLD change %.1f%%); IL-6 peak %.3g pg/mL; CRS grade %d",
-            r.rawValue, b, s.il6Peak ?? .nan, s.crsGrade ?? 0))
-      }
+      print(ResultWriter.consoleSummary(result), terminator: "")
       print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/")
       if !result.returnCode.isSuccessful {
         FileHandle.standardError.write(

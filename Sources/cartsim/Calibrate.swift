@@ -114,17 +114,7 @@ struct Calibrate: ParsableCommand {
         CredibilityReport.html(run: CalibrationReport.html(result)),
         to: (out as NSString).appendingPathComponent("credibility.html"))
       try CalibrationReport.write(result, to: out)  // calibration.json last: the run is complete
-      let checks = CalibrationReport.checks(result)
-      let inside = checks.filter { $0.inside == true }.count
-      print(
-        String(
-          format:
-            "calibrated %d parameters to %d targets in %.0f s; effective sample size %.1f; %d of %d targets inside their 95%% predictive interval",
-          spec.priors.count, targetList.filter(\.usedInCalibration).count, result.seconds,
-          result.posterior.effectiveSampleSize, inside, checks.count))
-      for c in checks where c.inside == false {
-        print("  outside: \(c.target.id) (\(c.target.observedDescription))\(c.target.usedInCalibration ? "" : ", held out")")
-      }
+      print(CalibrationReport.summary(result), terminator: "")
       print("wrote \(out)/calibration.json, report.html and credibility.html")
     } catch { throw fail(error) }
   }
@@ -194,13 +184,7 @@ struct Sensitivity: ParsableCommand {
       try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
       try ResultWriter.writeText(
         SensitivityAnalysis.json(r).render() + "\n", to: (out as NSString).appendingPathComponent("sensitivity.json"))
-      print(
-        "\(armName): Sobol indices of \(SensitivityAnalysis.endpoints.count) endpoints to \(r.factors.count) parameters in \(String(format: "%.0f", r.seconds)) s"
-      )
-      for e in r.indices {
-        let top = e.indices.factors.sorted { $0.total > $1.total }.prefix(3)
-        print("  \(e.endpoint): " + top.map { String(format: "%@ S1 %.2f ST %.2f", $0.name, $0.first, $0.total) }.joined(separator: "; "))
-      }
+      print(SensitivityAnalysis.summary(r, arm: armName), terminator: "")
       print("wrote \(out)/sensitivity.json")
     } catch { throw fail(error) }
   }

@@ -316,26 +316,6 @@ struct DesignNext: ParsableCommand {
   }
 }
 
-/// Comma-separated lists of the design options.
-enum DesignLists {
-  static func numbers(_ s: String, field: String) throws -> [Double] {
-    try s.split(separator: ",", omittingEmptySubsequences: false).enumerated().map { i, t in
-      let v = t.trimmingCharacters(in: .whitespaces)
-      guard let x = Double(v), x.isFinite else { throw DoseFindingInputError(field: field, "value \(i + 1) ('\(v)') is not a number") }
-      return x
-    }
-  }
-
-  static func levels(_ s: String, field: String) throws -> [Int] {
-    try numbers(s, field: field).enumerated().map { i, x in
-      guard let n = Limits.count(x, in: 1...TrialConfig.maxDoses) else {
-        throw DoseFindingInputError(field: field, "value \(i + 1) (\(x)) is not a dose level 1…\(TrialConfig.maxDoses)")
-      }
-      return n
-    }
-  }
-}
-
 /// Error reporting of the design commands.
 enum DesignOutput {
   /// Runs `body`; input errors are printed as `error: <source>: <option or field>: <message>` and exit 2.

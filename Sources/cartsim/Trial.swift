@@ -78,32 +78,15 @@ struct Trial: ParsableCommand {
             report.patients, report.seconds, rate, report.failed
           ).utf8))
       if options.shard.count == 1 {
-        try TrialResults.load(dir: out).write(to: out)
-        var written = "patients.csv, summary.json, km.csv, report.html, plots/"
-        let names = spec.arms.map(\.name)
-        if let list = targetList {
-          try writeTargetCheck(dir: out, arms: names, targets: list)
-          written += ", targets.json"
-        }
-        print("wrote \(out)/" + written)
+        let checks = try TrialOutputs.write(dir: out) { _ in targetList }
+        if let checks { print(TargetCheck.summary(checks), terminator: "") }
+        print("wrote \(out)/patients.csv, summary.json, km.csv, report.html, plots/" + (checks == nil ? "" : ", targets.json"))
       } else {
         print(
           "wrote shard \(options.shard.index)/\(options.shard.count) to \(out)/patients.csv and aggregate.json; combine with `cartsim merge`"
         )
       }
     } catch { throw fail(error) }
-  }
-}
-
-/// Checks a complete run in `dir` against `targets`, writes `targets.json` and prints the count.
-func writeTargetCheck(dir: String, arms: [String], targets: [Target]) throws {
-  let checks = try TargetCheck.check(trialDir: dir, arms: arms, targets: targets)
-  try ResultWriter.writeText(TargetCheck.json(checks).render() + "\n", to: (dir as NSString).appendingPathComponent("targets.json"))
-  print(
-    "\(checks.filter { $0.inside == true }.count) of \(checks.count) targets inside the central 95% of what the arms predict for a trial of the observed size"
-  )
-  for c in checks where c.inside == false {
-    print("  outside: \(c.target.id) (observed \(c.target.observedDescription))")
   }
 }
 
@@ -126,14 +109,11 @@ struct Merge: ParsableCommand {
   func run() throws {
     do {
       try TrialMerge.merge(shards, to: out)
-      let results = try TrialResults.load(dir: out)
-      try results.write(to: out)
-      print("merged \(shards.count) shards into \(out)")
-      if let targets {
-        let arms = results.aggregate.arms.map(\.name)
-        let list = targets == "heros" ? try TargetFile.embeddedHEROS(arms: arms) : try TargetFile.load(path: targets, arms: arms)
-        try writeTargetCheck(dir: out, arms: arms, targets: list)
+      let checks = try TrialOutputs.write(dir: out) { arms in
+        try targets.map { $0 == "heros" ? try TargetFile.embeddedHEROS(arms: arms) : try TargetFile.load(path: $0, arms: arms) }
       }
+      print("merged \(shards.count) shards into \(out)")
+      if let checks { print(TargetCheck.summary(checks), terminator: "") }
     } catch { throw fail(error) }
   }
 }

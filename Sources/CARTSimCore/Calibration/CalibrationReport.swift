@@ -111,6 +111,23 @@ public enum CalibrationReport {
     return (mean, TargetCheck.quantile(xs, 0.5)!, TargetCheck.quantile(xs, 0.025)!, TargetCheck.quantile(xs, 0.975)!)
   }
 
+  /// What `cartsim calibrate` prints: the run in one line, then each target outside its 95%
+  /// predictive interval.
+  public static func summary(_ r: Calibrator.Result) -> String {
+    let all = checks(r)
+    var out = [
+      String(
+        format:
+          "calibrated %d parameters to %d targets in %.0f s; effective sample size %.1f; %d of %d targets inside their 95%% predictive interval",
+        r.spec.priors.count, r.targets.filter(\.usedInCalibration).count, r.seconds, r.posterior.effectiveSampleSize,
+        all.filter { $0.inside == true }.count, all.count)
+    ]
+    for c in all where c.inside == false {
+      out.append("  outside: \(c.target.id) (\(c.target.observedDescription))\(c.target.usedInCalibration ? "" : ", held out")")
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
   public static func json(_ r: Calibrator.Result) -> JSONOut {
     let s = r.settings
     let checks = checks(r)

@@ -102,6 +102,20 @@ public enum SensitivityAnalysis {
     return Result(arm: arm, factors: factors, indices: indices, seconds: Date().timeIntervalSince(start))
   }
 
+  /// What `cartsim sensitivity` prints: per endpoint, the three parameters with the largest
+  /// total indices.
+  public static func summary(_ r: Result, arm: String) -> String {
+    var out = [
+      "\(arm): Sobol indices of \(endpoints.count) endpoints to \(r.factors.count) parameters in \(String(format: "%.0f", r.seconds)) s"
+    ]
+    for e in r.indices {
+      let top = e.indices.factors.sorted { $0.total > $1.total }.prefix(3)
+      out.append(
+        "  \(e.endpoint): " + top.map { String(format: "%@ S1 %.2f ST %.2f", $0.name, $0.first, $0.total) }.joined(separator: "; "))
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
   public static func json(_ r: Result) -> JSONOut {
     .object([
       ("arm", .string(r.arm)),

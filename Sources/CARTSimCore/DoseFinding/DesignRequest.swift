@@ -134,13 +134,7 @@ public enum DesignRequest {
 
   /// A list of numbers: a JSON array, or the command line's comma-separated text.
   static func list(_ r: inout FieldReader, _ key: String) throws -> [Double] {
-    if case .string(let text)? = r.value(key) {
-      return try text.split(separator: ",", omittingEmptySubsequences: false).enumerated().map { i, t in
-        let v = t.trimmingCharacters(in: .whitespaces)
-        guard let x = Double(v), x.isFinite else { throw InputError(file: r.file, path: "\(key)[\(i)]", message: "'\(v)' is not a number") }
-        return x
-      }
-    }
+    if case .string(let text)? = r.value(key) { return try DesignLists.numbers(text, field: key) }
     let values = try r.numbers(key)
     guard values.count <= TrialConfig.maxPatientsLimit else { throw r.fail(key, "has more than \(TrialConfig.maxPatientsLimit) values") }
     return values

@@ -158,3 +158,30 @@ extension DoseFindingInputError {
     return options.contains(field) ? "--" + field.replacingOccurrences(of: "_", with: "-") : field
   }
 }
+
+/// Comma-separated lists of the design settings (`0.05,0.1,0.3`), as the command line gives
+/// them and a request body may.
+public enum DesignLists {
+  /// The numbers of `text`; the error names `field` and the entry that is not a number.
+  public static func numbers(_ text: String, field: String) throws -> [Double] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    guard parts.count <= TrialConfig.maxPatientsLimit else {
+      throw DoseFindingInputError(field: field, "has more than \(TrialConfig.maxPatientsLimit) values")
+    }
+    return try parts.enumerated().map { i, t in
+      let v = t.trimmingCharacters(in: .whitespaces)
+      guard let x = Double(v), x.isFinite else { throw DoseFindingInputError(field: field, "value \(i + 1) ('\(v)') is not a number") }
+      return x
+    }
+  }
+
+  /// Dose levels (1-based) of `text`.
+  public static func levels(_ text: String, field: String) throws -> [Int] {
+    try numbers(text, field: field).enumerated().map { i, x in
+      guard let n = Limits.count(x, in: 1...TrialConfig.maxDoses) else {
+        throw DoseFindingInputError(field: field, "value \(i + 1) (\(x)) is not a dose level 1…\(TrialConfig.maxDoses)")
+      }
+      return n
+    }
+  }
+}

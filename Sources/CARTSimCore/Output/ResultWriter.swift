@@ -112,4 +112,26 @@ public enum ResultWriter {
     fields.insert(("bsa_m2", .number(p.bsa)), at: 3)
     return fields
   }
+
+  /// What `cartsim simulate` prints about a run: the solver's work, then the CAR T kinetics and
+  /// the response and CRS endpoints when the model has them.
+  public static func consoleSummary(_ result: SimulationResult) -> String {
+    let s = result.summary
+    var out = [
+      "\(result.scenario.name): \(result.returnCode.rawValue) with \(result.methodDescription), \(result.stats.steps) steps, \(result.stats.rhsEvaluations) RHS evaluations"
+    ]
+    if let c = s.carTCmax, let t = s.carTTmax {
+      out.append(
+        String(
+          format: "  CAR T Cmax %.3g cells/µL at day %.2f; AUC0-28 %.3g cells/µL·d; persistence %.0f days",
+          c, t, s.carTAUC028 ?? .nan, s.persistenceDays ?? .nan))
+    }
+    if let r = s.bestResponse, let b = s.sldBestPercentChange {
+      out.append(
+        String(
+          format: "  best response %@ (best SLD change %.1f%%); IL-6 peak %.3g pg/mL; CRS grade %d",
+          r.rawValue, b, s.il6Peak ?? .nan, s.crsGrade ?? 0))
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
 }
