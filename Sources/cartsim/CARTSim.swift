@@ -2,8 +2,10 @@ import ArgumentParser
 import CARTModels
 import CARTSimCore
 import CSVKit
+import Estimation
 import Foundation
 import ODEKit
+import SBMLDocument
 import SBMLKit
 
 @main
@@ -21,6 +23,29 @@ struct CARTSimCommand: AsyncParsableCommand {
       Simulate.self, Trial.self, Merge.self, Calibrate.self, Sensitivity.self, Population.self, Design.self, Validate.self, Models.self,
       Serve.self, Bench.self, SBMLCommand.self, PEtabCommand.self, Fit.self, Profile.self,
     ])
+
+  /// Runs the command; bad input in a file or option the library read (an error naming the
+  /// file and field) is printed as `error: …` and exits with status 2, whichever command met it.
+  static func main() async {
+    do {
+      var command = try parseAsRoot()
+      if var asyncCommand = command as? any AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch let e as InputError {
+      exit(withError: fail(e))
+    } catch let e as PEtabError {
+      exit(withError: fail(e))
+    } catch let e as SBMLError {
+      exit(withError: fail(e))
+    } catch let e as CSVError {
+      exit(withError: fail(e))
+    } catch {
+      exit(withError: error)
+    }
+  }
 }
 
 /// Prints an input error the way users read it and exits with status 2.
@@ -107,34 +132,27 @@ struct Simulate: ParsableCommand {
 
   func run() throws {
     if let sbml {
-      do {
-        let r = try SBMLRun.run(file: sbml, duration: duration!, steps: steps, method: method ?? .auto)
-        try SBMLRun.write(r, to: out)
-        let tc = r.timeCourse
-        print(
-          "\(sbml): \(tc.returnCode.rawValue), \(r.compiled.states.count) states, \(tc.stats.steps) steps, \(tc.stats.rhsEvaluations) RHS evaluations"
-        )
-        print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/species.svg")
-        if !tc.returnCode.isSuccessful { throw ExitCode(3) }
-      } catch let e as InputError {
-        throw fail(e)
-      }
+      guard let duration else { throw ValidationError("--sbml needs --duration > 0") }
+      let r = try SBMLRun.run(file: sbml, duration: duration, steps: steps, method: method ?? .auto)
+      try SBMLRun.write(r, to: out)
+      let tc = r.timeCourse
+      print(
+        "\(sbml): \(tc.returnCode.rawValue), \(r.compiled.states.count) states, \(tc.stats.steps) steps, \(tc.stats.rhsEvaluations) RHS evaluations"
+      )
+      print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/species.svg")
+      if !tc.returnCode.isSuccessful { throw ExitCode(3) }
       return
     }
-    do {
-      let (scenario, file) = try loadScenario(self.scenario)
-      let result = try Simulator.run(scenario, file: file, method: method)
-      try ResultWriter.write(result, to: out)
-      if printSummary { print(ResultWriter.summaryJSON(result).render()) }
-      print(ResultWriter.consoleSummary(result), terminator: "")
-      print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/")
-      if !result.returnCode.isSuccessful {
-        FileHandle.standardError.write(
-          Data("error: the solver stopped early (\(result.returnCode.rawValue)); the partial result was written\n".utf8))
-        throw ExitCode(3)
-      }
-    } catch let e as InputError {
-      throw fail(e)
+    let (scenario, file) = try loadScenario(self.scenario)
+    let result = try Simulator.run(scenario, file: file, method: method)
+    try ResultWriter.write(result, to: out)
+    if printSummary { print(ResultWriter.summaryJSON(result).render()) }
+    print(ResultWriter.consoleSummary(result), terminator: "")
+    print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/")
+    if !result.returnCode.isSuccessful {
+      FileHandle.standardError.write(
+        Data("error: the solver stopped early (\(result.returnCode.rawValue)); the partial result was written\n".utf8))
+      throw ExitCode(3)
     }
   }
 }
@@ -146,13 +164,9 @@ struct Validate: ParsableCommand {
   var scenario: String
 
   func run() throws {
-    do {
-      let s = try Scenario.load(path: scenario)
-      try Simulator.check(s, file: scenario)
-      print("\(scenario): valid (\(s.name): model \(s.model), \(s.regimen.infusions.count) infusion(s), horizon \(s.horizonDays) days)")
-    } catch let e as InputError {
-      throw fail(e)
-    }
+    let s = try Scenario.load(path: scenario)
+    try Simulator.check(s, file: scenario)
+    print("\(scenario): valid (\(s.name): model \(s.model), \(s.regimen.infusions.count) infusion(s), horizon \(s.horizonDays) days)")
   }
 }
 

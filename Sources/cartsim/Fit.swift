@@ -148,13 +148,7 @@ struct Profile: ParsableCommand {
   func run() throws {
     let (p, objective) = try estimation.objective(problem)
     let doc = try FitReport.read(fitFile)
-    var optimum: [Double] = []
-    for id in objective.parameterIDs {
-      guard let v = doc.parameters_on_scale[id] else {
-        throw ValidationError("\(fitFile): parameters_on_scale has no value for '\(id)' (a fit of another problem?)")
-      }
-      optimum.append(v)
-    }
+    let optimum = try FitReport.optimum(doc, from: fitFile, for: objective)
     var profiler = ProfileLikelihood()
     profiler.optimizer = estimation.optimizer
     profiler.hessian = estimation.hessian

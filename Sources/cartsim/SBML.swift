@@ -93,20 +93,16 @@ extension SBMLCommand {
     }
 
     func run() throws {
-      do {
-        let s: Scenario
-        if let path = scenario {
-          s = try Scenario.load(path: path)
-          guard s.model == model else {
-            throw InputError(file: path, path: "model", message: "is '\(s.model)', but the export asks for '\(model)'")
-          }
-        } else {
-          s = try Scenario.parse(Data(#"{"model": "\#(model)", "car_t": {"dose": 1, "basis": "cells"}}"#.utf8), file: "<default>")
+      let s: Scenario
+      if let path = scenario {
+        s = try Scenario.load(path: path)
+        guard s.model == model else {
+          throw InputError(file: path, path: "model", message: "is '\(s.model)', but the export asks for '\(model)'")
         }
-        print(try SBMLExport.document(for: s, file: scenario ?? "<default>", withDoses: scenario != nil), terminator: "")
-      } catch let e as InputError {
-        throw fail(e)
+      } else {
+        s = try Scenario.parse(Data(#"{"model": "\#(model)", "car_t": {"dose": 1, "basis": "cells"}}"#.utf8), file: "<default>")
       }
+      print(try SBMLExport.document(for: s, file: scenario ?? "<default>", withDoses: scenario != nil), terminator: "")
     }
   }
 }

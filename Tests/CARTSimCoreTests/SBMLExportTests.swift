@@ -81,15 +81,7 @@ struct SBMLExportTests {
       print("errors", len(bad))
       sys.exit(1 if bad else 0)
       """
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [ProcessInfo.processInfo.environment["CARTSIM_PYTHON"] ?? "python3", "-c", script, file]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0, "libSBML: \(text) (run the tests with Scripts/test.sh, which provides python-libsbml)")
+    let r = try runTool([ProcessInfo.processInfo.environment["CARTSIM_PYTHON"] ?? "python3", "-c", script, file])
+    #expect(r.status == 0, "libSBML: \(r.output) (run the tests with Scripts/test.sh, which provides python-libsbml)")
   }
 }

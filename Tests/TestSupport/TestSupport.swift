@@ -83,3 +83,19 @@ public func cartsim(_ args: [String]) throws -> (status: Int32, out: String, err
   p.waitUntilExit()
   return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
+
+/// Runs a program found on `PATH` (through `/usr/bin/env`) from the package root; returns its
+/// exit status and its standard output and error together.
+public func runTool(_ arguments: [String]) throws -> (status: Int32, output: String) {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  p.arguments = arguments
+  p.currentDirectoryURL = packageRoot
+  let out = Pipe()
+  p.standardOutput = out
+  p.standardError = out
+  try p.run()
+  let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  p.waitUntilExit()
+  return (p.terminationStatus, text)
+}

@@ -68,6 +68,17 @@ public enum FitReport {
     }
   }
 
+  /// The best parameters of `doc` (read from `path`) on the scale of `objective`, in its order.
+  /// - Throws: ``PEtabError`` naming the parameter when `doc` is a fit of another problem.
+  public static func optimum(_ doc: Document, from path: String, for objective: PEtabObjective) throws -> [Double] {
+    try objective.parameterIDs.map { id in
+      guard let v = doc.parameters_on_scale[id] else {
+        throw PEtabError(file: path, "parameters_on_scale has no value for '\(id)' (a fit of another problem?)")
+      }
+      return v
+    }
+  }
+
   /// The parameter table with the estimates as nominal values (other columns unchanged).
   public static func parameterTable(_ problem: PEtabProblem, estimates: [String: Double]) -> String {
     let cols = ["parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue", "estimate"]
