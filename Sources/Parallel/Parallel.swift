@@ -28,13 +28,11 @@ public enum Parallel {
 }
 
 /// Hands out 0, 1, 2, … to whichever thread asks next.
-public final class IndexQueue: Sendable {
+final class IndexQueue: Sendable {
   private let next = Atomic<Int>(0)
 
-  public init() {}
-
   /// The next index, or `nil` once `end` is reached.
-  public func take(below end: Int) -> Int? {
+  func take(below end: Int) -> Int? {
     let i = next.add(1, ordering: .relaxed).oldValue
     return i < end ? i : nil
   }
@@ -75,7 +73,4 @@ public final class Shared<Value: Sendable>: Sendable {
 
   /// Runs `body` with the value, under the lock.
   public func withLock<R: Sendable>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
-
-  /// The value now.
-  public var value: Value { mutex.withLock { $0 } }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CARTModels
 import CARTSimCore
 import CSVKit
+import DoseFinding
 import Estimation
 import Foundation
 import ODEKit
@@ -42,6 +43,11 @@ struct CARTSimCommand: AsyncParsableCommand {
       exit(withError: fail(e))
     } catch let e as CSVError {
       exit(withError: fail(e))
+    } catch let e as DoseFindingInputError {
+      // Settings are named as the command line spells them (`--p-true` for `p_true`).
+      let source = e.source == "settings" ? "command line" : e.source
+      FileHandle.standardError.write(Data("error: \(source): \(e.commandLineField): \(e.message)\n".utf8))
+      exit(withError: ExitCode(2))
     } catch {
       exit(withError: error)
     }

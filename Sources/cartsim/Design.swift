@@ -181,10 +181,7 @@ struct OCRunOptionGroup: ParsableArguments {
         throw DoseFindingInputError(field: "from_model", "give either --from-model or --p-true/--p-response")
       }
       guard let doseLevels else { throw DoseFindingInputError(field: "dose_levels", "is required with --from-model") }
-      let spec: TrialSpec
-      do { spec = try TrialSpec.load(path: fromModel) } catch let e as InputError {
-        throw DoseFindingInputError(source: e.file, field: e.path.isEmpty ? "from_model" : e.path, e.message)
-      }
+      let spec = try TrialSpec.load(path: fromModel)
       var m = ModelCurveSettings(spec: spec, source: fromModel, doseLevels: try DesignLists.numbers(doseLevels, field: "dose_levels"))
       m.doseBasis = doseBasis
       m.dlt = dlt
@@ -222,10 +219,8 @@ struct DesignOC: ParsableCommand {
   var json = false
 
   func run() throws {
-    try DesignOutput.guarded {
-      let report = try DesignStudy.operatingCharacteristics(design: design.name, settings: settings.settings(), run: runner.settings())
-      print(json ? DesignJSON.render(report) : report.text, terminator: "")
-    }
+    let report = try DesignStudy.operatingCharacteristics(design: design.name, settings: settings.settings(), run: runner.settings())
+    print(json ? DesignJSON.render(report) : report.text, terminator: "")
   }
 }
 
@@ -246,16 +241,14 @@ struct DesignCompare: ParsableCommand {
   var json = false
 
   func run() throws {
-    try DesignOutput.guarded {
-      let names = designs.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-      let report = try DesignStudy.compare(designs: names, settings: settings.settings(), run: runner.settings())
-      if let svg {
-        do { try report.chart.write(toFile: svg, atomically: true, encoding: .utf8) } catch {
-          throw DoseFindingInputError(source: svg, field: "svg", "cannot write: \(error.localizedDescription)")
-        }
+    let names = designs.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let report = try DesignStudy.compare(designs: names, settings: settings.settings(), run: runner.settings())
+    if let svg {
+      do { try report.chart.write(toFile: svg, atomically: true, encoding: .utf8) } catch {
+        throw DoseFindingInputError(source: svg, field: "svg", "cannot write: \(error.localizedDescription)")
       }
-      print(json ? DesignJSON.render(report) : report.text, terminator: "")
     }
+    print(json ? DesignJSON.render(report) : report.text, terminator: "")
   }
 }
 
@@ -269,10 +262,8 @@ struct DesignBoundaries: ParsableCommand {
   var json = false
 
   func run() throws {
-    try DesignOutput.guarded {
-      let report = try DesignStudy.boundaries(table.settings())
-      print(json ? DesignJSON.render(report) : report.text, terminator: "")
-    }
+    let report = try DesignStudy.boundaries(table.settings())
+    print(json ? DesignJSON.render(report) : report.text, terminator: "")
   }
 }
 
@@ -304,26 +295,12 @@ struct DesignNext: ParsableCommand {
   var json = false
 
   func run() throws {
-    try DesignOutput.guarded {
-      guard let text = try? String(contentsOfFile: data, encoding: .utf8) else {
-        throw DoseFindingInputError(source: data, field: "data", "cannot read the file")
-      }
-      let report = try DesignStudy.nextDose(
-        design: design.name, settings: settings.settings(), csv: text, source: data,
-        doses: doses, current: current)
-      print(json ? DesignJSON.render(report) : report.text, terminator: "")
+    guard let text = try? String(contentsOfFile: data, encoding: .utf8) else {
+      throw DoseFindingInputError(source: data, field: "data", "cannot read the file")
     }
-  }
-}
-
-/// Error reporting of the design commands.
-enum DesignOutput {
-  /// Runs `body`; input errors are printed as `error: <source>: <option or field>: <message>` and exit 2.
-  static func guarded(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as DoseFindingInputError {
-      let source = e.source == "settings" ? "command line" : e.source
-      FileHandle.standardError.write(Data("error: \(source): \(e.commandLineField): \(e.message)\n".utf8))
-      throw ExitCode(2)
-    }
+    let report = try DesignStudy.nextDose(
+      design: design.name, settings: settings.settings(), csv: text, source: data,
+      doses: doses, current: current)
+    print(json ? DesignJSON.render(report) : report.text, terminator: "")
   }
 }

@@ -271,8 +271,8 @@ extension TargetCheck {
         return
       }
       func field(_ c: String) -> String {
-        let i = columns[c]!
-        return i < fields.count ? fields[i] : ""
+        guard let i = columns[c], i < fields.count else { return "" }
+        return fields[i]
       }
       guard let a = armIndex[field("arm")] else {
         throw InputError(file: path, path: "line \(line)", message: "unknown arm '\(field("arm"))'")

@@ -90,13 +90,7 @@ public enum DesignRequest {
     s.priorSd = try r.number("prior_sd", default: s.priorSd)
     s.crmStartup = try r.bool("crm_startup", default: false)
     if r.has("start_sequence") {
-      s.startSequence = try list(&r, "start_sequence").enumerated().map { i, x in
-        guard let n = Limits.count(x, in: 1...TrialConfig.maxDoses) else {
-          throw InputError(
-            file: r.file, path: "start_sequence[\(i)]", message: "must be a dose level 1…\(TrialConfig.maxDoses), found \(x)")
-        }
-        return n
-      }
+      s.startSequence = try DesignLists.levels(list(&r, "start_sequence"), field: "start_sequence")
     }
     s.crmSafety = try r.number("crm_safety", default: s.crmSafety)
     s.deescalate = try r.bool("deescalate", default: false)

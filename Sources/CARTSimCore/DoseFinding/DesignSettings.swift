@@ -154,7 +154,7 @@ extension DoseFindingInputError {
   /// The field as the command line spells it: `--cohort-size` for `cohort_size`, when it is one
   /// of the settings; other fields (a row of a data file) as they are.
   public var commandLineField: String {
-    let options = DesignSettings.fieldNames + OCRunSettings.fieldNames + ["design", "designs", "data", "doses", "current"]
+    let options = DesignSettings.fieldNames + OCRunSettings.fieldNames + ["design", "designs", "data", "doses", "current", "svg"]
     return options.contains(field) ? "--" + field.replacingOccurrences(of: "_", with: "-") : field
   }
 }
@@ -177,7 +177,12 @@ public enum DesignLists {
 
   /// Dose levels (1-based) of `text`.
   public static func levels(_ text: String, field: String) throws -> [Int] {
-    try numbers(text, field: field).enumerated().map { i, x in
+    try levels(numbers(text, field: field), field: field)
+  }
+
+  /// Dose levels (1-based): each value a whole number 1…``TrialConfig/maxDoses``.
+  public static func levels(_ values: [Double], field: String) throws -> [Int] {
+    try values.enumerated().map { i, x in
       guard let n = Limits.count(x, in: 1...TrialConfig.maxDoses) else {
         throw DoseFindingInputError(field: field, "value \(i + 1) (\(x)) is not a dose level 1…\(TrialConfig.maxDoses)")
       }

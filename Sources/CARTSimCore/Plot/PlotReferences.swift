@@ -57,9 +57,4 @@ extension SimulationResult {
     }
     return out
   }
-
-  /// The reference lines of one series (none when it has none).
-  public func plotReferences(of name: String) -> [PlotReference] {
-    plotReferences.first { $0.series == name }?.lines ?? []
-  }
 }

@@ -8,6 +8,8 @@ enum Plots {
   static func make(_ r: SimulationResult) -> [(String, String)] {
     var out: [(String, String)] = []
     let t = r.times
+    let all = r.plotReferences
+    func references(_ series: String) -> [PlotReference] { all.first { $0.series == series }?.lines ?? [] }
     let infusionMarkers = r.scenario.regimen.infusions.enumerated().map {
       LinePlot.Marker(x: $1.day, label: "CAR T \($0 + 1)\($1.lymphodepleted ? " (LD)" : "")", color: "#555")
     }
@@ -16,7 +18,7 @@ enum Plots {
         title: "CAR T cells in blood — \(r.scenario.name)", xLabel: "time since first infusion (days)",
         yLabel: "CAR T cells per µL blood", logY: true)
       p.series = [LinePlot.Series(name: "CAR T cells/µL", x: t, y: car, color: palette[0])]
-      p.references = r.plotReferences(of: "car_t_blood")
+      p.references = references("car_t_blood")
       p.markers = infusionMarkers
       out.append(("car_t_blood.svg", p.svg()))
     } else if let total = r.series("car_t_total") {
@@ -33,7 +35,7 @@ enum Plots {
         title: "Tumour burden (RECIST SLD) — \(r.scenario.name)", xLabel: "time since first infusion (days)",
         yLabel: "sum of longest diameters (mm)")
       p.series = [LinePlot.Series(name: "SLD", x: t, y: sld, color: palette[1])]
-      p.references = r.plotReferences(of: "sld")
+      p.references = references("sld")
       p.markers = infusionMarkers
       out.append(("tumour_sld.svg", p.svg()))
     }
@@ -43,7 +45,7 @@ enum Plots {
         yLabel: "IL-6 (pg/mL)", logY: true)
       p.logSpanDecades = 4
       p.series = [LinePlot.Series(name: "IL-6", x: t, y: il6, color: palette[3])]
-      p.references = r.plotReferences(of: "il6")
+      p.references = references("il6")
       p.markers = infusionMarkers
       out.append(("il6.svg", p.svg()))
     }
