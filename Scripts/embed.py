@@ -2,7 +2,7 @@
 `cartsim simulate`, `cartsim trial` and the web app's Models pages need no files at run time:
   - Sources/CARTSimCore/Scenario/Embedded/ from Examples/ (the example scenarios, the HEROS
     trial spec, its targets and its calibration);
-  - Sources/CARTSimServer/Pages/Embedded/ from Guides/ (the model guides, the credibility report).
+  - Sources/CARTSimCore/Guides/Embedded/ from Guides/ (the model guides, the credibility report).
 Each folder holds the enum with its name → contents table and one file per embedded text.
 Every file of those folders is embedded (Examples/*.json; Guides/Models/*.md and
 Guides/Credibility.md), so a new one cannot be left out. Run from the package root after
@@ -60,7 +60,7 @@ def embed(folder, source, files, enum, doc, access, extra=()):
 
 CHECK = sys.argv[1:] == ["--check"]
 OUT = tempfile.mkdtemp() if CHECK else "."
-FOLDERS = ["Sources/CARTSimCore/Scenario/Embedded", "Sources/CARTSimServer/Pages/Embedded"]
+FOLDERS = ["Sources/CARTSimCore/Scenario/Embedded", "Sources/CARTSimCore/Guides/Embedded"]
 
 embed(FOLDERS[0], "Examples", sorted(os.path.basename(f) for f in glob.glob("Examples/*.json")),
       "EmbeddedScenarios",
@@ -71,9 +71,9 @@ embed(FOLDERS[0], "Examples", sorted(os.path.basename(f) for f in glob.glob("Exa
        '  public static var heros2CohortB: String { files["heros2-cohortB.json"]! }'])
 embed(FOLDERS[1], "Guides", sorted(os.path.relpath(f, "Guides") for f in glob.glob("Guides/Models/*.md")) + ["Credibility.md"],
       "EmbeddedGuides",
-      ["Model guides compiled into the server for the Models pages. A test checks that each is",
-       "identical to its file in `Guides/`."],
-      "")
+      ["Model guides compiled into the library: the server's Models pages and the credibility",
+       "report of `cartsim calibrate`. A test checks that each is identical to its file in `Guides/`."],
+      "package ")
 
 if CHECK:
     stale = []

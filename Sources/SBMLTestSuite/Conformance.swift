@@ -153,3 +153,40 @@ public struct ConformanceCase: Sendable {
     Parallel.map(cases.count, threads: max(1, threads)) { cases[$0].run(timeLimit: timeLimit) }
   }
 }
+
+/// The outcomes of a run of cases, as `cartsim sbml test --json` writes them.
+public struct ConformanceReport: Codable, Sendable {
+  public struct Entry: Codable, Sendable {
+    public var `case`: String
+    /// pass, fail, unsupported or error.
+    public var outcome: String
+    /// The variable that failed the pass rule.
+    public var variable: String?
+    public var detail: String?
+  }
+
+  public var passed: Int
+  public var failed: Int
+  public var cases: [Entry]
+
+  public init(_ cases: [ConformanceCase], _ outcomes: [ConformanceCase.Outcome]) {
+    self.cases = zip(cases, outcomes).map { c, o in
+      var e = Entry(case: c.id, outcome: o.kind)
+      switch o {
+      case .pass: break
+      case .fail(let v, let d): (e.variable, e.detail) = (v, d)
+      case .unsupported(let w), .error(let w): e.detail = w
+      }
+      return e
+    }
+    passed = outcomes.filter(\.passed).count
+    failed = outcomes.count - passed
+  }
+
+  /// Pretty-printed JSON with sorted keys.
+  public func json() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return try encoder.encode(self)
+  }
+}

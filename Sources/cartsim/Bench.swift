@@ -33,9 +33,9 @@ struct Bench: ParsableCommand {
   }
 
   func run() throws {
-    var (scenario, file) = try loadScenario(self.scenario)
+    var (scenario, file) = try Scenario.load(path: self.scenario)
     scenario.horizonDays = horizon
-    do { try scenario.checkOutputGrid(file: file) } catch { throw fail(error) }
+    try scenario.checkOutputGrid(file: file)
     #if DEBUG
       FileHandle.standardError.write(Data("warning: this is a debug build; measure with `swift run -c release cartsim bench`\n".utf8))
     #endif

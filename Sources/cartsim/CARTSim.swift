@@ -6,6 +6,7 @@ import DoseFinding
 import Estimation
 import Foundation
 import ODEKit
+import Parallel
 import SBMLDocument
 import SBMLKit
 
@@ -35,13 +36,7 @@ struct CARTSimCommand: AsyncParsableCommand {
       } else {
         try command.run()
       }
-    } catch let e as InputError {
-      exit(withError: fail(e))
-    } catch let e as PEtabError {
-      exit(withError: fail(e))
-    } catch let e as SBMLError {
-      exit(withError: fail(e))
-    } catch let e as CSVError {
+    } catch let e where e is InputError || e is PEtabError || e is SBMLError || e is CSVError {
       exit(withError: fail(e))
     } catch let e as DoseFindingInputError {
       // Settings are named as the command line spells them (`--p-true` for `p_true`).
@@ -53,10 +48,6 @@ struct CARTSimCommand: AsyncParsableCommand {
     }
   }
 }
-
-/// Prints an input error the way users read it and exits with status 2.
-/// "1 thread", "2 threads".
-func threadCount(_ n: Int) -> String { n == 1 ? "1 thread" : "\(n) threads" }
 
 /// Refuses an option outside `range` (``Limits`` gives the upper bounds), naming it.
 func checkOption<T: Comparable>(_ value: T, _ range: ClosedRange<T>, _ option: String) throws {
@@ -70,7 +61,22 @@ func checkPositive(_ value: Double, max: Double, _ option: String) throws {
   }
 }
 
+/// A progress bar on standard error when it is a terminal and `--quiet` was not given.
+func progressBar(_ unit: String, quiet: Bool) -> ProgressBar { ProgressBar(unit: unit, enabled: !quiet && isatty(STDERR_FILENO) != 0) }
+
 extension ODEMethod: ExpressibleByArgument {}
+
+/// A built-in model's identifier (``ModelCatalog/ids``), checked as the argument is read.
+struct ModelName: ExpressibleByArgument {
+  let id: String
+
+  init?(argument: String) {
+    guard ModelCatalog.ids.contains(argument) else { return nil }
+    id = argument
+  }
+
+  static var allValueStrings: [String] { ModelCatalog.ids }
+}
 
 /// `--threads N`, one option group for every command that runs in parallel: worker threads,
 /// by default all cores. No result depends on it.
@@ -88,15 +94,6 @@ struct ThreadsOption: ParsableArguments {
 func fail(_ error: any Error) -> ExitCode {
   FileHandle.standardError.write(Data("error: \(error)\n".utf8))
   return ExitCode(2)
-}
-
-/// The scenario named on the command line, or the embedded HEROS 2.0 cohort B default.
-func loadScenario(_ path: String?) throws -> (Scenario, String) {
-  if let path { return (try Scenario.load(path: path), path) }
-  return (
-    try Scenario.parse(Data(EmbeddedScenarios.heros2CohortB.utf8), file: "<embedded heros2-cohortB>"),
-    "<embedded heros2-cohortB>"
-  )
 }
 
 struct Simulate: ParsableCommand {
@@ -141,15 +138,11 @@ struct Simulate: ParsableCommand {
       guard let duration else { throw ValidationError("--sbml needs --duration > 0") }
       let r = try SBMLRun.run(file: sbml, duration: duration, steps: steps, method: method ?? .auto)
       try SBMLRun.write(r, to: out)
-      let tc = r.timeCourse
-      print(
-        "\(sbml): \(tc.returnCode.rawValue), \(r.compiled.states.count) states, \(tc.stats.steps) steps, \(tc.stats.rhsEvaluations) RHS evaluations"
-      )
-      print("  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/species.svg")
-      if !tc.returnCode.isSuccessful { throw ExitCode(3) }
+      print(r.line + "\n  wrote \(out)/timecourse.csv, \(out)/summary.json, \(out)/plots/species.svg")
+      if !r.timeCourse.returnCode.isSuccessful { throw ExitCode(3) }
       return
     }
-    let (scenario, file) = try loadScenario(self.scenario)
+    let (scenario, file) = try Scenario.load(path: self.scenario)
     let result = try Simulator.run(scenario, file: file, method: method)
     try ResultWriter.write(result, to: out)
     if printSummary { print(ResultWriter.summaryJSON(result).render()) }
@@ -194,19 +187,13 @@ struct Models: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, markdown, csv }
 
     @Argument(help: "Model identifier (see `cartsim models`).")
-    var name: String
+    var name: ModelName
 
     @Option(help: "Output format: table, markdown or csv.")
     var format: Format = .table
 
-    func validate() throws {
-      guard ModelReport(name) != nil else {
-        throw ValidationError("unknown model '\(name)' (known: \(ModelCatalog.ids.joined(separator: ", ")))")
-      }
-    }
-
     func run() throws {
-      guard let m = ModelReport(name) else { throw ValidationError("unknown model '\(name)'") }
+      guard let m = ModelReport(name.id) else { throw ValidationError("model '\(name.id)' has no description") }
       switch format {
       case .csv: print(m.csv, terminator: "")
       case .markdown: print(m.markdown, terminator: "")

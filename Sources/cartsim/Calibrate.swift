@@ -1,6 +1,5 @@
 import ArgumentParser
 import CARTSimCore
-import CARTSimServer
 import Foundation
 import Parallel
 import StatKit
@@ -13,13 +12,6 @@ func parseShardOption(_ shard: String?) throws -> (Int, Int) {
     throw ValidationError("--shard must be I/N with 0 ≤ I < N ≤ \(Limits.shards), e.g. 0/4; found '\(shard)'")
   }
   return (i, n)
-}
-
-/// The spec named on the command line, or the embedded HEROS trial.
-func loadTrialSpec(_ path: String?) throws -> TrialSpec {
-  do {
-    return try path.map { try TrialSpec.load(path: $0) } ?? TrialSpec.embeddedHEROS()
-  } catch { throw fail(error) }
 }
 
 struct Calibrate: ParsableCommand {
@@ -58,7 +50,6 @@ struct Calibrate: ParsableCommand {
   var rounds: Int = 5
 
   @OptionGroup var threadsOption: ThreadsOption
-  var threads: Int { threadsOption.count }
 
   @Option(
     help:
@@ -69,54 +60,39 @@ struct Calibrate: ParsableCommand {
   @Flag(help: "No progress bar.")
   var quiet = false
 
-  func parseShard() throws -> (Int, Int) { try parseShardOption(shard) }
-
-  func validate() throws {
+  /// The calibrator's settings from the options (the seed and progress are set by `run`).
+  func settings() throws -> Calibrator.Settings {
     var s = Calibrator.Settings()
     s.particles = particles
     s.patientsPerArm = patients
     s.rounds = rounds
-    s.shard = try parseShard()
+    s.threads = threadsOption.count
+    s.shard = try parseShardOption(shard)
     s.exchangeDirectory = out
-    do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
+    return s
+  }
+
+  func validate() throws {
+    do { try settings().validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
   }
 
   func run() throws {
-    var spec = try loadTrialSpec(self.spec)
+    var spec = try TrialSpec.load(path: self.spec)
     if let seed { spec.seed = seed }
-    let targetList: [Target]
-    do {
-      if let targets {
-        targetList = try TargetFile.load(path: targets, arms: spec.arms.map(\.name))
-      } else {
-        targetList = try TargetFile.embeddedHEROS(arms: spec.arms.map(\.name))
-      }
-    } catch { throw fail(error) }
-    var settings = Calibrator.Settings()
-    settings.particles = particles
-    settings.patientsPerArm = patients
-    settings.rounds = rounds
+    let targetList = try TargetFile.load(path: targets, orHEROS: true, arms: spec.arms.map(\.name)) ?? []
+    var settings = try settings()
     settings.seed = spec.seed
-    settings.threads = threads
-    settings.shard = try parseShard()
-    settings.exchangeDirectory = out
-    let bar = ProgressBar(unit: "patients", enabled: !quiet && isatty(STDERR_FILENO) != 0)
+    let bar = progressBar("patients", quiet: quiet)
     settings.onProgress = { done, total in bar.update(done, of: total) }
-    do {
-      let result = try Calibrator.run(spec, targets: targetList, settings: settings)
-      bar.finish()
-      if settings.shard.index > 0 {
-        print("shard \(settings.shard.index)/\(settings.shard.count) done; shard 0 writes \(out)/calibration.json")
-        return
-      }
-      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      try ResultWriter.writeText(
-        CredibilityReport.html(run: CalibrationReport.html(result)),
-        to: (out as NSString).appendingPathComponent("credibility.html"))
-      try CalibrationReport.write(result, to: out)  // calibration.json last: the run is complete
-      print(CalibrationReport.summary(result), terminator: "")
-      print("wrote \(out)/calibration.json, report.html and credibility.html")
-    } catch { throw fail(error) }
+    let result = try Calibrator.run(spec, targets: targetList, settings: settings)
+    bar.finish()
+    if settings.shard.index > 0 {
+      print("shard \(settings.shard.index)/\(settings.shard.count) done; shard 0 writes \(out)/calibration.json")
+      return
+    }
+    try CalibrationReport.write(result, to: out)
+    print(CalibrationReport.summary(result), terminator: "")
+    print("wrote \(out)/calibration.json, report.html and credibility.html")
   }
 }
 
@@ -153,39 +129,35 @@ struct Sensitivity: ParsableCommand {
   var seed: UInt64?
 
   @OptionGroup var threadsOption: ThreadsOption
-  var threads: Int { threadsOption.count }
 
   @Flag(help: "No progress bar.")
   var quiet = false
 
-  func validate() throws {
+  /// The analysis' settings from the options (the seed and progress are set by `run`).
+  var settings: SensitivityAnalysis.Settings {
     var s = SensitivityAnalysis.Settings()
     s.baseSamples = samples
     s.patients = patients
     s.bootstrap = bootstrap
-    do { try s.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
+    s.threads = threadsOption.count
+    return s
+  }
+
+  func validate() throws {
+    do { try settings.validate() } catch let e as InputError { throw ValidationError("\(e.path) \(e.message)") }
   }
 
   func run() throws {
-    var spec = try loadTrialSpec(self.spec)
+    var spec = try TrialSpec.load(path: self.spec)
     if let seed { spec.seed = seed }
-    var settings = SensitivityAnalysis.Settings()
-    settings.baseSamples = samples
-    settings.patients = patients
-    settings.bootstrap = bootstrap
+    var settings = self.settings
     settings.seed = spec.seed
-    settings.threads = threads
-    let bar = ProgressBar(unit: "patients", enabled: !quiet && isatty(STDERR_FILENO) != 0)
+    let bar = progressBar("patients", quiet: quiet)
     settings.onProgress = { done, total in bar.update(done, of: total) }
     let armName = arm ?? (spec.arms.first { $0.name == "HEROS 2.0 cohort B" } ?? spec.arms[0]).name
-    do {
-      let r = try SensitivityAnalysis.run(spec, arm: armName, settings: settings)
-      bar.finish()
-      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      try ResultWriter.writeText(
-        SensitivityAnalysis.json(r).render() + "\n", to: (out as NSString).appendingPathComponent("sensitivity.json"))
-      print(SensitivityAnalysis.summary(r, arm: armName), terminator: "")
-      print("wrote \(out)/sensitivity.json")
-    } catch { throw fail(error) }
+    let r = try SensitivityAnalysis.run(spec, arm: armName, settings: settings)
+    bar.finish()
+    try SensitivityAnalysis.write(r, to: out)
+    print(SensitivityAnalysis.summary(r, arm: armName) + "wrote \(out)/sensitivity.json")
   }
 }

@@ -32,7 +32,6 @@ struct EstimationOptions: ParsableArguments {
   var method: ODEMethod = .auto
 
   @OptionGroup var threadsOption: ThreadsOption
-  var threads: Int { threadsOption.count }
 
   func validate() throws {
     guard (1...100_000).contains(maxIterations) else { throw ValidationError("--max-iterations must be 1–100000") }
@@ -40,19 +39,11 @@ struct EstimationOptions: ParsableArguments {
   }
 
   func objective(_ path: String) throws -> (PEtabProblem, PEtabObjective) {
-    let problem = try PEtabProblem.load(path)
     var o = PEtabObjective.Options()
     o.rtol = rtol
     o.atol = atol
     o.method = method
-    let objective = try PEtabObjective(problem, options: o)
-    guard objective.hasGradient else {
-      throw ValidationError(
-        "\(path): the model cannot be differentiated (delays, algebraic rules or math without derivative rules), so it cannot be fitted with gradients"
-      )
-    }
-    guard objective.dimension > 0 else { throw ValidationError("\(path): no parameter has estimate = 1") }
-    return (problem, objective)
+    return try PEtabRun.fittable(path, options: o)
   }
 
   var rules: StoppingRules {
@@ -100,22 +91,18 @@ struct Fit: ParsableCommand {
     var fit = MultiStartFit()
     fit.starts = starts
     fit.seed = seed
-    fit.threads = estimation.threads
+    fit.threads = estimation.threadsOption.count
     fit.optimizer = estimation.optimizer
     fit.hessian = estimation.hessian
     fit.rules = estimation.rules
-    let bar = ProgressBar(unit: "starts", enabled: !quiet && isatty(STDERR_FILENO) != 0)
+    let bar = progressBar("starts", quiet: quiet)
     let began = Date()
     let result = fit.run(objective) { done, total, _ in bar.update(done, of: total) }
     bar.finish()
     guard let doc = try FitReport.write(problem: p, objective: objective, fit: fit, result: result, to: out) else {
       throw ValidationError("no start reached a finite objective; nothing written")
     }
-    print(
-      String(
-        format: "%@: %d parameters, %d starts in %.1f s; best nllh %.6f (llh %.6f), %d start%@ within 0.01 of it",
-        p.name, objective.dimension, starts, Date().timeIntervalSince(began), doc.best_nllh, doc.best_llh,
-        doc.starts_at_best, doc.starts_at_best == 1 ? "" : "s"))
+    print(doc.line(parameters: objective.dimension, seconds: Date().timeIntervalSince(began)))
     print("wrote \(out)/fit.json, parameters.tsv, simulations.tsv and the plots")
   }
 }
@@ -153,8 +140,8 @@ struct Profile: ParsableCommand {
     profiler.optimizer = estimation.optimizer
     profiler.hessian = estimation.hessian
     profiler.rules = estimation.rules
-    profiler.threads = estimation.threads
-    let bar = ProgressBar(unit: "parameters", enabled: !quiet && isatty(STDERR_FILENO) != 0)
+    profiler.threads = estimation.threadsOption.count
+    let bar = progressBar("parameters", quiet: quiet)
     let profiles = profiler.run(objective, optimum: optimum) { done, total in bar.update(done, of: total) }
     bar.finish()
     let dir = out ?? (fitFile as NSString).deletingLastPathComponent

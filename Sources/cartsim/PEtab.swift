@@ -1,4 +1,5 @@
 import ArgumentParser
+import CARTSimCore
 import Estimation
 import Foundation
 import ODEKit
@@ -23,31 +24,10 @@ struct PEtabCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-      let p = try PEtabProblem.load(problem)
-      let objective = try PEtabObjective(p)
-      let ev = objective.evaluate(objective.nominal)
-      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-      try p.simulationTable(ev.simulations).write(
-        toFile: (out as NSString).appendingPathComponent("simulations.tsv"), atomically: true, encoding: .utf8)
-      let result = SimulationResult(
-        problem: p.name, chi2: ev.chi2, llh: ev.llh, nllh: -ev.llh, measurements: p.measurements.count,
-        return_code: ev.returnCode.rawValue, failure: ev.failure)
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-      try enc.encode(result).write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("result.json")))
-      print(String(format: "%@: %d measurements, chi2 %.10g, llh %.10g", p.name, p.measurements.count, ev.chi2, ev.llh))
-      if !ev.returnCode.isSuccessful { throw ExitCode(3) }
+      let (result, solved) = try PEtabRun.simulate(problem, to: out)
+      print(result.line)
+      if !solved { throw ExitCode(3) }
     }
-  }
-
-  struct SimulationResult: Codable {
-    var problem: String
-    var chi2: Double
-    var llh: Double
-    var nllh: Double
-    var measurements: Int
-    var return_code: String
-    var failure: String?
   }
 
   struct Test: ParsableCommand {

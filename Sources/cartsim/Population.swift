@@ -38,7 +38,6 @@ struct Population: ParsableCommand {
   var seed: UInt64 = 0
 
   @OptionGroup var threadsOption: ThreadsOption
-  var threads: Int { threadsOption.count }
 
   @Option(help: "Relative tolerance.")
   var rtol: Double = 1e-6
@@ -67,36 +66,19 @@ struct Population: ParsableCommand {
   var quiet = false
 
   func run() throws {
-    do {
-      var o = SBMLPopulationRun.Options(patients: n, omega: omega, duration: duration, steps: steps)
-      o.seed = seed
-      o.threads = threads
-      o.simulation.rtol = rtol
-      o.simulation.atol = atol
-      o.simulation.method = method
-      o.writeParameters = writeParameters
-      o.simulation.capSteps = capSteps
-      o.progress = !quiet && isatty(STDERR_FILENO) != 0
-      o.native = native
-      try SBMLPopulationRun.validate(o)
-      let r = try SBMLPopulationRun.run(file: sbml, options: o, to: out)
-      FileHandle.standardError.write(
-        Data(
-          String(
-            format:
-              "%d patients in %.2f s: %.1f patients/s on \(threadCount(r.threads)), %d solver failures; per patient %.0f steps (%.0f stiff), %.0f RHS evaluations\n",
-            r.patients, r.seconds, r.patientsPerSecond, r.failed, Double(r.stats.steps) / Double(r.patients),
-            Double(r.stats.stiffSteps) / Double(r.patients), Double(r.stats.rhsEvaluations) / Double(r.patients)
-          ).utf8))
-      let lus = r.stats.luDecompositions
-      let fallbacks =
-        r.stats.sparseFallbacks == 0
-        ? ""
-        : String(
-          format: " (%.1f%% dense after a small sparse pivot)", 100 * Double(r.stats.sparseFallbacks) / Double(max(lus, 1)))
-      let linear = lus == 0 ? "" : String(format: ", %.0f LU factorisations", Double(lus) / Double(r.patients)) + fallbacks
-      FileHandle.standardError.write(Data("evaluator: \(r.evaluator)\(linear)\n".utf8))
-      print("wrote \(out)/population.csv")
-    } catch { throw fail(error) }
+    var o = SBMLPopulationRun.Options(patients: n, omega: omega, duration: duration, steps: steps)
+    o.seed = seed
+    o.threads = threadsOption.count
+    o.simulation.rtol = rtol
+    o.simulation.atol = atol
+    o.simulation.method = method
+    o.writeParameters = writeParameters
+    o.simulation.capSteps = capSteps
+    o.progress = !quiet && isatty(STDERR_FILENO) != 0
+    o.native = native
+    try SBMLPopulationRun.validate(o)
+    let r = try SBMLPopulationRun.run(file: sbml, options: o, to: out)
+    FileHandle.standardError.write(Data(r.lines.utf8))
+    print("wrote \(out)/population.csv")
   }
 }

@@ -28,7 +28,6 @@ struct SBMLCommand: ParsableCommand {
     var json: String?
 
     @OptionGroup var threadsOption: ThreadsOption
-    var threads: Int { threadsOption.count }
 
     @Option(help: "Per-case wall-clock limit in seconds; a case over it fails.")
     var timeLimit: Double = 30
@@ -40,32 +39,11 @@ struct SBMLCommand: ParsableCommand {
     func run() throws {
       let cases = directories.flatMap { ConformanceCase.discover(URL(fileURLWithPath: $0)) }
       guard !cases.isEmpty else { throw ValidationError("no test cases found under \(directories.joined(separator: ", "))") }
-      let outcomes = ConformanceCase.runAll(cases, threads: threads, timeLimit: timeLimit)
-      var passed = 0
-      for (c, o) in zip(cases, outcomes) {
-        print(o.line(c.id))
-        if o.passed { passed += 1 }
-      }
-      if let json {
-        let doc = JSONOut.object([
-          ("passed", .int(passed)), ("failed", .int(cases.count - passed)),
-          (
-            "cases",
-            .array(
-              zip(cases, outcomes).map { c, o in
-                var fields: [(String, JSONOut)] = [("case", .string(c.id)), ("outcome", .string(o.kind))]
-                switch o {
-                case .pass: break
-                case .fail(let v, let d): fields += [("variable", .string(v)), ("detail", .string(d))]
-                case .unsupported(let w), .error(let w): fields.append(("detail", .string(w)))
-                }
-                return .object(fields)
-              })
-          ),
-        ])
-        try (doc.render() + "\n").write(toFile: json, atomically: true, encoding: .utf8)
-      }
-      print("\(passed) passed, \(cases.count - passed) failed")
+      let outcomes = ConformanceCase.runAll(cases, threads: threadsOption.count, timeLimit: timeLimit)
+      for (c, o) in zip(cases, outcomes) { print(o.line(c.id)) }
+      let report = ConformanceReport(cases, outcomes)
+      if let json { try report.json().write(to: URL(fileURLWithPath: json)) }
+      print("\(report.passed) passed, \(report.failed) failed")
     }
   }
 }
@@ -81,28 +59,13 @@ extension SBMLCommand {
         """)
 
     @Argument(help: "Model identifier (see `cartsim models`).")
-    var model: String
+    var model: ModelName
 
     @Option(help: "Scenario JSON file whose patient, parameters and doses to export.")
     var scenario: String?
 
-    func validate() throws {
-      guard ModelCatalog.ids.contains(model) else {
-        throw ValidationError("unknown model '\(model)' (known: \(ModelCatalog.ids.joined(separator: ", ")))")
-      }
-    }
-
     func run() throws {
-      let s: Scenario
-      if let path = scenario {
-        s = try Scenario.load(path: path)
-        guard s.model == model else {
-          throw InputError(file: path, path: "model", message: "is '\(s.model)', but the export asks for '\(model)'")
-        }
-      } else {
-        s = try Scenario.parse(Data(#"{"model": "\#(model)", "car_t": {"dose": 1, "basis": "cells"}}"#.utf8), file: "<default>")
-      }
-      print(try SBMLExport.document(for: s, file: scenario ?? "<default>", withDoses: scenario != nil), terminator: "")
+      print(try SBMLExport.document(model: model.id, scenarioPath: scenario), terminator: "")
     }
   }
 }

@@ -31,7 +31,6 @@ struct Serve: AsyncParsableCommand {
   var jobs: Int = 1
 
   @OptionGroup var threadsOption: ThreadsOption
-  var threads: Int { threadsOption.count }
 
   @Option(help: "Largest request body in bytes (larger ones get 413).")
   var maxBody: Int = 1 << 20
@@ -62,15 +61,11 @@ struct Serve: AsyncParsableCommand {
     let env = ProcessInfo.processInfo.environment["CARTSIM_TOKEN"]
     config.token = token ?? (env?.isEmpty == false ? env : nil)
     config.maxConcurrentJobs = jobs
-    config.threadsPerJob = threads
+    config.threadsPerJob = threadsOption.count
     config.maxBodyBytes = maxBody
     config.maxQueuedJobs = queue
     config.requestTimeoutSeconds = requestTimeout
     config.logRequests = !quiet
-    do {
-      try await runServer(config: config)
-    } catch {
-      throw fail(error)
-    }
+    do { try await runServer(config: config) } catch { throw fail(error) }
   }
 }

@@ -26,7 +26,6 @@ struct Trial: ParsableCommand {
   var patients: Int?
 
   @OptionGroup var threadsOption: ThreadsOption
-  var threads: Int { threadsOption.count }
 
   @Option(help: "Run shard I of N (0-based), e.g. 3/10.")
   var shard: String?
@@ -38,55 +37,31 @@ struct Trial: ParsableCommand {
   @Flag(help: "No progress bar.")
   var quiet = false
 
-  func parseShard() throws -> (Int, Int) { try parseShardOption(shard) }
-
   func validate() throws {
-    _ = try parseShard()
+    _ = try parseShardOption(shard)
     if let patients { try checkOption(patients, 1...Limits.patients, "--patients") }
   }
 
   func run() throws {
-    var spec: TrialSpec
-    do {
-      if let path = self.spec {
-        spec = try TrialSpec.load(path: path)
-      } else {
-        spec = try TrialSpec.embeddedHEROS()
-      }
-    } catch { throw fail(error) }
+    var spec = try TrialSpec.load(path: self.spec)
     if let seed { spec.seed = seed }
     if let patients { for i in spec.arms.indices { spec.arms[i].patients = patients } }
     var options = TrialRunner.Options()
-    options.threads = threads
-    options.shard = try parseShard()
+    options.threads = threadsOption.count
+    options.shard = try parseShardOption(shard)
     options.progress = !quiet && isatty(STDERR_FILENO) != 0
     // The targets to check the run against, read before it starts.
-    let targetList: [Target]?
-    do {
-      let names = spec.arms.map(\.name)
-      targetList =
-        try targets.map { try TargetFile.load(path: $0, arms: names) }
-        ?? (self.spec == nil ? TargetFile.embeddedHEROS(arms: names) : nil)
-    } catch { throw fail(error) }
-    do {
-      let report = try TrialRunner.run(spec, options: options, to: out)
-      let rate = Double(report.patients) / max(report.seconds, 1e-9)
-      FileHandle.standardError.write(
-        Data(
-          String(
-            format: "%d patients in %.1f s (%.1f patients/s on \(threadCount(threads))), %d solver failures\n",
-            report.patients, report.seconds, rate, report.failed
-          ).utf8))
-      if options.shard.count == 1 {
-        let checks = try TrialOutputs.write(dir: out) { _ in targetList }
-        if let checks { print(TargetCheck.summary(checks), terminator: "") }
-        print("wrote \(out)/patients.csv, summary.json, km.csv, report.html, plots/" + (checks == nil ? "" : ", targets.json"))
-      } else {
-        print(
-          "wrote shard \(options.shard.index)/\(options.shard.count) to \(out)/patients.csv and aggregate.json; combine with `cartsim merge`"
-        )
-      }
-    } catch { throw fail(error) }
+    let targetList = try TargetFile.load(path: targets, orHEROS: self.spec == nil, arms: spec.arms.map(\.name))
+    let report = try TrialRunner.run(spec, options: options, to: out)
+    FileHandle.standardError.write(Data((report.line(threads: options.threads) + "\n").utf8))
+    guard options.shard.count == 1 else {
+      print(
+        "wrote shard \(options.shard.index)/\(options.shard.count) to \(out)/patients.csv and aggregate.json; combine with `cartsim merge`")
+      return
+    }
+    let checks = try TrialOutputs.write(dir: out) { _ in targetList }
+    if let checks { print(TargetCheck.summary(checks), terminator: "") }
+    print("wrote \(out)/patients.csv, summary.json, km.csv, report.html, plots/" + (checks == nil ? "" : ", targets.json"))
   }
 }
 
@@ -107,13 +82,11 @@ struct Merge: ParsableCommand {
   var targets: String?
 
   func run() throws {
-    do {
-      try TrialMerge.merge(shards, to: out)
-      let checks = try TrialOutputs.write(dir: out) { arms in
-        try targets.map { $0 == "heros" ? try TargetFile.embeddedHEROS(arms: arms) : try TargetFile.load(path: $0, arms: arms) }
-      }
-      print("merged \(shards.count) shards into \(out)")
-      if let checks { print(TargetCheck.summary(checks), terminator: "") }
-    } catch { throw fail(error) }
+    try TrialMerge.merge(shards, to: out)
+    let checks = try TrialOutputs.write(dir: out) { arms in
+      try TargetFile.load(path: targets == "heros" ? nil : targets, orHEROS: targets == "heros", arms: arms)
+    }
+    print("merged \(shards.count) shards into \(out)")
+    if let checks { print(TargetCheck.summary(checks), terminator: "") }
   }
 }

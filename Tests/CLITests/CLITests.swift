@@ -64,7 +64,7 @@ struct CLITests {
     let show = try run(["models", "show", "heros"])
     #expect(show.status == 0 && show.out.contains("K_C") && show.out.contains("Kimmel"))
     let bad = try run(["models", "show", "nope"])
-    #expect(bad.status != 0 && bad.err.contains("unknown model 'nope'"))
+    #expect(bad.status == 64 && bad.err.contains("'nope' is invalid") && bad.err.contains("heros"), "\(bad.err)")
   }
 
   @Test func simulateWritesResults() throws {

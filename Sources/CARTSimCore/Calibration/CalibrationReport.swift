@@ -182,12 +182,13 @@ public enum CalibrationReport {
     ])
   }
 
+  /// Writes `report.html`, `credibility.html` (Guides/Credibility.md followed by the report)
+  /// and, last, `calibration.json` in `dir`.
   public static func write(_ r: Calibrator.Result, to dir: String) throws {
-    let fm = FileManager.default
-    do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-      throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
-    }
-    try ResultWriter.atomicWrite(html(r), to: (dir as NSString).appendingPathComponent("report.html"))
+    try ResultWriter.createDirectory(dir)
+    let report = html(r)
+    try ResultWriter.atomicWrite(report, to: (dir as NSString).appendingPathComponent("report.html"))
+    try ResultWriter.atomicWrite(CredibilityReport.html(run: report), to: (dir as NSString).appendingPathComponent("credibility.html"))
     // calibration.json last: its presence means the run is complete.
     try ResultWriter.atomicWrite(json(r).render() + "\n", to: (dir as NSString).appendingPathComponent("calibration.json"))
   }

@@ -102,6 +102,12 @@ public enum SensitivityAnalysis {
     return Result(arm: arm, factors: factors, indices: indices, seconds: Date().timeIntervalSince(start))
   }
 
+  /// Writes `sensitivity.json` in `dir`.
+  public static func write(_ r: Result, to dir: String) throws {
+    try ResultWriter.createDirectory(dir)
+    try ResultWriter.writeText(json(r).render() + "\n", to: (dir as NSString).appendingPathComponent("sensitivity.json"))
+  }
+
   /// What `cartsim sensitivity` prints: per endpoint, the three parameters with the largest
   /// total indices.
   public static func summary(_ r: Result, arm: String) -> String {

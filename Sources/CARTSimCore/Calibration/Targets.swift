@@ -227,6 +227,12 @@ public enum TargetFile {
     return try parse(JSONValue.decode(Data(EmbeddedScenarios.files["heros-targets.json"]!.utf8), file: file), file: file, arms: arms)
   }
 
+  /// The targets at `path`; without one, the embedded HEROS targets when `orHEROS`, else none.
+  public static func load(path: String?, orHEROS: Bool, arms: [String]) throws -> [Target]? {
+    if let path { return try load(path: path, arms: arms) }
+    return orHEROS ? try embeddedHEROS(arms: arms) : nil
+  }
+
   public static func load(path: String, arms: [String]) throws -> [Target] {
     try parse(JSONValue.load(path: path), file: path, arms: arms)
   }

@@ -11,16 +11,20 @@ public enum ResultWriter {
   public static func write(_ r: SimulationResult, to dir: String) throws {
     let fm = FileManager.default
     let plots = (dir as NSString).appendingPathComponent("plots")
-    do {
-      try fm.createDirectory(atPath: plots, withIntermediateDirectories: true)
-    } catch {
-      throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
-    }
+    try createDirectory(plots)
     // A stale summary from an earlier run must not describe this one.
     try? fm.removeItem(atPath: (dir as NSString).appendingPathComponent("summary.json"))
     for (name, svg) in Plots.make(r) { try atomicWrite(svg, to: (plots as NSString).appendingPathComponent(name)) }
     try atomicWrite(csv(r), to: (dir as NSString).appendingPathComponent("timecourse.csv"))
     try atomicWrite(summaryJSON(r).render() + "\n", to: (dir as NSString).appendingPathComponent("summary.json"))
+  }
+
+  /// Creates the folder `dir` (and its parents) if missing; a folder that cannot be created is
+  /// bad input naming it.
+  public static func createDirectory(_ dir: String) throws {
+    do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+      throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
+    }
   }
 
   /// Writes `text` to `path` under a temporary name, renamed when complete.

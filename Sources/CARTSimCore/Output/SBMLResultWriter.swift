@@ -11,6 +11,13 @@ public enum SBMLRun {
     public var modelFile: String
     public var timeCourse: SBMLTimeCourse
     public var compiled: CompiledSBML
+
+    /// The line `cartsim simulate --sbml` prints: return code, size and solver work.
+    public var line: String {
+      let tc = timeCourse
+      return
+        "\(modelFile): \(tc.returnCode.rawValue), \(compiled.states.count) states, \(tc.stats.steps) steps, \(tc.stats.rhsEvaluations) RHS evaluations"
+    }
   }
 
   /// Every species (concentration, or amount with `hasOnlySubstanceUnits`), then every
@@ -46,9 +53,7 @@ public enum SBMLRun {
   public static func write(_ r: Result, to dir: String) throws {
     let fm = FileManager.default
     let plots = (dir as NSString).appendingPathComponent("plots")
-    do { try fm.createDirectory(atPath: plots, withIntermediateDirectories: true) } catch {
-      throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
-    }
+    try ResultWriter.createDirectory(plots)
     try? fm.removeItem(atPath: (dir as NSString).appendingPathComponent("summary.json"))
     let tc = r.timeCourse
     let species = Set(r.compiled.model.species.map(\.id))

@@ -48,6 +48,25 @@ public enum SBMLPopulationRun {
     /// Solver work summed over the patients.
     public var stats: SolverStats
     public var patientsPerSecond: Double { Double(patients) / max(seconds, 1e-9) }
+
+    /// The speed, failures and solver work per patient, then how the math ran and its linear algebra.
+    public var lines: String {
+      let n = Double(patients)
+      var s = String(
+        format:
+          "%d patients in %.2f s: %.1f patients/s on %@, %d solver failures; per patient %.0f steps (%.0f stiff), %.0f RHS evaluations\n",
+        patients, seconds, patientsPerSecond, threadCount(threads), failed, Double(stats.steps) / n, Double(stats.stiffSteps) / n,
+        Double(stats.rhsEvaluations) / n)
+      s += "evaluator: \(evaluator)"
+      let lus = stats.luDecompositions
+      if lus > 0 {
+        s += String(format: ", %.0f LU factorisations", Double(lus) / n)
+        if stats.sparseFallbacks > 0 {
+          s += String(format: " (%.1f%% dense after a small sparse pivot)", 100 * Double(stats.sparseFallbacks) / Double(lus))
+        }
+      }
+      return s + "\n"
+    }
   }
 
   static let commandLine = "<command line>"

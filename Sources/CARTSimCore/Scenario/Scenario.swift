@@ -64,6 +64,14 @@ extension Scenario {
     return try parse(data, file: path)
   }
 
+  /// The scenario at `path`, or without one the embedded HEROS 2.0 cohort B scenario; with the
+  /// name that messages give its source.
+  public static func load(path: String?) throws -> (scenario: Scenario, file: String) {
+    if let path { return (try load(path: path), path) }
+    let file = "<embedded heros2-cohortB>"
+    return (try parse(Data(EmbeddedScenarios.heros2CohortB.utf8), file: file), file)
+  }
+
   /// Parses and validates scenario JSON. `file` names the source in error messages.
   public static func parse(_ data: Data, file: String) throws -> Scenario {
     try parse(JSONValue.decode(data, file: file), file: file, path: "")

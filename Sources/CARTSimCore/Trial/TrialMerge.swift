@@ -51,9 +51,7 @@ public enum TrialMerge {
     }
 
     let fm = FileManager.default
-    do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-      throw InputError(file: out, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
-    }
+    try ResultWriter.createDirectory(out)
     TrialRunner.removeEarlierResults(in: out)
     let path = (out as NSString).appendingPathComponent("patients.csv")
     guard fm.createFile(atPath: path + ".partial", contents: nil), let h = FileHandle(forWritingAtPath: path + ".partial") else {

@@ -4,6 +4,9 @@ import Foundation
 import ODEKit
 import Parallel
 
+/// "1 thread", "2 threads".
+func threadCount(_ n: Int) -> String { n == 1 ? "1 thread" : "\(n) threads" }
+
 /// Runs a trial (or one shard of it) on several threads and writes `patients.csv` (rows in
 /// arm and id order, streamed as patients finish) and `aggregate.json`. Memory stays flat in
 /// the number of patients: rows are written as soon as all earlier ones are.
@@ -30,6 +33,13 @@ public enum TrialRunner {
     public var patients: Int
     public var failed: Int
     public var seconds: Double
+
+    /// "N patients in S s (R patients/s on T threads), F solver failures".
+    public func line(threads: Int) -> String {
+      String(
+        format: "%d patients in %.1f s (%.1f patients/s on %@), %d solver failures", patients, seconds,
+        Double(patients) / max(seconds, 1e-9), threadCount(threads), failed)
+    }
   }
 
   /// The global patient range of a shard: contiguous blocks, so that shards concatenate.
@@ -48,10 +58,7 @@ public enum TrialRunner {
   /// Simulates the shard's patients into `dir` (patients.csv and aggregate.json).
   @discardableResult
   public static func run(_ spec: TrialSpec, options: Options, to dir: String) throws -> Report {
-    let fm = FileManager.default
-    do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-      throw InputError(file: dir, path: "", message: "cannot create the output directory (\(error.localizedDescription))")
-    }
+    try ResultWriter.createDirectory(dir)
     removeEarlierResults(in: dir)
     // Each arm's parameters (model defaults and the arm's overrides), checked once.
     let armParameters = try spec.arms.map { try Simulator.parameters($0.scenario, file: spec.file) }

@@ -92,6 +92,11 @@ extension TrialSpec {
     }
   }
 
+  /// The spec at `path`, or without one the embedded HEROS trial.
+  public static func load(path: String?) throws -> TrialSpec {
+    try path.map { try load(path: $0) } ?? embeddedHEROS()
+  }
+
   /// The HEROS trial compiled into the binary (`Examples/heros-trial.json` and its scenarios).
   public static func embeddedHEROS() throws -> TrialSpec {
     let file = "<embedded heros-trial.json>"

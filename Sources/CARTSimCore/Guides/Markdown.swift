@@ -3,8 +3,8 @@ import Foundation
 /// A small Markdown-to-HTML converter for the model guides: headings, paragraphs, bullet and
 /// numbered lists, pipe tables, fenced code, and inline code, bold, italics and links.
 /// Everything is escaped first; relative links (to files in the repository) become plain text.
-enum Markdown {
-  static func esc(_ s: some StringProtocol) -> String {
+package enum Markdown {
+  package static func esc(_ s: some StringProtocol) -> String {
     var o = ""
     o.reserveCapacity(s.count)
     for c in s {
@@ -19,7 +19,7 @@ enum Markdown {
     return o
   }
 
-  static func html(_ text: String) -> String {
+  package static func html(_ text: String) -> String {
     var out: [String] = []
     let lines = text.components(separatedBy: "\n")
     var i = 0
