@@ -281,11 +281,9 @@ public struct NextDoseReport: Encodable, Sendable {
 /// server answers.
 public enum DesignJSON {
   public static func render(_ value: some Encodable) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     // Every number in the reports is finite or encoded as null, so encoding cannot fail.
-    guard let data = try? encoder.encode(value) else { preconditionFailure("a dose-finding report holds a non-finite number") }
-    return String(decoding: data, as: UTF8.self) + "\n"
+    guard let text = try? JSONText.render(value) else { preconditionFailure("a dose-finding report holds a non-finite number") }
+    return text
   }
 }
 

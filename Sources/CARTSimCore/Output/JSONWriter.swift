@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value with ordered object keys, for readable output files.
 public indirect enum JSONOut {
   case null
@@ -57,5 +59,63 @@ public indirect enum JSONOut {
       }
     }
     return out + "\""
+  }
+}
+
+extension JSONOut: Encodable {
+  struct Key: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+  }
+
+  /// Encodes the value as it renders: non-finite numbers as `null`, object keys in order
+  /// (an encoder that sorts keys sorts them).
+  public func encode(to encoder: any Encoder) throws {
+    switch self {
+    case .null:
+      var c = encoder.singleValueContainer()
+      try c.encodeNil()
+    case .bool(let b):
+      var c = encoder.singleValueContainer()
+      try c.encode(b)
+    case .number(let x):
+      var c = encoder.singleValueContainer()
+      if x.isFinite { try c.encode(x) } else { try c.encodeNil() }
+    case .int(let i):
+      var c = encoder.singleValueContainer()
+      try c.encode(i)
+    case .string(let s):
+      var c = encoder.singleValueContainer()
+      try c.encode(s)
+    case .array(let a):
+      var c = encoder.unkeyedContainer()
+      for v in a { try c.encode(v) }
+    case .object(let o):
+      var c = encoder.container(keyedBy: Key.self)
+      for (k, v) in o { try c.encode(v, forKey: Key(stringValue: k)) }
+    }
+  }
+}
+
+/// Pretty-printed JSON of an `Encodable` value with sorted keys and unescaped slashes, ending
+/// in a newline: what `--json` prints and what the server answers.
+public enum JSONText {
+  public static func render(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+  }
+}
+
+/// An optional that encodes as `null` when absent (a synthesized `Encodable` leaves the key out).
+@propertyWrapper
+public struct Nullable<Value: Encodable & Sendable>: Encodable, Sendable {
+  public var wrappedValue: Value?
+  public init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.singleValueContainer()
+    if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
   }
 }

@@ -10,13 +10,9 @@ extension API {
       let migrations = try server.store.appliedMigrations()
       let running = await server.jobs.runningCount, queued = await server.jobs.pendingCount
       return Reply.json(
-        .object([
-          ("status", .string("ok")),
-          ("version", .string(OpenAPI.version)),
-          ("uptime_seconds", .num(Date().timeIntervalSince(server.started))),
-          ("store", .object([("migrations", .array(migrations.map { .string($0) }))])),
-          ("jobs", .object([("running", .int(running)), ("queued", .int(queued))])),
-        ]))
+        HealthResponse(
+          version: OpenAPI.version, uptime_seconds: Date().timeIntervalSince(server.started),
+          store: .init(migrations: migrations), jobs: .init(running: running, queued: queued)))
     }
 
     router.get("/api/openapi.json") { _, _ in Reply.rawJSON(OpenAPI.document) }
@@ -24,7 +20,7 @@ extension API {
 
   static func registerModels(on router: Router<BasicRequestContext>, server: CARTSimServer) {
     router.get("/api/models") { _, _ in
-      Reply.json(.object([("models", .array(ModelReport.all.map(\.summaryJSON)))]))
+      Reply.json(["models": ModelReport.all.map(\.summaryJSON)])
     }
     router.get("/api/models/:name") { _, context in
       let name = try context.parameters.require("name")

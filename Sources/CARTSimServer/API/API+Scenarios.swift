@@ -12,10 +12,10 @@ extension API {
       let scenario = try SpecParsing.scenario(data, file: "request body")
       let text = String(decoding: data, as: UTF8.self)
       let r = try server.store.saveScenario(name: scenario.name, json: text)
-      return Reply.json(scenarioJSON(r), status: .created)
+      return Reply.json(ScenarioResponse(r), status: .created)
     }
     router.get("/api/scenarios") { _, _ in
-      Reply.json(.object([("scenarios", .array(try server.store.scenarios().map(scenarioJSON)))]))
+      Reply.json(["scenarios": try server.store.scenarios().map(ScenarioResponse.init)])
     }
     router.get("/api/scenarios/:id") { _, context in
       let id = try context.parameters.require("id")
@@ -24,23 +24,14 @@ extension API {
     }
 
     router.get("/api/examples") { _, _ in
-      Reply.json(
-        .object([
-          (
-            "examples",
-            .array(
-              SpecParsing.exampleNames.map { name in
-                let json = try? JSONValue.decode(Data(EmbeddedScenarios.files[name]!.utf8), file: name)
-                var title = name
-                if case .object(let o)? = json, case .string(let n)? = o["name"] { title = n }
-                return .object([
-                  ("name", .string(name)), ("title", .string(title)),
-                  ("kind", .string(SpecParsing.isTrialSpec(name) ? "trial" : "scenario")),
-                  ("url", .string("/api/examples/\(name)")),
-                ])
-              })
-          )
-        ]))
+      let examples = SpecParsing.exampleNames.map { name in
+        let json = try? JSONValue.decode(Data(EmbeddedScenarios.files[name, default: ""].utf8), file: name)
+        var title = name
+        if case .object(let o)? = json, case .string(let n)? = o["name"] { title = n }
+        return ExampleResponse(
+          name: name, title: title, kind: SpecParsing.isTrialSpec(name) ? "trial" : "scenario", url: "/api/examples/\(name)")
+      }
+      return Reply.json(["examples": examples])
     }
     router.get("/api/examples/:name") { _, context in
       let name = try context.parameters.require("name")
@@ -49,12 +40,5 @@ extension API {
       }
       return Reply.rawJSON(text)
     }
-  }
-
-  static func scenarioJSON(_ r: ScenarioRecord) -> JSONOut {
-    .object([
-      ("id", .string(r.id)), ("name", .string(r.name)), ("created_at", .string(iso(r.createdAt))),
-      ("url", .string("/api/scenarios/\(r.id)")),
-    ])
   }
 }

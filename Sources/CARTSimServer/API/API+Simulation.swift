@@ -22,7 +22,7 @@ extension API {
             field: "series[\(i)]")
         }
       }
-      return Reply.json(simulationJSON(result, series: wanted, seconds: elapsed))
+      return Reply.json(SimulationResponse(result, series: wanted, seconds: elapsed))
     }
   }
 
@@ -38,43 +38,5 @@ extension API {
       names.append(name)
     }
     return names
-  }
-
-  static func simulationJSON(_ r: SimulationResult, series: [String]?, seconds: Duration) -> JSONOut {
-    let names = series ?? r.observables.map(\.name)
-    let ms = Double(seconds.components.seconds) * 1000 + Double(seconds.components.attoseconds) / 1e15
-    return .object([
-      ("summary", ResultWriter.summaryJSON(r)),
-      (
-        "time_course",
-        .object([
-          ("time_unit", .string("day")),
-          ("times", .array(r.times.map { .num($0) })),
-          (
-            "series",
-            .object(
-              names.map { name in
-                let o = r.observables.first { $0.name == name }!
-                return (
-                  name,
-                  .object([
-                    ("unit", .string(o.unit)), ("description", .string(o.description)),
-                    ("values", .array(r.series(name)!.map { .num($0) })),
-                  ])
-                )
-              })
-          ),
-        ])
-      ),
-      ("infusion_days", .array(r.scenario.regimen.infusions.map { .num($0.day) })),
-      (
-        "references",
-        .object(
-          r.plotReferences.map { name, refs in
-            (name, .array(refs.map { .object([("y", .num($0.y)), ("label", .string($0.label))]) }))
-          })
-      ),
-      ("compute_ms", .num(ms)),
-    ])
   }
 }

@@ -17,16 +17,16 @@ extension API {
           specName: spec.name, specJSON: String(decoding: data, as: UTF8.self), source: source,
           patients: spec.totalPatients, shards: shards)
       }
-      var r = Reply.json(runJSON(run, result: nil), status: .accepted)
+      var r = Reply.json(TrialRunResponse(run, result: nil), status: .accepted)
       r.headers[.location] = "/api/trials/\(run.id)"
       return r
     }
     router.get("/api/trials") { _, _ in
-      Reply.json(.object([("trials", .array(try server.store.runs().map { runJSON($0, result: nil) }))]))
+      Reply.json(["trials": try server.store.runs().map { TrialRunResponse($0, result: nil) }])
     }
     router.get("/api/trials/:id") { _, context in
       let run = try lookup(server, context)
-      return Reply.json(runJSON(run, result: run.status == .complete ? try server.store.result(run.id) : nil))
+      return Reply.json(TrialRunResponse(run, result: run.status == .complete ? try server.store.result(run.id) : nil))
     }
     router.get("/api/trials/:id/spec") { _, context in
       let run = try lookup(server, context)
@@ -40,7 +40,7 @@ extension API {
           .conflict, "not_resumable", "run '\(run.id)' is \(run.status.rawValue); only interrupted or failed runs can be resumed")
       }
       let r = try await server.jobs.resume(run.id) ?? run
-      return Reply.json(runJSON(r, result: nil), status: .accepted)
+      return Reply.json(TrialRunResponse(r, result: nil), status: .accepted)
     }
     router.post("/api/trials/:id/rerun") { _, context in
       let old = try lookup(server, context)
@@ -49,7 +49,7 @@ extension API {
           specName: old.name, specJSON: "", source: "rerun", patients: old.patientsTotal,
           shards: old.shardsTotal, rerunOf: old.id, specId: old.specId)
       }
-      var r = Reply.json(runJSON(new, result: nil), status: .accepted)
+      var r = Reply.json(TrialRunResponse(new, result: nil), status: .accepted)
       r.headers[.location] = "/api/trials/\(new.id)"
       return r
     }
@@ -87,35 +87,5 @@ extension API {
       throw APIError(.conflict, "not_finished", "run '\(run.id)' is \(run.status.rawValue); its files exist once it is complete")
     }
     return (run, result)
-  }
-
-  static func runJSON(_ r: RunRecord, result: ResultRecord?) -> JSONOut {
-    var o: [(String, JSONOut)] = [
-      ("id", .string(r.id)), ("name", .string(r.name)), ("status", .string(r.status.rawValue)),
-      (
-        "progress",
-        .object([
-          ("patients_done", .int(r.patientsDone)), ("patients_total", .int(r.patientsTotal)),
-          ("fraction", .num(r.patientsTotal > 0 ? Double(r.patientsDone) / Double(r.patientsTotal) : 0)),
-          ("shards_done", .int(r.shardsDone)), ("shards_total", .int(r.shardsTotal)),
-        ])
-      ),
-      ("message", .str(r.message)), ("interruptions", .int(r.interruptions)), ("rerun_of", .str(r.rerunOf)),
-      ("created_at", .string(iso(r.createdAt))), ("started_at", .str(r.startedAt.map(iso))),
-      ("updated_at", .string(iso(r.updatedAt))), ("finished_at", .str(r.finishedAt.map(iso))),
-      ("url", .string("/api/trials/\(r.id)")), ("page", .string("/trials/\(r.id)")),
-    ]
-    if let result, let json = try? JSONValue.decode(Data(result.summaryJson.utf8), file: "summary.json") {
-      o.append(("summary", .from(json)))
-      o.append(
-        (
-          "files",
-          .object([
-            ("patients_csv", .string("/api/trials/\(r.id)/patients.csv")), ("km_csv", .string("/api/trials/\(r.id)/km.csv")),
-            ("summary_json", .string("/api/trials/\(r.id)/summary.json")), ("report_html", .string("/api/trials/\(r.id)/report.html")),
-          ])
-        ))
-    }
-    return .object(o)
   }
 }

@@ -35,16 +35,10 @@ public struct APIError: Error, CustomStringConvertible {
       field: e.path.isEmpty ? nil : e.path, file: e.file)
   }
 
-  var json: JSONOut {
-    var o: [(String, JSONOut)] = [("error", .string(code)), ("message", .string(message))]
-    if let field { o.append(("field", .string(field))) }
-    if let file { o.append(("file", .string(file))) }
-    o.append(("status", .int(Int(status.code))))
-    return .object(o)
-  }
+  var body: ErrorResponse { ErrorResponse(error: code, message: message, field: field, file: file, status: Int(status.code)) }
 
   func response() -> Response {
-    var r = Reply.json(json, status: status)
+    var r = Reply.json(body, status: status)
     if status == .unauthorized { r.headers[.wwwAuthenticate] = "Bearer realm=\"cartsim\"" }
     if let retryAfter { r.headers[.retryAfter] = String(retryAfter) }
     return r
@@ -62,8 +56,14 @@ enum Reply {
     return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
   }
 
-  static func json(_ v: JSONOut, status: HTTPResponse.Status = .ok) -> Response {
-    text(v.render() + "\n", contentType: "application/json; charset=utf-8", status: status)
+  /// An `Encodable` answer (``JSONText``); one that cannot be encoded is a server error.
+  static func json(_ v: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    guard let body = try? JSONText.render(v) else {
+      return text(
+        #"{"error": "internal", "message": "the answer could not be encoded", "status": 500}"# + "\n",
+        contentType: "application/json; charset=utf-8", status: .internalServerError)
+    }
+    return text(body, contentType: "application/json; charset=utf-8", status: status)
   }
 
   /// JSON text already rendered (stored summaries, saved scenarios).
