@@ -61,8 +61,15 @@ func checkPositive(_ value: Double, max: Double, _ option: String) throws {
   }
 }
 
-/// A progress bar on standard error when it is a terminal and `--quiet` was not given.
-func progressBar(_ unit: String, quiet: Bool) -> ProgressBar { ProgressBar(unit: unit, enabled: !quiet && isatty(STDERR_FILENO) != 0) }
+/// `--quiet`, for every command with a progress bar: the bar is drawn on standard error when
+/// it is a terminal and `--quiet` was not given.
+struct ProgressOption: ParsableArguments {
+  @Flag(help: "No progress bar.")
+  var quiet = false
+
+  var shown: Bool { !quiet && isatty(STDERR_FILENO) != 0 }
+  func bar(_ unit: String) -> ProgressBar { ProgressBar(unit: unit, enabled: shown) }
+}
 
 extension ODEMethod: ExpressibleByArgument {}
 

@@ -57,8 +57,7 @@ struct Calibrate: ParsableCommand {
   )
   var shard: String?
 
-  @Flag(help: "No progress bar.")
-  var quiet = false
+  @OptionGroup var progress: ProgressOption
 
   /// The calibrator's settings from the options (the seed and progress are set by `run`).
   func settings() throws -> Calibrator.Settings {
@@ -82,7 +81,7 @@ struct Calibrate: ParsableCommand {
     let targetList = try TargetFile.load(path: targets, orHEROS: true, arms: spec.arms.map(\.name)) ?? []
     var settings = try settings()
     settings.seed = spec.seed
-    let bar = progressBar("patients", quiet: quiet)
+    let bar = progress.bar("patients")
     settings.onProgress = { done, total in bar.update(done, of: total) }
     let result = try Calibrator.run(spec, targets: targetList, settings: settings)
     bar.finish()
@@ -130,8 +129,7 @@ struct Sensitivity: ParsableCommand {
 
   @OptionGroup var threadsOption: ThreadsOption
 
-  @Flag(help: "No progress bar.")
-  var quiet = false
+  @OptionGroup var progress: ProgressOption
 
   /// The analysis' settings from the options (the seed and progress are set by `run`).
   var settings: SensitivityAnalysis.Settings {
@@ -152,7 +150,7 @@ struct Sensitivity: ParsableCommand {
     if let seed { spec.seed = seed }
     var settings = self.settings
     settings.seed = spec.seed
-    let bar = progressBar("patients", quiet: quiet)
+    let bar = progress.bar("patients")
     settings.onProgress = { done, total in bar.update(done, of: total) }
     let armName = arm ?? (spec.arms.first { $0.name == "HEROS 2.0 cohort B" } ?? spec.arms[0]).name
     let r = try SensitivityAnalysis.run(spec, arm: armName, settings: settings)

@@ -79,8 +79,7 @@ struct Fit: ParsableCommand {
   @Option(help: "Output folder.")
   var out: String
 
-  @Flag(help: "No progress bar.")
-  var quiet = false
+  @OptionGroup var progress: ProgressOption
 
   func validate() throws {
     guard (1...MultiStartFit.maxStarts).contains(starts) else { throw ValidationError("--starts must be 1–\(MultiStartFit.maxStarts)") }
@@ -95,7 +94,7 @@ struct Fit: ParsableCommand {
     fit.optimizer = estimation.optimizer
     fit.hessian = estimation.hessian
     fit.rules = estimation.rules
-    let bar = progressBar("starts", quiet: quiet)
+    let bar = progress.bar("starts")
     let began = Date()
     let result = fit.run(objective) { done, total, _ in bar.update(done, of: total) }
     bar.finish()
@@ -129,8 +128,7 @@ struct Profile: ParsableCommand {
   @Option(help: "Output folder (default: the folder of --from).")
   var out: String?
 
-  @Flag(help: "No progress bar.")
-  var quiet = false
+  @OptionGroup var progress: ProgressOption
 
   func run() throws {
     let (p, objective) = try estimation.objective(problem)
@@ -141,7 +139,7 @@ struct Profile: ParsableCommand {
     profiler.hessian = estimation.hessian
     profiler.rules = estimation.rules
     profiler.threads = estimation.threadsOption.count
-    let bar = progressBar("parameters", quiet: quiet)
+    let bar = progress.bar("parameters")
     let profiles = profiler.run(objective, optimum: optimum) { done, total in bar.update(done, of: total) }
     bar.finish()
     let dir = out ?? (fitFile as NSString).deletingLastPathComponent

@@ -62,8 +62,7 @@ struct Population: ParsableCommand {
     help: "Machine code for the model's math: auto (when a C compiler works), on or off. The results are the same; only the speed differs.")
   var native: SBMLPopulationRun.NativeMode = .auto
 
-  @Flag(help: "No progress bar.")
-  var quiet = false
+  @OptionGroup var progress: ProgressOption
 
   func run() throws {
     var o = SBMLPopulationRun.Options(patients: n, omega: omega, duration: duration, steps: steps)
@@ -74,7 +73,7 @@ struct Population: ParsableCommand {
     o.simulation.method = method
     o.writeParameters = writeParameters
     o.simulation.capSteps = capSteps
-    o.progress = !quiet && isatty(STDERR_FILENO) != 0
+    o.progress = progress.shown
     o.native = native
     try SBMLPopulationRun.validate(o)
     let r = try SBMLPopulationRun.run(file: sbml, options: o, to: out)

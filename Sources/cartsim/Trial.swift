@@ -34,8 +34,7 @@ struct Trial: ParsableCommand {
     help: "Targets JSON file to check the run against: targets.json (default for the embedded HEROS trial: its targets; not with --shard).")
   var targets: String?
 
-  @Flag(help: "No progress bar.")
-  var quiet = false
+  @OptionGroup var progress: ProgressOption
 
   func validate() throws {
     _ = try parseShardOption(shard)
@@ -49,7 +48,7 @@ struct Trial: ParsableCommand {
     var options = TrialRunner.Options()
     options.threads = threadsOption.count
     options.shard = try parseShardOption(shard)
-    options.progress = !quiet && isatty(STDERR_FILENO) != 0
+    options.progress = progress.shown
     // The targets to check the run against, read before it starts.
     let targetList = try TargetFile.load(path: targets, orHEROS: self.spec == nil, arms: spec.arms.map(\.name))
     let report = try TrialRunner.run(spec, options: options, to: out)
