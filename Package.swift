@@ -54,7 +54,7 @@ let package = Package(
     // Phase I dose finding: 3+3, BOIN, CRM, mTPI-2, simulated and exact operating characteristics.
     .target(
       name: "DoseFinding",
-      dependencies: ["StatKit", "CSVKit", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: strict),
+      dependencies: ["StatKit", "CSVKit", "Parallel", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: strict),
     // SBML documents: XML, reading Level 2/3 (MathML to expressions), writing, flattening `comp`.
     .target(name: "SBMLDocument", swiftSettings: strict),
     // SBML simulation: math compiled to register programs (or native code), the ODE system, populations.

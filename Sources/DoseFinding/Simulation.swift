@@ -1,7 +1,7 @@
 import Dispatch
+import Parallel
 import RealModule
 import StatKit
-import Synchronization
 
 /// Operating characteristics of a design under a true dose–toxicity (and optionally dose–response)
 /// curve. Percentages are in 0…100; doses are 0-based in the arrays (dose 1 is index 0). Each
@@ -189,7 +189,7 @@ public enum DoseFindingSimulation {
     guard trials >= 1 else { throw DoseFindingInputError(field: "trials", "must be at least 1") }
     let mtd = DoseFindingMath.trueMTD(pTrue: pTrue, target: design.target)
     let workers = max(1, min(threads, trials))
-    let box = Mutex(Array(repeating: OCAccumulator(doses: pTrue.count, trueMTD: mtd, response: pResponse), count: workers))
+    let box = Shared(Array(repeating: OCAccumulator(doses: pTrue.count, trueMTD: mtd, response: pResponse), count: workers))
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       let local = design.makeWorker()
       var acc = OCAccumulator(doses: pTrue.count, trueMTD: mtd, response: pResponse)

@@ -1,9 +1,15 @@
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Work spread over threads with results that do not depend on the thread count: every shared
-/// mutable value lives in a `Mutex` or an `Atomic` (Swift's Synchronization), never in a bare
-/// variable two threads can reach.
+/// mutable value lives in a ``Shared`` (a `Mutex`) or an `Atomic` (Swift's Synchronization),
+/// never in a bare variable two threads can reach.
 public enum Parallel {
   /// Runs `body(i)` for every `i` in `0..<count` on up to `threads` threads, which take the
   /// indices in order, and returns the results in index order. `progress(done, result)` is
@@ -40,9 +46,9 @@ final class IndexQueue: Sendable {
 
 /// One result per index, each stored once by some thread.
 final class Slots<T: Sendable>: Sendable {
-  private let state: Mutex<(values: [T?], done: Int)>
+  private let state: Shared<(values: [T?], done: Int)>
 
-  init(_ count: Int) { state = Mutex((Array(repeating: nil, count: count), 0)) }
+  init(_ count: Int) { state = Shared((Array(repeating: nil, count: count), 0)) }
 
   /// Stores result `i`; returns how many are stored.
   func store(_ i: Int, _ value: T) -> Int {
@@ -64,13 +70,41 @@ final class Slots<T: Sendable>: Sendable {
   }
 }
 
-/// A mutable value shared by reference between threads, behind a `Mutex`: the one lock wrapper
-/// of the package.
-public final class Shared<Value: Sendable>: Sendable {
-  private let mutex: Mutex<Value>
+/// A mutable value shared by reference between threads, behind a lock: the one lock wrapper
+/// of the package. It is Synchronization's `Mutex`, except in the ThreadSanitizer build
+/// (`-DTSAN_VISIBLE_LOCKS`, Scripts/tsan.sh): there a pthread mutex, because `Mutex` waits on a
+/// futex inside the uninstrumented standard library when contended, so TSan cannot see its
+/// happens-before edge and reports the guarded accesses as races.
+#if TSAN_VISIBLE_LOCKS
+  public final class Shared<Value: Sendable>: @unchecked Sendable {
+    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private var value: Value
 
-  public init(_ value: Value) { mutex = Mutex(value) }
+    public init(_ value: Value) {
+      self.value = value
+      lock = .allocate(capacity: 1)
+      pthread_mutex_init(lock, nil)
+    }
 
-  /// Runs `body` with the value, under the lock.
-  public func withLock<R: Sendable>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
-}
+    deinit {
+      pthread_mutex_destroy(lock)
+      lock.deallocate()
+    }
+
+    /// Runs `body` with the value, under the lock.
+    public func withLock<R: Sendable>(_ body: (inout Value) throws -> R) rethrows -> R {
+      pthread_mutex_lock(lock)
+      defer { pthread_mutex_unlock(lock) }
+      return try body(&value)
+    }
+  }
+#else
+  public final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    public init(_ value: Value) { mutex = Mutex(value) }
+
+    /// Runs `body` with the value, under the lock.
+    public func withLock<R: Sendable>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
+  }
+#endif

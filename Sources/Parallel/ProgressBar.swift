@@ -1,15 +1,14 @@
 import Foundation
-import Synchronization
 
 /// A progress bar on standard error, redrawn at most five times a second, for counts reported
 /// from worker threads: `██████········ 120/400 patients  85/s  ETA 3s`.
 public final class ProgressBar: Sendable {
-  private struct State {
+  private struct State: Sendable {
     var done = 0, total: Int
     var last = Date.distantPast
   }
 
-  private let state: Mutex<State>
+  private let state: Shared<State>
   private let unit: String
   private let enabled: Bool
   private let start = Date()
@@ -17,7 +16,7 @@ public final class ProgressBar: Sendable {
   /// A disabled bar draws nothing (`--quiet`, or standard error is not a terminal). `total` may
   /// be given later, with ``update(_:of:)``.
   public init(total: Int = 0, unit: String, enabled: Bool) {
-    state = Mutex(State(total: total))
+    state = Shared(State(total: total))
     self.unit = unit
     self.enabled = enabled
   }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Parallel
 
 /// Streams CSV rows produced by several threads into one file in index order: workers take
 /// blocks of indices with ``nextBlock(end:size:)`` and hand in each finished row with
@@ -27,7 +27,7 @@ final class OrderedRowWriter<Payload: Sendable, State: Sendable>: Sendable {
     }
   }
 
-  private let inner: Mutex<Inner>
+  private let inner: Shared<Inner>
   private let path: String
 
   /// - Parameters:
@@ -42,7 +42,7 @@ final class OrderedRowWriter<Payload: Sendable, State: Sendable>: Sendable {
     }
     h.seekToEndOfFile()
     self.path = path
-    inner = Mutex(Inner(handle: h, next: first, issued: first, state: state, onRow: onRow))
+    inner = Shared(Inner(handle: h, next: first, issued: first, state: state, onRow: onRow))
   }
 
   func nextBlock(end: Int, size: Int) -> Range<Int>? {

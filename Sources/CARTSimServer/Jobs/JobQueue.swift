@@ -1,5 +1,6 @@
 import CARTSimCore
 import Foundation
+import Parallel
 import Synchronization
 
 /// A flag set from one thread and polled from others.
@@ -11,7 +12,7 @@ final class Flag: Sendable {
 
 /// Throttles progress writes to the store to about one a second.
 final class ProgressSink: Sendable {
-  private let last = Mutex(Date.distantPast)
+  private let last = Shared(Date.distantPast)
   private let store: RunStore
   private let runID: String
   private let base: Int

@@ -1,6 +1,6 @@
 import CARTSimCore
 import Foundation
-import Synchronization
+import Parallel
 
 #if canImport(Glibc)
   import Glibc
@@ -13,7 +13,7 @@ import Synchronization
 /// can neither mark the first one's live runs interrupted nor resume them a second time. The
 /// kernel releases the lock when the process ends, however it ends.
 public final class DataFolderLock: Sendable {
-  private let fd: Mutex<Int32?>
+  private let fd: Shared<Int32?>
 
   /// Takes the lock, or throws ``InputError`` naming the folder and the process holding it.
   public init(folder: String) throws {
@@ -34,7 +34,7 @@ public final class DataFolderLock: Sendable {
     let pid = "\(getpid())\n"
     _ = ftruncate(fd, 0)
     _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
-    self.fd = Mutex(fd)
+    self.fd = Shared(fd)
   }
 
   /// Lets another server take the folder (at shutdown).
