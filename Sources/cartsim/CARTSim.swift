@@ -114,7 +114,7 @@ struct Simulate: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var out: String = "out"
 
-  @Option(help: "Override the solver: auto, dp5 or rodas4.")
+  @Option(help: "Override the solver: auto, dp5, rodas4 or bdf.")
   var method: ODEMethod?
 
   @Flag(help: "Print the summary JSON to standard output.")

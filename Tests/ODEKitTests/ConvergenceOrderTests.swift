@@ -63,6 +63,38 @@ struct ConvergenceOrderTests {
     #expect(p > order - 0.3, "\(method) dense output: observed order \(p), errors \(errors)")
   }
 
+  /// The BDF limited to order 1 converges with order 1 at fixed steps.
+  @Test func bdfOrderOne() {
+    let T = 1.0
+    let ns = [20.0, 40, 80, 160]
+    let errors = ns.map { n -> Double in
+      var o = fixedStep(T / n, saveAt: [T])
+      o.maxOrder = 1
+      let sol = solve(ODEProblem(system: expSin, u0: [1], tspan: (0, T)), method: .bdf, options: o)
+      return abs(sol[0, 0] - exp(sin(T)))
+    }
+    let p = observedOrder(steps: ns.map { T / $0 }, errors: errors)
+    #expect(abs(p - 1) < 0.15, "BDF order 1: observed order \(p), errors \(errors)")
+  }
+
+  /// The variable-order BDF runs at high order on a smooth problem: its step count grows like
+  /// rtol^(−1/(q+1)) with an effective order q ≥ 3 (q = 1 would give a slope of 1/2), and
+  /// limiting it to order 2 costs more steps at a tight tolerance.
+  @Test func bdfUsesHighOrders() {
+    let rtols = [1e-6, 1e-7, 1e-8, 1e-9, 1e-10]
+    func steps(_ rtol: Double, maxOrder: Int = 5) -> Double {
+      var o = SolverOptions(rtol: rtol, atol: [rtol * 1e-3], saveAt: [10])
+      o.maxOrder = maxOrder
+      let sol = solve(ODEProblem(system: expSin, u0: [1], tspan: (0, 10)), method: .bdf, options: o)
+      #expect(sol.returnCode == .success)
+      return Double(sol.stats.acceptedSteps)
+    }
+    let counts = rtols.map { steps($0) }
+    let slope = -observedOrder(steps: rtols, errors: counts)
+    #expect(slope > 0 && slope < 0.25, "steps \(counts), slope \(slope)")
+    #expect(steps(1e-10, maxOrder: 2) > 3 * counts.last!)
+  }
+
   /// Adaptive runs meet the tolerance they were given (within a factor for global growth).
   @Test(arguments: ODEMethod.allCases)
   func toleranceProportionality(method: ODEMethod) {

@@ -132,7 +132,9 @@ struct EventTests {
       options: SolverOptions(rtol: 1e-8, atol: [1e-10], saveAt: [0, 0.5, 0.9, 1.5, 2]))
     #expect(!sol.returnCode.isSuccessful)
     #expect(sol.t == [0, 0.5, 0.9])
-    #expect(abs(sol[2, 0] - 10) < 1e-5)
+    // y = 1/(1 − t) amplifies the global error by about 1/(1 − t)² = 100 at t = 0.9; the BDF,
+    // which keeps no higher-order solution, ends 1e-6 off there (relative), the others 1e-7.
+    #expect(abs(sol[2, 0] - 10) < (method == .bdf ? 1e-4 : 1e-5))
     // The numerical singularity lags the exact one (t = 1) by a hair.
     #expect(sol.finalTime > 0.99 && sol.finalTime < 1.0001)
     // Max steps.

@@ -9,6 +9,10 @@ public enum ODEMethod: String, Sendable, Codable, CaseIterable {
   /// Starts with DP5 and switches to Rodas4 when stiffness is detected (Hairer's
   /// dopri5 test `h·ρ > 3.25`); switches back when `h·‖J‖∞` is inside DP5's stability region.
   case auto = "auto"
+  /// Variable-order (1–5) numerical differentiation formulas, a BDF variant, with a modified
+  /// Newton iteration that keeps its Jacobian and factors while they serve (Shampine &
+  /// Reichelt 1997, doi:10.1137/S1064827594276424; see ``BDF``).
+  case bdf = "bdf"
 }
 
 /// Tolerances and limits of an integration.
@@ -41,6 +45,9 @@ public struct SolverOptions: Sendable {
   public var tieSeed: UInt64?
   /// Steps end exactly on every `saveAt` time (conditions are then checked there).
   public var landOnSaveAt = false
+  /// Highest order of ``ODEMethod/bdf`` (1…5, as CVODE's `maxord`); 1 is backward Euler's
+  /// NDF counterpart, of order 1.
+  public var maxOrder = BDF.maxOrder
 
   public init(
     rtol: Double = 1e-6, atol: [Double] = [1e-10], saveAt: [Double] = [],

@@ -28,7 +28,7 @@ extension _Integrator {
   @inlinable
   func initialStep(to tb: Double) -> Double {
     let span = tb - t
-    let order = stiff ? 4.0 : 5.0
+    let order = requested == .bdf ? 1.0 : stiff ? 4.0 : 5.0
     let f0 = k[5], f1 = k[6]
     f(t, u, f0)
     var d0 = 0.0, d1 = 0.0
@@ -65,11 +65,14 @@ extension _Integrator {
     let s1 = 1 - s
     // One pointer per coefficient vector: no index arithmetic in the loops, which vectorise.
     let d0 = dense, d1 = dense + n, d2 = dense + 2 * n, d3 = dense + 3 * n
-    if denseIsRodas {
+    switch denseKind {
+    case .rodas:
       for i in 0..<n { out[i] = d0[i] + s * (d1[i] + s1 * (d2[i] + s * d3[i])) }
-    } else {
+    case .dp5:
       let d4 = dense + 4 * n
       for i in 0..<n { out[i] = d0[i] + s * (d1[i] + s1 * (d2[i] + s * (d3[i] + s1 * d4[i]))) }
+    case .bdf:
+      bdfInterpolate(time, out)
     }
     if !nonNegative.isEmpty { for j in nonNegative where out[j] < 0 { out[j] = 0 } }
   }
@@ -119,7 +122,8 @@ extension _Integrator {
         }
         return lastWasNaN ? .unstable : .stepSizeTooSmall
       }
-      let err = stiff ? rodasStep() : dp5Step()
+      let bdf = requested == .bdf
+      let err = bdf ? bdfStep() : stiff ? rodasStep() : dp5Step()
       if !err.isFinite {
         stats.rejectedSteps += 1
         h *= 0.1
@@ -132,7 +136,7 @@ extension _Integrator {
         // Accept.
         lastWasNaN = false
         stats.acceptedSteps += 1
-        if stiff { stats.stiffSteps += 1 } else { stats.nonstiffSteps += 1 }
+        if stiff || bdf { stats.stiffSteps += 1 } else { stats.nonstiffSteps += 1 }
         let tNew = (h == tb - t) ? tb : t + h
         var clamped = false
         for j in nonNegative where uNew[j] < 0 {
@@ -162,6 +166,7 @@ extension _Integrator {
           }
           recordOutputs(upTo: te)
           errOld = 1
+          fsalValid = false  // the state is the interpolant's at te: restart from it
           h = initialStep(to: tb)
           continue
         }
@@ -169,6 +174,13 @@ extension _Integrator {
         t = tNew
         for i in 0..<n { u[i] = uNew[i] }
         observe()
+        if bdf {
+          // The differences carry the solution on; a projection replaces its newest value.
+          if clamped { for j in nonNegative { bdfRow(0)[j] = u[j] } }
+          h *= bdfNextFactor
+          lastRejected = false
+          continue
+        }
         // FSAL reuses f(tNew, uNew); after a projection that value is stale.
         if !stiff && !clamped { swapFSAL() } else { fsalValid = false }
         // PI step-size control with the exponents of Hairer's dopri5 (β = 0.04; Hairer,
@@ -186,7 +198,7 @@ extension _Integrator {
       } else {
         stats.rejectedSteps += 1
         lastRejected = true
-        let fac = max(0.2, 0.9 * Double.pow(err, -1 / q))
+        let fac = bdf ? bdfNextFactor : max(0.2, 0.9 * Double.pow(err, -1 / q))
         h *= fac
       }
     }
@@ -306,7 +318,7 @@ extension _Integrator {
     let err = (s / Double(n)).squareRoot()
     if err <= 1 {
       // Dense output for [t, t+h].
-      denseIsRodas = false
+      denseKind = .dp5
       denseT0 = t
       denseH = h
       for i in 0..<n {
@@ -373,67 +385,8 @@ extension _Integrator {
       f(t - dt, u, du)
       for i in 0..<n { dT[i] = (dT[i] - du[i]) / (2 * dt) }
     }
-    // The linear systems are solved in error-weighted variables (W⁻¹ E W)(W⁻¹ k) = W⁻¹ b,
-    // W = diag(atol + rtol·|u|), so that pivoting compares entries on the scale that
-    // matters: a row of large cell numbers cannot leak round-off into a state that is zero.
-    let inv = 1 / (R.gamma * h)
     for i in 0..<n { scale[i] = atol[i] + opts.rtol * abs(u[i]) }
-    stats.luDecompositions += 1
-    // Along the sparsity pattern while the Jacobian is the analytic one (zero outside it)
-    // and the pivots in the fixed order are large enough; else dense with partial pivoting.
-    let blocks = sys.blockLayout.flatMap { $0.size * $0.count == n && $0.count > 1 ? $0 : nil }
-    var factors = jacobianOnPattern && blocks == nil ? sparse : nil
-    if let (nb, count) = blocks {
-      // Each diagonal block on its own, with partial pivoting; at offset b·nb² of `lu`.
-      for b in 0..<count {
-        let o = b * nb, block = lu + b * nb * nb
-        for i in 0..<nb {
-          let ri = 1 / scale[o + i]
-          for j in 0..<nb { block[i * nb + j] = -jac[(o + i) * n + o + j] * scale[o + j] * ri }
-          block[i * nb + i] += inv
-        }
-        guard luFactor(block, nb, piv + o) else { return .nan }
-      }
-    } else if let sp = factors {
-      for e in 0..<sp.entryCount {
-        let p = sp.entryAt[e], i = sp.entryRow[e], j = sp.entryColumn[e]
-        lu[p] = -jac[p] * scale[j] * (1 / scale[i]) + (i == j ? inv : 0)
-      }
-      if !sp.factor(lu) {
-        factors = nil
-        stats.sparseFallbacks += 1
-      }
-    }
-    if factors == nil && blocks == nil {
-      for i in 0..<n {
-        let ri = 1 / scale[i]
-        for j in 0..<n { lu[i * n + j] = -jac[i * n + j] * scale[j] * ri }
-        lu[i * n + i] += inv
-      }
-      guard luFactor(lu, n, piv) else { return .nan }
-    }
-    func linsolve(_ x: UnsafeMutablePointer<Double>) {
-      for i in 0..<n { x[i] /= scale[i] }
-      if let (nb, count) = blocks {
-        luSolve(lu, nb, piv, x)
-        for b in 1..<count {
-          let o = b * nb
-          for i in 0..<nb {
-            var acc = 0.0
-            let row = (o + i) * n, ri = 1 / scale[o + i]
-            for j in 0..<nb where jac[row + j] != 0 { acc -= jac[row + j] * scale[j] * ri * x[j] }
-            x[o + i] -= acc
-          }
-          luSolve(lu + b * nb * nb, nb, piv + o, x + o)
-        }
-      } else if let sp = factors {
-        sp.solve(lu, x)
-      } else {
-        luSolve(lu, n, piv, x)
-      }
-      for i in 0..<n { x[i] *= scale[i] }
-      stats.linearSolves += 1
-    }
+    guard factorIterationMatrix(inv: 1 / (R.gamma * h)) else { return .nan }
     let ih = 1 / h
     // Stage 1.
     for i in 0..<n { k1[i] = fu[i] + h * R.d1 * dT[i] }
@@ -468,7 +421,7 @@ extension _Integrator {
     for i in 0..<n { uNew[i] = tmp[i] + k6[i] }
     let err = errorNorm(k6)
     if err <= 1 {
-      denseIsRodas = true
+      denseKind = .rodas
       denseT0 = t
       denseH = h
       for i in 0..<n {

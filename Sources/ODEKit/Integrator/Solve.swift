@@ -27,6 +27,10 @@ public func solve<S: ODESystem>(
   return integrator.run()
 }
 
+/// Which interpolant the dense output holds.
+@usableFromInline
+enum _DenseKind { case dp5, rodas, bdf }
+
 @usableFromInline
 final class _Integrator<S: ODESystem> {
   @usableFromInline let sys: S
@@ -58,7 +62,21 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline let sparse: SparseLU?
   /// Whether `jac` holds the analytic Jacobian (zero outside the sparsity pattern).
   @usableFromInline var jacobianOnPattern = false
-  @usableFromInline var denseT0 = 0.0, denseH = 0.0, denseIsRodas = false
+  /// How `lu` holds the iteration matrix's factors: by diagonal blocks, along the sparsity
+  /// pattern, or (both nil) dense.
+  @usableFromInline var linearBlocks: (size: Int, count: Int)?
+  @usableFromInline var linearSparse: SparseLU?
+  @usableFromInline var denseT0 = 0.0, denseH = 0.0, denseKind = _DenseKind.dp5
+
+  // BDF (``ODEMethod/bdf``): the differences and work rows (`Solve+BDF.swift`), allocated
+  // only for that method, and the state of its step-size and order control.
+  @usableFromInline let bdfStorage: UnsafeMutablePointer<Double>?
+  @usableFromInline var bdfOrder = 1, bdfDenseOrder = 1, bdfEqualSteps = 0
+  /// The step the differences are scaled to, and the factor for the next step.
+  @usableFromInline var bdfH = 0.0, bdfNextFactor = 1.0
+  /// The `c = h/α_k` of the factorised iteration matrix `I − cJ`.
+  @usableFromInline var bdfFactorC = 0.0
+  @usableFromInline var bdfHaveJacobian = false, bdfJacobianCurrent = false, bdfFactorised = false
 
   // Output.
   @usableFromInline var outT: [Double] = []
@@ -118,6 +136,13 @@ final class _Integrator<S: ODESystem> {
     precondition(sparse.map { $0.n == n } ?? true, "the sparsity plan is for another dimension")
     piv = .allocate(capacity: n)
     piv.initialize(repeating: 0, count: n)
+    if method == .bdf {
+      let rows = UnsafeMutablePointer<Double>.allocate(capacity: 20 * n)
+      rows.initialize(repeating: 0, count: 20 * n)
+      bdfStorage = rows
+    } else {
+      bdfStorage = nil
+    }
     for i in 0..<n {
       u[i] = problem.u0[i]
       atol[i] = options.atol.count == n ? options.atol[i] : (options.atol.first ?? 1e-10)
@@ -141,6 +166,7 @@ final class _Integrator<S: ODESystem> {
   deinit {
     storage.deallocate()
     piv.deallocate()
+    bdfStorage?.deallocate()
   }
 
   // MARK: Driver

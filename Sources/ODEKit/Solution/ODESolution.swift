@@ -44,6 +44,7 @@ public struct ODESolution: Sendable {
     switch method {
     case .dp5: return "DP5"
     case .rodas4: return "Rodas4"
+    case .bdf: return "BDF"
     case .auto:
       if stats.stiffSteps == 0 { return "Auto(DP5)" }
       if stats.nonstiffSteps == 0 { return "Auto(Rodas4)" }
