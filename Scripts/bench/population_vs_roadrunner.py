@@ -16,7 +16,7 @@ The last column repeats the timing at equal accuracy: cartsim at the loosest rto
 times the given one) at which its error is still no larger than libRoadRunner's, where the two
 tight references agree. Prints a markdown table.
 
-    python3 Scripts/bench/population_vs_roadrunner.py [--quick]
+    python3 Scripts/bench/population_vs_roadrunner.py [--quick] [--set car-t|immuno-oncology] [--method auto|dp5|rodas4|bdf]
 """
 import argparse
 import csv
@@ -34,6 +34,13 @@ import roadrunner
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CARTSIM = os.path.join(ROOT, ".build", "release", "cartsim")
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+
+
+# The immuno-oncology BioModels of issue 16's table (BIOMD0000001019 is added over 300 days).
+IMMUNO_ONCOLOGY = [
+    "BIOMD0000000733", "BIOMD0000000763", "BIOMD0000000768", "BIOMD0000000792", "BIOMD0000000879", "BIOMD0000000908",
+    "BIOMD0000001020", "BIOMD0000001024", "MODEL1909050002", "MODEL1909090003", "MODEL2001130003", "MODEL2109110002",
+]
 
 
 def settings(path):
@@ -173,7 +180,7 @@ def failures(rows):
     return sum(1 for row in rows if row[1] not in ("Success", "Terminated"))
 
 
-def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floor, work, repeats, cartsim_factor):
+def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floor, work, repeats, cartsim_factor, method="auto"):
     out = os.path.join(work, name)
     # Each tool's best rate over `repeats` runs (the machine is shared: the best run is the
     # one least disturbed); outputs are identical between repeats. cartsim times
@@ -182,7 +189,8 @@ def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floo
     # The runs alternate between the tools, so that a slow spell of the machine falls on both.
     cs_rate = rr_rate = 0.0
     for _ in range(repeats):
-        header, rows, rate, _, cs_line = cartsim_population(model, n * cartsim_factor, omega, seed, duration, steps, rtol, atol, out)
+        header, rows, rate, _, cs_line = cartsim_population(model, n * cartsim_factor, omega, seed, duration, steps, rtol, atol, out,
+                                                            extra=("--method", method))
         cs_rate = max(cs_rate, rate)
         ids, rr_finals, rate = roadrunner_population(model, header, rows, duration, steps, rtol, atol, limit=n)
         rr_rate = max(rr_rate, rate)
@@ -203,7 +211,8 @@ def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floo
     eq = None
     if refs <= 0.1 * rr_vs_ref:
         for loose in (rtol * 10, rtol * 100):
-            _, lrows, _, _, _ = cartsim_population(model, subset, omega, seed, duration, steps, loose, atol, out + "-loose")
+            _, lrows, _, _, _ = cartsim_population(model, subset, omega, seed, duration, steps, loose, atol, out + "-loose",
+                                                   extra=("--method", method))
             err = max_rel(finals_of(header, lrows), cs_ref, floor)
             if err > rr_vs_ref or failures(lrows) > failures(rows[:subset]):
                 break
@@ -212,7 +221,7 @@ def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floo
             best = 0.0
             for _ in range(repeats):
                 best = max(best, cartsim_population(model, n * cartsim_factor, omega, seed, duration, steps, eq["rtol"], atol,
-                                                    out + "-loose")[2])
+                                                    out + "-loose", extra=("--method", method))[2])
             eq["rate"] = best
     return {
         "model": name, "n": n, "n_cs": n * cartsim_factor, "D": duration, "S": steps, "rtol": rtol, "atol": atol, "failed": failed,
@@ -243,6 +252,10 @@ def main():
     ap.add_argument("--cartsim-factor", type=int, default=10, help="cartsim times this many times more patients")
     ap.add_argument("--rtol", type=float, default=1e-6, help="libRoadRunner's default")
     ap.add_argument("--atol", type=float, default=1e-12, help="libRoadRunner's default")
+    ap.add_argument("--set", choices=["car-t", "immuno-oncology"], default="car-t",
+                    help="car-t: CARTmath (BIOMD0000001019) and HEROS; immuno-oncology: the BioModels of issue 16's table "
+                         "(201 output points over each case's duration) with BIOMD0000001019 over 300 days and HEROS 2.0 cohort B")
+    ap.add_argument("--method", default="auto", help="cartsim's solver (auto, dp5, rodas4, bdf)")
     ap.add_argument("--floor", type=float, default=1e-6,
                     help="relative differences are taken against max(|reference|, floor)")
     args = ap.parse_args()
@@ -266,18 +279,30 @@ def run_all(args, work):
     case = os.path.join(SHARED, "biomodels-oncology", "cases", "BIOMD0000001019")
     s = settings(os.path.join(case, "BIOMD0000001019-settings.txt"))
     q = args.quick
-    runs = [
-        ("BIOMD0000001019", os.path.join(case, "BIOMD0000001019-sbml.xml"), 200 if q else 2000, float(s["duration"]), int(s["steps"])),
-        ("BIOMD0000001019 (D 300)", os.path.join(case, "BIOMD0000001019-sbml.xml"), 100 if q else 1000, 300.0, 300),
-        ("HEROS (no doses)", heros, 20 if q else 300, 730.0, 730),
-        ("HEROS 2.0 cohort B", herosB, 10 if q else 100, 730.0, 730),
-    ]
+    if args.set == "immuno-oncology":
+        runs = []
+        for name in IMMUNO_ONCOLOGY:
+            c = os.path.join(SHARED, "biomodels-oncology", "cases", name)
+            duration = float(settings(os.path.join(c, f"{name}-settings.txt"))["duration"])
+            runs.append((name, os.path.join(c, f"{name}-sbml.xml"), 20 if q else 200, duration, 200))
+        runs.append(("BIOMD0000001019 (D 300)", os.path.join(case, "BIOMD0000001019-sbml.xml"), 20 if q else 200, 300.0, 200))
+        runs.append(("HEROS 2.0 cohort B", herosB, 10 if q else 100, 730.0, 200))
+    else:
+        runs = [
+            ("BIOMD0000001019", os.path.join(case, "BIOMD0000001019-sbml.xml"), 200 if q else 2000, float(s["duration"]), int(s["steps"])),
+            ("BIOMD0000001019 (D 300)", os.path.join(case, "BIOMD0000001019-sbml.xml"), 100 if q else 1000, 300.0, 300),
+            ("HEROS (no doses)", heros, 20 if q else 300, 730.0, 730),
+            ("HEROS 2.0 cohort B", herosB, 10 if q else 100, 730.0, 730),
+        ]
     results = []
     for name, model, n, d, steps in runs:
         res = bench(name, model, n, min(n, 20 if q else 50), args.omega, args.seed, d, steps, args.rtol, args.atol, args.floor, work,
-                    1 if q else args.repeats, 1 if q else args.cartsim_factor)
+                    1 if q else args.repeats, 1 if q else args.cartsim_factor, args.method)
         print(f"{name}: {res['line']}", file=sys.stderr)
         results.append(res)
+    ratios = [r["ratio"] for r in results]
+    print(f"\ncartsim --method {args.method}: geometric mean ratio {math.exp(sum(map(math.log, ratios)) / len(ratios)):.1f}×, "
+          f"lowest {min(ratios):.1f}× ({min(results, key=lambda r: r['ratio'])['model']})")
     print(f"\nomega {args.omega}, seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g}, one thread each, best of {args.repeats}; "
           f"relative differences against max(|ref|, {args.floor:g}); ref = rtol 1e-10, atol 1e-14 (cartsim) on the first patients\n")
     print("| model | patients (cartsim / RR) | D / S | cartsim patients/s | libRoadRunner patients/s | ratio | cartsim vs RR | cartsim vs ref | RR vs ref | refs (cartsim vs RR) | failures (cartsim / RR; RR at tight tolerances) | equal accuracy: cartsim rtol, error, patients/s, ratio |")
