@@ -63,22 +63,30 @@ def models(work):
 
 def time_events(model):
     """[(time, [(target, python expression)])] of the events triggered by `time >= T` (those at
-    T = 0 only when their trigger is false initially, as SBML has them fire), in document order
-    within a time; None when the model has an event of another kind."""
+    T = 0 only when their trigger is false initially, as SBML has them fire), by time, then by
+    constant priority (higher first) and document order; None when the model has an event of
+    another kind."""
     import libsbml
     m = libsbml.readSBML(model).getModel()
     out = []
     for e in m.getListOfEvents():
         trig = libsbml.formulaToL3String(e.getTrigger().getMath()).replace(" ", "")
         g = re.fullmatch(r"time(>=|>)([-+0-9.eE]+)", trig) or re.fullmatch(r"(geq|gt)\(time,([-+0-9.eE]+)\)", trig)
-        if not g or e.isSetDelay() or e.isSetPriority():
+        if not g or e.isSetDelay():
             return None
+        priority = 0.0
+        if e.isSetPriority():
+            try:
+                priority = float(libsbml.formulaToL3String(e.getPriority().getMath()))
+            except ValueError:
+                return None
         te = float(g.group(2))
         if te == 0 and e.getTrigger().getInitialValue():
             continue
         assigns = [(a.getVariable(), libsbml.formulaToL3String(a.getMath()).replace("^", "**")) for a in e.getListOfEventAssignments()]
-        out.append((te, assigns))
-    return sorted(out, key=lambda x: x[0])
+        out.append((te, -priority, len(out), assigns))
+    # Simultaneous events: higher priority first, then document order.
+    return [(te, assigns) for te, _, _, assigns in sorted(out, key=lambda x: x[:3])]
 
 
 class _Names(dict):
@@ -228,9 +236,14 @@ def plot(result, path):
     styles = {"cartsim dp5": "o-", "cartsim rodas4": "s-", "cartsim bdf": "D-", "cartsim auto": "^-",
               "libRoadRunner CVODE": "k*--", "SciPy LSODA": "x:", "SciPy BDF": "+:", "SciPy Radau": "v:"}
     for label, pts in result["points"].items():
-        good = [p for p in pts if p["failed"] == 0 and p["error"] > 0]
+        # Runs with failures, and errors above 1 (a wrong answer), are left off the chart.
+        good = [p for p in pts if p["failed"] == 0 and 0 < p["error"] <= 1]
+        off = len(pts) - len(good)
         if good:
-            ax.loglog([p["error"] for p in good], [p["seconds"] for p in good], styles.get(label, "o-"), label=label)
+            ax.loglog([p["error"] for p in good], [p["seconds"] for p in good], styles.get(label, "o-"),
+                      label=label + (f" ({off} of {len(pts)} off the chart)" if off else ""))
+        elif pts:
+            ax.plot([], [], styles.get(label, "o-"), label=f"{label} (all {len(pts)} off the chart)")
     ax.set_xlabel("largest relative error of the final values (vs a tight reference)")
     ax.set_ylabel("seconds per patient (one core)")
     ax.set_title(f"Work–precision: {result['model']} ({result['duration']:g} days)")
@@ -247,30 +260,35 @@ def main():
     ap.add_argument("--scipy-patients", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3, help="cartsim runs per point; the best counts")
     ap.add_argument("--quick", action="store_true", help="four tolerances, one repeat (a smoke run)")
-    ap.add_argument("--out", default=os.path.join(ROOT, "Scripts", "bench", "results", "work_precision.json"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "Scripts", "bench", "results", "work_precision.json"),
+                    help="the points as JSON; the tables go beside it as .md")
     args = ap.parse_args()
     if args.quick:
         args.repeats = 1
     if not os.access(CARTSIM, os.X_OK):
         sys.exit(f"build first: swift build -c release --product cartsim (no {CARTSIM})")
     work = tempfile.mkdtemp(prefix="work-precision-")
-    results = []
+    results, tables = [], []
     for name, model, duration, steps in models(work):
         res = sweep(name, model, duration, steps, args, work)
         results.append(res)
         img = os.path.join(ROOT, "Guides", "images", "work-precision-" + re.sub(r"\W+", "-", name.lower()).strip("-") + ".svg")
         os.makedirs(os.path.dirname(img), exist_ok=True)
         plot(res, img)
-        print(f"\n### {name} ({duration:g} days, {res['patients']} patients; SciPy {res['scipy_patients']}); "
-              f"references differ by {res['references_differ']:.1e}\n")
-        print("| solver | " + " | ".join(f"rtol {p['rtol']:g}" for p in res["points"]["cartsim dp5"]) + " |")
-        print("|---|" + "---:|" * len(res["points"]["cartsim dp5"]))
+        tables.append(f"### {name} ({duration:g} days, {res['patients']} patients; SciPy {res['scipy_patients']}); "
+                      f"the two references differ by {res['references_differ']:.1e}\n")
+        tables.append("| solver | " + " | ".join(f"rtol {p['rtol']:g}" for p in res["points"]["cartsim dp5"]) + " |")
+        tables.append("|---|" + "---:|" * len(res["points"]["cartsim dp5"]))
         for label, pts in res["points"].items():
             cells = {p["rtol"]: (f"{p['error']:.1e} / {p['seconds'] * 1e3:.2f} ms" + (f" ({p['failed']} failed)" if p["failed"] else ""))
                      for p in pts}
-            print(f"| {label} | " + " | ".join(cells.get(p["rtol"], "—") for p in res["points"]["cartsim dp5"]) + " |")
+            tables.append(f"| {label} | " + " | ".join(cells.get(p["rtol"], "—") for p in res["points"]["cartsim dp5"]) + " |")
+        tables.append("")
     with open(args.out, "w") as f:
         json.dump({"command": " ".join(sys.argv), "results": results}, f, indent=1)
+    with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+        f.write("Cells: error / seconds per patient (one core).\n\n" + "\n".join(tables))
+    print("\n".join(tables))
 
 
 if __name__ == "__main__":
