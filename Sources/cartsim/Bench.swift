@@ -27,18 +27,26 @@ struct Bench: ParsableCommand {
   @Flag(help: "Also time the scenario's model exported to SBML and run through the SBML importer (same solver and tolerances).")
   var sbml = false
 
+  @Flag(help: "Time the stiff methods on the stiff test set (ROBER, HIRES, Van der Pol, OREGO, POLLU) at rtol 1e-4, 1e-6, 1e-8 instead.")
+  var stiffSet = false
+
   func validate() throws {
     try checkOption(repeats, 1...Limits.repeats, "--repeats")
     try checkPositive(horizon, max: Limits.horizonDays, "--horizon")
   }
 
   func run() throws {
-    var (scenario, file) = try Scenario.load(path: self.scenario)
-    scenario.horizonDays = horizon
-    try scenario.checkOutputGrid(file: file)
     #if DEBUG
       FileHandle.standardError.write(Data("warning: this is a debug build; measure with `swift run -c release cartsim bench`\n".utf8))
     #endif
+    if stiffSet {
+      let rows = SolverBench.stiffSet(repeats: repeats)
+      print(json ? SolverBench.json(rows).render() : "stiff test set, atol = 1e-4·rtol, \(repeats) repeats\n" + SolverBench.table(rows))
+      return
+    }
+    var (scenario, file) = try Scenario.load(path: self.scenario)
+    scenario.horizonDays = horizon
+    try scenario.checkOutputGrid(file: file)
     let (rows, sbmlLine) = try SolverBench.run(scenario, file: file, repeats: repeats, sbml: sbml)
     if json {
       print(SolverBench.json(rows).render())

@@ -56,6 +56,31 @@ public enum SolverBench {
     return (rows, line)
   }
 
+  /// The stiff test set (``StiffTestSet``) with each stiff method at rtol 1e-4, 1e-6 and 1e-8
+  /// (atol = 1e-4·rtol), `repeats` runs each; rows named "PROBLEM rtol METHOD".
+  public static func stiffSet(repeats: Int) -> [Row] {
+    precondition(repeats >= 1, "at least one repeat")
+    var rows: [Row] = []
+    for rtol in [1e-4, 1e-6, 1e-8] {
+      for p in StiffTestSet.all {
+        for method in [ODEMethod.rodas4, .bdf, .auto] {
+          var times: [Double] = []
+          var last: ODESolution?
+          for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            last = solve(
+              ODEProblem(system: p.system, u0: p.u0, tspan: (0, p.end)), method: method,
+              options: SolverOptions(rtol: rtol, atol: [rtol * 1e-4], saveAt: [p.end]))
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+          }
+          guard let sol = last else { continue }
+          rows.append(row(String(format: "%@ %.0e %@", p.name, rtol, method.rawValue), sol.returnCode.rawValue, times, sol.stats))
+        }
+      }
+    }
+    return rows
+  }
+
   static func row(_ method: String, _ code: String, _ times: [Double], _ stats: SolverStats) -> Row {
     let sorted = times.sorted()
     return Row(method: method, returnCode: code, msMin: sorted[0], msMedian: sorted[sorted.count / 2], stats: stats)
@@ -63,11 +88,16 @@ public enum SolverBench {
 
   /// The table `cartsim bench` prints.
   public static func table(_ rows: [Row]) -> String {
-    var out = ["solver       return      time/sim (min)  time/sim (median)  RHS evals  Jacobians  LUs   steps  rejected  stiff steps"]
+    let width = max(12, rows.map(\.method.count).max() ?? 0)
+    var out = [
+      "solver".padding(toLength: width, withPad: " ", startingAt: 0)
+        + " return      time/sim (min)  time/sim (median)  RHS evals  Jacobians  LUs   steps  rejected  stiff steps"
+    ]
     for r in rows {
       let st = r.stats
       out.append(
-        r.method.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + r.returnCode.padding(toLength: 11, withPad: " ", startingAt: 0)
+        r.method.padding(toLength: width, withPad: " ", startingAt: 0) + " "
+          + r.returnCode.padding(toLength: 11, withPad: " ", startingAt: 0)
           + String(
             format: " %11.3f ms  %14.3f ms  %9d  %9d  %4d  %6d  %8d  %11d", r.msMin, r.msMedian, st.rhsEvaluations,
             st.jacobianEvaluations, st.luDecompositions, st.steps, st.rejectedSteps, st.stiffSteps))
