@@ -39,7 +39,7 @@ from scipy.integrate import solve_ivp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from population_vs_roadrunner import (  # noqa: E402  (the shared cartsim and libRoadRunner loops)
-    CARTSIM, ROOT, SHARED, cartsim_population, finals_of, max_rel, roadrunner_population)
+    CARTSIM, ROOT, SHARED, Lazy, cartsim_population, finals_of, hos_species, max_rel, roadrunner_population)
 
 METHODS = ["dp5", "rodas4", "bdf", "auto"]
 FLOOR = 1e-6
@@ -89,22 +89,15 @@ def time_events(model):
     return [(te, assigns) for te, _, _, assigns in sorted(out, key=lambda x: x[:3])]
 
 
-class _Names(dict):
-    """Names for eval: the given values, else the model's current values (species in the
-    units SBML math uses: concentrations unless hasOnlySubstanceUnits)."""
+class _Names(Lazy):
+    """Lazy's names for eval, with species read in the units SBML math uses (concentrations
+    unless hasOnlySubstanceUnits)."""
     def __init__(self, values, r, concentration):
-        super().__init__(values)
-        self.r, self.concentration = r, concentration
+        super().__init__(values, r)
+        self.concentration = concentration
 
     def __missing__(self, key):
         return self.r[f"[{key}]" if key in self.concentration else key]
-
-
-def species_in_concentration(model):
-    """Species whose value in SBML math is a concentration (not hasOnlySubstanceUnits)."""
-    import libsbml
-    m = libsbml.readSBML(model).getModel()
-    return {s.getId() for s in m.getListOfSpecies() if not s.getHasOnlySubstanceUnits()}
 
 
 def state_ids(r):
@@ -121,7 +114,8 @@ def scipy_population(model, header, rows, duration, method, rtol, atol, limit):
     if events is None:
         return None
     ids = state_ids(r)
-    conc = species_in_concentration(model)
+    m = r.model
+    conc = set(m.getFloatingSpeciesIds() + m.getBoundarySpeciesIds()) - hos_species(model)
     params = [(j, h[len("param_"):]) for j, h in enumerate(header) if h.startswith("param_")]
     finals, t0 = [], time.perf_counter()
     for row in rows[:limit]:
