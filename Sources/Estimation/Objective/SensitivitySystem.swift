@@ -111,9 +111,9 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
     }
   }
 
+  /// The first block column (``blockLayout``): ∂f/∂x, then per parameter ∂(J·S_k + F_k)/∂x.
   func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J out: UnsafeMutableBufferPointer<Double>) {
     let n = self.n, N = dimension
-    for i in 0..<out.count { out[i] = 0 }
     scratch.J.withUnsafeMutableBufferPointer { J in
       scratch.F.withUnsafeMutableBufferPointer { F in
         scratch.J1.withUnsafeMutableBufferPointer { J1 in
@@ -122,10 +122,7 @@ struct SensitivitySystem: ODESystem, @unchecked Sendable {
               scratch.u.withUnsafeMutableBufferPointer { x in
                 for i in 0..<n { x[i] = u[i] }
                 derivatives(t: t, x: UnsafeBufferPointer(x), du: du, J: J.baseAddress!, F: F.baseAddress!)
-                for b in 0...m {
-                  let s = n * b
-                  for i in 0..<n { for j in 0..<n { out[(s + i) * N + s + j] = J[i * n + j] } }
-                }
+                for i in 0..<n { for j in 0..<n { out[i * N + j] = J[i * n + j] } }
                 guard m > 0 else { return }
                 // Column j of the first block column: d/dx_j of (J·S_k + F_k), by forward differences.
                 for j in 0..<n {

@@ -243,9 +243,12 @@ extension _Integrator {
         }
         rho = max(rho, s)
       } else {
-        for i in 0..<n {
+        // A block layout: the first diagonal block (the others equal it, and a block
+        // triangular matrix has the eigenvalues of its diagonal blocks).
+        let m = jacobianColumns
+        for i in 0..<m {
           var s = 0.0
-          for j in 0..<n { s += abs(jac[i * n + j]) }
+          for j in 0..<m { s += abs(jac[i * n + j]) }
           rho = max(rho, s)
         }
       }
@@ -345,9 +348,12 @@ extension _Integrator {
       // An entry that is infinite or undefined at this point (a power below 1 at 0): finite
       // differences for this step instead.
       var finite = true
-      for i in 0..<(n * n) where !jac[i].isFinite {
-        finite = false
-        break
+      let columns = jacobianColumns
+      check: for i in 0..<n {
+        for j in 0..<columns where !jac[i * n + j].isFinite {
+          finite = false
+          break check
+        }
       }
       if finite { return true }
     }

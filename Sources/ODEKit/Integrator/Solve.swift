@@ -62,8 +62,12 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline let sparse: SparseLU?
   /// Whether `jac` holds the analytic Jacobian (zero outside the sparsity pattern).
   @usableFromInline var jacobianOnPattern = false
-  /// How `lu` holds the iteration matrix's factors: by diagonal blocks, along the sparsity
-  /// pattern, or (both nil) dense.
+  /// The columns of `jac` an analytic Jacobian writes: all, or the first block column of a
+  /// block layout (``ODESystem/blockLayout``).
+  @usableFromInline let jacobianColumns: Int
+  /// How `lu` holds the iteration matrix's factors: the first diagonal block (the others
+  /// equal it; after it, the packed first block column and the block solve's scratch), along the sparsity pattern,
+  /// or (both nil) dense.
   @usableFromInline var linearBlocks: (size: Int, count: Int)?
   @usableFromInline var linearSparse: SparseLU?
   @usableFromInline var denseT0 = 0.0, denseH = 0.0, denseKind = _DenseKind.dp5
@@ -134,6 +138,8 @@ final class _Integrator<S: ODESystem> {
     nonNegative = options.nonNegative
     sparse = problem.system.sparsity
     precondition(sparse.map { $0.n == n } ?? true, "the sparsity plan is for another dimension")
+    precondition(problem.system.blockLayout.map { $0.size * $0.count == n } ?? true, "the block layout is for another dimension")
+    jacobianColumns = problem.system.blockLayout.map { $0.count > 1 ? $0.size : n } ?? n
     piv = .allocate(capacity: n)
     piv.initialize(repeating: 0, count: n)
     if method == .bdf {

@@ -16,10 +16,13 @@ public protocol ODESystem {
   /// pattern (``jacobian(t:u:J:)`` must then write zeros outside it). Defaults to `nil`:
   /// dense LU with partial pivoting.
   var sparsity: SparseLU? { get }
-  /// `(size, count)` when the Jacobian is block lower triangular with `count` square blocks
-  /// of `size` on the diagonal and non-zero blocks off the diagonal only in the first block
-  /// column (a system with its forward sensitivities): the stiff solver then factorises
-  /// the diagonal blocks alone and solves by block forward substitution. Defaults to `nil`.
+  /// `(size, count)` when the Jacobian is block lower triangular with `count` equal square
+  /// blocks of `size` on the diagonal and non-zero blocks off the diagonal only in the first
+  /// block column (a system with its forward sensitivities, ∂f/∂x on the diagonal): the
+  /// stiff solver then factorises the first diagonal block alone and solves by block forward
+  /// substitution, and ``jacobian(t:u:J:)`` need only write the first block column (columns
+  /// `0..<size` of every row; the solver reads nothing else). `size · count` must be the
+  /// dimension. Defaults to `nil`.
   var blockLayout: (size: Int, count: Int)? { get }
   /// Writes `f(t, u)` into `du`. `du` has `dimension` elements and is not zeroed first.
   func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>)
