@@ -55,75 +55,97 @@ public struct Formula: Sendable, CustomStringConvertible {
 
   /// The formula with its symbols bound to indices of a value array by `slot`.
   public func bind(_ slot: (String) throws -> Int) throws -> Bound {
-    var nodes: [Bound.Op] = []
+    var ops: [Bound.Op] = []
+    var depth = 0, maxDepth = 0
+    func push(_ op: Bound.Op, popping k: Int) {
+      ops.append(op)
+      depth += 1 - k
+      maxDepth = Swift.max(maxDepth, depth)
+    }
     func emit(_ n: Node) throws {
       switch n {
-      case .number(let x): nodes.append(.constant(x))
-      case .symbol(let s): nodes.append(.load(try slot(s)))
+      case .number(let x): push(.constant(x), popping: 0)
+      case .symbol(let s): push(.load(try slot(s)), popping: 0)
       case .unary(let op, let a):
         try emit(a)
-        nodes.append(op == "-" ? .neg : op == "!" ? .not : .nop)
+        if op == "-" { push(.neg, popping: 1) } else if op == "!" { push(.not, popping: 1) }
       case .binary(let op, let a, let b):
         try emit(a)
         try emit(b)
-        nodes.append(.binary(op))
+        guard let o = Bound.Binary(rawValue: op) else { throw FormulaError("unknown operator '\(op)'") }
+        push(.binary(o), popping: 2)
       case .call(let f, let args):
         for a in args { try emit(a) }
-        nodes.append(.call(f, args.count))
+        guard let function = Bound.Function(rawValue: f) else { throw FormulaError("unknown function '\(f)'") }
+        push(.call(function, args.count), popping: args.count)
       }
     }
     try emit(root)
-    return Bound(ops: nodes)
+    return Bound(ops: ops, stackSize: maxDepth)
   }
 
-  /// A formula over a value array: a postfix program.
+  /// A formula over a value array: a postfix program with its operators and functions
+  /// resolved, evaluated on a stack of known size (no lookups, no allocation).
   public struct Bound: Sendable {
+    public enum Binary: String, Sendable {
+      case add = "+", subtract = "-", multiply = "*", divide = "/", power = "^"
+      case less = "<", greater = ">", lessEqual = "<=", greaterEqual = ">=", equal = "==", notEqual = "!="
+      case and = "&&", or = "||"
+    }
+    public enum Function: String, Sendable {
+      case exp, log, ln, log10, log2, sqrt, abs, sin, cos, tan, sinh, cosh, tanh, min, max, pow, piecewise
+    }
     public enum Op: Sendable {
-      case constant(Double), load(Int), neg, not, nop, binary(String), call(String, Int)
+      case constant(Double), load(Int), neg, not, binary(Binary), call(Function, Int)
     }
     public let ops: [Op]
+    /// The deepest the evaluation stack gets.
+    let stackSize: Int
 
     public func evaluate(_ v: UnsafePointer<Double>) -> Double {
-      var stack: [Double] = []
-      stack.reserveCapacity(8)
-      for op in ops {
-        switch op {
-        case .constant(let x): stack.append(x)
-        case .load(let k): stack.append(v[k])
-        case .neg: stack.append(-stack.removeLast())
-        case .not: stack.append(stack.removeLast() == 0 ? 1 : 0)
-        case .nop: break
-        case .binary(let o):
-          let b = stack.removeLast(), a = stack.removeLast()
-          stack.append(Formula.apply(o, a, b))
-        case .call(let f, let n):
-          let args = Array(stack.suffix(n))
-          stack.removeLast(n)
-          stack.append(Formula.call(f, args))
+      withUnsafeTemporaryAllocation(of: Double.self, capacity: Swift.max(stackSize, 1)) { stack in
+        var top = 0
+        for op in ops {
+          switch op {
+          case .constant(let x):
+            stack[top] = x
+            top += 1
+          case .load(let k):
+            stack[top] = v[k]
+            top += 1
+          case .neg: stack[top - 1] = -stack[top - 1]
+          case .not: stack[top - 1] = stack[top - 1] == 0 ? 1 : 0
+          case .binary(let o):
+            top -= 1
+            stack[top - 1] = Formula.apply(o, stack[top - 1], stack[top])
+          case .call(let f, let n):
+            top -= n
+            stack[top] = Formula.call(f, UnsafeBufferPointer(rebasing: stack[top..<(top + n)]))
+            top += 1
+          }
         }
+        return top > 0 ? stack[top - 1] : .nan
       }
-      return stack.last ?? .nan
     }
 
     public func evaluate(_ v: [Double]) -> Double { v.withUnsafeBufferPointer { evaluate($0.baseAddress!) } }
   }
 
-  static func apply(_ o: String, _ a: Double, _ b: Double) -> Double {
+  static func apply(_ o: Bound.Binary, _ a: Double, _ b: Double) -> Double {
     switch o {
-    case "+": return a + b
-    case "-": return a - b
-    case "*": return a * b
-    case "/": return a / b
-    case "^": return pow(a, b)
-    case "<": return a < b ? 1 : 0
-    case ">": return a > b ? 1 : 0
-    case "<=": return a <= b ? 1 : 0
-    case ">=": return a >= b ? 1 : 0
-    case "==": return a == b ? 1 : 0
-    case "!=": return a != b ? 1 : 0
-    case "&&": return a != 0 && b != 0 ? 1 : 0
-    case "||": return a != 0 || b != 0 ? 1 : 0
-    default: return .nan
+    case .add: return a + b
+    case .subtract: return a - b
+    case .multiply: return a * b
+    case .divide: return a / b
+    case .power: return Foundation.pow(a, b)
+    case .less: return a < b ? 1 : 0
+    case .greater: return a > b ? 1 : 0
+    case .lessEqual: return a <= b ? 1 : 0
+    case .greaterEqual: return a >= b ? 1 : 0
+    case .equal: return a == b ? 1 : 0
+    case .notEqual: return a != b ? 1 : 0
+    case .and: return a != 0 && b != 0 ? 1 : 0
+    case .or: return a != 0 || b != 0 ? 1 : 0
     }
   }
 
@@ -133,26 +155,25 @@ public struct Formula: Sendable, CustomStringConvertible {
     "min": 1...64, "max": 1...64, "pow": 2...2, "piecewise": 3...3,
   ]
 
-  static func call(_ f: String, _ x: [Double]) -> Double {
+  static func call(_ f: Bound.Function, _ x: UnsafeBufferPointer<Double>) -> Double {
     switch f {
-    case "exp": return exp(x[0])
-    case "log": return x.count == 2 ? Foundation.log(x[0]) / Foundation.log(x[1]) : Foundation.log(x[0])
-    case "ln": return Foundation.log(x[0])
-    case "log10": return log10(x[0])
-    case "log2": return log2(x[0])
-    case "sqrt": return x[0].squareRoot()
-    case "abs": return Swift.abs(x[0])
-    case "sin": return sin(x[0])
-    case "cos": return cos(x[0])
-    case "tan": return tan(x[0])
-    case "sinh": return sinh(x[0])
-    case "cosh": return cosh(x[0])
-    case "tanh": return tanh(x[0])
-    case "min": return x.min() ?? .nan
-    case "max": return x.max() ?? .nan
-    case "pow": return pow(x[0], x[1])
-    case "piecewise": return x[1] != 0 ? x[0] : x[2]  // piecewise(value, condition, otherwise)
-    default: return .nan
+    case .exp: return Foundation.exp(x[0])
+    case .log: return x.count == 2 ? Foundation.log(x[0]) / Foundation.log(x[1]) : Foundation.log(x[0])
+    case .ln: return Foundation.log(x[0])
+    case .log10: return Foundation.log10(x[0])
+    case .log2: return Foundation.log2(x[0])
+    case .sqrt: return x[0].squareRoot()
+    case .abs: return Swift.abs(x[0])
+    case .sin: return Foundation.sin(x[0])
+    case .cos: return Foundation.cos(x[0])
+    case .tan: return Foundation.tan(x[0])
+    case .sinh: return Foundation.sinh(x[0])
+    case .cosh: return Foundation.cosh(x[0])
+    case .tanh: return Foundation.tanh(x[0])
+    case .min: return x.min() ?? .nan
+    case .max: return x.max() ?? .nan
+    case .pow: return Foundation.pow(x[0], x[1])
+    case .piecewise: return x[1] != 0 ? x[0] : x[2]  // piecewise(value, condition, otherwise)
     }
   }
 
