@@ -28,8 +28,8 @@ struct EstimationOptions: ParsableArguments {
   @Option(help: "Absolute tolerance of the ODE solver.")
   var atol = 1e-10
 
-  @Option(help: "ODE method: auto (DP5, switching to Rodas4 when stiff), rodas4, dp5 or bdf.")
-  var method: ODEMethod = .auto
+  @Option(help: "ODE method: bdf (default), auto (DP5, switching to Rodas4 when stiff), rodas4 or dp5.")
+  var method: ODEMethod = .bdf
 
   @OptionGroup var threadsOption: ThreadsOption
 

@@ -158,9 +158,9 @@ extension PEtabObjective {
     let end = sim.times.last ?? 0
     let sol: ODESolution
     if let aug = system(sim.main) {
-      sol = solve(ODEProblem(system: aug, u0: u + S, tspan: (0, end), stateEvents: events(sim.main)), method: options.method, options: o)
+      sol = solveFallingBack(ODEProblem(system: aug, u0: u + S, tspan: (0, end), stateEvents: events(sim.main)), options: o)
     } else {
-      sol = solve(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), method: options.method, options: o)
+      sol = solveFallingBack(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), options: o)
     }
     run.code = sol.returnCode
     run.reachedTime = sol.finalTime
@@ -177,6 +177,16 @@ extension PEtabObjective {
       run.sensitivities = sim.times.map { _ in [] }
       return run
     }
+  }
+
+  /// Solves with the objective's method. A BDF run that stalls (the step limit, or the step
+  /// size underflowing) is run again with `auto` (DP5 and Rodas4): at extreme parameter values BDF can need
+  /// more than 10 000 steps for a system with its sensitivities where they need far fewer
+  /// (a fifth of Fujita's multi-start points, at their start).
+  func solveFallingBack<System: ODESystem>(_ problem: ODEProblem<System>, options o: SolverOptions) -> ODESolution {
+    let sol = solve(problem, method: options.method, options: o)
+    guard options.method == .bdf, sol.returnCode == .maxSteps || sol.returnCode == .stepSizeTooSmall else { return sol }
+    return solve(problem, method: .auto, options: o)
   }
 
   /// Integrates until the right-hand side vanishes relative to the tolerances (windows of
@@ -205,9 +215,9 @@ extension PEtabObjective {
       o.saveAt = [t + window]
       let sol: ODESolution
       if let s = system {
-        sol = solve(ODEProblem(system: s, u0: u, tspan: (t, t + window)), method: self.options.method, options: o)
+        sol = solveFallingBack(ODEProblem(system: s, u0: u, tspan: (t, t + window)), options: o)
       } else {
-        sol = solve(ODEProblem(system: base, u0: u, tspan: (t, t + window)), method: self.options.method, options: o)
+        sol = solveFallingBack(ODEProblem(system: base, u0: u, tspan: (t, t + window)), options: o)
       }
       guard sol.returnCode.isSuccessful else { return (u, sol.returnCode) }
       u = sol.finalState
