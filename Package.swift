@@ -105,7 +105,8 @@ let package = Package(
       name: "SBMLKitTests", dependencies: ["TestSupport", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"],
       exclude: ["conformance-baseline.txt", "biomodels-reasons.md"], swiftSettings: strict),
     .testTarget(
-      name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit"], swiftSettings: strict),
+      name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit", "StatKit"],
+      swiftSettings: strict),
     .testTarget(
       name: "DoseFindingTests",
       dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")],

@@ -1,4 +1,5 @@
 import Foundation
+import StatKit
 import TestSupport
 import Testing
 
@@ -25,6 +26,42 @@ struct FitTests {
     let r = fit.optimize(Self.rosenbrock, from: [-1.2, 1])
     #expect(r.f < 1e-8, "\(r)")
     #expect(abs(r.x[0] - 1) < 1e-3 && abs(r.x[1] - 1) < 1e-3)
+  }
+
+  @Test(
+    "reflective step-back: inside the box and the trust region, never worse than the truncated step, better where the reflection wins")
+  func reflectiveSteps() {
+    // The model ½ŝᵀŝ − (1, 1)·ŝ from (0.5, 0.5) in [0, 1] × [0, 2], D = 1: the trust-region
+    // step (1, 1) meets x₀ = 1 halfway. Truncated at 95% of the way its model value is −0.724;
+    // the reflection reaches the bound, where the model has no slope along the reflected
+    // direction: −0.75.
+    var steps = ScaledStepCandidates(
+      x: [0.5, 0.5], lower: [0, 0], upper: [1, 2], D: [1, 1], free: [0, 1], H: [1, 0, 0, 1], g: [-1, -1], radius: 2,
+      theta: 0.95)
+    var rng = RandomStream(seed: 16, id: 0)
+    for trial in 0..<200 {
+      if trial > 0 {
+        // Random convex models and radii around the same point.
+        let a = Double.random(in: 0.1...3, using: &rng), b = Double.random(in: 0.1...3, using: &rng)
+        let c = Double.random(in: -0.5...0.5, using: &rng) * (a * b).squareRoot()
+        steps = ScaledStepCandidates(
+          x: [0.5, 0.5], lower: [0, 0], upper: [1, 2], D: [1, 1], free: [0, 1], H: [a, c, c, b],
+          g: [Double.random(in: -2...2, using: &rng), Double.random(in: -2...2, using: &rng)],
+          radius: Double.random(in: 0.05...3, using: &rng), theta: 0.95)
+      }
+      let p = trustRegionStep(steps.g, steps.H, radius: steps.radius)
+      let best = steps.best(trustRegionStep: p)
+      let x = zip(steps.x, steps.unscaled(best)).map(+)
+      #expect(x[0] >= -1e-12 && x[0] <= 1 + 1e-12 && x[1] >= -1e-12 && x[1] <= 2 + 1e-12, "\(x)")
+      #expect(norm(best) <= steps.radius * (1 + 1e-9))
+      let reach = steps.breakpoint(from: [0, 0], along: p).fraction
+      let truncated = p.map { $0 * min(1, 0.95 * reach) }
+      #expect(steps.model(best) <= steps.model(truncated) + 1e-12)
+      if trial == 0 {
+        #expect(abs(steps.model(truncated) - -0.724) < 1e-3)
+        #expect(abs(steps.model(best) - -0.75) < 1e-12, "the reflection should win here")
+      }
+    }
   }
 
   @Test("a minimum on the bound is reached from inside (bound-constrained quadratic)", arguments: [OptimizerKind.trustRegion, .lbfgsb])

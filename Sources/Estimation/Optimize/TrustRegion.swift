@@ -2,8 +2,8 @@ import Foundation
 
 /// A trust-region method for bound-constrained problems in the spirit of fides (Fröhlich &
 /// Sorger 2022, PLoS Comput. Biol. 18:e1010322): Coleman–Li affine scaling, the subproblem
-/// solved exactly, the better of the truncated trust-region step and the scaled Cauchy step,
-/// and the Fisher information (Gauss–Newton) as Hessian model, replaced by BFGS once the
+/// solved exactly, reflective steps at the bounds (``ScaledStepCandidates``), fides' ratio,
+/// radius update and convergence test, and the Fisher information (Gauss–Newton) as Hessian model, replaced by BFGS once the
 /// trust region stops changing (fides' HybridFixed).
 public struct TrustRegionOptimizer: Sendable {
   public var rules = StoppingRules()
@@ -66,45 +66,16 @@ public struct TrustRegionOptimizer: Sendable {
         for (b, j) in free.enumerated() { Bh[a * free.count + b] = D[i] * B[i * d + j] * D[j] }
         Bh[a * free.count + a] += C[i]
       }
-      let sh = trustRegionStep(gh, Bh, radius: radius)
-      var p = Array(repeating: 0.0, count: d)
-      for (a, i) in free.enumerated() { p[i] = D[i] * sh[a] }
-      // The quadratic model of fides, with the scaling term ½ŝᵀCŝ.
-      func model(_ s: [Double]) -> Double {
-        var q = dot(g, s) + 0.5 * dot(s, multiply(B, s))
-        for i in 0..<d where D[i] > 0 && C[i] > 0 { q += 0.5 * C[i] * (s[i] / D[i]) * (s[i] / D[i]) }
-        return q
-      }
-      func interior(_ p: [Double]) -> [Double] {
-        var alpha = 1.0
-        for i in 0..<d where p[i] != 0 {
-          let bound = p[i] > 0 ? hi[i] : lo[i]
-          alpha = min(alpha, max(0, (bound - x[i]) / p[i]))
-        }
-        // Stop short of the bound: θ = max(0.95, 1 − ‖∇‖) as in fides.
-        let theta = alpha < 1 ? max(0.95, 1 - norm(pg)) : 1
-        return p.map { $0 * alpha * theta }
-      }
-      // Candidates: the trust-region step kept inside, and the scaled steepest-descent
-      // (Cauchy) step; the one the model prefers.
-      let truncated = interior(p)
-      var cauchy =
-        free.isEmpty
-        ? p
-        : { () -> [Double] in
-          let dir = (0..<d).map { -D[$0] * D[$0] * g[$0] }
-          let dn = norm(zip(dir, D).map { $1 > 0 ? $0 / $1 : 0 })
-          let curvature = model(dir) - dot(g, dir)
-          var t = dn > 0 ? radius / dn : 0
-          if curvature > 0 { t = min(t, -dot(g, dir) / (2 * curvature)) }
-          return dir.map { $0 * t }
-        }()
-      cauchy = interior(cauchy)
-      let s = model(truncated) <= model(cauchy) ? truncated : cauchy
-      let scaledNorm = norm((0..<d).map { D[$0] > 0 ? s[$0] / D[$0] : 0 })
-      let predicted = -model(s)
-      let stepNorm = scaledNorm
-      if norm(s) == 0 || predicted <= 0 {
+      // θ: how close to a bound a step may go (fides: max(0.95, 1 − ‖v·∇f‖∞), v the
+      // distance to the bound the gradient points at, 1 where there is none).
+      var vg = 0.0
+      for i in 0..<d { vg = max(vg, abs((C[i] > 0 ? D[i] * D[i] : 1) * g[i])) }
+      let steps = ScaledStepCandidates(
+        x: x, lower: lo, upper: hi, D: D, free: free, H: Bh, g: gh, radius: radius, theta: max(0.95, 1 - vg))
+      let sh = steps.best(trustRegionStep: trustRegionStep(gh, Bh, radius: radius))
+      let s = steps.unscaled(sh)
+      let predicted = -steps.model(sh), stepNorm = norm(sh)
+      if stepNorm == 0 || predicted <= 0 {
         if radius < 1e-12 {
           reason = "trust region collapsed"
           break
@@ -114,13 +85,20 @@ public struct TrustRegionOptimizer: Sendable {
       }
       let xNew = clip(zip(x, s).map(+), lo, hi)
       let trial = eval(xNew, true)
-      let actual = f - trial.f
-      let rho = trial.f.isFinite ? actual / predicted : -1
+      // The decrease the model's scaling term ½ŝᵀCŝ does not account for is not credited
+      // (fides' ratio).
+      var augment = 0.0
+      for (a, i) in free.enumerated() { augment += 0.5 * C[i] * sh[a] * sh[a] }
+      let rho = trial.f.isFinite ? (f - trial.f - augment) / predicted : -1
       let radiusUsed = radius
-      if rho < 0.25 { radius = 0.25 * stepNorm } else if rho > 0.75 && stepNorm > 0.9 * radius { radius = min(2 * radius, 1e3) }
+      if rho <= 0.25 {
+        radius = min(0.25 * radius, 0.25 * stepNorm)
+      } else if rho >= 0.75 && stepNorm >= 0.9 * radius {
+        radius = min(2 * radius, 1e3)
+      }
       unchanged = radius == radiusUsed ? unchanged + 1 : 0
-      if rho > 1e-4, let gNew = trial.gradient {
-        let change = actual
+      if rho > 0, let gNew = trial.gradient {
+        let change = f - trial.f
         // BFGS is tracked from the start (from the first Fisher information) and takes over
         // once the radius has not changed for `switchAfter` iterations (fides' HybridFixed).
         let y = zip(gNew, g).map(-), Bs = multiply(bfgs, s)
@@ -134,7 +112,9 @@ public struct TrustRegionOptimizer: Sendable {
         f = trial.f
         g = gNew
         current = trial
-        if change < rules.fatol || change < rules.frtol * abs(f) {
+        // Converged (as fides): a step the model predicted well that changed the objective
+        // by less than fatol + frtol·|f|.
+        if rho > 0.25 && change < rules.fatol + rules.frtol * abs(f) {
           reason = "objective change below tolerance"
           converged = true
           break
