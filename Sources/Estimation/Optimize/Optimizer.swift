@@ -61,8 +61,8 @@ public struct StoppingRules: Sendable {
 public enum HessianApproximation: String, Sendable, CaseIterable, Codable {
   /// The Fisher information (Gauss–Newton) throughout.
   case fim
-  /// The Fisher information, replaced by BFGS updates started from it when it keeps
-  /// predicting the decrease poorly (large residuals).
+  /// The Fisher information, replaced by BFGS updates (tracked from the identity) when it
+  /// keeps predicting the decrease poorly (large residuals).
   case hybrid
   /// BFGS updates from the start (from the Fisher information when available).
   case bfgs

@@ -8,8 +8,8 @@ import Foundation
 public struct TrustRegionOptimizer: Sendable {
   public var rules = StoppingRules()
   /// Iterations in a row without a change of the trust-region radius after which the BFGS
-  /// approximation (started from the first Fisher information and updated at every
-  /// accepted step) replaces the Fisher information (fides' HybridFixed, default 20).
+  /// approximation (started from the identity, as pyPESTO starts fides', and updated at
+  /// every accepted step) replaces the Fisher information (fides' HybridFixed, default 20).
   public var switchAfter = 20
   public var hessian = HessianApproximation.hybrid
   public init() {}
@@ -34,7 +34,7 @@ public struct TrustRegionOptimizer: Sendable {
     if hessian == .bfgs, let fim = current.fim { B = fim }
     var radius = 1.0
     var unchanged = 0
-    var bfgs = B
+    var bfgs = hessian == .hybrid ? Self.identity(d) : B
     let switchAfter = hessian == .hybrid ? self.switchAfter : hessian == .fim ? Int.max : 0
     var reason = "maximum iterations reached", converged = false
     var iteration = 0
@@ -99,7 +99,7 @@ public struct TrustRegionOptimizer: Sendable {
       unchanged = radius == radiusUsed ? unchanged + 1 : 0
       if rho > 0, let gNew = trial.gradient {
         let change = f - trial.f
-        // BFGS is tracked from the start (from the first Fisher information) and takes over
+        // BFGS is tracked from the start (from the identity with `hybrid`) and takes over
         // once the radius has not changed for `switchAfter` iterations (fides' HybridFixed).
         let y = zip(gNew, g).map(-), Bs = multiply(bfgs, s)
         let sy = dot(s, y), sBs = dot(s, Bs)
