@@ -94,6 +94,17 @@ public struct Formula: Sendable, CustomStringConvertible {
     }
     public enum Function: String, Sendable {
       case exp, log, ln, log10, log2, sqrt, abs, sin, cos, tan, sinh, cosh, tanh, min, max, pow, piecewise
+
+      /// How many arguments the function takes (`log(x, b)` is the logarithm to base b).
+      var arity: ClosedRange<Int> {
+        switch self {
+        case .log: return 1...2
+        case .min, .max: return 1...64
+        case .pow: return 2...2
+        case .piecewise: return 3...3
+        default: return 1...1
+        }
+      }
     }
     public enum Op: Sendable {
       case constant(Double), load(Int), neg, not, binary(Binary), call(Function, Int)
@@ -148,12 +159,6 @@ public struct Formula: Sendable, CustomStringConvertible {
     case .or: return a != 0 || b != 0 ? 1 : 0
     }
   }
-
-  static let functions: [String: ClosedRange<Int>] = [
-    "exp": 1...1, "log": 1...2, "ln": 1...1, "log10": 1...1, "log2": 1...1, "sqrt": 1...1, "abs": 1...1,
-    "sin": 1...1, "cos": 1...1, "tan": 1...1, "sinh": 1...1, "cosh": 1...1, "tanh": 1...1,
-    "min": 1...64, "max": 1...64, "pow": 2...2, "piecewise": 3...3,
-  ]
 
   static func call(_ f: Bound.Function, _ x: UnsafeBufferPointer<Double>) -> Double {
     switch f {
@@ -286,7 +291,7 @@ public struct Formula: Sendable, CustomStringConvertible {
       while i < s.count, letter(s[i]) || (s[i] >= "0" && s[i] <= "9") { i += 1 }
       let name = String(String.UnicodeScalarView(s[start..<i]))
       if take("(") {
-        guard let arity = Formula.functions[name] else { throw FormulaError("unknown function '\(name)'") }
+        guard let arity = Bound.Function(rawValue: name)?.arity else { throw FormulaError("unknown function '\(name)'") }
         var args: [Node] = []
         if !take(")") {
           repeat { args.append(try expression(depth: depth + 1)) } while take(",")

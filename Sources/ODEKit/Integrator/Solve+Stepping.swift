@@ -357,9 +357,11 @@ extension _Integrator {
       }
       if finite { return true }
     }
+    // Finite differences of the columns the solver reads (the first block column of a
+    // block layout, else all).
     let fp = k[6]
     let sq = Double.ulpOfOne.squareRoot()
-    for j in 0..<n {
+    for j in 0..<jacobianColumns {
       let saved = u[j]
       var d = sq * max(abs(saved), atol[j] / opts.rtol * 1e-3, 1e-8)
       let tj = saved + d
