@@ -501,8 +501,13 @@ def main():
         if not args.skip_cartsim and cartsim_available and not args.check_only:
             entry["tools"]["cartsim"] = run_cartsim(name, yaml_path, args, log)
             cs = entry["tools"]["cartsim"]
-            if objects is not None and cs.get("best_parameters"):
+            if cs.get("best_parameters"):
                 try:
+                    if objects is None:
+                        # pyPESTO's side was not run: build its objective (the compiled AMICI model
+                        # is cached) only to re-evaluate CARTSim's best parameters independently.
+                        petab_problem, problem, _ = build_pypesto_problem(yaml_path, name, args, log)
+                        objects = (petab_problem, problem)
                     for key, solver_tol in (("", args.rtol), ("_recheck", args.recheck_tol)):
                         if solver_tol:
                             value = evaluate_with_amici(*objects, cs["best_parameters"], solver_tol)

@@ -76,6 +76,11 @@ struct Fit: ParsableCommand {
 
   @OptionGroup var estimation: EstimationOptions
 
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Give observable scalings (c in c·h) their closed-form best value at every point instead of optimising them (hierarchical).")
+  var hierarchical = true
+
   @Option(help: "Output folder.")
   var out: String
 
@@ -94,6 +99,7 @@ struct Fit: ParsableCommand {
     fit.optimizer = estimation.optimizer
     fit.hessian = estimation.hessian
     fit.rules = estimation.rules
+    fit.hierarchical = hierarchical
     let bar = progress.bar("starts")
     let began = Date()
     let result = fit.run(objective) { done, total, _ in bar.update(done, of: total) }

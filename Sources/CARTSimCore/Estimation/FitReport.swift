@@ -11,6 +11,9 @@ public enum FitReport {
     public var problem: String
     public var optimizer: String
     public var hessian: String?
+    /// Observable scalings computed in closed form at every optimiser point (hierarchical
+    /// optimisation), not moved by the optimiser; absent or empty when there were none.
+    public var inner_parameters: [String]?
     public var seed: UInt64
     public var starts_requested: Int
     public var best_llh: Double
@@ -44,7 +47,8 @@ public enum FitReport {
     guard let best = result.best else { return nil }
     let ids = result.parameterIDs
     return Document(
-      problem: problem, optimizer: fit.optimizer.rawValue, hessian: fit.hessian.rawValue, seed: fit.seed, starts_requested: fit.starts,
+      problem: problem, optimizer: fit.optimizer.rawValue, hessian: fit.hessian.rawValue,
+      inner_parameters: result.innerParameters, seed: fit.seed, starts_requested: fit.starts,
       best_llh: -best.nllh, best_nllh: best.nllh, starts_at_best: result.reached(),
       parameters: Dictionary(uniqueKeysWithValues: ids.indices.map { (ids[$0], result.scales[$0].invert(best.x[$0])) }),
       parameters_on_scale: Dictionary(uniqueKeysWithValues: ids.indices.map { (ids[$0], best.x[$0]) }),

@@ -13,6 +13,9 @@ public struct MultiStartFit: Sendable {
   public var optimizer = OptimizerKind.trustRegion
   public var rules = StoppingRules()
   public var hessian = HessianApproximation.hybrid
+  /// Observable scalings take their closed-form best value at every point of the optimiser
+  /// (``InnerScalings``) instead of being optimised; no effect on problems without them.
+  public var hierarchical = true
   public static let maxStarts = 100_000, maxThreads = 1024
   public init() {}
 
@@ -34,6 +37,8 @@ public struct MultiStartFit: Sendable {
     public var parameterIDs: [String]
     public var scales: [PEtabProblem.Scale]
     public var lower: [Double], upper: [Double]
+    /// The parameters computed in closed form at every point (``InnerScalings``), not by the optimiser.
+    public var innerParameters: [String] = []
     /// In start order.
     public var starts: [Start]
     public var best: Start? { starts.filter { $0.nllh.isFinite }.min { $0.nllh < $1.nllh } }
@@ -113,7 +118,8 @@ public struct MultiStartFit: Sendable {
       preconditionFailure("the model has no sensitivity program (check PEtabObjective.hasGradient before fitting)")
     }
     let points = startPoints(objective)
-    let problem = Self.boundedProblem(objective)
+    let inner = hierarchical ? InnerScalings(objective) : nil
+    let problem = inner?.boundedProblem ?? Self.boundedProblem(objective)
     let best = Shared(Double.infinity)
     let starts = Parallel.map(
       points.count, threads: threads,
@@ -126,7 +132,13 @@ public struct MultiStartFit: Sendable {
       }
     ) { i -> Start in
       let began = Date()
-      let r = optimize(problem, from: points[i])
+      var r = optimize(problem, from: inner?.outerPoint(points[i]) ?? points[i])
+      if let inner {
+        // The full point: the outer values with their best scalings.
+        let best = inner.optimum(r.x)
+        r.x = best.x
+        r.functionEvaluations += 1
+      }
       return Start(
         index: i, startPoint: points[i], x: r.x, nllh: r.f, iterations: r.iterations,
         functionEvaluations: r.functionEvaluations, gradientEvaluations: r.gradientEvaluations,
@@ -134,6 +146,6 @@ public struct MultiStartFit: Sendable {
     }
     return Result(
       parameterIDs: objective.parameterIDs, scales: objective.scales, lower: objective.lower, upper: objective.upper,
-      starts: starts)
+      innerParameters: inner?.parameterIDs ?? [], starts: starts)
   }
 }

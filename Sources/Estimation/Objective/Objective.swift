@@ -57,6 +57,8 @@ public struct PEtabObjective: Sendable {
   let tableExtras: [(index: Int, source: Source)]
   /// Prior terms: estimated index and prior.
   let priors: [(index: Int, prior: PEtabProblem.Prior)]
+  /// The estimated parameters that only scale observables (closed-form inner optimum).
+  public let scalings: [Scaling]
 
   /// Where a value comes from: a number or an estimated parameter (index, linear value).
   enum Source: Sendable, Equatable {
@@ -282,6 +284,8 @@ public struct PEtabObjective: Sendable {
     self.tableExtras = tableExtras
     extraIDs = extras
     priors = estimated.enumerated().compactMap { (k, i) in problem.parameters[i].objectivePrior.map { (k, $0) } }
+    scalings = Self.findScalings(
+      problem, estimatedIndex: estimatedIndex, modelParameters: Set(simulations.flatMap(\.columns)), priors: Set(priors.map(\.index)))
   }
 
   public var dimension: Int { parameterIDs.count }

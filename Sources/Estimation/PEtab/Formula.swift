@@ -36,22 +36,7 @@ public struct Formula: Sendable, CustomStringConvertible {
   }
 
   /// Every symbol the formula reads.
-  public var symbols: Set<String> {
-    var out = Set<String>()
-    func walk(_ n: Node) {
-      switch n {
-      case .number: break
-      case .symbol(let s): out.insert(s)
-      case .unary(_, let a): walk(a)
-      case .binary(_, let a, let b):
-        walk(a)
-        walk(b)
-      case .call(_, let args): args.forEach(walk)
-      }
-    }
-    walk(root)
-    return out
-  }
+  public var symbols: Set<String> { Self.symbols(of: root) }
 
   /// The formula with its symbols bound to indices of a value array by `slot`.
   public func bind(_ slot: (String) throws -> Int) throws -> Bound {

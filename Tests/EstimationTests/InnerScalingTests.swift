@@ -1,0 +1,76 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Estimation
+
+@Suite("Hierarchical optimisation: observable scalings in closed form")
+struct InnerScalingTests {
+  /// Fujita at tight tolerances: the plain and the sensitivity integrations take different
+  /// steps, and central differences need their errors well below h·tolerance.
+  static func fujita() throws -> InnerScalings {
+    var options = PEtabObjective.Options()
+    options.rtol = 1e-10
+    options.atol = 1e-12
+    options.maxSteps = 100_000
+    let objective = try PEtabObjective(try PEtabProblem.load(benchmark("Fujita_SciSignal2010")), options: options)
+    return try #require(InnerScalings(objective))
+  }
+
+  @Test("Fujita's three scaling_* parameters, and only they, are found; Boehm (no scalings) has none")
+  func detection() throws {
+    let inner = try Self.fujita()
+    #expect(inner.parameterIDs == ["scaling_pAkt_tot", "scaling_pEGFR_tot", "scaling_pS6_tot"])
+    #expect(inner.outer.count == 16)
+    let boehm = try PEtabObjective(try PEtabProblem.load(benchmark("Boehm_JProteomeRes2014")))
+    #expect(boehm.scalings.isEmpty)
+  }
+
+  /// Outer points: the published optimum and two points away from it.
+  static func points(_ inner: InnerScalings) -> [[Double]] {
+    let y = inner.outerPoint(inner.objective.nominal)
+    return [y, y.enumerated().map { $0.element + 0.2 * sin(Double($0.offset + 1)) }, y.map { $0 - 0.1 }]
+  }
+
+  @Test("the closed-form scalings minimise the full objective: its scaling derivatives vanish, and moving a scaling raises it")
+  func innerOptimum() throws {
+    let inner = try Self.fujita()
+    let objective = inner.objective
+    for y in Self.points(inner) {
+      let best = inner.optimum(y)
+      let ev = objective.evaluate(best.x, sensitivities: true)
+      #expect(abs(ev.nllh - best.nllh) <= 1e-6 * max(1, abs(ev.nllh)))
+      let g = try #require(ev.gradient), F = try #require(ev.fim)
+      let d = objective.dimension
+      for (j, s) in objective.scalings.enumerated() where !best.atBound[j] {
+        // The Newton step to the zero of ∂f/∂c (f is quadratic in c): under 1e-6 in log10 c.
+        let k = s.parameter
+        #expect(abs(g[k] / F[k * d + k]) <= 1e-6, "∂f/∂\(objective.parameterIDs[k]) = \(g[k]), ∂²f = \(F[k * d + k])")
+        for step in [-1e-3, 1e-3] {
+          var x = best.x
+          x[s.parameter] += step
+          #expect(objective.evaluate(x).nllh > best.nllh)
+        }
+      }
+    }
+  }
+
+  @Test("the outer gradient equals central differences of g(y) = min_c f(y, c)")
+  func outerGradient() throws {
+    let inner = try Self.fujita()
+    let problem = inner.boundedProblem
+    for y in Self.points(inner) {
+      let at = problem.evaluate(y, true)
+      let g = try #require(at.gradient)
+      #expect(at.fim?.count == y.count * y.count)
+      for k in y.indices {
+        let h = 1e-4
+        var up = y, down = y
+        up[k] += h
+        down[k] -= h
+        let fd = (problem.evaluate(up, false).f - problem.evaluate(down, false).f) / (2 * h)
+        #expect(abs(g[k] - fd) <= 2e-3 * max(abs(fd), 1), "parameter \(k): gradient \(g[k]), central difference \(fd)")
+      }
+    }
+  }
+}
