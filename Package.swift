@@ -99,7 +99,9 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "CARTSimCoreTests",
-      dependencies: ["TestSupport", "CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding"],
+      dependencies: [
+        "TestSupport", "CARTSimCore", "CARTModels", "ODEKit", "StatKit", "SBMLKit", "SBMLDocument", "DoseFinding", "Estimation",
+      ],
       swiftSettings: strict),
     .testTarget(
       name: "SBMLKitTests", dependencies: ["TestSupport", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "ODEKit"],

@@ -4,6 +4,8 @@ import ODEKit
 import TestSupport
 import Testing
 
+@testable import Estimation
+
 struct OutputTests {
   @Test func writesTimecourseSummaryAndPlots() throws {
     let s = try Scenario.load(path: example("heros1"))
@@ -66,5 +68,40 @@ struct OutputTests {
     p.series = [LinePlot.Series(name: "s", x: [0, 1, 2, 3], y: [0, 10, 1000, 0], color: "#000")]
     let svg = p.svg()
     #expect(svg.contains("M") && !svg.contains("nan") && !svg.contains("inf"))
+  }
+
+  @Test("a legend too wide for one row wraps, every entry inside the width, and the picture grows to hold it")
+  func legendWraps() throws {
+    var p = LinePlot(title: "t", xLabel: "x", yLabel: "y")
+    let names = (1...12).map { "condition_step_\($0)_with_a_long_name" }
+    p.series = names.map { LinePlot.Series(name: $0, x: [0, 1], y: [0, 1], color: "#000") }
+    let svg = p.svg()
+    // Each entry's text starts 30 px after its mark and takes about 6.6 px per character.
+    for name in names {
+      let line = try #require(svg.split(separator: "\n").first { $0.contains(">\(name)</text>") })
+      let x = try #require(Double(line.split(separator: "\"")[1]))
+      #expect(x + 6.6 * Double(name.count) <= p.width - 24 + 1e-9, "\(name) ends at \(x + 6.6 * Double(name.count))")
+    }
+    let rows = Set(
+      svg.split(separator: "\n").filter { $0.contains("</text>") && $0.contains("condition_step_") }.map { $0.split(separator: "\"")[3] })
+    #expect(rows.count > 1)
+    #expect(svg.contains("height=\"\(Int(p.height) + 18 * (rows.count - 1))\""))
+    // One short entry: one row, the picture's own height.
+    p.series = [LinePlot.Series(name: "s", x: [0, 1], y: [0, 1], color: "#000")]
+    #expect(p.svg().contains("height=\"\(Int(p.height))\""))
+  }
+
+  @Test("the fit waterfall's log axis reaches down to the best start (at 1), however far above the worst one lies")
+  func waterfallShowsTheBest() {
+    let starts = [-66.6, -44.1, 1e8].enumerated().map { k, nllh in
+      MultiStartFit.Start(
+        index: k, startPoint: [0], x: [0], nllh: nllh, iterations: 1, functionEvaluations: 1, gradientEvaluations: 1,
+        exitReason: "", converged: true, seconds: 0)
+    }
+    let result = MultiStartFit.Result(parameterIDs: ["a"], scales: [.lin], lower: [0], upper: [1], starts: starts)
+    let svg = FitReport.waterfall(result, title: "t")
+    // Tick labels 10⁰ … 10⁹: the best start sits on the lowest, the worst below the highest.
+    #expect(svg.contains("10<tspan dy=\"-6\" font-size=\"9\">0</tspan>"))
+    #expect(svg.contains("10<tspan dy=\"-6\" font-size=\"9\">9</tspan>"))
   }
 }

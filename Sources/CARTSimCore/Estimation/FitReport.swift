@@ -105,7 +105,8 @@ public enum FitReport {
     let values = result.starts.map(\.nllh).filter(\.isFinite).sorted()
     guard let best = values.first else { return "" }
     var plot = LinePlot(title: "Waterfall: \(title)", xLabel: "start (sorted by final objective)", yLabel: "nllh − best + 1", logY: true)
-    plot.logSpanDecades = 8
+    // From the best start (1) up to the worst: the best ones are the point of the plot.
+    plot.logSpanDecades = max(2, log10(values.last! - best + 1).rounded(.up) + 1)
     let xs = values.indices.map { Double($0 + 1) }
     plot.series = [
       LinePlot.Series(name: "final nllh of each start", x: xs, y: values.map { $0 - best + 1 }, color: "#1f5fa8", points: true),
@@ -156,7 +157,8 @@ public enum FitReport {
     let observables = curves.map(\.observable).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     for o in observables {
       let mine = curves.filter { $0.observable == o }
-      var plot = LinePlot(title: "\(o): data and fit (\(title))", xLabel: "time", yLabel: o, logY: mine.first?.logScale ?? false)
+      var plot = LinePlot(
+        title: "\(o): data and fit (\(title))", xLabel: "time (lines: fit; dots: data)", yLabel: o, logY: mine.first?.logScale ?? false)
       if plot.logY {
         let values = mine.flatMap { $0.data + $0.values }.filter { $0 > 0 }
         if let lo = values.min(), let hi = values.max() { plot.logSpanDecades = max(1, (log10(hi) - log10(lo)).rounded(.up) + 1) }
@@ -165,9 +167,8 @@ public enum FitReport {
         let color = palette[k % palette.count]
         let name = (c.preequilibration.map { "\($0) → " } ?? "") + c.condition
         plot.series.append(LinePlot.Series(name: name, x: c.times, y: c.values, color: color))
-        plot.series.append(LinePlot.Series(name: "data", x: c.dataTimes, y: c.data, color: color, points: true))
+        plot.series.append(LinePlot.Series(name: "", x: c.dataTimes, y: c.data, color: color, points: true))
       }
-      if plot.series.count > 16 { plot.series = Array(plot.series.prefix(16)) }
       out.append(("fit_\(o).svg", plot.svg()))
     }
     return out

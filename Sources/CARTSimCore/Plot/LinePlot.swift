@@ -55,6 +55,20 @@ public struct LinePlot {
   public func svg() -> String {
     let left = 86.0, right = 24.0, top = 48.0, bottom = 92.0
     let pw = width - left - right, ph = height - top - bottom
+    // Legend entries below the plot: (series, x, row), wrapped into rows that fit the width;
+    // each row beyond the first adds to the height.
+    var legend: [(series: Series, x: Double, row: Int)] = []
+    var lx = left, row = 0
+    for ser in series where !ser.name.isEmpty {
+      let w = 40 + Double(ser.name.count) * 6.6
+      if lx > left && lx + w - 10 > width - right {
+        row += 1
+        lx = left
+      }
+      legend.append((ser, lx, row))
+      lx += w
+    }
+    let totalHeight = height + 18 * Double(row)
     let xs = series.flatMap(\.x)
     let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, (xs.min() ?? 0) + 1e-9)
     // The x axis spans the data; ticks are the round values inside it.
@@ -92,7 +106,7 @@ public struct LinePlot {
     func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
     var s = """
-      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
+      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(totalHeight))" viewBox="0 0 \(Int(width)) \(Int(totalHeight))" font-family="Helvetica, Arial, sans-serif" font-size="12">
       <rect width="100%" height="100%" fill="white"/>
       <text x="\(f(left))" y="26" font-size="16" font-weight="bold">\(LinePlot.escape(title))</text>
 
@@ -153,20 +167,16 @@ public struct LinePlot {
     }
     s += "</g>\n"
     // Legend below the plot.
-    var lx = left
-    for ser in series where !ser.name.isEmpty {
-      let ly = height - 22
+    for (ser, lx, row) in legend {
+      let ly = height - 22 + 18 * Double(row)
       let dash = ser.dashed ? " stroke-dasharray=\"7,4\"" : ""
       if ser.points {
         s += "<circle cx=\"\(f(lx + 12))\" cy=\"\(f(ly - 4))\" r=\"3.5\" fill=\"\(ser.color)\"/>\n"
-        s += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly))\">\(LinePlot.escape(ser.name))</text>\n"
-        lx += 40 + Double(ser.name.count) * 6.6
-        continue
+      } else {
+        s +=
+          "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash)/>\n"
       }
-      s +=
-        "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash)/>\n"
       s += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly))\">\(LinePlot.escape(ser.name))</text>\n"
-      lx += 40 + Double(ser.name.count) * 6.6
     }
     s += "</svg>\n"
     return s
