@@ -91,7 +91,9 @@ struct OutputTests {
     #expect(p.svg().contains("height=\"\(Int(p.height))\""))
   }
 
-  @Test("the fit waterfall's log axis reaches down to the best start (at 1), however far above the worst one lies")
+  @Test(
+    "the fit waterfall's log axis reaches down to the best start (at 1), however far above the worst one lies; its x ticks are whole starts"
+  )
   func waterfallShowsTheBest() {
     let starts = [-66.6, -44.1, 1e8].enumerated().map { k, nllh in
       MultiStartFit.Start(
@@ -103,5 +105,7 @@ struct OutputTests {
     // Tick labels 10⁰ … 10⁹: the best start sits on the lowest, the worst below the highest.
     #expect(svg.contains("10<tspan dy=\"-6\" font-size=\"9\">0</tspan>"))
     #expect(svg.contains("10<tspan dy=\"-6\" font-size=\"9\">9</tspan>"))
+    // Starts are counted: whole-number ticks only.
+    #expect(svg.contains(">2</text>") && !svg.contains(">1.5</text>") && !svg.contains(">2.5</text>"))
   }
 }

@@ -26,6 +26,42 @@ struct InnerScalingTests {
     #expect(boehm.scalings.isEmpty)
   }
 
+  /// The scalings found in a copy of Fujita with `edits` (file suffix, text, replacement) made.
+  static func scalings(_ edits: [(String, String, String)]) throws -> [String] {
+    let name = "Fujita_SciSignal2010"
+    let src = sharedRoot.appendingPathComponent("petab-benchmarks/\(name)")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("petab-\(UUID().uuidString)")
+    try FileManager.default.copyItem(at: src, to: dir)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for (file, find, replace) in edits {
+      let url = dir.appendingPathComponent(file)
+      let text = try String(contentsOf: url, encoding: .utf8)
+      #expect(text.contains(find), "\(file) has no '\(find)'")
+      try text.replacingOccurrences(of: find, with: replace).write(to: url, atomically: true, encoding: .utf8)
+    }
+    let objective = try PEtabObjective(try PEtabProblem.load(dir.appendingPathComponent("\(name).yaml").path))
+    return objective.scalings.map { objective.parameterIDs[$0.parameter] }
+  }
+
+  @Test(
+    "a scaling read by the noise formula or by another factor, or shared by observables of different transformations, is left to the optimiser"
+  )
+  func detectionRules() throws {
+    let observables = "observables_Fujita_SciSignal2010.tsv", measurements = "measurementData_step_Fujita_SciSignal2010.tsv"
+    #expect(
+      try Self.scalings([(observables, "\tnoiseParameter1_pS6_tot\t", "\tnoiseParameter1_pS6_tot * observableParameter1_pS6_tot\t")])
+        == ["scaling_pAkt_tot", "scaling_pEGFR_tot"])
+    #expect(
+      try Self.scalings([(observables, "(pAkt + pAkt_S6)", "(pAkt + pAkt_S6 * observableParameter1_pAkt_tot)")])
+        == ["scaling_pEGFR_tot", "scaling_pS6_tot"])
+    // One scaling for pAkt and pEGFR: still one closed form while both are `lin` …
+    let shared = (measurements, "scaling_pEGFR_tot", "scaling_pAkt_tot")
+    #expect(try Self.scalings([shared]) == ["scaling_pAkt_tot", "scaling_pS6_tot"])
+    // … but not once pEGFR is compared on the log10 scale (its zero readings at t = 0 made positive).
+    let log10 = (observables, "noiseParameter1_pEGFR_tot\tlin", "noiseParameter1_pEGFR_tot\tlog10")
+    #expect(try Self.scalings([shared, log10, (measurements, "\t0.0\t0\t", "\t0.001\t0\t")]) == ["scaling_pS6_tot"])
+  }
+
   /// Outer points: the published optimum and two points away from it.
   static func points(_ inner: InnerScalings) -> [[Double]] {
     let y = inner.outerPoint(inner.objective.nominal)

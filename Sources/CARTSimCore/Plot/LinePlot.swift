@@ -42,6 +42,8 @@ public struct LinePlot {
   /// Smallest decade shown on a log axis, relative to the largest value.
   public var logSpanDecades: Double = 6
   public var width = 860.0, height = 460.0
+  /// Ticks on the x axis only at whole numbers (the x values count something, e.g. starts).
+  public var wholeX = false
 
   public init(title: String, xLabel: String, yLabel: String, logY: Bool = false) {
     self.title = title
@@ -73,7 +75,9 @@ public struct LinePlot {
     let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, (xs.min() ?? 0) + 1e-9)
     // The x axis spans the data; ticks are the round values inside it.
     let x0 = xMin, x1 = xMax
-    let xt = LinePlot.niceTicks(xMin, xMax).filter { $0 >= x0 - 1e-9 * (x1 - x0) && $0 <= x1 + 1e-9 * (x1 - x0) }
+    let xt = LinePlot.niceTicks(xMin, xMax).filter {
+      $0 >= x0 - 1e-9 * (x1 - x0) && $0 <= x1 + 1e-9 * (x1 - x0) && (!wholeX || $0 == $0.rounded())
+    }
 
     var y0: Double, y1: Double, yt: [Double]
     let ys = series.flatMap(\.y).filter(\.isFinite) + references.map(\.y)

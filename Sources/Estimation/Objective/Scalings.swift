@@ -4,8 +4,8 @@ extension PEtabObjective {
   /// An estimated parameter that only scales observables: in every measurement that reads it,
   /// it is one factor of the observable formula's top-level product (`c · h`), it appears
   /// nowhere else (not in the model, the noise formula or another factor), the noise is
-  /// normal and has no objective prior. Given the simulation h, its best value has a closed
-  /// form (``InnerScalings``).
+  /// normal, every observable it scales has the same transformation, and it has no objective
+  /// prior. Given the simulation h, its best value has a closed form (``InnerScalings``).
   public struct Scaling: Sendable, Equatable {
     /// The estimated parameter's index.
     public var parameter: Int
@@ -19,6 +19,7 @@ extension PEtabObjective {
   ) -> [Scaling] {
     var excluded = modelParameters.union(priors)
     var scaled: [Int: [Int]] = [:]
+    var transformation: [Int: PEtabProblem.Transformation] = [:]
     for (mi, m) in problem.measurements.enumerated() {
       let o = problem.observables[m.observable]
       /// The estimated parameter a symbol of this measurement's formulas stands for.
@@ -44,7 +45,13 @@ extension PEtabObjective {
       let scaling = candidates.count == 1 && o.distribution == .normal ? candidates.first : nil
       let noise = parameters(o.noise.root)
       for k in parameters(o.formula.root).union(noise) {
-        if k == scaling && !noise.contains(k) { scaled[k, default: []].append(mi) } else { excluded.insert(k) }
+        // One closed form per scaling: all its observables share one transformation.
+        if k == scaling && !noise.contains(k) && (transformation[k] ?? o.transformation) == o.transformation {
+          scaled[k, default: []].append(mi)
+          transformation[k] = o.transformation
+        } else {
+          excluded.insert(k)
+        }
       }
     }
     return scaled.keys.sorted().filter { !excluded.contains($0) }.map { Scaling(parameter: $0, measurements: scaled[$0]!) }
