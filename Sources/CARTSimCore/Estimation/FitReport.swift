@@ -106,7 +106,7 @@ public enum FitReport {
     guard let best = values.first else { return "" }
     var plot = LinePlot(title: "Waterfall: \(title)", xLabel: "start (sorted by final objective)", yLabel: "nllh − best + 1", logY: true)
     // From the best start (1) up to the worst: the best ones are the point of the plot.
-    plot.logSpanDecades = max(2, log10(values.last! - best + 1).rounded(.up) + 1)
+    plot.logSpanDecades = max(2, log10((values.last ?? best) - best + 1).rounded(.up) + 1)
     plot.wholeX = true
     let xs = values.indices.map { Double($0 + 1) }
     plot.series = [

@@ -20,6 +20,8 @@ public struct InnerScalings: Sendable {
   public let outer: [Int]
   /// The value (linear) each scaling takes while h is simulated: 1, or its nearest bound.
   let reference: [Double]
+  /// Each scaling's bounds on the linear scale.
+  let bounds: [(lower: Double, upper: Double)]
 
   /// Nil when the objective has no scalings.
   public init?(_ objective: PEtabObjective) {
@@ -27,11 +29,11 @@ public struct InnerScalings: Sendable {
     self.objective = objective
     let inner = Set(objective.scalings.map(\.parameter))
     outer = (0..<objective.dimension).filter { !inner.contains($0) }
-    reference = objective.scalings.map { s in
+    bounds = objective.scalings.map { s in
       let k = s.parameter
-      let lo = objective.scales[k].invert(objective.lower[k]), hi = objective.scales[k].invert(objective.upper[k])
-      return min(max(1, lo), hi)
+      return (objective.scales[k].invert(objective.lower[k]), objective.scales[k].invert(objective.upper[k]))
     }
+    reference = bounds.map { min(max(1, $0.lower), $0.upper) }
   }
 
   /// The ids of the scalings, in ``PEtabObjective/scalings`` order.
@@ -57,7 +59,6 @@ public struct InnerScalings: Sendable {
     var c = reference, atBound = reference.map { _ in false }
     let problem = objective.problem
     for (j, s) in objective.scalings.enumerated() {
-      let k = s.parameter
       let h = s.measurements.map { ev.simulations[$0] / reference[j] }
       let m = s.measurements.map { problem.measurements[$0].value }
       let w = s.measurements.map { 1 / (ev.sigmas[$0] * ev.sigmas[$0]) }
@@ -82,8 +83,7 @@ public struct InnerScalings: Sendable {
         let value = natural ? Foundation.exp(num / den) : Foundation.pow(10, num / den)
         if den > 0, value.isFinite { best = value }
       }
-      let lo = objective.scales[k].invert(objective.lower[k]), hi = objective.scales[k].invert(objective.upper[k])
-      c[j] = min(max(best, lo), hi)
+      c[j] = min(max(best, bounds[j].lower), bounds[j].upper)
       atBound[j] = c[j] != best
     }
     // The objective at c*, summed afresh (subtracting the terms at the reference scaling would

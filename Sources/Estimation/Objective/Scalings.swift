@@ -36,11 +36,11 @@ extension PEtabObjective {
         Set(Formula.symbols(of: node).compactMap(estimated))
       }
       let factors = Formula.factors(o.formula.root)
+      let read = factors.map(parameters)
       // A factor that is one estimated parameter, read by no other factor.
       let candidates = factors.indices.compactMap { i -> Int? in
         guard case .symbol(let s) = factors[i], let k = estimated(s) else { return nil }
-        let others = factors.indices.filter { $0 != i }.reduce(into: Set<Int>()) { $0.formUnion(parameters(factors[$1])) }
-        return others.contains(k) ? nil : k
+        return read.indices.contains { $0 != i && read[$0].contains(k) } ? nil : k
       }
       let scaling = candidates.count == 1 && o.distribution == .normal ? candidates.first : nil
       let noise = parameters(o.noise.root)
@@ -54,7 +54,9 @@ extension PEtabObjective {
         }
       }
     }
-    return scaled.keys.sorted().filter { !excluded.contains($0) }.map { Scaling(parameter: $0, measurements: scaled[$0]!) }
+    return scaled.sorted { $0.key < $1.key }.filter { !excluded.contains($0.key) }.map {
+      Scaling(parameter: $0.key, measurements: $0.value)
+    }
   }
 }
 
