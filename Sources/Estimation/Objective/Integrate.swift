@@ -44,81 +44,9 @@ extension PEtabObjective {
       }
       return (state(theta), S)
     }
-    /// The model's events for the system with sensitivities: the state jumps as the model
-    /// says, the sensitivities by the jump condition of an event at a known time τ(θ),
-    ///     S⁺ = (∂H/∂x)·(S⁻ + f⁻·dτ/dθ) + ∂H/∂θ − f⁺·dτ/dθ,
-    /// with H the event's assignments (∂H/∂x, ∂H/∂θ by central differences).
     func events(_ phase: Phase) -> [StateEvent] {
-      let base = sys.stateEvents()
-      guard m > 0 else { return base }
-      let modelEvents = compiled.events.count
-      let dTau = triggerTimeDerivatives
-      return base.enumerated().map { index, e in
-        var w = StateEvent(
-          label: e.label, direction: e.direction,
-          condition: { t, u in
-            e.condition(t, UnsafeBufferPointer(rebasing: u[0..<n]))
-          },
-          action: { t, u in
-            let before = Array(u[0..<n])
-            var after = before
-            let outcome = e.action(t, &after)
-            guard index < modelEvents, outcome == .continue else {
-              for i in 0..<n { u[i] = after[i] }
-              return outcome
-            }
-            func jump(_ x: [Double]) -> [Double] {
-              var y = x
-              _ = e.action(t, &y)
-              return y
-            }
-            func rate(_ x: [Double]) -> [Double] {
-              var du = Array(repeating: 0.0, count: n)
-              x.withUnsafeBufferPointer { xp in du.withUnsafeMutableBufferPointer { sys.rhs(t: t, u: xp, du: $0) } }
-              return du
-            }
-            let fMinus = rate(before), fPlus = rate(after)
-            var Hx = Array(repeating: 0.0, count: n * n)
-            let scale = before.map { Swift.abs($0) }.max() ?? 0
-            for j in 0..<n {
-              let h = 1e-6 * Swift.max(Swift.abs(before[j]), 1e-6 * scale, 1e-12)
-              var up = before, down = before
-              up[j] += h
-              down[j] -= h
-              let a = jump(up), b = jump(down)
-              for i in 0..<n { Hx[i * n + j] = (a[i] - b[i]) / (2 * h) }
-            }
-            for (c, k) in sim.columns.enumerated() {
-              let tau = dTau[index][c]
-              var v = (0..<n).map { u[n + c * n + $0] + fMinus[$0] * tau }
-              var Hp = Array(repeating: 0.0, count: n)
-              if phase.slots.contains(where: { $0.source == .estimated(k) }) {
-                let h = 1e-6 * Swift.max(Swift.abs(theta[k]), 1e-12)
-                var th = theta
-                th[k] += h
-                setSlots(phase, theta: th, system: sys)
-                let a = jump(before)
-                th[k] -= 2 * h
-                setSlots(phase, theta: th, system: sys)
-                let b = jump(before)
-                setSlots(phase, theta: theta, system: sys)
-                for i in 0..<n { Hp[i] = (a[i] - b[i]) / (2 * h) }
-              }
-              v = (0..<n).map { i in
-                var acc = 0.0
-                for j in 0..<n { acc += Hx[i * n + j] * v[j] }
-                return acc + Hp[i] - fPlus[i] * tau
-              }
-              for i in 0..<n { u[n + c * n + i] = v[i] }
-            }
-            for i in 0..<n { u[i] = after[i] }
-            return .continue
-          }, fireIfTrueAtStart: e.fireIfTrueAtStart)
-        w.exactTime = e.exactTime
-        w.cancelsWhenFalse = e.cancelsWhenFalse
-        w.priority = e.priority.map { p in { t, u in p(t, UnsafeBufferPointer(rebasing: u[0..<n])) } }
-        return w
-      }
+      guard m > 0 else { return sys.stateEvents() }
+      return sensitivityEvents(phase, system: sys, columns: sim.columns, theta: theta, knownTriggerTimes: triggerTimeDerivatives)
     }
     func system(_ phase: Phase) -> SensitivitySystem? {
       guard m > 0, let program = sensitivityProgram else { return nil }

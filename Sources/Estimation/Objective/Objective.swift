@@ -289,9 +289,9 @@ public struct PEtabObjective: Sendable {
   }
 
   public var dimension: Int { parameterIDs.count }
-  /// Gradients need the sensitivity program and events that fire at known times without
-  /// delay (state-triggered and delayed events are not differentiated here).
+  /// Gradients need the sensitivity program, and events whose trigger is a time `time ≥ c`
+  /// or made of comparisons (whose zeros give the trigger time's derivatives).
   public var hasGradient: Bool {
-    sensitivityProgram != nil && compiled.events.allSatisfy { $0.triggerTimeSlot != nil && $0.delaySlot == nil }
+    sensitivityProgram != nil && compiled.events.allSatisfy { $0.triggerTimeSlot != nil || !$0.rootSlots.isEmpty }
   }
 }

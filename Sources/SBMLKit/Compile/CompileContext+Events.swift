@@ -21,21 +21,26 @@ extension CompileContext {
         default: break
         }
       }
-      if case .apply(let op, _) = trigger, [.and, .or, .xor, .not, .implies].contains(op) { collect(trigger) }
-      // Only comparisons that change between events need watching (time, ODE states, rules,
-      // rates), and each once.
-      atoms = atoms.filter { a in
-        guard !watchedAtoms.contains(a) else { return false }
-        let continuous =
-          a.usesTime
-          || a.symbols.contains { id in
-            rateTargets[id] != nil || assignmentTargets[id] != nil || reactionIDs.contains(id) || unknowns.contains(id)
-              || isReactiveSpecies(id)
+      collect(trigger)
+      // Every comparison's a − b (``CompiledSBML/EventSpec/rootSlots``), compiled once.
+      let roots = try atoms.map { try c.compile($0) }
+      // In a compound trigger, the comparisons that change between events need watching
+      // (time, ODE states, rules, rates), and each once.
+      var watch: [Int] = []
+      if case .apply(let op, _) = trigger, [.and, .or, .xor, .not, .implies].contains(op) {
+        for (a, slot) in zip(atoms, roots) where !watchedAtoms.contains(a) {
+          let continuous =
+            a.usesTime
+            || a.symbols.contains { id in
+              rateTargets[id] != nil || assignmentTargets[id] != nil || reactionIDs.contains(id) || unknowns.contains(id)
+                || isReactiveSpecies(id)
+            }
+          if continuous {
+            watchedAtoms.append(a)
+            watch.append(slot)
           }
-        if continuous { watchedAtoms.append(a) }
-        return continuous
+        }
       }
-      let watch = try atoms.map { try c.compile($0) }
       var assigns: [(String, Int)] = []
       for (v, e) in ev.assignments {
         guard slots[v] != nil else { throw SBMLError(.invalid, "event '\(ev.id)' assigns unknown symbol '\(v)'") }
@@ -49,7 +54,7 @@ extension CompileContext {
         CompiledSBML.EventSpec(
           id: ev.id, triggerSlot: trig, delaySlot: delay, prioritySlot: priority, persistent: ev.persistent,
           useValuesFromTriggerTime: ev.useValuesFromTriggerTime, initialValue: ev.initialValue,
-          assignments: assigns, program: c.program, watchSlots: watch,
+          assignments: assigns, program: c.program, watchSlots: watch, rootSlots: roots,
           conditionProgram: nil, triggerTimeSlot: nil))
     }
     return events

@@ -36,6 +36,10 @@ public struct CompiledSBML: Sendable {
     /// For a trigger combining comparisons with and/or/not: each comparison's `a − b`,
     /// watched for sign changes so that a trigger true only briefly is still seen.
     package var watchSlots: [Int] = []
+    /// Each comparison of the trigger (the trigger itself if it is one) as `a − b`: its
+    /// zero is where the trigger can switch, and its derivatives give the trigger time's
+    /// derivatives by the implicit function theorem (for sensitivities through events).
+    package var rootSlots: [Int] = []
     /// The trigger alone from the states: the part of `main` it reads, then its own
     /// instructions (nil with algebraic rules, whose unknowns need the full evaluation).
     package var conditionProgram: Program?

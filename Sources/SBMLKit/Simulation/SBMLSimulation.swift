@@ -394,3 +394,15 @@ extension SBMLSystem {
     return SBMLTimeCourse(times: sol.t, variables: variables.map(\.id), values: rows, returnCode: sol.returnCode, stats: sol.stats)
   }
 }
+
+extension SBMLSystem {
+  /// Event `index`'s trigger comparisons `a − b` (``CompiledSBML/EventSpec/rootSlots``) and
+  /// its delay (nan without one) at (t, u), for derivatives of its timing.
+  package func eventTiming(_ index: Int, t: Double, u: [Double]) -> (roots: [Double], delay: Double) {
+    let ev = compiled.events[index]
+    u.withUnsafeBufferPointer { evaluate(t: t, u: $0) }
+    let v = workspace.values
+    ev.program.run(v, delay: workspace.delays)
+    return (ev.rootSlots.map { v[$0] }, ev.delaySlot.map { v[$0] } ?? .nan)
+  }
+}
