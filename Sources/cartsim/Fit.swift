@@ -7,6 +7,7 @@ import Parallel
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension HessianApproximation: ExpressibleByArgument {}
+extension PEtabObjective.SensitivityMethod: ExpressibleByArgument {}
 
 /// Options shared by `fit` and `profile`: solver tolerances and the optimiser.
 struct EstimationOptions: ParsableArguments {
@@ -31,6 +32,12 @@ struct EstimationOptions: ParsableArguments {
   @Option(help: "ODE method: bdf (default), auto (DP5, switching to Rodas4 when stiff), rodas4 or dp5.")
   var method: ODEMethod = .bdf
 
+  @Option(
+    help:
+      "Gradients by forward sensitivities (with the Fisher information) or by the adjoint method (gradient alone, BFGS Hessian; for models without events, where many parameters make it pay)."
+  )
+  var sensitivities: PEtabObjective.SensitivityMethod = .forward
+
   @OptionGroup var threadsOption: ThreadsOption
 
   func validate() throws {
@@ -43,6 +50,7 @@ struct EstimationOptions: ParsableArguments {
     o.rtol = rtol
     o.atol = atol
     o.method = method
+    o.sensitivities = sensitivities
     return try PEtabRun.fittable(path, options: o)
   }
 
@@ -58,7 +66,7 @@ struct Fit: ParsableCommand {
     abstract: "Fit a PEtab problem by multi-start local optimisation.",
     discussion: """
       Starts from a Latin hypercube within the bounds on the parameter scale (or from the \
-      initialisation priors), optimises each start with gradients from forward sensitivities, on all \
+      initialisation priors), optimises each start with gradients from forward sensitivities (or --sensitivities adjoint), on all \
       cores; results depend on --seed only, not on --threads. Writes DIR/fit.json (best_llh, best_nllh, \
       parameters on the linear scale, every start), DIR/parameters.tsv (the parameter table with the \
       estimates as nominal values), DIR/simulations.tsv at the best fit, and the plots waterfall.svg, \

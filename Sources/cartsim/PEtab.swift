@@ -14,7 +14,9 @@ struct PEtabCommand: ParsableCommand {
       abstract: "Simulate a PEtab problem at its nominal parameters.",
       discussion: """
         Writes DIR/simulations.tsv (the measurement table with `simulation` in place of `measurement`) \
-        and DIR/result.json with `chi2`, `llh` (the log-likelihood, PEtab's sign) and `nllh`.
+        and DIR/result.json with `chi2`, `llh` (the log-likelihood, PEtab's sign) and `nllh`; with \
+        --gradient, also `gradient` (∂nllh/∂x of each estimated parameter on its scale), \
+        `gradient_method` and `gradient_seconds` (the median over --repeat evaluations).
         """)
 
     @Argument(help: "The PEtab problem file (yaml).")
@@ -23,8 +25,18 @@ struct PEtabCommand: ParsableCommand {
     @Option(help: "Output folder.")
     var out: String
 
+    @Option(help: "Also compute the gradient at the nominal parameters: forward or adjoint.")
+    var gradient: PEtabObjective.SensitivityMethod?
+
+    @Option(help: "Evaluations with the gradient to time (1–\(PEtabRun.maxRepeats)); the median is reported.")
+    var `repeat` = 1
+
+    func validate() throws {
+      guard (1...PEtabRun.maxRepeats).contains(`repeat`) else { throw ValidationError("--repeat must be 1–\(PEtabRun.maxRepeats)") }
+    }
+
     func run() throws {
-      let (result, solved) = try PEtabRun.simulate(problem, to: out)
+      let (result, solved) = try PEtabRun.simulate(problem, to: out, gradient: gradient, repeats: `repeat`)
       print(result.line)
       if !solved { throw ExitCode(3) }
     }

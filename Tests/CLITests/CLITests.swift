@@ -42,6 +42,7 @@ struct CLITests {
         ], "--cohorts"
       ),
       (["serve", "--queue", "-1"], "--queue"),
+      (["petab", "simulate", "Examples/fit/cartmath.yaml", "--gradient", "forward", "--repeat", "1000000"], "--repeat"),
       (["sbml", "test", "Examples", "--time-limit", "-1"], "--time-limit"),
       (["design", "oc", "--design", "mtpi2", "--target", "0.3", "--p-true", "0.1,0.3", "--epsilon1", "1e-300"], "--epsilon1"),
       (
@@ -75,6 +76,30 @@ struct CLITests {
     for f in ["timecourse.csv", "summary.json", "plots/car_t_blood.svg", "plots/tumour_sld.svg", "plots/il6.svg"] {
       #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "\(f)")
     }
+  }
+
+  /// `petab simulate --gradient`: the adjoint gradient equals the forward one where the
+  /// model has no events (Boehm); the CAR T example, with its infusion events, is
+  /// differentiated forward whichever method is asked for, and says so.
+  @Test func petabGradient() throws {
+    let dir = try temporaryDirectory()
+    func gradient(_ problem: String, _ method: String) throws -> (method: String, gradient: [String: Double]) {
+      let out = dir + "/\(method)-\(UUID().uuidString)"
+      let r = try run(["petab", "simulate", problem, "--gradient", method, "--repeat", "2", "--out", out])
+      #expect(r.status == 0, "\(r.err)")
+      #expect(r.out.contains("gradient (\(method == "adjoint" && problem.contains("cartmath") ? "forward" : method))"), "\(r.out)")
+      let doc = try JSONDecoder().decode(PEtabRun.SimulationResult.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/result.json")))
+      #expect((doc.gradient_seconds ?? 0) > 0)
+      return (doc.gradient_method ?? "", doc.gradient ?? [:])
+    }
+    let boehm = sharedRoot.appendingPathComponent("petab-benchmarks/Boehm_JProteomeRes2014/Boehm_JProteomeRes2014.yaml").path
+    let f = try gradient(boehm, "forward"), a = try gradient(boehm, "adjoint")
+    #expect(f.method == "forward" && a.method == "adjoint")
+    #expect(f.gradient.keys.sorted() == a.gradient.keys.sorted() && f.gradient.count == 9)
+    let scale = f.gradient.values.map { abs($0) }.max() ?? 0
+    for (id, g) in f.gradient { #expect(abs(g - (a.gradient[id] ?? .nan)) < 5e-3 * scale, "\(id)") }
+    let cart = try gradient("Examples/fit/cartmath.yaml", "adjoint")
+    #expect(cart.method == "forward" && !cart.gradient.isEmpty)
   }
 
   @Test func badInputIsRefusedWithoutOutput() throws {

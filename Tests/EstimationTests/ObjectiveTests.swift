@@ -69,6 +69,30 @@ struct ObjectiveTests {
     Self.checkGradient(objective, at: objective.nominal.map { $0 * 1.1 + 0.05 })
   }
 
+  @Test(
+    "adjoint gradient equals forward sensitivities and central differences (Boehm, Fujita; preequilibration, resets, parametric initial values)",
+    arguments: [benchmark("Boehm_JProteomeRes2014"), benchmark("Fujita_SciSignal2010")] + ["0009", "0017", "0018", "0005"].map(suiteCase))
+  func adjointGradient(_ path: String) throws {
+    var options = PEtabObjective.Options()
+    options.rtol = 1e-10
+    options.atol = 1e-12
+    let forward = try PEtabObjective(try PEtabProblem.load(path), options: options)
+    options.sensitivities = .adjoint
+    let adjoint = try PEtabObjective(try PEtabProblem.load(path), options: options)
+    #expect(adjoint.usesAdjoint)
+    let x = adjoint.nominal.enumerated().map { $1 + 0.05 * sin(Double($0 + 1)) }
+    let a = adjoint.evaluate(x, sensitivities: true), f = forward.evaluate(x, sensitivities: true)
+    #expect(a.fim == nil && f.fim != nil)
+    // The same objective; the runs differ only in the steps the error control takes with and without sensitivities.
+    #expect(abs(a.nllh - f.nllh) <= 1e-5 * max(1, abs(f.nllh)))
+    let ga = try #require(a.gradient), gf = try #require(f.gradient)
+    let scale = max(gf.map { abs($0) }.max() ?? 0, 1e-2)
+    for k in ga.indices {
+      #expect(abs(ga[k] - gf[k]) / scale < 1e-4, "\(adjoint.parameterIDs[k]): adjoint \(ga[k]), forward \(gf[k])")
+    }
+    Self.checkGradient(adjoint, at: x)
+  }
+
   @Test("Fisher information is symmetric positive semi-definite and matches the gradient's outer products at zero noise derivative")
   func fisherInformation() throws {
     let objective = try PEtabObjective(try PEtabProblem.load(benchmark("Fujita_SciSignal2010")))

@@ -11,6 +11,8 @@ public enum FitReport {
     public var problem: String
     public var optimizer: String
     public var hessian: String?
+    /// How gradients were computed: `forward` or `adjoint` (absent in files written before it was recorded).
+    public var sensitivities: String?
     /// Observable scalings computed in closed form at every optimiser point (hierarchical
     /// optimisation), not moved by the optimiser; absent or empty when there were none.
     public var inner_parameters: [String]?
@@ -43,11 +45,13 @@ public enum FitReport {
     public var x: [Double]
   }
 
-  public static func document(problem: String, fit: MultiStartFit, result: MultiStartFit.Result) -> Document? {
+  public static func document(
+    problem: String, fit: MultiStartFit, result: MultiStartFit.Result, sensitivities: PEtabObjective.SensitivityMethod
+  ) -> Document? {
     guard let best = result.best else { return nil }
     let ids = result.parameterIDs
     return Document(
-      problem: problem, optimizer: fit.optimizer.rawValue, hessian: fit.hessian.rawValue,
+      problem: problem, optimizer: fit.optimizer.rawValue, hessian: fit.hessian.rawValue, sensitivities: sensitivities.rawValue,
       inner_parameters: result.innerParameters, seed: fit.seed, starts_requested: fit.starts,
       best_llh: -best.nllh, best_nllh: best.nllh, starts_at_best: result.reached(),
       parameters: Dictionary(uniqueKeysWithValues: ids.indices.map { (ids[$0], result.scales[$0].invert(best.x[$0])) }),
@@ -184,7 +188,9 @@ public enum FitReport {
     func put(_ name: String, _ text: String) throws {
       try text.write(toFile: (dir as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
     }
-    guard let doc = document(problem: problem.name, fit: fit, result: result), let best = result.best else { return nil }
+    guard let doc = document(problem: problem.name, fit: fit, result: result, sensitivities: objective.gradientMethod),
+      let best = result.best
+    else { return nil }
     try put("parameters.tsv", parameterTable(problem, estimates: doc.parameters))
     try put("waterfall.svg", waterfall(result, title: problem.name))
     try put("parameters.svg", parameterPlot(result, title: problem.name))

@@ -108,7 +108,9 @@ public struct InnerScalings: Sendable {
       let best = inner.optimum(y)
       guard derivatives, best.nllh.isFinite else { return (best.nllh, nil, nil) }
       let ev = objective.evaluate(best.x, sensitivities: true)
-      guard ev.isFinite, let g = ev.gradient, let F = ev.fim else { return (.nan, nil, nil) }
+      guard ev.isFinite, let g = ev.gradient else { return (.nan, nil, nil) }
+      // Adjoint gradients come without the Fisher information: the optimiser uses BFGS.
+      guard let F = ev.fim else { return (ev.nllh, outer.map { g[$0] }, nil) }
       var reduced = outer.flatMap { a in outer.map { b in F[a * d + b] } }
       for (j, s) in objective.scalings.enumerated() where !best.atBound[j] {
         let c = s.parameter, fcc = F[c * d + c]

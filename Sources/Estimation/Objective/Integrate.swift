@@ -12,9 +12,15 @@ extension PEtabObjective {
     var sensitivities: [[Double]]
     var code: ReturnCode
     var reachedTime: Double
+    /// With `adjoint`: the main phase's sensitivity system (for ∂f/∂x and ∂f/∂p), the
+    /// forward run's steps, and the sensitivities of the main phase's initial state.
+    var adjoint: (system: SensitivitySystem, checkpoints: Checkpoints, initialSensitivities: [Double])?
   }
 
-  func integrate(_ sim: Simulation, theta: [Double], sensitivities: Bool) -> Run {
+  /// Integrates one simulation. With `sensitivities`, also the forward sensitivities at
+  /// the output times, or with `adjoint` only those of the initial state and what the
+  /// backward pass (``adjointGradient(_:_:sources:)``) needs.
+  func integrate(_ sim: Simulation, theta: [Double], sensitivities: Bool, adjoint: Bool = false) -> Run {
     let sys = SBMLSystem(compiled)
     let n = sys.dimension, m = sensitivities ? sim.columns.count : 0
     let column = Dictionary(uniqueKeysWithValues: sim.columns.enumerated().map { ($1, $0) })
@@ -85,7 +91,13 @@ extension PEtabObjective {
     o.saveAt = sim.times
     let end = sim.times.last ?? 0
     let sol: ODESolution
-    if let aug = system(sim.main) {
+    if adjoint, let aug = system(sim.main) {
+      let checkpoints = Checkpoints(n: n)
+      o.observer = { t, x in checkpoints.record(t, x) }
+      sol = solveFallingBack(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), options: o)
+      checkpoints.finish(sys)
+      run.adjoint = (aug, checkpoints, S)
+    } else if let aug = system(sim.main) {
       sol = solveFallingBack(ODEProblem(system: aug, u0: u + S, tspan: (0, end), stateEvents: events(sim.main)), options: o)
     } else {
       sol = solveFallingBack(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), options: o)
@@ -95,7 +107,7 @@ extension PEtabObjective {
     for j in 0..<sol.t.count {
       let state = Array(sol.state(j))
       run.states.append(Array(state[0..<n]))
-      run.sensitivities.append(Array(state[n...]))
+      run.sensitivities.append(run.adjoint == nil ? Array(state[n...]) : [])
     }
     // The system's value array must hold the main condition's parameters for the outputs.
     return run

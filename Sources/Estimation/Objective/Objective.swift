@@ -31,8 +31,24 @@ public struct PEtabObjective: Sendable {
     /// large steps with a reused Jacobian cost 3–6× less per objective and gradient than the
     /// DP5/Rodas4 pair (Guides/Estimation.md, "Where the time goes").
     public var method = ODEMethod.bdf
+    /// How gradients are computed (see ``SensitivityMethod``).
+    public var sensitivities = SensitivityMethod.forward
     public init() {}
   }
+
+  /// Forward sensitivities give the gradient and the Fisher information, at a cost that
+  /// grows with the number of parameters acting on the model; the adjoint method gives the
+  /// gradient alone (the optimiser then builds its Hessian by BFGS) at a cost nearly
+  /// independent of it. The adjoint method applies to models without events; a model
+  /// with events is differentiated forward either way.
+  public enum SensitivityMethod: String, Sendable, CaseIterable {
+    case forward, adjoint
+  }
+
+  /// Whether gradients are computed by the adjoint method (asked for, and the model has no events).
+  var usesAdjoint: Bool { options.sensitivities == .adjoint && compiled.events.isEmpty }
+  /// The method gradients are computed by.
+  public var gradientMethod: SensitivityMethod { usesAdjoint ? .adjoint : .forward }
 
   let compiled: CompiledSBML
   /// ∂f/∂(x, p) by `sensitivitySlots`; nil when the model cannot be differentiated (then
