@@ -51,7 +51,12 @@ struct EstimationOptions: ParsableArguments {
     o.atol = atol
     o.method = method
     o.sensitivities = sensitivities
-    return try PEtabRun.fittable(path, options: o)
+    let (problem, objective) = try PEtabRun.fittable(path, options: o)
+    if sensitivities != objective.gradientMethod {
+      FileHandle.standardError.write(
+        Data("note: the model has events, which the adjoint method does not handle; gradients by forward sensitivities\n".utf8))
+    }
+    return (problem, objective)
   }
 
   var rules: StoppingRules {

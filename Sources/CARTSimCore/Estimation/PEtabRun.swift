@@ -93,7 +93,8 @@ extension FitReport.Document {
   /// The line `cartsim fit` prints: problem, size, time, best objective and how many starts reached it.
   public func line(parameters: Int, seconds: Double) -> String {
     String(
-      format: "%@: %d parameters, %d starts in %.1f s; best nllh %.6f (llh %.6f), %d start%@ within 0.01 of it",
-      problem, parameters, starts_requested, seconds, best_nllh, best_llh, starts_at_best, starts_at_best == 1 ? "" : "s")
+      format: "%@: %d parameters, %d start%@ in %.1f s; best nllh %.6f (llh %.6f), %d start%@ within 0.01 of it",
+      problem, parameters, starts_requested, starts_requested == 1 ? "" : "s", seconds, best_nllh, best_llh, starts_at_best,
+      starts_at_best == 1 ? "" : "s")
   }
 }
