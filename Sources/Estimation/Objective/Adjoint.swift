@@ -38,7 +38,7 @@ final class Checkpoints: @unchecked Sendable {
   }
 
   /// The state at `time` (clamped to the recorded span) into `out`.
-  func interpolate(_ time: Double, into out: UnsafeMutablePointer<Double>) {
+  func interpolate(_ time: Double, into out: UnsafeMutableBufferPointer<Double>) {
     precondition(!t.isEmpty, "no recorded steps")
     var lo = 0, hi = t.count - 1
     if time <= t[0] { hi = 0 } else if time >= t[hi] { lo = hi }
@@ -111,7 +111,7 @@ struct AdjointSystem: ODESystem, @unchecked Sendable {
   private func entries(at s: Double, _ entry: (Int, Int, Double) -> Void) {
     let t = end - s
     let state = scratch.state
-    checkpoints.interpolate(t, into: state.baseAddress!)
+    checkpoints.interpolate(t, into: state)
     forward.base.rhs(t: t, u: UnsafeBufferPointer(state), du: scratch.rates)
     let v = forward.base.workspace.values
     forward.runProgram(v)
