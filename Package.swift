@@ -23,6 +23,7 @@ let package = Package(
     .library(name: "StatKit", targets: ["StatKit"]),
     .library(name: "DoseFinding", targets: ["DoseFinding"]),
     .library(name: "Estimation", targets: ["Estimation"]),
+    .library(name: "NLME", targets: ["NLME"]),
     // MARK: Executables
     .executable(name: "cartsim", targets: ["cartsim"]),
   ],
@@ -65,6 +66,11 @@ let package = Package(
     // multi-start fitting and profile likelihoods.
     .target(
       name: "Estimation", dependencies: ["SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit"],
+      swiftSettings: hotPath + strict),
+    // Population (NLME) models: NONMEM control streams and datasets, closed-form and ODE
+    // kinetics, FO/FOCE/FOCE-I estimation, covariance step, diagnostics.
+    .target(
+      name: "NLME", dependencies: ["Estimation", "StatKit", "Parallel", "CSVKit", .product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: hotPath + strict),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
     .target(
@@ -109,6 +115,8 @@ let package = Package(
     .testTarget(
       name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit", "StatKit"],
       swiftSettings: strict),
+    .testTarget(
+      name: "NLMETests", dependencies: ["TestSupport", "NLME", "Estimation", "StatKit"], swiftSettings: strict),
     .testTarget(
       name: "DoseFindingTests",
       dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")],

@@ -110,7 +110,7 @@ func multiply(_ B: [Double], _ v: [Double]) -> [Double] {
 
 /// Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations: eigenvalues and
 /// eigenvectors (columns of the row-major `vectors`).
-func symmetricEigen(_ A: [Double], _ d: Int) -> (values: [Double], vectors: [Double]) {
+public func symmetricEigen(_ A: [Double], _ d: Int) -> (values: [Double], vectors: [Double]) {
   var a = A, v = Array(repeating: 0.0, count: d * d)
   for i in 0..<d { v[i * d + i] = 1 }
   for _ in 0..<100 {

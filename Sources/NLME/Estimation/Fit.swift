@@ -1,0 +1,123 @@
+import Estimation
+import Foundation
+import RealModule
+
+/// Fitting a population model: the first-order methods' objective minimised over THETA, Ω and
+/// Σ, then the covariance step, the individual estimates and the diagnostics NONMEM reports.
+public struct NLMEFitter: Sendable {
+  public var method: FirstOrderObjective.Method
+  public var threads = 1
+  /// The most objective evaluations of the outer optimisation (`MAXEVAL`).
+  public var maxEvaluations = 9999
+  /// The covariance step's matrix, or nil to skip it.
+  public var covariance: ControlStream.CovarianceStep.Matrix? = .sandwich
+  /// Called after each outer iteration with the iteration, the OFV and the parameters.
+  public var progress: (@Sendable (Iteration) -> Void)? = nil
+
+  public init(method: FirstOrderObjective.Method) { self.method = method }
+
+  /// One row of the iteration history.
+  public struct Iteration: Sendable, Codable {
+    public var evaluation: Int
+    public var ofv: Double
+    public var parameters: [Double]
+  }
+
+  /// Fits `problem` from its initial estimates.
+  public func fit(_ problem: NLMEProblem) -> NLMEFitResult {
+    let began = Date()
+    let param = Parameterization(problem.stream)
+    let population = PopulationObjective(
+      objective: FirstOrderObjective(model: problem.model, data: problem.data, method: method), threads: threads)
+    let history = HistoryLog()
+    let progress = self.progress
+    let maxEvaluations = self.maxEvaluations
+    let bounded = BoundedProblem(lower: param.lower, upper: param.upper) { x, derivatives in
+      let p = param.parameters(x)
+      let fits = population.subjects(p)
+      let f = population.total(fits)
+      let count = history.record(f, param.natural(p))
+      if f < history.best {
+        history.best = f
+        population.accept(fits)
+        progress?(Iteration(evaluation: count, ofv: f, parameters: param.natural(p)))
+      }
+      guard derivatives, f.isFinite, count < maxEvaluations else {
+        return (f, derivatives && f.isFinite ? [Double](repeating: 0, count: x.count) : nil, nil)
+      }
+      // Central differences from the same warm start (the modes of the best point so far).
+      var gradient = [Double](repeating: 0, count: x.count)
+      for k in x.indices {
+        let h = 1e-4 * max(1, abs(x[k]))
+        var xp = x
+        xp[k] += h
+        var xm = x
+        xm[k] -= h
+        if xp[k] > param.upper[k] { xp[k] = x[k] }
+        if xm[k] < param.lower[k] { xm[k] = x[k] }
+        let fp = population.ofv(param.parameters(xp))
+        let fm = population.ofv(param.parameters(xm))
+        gradient[k] = (fp - fm) / (xp[k] - xm[k])
+      }
+      return (f, gradient.allSatisfy(\.isFinite) ? gradient : nil, nil)
+    }
+    var optimizer = TrustRegionOptimizer()
+    optimizer.hessian = .bfgs
+    optimizer.rules.fatol = 1e-6
+    optimizer.rules.frtol = 1e-10
+    optimizer.rules.gatol = 1e-4
+    optimizer.rules.maxIterations = 500
+    let result = param.count == 0 ? nil : optimizer.minimize(bounded, from: param.start)
+    let estimates = result.map { param.parameters($0.x) } ?? param.initial
+    let fits = population.subjects(estimates)
+    let ofv = population.total(fits)
+    var status =
+      result.map { $0.converged ? "minimisation successful (\($0.exitReason))" : "minimisation terminated: \($0.exitReason)" }
+      ?? "no parameter to estimate"
+    if !ofv.isFinite { status = "the objective cannot be evaluated at the estimates" }
+    var out = NLMEFitResult(
+      method: method.rawValue, ofv: ofv, parameters: estimates, names: param.names, estimated: param.natural(estimates),
+      status: status, converged: result?.converged ?? true, evaluations: history.count, history: history.rows,
+      individuals: fits.map { $0?.eta ?? [] }, subjectOFV: fits.map { $0?.ofv ?? .nan }, ids: problem.data.subjects.map(\.id),
+      observations: problem.data.observationCount, seconds: 0)
+    if let matrix = covariance, ofv.isFinite {
+      out.covariance = CovarianceStep(population: population, parameterization: param, estimates: estimates).run(matrix)
+    }
+    out.seconds = Date().timeIntervalSince(began)
+    return out
+  }
+}
+
+/// The evaluations so far (the objective closure runs on one thread at a time).
+final class HistoryLog: @unchecked Sendable {
+  var rows: [NLMEFitter.Iteration] = []
+  var best = Double.infinity
+  var count = 0
+
+  func record(_ f: Double, _ parameters: [Double]) -> Int {
+    count += 1
+    if f < best { rows.append(.init(evaluation: count, ofv: f, parameters: parameters)) }
+    return count
+  }
+}
+
+/// What a fit found.
+public struct NLMEFitResult: Sendable {
+  public var method: String
+  public var ofv: Double
+  public var parameters: PopulationParameters
+  /// Names and natural-scale values of the estimated parameters (THETA(k), OMEGA(i,j), SIGMA(i,j)).
+  public var names: [String]
+  public var estimated: [Double]
+  public var status: String
+  public var converged: Bool
+  public var evaluations: Int
+  public var history: [NLMEFitter.Iteration]
+  /// The conditional modes η̂ per subject, and each subject's OFV_i.
+  public var individuals: [[Double]]
+  public var subjectOFV: [Double]
+  public var ids: [Double]
+  public var observations: Int
+  public var seconds: Double
+  public var covariance: CovarianceResult? = nil
+}

@@ -1,0 +1,53 @@
+import Parallel
+
+/// The population objective over all subjects, spread over threads: each subject's mode is
+/// found from a warm start that depends only on the evaluation history (never on which thread
+/// ran it), and the subjects' OFVs are summed in subject order, so the value does not depend
+/// on the thread count.
+public final class PopulationObjective: @unchecked Sendable {
+  public let objective: FirstOrderObjective
+  public let threads: Int
+  /// The modes at the last accepted point: the start of every subject's inner optimisation.
+  /// Written only between evaluations (by ``accept(_:)``), read by all threads during one.
+  private(set) var warmStart: [[Double]]
+
+  public init(objective: FirstOrderObjective, threads: Int) {
+    precondition(threads >= 1, "threads \(threads)")
+    self.objective = objective
+    self.threads = threads
+    warmStart = Array(repeating: [], count: objective.data.subjects.count)
+  }
+
+  /// Every subject's fit at p (nil entries where a subject could not be evaluated).
+  public func subjects(_ p: PopulationParameters) -> [SubjectFit?] {
+    let subjects = objective.data.subjects
+    let blocks = min(subjects.count, threads * 4)
+    let starts = warmStart
+    let objective = self.objective
+    let parts = Parallel.map(blocks, threads: threads) { b -> [SubjectFit?] in
+      let predictor = Predictor(model: objective.model)
+      let range = (b * subjects.count / blocks)..<((b + 1) * subjects.count / blocks)
+      return range.map { objective.subject(subjects[$0], p, start: starts[$0], predictor: predictor) }
+    }
+    return parts.flatMap { $0 }
+  }
+
+  /// Σ OFV_i, infinite when any subject fails.
+  public func ofv(_ p: PopulationParameters) -> Double {
+    total(subjects(p))
+  }
+
+  public func total(_ fits: [SubjectFit?]) -> Double {
+    var s = 0.0
+    for f in fits {
+      guard let f else { return .infinity }
+      s += f.ofv
+    }
+    return s
+  }
+
+  /// Takes the modes of an accepted point as the next warm start.
+  public func accept(_ fits: [SubjectFit?]) {
+    for (i, f) in fits.enumerated() { if let f { warmStart[i] = f.eta } }
+  }
+}

@@ -1,0 +1,170 @@
+/// A population model ready to predict: the control stream's code blocks over one frame of
+/// slots, the slots of everything the predictor reads or sets, and the structural model
+/// (a `$PRED`, or compartments with closed-form linear kinetics).
+public struct NLMEModel: Sendable {
+  public var stream: ControlStream
+  public var slotCount: Int
+  /// Slots of THETA(1…), ETA(1…), EPS(1…) (nil where the code never names one).
+  public var theta: [Int?]
+  public var eta: [Int?]
+  public var eps: [Int?]
+  /// Slot of each kept data item, in ``Dataset/items`` order.
+  public var items: [Int]
+  public var f: Int
+  public var y: Int
+  public var kinetics: Kinetics?
+
+  /// Linear compartments in closed form: which PK variables make the rate matrix.
+  public struct Kinetics: Sendable {
+    public var compartments: Int
+    public var defaultDose: Int
+    public var defaultObservation: Int
+    /// Slots of the PK parameters in the order ``rateMatrix(_:)`` reads them.
+    public var parameters: [Int]
+    public var advan: Int
+    public var trans: Int
+    /// Slots of A(k), S k, F k, ALAG k, R k, D k per compartment (1-based k at index k − 1).
+    public var amount: [Int]
+    public var scale: [Int]
+    public var bioavailability: [Int]
+    public var lag: [Int]
+    public var rate: [Int]
+    public var duration: [Int]
+    /// Whether the code assigns the slot (an unassigned Fn is 1, Sn 1, others 0).
+    public var assigned: Set<Int>
+
+    /// The rate matrix K (dA/dt = K·A), row-major, from the PK parameters in the frame.
+    public func rateMatrix(_ frame: UnsafeMutablePointer<Double>) -> [Double] {
+      let p = parameters.map { frame[$0] }
+      let n = compartments
+      var k = [Double](repeating: 0, count: n * n)
+      func flow(_ from: Int, _ to: Int?, _ rate: Double) {
+        k[from * n + from] -= rate
+        if let to { k[to * n + from] += rate }
+      }
+      switch (advan, trans) {
+      case (1, 1): flow(0, nil, p[0])
+      case (1, _): flow(0, nil, p[0] / p[1])
+      case (2, 1):
+        flow(0, 1, p[0])
+        flow(1, nil, p[1])
+      case (2, _):
+        flow(0, 1, p[0])
+        flow(1, nil, p[1] / p[2])
+      case (3, 1):
+        flow(0, nil, p[0])
+        flow(0, 1, p[1])
+        flow(1, 0, p[2])
+      case (3, _):  // CL V1 Q V2
+        flow(0, nil, p[0] / p[1])
+        flow(0, 1, p[2] / p[1])
+        flow(1, 0, p[2] / p[3])
+      case (4, 1):  // KA K K23 K32
+        flow(0, 1, p[0])
+        flow(1, nil, p[1])
+        flow(1, 2, p[2])
+        flow(2, 1, p[3])
+      case (4, _):  // CL V2 Q V3 KA
+        flow(0, 1, p[4])
+        flow(1, nil, p[0] / p[1])
+        flow(1, 2, p[2] / p[1])
+        flow(2, 1, p[2] / p[3])
+      case (11, 1):  // K K12 K21 K13 K31
+        flow(0, nil, p[0])
+        flow(0, 1, p[1])
+        flow(1, 0, p[2])
+        flow(0, 2, p[3])
+        flow(2, 0, p[4])
+      case (11, _):  // CL V1 Q2 V2 Q3 V3
+        flow(0, nil, p[0] / p[1])
+        flow(0, 1, p[2] / p[1])
+        flow(1, 0, p[2] / p[3])
+        flow(0, 2, p[4] / p[1])
+        flow(2, 0, p[4] / p[5])
+      case (12, 1):  // KA K K23 K32 K24 K42
+        flow(0, 1, p[0])
+        flow(1, nil, p[1])
+        flow(1, 2, p[2])
+        flow(2, 1, p[3])
+        flow(1, 3, p[4])
+        flow(3, 1, p[5])
+      default:  // 12, TRANS4: CL V2 Q3 V3 Q4 V4 KA
+        flow(0, 1, p[6])
+        flow(1, nil, p[0] / p[1])
+        flow(1, 2, p[2] / p[1])
+        flow(2, 1, p[2] / p[3])
+        flow(1, 3, p[4] / p[1])
+        flow(3, 1, p[4] / p[5])
+      }
+      return k
+    }
+
+    /// The PK parameter names of an ADVAN/TRANS pair, its compartments, default dose and
+    /// observation compartments (1-based).
+    static func layout(advan: Int, trans: Int) -> (names: [String], compartments: Int, dose: Int, observation: Int)? {
+      switch (advan, trans) {
+      case (1, 1): return (["K"], 1, 1, 1)
+      case (1, 2): return (["CL", "V"], 1, 1, 1)
+      case (2, 1): return (["KA", "K"], 2, 1, 2)
+      case (2, 2): return (["KA", "CL", "V"], 2, 1, 2)
+      case (3, 1): return (["K", "K12", "K21"], 2, 1, 1)
+      case (3, 4): return (["CL", "V1", "Q", "V2"], 2, 1, 1)
+      case (4, 1): return (["KA", "K", "K23", "K32"], 3, 1, 2)
+      case (4, 4): return (["CL", "V2", "Q", "V3", "KA"], 3, 1, 2)
+      case (11, 1): return (["K", "K12", "K21", "K13", "K31"], 3, 1, 1)
+      case (11, 4): return (["CL", "V1", "Q2", "V2", "Q3", "V3"], 3, 1, 1)
+      case (12, 1): return (["KA", "K", "K23", "K32", "K24", "K42"], 4, 1, 2)
+      case (12, 4): return (["CL", "V2", "Q3", "V3", "Q4", "V4", "KA"], 4, 1, 2)
+      default: return nil
+      }
+    }
+  }
+
+  /// Compiles a control stream.
+  /// - Throws: ``NLMEError`` when the structural model is not one CARTSim runs or the code
+  ///   leaves a PK parameter unset.
+  public init(_ stream: ControlStream) throws {
+    self.stream = stream
+    var symbols = stream.symbols
+    theta = (1...max(1, stream.thetas.count)).map { symbols.lookup("THETA(\($0))") }
+    eta = stream.etaCount == 0 ? [] : (1...stream.etaCount).map { symbols.lookup("ETA(\($0))") }
+    eps = stream.epsCount == 0 ? [] : (1...stream.epsCount).map { symbols.lookup("EPS(\($0))") }
+    items = stream.input.filter { !$0.dropped }.map { item in
+      let s = symbols.slot(item.name)
+      return s
+    }
+    // A synonym reads the same column: the code's name is copied from the item after loading.
+    f = symbols.slot("F")
+    y = symbols.slot("Y")
+    if let advan = stream.advan {
+      guard !ControlStream.odeAdvans.contains(advan) else {
+        throw NLMEError(stream.file, field: "$SUBROUTINES", "ADVAN\(advan) ($DES) is not yet supported; closed forms ADVAN1–4, 11, 12 are")
+      }
+      guard let layout = Kinetics.layout(advan: advan, trans: stream.trans) else {
+        throw NLMEError(stream.file, field: "$SUBROUTINES", "TRANS\(stream.trans) does not go with ADVAN\(advan)")
+      }
+      let assigned = stream.pk?.assigned ?? []
+      var parameters: [Int] = []
+      for name in layout.names {
+        let s = symbols.slot(name)
+        guard assigned.contains(s) else { throw NLMEError(stream.file, field: "$PK", "ADVAN\(advan) TRANS\(stream.trans) needs \(name)") }
+        parameters.append(s)
+      }
+      let n = layout.compartments
+      func slots(_ prefix: String) -> [Int] { (1...n).map { symbols.slot("\(prefix)\($0)") } }
+      kinetics = Kinetics(
+        compartments: n, defaultDose: layout.dose, defaultObservation: layout.observation, parameters: parameters, advan: advan,
+        trans: stream.trans, amount: (1...n).map { symbols.slot("A(\($0))") }, scale: slots("S"), bioavailability: slots("F"),
+        lag: slots("ALAG"), rate: slots("R"), duration: slots("D"), assigned: assigned)
+    } else {
+      kinetics = nil
+    }
+    synonyms = stream.input.filter { !$0.dropped }.compactMap { item in item.synonym.map { (symbols.slot(item.name), symbols.slot($0)) } }
+    slotCount = symbols.count
+    self.symbols = symbols
+  }
+
+  public var symbols: SymbolTable
+  /// (item slot, synonym slot) pairs.
+  var synonyms: [(Int, Int)]
+}

@@ -1,0 +1,259 @@
+/// The individual predictions of one subject at given THETA and ETA: for each observation the
+/// prediction f = Y at ε = 0 and the residual variance V = hᵀΣh, h = ∂Y/∂ε (Y is linear in ε,
+/// as FOCE assumes), with the record-by-record semantics of NONMEM's PREDPP:
+/// - `$PK` runs at every record with that record's data items, and the parameters it sets
+///   carry the system from the previous record's time to this one;
+/// - doses (bolus, RATE > 0 infusions, RATE −1/−2 modelled rate or duration, Fn
+///   bioavailability, ALAGn lag times, ADDL/II additional doses, SS 1/2 steady state) go into
+///   their compartment; EVID 3/4 reset every compartment;
+/// - `$ERROR` runs at every record after the system has reached it, with F = A(cmt)/Scmt.
+public final class Predictor {
+  public let model: NLMEModel
+  let frame: UnsafeMutablePointer<Double>
+  var state: [Double]
+  var infusionRate: [Double]
+  var pending: [Pending] = []
+  var cache: (k: [Double], r: [Double], dt: Double, e: [Double])?
+
+  /// A dose event that is due later than the record that gave it.
+  struct Pending {
+    var time: Double
+    var compartment: Int
+    /// A bolus amount, or an infusion rate with its end time.
+    var amount: Double
+    var rate: Double
+    var duration: Double
+  }
+
+  public init(model: NLMEModel) {
+    self.model = model
+    frame = .allocate(capacity: max(1, model.slotCount))
+    frame.initialize(repeating: 0, count: max(1, model.slotCount))
+    let n = model.kinetics?.compartments ?? 0
+    state = [Double](repeating: 0, count: n)
+    infusionRate = [Double](repeating: 0, count: n)
+  }
+
+  deinit { frame.deallocate() }
+
+  /// Fills `f` and `v` (one entry per likelihood observation of the subject). `visit` sees the
+  /// frame after `$ERROR` at every record (for tables). False when a value is not finite or the
+  /// model cannot be advanced.
+  public func predict(
+    _ subject: Dataset.Subject, theta: [Double], eta: [Double], sigma: [Double], f: inout [Double], v: inout [Double],
+    visit: ((Int, UnsafeMutablePointer<Double>) -> Void)? = nil
+  ) -> Bool {
+    let model = self.model
+    frame.update(repeating: 0, count: max(1, model.slotCount))
+    for i in state.indices {
+      state[i] = 0
+      infusionRate[i] = 0
+    }
+    pending.removeAll(keepingCapacity: true)
+    let nEps = model.eps.count
+    var h = [Double](repeating: 0, count: nEps)
+    var ok = true
+    var observation = 0
+    var time = subject.records.first?.time ?? 0
+    let fr = frame
+    do {
+      for (k, s) in model.theta.enumerated() { if let s { fr[s] = theta[k] } }
+      for (k, s) in model.eta.enumerated() { if let s { fr[s] = eta[k] } }
+      for (index, record) in subject.records.enumerated() {
+        for (k, s) in model.items.enumerated() { fr[s] = record.values[k] }
+        for (a, b) in model.synonyms { fr[b] = fr[a] }
+        if let kin = model.kinetics {
+          model.stream.pk?.run(fr)
+          let k = kin.rateMatrix(fr)
+          if record.evid == 3 || record.evid == 4 {
+            guard advance(to: record.time, from: &time, k, fr) else { return false }
+            for i in state.indices {
+              state[i] = 0
+              infusionRate[i] = 0
+            }
+            pending.removeAll(keepingCapacity: true)
+          } else {
+            guard advance(to: record.time, from: &time, k, fr) else { return false }
+          }
+          if record.evid == 1 || record.evid == 4 {
+            guard dose(record, kin, k, fr, time: record.time) else { return false }
+          }
+          for (i, s) in kin.amount.enumerated() { fr[s] = state[i] }
+          let c = (record.evid == 0 && record.cmt > 0 ? record.cmt : kin.defaultObservation) - 1
+          guard c < kin.compartments else { return false }
+          let scale = kin.assigned.contains(kin.scale[c]) ? fr[kin.scale[c]] : 1
+          fr[model.f] = state[c] / scale
+        }
+        let block = model.stream.error ?? model.stream.pred
+        for s in model.eps { if let s { fr[s] = 0 } }
+        block?.run(fr)
+        let y0 = fr[model.y]
+        if record.evid == 0 && !record.mdv && observation < f.count {
+          for (k, s) in model.eps.enumerated() {
+            guard let s else {
+              h[k] = 0
+              continue
+            }
+            let saved = fr[model.y]
+            fr[s] = 1
+            block?.run(fr)
+            h[k] = fr[model.y] - y0
+            fr[s] = 0
+            fr[model.y] = saved
+          }
+          var variance = 0.0
+          for a in 0..<nEps { for b in 0..<nEps { variance += h[a] * sigma[a * nEps + b] * h[b] } }
+          f[observation] = y0
+          v[observation] = variance
+          if !(y0.isFinite && variance.isFinite && variance > 0) { ok = false }
+          observation += 1
+        }
+        if nEps > 0 { block?.run(fr) }
+        fr[model.y] = y0
+        visit?(index, fr)
+      }
+    }
+    return ok
+  }
+
+  /// Carries the compartments from `time` to `target` with rate matrix k, giving the lagged
+  /// doses and infusion ends due on the way.
+  func advance(to target: Double, from time: inout Double, _ k: [Double], _ fr: UnsafeMutablePointer<Double>) -> Bool {
+    while let next = pending.indices.min(by: { pending[$0].time < pending[$1].time }), pending[next].time <= target {
+      let p = pending.remove(at: next)
+      guard step(k, p.time - time) else { return false }
+      time = p.time
+      start(p)
+    }
+    guard step(k, target - time) else { return false }
+    time = target
+    return true
+  }
+
+  /// A pending dose or infusion end takes effect.
+  func start(_ p: Pending) {
+    if p.rate == 0 {
+      state[p.compartment] += p.amount
+    } else {
+      infusionRate[p.compartment] += p.rate
+      if p.duration.isFinite {
+        pending.append(Pending(time: p.time + p.duration, compartment: p.compartment, amount: 0, rate: -p.rate, duration: .infinity))
+      }
+    }
+  }
+
+  /// A(t + dt) = e^{K dt} A + ∫₀^dt e^{K s} ds · R, from the exponential of [[K, R], [0, 0]].
+  func step(_ k: [Double], _ dt: Double) -> Bool {
+    guard dt > 0 else { return true }
+    let n = state.count
+    let e: [Double]
+    if let c = cache, c.dt == dt, c.k == k, c.r == infusionRate {
+      e = c.e
+    } else {
+      let m = n + 1
+      var a = [Double](repeating: 0, count: m * m)
+      for i in 0..<n {
+        for j in 0..<n { a[i * m + j] = k[i * n + j] * dt }
+        a[i * m + n] = infusionRate[i] * dt
+      }
+      e = matrixExponential(a, m)
+      cache = (k, infusionRate, dt, e)
+    }
+    let m = n + 1
+    var next = [Double](repeating: 0, count: n)
+    for i in 0..<n {
+      var s = e[i * m + n]
+      for j in 0..<n { s += e[i * m + j] * state[j] }
+      next[i] = s
+    }
+    guard next.allSatisfy(\.isFinite) else { return false }
+    state = next
+    return true
+  }
+
+  /// A dose record: its compartment, bioavailability, lag, rate or duration, steady state and
+  /// additional doses.
+  func dose(_ r: Dataset.Record, _ kin: NLMEModel.Kinetics, _ k: [Double], _ fr: UnsafeMutablePointer<Double>, time: Double) -> Bool {
+    let c = (r.cmt > 0 ? r.cmt : kin.defaultDose) - 1
+    guard c < kin.compartments else { return false }
+    let bio = kin.assigned.contains(kin.bioavailability[c]) ? fr[kin.bioavailability[c]] : 1
+    let lag = kin.assigned.contains(kin.lag[c]) ? fr[kin.lag[c]] : 0
+    let amount = r.amt * bio
+    var rate = 0.0
+    var duration = 0.0
+    switch r.rate {
+    case -1:
+      rate = fr[kin.rate[c]]
+      duration = amount / rate
+    case -2:
+      duration = fr[kin.duration[c]]
+      rate = amount / duration
+    case let x where x > 0:
+      rate = x
+      duration = r.amt == 0 ? .infinity : amount / rate
+    default: break
+    }
+    guard bio >= 0, lag >= 0, rate >= 0, duration >= 0, amount.isFinite, rate.isFinite else { return false }
+    if rate > 0 && duration == 0 { rate = 0 }
+    if r.ss != 0 {
+      guard lag == 0, steadyState(r, c: c, amount: amount, rate: rate, duration: duration, k: k) else { return false }
+      if rate > 0 && !duration.isFinite { return true }
+    }
+    let dose = Pending(time: time + lag, compartment: c, amount: amount, rate: rate, duration: duration)
+    if lag == 0 { start(dose) } else { pending.append(dose) }
+    for j in stride(from: 1, through: r.addl, by: 1) {
+      var extra = dose
+      extra.time += Double(j) * r.ii
+      pending.append(extra)
+    }
+    return true
+  }
+
+  /// Steady state before the dose (SS=1 replaces the state, SS=2 adds to it): for a bolus
+  /// A = (I − e^{K·II})⁻¹ e^{K·II} b, which the dose then raises by b; for an infusion of
+  /// length D ≤ II the state at its start, (I − e^{K·II})⁻¹ e^{K(II−D)} c(D); for a constant
+  /// infusion (II = 0) A = −K⁻¹R, with the infusion running on.
+  func steadyState(_ r: Dataset.Record, c: Int, amount: Double, rate: Double, duration: Double, k: [Double]) -> Bool {
+    let n = state.count
+    var add = [Double](repeating: 0, count: n)
+    let saved = (state, infusionRate, cache)
+    defer { cache = saved.2 }
+    if rate > 0 && !duration.isFinite {
+      guard let inv = inverse(k, n) else { return false }
+      for i in 0..<n { add[i] = -inv[i * n + c] * rate }
+    } else {
+      guard r.ii > 0, duration <= r.ii else { return false }
+      var x = [Double](repeating: 0, count: n)
+      if rate == 0 {
+        x[c] = amount
+        state = x
+        _ = step(k, r.ii)
+      } else {
+        state = x
+        infusionRate = [Double](repeating: 0, count: n)
+        infusionRate[c] = rate
+        _ = step(k, duration)
+        infusionRate[c] = 0
+        _ = step(k, r.ii - duration)
+      }
+      // (I − E)⁻¹ applied to the state after one interval from zero.
+      let e = matrixExponential(k.map { $0 * r.ii }, n)
+      var ie = [Double](repeating: 0, count: n * n)
+      for i in 0..<n { for j in 0..<n { ie[i * n + j] = (i == j ? 1 : 0) - e[i * n + j] } }
+      guard let inv = inverse(ie, n) else { return false }
+      add = (0..<n).map { i in (0..<n).reduce(0) { $0 + inv[i * n + $1] * state[$1] } }
+    }
+    state = saved.0
+    infusionRate = saved.1
+    if r.ss == 1 {
+      for i in 0..<n {
+        state[i] = 0
+        infusionRate[i] = 0
+      }
+      pending.removeAll()
+    }
+    if rate > 0 && !duration.isFinite { infusionRate[c] += rate }
+    for i in 0..<n { state[i] += add[i] }
+    return state.allSatisfy(\.isFinite)
+  }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// A control stream with its data, read from files: what `cartsim nlme` works on.
+public struct NLMEProblem: Sendable {
+  public var stream: ControlStream
+  public var model: NLMEModel
+  public var data: Dataset
+
+  /// The largest control stream or data file read (bytes).
+  public static let maxFileBytes = 512 << 20
+
+  /// Reads the control stream at `path` and its `$DATA` (relative to the control stream's
+  /// folder), or `dataPath` in its place.
+  /// - Throws: ``NLMEError`` naming the file and line at fault.
+  public init(controlStream path: String, dataPath: String? = nil) throws {
+    let url = URL(fileURLWithPath: path)
+    let text = try Self.read(url)
+    let stream = try ControlStream(text: text, file: url.lastPathComponent)
+    guard let record = stream.data else { throw NLMEError(url.lastPathComponent, field: "$DATA", "missing") }
+    let dataURL = dataPath.map { URL(fileURLWithPath: $0) } ?? url.deletingLastPathComponent().appendingPathComponent(record.path)
+    try self.init(stream: stream, dataText: try Self.read(dataURL), dataSource: dataURL.lastPathComponent)
+  }
+
+  /// A control stream and data already in memory.
+  public init(stream: ControlStream, dataText: String, dataSource: String) throws {
+    guard let record = stream.data else { throw NLMEError(stream.file, field: "$DATA", "missing") }
+    self.stream = stream
+    model = try NLMEModel(stream)
+    data = try Dataset(text: dataText, source: dataSource, input: stream.input, record: record)
+  }
+
+  static func read(_ url: URL) throws -> String {
+    let name = url.lastPathComponent
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else {
+      throw NLMEError(name, "cannot be read (\(url.path))")
+    }
+    if let size = attributes[.size] as? Int, size > maxFileBytes { throw NLMEError(name, "larger than \(maxFileBytes >> 20) MiB") }
+    guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
+      throw NLMEError(name, "cannot be read as UTF-8 text")
+    }
+    return text
+  }
+
+  /// The initial estimates of the control stream.
+  public var initial: PopulationParameters {
+    PopulationParameters(
+      theta: stream.thetas.map(\.initial), omega: ControlStream.matrix(stream.omegas), sigma: ControlStream.matrix(stream.sigmas))
+  }
+}
