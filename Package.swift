@@ -75,7 +75,9 @@ let package = Package(
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
     .target(
       name: "CARTSimCore",
-      dependencies: ["CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "Parallel", "CSVKit"],
+      dependencies: [
+        "CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "StatKit", "DoseFinding", "Estimation", "NLME", "Parallel", "CSVKit",
+      ],
       swiftSettings: strict),
     // The web app: HTTP server, JSON API, pages, run store. The only target importing Hummingbird and GRDB.
     .target(
@@ -90,7 +92,7 @@ let package = Package(
       name: "cartsim",
       dependencies: [
         "CARTSimCore", "CARTModels", "ODEKit", "SBMLKit", "SBMLDocument", "SBMLTestSuite", "DoseFinding", "StatKit", "CARTSimServer",
-        "Estimation", "Parallel", "CSVKit",
+        "Estimation", "NLME", "Parallel", "CSVKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], swiftSettings: strict),
     // MARK: Tests

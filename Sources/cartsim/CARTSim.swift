@@ -5,6 +5,7 @@ import CSVKit
 import DoseFinding
 import Estimation
 import Foundation
+import NLME
 import ODEKit
 import Parallel
 import SBMLDocument
@@ -23,7 +24,7 @@ struct CARTSimCommand: AsyncParsableCommand {
     version: CARTSimVersion.string,
     subcommands: [
       Simulate.self, Trial.self, Merge.self, Calibrate.self, Sensitivity.self, Population.self, Design.self, Validate.self, Models.self,
-      Serve.self, Bench.self, SBMLCommand.self, PEtabCommand.self, Fit.self, Profile.self,
+      Serve.self, Bench.self, SBMLCommand.self, PEtabCommand.self, Fit.self, Profile.self, NLMECommand.self,
     ])
 
   /// Runs the command; bad input in a file or option the library read (an error naming the
@@ -36,7 +37,7 @@ struct CARTSimCommand: AsyncParsableCommand {
       } else {
         try command.run()
       }
-    } catch let e where e is InputError || e is PEtabError || e is SBMLError || e is CSVError {
+    } catch let e where e is InputError || e is PEtabError || e is SBMLError || e is CSVError || e is NLMEError {
       exit(withError: fail(e))
     } catch let e as DoseFindingInputError {
       // Settings are named as the command line spells them (`--p-true` for `p_true`).

@@ -28,53 +28,16 @@ public indirect enum Expr: Sendable, Equatable {
     case phi = "PHI", gamln = "GAMLN"
   }
 
-  /// The value in a frame. Comparisons and logical operators give 1 or 0.
-  @inlinable
+  /// The value in a frame, by walking the tree (the compiled ``Program`` is what runs in
+  /// fits). Comparisons and logical operators give 1 or 0.
   public func evaluate(_ frame: UnsafeMutablePointer<Double>) -> Double {
     switch self {
     case .constant(let c): return c
     case .slot(let s): return frame[s]
     case .negate(let e): return -e.evaluate(frame)
     case .not(let e): return e.evaluate(frame) != 0 ? 0 : 1
-    case .call(let f, let e):
-      let x = e.evaluate(frame)
-      switch f {
-      case .exp: return Double.exp(x)
-      case .log: return Double.log(x)
-      case .log10: return Double.log10(x)
-      case .sqrt: return x.squareRoot()
-      case .abs: return Swift.abs(x)
-      case .sin: return Double.sin(x)
-      case .cos: return Double.cos(x)
-      case .tan: return Double.tan(x)
-      case .atan: return Double.atan(x)
-      case .int: return x.rounded(.towardZero)
-      case .phi: return 0.5 * Double.erfc(-x / 2.0.squareRoot())
-      case .gamln: return Double.logGamma(x)
-      }
-    case .binary(let op, let l, let r):
-      // Logical operators short-circuit as Fortran allows.
-      if op == .and { return l.evaluate(frame) != 0 && r.evaluate(frame) != 0 ? 1 : 0 }
-      if op == .or { return l.evaluate(frame) != 0 || r.evaluate(frame) != 0 ? 1 : 0 }
-      let a = l.evaluate(frame)
-      let b = r.evaluate(frame)
-      switch op {
-      case .add: return a + b
-      case .subtract: return a - b
-      case .multiply: return a * b
-      case .divide: return a / b
-      case .power:
-        // Integer powers as Fortran computes them (negative bases allowed).
-        if b == b.rounded(), Swift.abs(b) <= 64 { return Double.pow(a, Int(b)) }
-        return Double.pow(a, b)
-      case .less: return a < b ? 1 : 0
-      case .lessEqual: return a <= b ? 1 : 0
-      case .greater: return a > b ? 1 : 0
-      case .greaterEqual: return a >= b ? 1 : 0
-      case .equal: return a == b ? 1 : 0
-      case .notEqual: return a != b ? 1 : 0
-      case .and, .or: return 0
-      }
+    case .call(let f, let e): return Program.call(Program.index(f), e.evaluate(frame))
+    case .binary(let op, let l, let r): return Program.binary(Program.op(op), l.evaluate(frame), r.evaluate(frame))
     }
   }
 
@@ -103,28 +66,25 @@ public indirect enum Statement: Sendable, Equatable {
   }
 }
 
-/// A block of abbreviated code, run statement by statement on a frame.
+/// A block of abbreviated code: its statements, and the same compiled to a flat program for a
+/// stack machine (what runs at every record and every ETA step, so it must be cheap).
 public struct CodeBlock: Sendable, Equatable {
   public var record: String
-  public var statements: [Statement]
+  public var statements: [Statement] {
+    didSet { program = Program(statements) }
+  }
+  @usableFromInline var program: Program
 
-  @inlinable
-  public func run(_ frame: UnsafeMutablePointer<Double>) {
-    Self.run(statements, frame)
+  public init(record: String, statements: [Statement]) {
+    self.record = record
+    self.statements = statements
+    program = Program(statements)
   }
 
-  @usableFromInline
-  static func run(_ statements: [Statement], _ frame: UnsafeMutablePointer<Double>) {
-    for s in statements {
-      switch s {
-      case .assign(let slot, let e): frame[slot] = e.evaluate(frame)
-      case .branches(let bs):
-        for b in bs where b.condition.map({ $0.evaluate(frame) != 0 }) ?? true {
-          run(b.body, frame)
-          break
-        }
-      }
-    }
+  /// Runs the block on a frame.
+  @inlinable
+  public func run(_ frame: UnsafeMutablePointer<Double>) {
+    program.run(frame)
   }
 
   /// The slots any statement assigns.

@@ -36,12 +36,12 @@ public struct SubjectFit: Sendable {
 /// linearises at η = 0: OFV_i = log det C + rᵀC⁻¹r, C = GΩGᵀ + diag V, r = y − f(0).
 /// A censored observation (M3) contributes −2 log Φ((LLOQ − f)/√V) in place of its normal term.
 public struct FirstOrderObjective: Sendable {
-  public enum Method: String, Sendable, Codable { case fo = "FO", foce = "FOCE", focei = "FOCE-I" }
+  public enum Method: String, Sendable, Codable { case fo = "FO", foce = "FOCE", focei = "FOCE-I", laplace = "LAPLACE" }
   public let model: NLMEModel
   public let data: Dataset
   public let method: Method
-  /// Convergence of the mode: the largest step in η (η is scaled by its SD) below this.
-  public var etaTolerance = 1e-9
+  /// Convergence of the mode: the largest Newton step in η (scaled by its SD) below this.
+  public var etaTolerance = 1e-8
   public var maxInnerIterations = 200
 
   public init(model: NLMEModel, data: Dataset, method: Method) {
@@ -52,154 +52,232 @@ public struct FirstOrderObjective: Sendable {
 
   var nEta: Int { model.eta.count }
 
-  /// l_i(η), with f, V, g, h filled when `derivatives`.
+  /// How many η-derivatives of the predictions a point needs.
+  enum Order { case value, first, second }
+
+  /// l_i(η) and the predictions, with their η-derivatives by finite differences: first
+  /// (central) and second (central on the diagonal, forward across) — 1 + 2n + n(n−1)/2
+  /// predictions for the second order.
   struct Local {
     var l: Double
     var f: [Double]
     var v: [Double]
-    var g: [Double]  // obs × nEta
+    /// ∂f/∂η and ∂V/∂η (obs × n); ∂V/∂η is 0 without interaction.
+    var g: [Double]
     var h: [Double]
+    /// ∂²f/∂η² and ∂²V/∂η² (obs × n × n), for the Newton steps and the Laplace objective.
+    var g2: [Double]
+    var h2: [Double]
   }
 
-  /// Predictions (and their η-derivatives by central differences) of a subject.
   func local(
-    _ s: Dataset.Subject, _ p: PopulationParameters, _ omegaInverse: [Double], eta: [Double], derivatives: Bool,
-    predictor: Predictor
+    _ s: Dataset.Subject, _ p: PopulationParameters, _ omegaInverse: [Double], eta: [Double], order: Order, predictor: Predictor
   ) -> Local? {
     let m = s.observations.count
     let n = nEta
+    let interaction = method == .focei || method == .laplace
     var f = [Double](repeating: 0, count: m)
     var v = f
     guard predictor.predict(s, theta: p.theta, eta: eta, sigma: p.sigma, f: &f, v: &v) else { return nil }
-    if method == .foce || method == .fo, n > 0 {
+    if !interaction, n > 0 {
       // The residual variance at η = 0.
       var f0 = f
       guard predictor.predict(s, theta: p.theta, eta: [Double](repeating: 0, count: n), sigma: p.sigma, f: &f0, v: &v) else { return nil }
     }
-    var g = [Double](repeating: 0, count: derivatives ? m * n : 0)
-    var h = g
-    if derivatives {
+    var loc = Local(l: 0, f: f, v: v, g: [], h: [], g2: [], h2: [])
+    if order != .value {
+      loc.g = [Double](repeating: 0, count: m * n)
+      loc.h = loc.g
+      if order == .second {
+        loc.g2 = [Double](repeating: 0, count: m * n * n)
+        loc.h2 = loc.g2
+      }
+      let steps = (0..<n).map { 1e-4 * max(1, abs(eta[$0])) }
+      var plus: [([Double], [Double])] = []
       var fp = f
       var vp = v
       var fm = f
       var vm = v
       for k in 0..<n {
-        let step = 1e-4 * max(1, abs(eta[k]))
         var e = eta
-        e[k] = eta[k] + step
+        e[k] = eta[k] + steps[k]
         guard predictor.predict(s, theta: p.theta, eta: e, sigma: p.sigma, f: &fp, v: &vp) else { return nil }
-        e[k] = eta[k] - step
+        e[k] = eta[k] - steps[k]
         guard predictor.predict(s, theta: p.theta, eta: e, sigma: p.sigma, f: &fm, v: &vm) else { return nil }
+        plus.append((fp, vp))
         for j in 0..<m {
-          g[j * n + k] = (fp[j] - fm[j]) / (2 * step)
-          h[j * n + k] = method == .focei ? (vp[j] - vm[j]) / (2 * step) : 0
+          loc.g[j * n + k] = (fp[j] - fm[j]) / (2 * steps[k])
+          if interaction { loc.h[j * n + k] = (vp[j] - vm[j]) / (2 * steps[k]) }
+          if order == .second {
+            loc.g2[(j * n + k) * n + k] = (fp[j] - 2 * f[j] + fm[j]) / (steps[k] * steps[k])
+            if interaction { loc.h2[(j * n + k) * n + k] = (vp[j] - 2 * v[j] + vm[j]) / (steps[k] * steps[k]) }
+          }
+        }
+      }
+      if order == .second {
+        for a in 0..<n {
+          for b in 0..<a {
+            var e = eta
+            e[a] += steps[a]
+            e[b] += steps[b]
+            guard predictor.predict(s, theta: p.theta, eta: e, sigma: p.sigma, f: &fp, v: &vp) else { return nil }
+            for j in 0..<m {
+              let d = steps[a] * steps[b]
+              let gab = (fp[j] - plus[a].0[j] - plus[b].0[j] + f[j]) / d
+              loc.g2[(j * n + a) * n + b] = gab
+              loc.g2[(j * n + b) * n + a] = gab
+              if interaction {
+                let hab = (vp[j] - plus[a].1[j] - plus[b].1[j] + v[j]) / d
+                loc.h2[(j * n + a) * n + b] = hab
+                loc.h2[(j * n + b) * n + a] = hab
+              }
+            }
+          }
         }
       }
     }
     var l = 0.0
-    for (j, r) in s.observations.enumerated() {
-      let record = s.records[r]
-      if let limit = record.censoredBelow {
-        l -= 2 * Double.log(Distributions.normalCDF((limit - f[j]) / v[j].squareRoot()))
-      } else {
-        let res = record.dv - f[j]
-        l += Double.log(v[j]) + res * res / v[j]
-      }
-    }
+    for (j, r) in s.observations.enumerated() { l += Self.terms(s.records[r], f[j], v[j]).q }
     for a in 0..<n { for b in 0..<n { l += eta[a] * omegaInverse[a * n + b] * eta[b] } }
-    return l.isFinite ? Local(l: l, f: f, v: v, g: g, h: h) : nil
+    loc.l = l
+    return l.isFinite ? loc : nil
   }
 
-  /// The gradient of l_i and the matrix A_i at a point with derivatives.
-  func gradientAndA(_ s: Dataset.Subject, _ loc: Local, _ omegaInverse: [Double], eta: [Double]) -> (gradient: [Double], a: [Double]) {
+  /// One observation's term q of l_i and its derivatives in f and V: log V + (y − f)²/V, or
+  /// −2 log Φ(z), z = (LLOQ − f)/√V, for a value censored below the limit (M3).
+  static func terms(_ record: Dataset.Record, _ f: Double, _ v: Double) -> (
+    q: Double, qf: Double, qv: Double, qff: Double, qfv: Double, qvv: Double
+  ) {
+    if let limit = record.censoredBelow {
+      let sd = v.squareRoot()
+      let z = (limit - f) / sd
+      let cdf = Distributions.normalCDF(z)
+      let ratio = Double.exp(-0.5 * z * z) / (2 * Double.pi).squareRoot() / max(cdf, 1e-300)
+      let qz = -2 * ratio
+      let qzz = 2 * ratio * (z + ratio)
+      let zf = -1 / sd
+      let zv = -z / (2 * v)
+      let zfv = 1 / (2 * v * sd)
+      let zvv = 3 * z / (4 * v * v)
+      return (
+        -2 * Double.log(max(cdf, 1e-300)), qz * zf, qz * zv, qzz * zf * zf, qzz * zf * zv + qz * zfv, qzz * zv * zv + qz * zvv
+      )
+    }
+    let r = record.dv - f
+    return (Double.log(v) + r * r / v, -2 * r / v, 1 / v - r * r / (v * v), 2 / v, 2 * r / (v * v), -1 / (v * v) + 2 * r * r / (v * v * v))
+  }
+
+  /// The gradient and Hessian of l_i (the Hessian exact when the point has second
+  /// derivatives), and A_i: Ω⁻¹ + Σ g gᵀ/V + ½ h hᵀ/V² (FOCE's expected ½·Hessian; for a
+  /// censored value ½ q_zz ∇z ∇zᵀ).
+  func derivatives(_ s: Dataset.Subject, _ loc: Local, _ omegaInverse: [Double], eta: [Double]) -> (
+    gradient: [Double], hessian: [Double], a: [Double]
+  ) {
     let n = nEta
     var grad = [Double](repeating: 0, count: n)
+    var hess = [Double](repeating: 0, count: n * n)
     var a = omegaInverse
+    let second = !loc.g2.isEmpty
     for (j, r) in s.observations.enumerated() {
       let record = s.records[r]
       let v = loc.v[j]
-      let gj = loc.g[(j * n)..<(j * n + n)]
-      let hj = loc.h[(j * n)..<(j * n + n)]
-      if let limit = record.censoredBelow {
-        // −2 log Φ(z), z = (L − f)/√V: dz/dη = −g/√V − z h/(2V).
-        let sd = v.squareRoot()
-        let z = (limit - loc.f[j]) / sd
-        let ratio = Double.exp(-0.5 * z * z - Double.log(2 * Double.pi) / 2) / max(Distributions.normalCDF(z), 1e-300)
-        for k in 0..<n {
-          let dz = -gj[gj.startIndex + k] / sd - z * hj[hj.startIndex + k] / (2 * v)
-          grad[k] -= 2 * ratio * dz
-          for q in 0..<n {
-            let dzq = -gj[gj.startIndex + q] / sd - z * hj[hj.startIndex + q] / (2 * v)
-            a[k * n + q] += ratio * (z + ratio) * dz * dzq
-          }
-        }
-        continue
-      }
-      let res = record.dv - loc.f[j]
+      let t = Self.terms(record, loc.f[j], v)
       for k in 0..<n {
-        let gk = gj[gj.startIndex + k]
-        let hk = hj[hj.startIndex + k]
-        grad[k] += hk / v - 2 * res * gk / v - res * res * hk / (v * v)
+        let gk = loc.g[j * n + k]
+        let hk = loc.h[j * n + k]
+        grad[k] += t.qf * gk + t.qv * hk
         for q in 0..<n {
-          a[k * n + q] += gk * gj[gj.startIndex + q] / v + 0.5 * hk * hj[hj.startIndex + q] / (v * v)
+          let gq = loc.g[j * n + q]
+          let hq = loc.h[j * n + q]
+          var hkq = t.qff * gk * gq + t.qfv * (gk * hq + hk * gq) + t.qvv * hk * hq
+          if second { hkq += t.qf * loc.g2[(j * n + k) * n + q] + t.qv * loc.h2[(j * n + k) * n + q] }
+          hess[k * n + q] += hkq
+          if let limit = record.censoredBelow {
+            let sd = v.squareRoot()
+            let z = (limit - loc.f[j]) / sd
+            let dzk = -gk / sd - z * hk / (2 * v)
+            let dzq = -gq / sd - z * hq / (2 * v)
+            a[k * n + q] += 0.5 * (t.qff * v) * dzk * dzq
+          } else {
+            a[k * n + q] += gk * gq / v + 0.5 * hk * hq / (v * v)
+          }
         }
       }
     }
-    for k in 0..<n { for q in 0..<n { grad[k] += 2 * omegaInverse[k * n + q] * eta[q] } }
-    return (grad, a)
+    for k in 0..<n {
+      for q in 0..<n {
+        grad[k] += 2 * omegaInverse[k * n + q] * eta[q]
+        hess[k * n + q] += 2 * omegaInverse[k * n + q]
+      }
+    }
+    return (grad, hess, a)
   }
 
-  /// The subject's mode η̂ by Fisher scoring (step −A⁻¹∇l/2, halved until l falls) from
-  /// `start`, and OFV_i there.
+  /// The subject's mode η̂ by Newton's method on l_i (exact Hessian from second differences;
+  /// FOCE's A_i where that is not positive definite), halving the step until l_i falls, from
+  /// `start`; and OFV_i there (Laplace: log det of ½·Hessian in place of A_i).
   public func subject(_ s: Dataset.Subject, _ p: PopulationParameters, start: [Double], predictor: Predictor) -> SubjectFit? {
     let n = nEta
     guard let omegaL = cholesky(p.omega, n), let omegaInverse = inverseSPD(p.omega, n) else { return nil }
     let logDetOmega = logDeterminant(cholesky: omegaL, n)
     if method == .fo { return firstOrder(s, p, omegaInverse: omegaInverse, predictor: predictor) }
     var eta = start.count == n ? start : [Double](repeating: 0, count: n)
-    guard var loc = local(s, p, omegaInverse, eta: eta, derivatives: true, predictor: predictor) else {
+    guard var loc = local(s, p, omegaInverse, eta: eta, order: .second, predictor: predictor) else {
       if start.contains(where: { $0 != 0 }) { return subject(s, p, start: [], predictor: predictor) }
       return nil
     }
     var converged = n == 0
     var iteration = 0
+    var d = derivatives(s, loc, omegaInverse, eta: eta)
     while !converged && iteration < maxInnerIterations {
       iteration += 1
-      let (grad, a) = gradientAndA(s, loc, omegaInverse, eta: eta)
-      guard let aL = cholesky(a, n) else { break }
-      let direction = choleskySolve(aL, n, grad.map { -$0 / 2 })
+      let direction: [Double]
+      if let hL = cholesky(d.hessian, n) {
+        direction = choleskySolve(hL, n, d.gradient.map { -$0 })
+      } else if let aL = cholesky(d.a, n) {
+        direction = choleskySolve(aL, n, d.gradient.map { -$0 / 2 })
+      } else {
+        break
+      }
+      let largest = (0..<n).map { abs(direction[$0]) / p.omega[$0 * n + $0].squareRoot() }.max() ?? 0
+      if largest < etaTolerance {
+        converged = true
+        break
+      }
       var t = 1.0
-      var accepted = false
-      for _ in 0..<40 {
+      var next: Local? = nil
+      for attempt in 0..<40 {
         let trial = zip(eta, direction).map { $0 + t * $1 }
-        if let next = local(s, p, omegaInverse, eta: trial, derivatives: false, predictor: predictor), next.l <= loc.l + 1e-12 * abs(loc.l)
+        // The first trial is a full Newton step, nearly always taken: its derivatives come
+        // with it; shorter steps are tried by value first.
+        if let c = local(s, p, omegaInverse, eta: trial, order: attempt == 0 ? .second : .value, predictor: predictor),
+          c.l <= loc.l + 1e-12 * abs(loc.l)
         {
-          let largest = (0..<n).map { abs(t * direction[$0]) / p.omega[$0 * n + $0].squareRoot() }.max() ?? 0
           eta = trial
-          accepted = true
-          converged = largest < etaTolerance || abs(next.l - loc.l) < 1e-13 * max(1, abs(loc.l))
+          next = attempt == 0 ? c : local(s, p, omegaInverse, eta: trial, order: .second, predictor: predictor)
           break
         }
         t /= 2
       }
-      guard accepted, let next = local(s, p, omegaInverse, eta: eta, derivatives: true, predictor: predictor) else { break }
-      loc = next
-      if !converged {
-        let (g2, _) = gradientAndA(s, loc, omegaInverse, eta: eta)
-        converged = g2.allSatisfy { abs($0) < 1e-10 }
+      guard let accepted = next else {
+        // No step lowers l: at the mode within rounding.
+        converged = largest < 1e-6
+        break
       }
+      loc = accepted
+      d = derivatives(s, loc, omegaInverse, eta: eta)
     }
-    let (_, a) = gradientAndA(s, loc, omegaInverse, eta: eta)
-    guard let aL = cholesky(a, n) else { return nil }
+    let matrix = method == .laplace ? d.hessian.map { $0 / 2 } : d.a
+    guard let aL = cholesky(matrix, n) else { return nil }
     let ofv = loc.l + logDetOmega + logDeterminant(cholesky: aL, n)
-    return SubjectFit(ofv: ofv, eta: eta, hessian: a, converged: converged || iteration < maxInnerIterations)
+    return SubjectFit(ofv: ofv, eta: eta, hessian: matrix, converged: converged)
   }
 
   /// FO: the marginal −2 log L of the model linearised in η at 0.
   func firstOrder(_ s: Dataset.Subject, _ p: PopulationParameters, omegaInverse: [Double], predictor: Predictor) -> SubjectFit? {
     let n = nEta
     let zero = [Double](repeating: 0, count: n)
-    guard let loc = local(s, p, omegaInverse, eta: zero, derivatives: true, predictor: predictor) else { return nil }
+    guard let loc = local(s, p, omegaInverse, eta: zero, order: .first, predictor: predictor) else { return nil }
     let m = s.observations.count
     // C = G Ω Gᵀ + diag V.
     let go = multiply(loc.g, p.omega, m, n, n)
@@ -215,7 +293,7 @@ public struct FirstOrderObjective: Sendable {
     let r = s.observations.enumerated().map { s.records[$0.element].dv - loc.f[$0.offset] }
     let x = choleskySolve(cL, m, r)
     let quad = zip(r, x).reduce(0) { $0 + $1.0 * $1.1 }
-    let (_, a) = gradientAndA(s, loc, omegaInverse, eta: zero)
-    return SubjectFit(ofv: logDeterminant(cholesky: cL, m) + quad, eta: zero, hessian: a, converged: true)
+    return SubjectFit(
+      ofv: logDeterminant(cholesky: cL, m) + quad, eta: zero, hessian: derivatives(s, loc, omegaInverse, eta: zero).a, converged: true)
   }
 }

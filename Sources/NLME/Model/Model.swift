@@ -34,69 +34,68 @@ public struct NLMEModel: Sendable {
     public var assigned: Set<Int>
 
     /// The rate matrix K (dA/dt = K·A), row-major, from the PK parameters in the frame.
-    public func rateMatrix(_ frame: UnsafeMutablePointer<Double>) -> [Double] {
-      let p = parameters.map { frame[$0] }
+    public func rateMatrix(_ frame: UnsafeMutablePointer<Double>, into k: inout [Double]) {
       let n = compartments
-      var k = [Double](repeating: 0, count: n * n)
+      for i in 0..<(n * n) { k[i] = 0 }
+      func p(_ i: Int) -> Double { frame[parameters[i]] }
       func flow(_ from: Int, _ to: Int?, _ rate: Double) {
         k[from * n + from] -= rate
         if let to { k[to * n + from] += rate }
       }
       switch (advan, trans) {
-      case (1, 1): flow(0, nil, p[0])
-      case (1, _): flow(0, nil, p[0] / p[1])
+      case (1, 1): flow(0, nil, p(0))
+      case (1, _): flow(0, nil, p(0) / p(1))
       case (2, 1):
-        flow(0, 1, p[0])
-        flow(1, nil, p[1])
+        flow(0, 1, p(0))
+        flow(1, nil, p(1))
       case (2, _):
-        flow(0, 1, p[0])
-        flow(1, nil, p[1] / p[2])
+        flow(0, 1, p(0))
+        flow(1, nil, p(1) / p(2))
       case (3, 1):
-        flow(0, nil, p[0])
-        flow(0, 1, p[1])
-        flow(1, 0, p[2])
+        flow(0, nil, p(0))
+        flow(0, 1, p(1))
+        flow(1, 0, p(2))
       case (3, _):  // CL V1 Q V2
-        flow(0, nil, p[0] / p[1])
-        flow(0, 1, p[2] / p[1])
-        flow(1, 0, p[2] / p[3])
+        flow(0, nil, p(0) / p(1))
+        flow(0, 1, p(2) / p(1))
+        flow(1, 0, p(2) / p(3))
       case (4, 1):  // KA K K23 K32
-        flow(0, 1, p[0])
-        flow(1, nil, p[1])
-        flow(1, 2, p[2])
-        flow(2, 1, p[3])
+        flow(0, 1, p(0))
+        flow(1, nil, p(1))
+        flow(1, 2, p(2))
+        flow(2, 1, p(3))
       case (4, _):  // CL V2 Q V3 KA
-        flow(0, 1, p[4])
-        flow(1, nil, p[0] / p[1])
-        flow(1, 2, p[2] / p[1])
-        flow(2, 1, p[2] / p[3])
+        flow(0, 1, p(4))
+        flow(1, nil, p(0) / p(1))
+        flow(1, 2, p(2) / p(1))
+        flow(2, 1, p(2) / p(3))
       case (11, 1):  // K K12 K21 K13 K31
-        flow(0, nil, p[0])
-        flow(0, 1, p[1])
-        flow(1, 0, p[2])
-        flow(0, 2, p[3])
-        flow(2, 0, p[4])
+        flow(0, nil, p(0))
+        flow(0, 1, p(1))
+        flow(1, 0, p(2))
+        flow(0, 2, p(3))
+        flow(2, 0, p(4))
       case (11, _):  // CL V1 Q2 V2 Q3 V3
-        flow(0, nil, p[0] / p[1])
-        flow(0, 1, p[2] / p[1])
-        flow(1, 0, p[2] / p[3])
-        flow(0, 2, p[4] / p[1])
-        flow(2, 0, p[4] / p[5])
+        flow(0, nil, p(0) / p(1))
+        flow(0, 1, p(2) / p(1))
+        flow(1, 0, p(2) / p(3))
+        flow(0, 2, p(4) / p(1))
+        flow(2, 0, p(4) / p(5))
       case (12, 1):  // KA K K23 K32 K24 K42
-        flow(0, 1, p[0])
-        flow(1, nil, p[1])
-        flow(1, 2, p[2])
-        flow(2, 1, p[3])
-        flow(1, 3, p[4])
-        flow(3, 1, p[5])
+        flow(0, 1, p(0))
+        flow(1, nil, p(1))
+        flow(1, 2, p(2))
+        flow(2, 1, p(3))
+        flow(1, 3, p(4))
+        flow(3, 1, p(5))
       default:  // 12, TRANS4: CL V2 Q3 V3 Q4 V4 KA
-        flow(0, 1, p[6])
-        flow(1, nil, p[0] / p[1])
-        flow(1, 2, p[2] / p[1])
-        flow(2, 1, p[2] / p[3])
-        flow(1, 3, p[4] / p[1])
-        flow(3, 1, p[4] / p[5])
+        flow(0, 1, p(6))
+        flow(1, nil, p(0) / p(1))
+        flow(1, 2, p(2) / p(1))
+        flow(2, 1, p(2) / p(3))
+        flow(1, 3, p(4) / p(1))
+        flow(3, 1, p(4) / p(5))
       }
-      return k
     }
 
     /// The PK parameter names of an ADVAN/TRANS pair, its compartments, default dose and

@@ -1,3 +1,5 @@
+import RealModule
+
 /// The individual predictions of one subject at given THETA and ETA: for each observation the
 /// prediction f = Y at ε = 0 and the residual variance V = hᵀΣh, h = ∂Y/∂ε (Y is linear in ε,
 /// as FOCE assumes), with the record-by-record semantics of NONMEM's PREDPP:
@@ -14,6 +16,8 @@ public final class Predictor {
   var infusionRate: [Double]
   var pending: [Pending] = []
   var cache: (k: [Double], r: [Double], dt: Double, e: [Double])?
+  /// The rate matrix of the current record.
+  var rates: [Double]
 
   /// A dose event that is due later than the record that gave it.
   struct Pending {
@@ -32,6 +36,7 @@ public final class Predictor {
     let n = model.kinetics?.compartments ?? 0
     state = [Double](repeating: 0, count: n)
     infusionRate = [Double](repeating: 0, count: n)
+    rates = [Double](repeating: 0, count: n * n)
   }
 
   deinit { frame.deallocate() }
@@ -64,7 +69,8 @@ public final class Predictor {
         for (a, b) in model.synonyms { fr[b] = fr[a] }
         if let kin = model.kinetics {
           model.stream.pk?.run(fr)
-          let k = kin.rateMatrix(fr)
+          kin.rateMatrix(fr, into: &rates)
+          let k = rates
           if record.evid == 3 || record.evid == 4 {
             guard advance(to: record.time, from: &time, k, fr) else { return false }
             for i in state.indices {
@@ -146,6 +152,14 @@ public final class Predictor {
   func step(_ k: [Double], _ dt: Double) -> Bool {
     guard dt > 0 else { return true }
     let n = state.count
+    if n == 1 {
+      // One compartment: A e^{k dt} + R (e^{k dt} − 1)/k.
+      let e = Double.exp(k[0] * dt)
+      let next = state[0] * e + infusionRate[0] * (k[0] == 0 ? dt : Double.expMinusOne(k[0] * dt) / k[0])
+      guard next.isFinite else { return false }
+      state[0] = next
+      return true
+    }
     let e: [Double]
     if let c = cache, c.dt == dt, c.k == k, c.r == infusionRate {
       e = c.e

@@ -1,0 +1,166 @@
+import Foundation
+import NLME
+import Testing
+
+/// PREDPP's record semantics and the closed forms against the textbook solutions (Gibaldi &
+/// Perrier, Pharmacokinetics, 2nd ed.): bolus, zero-order infusion, first-order absorption,
+/// two compartments, steady state, additional doses, lag, bioavailability, modelled duration,
+/// resets.
+@Suite struct KineticsTests {
+  /// The individual predictions at THETA's initial values, η = 0.
+  static func predictions(_ subroutine: String, pk: String, data: String, input: String = "ID TIME AMT RATE CMT EVID SS II ADDL DV")
+    throws -> [Double]
+  {
+    let text = """
+      $PROBLEM test
+      $INPUT \(input)
+      $DATA data.csv
+      $SUBROUTINES \(subroutine)
+      $PK
+      \(pk)
+      $ERROR
+      Y = F + EPS(1)
+      $THETA 1
+      $OMEGA 0.1
+      $SIGMA 1
+      """
+    let stream = try ControlStream(text: text, file: "test.mod")
+    let problem = try NLMEProblem(stream: stream, dataText: data, dataSource: "data.csv")
+    let s = try #require(problem.data.subjects.first)
+    var f = [Double](repeating: 0, count: s.observations.count)
+    var v = f
+    let predictor = Predictor(model: problem.model)
+    #expect(predictor.predict(s, theta: [1], eta: [0], sigma: [1], f: &f, v: &v))
+    return f
+  }
+
+  static func close(_ a: [Double], _ b: [Double], _ tol: Double = 1e-9) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tol * max(1, abs($1)) }
+  }
+
+  @Test func bolusAndInfusionOneCompartment() throws {
+    let (cl, v) = (2.0, 10.0)
+    let k = cl / v
+    let times = [0.5, 1, 2, 5, 8]
+    // 100 by bolus at 0; obs.
+    var data = "1 0 100 0 1 1 0 0 0 0\n" + times.map { "1 \($0) 0 0 1 0 0 0 0 1" }.joined(separator: "\n")
+    var f = try Self.predictions("ADVAN1 TRANS2", pk: "CL = 2*EXP(ETA(1))\nV = 10\nS1 = V", data: data)
+    #expect(Self.close(f, times.map { 100 / v * Foundation.exp(-k * $0) }))
+    // 100 at rate 50 (two hours).
+    data = "1 0 100 50 1 1 0 0 0 0\n" + times.map { "1 \($0) 0 0 1 0 0 0 0 1" }.joined(separator: "\n")
+    f = try Self.predictions("ADVAN1 TRANS2", pk: "CL = 2*EXP(ETA(1))\nV = 10\nS1 = V", data: data)
+    let expected = times.map { t in
+      t <= 2 ? 50 / cl * (1 - Foundation.exp(-k * t)) : 50 / cl * (1 - Foundation.exp(-k * 2)) * Foundation.exp(-k * (t - 2))
+    }
+    #expect(Self.close(f, expected), "\(f) vs \(expected)")
+    // The same infusion with its duration modelled (RATE = −2, D1 = 2).
+    data = "1 0 100 -2 1 1 0 0 0 0\n" + times.map { "1 \($0) 0 0 1 0 0 0 0 1" }.joined(separator: "\n")
+    let modelled = try Self.predictions("ADVAN1 TRANS2", pk: "CL = 2*EXP(ETA(1))\nV = 10\nS1 = V\nD1 = 2", data: data)
+    #expect(Self.close(modelled, f))
+  }
+
+  @Test func firstOrderAbsorptionWithLagAndBioavailability() throws {
+    let (ka, cl, v, bio, lag) = (1.5, 2.0, 10.0, 0.6, 0.25)
+    let k = cl / v
+    let times = [0.1, 0.5, 1, 2, 6, 12]
+    let data = "1 0 100 0 1 1 0 0 0 0\n" + times.map { "1 \($0) 0 0 2 0 0 0 0 1" }.joined(separator: "\n")
+    let f = try Self.predictions(
+      "ADVAN2 TRANS2", pk: "KA = 1.5*EXP(ETA(1))\nCL = 2\nV = 10\nS2 = V\nF1 = 0.6\nALAG1 = 0.25", data: data)
+    let expected = times.map { t -> Double in
+      let u = t - lag
+      return u <= 0 ? 0 : bio * 100 * ka / (v * (ka - k)) * (Foundation.exp(-k * u) - Foundation.exp(-ka * u))
+    }
+    #expect(Self.close(f, expected), "\(f) vs \(expected)")
+  }
+
+  @Test func twoCompartmentBolus() throws {
+    let (cl, v1, q, v2) = (3.0, 10.0, 2.0, 20.0)
+    let (k10, k12, k21) = (cl / v1, q / v1, q / v2)
+    let sum = k10 + k12 + k21
+    let disc = (sum * sum - 4 * k10 * k21).squareRoot()
+    let (alpha, beta) = ((sum + disc) / 2, (sum - disc) / 2)
+    let times = [0.25, 1, 3, 10, 24]
+    let data = "1 0 100 0 1 1 0 0 0 0\n" + times.map { "1 \($0) 0 0 1 0 0 0 0 1" }.joined(separator: "\n")
+    let f = try Self.predictions("ADVAN3 TRANS4", pk: "CL = 3*EXP(ETA(1))\nV1 = 10\nQ = 2\nV2 = 20\nS1 = V1", data: data)
+    let expected = times.map { t in
+      100 / v1 * ((alpha - k21) / (alpha - beta) * Foundation.exp(-alpha * t) + (k21 - beta) / (alpha - beta) * Foundation.exp(-beta * t))
+    }
+    #expect(Self.close(f, expected, 1e-8), "\(f) vs \(expected)")
+  }
+
+  @Test func steadyStateAdditionalDosesAndReset() throws {
+    let (cl, v, tau) = (2.0, 10.0, 12.0)
+    let k = cl / v
+    // SS=1 bolus every 12 h at time 0: after the dose C = D/V e^{−kt}/(1 − e^{−kτ}).
+    var data = "1 0 100 0 1 1 1 12 0 0\n1 1 0 0 1 0 0 0 0 1\n1 11.9 0 0 1 0 0 0 0 1"
+    var f = try Self.predictions("ADVAN1 TRANS2", pk: "CL = 2*EXP(ETA(1))\nV = 10\nS1 = V", data: data)
+    #expect(Self.close(f, [1, 11.9].map { 100 / v * Foundation.exp(-k * $0) / (1 - Foundation.exp(-k * tau)) }), "\(f)")
+    // ADDL=3, II=12 is four doses; then EVID 3 resets, and a new dose starts from zero.
+    data = "1 0 100 0 1 1 0 12 3 0\n1 40 0 0 1 0 0 0 0 1\n1 50 0 0 1 3 0 0 0 0\n1 50 100 0 1 1 0 0 0 0\n1 52 0 0 1 0 0 0 0 1"
+    f = try Self.predictions("ADVAN1 TRANS2", pk: "CL = 2*EXP(ETA(1))\nV = 10\nS1 = V", data: data)
+    let four = [0.0, 12, 24, 36].reduce(0) { $0 + 100 / v * Foundation.exp(-k * (40 - $1)) }
+    #expect(Self.close(f, [four, 100 / v * Foundation.exp(-k * 2)]), "\(f)")
+  }
+
+  @Test func abbreviatedCodeSemantics() throws {
+    // IF/ELSE IF/ELSE, single-line IF, Fortran operators, ** (right-associative, above unary
+    // minus), a variable carried from record to record (BTIME).
+    let pk = """
+      IF (AMT.GT.0) BTIME = TIME
+      TAD = TIME - BTIME
+      IF (TAD.LT.1) THEN
+        X = 1
+      ELSE IF (TAD.GE.1 .AND. TAD.LE.3) THEN
+        X = 2
+      ELSE
+        X = -2**2 + 2**3**2/64
+      ENDIF
+      CL = 1.D0*EXP(ETA(1))
+      V = 1
+      S1 = 1/X
+      """
+    let data = "1 0 1 0 1 1 0 0 0 0\n1 0.5 0 0 1 0 0 0 0 1\n1 2 0 0 1 0 0 0 0 1\n1 5 0 0 1 0 0 0 0 1"
+    let f = try Self.predictions("ADVAN1 TRANS2", pk: pk, data: data)
+    // S1 = 1/X: F = A·X with A = e^{−t}; X = 1, 2, −4 + 8 = 4.
+    #expect(Self.close(f, [Foundation.exp(-0.5), 2 * Foundation.exp(-2), 4 * Foundation.exp(-5)]), "\(f)")
+  }
+
+  @Test func refusalsNameTheLineAndField() throws {
+    func error(_ text: String) -> String {
+      do {
+        _ = try ControlStream(text: text, file: "bad.mod")
+        return ""
+      } catch { return "\(error)" }
+    }
+    let base = "$PROBLEM x\n$INPUT ID TIME DV\n$DATA d.csv\n"
+    #expect(
+      error(base + "$PRED\nY = THETA(1) + EPS(1)\n$THETA 1\n$SIGMA 1\n$MIX\n") == "bad.mod: line 8, $MIX: this record is not supported")
+    #expect(error(base + "$PRED\nCALL SUPP(1)\n").hasPrefix("bad.mod: line 5: CALL statements are not supported"))
+    #expect(error(base + "$PRED\nY = FOO(THETA(1))\n").hasPrefix("bad.mod: line 5: unknown function FOO"))
+    #expect(error(base + "$PRED\nIF (TIME.GT.1) THEN\nY=1\n").contains("IF (…) THEN without ENDIF"))
+    #expect(error(base + "$PRED\nY = THETA(2) + EPS(1)\n$THETA 1\n$SIGMA 1\n").contains("$THETA: THETA(2) is used but only 1 are declared"))
+    #expect(
+      error(base + "$PRED\nY = THETA(1) + EPS(1)\n$THETA (0, -1)\n$SIGMA 1\n").contains(
+        "line 6, $THETA: THETA(1) initial value -1.0 is not strictly inside"))
+    #expect(
+      error(base + "$PRED\nY = THETA(1) + EPS(1)\n$THETA 1\n$SIGMA 1\n$ESTIMATION METHOD=ITS\n").contains(
+        "$ESTIMATION METHOD: ITS is not supported"))
+    #expect(
+      error(base + "$PRED\nY = THETA(1) + ETA(1) + EPS(1)\n$THETA 1\n$OMEGA BLOCK(2) 1 2 1\n$SIGMA 1\n").contains("not positive definite"))
+  }
+
+  @Test func badDataRowsAreRefusedWithRowAndColumn() throws {
+    let text = "$PROBLEM x\n$INPUT ID TIME AMT EVID DV\n$DATA d.csv\n$PRED\nY = THETA(1) + EPS(1)\n$THETA 1\n$SIGMA 1\n"
+    let stream = try ControlStream(text: text, file: "x.mod")
+    func error(_ data: String) -> String {
+      do {
+        _ = try NLMEProblem(stream: stream, dataText: data, dataSource: "d.csv")
+        return ""
+      } catch { return "\(error)" }
+    }
+    #expect(error("1,0,10,1,0\n1,abc,0,0,3") == "d.csv: line 2, TIME: 'abc' is not a number")
+    #expect(error("1,0,10,7,0") == "d.csv: line 1, EVID: 7.0 is not an integer in 0–4")
+    #expect(error("1,5,10,1,0\n1,2,0,0,3") == "d.csv: line 2, TIME: time goes back from 5.0 to 2.0 within ID 1.0")
+    #expect(error("1,0,10") == "d.csv: line 1: 3 fields where $INPUT names 5")
+  }
+}
