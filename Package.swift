@@ -70,7 +70,8 @@ let package = Package(
     // Population (NLME) models: NONMEM control streams and datasets, closed-form and ODE
     // kinetics, FO/FOCE/FOCE-I estimation, covariance step, diagnostics.
     .target(
-      name: "NLME", dependencies: ["Estimation", "StatKit", "Parallel", "CSVKit", .product(name: "RealModule", package: "swift-numerics")],
+      name: "NLME",
+      dependencies: ["Estimation", "ODEKit", "StatKit", "Parallel", "CSVKit", .product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: hotPath + strict),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
     .target(
@@ -118,7 +119,7 @@ let package = Package(
       name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit", "StatKit"],
       swiftSettings: strict),
     .testTarget(
-      name: "NLMETests", dependencies: ["TestSupport", "NLME", "Estimation", "StatKit"], swiftSettings: strict),
+      name: "NLMETests", dependencies: ["TestSupport", "NLME", "Estimation", "ODEKit", "StatKit"], swiftSettings: strict),
     .testTarget(
       name: "DoseFindingTests",
       dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")],

@@ -27,6 +27,11 @@ public struct NLMEProblem: Sendable {
     self.stream = stream
     model = try NLMEModel(stream)
     data = try Dataset(text: dataText, source: dataSource, input: stream.input, record: record)
+    if model.kinetics?.des != nil, let s = data.subjects.first(where: { $0.records.contains { $0.ss != 0 } }),
+      let r = s.records.first(where: { $0.ss != 0 })
+    {
+      throw NLMEError(dataSource, line: r.line, field: "SS", "steady-state doses with $DES are not supported yet (closed forms have them)")
+    }
   }
 
   static func read(_ url: URL) throws -> String {

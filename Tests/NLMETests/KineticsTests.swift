@@ -164,3 +164,51 @@ import Testing
     #expect(error("1,0,10") == "d.csv: line 1: 3 fields where $INPUT names 5")
   }
 }
+
+extension KineticsTests {
+  /// ADVAN13 with `$DES` written as the two-compartment model with first-order absorption
+  /// (ADVAN4 TRANS4), with an infusion, additional doses, a reset and a model event time,
+  /// against the closed form.
+  @Test func desMatchesTheClosedForm() throws {
+    let data = """
+      1 0 100 0 1 1 0 12 2 0
+      1 0.5 0 0 3 0 0 0 0 1
+      1 3 0 0 2 0 0 0 0 1
+      1 30 0 0 2 0 0 0 0 1
+      1 30.5 80 40 2 1 0 0 0 0
+      1 31 0 0 2 0 0 0 0 1
+      1 50 0 0 2 0 0 0 0 1
+      """
+    let pk = "CL = 3*EXP(ETA(1))\nV2 = 10\nQ = 2\nV3 = 20\nKA = 1.2\nS2 = V2"
+    let closed = try Self.predictions("ADVAN4 TRANS4", pk: pk, data: data)
+    let text = """
+      $PROBLEM des
+      $INPUT ID TIME AMT RATE CMT EVID SS II ADDL DV
+      $DATA data.csv
+      $SUBROUTINES ADVAN13 TOL=12
+      $MODEL COMP=(DEPOT DEFDOSE) COMP=(CENTRAL DEFOBS) COMP=(PERIPH)
+      $PK
+      \(pk)
+      MTIME(1) = 7.3
+      $DES
+      KICK = 0
+      IF (T.GE.7.3) KICK = 0
+      DADT(1) = -KA*A(1)
+      DADT(2) = KA*A(1) - (CL/V2)*A(2) - (Q/V2)*A(2) + (Q/V3)*A(3) + KICK
+      DADT(3) = (Q/V2)*A(2) - (Q/V3)*A(3)
+      $ERROR
+      Y = F + EPS(1)
+      $THETA 1
+      $OMEGA 0.1
+      $SIGMA 1
+      """
+    let problem = try NLMEProblem(stream: try ControlStream(text: text, file: "des.mod"), dataText: data, dataSource: "data.csv")
+    let s = try #require(problem.data.subjects.first)
+    var f = [Double](repeating: 0, count: s.observations.count)
+    var v = f
+    #expect(Predictor(model: problem.model).predict(s, theta: [1], eta: [0], sigma: [1], f: &f, v: &v))
+    #expect(Self.close(f, closed, 1e-8), "\(f) vs \(closed)")
+    // Observed in the peripheral compartment (CMT 3 on the first observation).
+    #expect(closed[0] > 0)
+  }
+}

@@ -9,8 +9,8 @@ import Foundation
 struct CodeParser {
   /// Names of arrays indexed by a positive integer: `THETA(2)`, `A(1)`, … `ERR(n)` is read as
   /// `EPS(n)`, as NM-TRAN does for population data.
-  static let arrays: Set<String> = ["THETA", "ETA", "EPS", "ERR", "A", "DADT", "A_0"]
-  static let refused: Set<String> = ["CALL", "EXIT", "DO", "ENDDO", "WHILE", "RETURN", "GOTO", "CONTINUE", "COMRES", "MTIME"]
+  static let arrays: Set<String> = ["THETA", "ETA", "EPS", "ERR", "A", "DADT", "A_0", "MTIME"]
+  static let refused: Set<String> = ["CALL", "EXIT", "DO", "ENDDO", "WHILE", "RETURN", "GOTO", "CONTINUE", "COMRES", "MPAST", "MNOW"]
 
   let file: String
   var symbols: SymbolTable
@@ -190,6 +190,7 @@ struct CodeParser {
         try p.expect(.close)
         return .call(f, e)
       }
+      if Self.refused.contains(name) { throw p.error("\(name) is not supported (compare T with the model event time instead)") }
       if p.peek == .open && !Self.arrays.contains(name) { throw p.error("unknown function \(name)") }
       return .slot(symbols.slot(try symbolName(name, &p)))
     default: throw p.error("expected a number, a name or (")

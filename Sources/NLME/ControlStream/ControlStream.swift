@@ -8,6 +8,10 @@ public struct ControlStream: Sendable {
   public var data: DataRecord?
   public var advan: Int?
   public var trans: Int = 1
+  /// `TOL=n` and `ATOL=n` of `$SUBROUTINES` (significant digits; relative and absolute
+  /// tolerance 10⁻ⁿ of the ODE solver), nil when not given.
+  public var tolerance: Int?
+  public var absoluteTolerance: Int?
   public var compartments: [Compartment] = []
   public var pk: CodeBlock?
   public var error: CodeBlock?

@@ -215,7 +215,10 @@ extension ControlStream {
         }
         trans = n
       } else if u.hasPrefix("TOL=") || u.hasPrefix("ATOL=") {
-        continue
+        guard let n = Int(u.drop { $0 != "=" }.dropFirst()), (1...15).contains(n) else {
+          throw NLMEError(file, line: l, field: "$SUBROUTINES", "\(w): expected an integer 1–15 (significant digits)")
+        }
+        if u.hasPrefix("TOL=") { tolerance = n } else { absoluteTolerance = n }
       } else {
         throw NLMEError(file, line: l, field: "$SUBROUTINES", "\(w) is not supported")
       }

@@ -1,3 +1,5 @@
+import RealModule
+
 /// A population model ready to predict: the control stream's code blocks over one frame of
 /// slots, the slots of everything the predictor reads or sets, and the structural model
 /// (a `$PRED`, or compartments with closed-form linear kinetics).
@@ -14,15 +16,25 @@ public struct NLMEModel: Sendable {
   public var y: Int
   public var kinetics: Kinetics?
 
-  /// Linear compartments in closed form: which PK variables make the rate matrix.
+  /// The compartments: linear in closed form (ADVAN1–4, 11, 12: which PK variables make the
+  /// rate matrix) or general ODEs (ADVAN6, 13: `$MODEL` and `$DES`).
   public struct Kinetics: Sendable {
     public var compartments: Int
     public var defaultDose: Int
     public var defaultObservation: Int
-    /// Slots of the PK parameters in the order ``rateMatrix(_:)`` reads them.
+    /// Slots of the PK parameters in the order ``rateMatrix(_:into:)`` reads them (closed forms).
     public var parameters: [Int]
     public var advan: Int
     public var trans: Int
+    /// `$DES` (ODEs): the code, the slots of DADT(k) and of T, and the solver tolerances.
+    public var des: CodeBlock?
+    public var derivative: [Int] = []
+    public var time = 0
+    public var rtol = 1e-10
+    public var atol = 1e-14
+    /// Slots of A_0(k) (initial amounts) and MTIME(k) (model event times) the code assigns.
+    public var initialAmount: [Int?] = []
+    public var eventTimes: [Int] = []
     /// Slots of A(k), S k, F k, ALAG k, R k, D k per compartment (1-based k at index k − 1).
     public var amount: [Int]
     public var scale: [Int]
@@ -136,13 +148,17 @@ public struct NLMEModel: Sendable {
     f = symbols.slot("F")
     y = symbols.slot("Y")
     if let advan = stream.advan {
-      guard !ControlStream.odeAdvans.contains(advan) else {
-        throw NLMEError(stream.file, field: "$SUBROUTINES", "ADVAN\(advan) ($DES) is not yet supported; closed forms ADVAN1–4, 11, 12 are")
-      }
-      guard let layout = Kinetics.layout(advan: advan, trans: stream.trans) else {
-        throw NLMEError(stream.file, field: "$SUBROUTINES", "TRANS\(stream.trans) does not go with ADVAN\(advan)")
-      }
       let assigned = stream.pk?.assigned ?? []
+      var layout: (names: [String], compartments: Int, dose: Int, observation: Int)
+      if ControlStream.odeAdvans.contains(advan) {
+        let c = stream.compartments
+        layout = ([], c.count, (c.firstIndex { $0.defaultDose } ?? 0) + 1, (c.firstIndex { $0.defaultObservation } ?? 0) + 1)
+      } else {
+        guard let l = Kinetics.layout(advan: advan, trans: stream.trans) else {
+          throw NLMEError(stream.file, field: "$SUBROUTINES", "TRANS\(stream.trans) does not go with ADVAN\(advan)")
+        }
+        layout = l
+      }
       var parameters: [Int] = []
       for name in layout.names {
         let s = symbols.slot(name)
@@ -151,10 +167,24 @@ public struct NLMEModel: Sendable {
       }
       let n = layout.compartments
       func slots(_ prefix: String) -> [Int] { (1...n).map { symbols.slot("\(prefix)\($0)") } }
-      kinetics = Kinetics(
+      var k = Kinetics(
         compartments: n, defaultDose: layout.dose, defaultObservation: layout.observation, parameters: parameters, advan: advan,
         trans: stream.trans, amount: (1...n).map { symbols.slot("A(\($0))") }, scale: slots("S"), bioavailability: slots("F"),
         lag: slots("ALAG"), rate: slots("R"), duration: slots("D"), assigned: assigned)
+      k.initialAmount = (1...n).map { symbols.lookup("A_0(\($0))").flatMap { assigned.contains($0) ? $0 : nil } }
+      k.eventTimes = symbols.names.indices.filter { symbols.names[$0].hasPrefix("MTIME(") && assigned.contains($0) }
+      if ControlStream.odeAdvans.contains(advan), let des = stream.des {
+        k.des = des
+        k.derivative = (1...n).map { symbols.slot("DADT(\($0))") }
+        k.time = symbols.slot("T")
+        let desAssigns = des.assigned
+        for (i, d) in k.derivative.enumerated() where !desAssigns.contains(d) {
+          throw NLMEError(stream.file, field: "$DES", "DADT(\(i + 1)) is never assigned (\(n) compartments in $MODEL)")
+        }
+        if let tol = stream.tolerance { k.rtol = Double.pow(10, -Double(tol)) }
+        if let tol = stream.absoluteTolerance { k.atol = Double.pow(10, -Double(tol)) }
+      }
+      kinetics = k
     } else {
       kinetics = nil
     }

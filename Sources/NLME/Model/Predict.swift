@@ -1,3 +1,4 @@
+import ODEKit
 import RealModule
 
 /// The individual predictions of one subject at given THETA and ETA: for each observation the
@@ -69,17 +70,16 @@ public final class Predictor {
         for (a, b) in model.synonyms { fr[b] = fr[a] }
         if let kin = model.kinetics {
           model.stream.pk?.run(fr)
-          kin.rateMatrix(fr, into: &rates)
+          if kin.des == nil { kin.rateMatrix(fr, into: &rates) }
           let k = rates
-          if record.evid == 3 || record.evid == 4 {
-            guard advance(to: record.time, from: &time, k, fr) else { return false }
+          guard advance(to: record.time, from: &time, k, fr) else { return false }
+          if record.evid == 3 || record.evid == 4 || index == 0 {
+            // The start of the subject, or a reset: empty compartments, or A_0 where the code sets it.
             for i in state.indices {
-              state[i] = 0
+              state[i] = kin.initialAmount[i].map { fr[$0] } ?? 0
               infusionRate[i] = 0
             }
             pending.removeAll(keepingCapacity: true)
-          } else {
-            guard advance(to: record.time, from: &time, k, fr) else { return false }
           }
           if record.evid == 1 || record.evid == 4 {
             guard dose(record, kin, k, fr, time: record.time) else { return false }
@@ -127,12 +127,32 @@ public final class Predictor {
   func advance(to target: Double, from time: inout Double, _ k: [Double], _ fr: UnsafeMutablePointer<Double>) -> Bool {
     while let next = pending.indices.min(by: { pending[$0].time < pending[$1].time }), pending[next].time <= target {
       let p = pending.remove(at: next)
-      guard step(k, p.time - time) else { return false }
+      guard move(k, from: time, to: p.time, fr) else { return false }
       time = p.time
       start(p)
     }
-    guard step(k, target - time) else { return false }
+    guard move(k, from: time, to: target, fr) else { return false }
     time = target
+    return true
+  }
+
+  /// Carries the compartments from t0 to t1: the closed form, or the ODEs of `$DES`
+  /// integrated with restarts at the model event times (MTIME) in between.
+  func move(_ k: [Double], from t0: Double, to t1: Double, _ fr: UnsafeMutablePointer<Double>) -> Bool {
+    guard t1 > t0 else { return true }
+    guard let kin = model.kinetics, let des = kin.des else { return step(k, t1 - t0) }
+    let breaks = kin.eventTimes.map { fr[$0] }.filter { $0 > t0 && $0 < t1 }.sorted()
+    var from = t0
+    for to in breaks + [t1] {
+      let system = DESSystem(
+        program: des, frame: fr, amount: kin.amount, derivative: kin.derivative, time: kin.time, infusion: infusionRate)
+      var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol])
+      options.saveAt = [to]
+      let solution = solve(ODEProblem(system: system, u0: state, tspan: (from, to)), method: .auto, options: options)
+      guard solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else { return false }
+      state = solution.finalState
+      from = to
+    }
     return true
   }
 
@@ -210,7 +230,7 @@ public final class Predictor {
     guard bio >= 0, lag >= 0, rate >= 0, duration >= 0, amount.isFinite, rate.isFinite else { return false }
     if rate > 0 && duration == 0 { rate = 0 }
     if r.ss != 0 {
-      guard lag == 0, steadyState(r, c: c, amount: amount, rate: rate, duration: duration, k: k) else { return false }
+      guard lag == 0, kin.des == nil, steadyState(r, c: c, amount: amount, rate: rate, duration: duration, k: k) else { return false }
       if rate > 0 && !duration.isFinite { return true }
     }
     let dose = Pending(time: time + lag, compartment: c, amount: amount, rate: rate, duration: duration)
@@ -269,5 +289,25 @@ public final class Predictor {
     if rate > 0 && !duration.isFinite { infusionRate[c] += rate }
     for i in 0..<n { state[i] += add[i] }
     return state.allSatisfy(\.isFinite)
+  }
+}
+
+/// `$DES` as an ODE system: the state goes into A(k) and the time into T, the code runs, and
+/// DADT(k) (plus any running infusion) is the derivative.
+struct DESSystem: ODESystem {
+  let program: CodeBlock
+  let frame: UnsafeMutablePointer<Double>
+  let amount: [Int]
+  let derivative: [Int]
+  let time: Int
+  let infusion: [Double]
+
+  var dimension: Int { amount.count }
+
+  func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
+    frame[time] = t
+    for i in 0..<amount.count { frame[amount[i]] = u[i] }
+    program.run(frame)
+    for i in 0..<amount.count { du[i] = frame[derivative[i]] + infusion[i] }
   }
 }
