@@ -46,6 +46,30 @@ public struct NLMEProblem: Sendable {
     return text
   }
 
+  /// The same problem starting from other estimates (what `$THETA`, `$OMEGA` and `$SIGMA`
+  /// would say after a previous estimation step).
+  public func withInitial(_ p: PopulationParameters) -> NLMEProblem {
+    var copy = self
+    for k in copy.stream.thetas.indices { copy.stream.thetas[k].initial = p.theta[k] }
+    func blocks(_ list: [ControlStream.VarianceBlock], _ m: [Double]) -> [ControlStream.VarianceBlock] {
+      let n = list.reduce(0) { $0 + $1.size }
+      var offset = 0
+      return list.map { b in
+        var b = b
+        b.values =
+          b.block
+          ? (0..<b.size).flatMap { r in (0...r).map { c in m[(offset + r) * n + offset + c] } }
+          : (0..<b.size).map { m[(offset + $0) * n + offset + $0] }
+        offset += b.size
+        return b
+      }
+    }
+    copy.stream.omegas = blocks(copy.stream.omegas, p.omega)
+    copy.stream.sigmas = blocks(copy.stream.sigmas, p.sigma)
+    copy.model.stream = copy.stream
+    return copy
+  }
+
   /// The initial estimates of the control stream.
   public var initial: PopulationParameters {
     PopulationParameters(

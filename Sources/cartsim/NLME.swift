@@ -13,7 +13,7 @@ extension ControlStream.EstimationStep.Method: ExpressibleByArgument {
 struct NLMECommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "nlme", abstract: "Population (nonlinear mixed-effects) models: NONMEM control streams and datasets.",
-    subcommands: [NLMEFit.self])
+    subcommands: [NLMEFit.self, NLMEVPC.self, NLMESimulate.self])
 }
 
 struct NLMEFit: ParsableCommand {
@@ -21,8 +21,8 @@ struct NLMEFit: ParsableCommand {
     commandName: "fit", abstract: "Fit a population model written as a NONMEM control stream.",
     discussion: """
       Reads MODEL.mod and its $DATA (relative to the control stream's folder, or --data), \
-      estimates THETA, OMEGA and SIGMA by the method of the last $ESTIMATION (or --method: fo, \
-      foce, focei, laplace), runs the covariance step if the control stream has $COVARIANCE, on all cores \
+      estimates THETA, OMEGA and SIGMA by each $ESTIMATION in turn (or --method: fo, \
+      foce, focei, laplace, saem, imp), runs the covariance step if the control stream has $COVARIANCE, on all cores \
       with results independent of --threads. Writes DIR/fit.json (ofv, theta, omega and sigma as \
       lower triangles, se, shrinkage, status, history), DIR/sdtab.csv (ID TIME DV PRED IPRED RES \
       WRES CWRES IWRES NPDE CENS ETAs), the $TABLE files, and the plots dv_vs_pred.svg, \
@@ -36,7 +36,10 @@ struct NLMEFit: ParsableCommand {
   @Option(help: "The dataset in place of the control stream's $DATA file.")
   var data: String?
 
-  @Option(help: "Estimation method: fo, foce, focei or laplace (default: the control stream's $ESTIMATION).")
+  @Option(
+    help:
+      "Estimation method: fo, foce, focei, laplace, saem (then the importance-sampling objective) or imp (default: the control stream's $ESTIMATION records in turn)."
+  )
   var method: ControlStream.EstimationStep.Method?
 
   @Flag(help: "Skip the covariance step.")
@@ -79,5 +82,107 @@ struct NLMEFit: ParsableCommand {
     )
     if let status = doc.covariance_status { print("covariance step (\(doc.covariance_matrix ?? "")): \(status)") }
     print("wrote \(out)/fit.json, sdtab.csv and the plots")
+  }
+}
+
+struct NLMEVPC: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "vpc", abstract: "Visual predictive check of a population model (prediction-corrected by default).",
+    discussion: """
+      Simulates --replicates copies of the dataset's design from the fit (--from DIR/fit.json of \
+      `cartsim nlme fit`; the control stream's initial estimates without it), bins the observations \
+      by time into --bins bins of nearly equal counts, and compares the observed 5th, 50th and 95th \
+      percentiles with the 95% intervals of the simulated ones; values below the quantification \
+      limit count as censored, and their fraction per bin gets its own panel. Writes DIR/vpc.json, \
+      DIR/vpc.svg and, when the data have a limit, DIR/vpc_blq.svg.
+      """)
+
+  @Argument(help: "The NONMEM control stream.")
+  var model: String
+
+  @Option(help: "The dataset in place of the control stream's $DATA file.")
+  var data: String?
+
+  @Option(name: .customLong("from"), help: "fit.json of a fit of this control stream.")
+  var fit: String?
+
+  @Option(help: "Simulated replicates (1–10000).")
+  var replicates = 200
+
+  @Option(help: "Time bins (1–100).")
+  var bins = 8
+
+  @Option(help: "Seed of the simulations.")
+  var seed: UInt64 = 1
+
+  @Flag(inversion: .prefixedNo, help: "Prediction-correct the values (pcVPC, Bergstrand 2011).")
+  var predictionCorrection = true
+
+  @Flag(help: "DV is on a log scale: correct by adding PRED_bin − PRED rather than scaling.")
+  var logScale = false
+
+  @OptionGroup var threadsOption: ThreadsOption
+
+  @Option(help: "Output folder.")
+  var out: String
+
+  func validate() throws {
+    try checkOption(replicates, 1...10_000, "--replicates")
+    try checkOption(bins, 1...100, "--bins")
+  }
+
+  func run() throws {
+    var settings = NLMERun.VPCSettings()
+    settings.dataPath = data
+    settings.fitPath = fit
+    settings.replicates = replicates
+    settings.bins = bins
+    settings.seed = seed
+    settings.threads = threadsOption.count
+    settings.predictionCorrected = predictionCorrection
+    settings.logScale = logScale
+    let vpc = try NLMERun.vpc(model: model, settings: settings, out: out)
+    print("VPC: \(vpc.bins.count) bins, \(vpc.replicates) replicates; wrote \(out)/vpc.json and vpc.svg")
+  }
+}
+
+struct NLMESimulate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "simulate", abstract: "Simulate a dataset's design from a population model.",
+    discussion: """
+      Draws ETAs from OMEGA and residuals from SIGMA (--from DIR/fit.json of `cartsim nlme fit`; \
+      the control stream's initial estimates without it) and writes the dataset --replicates times \
+      to --out as CSV: column REP, the $INPUT items with DV simulated, and CENS (1 where the \
+      simulated value is below the quantification limit).
+      """)
+
+  @Argument(help: "The NONMEM control stream.")
+  var model: String
+
+  @Option(help: "The dataset in place of the control stream's $DATA file.")
+  var data: String?
+
+  @Option(name: .customLong("from"), help: "fit.json of a fit of this control stream.")
+  var fit: String?
+
+  @Option(help: "Replicates (1–10000).")
+  var replicates = 1
+
+  @Option(help: "Seed of the simulations.")
+  var seed: UInt64 = 1
+
+  @OptionGroup var threadsOption: ThreadsOption
+
+  @Option(help: "Output CSV file.")
+  var out: String
+
+  func validate() throws {
+    try checkOption(replicates, 1...10_000, "--replicates")
+  }
+
+  func run() throws {
+    let n = try NLMERun.simulate(
+      model: model, dataPath: data, fitPath: fit, replicates: replicates, seed: seed, threads: threadsOption.count, out: out)
+    print("wrote \(n) replicate\(n == 1 ? "" : "s") to \(out)")
   }
 }

@@ -103,4 +103,43 @@ public enum NLMEPlots {
 
 enum NLMETablesFormat {
   static func id(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+  static func number(_ v: Double) -> String { v.isFinite ? String(format: "%.10g", v) : "." }
+}
+
+extension NLMEPlots {
+  /// The VPC: observed percentiles (red: median solid, 5th and 95th dashed) over the 95%
+  /// intervals of the simulated ones (bands), the observations in grey; and the fraction
+  /// below the limit when the data have one.
+  public static func vpc(_ v: VPC, title: String) -> [(String, String)] {
+    let t = v.bins.map(\.time)
+    let label = v.predictionCorrected ? "prediction-corrected DV" : "DV"
+    var plot = LinePlot(title: "\(v.predictionCorrected ? "pcVPC" : "VPC"): \(title)", xLabel: "TIME", yLabel: label)
+    let colors = ["#1f5fa8", "#b33", "#1f5fa8"]
+    for (k, q) in v.percentiles.enumerated() {
+      func column(_ c: Int) -> [Double] { v.bins.map { $0.simulated[k][c] ?? .nan } }
+      plot.bands.append(LinePlot.Band(x: t, lower: column(0), upper: column(2), color: colors[k % 3]))
+      plot.series.append(
+        LinePlot.Series(
+          name: "observed \(Int((q * 100).rounded()))th percentile", x: t, y: v.bins.map { $0.observed[k] ?? .nan },
+          color: "#b33", dashed: q != 0.5))
+    }
+    let points = v.points.compactMap { p -> (Double, Double)? in
+      guard let x = p[0], let y = p[1] else { return nil }
+      return (x, y)
+    }
+    plot.series.insert(LinePlot.Series(name: "", x: points.map(\.0), y: points.map(\.1), color: "#bbbbbb", points: true), at: 0)
+    var out = [("vpc.svg", plot.svg())]
+    if v.hasLimit {
+      var blq = LinePlot(title: "Fraction below the quantification limit: \(title)", xLabel: "TIME", yLabel: "fraction BLQ")
+      blq.bands = [
+        LinePlot.Band(x: t, lower: v.bins.map { $0.blqSimulated[0] }, upper: v.bins.map { $0.blqSimulated[2] }, color: "#1f5fa8")
+      ]
+      blq.series = [
+        LinePlot.Series(name: "observed", x: t, y: v.bins.map(\.blqObserved), color: "#b33", points: true),
+        LinePlot.Series(name: "simulated median (band: 95% interval)", x: t, y: v.bins.map { $0.blqSimulated[1] }, color: "#1f5fa8"),
+      ]
+      out.append(("vpc_blq.svg", blq.svg()))
+    }
+    return out
+  }
 }

@@ -1,3 +1,4 @@
+import CSVKit
 import Foundation
 import NLME
 
@@ -18,34 +19,35 @@ public enum NLMERun {
     public init() {}
   }
 
-  /// The methods `cartsim nlme fit` carries out.
-  public static func firstOrderMethod(_ m: ControlStream.EstimationStep.Method, file: String) throws -> FirstOrderObjective.Method {
-    switch m {
-    case .fo: return .fo
-    case .foce: return .foce
-    case .focei: return .focei
-    case .laplace: return .laplace
-    case .saem, .imp:
-      throw NLMEError(file, field: "$ESTIMATION", "METHOD \(m.rawValue) is not supported yet (FO, FOCE, FOCE-I and LAPLACE are)")
-    }
-  }
-
   /// Fits and writes the files; returns the fit document.
   public static func fit(
     model path: String, settings: Settings, out dir: String, progress: (@Sendable (NLMEFitter.Iteration) -> Void)? = nil
   ) throws -> NLMEDocument {
     let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath)
-    let step = problem.stream.estimations.last
-    let method = try firstOrderMethod(settings.method ?? step?.method ?? .fo, file: problem.stream.file)
+    // Each $ESTIMATION in turn, from the estimates of the one before (--method: that alone).
+    let steps =
+      settings.method.map { [ControlStream.EstimationStep(method: $0, line: 0)] }
+      ?? (problem.stream.estimations.isEmpty ? [ControlStream.EstimationStep(method: .fo, line: 0)] : problem.stream.estimations)
     try ResultWriter.createDirectory(dir)
     try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent("fit.json"))
-    var fitter = NLMEFitter(method: method)
-    fitter.threads = settings.threads
-    fitter.maxEvaluations = step?.maxEvaluations ?? fitter.maxEvaluations
-    fitter.covariance = settings.covariance ? problem.stream.covariance?.matrix : nil
-    fitter.progress = progress
-    let fit = fitter.fit(problem)
-    let objective = FirstOrderObjective(model: problem.model, data: problem.data, method: method)
+    var fit: NLMEFitResult? = nil
+    var seconds = 0.0
+    var statuses: [String] = []
+    for (k, step) in steps.enumerated() {
+      var fitter = NLMEFitter(step)
+      fitter.threads = settings.threads
+      fitter.covariance = settings.covariance && k == steps.count - 1 ? problem.stream.covariance?.matrix : nil
+      fitter.progress = progress
+      let result = fitter.fit(problem, from: fit?.parameters)
+      seconds += result.seconds
+      statuses.append(steps.count > 1 ? "\(step.method.rawValue): \(result.status)" : result.status)
+      fit = result
+    }
+    guard var fit else { throw NLMEError(problem.stream.file, field: "$ESTIMATION", "no estimation step") }
+    fit.seconds = seconds
+    fit.status = statuses.joined(separator: "; then ")
+    fit.method = steps.map(\.method.rawValue).joined(separator: " + ")
+    let objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .focei)
     let diagnostics = Diagnostics(
       objective: objective, parameters: fit.parameters, etas: fit.individuals, samples: settings.npdeSamples, seed: settings.seed)
     let document = NLMEDocument(
@@ -62,5 +64,69 @@ public enum NLMERun {
     for (name, svg) in NLMEPlots.diagnostics(problem: problem, fit: fit, diagnostics: diagnostics) { try write(svg, name) }
     try write(try JSONText.render(document), "fit.json")
     return document
+  }
+}
+
+extension NLMERun {
+  /// The parameters to simulate from: a fit.json of this control stream, or its initial estimates.
+  static func parameters(_ problem: NLMEProblem, fit path: String?) throws -> PopulationParameters {
+    guard let path else { return problem.initial }
+    return try NLMEDocument.read(path).parameters(for: problem.stream, file: URL(fileURLWithPath: path).lastPathComponent)
+  }
+
+  public struct VPCSettings: Sendable {
+    public var dataPath: String?
+    public var fitPath: String?
+    public var replicates = 200
+    public var bins = 8
+    public var seed: UInt64 = 1
+    public var threads = 1
+    public var predictionCorrected = true
+    public var logScale = false
+    public init() {}
+  }
+
+  /// `cartsim nlme vpc`: writes vpc.json, vpc.svg and (with a quantification limit) vpc_blq.svg.
+  public static func vpc(model path: String, settings: VPCSettings, out dir: String) throws -> VPC {
+    let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath)
+    let p = try parameters(problem, fit: settings.fitPath)
+    try ResultWriter.createDirectory(dir)
+    let vpc = VPC(
+      problem: problem, parameters: p, replicates: settings.replicates, seed: settings.seed, threads: settings.threads,
+      binCount: settings.bins, predictionCorrected: settings.predictionCorrected, logScale: settings.logScale)
+    for (name, svg) in NLMEPlots.vpc(vpc, title: problem.stream.problem) {
+      try ResultWriter.writeText(svg, to: (dir as NSString).appendingPathComponent(name))
+    }
+    try ResultWriter.writeText(try JSONText.render(vpc), to: (dir as NSString).appendingPathComponent("vpc.json"))
+    return vpc
+  }
+
+  /// `cartsim nlme simulate`: the dataset with DV replaced by simulated values, one block of
+  /// rows per replicate (column REP first, CENS last: 1 where the value fell below the limit).
+  public static func simulate(
+    model path: String, dataPath: String?, fitPath: String?, replicates: Int, seed: UInt64, threads: Int, out file: String
+  ) throws -> Int {
+    let problem = try NLMEProblem(controlStream: path, dataPath: dataPath)
+    let p = try parameters(problem, fit: fitPath)
+    let sims = NLMESimulation(problem: problem, parameters: p).replicates(replicates, seed: seed, threads: threads)
+    let dvColumn = problem.data.items.firstIndex(of: "DV")
+    var out = CSV.row(["REP"] + problem.data.items + ["CENS"]) + "\n"
+    for (r, rep) in sims.enumerated() {
+      var k = 0
+      for s in problem.data.subjects {
+        for (index, record) in s.records.enumerated() {
+          var values = record.values
+          var cens = "0"
+          if s.observations.contains(index) {
+            if let d = dvColumn { values[d] = rep.y[k] }
+            cens = rep.censored[k] ? "1" : "0"
+            k += 1
+          }
+          out += CSV.row([String(r + 1)] + values.map { NLMETablesFormat.number($0) } + [cens]) + "\n"
+        }
+      }
+    }
+    try ResultWriter.writeText(out, to: file)
+    return sims.count
   }
 }

@@ -32,6 +32,20 @@ public struct LinePlot {
   }
   public typealias Reference = PlotReference
 
+  /// A shaded region between two curves (an interval), drawn under the series.
+  public struct Band {
+    public var x: [Double]
+    public var lower: [Double]
+    public var upper: [Double]
+    public var color: String
+    public init(x: [Double], lower: [Double], upper: [Double], color: String) {
+      self.x = x
+      self.lower = lower
+      self.upper = upper
+      self.color = color
+    }
+  }
+
   public var title: String
   public var xLabel: String
   public var yLabel: String
@@ -39,6 +53,7 @@ public struct LinePlot {
   public var series: [Series] = []
   public var markers: [Marker] = []
   public var references: [Reference] = []
+  public var bands: [Band] = []
   /// Smallest decade shown on a log axis, relative to the largest value.
   public var logSpanDecades: Double = 6
   public var width = 860.0, height = 460.0
@@ -71,7 +86,7 @@ public struct LinePlot {
       lx += w
     }
     let totalHeight = height + 18 * Double(row)
-    let xs = series.flatMap(\.x)
+    let xs = series.flatMap(\.x) + bands.flatMap(\.x)
     let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, (xs.min() ?? 0) + 1e-9)
     // The x axis spans the data; ticks are the round values inside it.
     let x0 = xMin, x1 = xMax
@@ -80,7 +95,7 @@ public struct LinePlot {
     }
 
     var y0: Double, y1: Double, yt: [Double]
-    let ys = series.flatMap(\.y).filter(\.isFinite) + references.map(\.y)
+    let ys = (series.flatMap(\.y) + bands.flatMap { $0.lower + $0.upper }).filter(\.isFinite) + references.map(\.y)
     if logY {
       let pos = ys.filter { $0 > 0 }
       let hi = Foundation.log10(pos.max() ?? 1).rounded(.up)
@@ -147,6 +162,13 @@ public struct LinePlot {
       s += "<line x1=\"\(f(xx))\" y1=\"\(f(top))\" x2=\"\(f(xx))\" y2=\"\(f(top + ph))\" stroke=\"\(m.color)\" stroke-dasharray=\"2,3\"/>\n"
       s +=
         "<text x=\"\(f(xx + 3))\" y=\"\(f(top + 12 + Double(i % 3) * 12))\" fill=\"\(m.color)\" font-size=\"10\">\(LinePlot.escape(m.label))</text>\n"
+    }
+    // Bands, then the series over them.
+    for b in bands {
+      let upper = zip(b.x, b.upper).compactMap { x, y in py(y).map { "\(f(px(x))),\(f($0))" } }
+      let lower = zip(b.x, b.lower).reversed().compactMap { x, y in py(y).map { "\(f(px(x))),\(f($0))" } }
+      guard upper.count > 1, lower.count > 1 else { continue }
+      s += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(b.color)\" fill-opacity=\"0.18\" stroke=\"none\"/>\n"
     }
     // Series: break the path where a value cannot be shown.
     s += "<g clip-path=\"none\">\n"

@@ -100,7 +100,20 @@ public struct ControlStream: Sendable {
     }
     public var method: Method
     public var maxEvaluations: Int?
+    /// Importance samples per subject (`ISAMPLE`), SAEM's burn-in and averaging iterations
+    /// (`NBURN`, `NITER`), the seed of the random draws (`SEED`), and whether the step only
+    /// evaluates the objective (`EONLY=1`).
+    public var samples: Int?
+    public var burnIn: Int?
+    public var iterations: Int?
+    public var seed: UInt64?
+    public var evaluateOnly = false
     public var line: Int
+
+    public init(method: Method, line: Int) {
+      self.method = method
+      self.line = line
+    }
   }
 
   /// `$COVARIANCE`: the sandwich R⁻¹SR⁻¹ unless `MATRIX=R` or `MATRIX=S`.

@@ -358,10 +358,17 @@ extension ControlStream {
     var laplace = false
     var conditional = false
     var maxEval: Int? = nil
+    var step = EstimationStep(method: .fo, line: line)
     let harmless = [
       "PRINT", "NOABORT", "SIGDIG", "NSIG", "SIGL", "POSTHOC", "FORMAT", "NOPRIOR", "FNLETA", "NOTHETABOUNDTEST",
-      "NOOMEGABOUNDTEST", "NOSIGMABOUNDTEST", "ISAMPLE", "NBURN", "NITER", "CTYPE", "SEED", "NOCOV", "FILE",
+      "NOOMEGABOUNDTEST", "NOSIGMABOUNDTEST", "CTYPE", "NOCOV", "FILE",
     ]
+    func integer(_ value: String, _ key: String, _ range: ClosedRange<Int>, _ l: Int) throws -> Int {
+      guard let n = Int(value), range.contains(n) else {
+        throw NLMEError(file, line: l, field: "$ESTIMATION \(key)", "expected an integer \(range.lowerBound)–\(range.upperBound)")
+      }
+      return n
+    }
     for (w, l) in Self.words(lines) {
       let u = w.uppercased()
       let key = u.split(separator: "=").first.map(String.init) ?? u
@@ -383,12 +390,19 @@ extension ControlStream {
           throw NLMEError(file, line: l, field: "$ESTIMATION MAXEVAL", "expected an integer 0–1000000")
         }
         maxEval = n
+      case "ISAMPLE": step.samples = try integer(value, key, 1...100_000, l)
+      case "NBURN": step.burnIn = try integer(value, key, 0...100_000, l)
+      case "NITER": step.iterations = try integer(value, key, 1...100_000, l)
+      case "SEED": step.seed = UInt64(try integer(value, key, 0...Int(Int32.max), l))
+      case "EONLY": step.evaluateOnly = try integer(value, key, 0...1, l) == 1
       default:
         guard harmless.contains(key) else { throw NLMEError(file, line: l, field: "$ESTIMATION", "option \(w) is not supported") }
       }
     }
     if conditional { method = laplace ? .laplace : (interaction ? .focei : .foce) }
-    return EstimationStep(method: method, maxEvaluations: maxEval, line: line)
+    step.method = method
+    step.maxEvaluations = maxEval
+    return step
   }
 
   private func readCovariance(_ lines: [(number: Int, text: String)], line: Int) throws -> CovarianceStep {

@@ -38,6 +38,10 @@ public struct Dataset: Sendable {
     public var dv: Double
     /// The quantification limit when the value is censored below it (M3/M4), else nil.
     public var censoredBelow: Double?
+    /// The quantification limit that applies to the record (what a simulated value is
+    /// censored by): the LLOQ column, or with a CENS column alone the subject's censored
+    /// value (the study's largest when the subject has none); nil without censoring.
+    public var limit: Double?
   }
 
   public var observationCount: Int { subjects.reduce(0) { $0 + $1.observations.count } }
@@ -117,7 +121,7 @@ extension Dataset {
         line: lineNumber, values: values, time: time, evid: evid, mdv: mdv, amt: amt, rate: value(c.rate),
         cmt: try integer(c.cmt, "CMT", -NLMELimits.maxCompartments...NLMELimits.maxCompartments), ii: value(c.ii),
         addl: try integer(c.addl, "ADDL", 0...NLMELimits.maxAdditionalDoses), ss: try integer(c.ss, "SS", 0...2), dv: values[dvColumn],
-        censoredBelow: nil)
+        censoredBelow: nil, limit: nil)
       guard time >= 0 else { throw NLMEError(source, line: lineNumber, field: "TIME", "negative time \(time)") }
       if evid == 1 || evid == 4 {
         guard amt >= 0 || r.ss != 0 else { throw NLMEError(source, line: lineNumber, field: "AMT", "a negative dose") }
@@ -153,6 +157,19 @@ extension Dataset {
       subjects[subjects.count - 1].records.append(r)
     }
     guard !subjects.isEmpty else { throw NLMEError(source, "no data records") }
+    if let l = c.lloq {
+      for i in subjects.indices {
+        for j in subjects[i].records.indices where subjects[i].records[j].values[l] > 0 {
+          subjects[i].records[j].limit = subjects[i].records[j].values[l]
+        }
+      }
+    } else {
+      let study = subjects.flatMap { $0.records.compactMap(\.censoredBelow) }.max()
+      for i in subjects.indices {
+        let own = subjects[i].records.compactMap(\.censoredBelow).max() ?? study
+        for j in subjects[i].records.indices { subjects[i].records[j].limit = own }
+      }
+    }
     self.subjects = subjects
   }
 

@@ -5,8 +5,16 @@ import RealModule
 /// Fitting a population model: the first-order methods' objective minimised over THETA, Ω and
 /// Σ, then the covariance step, the individual estimates and the diagnostics NONMEM reports.
 public struct NLMEFitter: Sendable {
-  public var method: FirstOrderObjective.Method
+  public var method: ControlStream.EstimationStep.Method
   public var threads = 1
+  /// Importance samples per subject (IMP, and the objective after SAEM), SAEM's iterations,
+  /// the seed of every random draw.
+  public var samples = 300
+  public var burnIn = 300
+  public var iterations = 200
+  public var seed: UInt64 = 1
+  /// Only evaluate the objective at the start (`EONLY=1`, or `MAXEVAL=0`).
+  public var evaluateOnly = false
   /// The most objective evaluations of the outer optimisation (`MAXEVAL`).
   public var maxEvaluations = 9999
   /// The covariance step's matrix, or nil to skip it.
@@ -14,7 +22,18 @@ public struct NLMEFitter: Sendable {
   /// Called after each outer iteration with the iteration, the OFV and the parameters.
   public var progress: (@Sendable (Iteration) -> Void)? = nil
 
-  public init(method: FirstOrderObjective.Method) { self.method = method }
+  public init(method: ControlStream.EstimationStep.Method) { self.method = method }
+
+  /// The settings of one `$ESTIMATION` record.
+  public init(_ step: ControlStream.EstimationStep) {
+    method = step.method
+    maxEvaluations = step.maxEvaluations ?? maxEvaluations
+    samples = step.samples ?? samples
+    burnIn = step.burnIn ?? burnIn
+    iterations = step.iterations ?? iterations
+    seed = step.seed ?? seed
+    evaluateOnly = step.evaluateOnly || step.maxEvaluations == 0
+  }
 
   /// One row of the iteration history.
   public struct Iteration: Sendable, Codable {
@@ -23,12 +42,17 @@ public struct NLMEFitter: Sendable {
     public var parameters: [Double]
   }
 
-  /// Fits `problem` from its initial estimates.
-  public func fit(_ problem: NLMEProblem) -> NLMEFitResult {
+  /// Fits `problem` from `start` (the control stream's initial estimates by default): SAEM
+  /// followed by the importance-sampling objective, or the outer optimisation of the
+  /// objective of the other methods.
+  public func fit(_ problem: NLMEProblem, from start: PopulationParameters? = nil) -> NLMEFitResult {
     let began = Date()
     let param = Parameterization(problem.stream)
-    let population = PopulationObjective(
-      objective: FirstOrderObjective(model: problem.model, data: problem.data, method: method), threads: threads)
+    var objective = FirstOrderObjective(
+      model: problem.model, data: problem.data, method: FirstOrderObjective.Method(rawValue: method.rawValue) ?? .imp)
+    objective.samples = samples
+    objective.seed = seed
+    let population = PopulationObjective(objective: objective, threads: threads)
     let history = HistoryLog()
     let progress = self.progress
     let maxEvaluations = self.maxEvaluations
@@ -67,17 +91,36 @@ public struct NLMEFitter: Sendable {
     optimizer.rules.frtol = 1e-10
     optimizer.rules.gatol = 1e-4
     optimizer.rules.maxIterations = 500
-    let result = param.count == 0 ? nil : optimizer.minimize(bounded, from: param.start)
-    let estimates = result.map { param.parameters($0.x) } ?? param.initial
+    let initial = start ?? param.initial
+    var result: OptimizerResult? = nil
+    var estimates = initial
+    var status = "objective evaluated at the initial estimates"
+    var converged = true
+    if method == .saem {
+      var saem = SAEM()
+      saem.burnIn = burnIn
+      saem.iterations = iterations
+      saem.seed = seed
+      saem.threads = threads
+      let r = saem.run(problem.withInitial(initial)) { k, f in progress?(Iteration(evaluation: k, ofv: f, parameters: [])) }
+      estimates = r.parameters
+      status =
+        "SAEM completed \(burnIn) burn-in and \(iterations) averaging iterations; objective by importance sampling (\(samples) samples per subject)"
+      history.rows = r.history.enumerated().map { Iteration(evaluation: $0.offset + 1, ofv: $0.element, parameters: []) }
+    } else if !evaluateOnly, param.count > 0, let x0 = param.x(initial) {
+      let r = optimizer.minimize(bounded, from: x0)
+      result = r
+      estimates = param.parameters(r.x)
+      converged = r.converged
+      status = r.converged ? "minimisation successful (\(r.exitReason))" : "minimisation terminated: \(r.exitReason)"
+    }
     let fits = population.subjects(estimates)
     let ofv = population.total(fits)
-    var status =
-      result.map { $0.converged ? "minimisation successful (\($0.exitReason))" : "minimisation terminated: \($0.exitReason)" }
-      ?? "no parameter to estimate"
     if !ofv.isFinite { status = "the objective cannot be evaluated at the estimates" }
     var out = NLMEFitResult(
       method: method.rawValue, ofv: ofv, parameters: estimates, names: param.names, estimated: param.natural(estimates),
-      status: status, converged: result?.converged ?? true, evaluations: history.count, history: history.rows,
+      status: status, converged: converged && ofv.isFinite, evaluations: result?.functionEvaluations ?? history.count,
+      history: history.rows,
       individuals: fits.map { $0?.eta ?? [] }, subjectOFV: fits.map { $0?.ofv ?? .nan }, ids: problem.data.subjects.map(\.id),
       observations: problem.data.observationCount, seconds: 0)
     if let matrix = covariance, ofv.isFinite {

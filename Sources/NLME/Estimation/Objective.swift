@@ -36,13 +36,21 @@ public struct SubjectFit: Sendable {
 /// linearises at η = 0: OFV_i = log det C + rᵀC⁻¹r, C = GΩGᵀ + diag V, r = y − f(0).
 /// A censored observation (M3) contributes −2 log Φ((LLOQ − f)/√V) in place of its normal term.
 public struct FirstOrderObjective: Sendable {
-  public enum Method: String, Sendable, Codable { case fo = "FO", foce = "FOCE", focei = "FOCE-I", laplace = "LAPLACE" }
+  public enum Method: String, Sendable, Codable {
+    case fo = "FO", foce = "FOCE", focei = "FOCE-I", laplace = "LAPLACE"
+    /// The marginal likelihood by importance sampling around the conditional modes.
+    case imp = "IMP"
+  }
   public let model: NLMEModel
   public let data: Dataset
   public let method: Method
   /// Convergence of the mode: the largest Newton step in η (scaled by its SD) below this.
   public var etaTolerance = 1e-8
   public var maxInnerIterations = 200
+  /// Importance sampling (``Method/imp``): draws per subject and their seed (the same draws
+  /// at every parameter value — common random numbers — so the objective is smooth).
+  public var samples = 300
+  public var seed: UInt64 = 1
 
   public init(model: NLMEModel, data: Dataset, method: Method) {
     self.model = model
@@ -71,11 +79,12 @@ public struct FirstOrderObjective: Sendable {
   }
 
   func local(
-    _ s: Dataset.Subject, _ p: PopulationParameters, _ omegaInverse: [Double], eta: [Double], order: Order, predictor: Predictor
+    _ s: Dataset.Subject, _ p: PopulationParameters, _ omegaInverse: [Double], eta: [Double], order: Order, predictor: Predictor,
+    prior: Bool = true
   ) -> Local? {
     let m = s.observations.count
     let n = nEta
-    let interaction = method == .focei || method == .laplace
+    let interaction = method != .fo && method != .foce
     var f = [Double](repeating: 0, count: m)
     var v = f
     guard predictor.predict(s, theta: p.theta, eta: eta, sigma: p.sigma, f: &f, v: &v) else { return nil }
@@ -138,7 +147,7 @@ public struct FirstOrderObjective: Sendable {
     }
     var l = 0.0
     for (j, r) in s.observations.enumerated() { l += Self.terms(s.records[r], f[j], v[j]).q }
-    for a in 0..<n { for b in 0..<n { l += eta[a] * omegaInverse[a * n + b] * eta[b] } }
+    if prior { for a in 0..<n { for b in 0..<n { l += eta[a] * omegaInverse[a * n + b] * eta[b] } } }
     loc.l = l
     return l.isFinite ? loc : nil
   }
@@ -267,10 +276,60 @@ public struct FirstOrderObjective: Sendable {
       loc = accepted
       d = derivatives(s, loc, omegaInverse, eta: eta)
     }
-    let matrix = method == .laplace ? d.hessian.map { $0 / 2 } : d.a
-    guard let aL = cholesky(matrix, n) else { return nil }
-    let ofv = loc.l + logDetOmega + logDeterminant(cholesky: aL, n)
+    let matrix = method == .laplace || method == .imp ? d.hessian.map { $0 / 2 } : d.a
+    guard let aL = cholesky(matrix, n) ?? cholesky(d.a, n) else { return nil }
+    var ofv = loc.l + logDetOmega + logDeterminant(cholesky: aL, n)
+    if method == .imp, n > 0 {
+      guard let sampled = importanceSampled(s, p, omegaInverse, logDetOmega: logDetOmega, mode: eta, precision: aL, predictor: predictor)
+      else { return nil }
+      ofv = sampled
+    }
     return SubjectFit(ofv: ofv, eta: eta, hessian: matrix, converged: converged)
+  }
+
+  /// −2 log of the subject's marginal likelihood (without the n·log 2π of its observations)
+  /// by importance sampling: proposals from a multivariate t (4 degrees of freedom) centred
+  /// at the mode with the Laplace covariance (LLᵀ)⁻¹, where L·Lᵀ is ½·Hessian of l_i;
+  /// L_i = mean of exp(−½ l_i(η) − ½ log det Ω − (n/2) log 2π) / q(η).
+  func importanceSampled(
+    _ s: Dataset.Subject, _ p: PopulationParameters, _ omegaInverse: [Double], logDetOmega: Double, mode: [Double],
+    precision l: [Double], predictor: Predictor
+  ) -> Double? {
+    let n = nEta
+    let nu = 4.0
+    // log q(η) = c − log det(Σ)/2 − (ν + n)/2 · log(1 + δ/ν), Σ = (LLᵀ)⁻¹, δ = (η − η̂)ᵀLLᵀ(η − η̂).
+    let logDetSigma = -logDeterminant(cholesky: l, n)
+    let c =
+      Double.logGamma((nu + Double(n)) / 2) - Double.logGamma(nu / 2) - Double(n) / 2 * Double.log(nu * Double.pi) - logDetSigma / 2
+    var logWeights: [Double] = []
+    logWeights.reserveCapacity(samples)
+    for k in 0..<samples {
+      var rng = RandomStream(seed: seed, id: RandomStream.address(0x494D_5000, UInt64(s.records.first?.line ?? 0), UInt64(k)))
+      let z = (0..<n).map { _ in rng.normal() }
+      var chi = 0.0
+      for _ in 0..<Int(nu) {
+        let x = rng.normal()
+        chi += x * x
+      }
+      let scale = (nu / chi).squareRoot()
+      // η = η̂ + scale·L⁻ᵀz has covariance scale²·(LLᵀ)⁻¹; δ = scale²·zᵀz.
+      var x = z
+      for i in stride(from: n - 1, through: 0, by: -1) {
+        for k in (i + 1)..<n { x[i] -= l[k * n + i] * x[k] }
+        x[i] /= l[i * n + i]
+      }
+      let eta = (0..<n).map { mode[$0] + scale * x[$0] }
+      let delta = scale * scale * z.reduce(0) { $0 + $1 * $1 }
+      let logQ = c - (nu + Double(n)) / 2 * Double.log(1 + delta / nu)
+      guard let loc = local(s, p, omegaInverse, eta: eta, order: .value, predictor: predictor) else {
+        logWeights.append(-.infinity)
+        continue
+      }
+      logWeights.append(-0.5 * loc.l - 0.5 * logDetOmega - Double(n) / 2 * Double.log(2 * Double.pi) - logQ)
+    }
+    guard let top = logWeights.max(), top.isFinite else { return nil }
+    let mean = logWeights.reduce(0) { $0 + Double.exp($1 - top) } / Double(logWeights.count)
+    return -2 * (top + Double.log(mean))
   }
 
   /// FO: the marginal −2 log L of the model linearised in η at 0.

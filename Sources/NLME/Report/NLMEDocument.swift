@@ -195,3 +195,42 @@ public enum NLMETables {
 
   static func format(_ v: Double) -> String { v.isFinite ? String(format: "%.10g", v) : "" }
 }
+
+extension NLMEDocument {
+  /// Reads a `fit.json` written by `cartsim nlme fit`.
+  /// - Throws: ``NLMEError`` naming the file when it cannot be read or is not such a file.
+  public static func read(_ path: String) throws -> NLMEDocument {
+    let name = URL(fileURLWithPath: path).lastPathComponent
+    guard let data = FileManager.default.contents(atPath: path) else { throw NLMEError(name, "cannot be read (\(path))") }
+    do { return try JSONDecoder().decode(NLMEDocument.self, from: data) } catch {
+      throw NLMEError(name, "is not a fit.json written by cartsim nlme fit (\(error))")
+    }
+  }
+
+  /// THETA, Ω and Σ of the fit, for a control stream with these numbers of each.
+  /// - Throws: ``NLMEError`` when the shapes do not match the control stream.
+  public func parameters(for stream: ControlStream, file: String) throws -> PopulationParameters {
+    let nEta = stream.etaCount
+    let nEps = stream.epsCount
+    guard theta.count == stream.thetas.count else {
+      throw NLMEError(file, field: "theta", "\(theta.count) values; the control stream has \(stream.thetas.count) THETAs")
+    }
+    func full(_ lower: [Double], _ n: Int, _ field: String) throws -> [Double] {
+      guard lower.count == n * (n + 1) / 2 else {
+        throw NLMEError(file, field: field, "\(lower.count) values; a lower triangle of \(n)×\(n) has \(n * (n + 1) / 2)")
+      }
+      var m = [Double](repeating: 0, count: n * n)
+      var k = 0
+      for i in 0..<n {
+        for j in 0...i {
+          m[i * n + j] = lower[k]
+          m[j * n + i] = lower[k]
+          k += 1
+        }
+      }
+      guard n == 0 || cholesky(m, n) != nil else { throw NLMEError(file, field: field, "not positive definite") }
+      return m
+    }
+    return PopulationParameters(theta: theta, omega: try full(omega, nEta, "omega"), sigma: try full(sigma, nEps, "sigma"))
+  }
+}
