@@ -80,3 +80,26 @@ extension PhenoTests {
     for (k, r) in referenceSE.enumerated() { #expect(abs(se[k] / r - 1) < 0.05, "SE \(fit.names[k]): \(se[k]) vs \(r)") }
   }
 }
+
+extension PhenoTests {
+  /// SAEM (short: 100 burn-in and 100 averaging iterations) then the importance-sampling
+  /// objective: THETA near NONMEM's FOCE-I estimates (the maximum likelihood within 0.02 of
+  /// objective here, see MarginalLikelihoodTests) and the objective within 1 of its minimum.
+  @Test func saemReachesTheMaximumLikelihood() throws {
+    let p = try Self.problem()
+    var fitter = NLMEFitter(method: .saem)
+    fitter.burnIn = 100
+    fitter.iterations = 100
+    fitter.threads = 2
+    fitter.covariance = nil
+    let fit = fitter.fit(p)
+    let t = fit.parameters.theta
+    print("pheno SAEM: OFV \(fit.ofv) ± \(fit.ofvStandardError ?? .nan), THETA \(t), \(fit.seconds) s")
+    #expect(abs(t[0] / 4.6955492245309973e-3 - 1) < 0.05 && abs(t[1] / 0.98425823566343795 - 1) < 0.05, "\(t)")
+    #expect(abs(t[2] - 0.15892002033409747) < 0.05, "\(t)")
+    #expect(abs(fit.ofv - 586.27605628188053) < 1, "OFV \(fit.ofv)")
+    // The same seed gives the same result whatever the thread count.
+    fitter.threads = 1
+    #expect(fitter.fit(p).parameters == fit.parameters)
+  }
+}

@@ -94,7 +94,7 @@ public struct NLMEFitter: Sendable {
     let initial = start ?? param.initial
     var result: OptimizerResult? = nil
     var estimates = initial
-    var status = "objective evaluated at the initial estimates"
+    var status = start == nil ? "objective evaluated at the initial estimates" : "objective evaluated at the previous step's estimates"
     var converged = true
     if method == .saem {
       var saem = SAEM()
@@ -121,6 +121,7 @@ public struct NLMEFitter: Sendable {
       method: method.rawValue, ofv: ofv, parameters: estimates, names: param.names, estimated: param.natural(estimates),
       status: status, converged: converged && ofv.isFinite, evaluations: result?.functionEvaluations ?? history.count,
       history: history.rows,
+      ofvStandardError: method == .imp || method == .saem ? fits.reduce(0) { $0 + ($1?.variance ?? 0) }.squareRoot() : nil,
       individuals: fits.map { $0?.eta ?? [] }, subjectOFV: fits.map { $0?.ofv ?? .nan }, ids: problem.data.subjects.map(\.id),
       observations: problem.data.observationCount, seconds: 0)
     if let matrix = covariance, ofv.isFinite {
@@ -156,6 +157,8 @@ public struct NLMEFitResult: Sendable {
   public var converged: Bool
   public var evaluations: Int
   public var history: [NLMEFitter.Iteration]
+  /// The Monte Carlo standard error of an importance-sampled OFV.
+  public var ofvStandardError: Double?
   /// The conditional modes η̂ per subject, and each subject's OFV_i.
   public var individuals: [[Double]]
   public var subjectOFV: [Double]

@@ -24,6 +24,9 @@ public struct SubjectFit: Sendable {
   /// conditional covariance of η (NONMEM's ETC).
   public var hessian: [Double]
   public var converged: Bool
+  /// The Monte Carlo variance of ``ofv`` (importance sampling; 0 for the deterministic
+  /// methods), by the delta method: 4·Var(w)/(K·mean(w)²) over the K weights w.
+  public var variance = 0.0
 }
 
 /// The population objective of NONMEM's first-order methods: the −2 log-likelihood without
@@ -278,11 +281,13 @@ public struct FirstOrderObjective: Sendable {
     }
     let matrix = method == .laplace || method == .imp ? d.hessian.map { $0 / 2 } : d.a
     guard let aL = cholesky(matrix, n) ?? cholesky(d.a, n) else { return nil }
-    var ofv = loc.l + logDetOmega + logDeterminant(cholesky: aL, n)
+    let ofv = loc.l + logDetOmega + logDeterminant(cholesky: aL, n)
     if method == .imp, n > 0 {
       guard let sampled = importanceSampled(s, p, omegaInverse, logDetOmega: logDetOmega, mode: eta, precision: aL, predictor: predictor)
       else { return nil }
-      ofv = sampled
+      var fit = SubjectFit(ofv: sampled.ofv, eta: eta, hessian: matrix, converged: converged)
+      fit.variance = sampled.variance
+      return fit
     }
     return SubjectFit(ofv: ofv, eta: eta, hessian: matrix, converged: converged)
   }
@@ -294,9 +299,9 @@ public struct FirstOrderObjective: Sendable {
   func importanceSampled(
     _ s: Dataset.Subject, _ p: PopulationParameters, _ omegaInverse: [Double], logDetOmega: Double, mode: [Double],
     precision l: [Double], predictor: Predictor
-  ) -> Double? {
+  ) -> (ofv: Double, variance: Double)? {
     let n = nEta
-    let nu = 4.0
+    let nu = 12.0
     // log q(η) = c − log det(Σ)/2 − (ν + n)/2 · log(1 + δ/ν), Σ = (LLᵀ)⁻¹, δ = (η − η̂)ᵀLLᵀ(η − η̂).
     let logDetSigma = -logDeterminant(cholesky: l, n)
     let c =
@@ -328,8 +333,11 @@ public struct FirstOrderObjective: Sendable {
       logWeights.append(-0.5 * loc.l - 0.5 * logDetOmega - Double(n) / 2 * Double.log(2 * Double.pi) - logQ)
     }
     guard let top = logWeights.max(), top.isFinite else { return nil }
-    let mean = logWeights.reduce(0) { $0 + Double.exp($1 - top) } / Double(logWeights.count)
-    return -2 * (top + Double.log(mean))
+    let k = Double(logWeights.count)
+    let scaled = logWeights.map { Double.exp($0 - top) }
+    let mean = scaled.reduce(0, +) / k
+    let spread = scaled.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, k - 1)
+    return (-2 * (top + Double.log(mean)), 4 * spread / (k * mean * mean))
   }
 
   /// FO: the marginal −2 log L of the model linearised in η at 0.

@@ -11,6 +11,8 @@ public struct NLMEDocument: Codable, Sendable {
   public var method: String
   /// −2 log L without n·log 2π (NONMEM's OFV).
   public var ofv: Double
+  /// The Monte Carlo standard error of an importance-sampled OFV (IMP, SAEM).
+  public var ofv_standard_error: Double?
   /// −2 log L (with n·log 2π), which AIC and BIC are built on.
   public var ofv_with_constant: Double
   public var aic: Double
@@ -65,6 +67,7 @@ public struct NLMEDocument: Codable, Sendable {
     data = problem.data.source
     method = fit.method
     ofv = fit.ofv
+    ofv_standard_error = fit.ofvStandardError
     ofv_with_constant = fit.ofv + constant
     aic = ofv_with_constant + 2 * Double(k)
     bic = ofv_with_constant + Double(k) * Foundation.log(Double(n))
