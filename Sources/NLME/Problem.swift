@@ -15,7 +15,9 @@ public struct NLMEProblem: Sendable {
   public init(controlStream path: String, dataPath: String? = nil) throws {
     let url = URL(fileURLWithPath: path)
     let text = try Self.read(url)
-    let stream = try ControlStream(text: text, file: url.lastPathComponent)
+    let stream =
+      url.pathExtension.lowercased() == "json"
+      ? try ControlStream(json: text, file: url.lastPathComponent) : try ControlStream(text: text, file: url.lastPathComponent)
     guard let record = stream.data else { throw NLMEError(url.lastPathComponent, field: "$DATA", "missing") }
     let dataURL = dataPath.map { URL(fileURLWithPath: $0) } ?? url.deletingLastPathComponent().appendingPathComponent(record.path)
     try self.init(stream: stream, dataText: try Self.read(dataURL), dataSource: dataURL.lastPathComponent)

@@ -1,5 +1,6 @@
 import Foundation
 import NLME
+import TestSupport
 import Testing
 
 /// PREDPP's record semantics and the closed forms against the textbook solutions (Gibaldi &
@@ -210,5 +211,32 @@ extension KineticsTests {
     #expect(Self.close(f, closed, 1e-8), "\(f) vs \(closed)")
     // Observed in the peripheral compartment (CMT 3 on the first observation).
     #expect(closed[0] > 0)
+  }
+}
+
+extension KineticsTests {
+  /// The JSON form reads into the same control stream as the NM-TRAN text, and its refusals
+  /// name the field.
+  @Test func jsonFormMatchesTheControlStream() throws {
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    let json = try NLMEProblem(controlStream: root.appendingPathComponent("pheno.json").path)
+    let mod = try NLMEProblem(controlStream: root.appendingPathComponent("pheno.mod").path)
+    #expect(json.stream.thetas == mod.stream.thetas && json.stream.omegas == mod.stream.omegas && json.stream.sigmas == mod.stream.sigmas)
+    let objective = { (p: NLMEProblem) in
+      PopulationObjective(objective: FirstOrderObjective(model: p.model, data: p.data, method: .focei), threads: 1).ofv(p.initial)
+    }
+    #expect(abs(objective(json) - objective(mod)) < 1e-9)
+    func error(_ text: String) -> String {
+      do {
+        _ = try ControlStream(json: text, file: "m.json")
+        return ""
+      } catch { return "\(error)" }
+    }
+    #expect(
+      error(#"{"data": "d.csv", "input": ["ID"], "theta": [{"initial": 1}], "thetas": 1}"#).hasPrefix("m.json, thetas: unknown field"))
+    #expect(error(#"{"data": "d.csv", "input": ["ID"], "theta": [{"initial": "1"}]}"#) == "m.json, theta[0].initial: expected a number")
+    #expect(
+      error(#"{"data": "d.csv", "input": ["ID"], "pred": ["Y = 1 +"], "theta": [{"initial": 1}]}"#).hasPrefix("m.json: line 1, pred:"))
+    #expect(error(#"{"data": "d.csv", "input": ["ID"], "theta": [{"initial": 1}], "omega": [{"block": [1, 2]}]}"#).contains("omega[0]"))
   }
 }

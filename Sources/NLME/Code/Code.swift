@@ -87,6 +87,42 @@ public struct CodeBlock: Sendable, Equatable {
     program.run(frame)
   }
 
+  /// Whether a variable of the block can be read before the block assigns it on some path:
+  /// then the block carries a value from one record to the next (as `BTIME` does) and must run
+  /// at every record. Otherwise it may be skipped where its results are not needed.
+  public var carriesState: Bool {
+    let assignedSomewhere = assigned
+    var carried = false
+    func walk(_ ss: [Statement], _ defined: Set<Int>) -> Set<Int> {
+      var defined = defined
+      for s in ss {
+        switch s {
+        case .assign(let slot, let e):
+          var r = Set<Int>()
+          e.reads(into: &r)
+          if !r.subtracting(defined).isDisjoint(with: assignedSomewhere) { carried = true }
+          defined.insert(slot)
+        case .branches(let bs):
+          var common: Set<Int>? = nil
+          for b in bs {
+            if let c = b.condition {
+              var r = Set<Int>()
+              c.reads(into: &r)
+              if !r.subtracting(defined).isDisjoint(with: assignedSomewhere) { carried = true }
+            }
+            let after = walk(b.body, defined)
+            common = common.map { $0.intersection(after) } ?? after
+          }
+          // Without an ELSE some path assigns nothing.
+          if bs.last?.condition == nil, let common { defined.formUnion(common) }
+        }
+      }
+      return defined
+    }
+    _ = walk(statements, [])
+    return carried
+  }
+
   /// The slots any statement assigns.
   public var assigned: Set<Int> {
     var set = Set<Int>()

@@ -111,37 +111,43 @@ struct Program: Sendable, Equatable {
   func run(_ frame: UnsafeMutablePointer<Double>) {
     withUnsafeTemporaryAllocation(of: Double.self, capacity: depth + 1) { buffer in
       guard let stack = buffer.baseAddress else { return }
-      code.withUnsafeBufferPointer { code in
-        constants.withUnsafeBufferPointer { constants in
-          var top = -1
-          var pc = 0
-          let end = code.count
-          while pc < end {
-            let ins = code[pc]
-            pc += 1
-            switch ins.op {
-            case .constant:
-              top += 1
-              stack[top] = constants[Int(ins.operand)]
-            case .load:
-              top += 1
-              stack[top] = frame[Int(ins.operand)]
-            case .store:
-              frame[Int(ins.operand)] = stack[top]
-              top -= 1
-            case .negate: stack[top] = -stack[top]
-            case .not: stack[top] = stack[top] != 0 ? 0 : 1
-            case .call: stack[top] = Program.call(Int(ins.operand), stack[top])
-            case .jumpIfFalse:
-              if stack[top] == 0 { pc = Int(ins.operand) }
-              top -= 1
-            case .jump: pc = Int(ins.operand)
-            default:
-              let b = stack[top]
-              top -= 1
-              let a = stack[top]
-              stack[top] = Program.binary(ins.op, a, b)
-            }
+      run(frame, stack: stack)
+    }
+  }
+
+  /// Runs with a stack of at least ``depth`` + 1 values the caller keeps.
+  @inlinable
+  func run(_ frame: UnsafeMutablePointer<Double>, stack: UnsafeMutablePointer<Double>) {
+    code.withUnsafeBufferPointer { code in
+      constants.withUnsafeBufferPointer { constants in
+        var top = -1
+        var pc = 0
+        let end = code.count
+        while pc < end {
+          let ins = code[pc]
+          pc += 1
+          switch ins.op {
+          case .constant:
+            top += 1
+            stack[top] = constants[Int(ins.operand)]
+          case .load:
+            top += 1
+            stack[top] = frame[Int(ins.operand)]
+          case .store:
+            frame[Int(ins.operand)] = stack[top]
+            top -= 1
+          case .negate: stack[top] = -stack[top]
+          case .not: stack[top] = stack[top] != 0 ? 0 : 1
+          case .call: stack[top] = Program.call(Int(ins.operand), stack[top])
+          case .jumpIfFalse:
+            if stack[top] == 0 { pc = Int(ins.operand) }
+            top -= 1
+          case .jump: pc = Int(ins.operand)
+          default:
+            let b = stack[top]
+            top -= 1
+            let a = stack[top]
+            stack[top] = Program.binary(ins.op, a, b)
           }
         }
       }

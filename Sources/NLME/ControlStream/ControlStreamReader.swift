@@ -55,7 +55,7 @@ extension ControlStream {
   }
 
   /// What the records must say together.
-  private func check() throws {
+  func check() throws {
     if pred == nil {
       guard let advan else { throw NLMEError(file, field: "$SUBROUTINES", "a model needs $PRED or $SUBROUTINES ADVANn") }
       guard pk != nil else { throw NLMEError(file, field: "$PK", "ADVAN\(advan) needs $PK") }
@@ -201,7 +201,7 @@ extension ControlStream {
     }
   }
 
-  private mutating func readSubroutines(_ lines: [(number: Int, text: String)], line: Int) throws {
+  mutating func readSubroutines(_ lines: [(number: Int, text: String)], line: Int) throws {
     for (w, l) in Self.words(lines) {
       let u = w.uppercased()
       if u.hasPrefix("ADVAN"), let n = Int(u.dropFirst(5)) {

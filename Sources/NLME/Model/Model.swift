@@ -43,7 +43,19 @@ public struct NLMEModel: Sendable {
     public var rate: [Int]
     public var duration: [Int]
     /// Whether the code assigns the slot (an unassigned Fn is 1, Sn 1, others 0).
-    public var assigned: Set<Int>
+    public var assigned: Set<Int> {
+      didSet { flags() }
+    }
+    /// Per compartment: whether Sn, Fn, ALAGn are assigned (read at every record).
+    public private(set) var scaleAssigned: [Bool] = []
+    public private(set) var bioavailabilityAssigned: [Bool] = []
+    public private(set) var lagAssigned: [Bool] = []
+
+    mutating func flags() {
+      scaleAssigned = scale.map { assigned.contains($0) }
+      bioavailabilityAssigned = bioavailability.map { assigned.contains($0) }
+      lagAssigned = lag.map { assigned.contains($0) }
+    }
 
     /// The rate matrix K (dA/dt = K·A), row-major, from the PK parameters in the frame.
     public func rateMatrix(_ frame: UnsafeMutablePointer<Double>, into k: inout [Double]) {
@@ -171,6 +183,7 @@ public struct NLMEModel: Sendable {
         compartments: n, defaultDose: layout.dose, defaultObservation: layout.observation, parameters: parameters, advan: advan,
         trans: stream.trans, amount: (1...n).map { symbols.slot("A(\($0))") }, scale: slots("S"), bioavailability: slots("F"),
         lag: slots("ALAG"), rate: slots("R"), duration: slots("D"), assigned: assigned)
+      k.flags()
       k.initialAmount = (1...n).map { symbols.lookup("A_0(\($0))").flatMap { assigned.contains($0) ? $0 : nil } }
       k.eventTimes = symbols.names.indices.filter { symbols.names[$0].hasPrefix("MTIME(") && assigned.contains($0) }
       if ControlStream.odeAdvans.contains(advan), let des = stream.des {
@@ -191,9 +204,12 @@ public struct NLMEModel: Sendable {
     synonyms = stream.input.filter { !$0.dropped }.compactMap { item in item.synonym.map { (symbols.slot(item.name), symbols.slot($0)) } }
     slotCount = symbols.count
     self.symbols = symbols
+    outputCarriesState = (stream.error ?? stream.pred)?.carriesState ?? false
   }
 
   public var symbols: SymbolTable
+  /// Whether `$ERROR` (or `$PRED`) carries values from record to record (``CodeBlock/carriesState``).
+  public var outputCarriesState = false
   /// (item slot, synonym slot) pairs.
   var synonyms: [(Int, Int)]
 }

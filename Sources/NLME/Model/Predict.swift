@@ -13,6 +13,10 @@ import RealModule
 public final class Predictor {
   public let model: NLMEModel
   let frame: UnsafeMutablePointer<Double>
+  /// The code blocks' programs and one stack for all of them.
+  let pk: Program?
+  let output: Program?
+  let stack: UnsafeMutablePointer<Double>
   var state: [Double]
   var infusionRate: [Double]
   var pending: [Pending] = []
@@ -32,6 +36,10 @@ public final class Predictor {
 
   public init(model: NLMEModel) {
     self.model = model
+    pk = model.stream.pk?.program
+    output = (model.stream.error ?? model.stream.pred)?.program
+    let depth = [model.stream.pk, model.stream.error, model.stream.pred, model.stream.des].compactMap { $0?.program.depth }.max() ?? 1
+    stack = .allocate(capacity: depth + 1)
     frame = .allocate(capacity: max(1, model.slotCount))
     frame.initialize(repeating: 0, count: max(1, model.slotCount))
     let n = model.kinetics?.compartments ?? 0
@@ -40,7 +48,10 @@ public final class Predictor {
     rates = [Double](repeating: 0, count: n * n)
   }
 
-  deinit { frame.deallocate() }
+  deinit {
+    frame.deallocate()
+    stack.deallocate()
+  }
 
   /// Fills `f` and `v` (one entry per likelihood observation of the subject). `visit` sees the
   /// frame after `$ERROR` at every record (for tables). False when a value is not finite or the
@@ -69,7 +80,7 @@ public final class Predictor {
         for (k, s) in model.items.enumerated() { fr[s] = record.values[k] }
         for (a, b) in model.synonyms { fr[b] = fr[a] }
         if let kin = model.kinetics {
-          model.stream.pk?.run(fr)
+          pk?.run(fr, stack: stack)
           if kin.des == nil { kin.rateMatrix(fr, into: &rates) }
           let k = rates
           guard advance(to: record.time, from: &time, k, fr) else { return false }
@@ -87,14 +98,18 @@ public final class Predictor {
           for (i, s) in kin.amount.enumerated() { fr[s] = state[i] }
           let c = (record.evid == 0 && record.cmt > 0 ? record.cmt : kin.defaultObservation) - 1
           guard c < kin.compartments else { return false }
-          let scale = kin.assigned.contains(kin.scale[c]) ? fr[kin.scale[c]] : 1
+          let scale = kin.scaleAssigned[c] ? fr[kin.scale[c]] : 1
           fr[model.f] = state[c] / scale
         }
-        let block = model.stream.error ?? model.stream.pred
+        let block = output
+        let observed = record.evid == 0 && !record.mdv && observation < f.count
+        // $ERROR/$PRED at a record without an observation only matters for a table or for
+        // code that carries values from record to record.
+        guard observed || visit != nil || model.outputCarriesState else { continue }
         for s in model.eps { if let s { fr[s] = 0 } }
-        block?.run(fr)
+        block?.run(fr, stack: stack)
         let y0 = fr[model.y]
-        if record.evid == 0 && !record.mdv && observation < f.count {
+        if observed {
           for (k, s) in model.eps.enumerated() {
             guard let s else {
               h[k] = 0
@@ -102,7 +117,7 @@ public final class Predictor {
             }
             let saved = fr[model.y]
             fr[s] = 1
-            block?.run(fr)
+            block?.run(fr, stack: stack)
             h[k] = fr[model.y] - y0
             fr[s] = 0
             fr[model.y] = saved
@@ -114,9 +129,11 @@ public final class Predictor {
           if !(y0.isFinite && variance.isFinite && variance > 0) { ok = false }
           observation += 1
         }
-        if nEps > 0 { block?.run(fr) }
-        fr[model.y] = y0
-        visit?(index, fr)
+        if let visit {
+          if nEps > 0 { block?.run(fr, stack: stack) }
+          fr[model.y] = y0
+          visit(index, fr)
+        }
       }
     }
     return ok
@@ -145,7 +162,8 @@ public final class Predictor {
     var from = t0
     for to in breaks + [t1] {
       let system = DESSystem(
-        program: des, frame: fr, amount: kin.amount, derivative: kin.derivative, time: kin.time, infusion: infusionRate)
+        program: des.program, frame: fr, stack: stack, amount: kin.amount, derivative: kin.derivative, time: kin.time,
+        infusion: infusionRate)
       var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol])
       options.saveAt = [to]
       let solution = solve(ODEProblem(system: system, u0: state, tspan: (from, to)), method: .auto, options: options)
@@ -210,8 +228,8 @@ public final class Predictor {
   func dose(_ r: Dataset.Record, _ kin: NLMEModel.Kinetics, _ k: [Double], _ fr: UnsafeMutablePointer<Double>, time: Double) -> Bool {
     let c = (r.cmt > 0 ? r.cmt : kin.defaultDose) - 1
     guard c < kin.compartments else { return false }
-    let bio = kin.assigned.contains(kin.bioavailability[c]) ? fr[kin.bioavailability[c]] : 1
-    let lag = kin.assigned.contains(kin.lag[c]) ? fr[kin.lag[c]] : 0
+    let bio = kin.bioavailabilityAssigned[c] ? fr[kin.bioavailability[c]] : 1
+    let lag = kin.lagAssigned[c] ? fr[kin.lag[c]] : 0
     let amount = r.amt * bio
     var rate = 0.0
     var duration = 0.0
@@ -295,8 +313,9 @@ public final class Predictor {
 /// `$DES` as an ODE system: the state goes into A(k) and the time into T, the code runs, and
 /// DADT(k) (plus any running infusion) is the derivative.
 struct DESSystem: ODESystem {
-  let program: CodeBlock
+  let program: Program
   let frame: UnsafeMutablePointer<Double>
+  let stack: UnsafeMutablePointer<Double>
   let amount: [Int]
   let derivative: [Int]
   let time: Int
@@ -307,7 +326,7 @@ struct DESSystem: ODESystem {
   func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
     frame[time] = t
     for i in 0..<amount.count { frame[amount[i]] = u[i] }
-    program.run(frame)
+    program.run(frame, stack: stack)
     for i in 0..<amount.count { du[i] = frame[derivative[i]] + infusion[i] }
   }
 }
