@@ -240,3 +240,52 @@ extension KineticsTests {
     #expect(error(#"{"data": "d.csv", "input": ["ID"], "theta": [{"initial": 1}], "omega": [{"block": [1, 2]}]}"#).contains("omega[0]"))
   }
 }
+
+extension KineticsTests {
+  /// M3 written in the code as NONMEM users write it (F_FLAG = 1, Y = PHI(…)) gives the
+  /// objective of the built-in M3 of a CENS column, at the mode and after Laplace.
+  @Test func likelihoodWrittenWithFFlagMatchesBuiltInM3() throws {
+    var rows: [String] = []
+    for id in 1...12 {
+      rows.append("\(id) 0 100 0 0")
+      for t in [1.0, 4, 8, 16, 24] {
+        let c = 100 / 10 * Foundation.exp(-0.2 * t) * (1 + 0.1 * Foundation.sin(Double(id) * t))
+        rows.append(c < 1.5 ? "\(id) \(t) 0 1.5 1" : "\(id) \(t) 0 \(c) 0")
+      }
+    }
+    let data = rows.joined(separator: "\n")
+    func ofv(_ error: String) throws -> Double {
+      let text = """
+        $PROBLEM m3
+        $INPUT ID TIME AMT DV CENS
+        $DATA d.csv
+        $SUBROUTINES ADVAN1 TRANS2
+        $PK
+        CL = THETA(1)*EXP(ETA(1))
+        V = THETA(2)
+        S1 = V
+        $ERROR
+        \(error)
+        $THETA (0, 2) (0, 10)
+        $OMEGA 0.1
+        $SIGMA 0.04
+        """
+      let p = try NLMEProblem(stream: try ControlStream(text: text, file: "m3.mod"), dataText: data, dataSource: "d.csv")
+      return PopulationObjective(objective: FirstOrderObjective(model: p.model, data: p.data, method: .laplace), threads: 1).ofv(p.initial)
+    }
+    let builtIn = try ofv("IPRED = F\nW = 0.2*F\nY = IPRED + W*EPS(1)/0.2")
+    let written = try ofv(
+      """
+      IPRED = F
+      W = SQRT(SIGMA(1,1))*F
+      IF (CENS.EQ.1) THEN
+        F_FLAG = 1
+        Y = PHI((DV - IPRED)/W)
+      ELSE
+        F_FLAG = 0
+        Y = IPRED + F*EPS(1)
+      ENDIF
+      """.replacingOccurrences(of: "SQRT(SIGMA(1,1))", with: "0.2"))
+    #expect(builtIn.isFinite && abs(builtIn - written) < 1e-6, "\(builtIn) vs \(written)")
+  }
+}

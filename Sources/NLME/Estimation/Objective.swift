@@ -160,6 +160,10 @@ public struct FirstOrderObjective: Sendable {
   static func terms(_ record: Dataset.Record, _ f: Double, _ v: Double) -> (
     q: Double, qf: Double, qv: Double, qff: Double, qfv: Double, qvv: Double
   ) {
+    if v == Predictor.likelihoodValued {
+      // Y is the likelihood itself (F_FLAG = 1): q = −2 log Y.
+      return (-2 * Double.log(max(f, 1e-300)), -2 / max(f, 1e-300), 0, 2 / max(f * f, 1e-300), 0, 0)
+    }
     if let limit = record.censoredBelow {
       let sd = v.squareRoot()
       let z = (limit - f) / sd
@@ -204,7 +208,9 @@ public struct FirstOrderObjective: Sendable {
           var hkq = t.qff * gk * gq + t.qfv * (gk * hq + hk * gq) + t.qvv * hk * hq
           if second { hkq += t.qf * loc.g2[(j * n + k) * n + q] + t.qv * loc.h2[(j * n + k) * n + q] }
           hess[k * n + q] += hkq
-          if let limit = record.censoredBelow {
+          if v == Predictor.likelihoodValued {
+            a[k * n + q] += 0.5 * t.qff * gk * gq
+          } else if let limit = record.censoredBelow {
             let sd = v.squareRoot()
             let z = (limit - loc.f[j]) / sd
             let dzk = -gk / sd - z * hk / (2 * v)

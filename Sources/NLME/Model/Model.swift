@@ -205,11 +205,15 @@ public struct NLMEModel: Sendable {
     slotCount = symbols.count
     self.symbols = symbols
     outputCarriesState = (stream.error ?? stream.pred)?.carriesState ?? false
+    likelihoodFlag = symbols.lookup("F_FLAG").flatMap { (stream.error ?? stream.pred)?.assigned.contains($0) == true ? $0 : nil }
   }
 
   public var symbols: SymbolTable
   /// Whether `$ERROR` (or `$PRED`) carries values from record to record (``CodeBlock/carriesState``).
   public var outputCarriesState = false
+  /// The slot of F_FLAG when `$ERROR`/`$PRED` sets it: at an observation where it is 1, Y is
+  /// the observation's likelihood (NONMEM's way of writing M3 and M4 in the code).
+  public var likelihoodFlag: Int?
   /// (item slot, synonym slot) pairs.
   var synonyms: [(Int, Int)]
 }

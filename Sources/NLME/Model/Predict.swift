@@ -34,6 +34,9 @@ public final class Predictor {
     var duration: Double
   }
 
+  /// The residual variance reported for an observation whose Y is a likelihood (F_FLAG = 1).
+  public static let likelihoodValued = -1.0
+
   public init(model: NLMEModel) {
     self.model = model
     pk = model.stream.pk?.program
@@ -126,7 +129,13 @@ public final class Predictor {
           for a in 0..<nEps { for b in 0..<nEps { variance += h[a] * sigma[a * nEps + b] * h[b] } }
           f[observation] = y0
           v[observation] = variance
-          if !(y0.isFinite && variance.isFinite && variance > 0) { ok = false }
+          if let flag = model.likelihoodFlag, fr[flag] == 1 {
+            // F_FLAG = 1: Y is the observation's likelihood (M3/M4 written in the code).
+            v[observation] = Self.likelihoodValued
+            if !(y0.isFinite && y0 >= 0) { ok = false }
+          } else if !(y0.isFinite && variance.isFinite && variance > 0) {
+            ok = false
+          }
           observation += 1
         }
         if let visit {

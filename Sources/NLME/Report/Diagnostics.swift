@@ -52,7 +52,10 @@ public struct Diagnostics: Sendable {
       let atZero = population.local(s, p, omegaInverse, eta: zero, order: .first, predictor: predictor)
       let atMode = population.local(s, p, omegaInverse, eta: eta, order: .first, predictor: predictor)
       let y = s.observations.map { s.records[$0].dv }
-      let censored = s.observations.map { s.records[$0].censoredBelow != nil }
+      // Censored values, and values whose Y is a likelihood (F_FLAG), have no residuals.
+      let censored = s.observations.enumerated().map { j, r in
+        s.records[r].censoredBelow != nil || atMode?.v[j] == Predictor.likelihoodValued
+      }
       func weighted(_ loc: FirstOrderObjective.Local?, at e: [Double]) -> [Double] {
         guard let loc else { return [Double](repeating: .nan, count: m) }
         let go = multiply(loc.g, p.omega, m, n, n)
