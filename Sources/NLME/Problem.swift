@@ -1,4 +1,6 @@
 import Foundation
+import SBMLDocument
+import SBMLKit
 
 /// A control stream with its data, read from files: what `cartsim nlme` works on.
 public struct NLMEProblem: Sendable {
@@ -12,7 +14,8 @@ public struct NLMEProblem: Sendable {
   /// Reads the control stream at `path` and its `$DATA` (relative to the control stream's
   /// folder), or `dataPath` in its place.
   /// - Throws: ``NLMEError`` naming the file and line at fault.
-  public init(controlStream path: String, dataPath: String? = nil) throws {
+  /// - Parameter builtIn: the SBML text of a built-in model by name (the JSON form's `model`).
+  public init(controlStream path: String, dataPath: String? = nil, builtIn: ((String) throws -> String)? = nil) throws {
     let url = URL(fileURLWithPath: path)
     let text = try Self.read(url)
     let stream =
@@ -20,19 +23,39 @@ public struct NLMEProblem: Sendable {
       ? try ControlStream(json: text, file: url.lastPathComponent) : try ControlStream(text: text, file: url.lastPathComponent)
     guard let record = stream.data else { throw NLMEError(url.lastPathComponent, field: "$DATA", "missing") }
     let dataURL = dataPath.map { URL(fileURLWithPath: $0) } ?? url.deletingLastPathComponent().appendingPathComponent(record.path)
-    try self.init(stream: stream, dataText: try Self.read(dataURL), dataSource: dataURL.lastPathComponent)
+    var compiled: CompiledSBML? = nil
+    if let source = stream.sbml?.source {
+      let text: String
+      if source.hasPrefix("builtin:") {
+        guard let builtIn else { throw NLMEError(stream.file, field: "model", "built-in models are not available here") }
+        text = try builtIn(String(source.dropFirst(8)))
+      } else {
+        text = try Self.read(url.deletingLastPathComponent().appendingPathComponent(source))
+      }
+      do {
+        compiled = try CompiledSBML(try SBMLModel.parse(Data(text.utf8)))
+      } catch let e as NLMEError {
+        throw e
+      } catch {
+        throw NLMEError(stream.file, field: "sbml", "\(source): \(error)")
+      }
+    }
+    try self.init(stream: stream, dataText: try Self.read(dataURL), dataSource: dataURL.lastPathComponent, sbml: compiled)
   }
 
   /// A control stream and data already in memory.
-  public init(stream: ControlStream, dataText: String, dataSource: String) throws {
+  public init(stream: ControlStream, dataText: String, dataSource: String, sbml: CompiledSBML? = nil) throws {
     guard let record = stream.data else { throw NLMEError(stream.file, field: "$DATA", "missing") }
     self.stream = stream
-    model = try NLMEModel(stream)
+    model = try NLMEModel(stream, sbml: sbml)
     data = try Dataset(text: dataText, source: dataSource, input: stream.input, record: record)
-    if model.kinetics?.des != nil, let s = data.subjects.first(where: { $0.records.contains { $0.ss != 0 } }),
+    if model.kinetics?.des != nil || model.kinetics?.sbml != nil,
+      let s = data.subjects.first(where: { $0.records.contains { $0.ss != 0 } }),
       let r = s.records.first(where: { $0.ss != 0 })
     {
-      throw NLMEError(dataSource, line: r.line, field: "SS", "steady-state doses with $DES are not supported yet (closed forms have them)")
+      throw NLMEError(
+        dataSource, line: r.line, field: "SS",
+        "steady-state doses with $DES or an SBML model are not supported yet (closed forms have them)")
     }
   }
 

@@ -57,3 +57,44 @@ struct NLMECommandTests {
     #expect(r.status != 0)
   }
 }
+
+extension NLMECommandTests {
+  /// A fitted population model that maps the built-in HEROS model is a trial's population:
+  /// every patient gets its own rho_Ag and d_E, log-normal around the fitted THETAs.
+  @Test func fittedModelIsATrialPopulation() throws {
+    let dir = try temporaryDirectory()
+    for name in ["nlme/heros-ck.json", "nlme/heros-ck.csv", "heros2-cohortB.json"] {
+      try FileManager.default.copyItem(
+        atPath: packageRoot.appendingPathComponent("Examples/\(name)").path,
+        toPath: (dir as NSString).appendingPathComponent((name as NSString).lastPathComponent))
+    }
+    // Estimates as a fit.json holds them (written by hand: only these keys are read).
+    try #"{"theta": [0.3, 0.16], "omega": [0.3, 0, 0.25], "sigma": [1]}"#.write(
+      toFile: dir + "/fit.json", atomically: true, encoding: .utf8)
+    let spec = """
+      {"name": "fitted", "seed": 7, "patients_per_arm": 40, "follow_up_days": 30,
+       "population": {"fitted": {"model": "heros-ck.json", "fit": "fit.json"}},
+       "arms": [{"name": "Flu/Cy", "scenario": "heros2-cohortB.json"}]}
+      """
+    try spec.write(toFile: dir + "/trial.json", atomically: true, encoding: .utf8)
+    let r = try cartsim(["trial", dir + "/trial.json", "--out", dir + "/out"])
+    #expect(r.status == 0, "\(r.err)")
+    let rows = try String(contentsOfFile: dir + "/out/patients.csv", encoding: .utf8).split(separator: "\n").map {
+      $0.split(separator: ",", omittingEmptySubsequences: false)
+    }
+    let header = rows[0].map(String.init)
+    let dE = try #require(header.firstIndex(of: "param_d_E"))
+    let logs = rows.dropFirst().compactMap { Double($0[dE]) }.map { Foundation.log($0 / 0.16) }
+    #expect(logs.count == 40)
+    // log(d_E/0.16) ~ N(0, 0.25): mean within 3 SE (0.24), SD between 0.3 and 0.7.
+    let mean = logs.reduce(0, +) / 40
+    let sd = (logs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 39).squareRoot()
+    #expect(abs(mean) < 0.24 && sd > 0.3 && sd < 0.7, "mean \(mean), sd \(sd)")
+    // A fit that maps a parameter the spec also varies is refused by name.
+    let clash = spec.replacingOccurrences(
+      of: #""fitted": {"#, with: #""variability": {"d_E": {"omega": 0.2}}, "fitted": {"#)
+    try clash.write(toFile: dir + "/clash.json", atomically: true, encoding: .utf8)
+    let c = try cartsim(["trial", dir + "/clash.json", "--out", dir + "/out2"])
+    #expect(c.status == 2 && c.err.contains("'d_E' is set by the fit and also has variability"), "\(c.err)")
+  }
+}

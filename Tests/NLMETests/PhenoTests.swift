@@ -103,3 +103,14 @@ extension PhenoTests {
     #expect(fitter.fit(p).parameters == fit.parameters)
   }
 }
+
+extension PhenoTests {
+  /// The same model with its structure in SBML (Examples/nlme/pheno-sbml.json with
+  /// one-compartment.xml, integrated by the ODE engine) has NONMEM's objective.
+  @Test func sbmlMappedModelHasNONMEMsObjective() throws {
+    let p = try NLMEProblem(controlStream: packageRoot.appendingPathComponent("Examples/nlme/pheno-sbml.json").path)
+    let ofv = PopulationObjective(objective: FirstOrderObjective(model: p.model, data: p.data, method: .focei), threads: 2).ofv(
+      Self.estimates)
+    #expect(abs(ofv - 586.27605628188053) < 1e-3, "OFV \(ofv)")
+  }
+}

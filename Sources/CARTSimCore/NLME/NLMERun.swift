@@ -1,3 +1,4 @@
+import CARTModels
 import CSVKit
 import Foundation
 import NLME
@@ -19,11 +20,20 @@ public enum NLMERun {
     public init() {}
   }
 
+  /// A built-in model (the JSON form's `"model"`) as SBML: the default patient, no doses (the
+  /// dataset gives them).
+  public static func builtIn(_ name: String) throws -> String {
+    guard ModelCatalog.ids.contains(name) else {
+      throw NLMEError("model", "'\(name)' is not a built-in model (\(ModelCatalog.ids.joined(separator: ", ")))")
+    }
+    return try SBMLExport.document(model: name, scenarioPath: nil)
+  }
+
   /// Fits and writes the files; returns the fit document.
   public static func fit(
     model path: String, settings: Settings, out dir: String, progress: (@Sendable (NLMEFitter.Iteration) -> Void)? = nil
   ) throws -> NLMEDocument {
-    let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath)
+    let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath, builtIn: builtIn)
     // Each $ESTIMATION in turn, from the estimates of the one before (--method: that alone).
     let steps =
       settings.method.map { [ControlStream.EstimationStep(method: $0, line: 0)] }
@@ -71,7 +81,7 @@ extension NLMERun {
   /// The parameters to simulate from: a fit.json of this control stream, or its initial estimates.
   static func parameters(_ problem: NLMEProblem, fit path: String?) throws -> PopulationParameters {
     guard let path else { return problem.initial }
-    return try NLMEDocument.read(path).parameters(for: problem.stream, file: URL(fileURLWithPath: path).lastPathComponent)
+    return try NLMEEstimates.read(path).parameters(for: problem.stream, file: URL(fileURLWithPath: path).lastPathComponent)
   }
 
   public struct VPCSettings: Sendable {
@@ -88,7 +98,7 @@ extension NLMERun {
 
   /// `cartsim nlme vpc`: writes vpc.json, vpc.svg and (with a quantification limit) vpc_blq.svg.
   public static func vpc(model path: String, settings: VPCSettings, out dir: String) throws -> VPC {
-    let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath)
+    let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath, builtIn: builtIn)
     let p = try parameters(problem, fit: settings.fitPath)
     try ResultWriter.createDirectory(dir)
     let vpc = VPC(
@@ -106,7 +116,7 @@ extension NLMERun {
   public static func simulate(
     model path: String, dataPath: String?, fitPath: String?, replicates: Int, seed: UInt64, threads: Int, out file: String
   ) throws -> Int {
-    let problem = try NLMEProblem(controlStream: path, dataPath: dataPath)
+    let problem = try NLMEProblem(controlStream: path, dataPath: dataPath, builtIn: builtIn)
     let p = try parameters(problem, fit: fitPath)
     let sims = NLMESimulation(problem: problem, parameters: p).replicates(replicates, seed: seed, threads: threads)
     let dvColumn = problem.data.items.firstIndex(of: "DV")

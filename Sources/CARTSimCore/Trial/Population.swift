@@ -1,6 +1,7 @@
 import CARTModels
 import CSVKit
 import Foundation
+import NLME
 import StatKit
 
 /// A covariate value: a number or a category.
@@ -80,6 +81,10 @@ public struct PopulationSpec: Sendable {
   public var table: Table?
   public var variability: [Variability] = []
   public var effects: [CovariateEffect] = []
+  /// A fitted population model (`fitted`: a JSON population model with a built-in model
+  /// mapping and the fit.json of `cartsim nlme fit`) that gives each patient the parameters
+  /// it maps, from ETAs drawn from the fitted Ω and the fitted THETAs.
+  public var fitted: FittedPopulation?
   /// Names of the correlated normal variates: continuous covariates, then parameters.
   public var latentNames: [String] = []
   /// Lower Cholesky factor of their correlation matrix, row-major.
@@ -101,6 +106,7 @@ public struct PopulationSpec: Sendable {
     try spec.readVariability(&r, models: models)
     try spec.readEffects(&r, models: models)
     try spec.readCorrelations(&r)
+    try spec.readFitted(&r, baseDir: baseDir, models: models)
     try r.finish()
     return spec
   }
@@ -229,12 +235,20 @@ extension PopulationSpec {
       others[e.parameter, default: modelDefaults[e.parameter]] *= e.factor(cov[e.covariate]!)
     }
     for name in others.keys.sorted() { parameters.append((name, others[name]!)) }
+    if let fitted {
+      // The fitted model's parameters, from draws after all others (so adding it changes no
+      // other draw); covariates reach its $PK by name (weight_kg as WEIGHT_KG).
+      let z = (0..<fitted.draws).map { _ in rng.normal() }
+      let numeric = cov.compactMapValues(\.number)
+      let items = Dictionary(uniqueKeysWithValues: numeric.map { ($0.key.uppercased(), $0.value) })
+      parameters += fitted.individual(z: z, covariates: items).map { ($0.id, $0.value) }
+    }
     return VirtualPatient(arm: arm, id: id, covariates: cov, patient: patient, parameters: parameters)
   }
 
   /// Names of the per-patient parameter columns (variability, then effect-only parameters).
   public var parameterColumns: [String] {
     let v = variability.map(\.parameter)
-    return v + Set(effects.map(\.parameter)).subtracting(v).sorted()
+    return v + Set(effects.map(\.parameter)).subtracting(v).sorted() + (fitted?.parameterIDs ?? [])
   }
 }

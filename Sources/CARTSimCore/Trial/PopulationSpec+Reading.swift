@@ -1,5 +1,6 @@
 import CARTModels
 import Foundation
+import NLME
 
 /// The readers of the blocks of a trial spec's `population` (``PopulationSpec/parse(_:baseDir:models:)``).
 extension PopulationSpec {
@@ -49,6 +50,38 @@ extension PopulationSpec {
         }
       }
     }
+  }
+
+  /// `fitted`: {"model": "population model (.json)", "fit": "its fit.json"}, paths relative to
+  /// the spec. The model must map a built-in model's parameters (`"model": "heros"`), the
+  /// trial's model, and none of them may also have `variability` or an effect.
+  mutating func readFitted(_ r: inout FieldReader, baseDir: String, models: [String]) throws {
+    guard var f = try r.object("fitted") else { return }
+    func path(_ key: String) throws -> String {
+      let rel = try f.string(key)
+      return rel.hasPrefix("/") ? rel : (baseDir as NSString).appendingPathComponent(rel)
+    }
+    let modelPath = try path("model")
+    let fitPath = try path("fit")
+    do {
+      let problem = try NLMEProblem(controlStream: modelPath, builtIn: NLMERun.builtIn)
+      guard case .some(let source) = problem.stream.sbml?.source, source.hasPrefix("builtin:") else {
+        throw f.fail("model", "the population model must map a built-in model (\"model\": \"heros\")")
+      }
+      for m in Set(models) where "builtin:" + m != source {
+        throw f.fail("model", "maps '\(source.dropFirst(8))', but the trial runs '\(m)'")
+      }
+      let p = try NLMEEstimates.read(fitPath).parameters(for: problem.stream, file: (fitPath as NSString).lastPathComponent)
+      let fitted = try FittedPopulation(problem: problem, parameters: p)
+      let taken = Set(variability.map(\.parameter)).union(effects.map(\.parameter))
+      for id in fitted.parameterIDs where taken.contains(id) {
+        throw f.fail("model", "'\(id)' is set by the fit and also has variability or a covariate effect; give it one source")
+      }
+      self.fitted = fitted
+    } catch let e as NLMEError {
+      throw f.fail(e.file == (fitPath as NSString).lastPathComponent ? "fit" : "model", e.description)
+    }
+    try f.finish()
   }
 
   /// `variability`: each parameter's inter-individual distribution, sorted by name.

@@ -24,6 +24,26 @@ public struct ControlStream: Sendable {
   public var covariance: CovarianceStep?
   public var tables: [TableRecord] = []
   public var symbols = SymbolTable()
+  /// An SBML model (or a built-in one, exported to SBML) as the structural model, with its
+  /// parameters, dose and observation compartments mapped (JSON form only).
+  public var sbml: SBMLMapping?
+
+  /// How a population model drives an SBML model: which code variable sets each SBML
+  /// parameter (`SBML(k)` slots the JSON's expressions are assigned to), which species each
+  /// CMT doses into and which symbol each CMT observes.
+  public struct SBMLMapping: Sendable, Equatable {
+    /// A file relative to the JSON, or `builtin:NAME`.
+    public var source: String
+    public var parameters: [(id: String, variable: String)]
+    public var doses: [Int: String]
+    public var observations: [Int: String]
+
+    public static func == (a: SBMLMapping, b: SBMLMapping) -> Bool {
+      a.source == b.source && a.parameters.map(\.id) == b.parameters.map(\.id)
+        && a.parameters.map(\.variable) == b.parameters.map(\.variable)
+        && a.doses == b.doses && a.observations == b.observations
+    }
+  }
 
   /// The record names, with the shortest abbreviation NM-TRAN takes (three letters).
   public enum Record: String, CaseIterable, Sendable {

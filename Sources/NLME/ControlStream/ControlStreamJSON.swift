@@ -15,7 +15,7 @@ import Foundation
 extension ControlStream {
   static let jsonFields: Set<String> = [
     "problem", "data", "ignore", "input", "subroutine", "tolerance", "compartments", "pk", "error", "pred", "des",
-    "theta", "omega", "sigma", "estimation", "covariance", "tables",
+    "theta", "omega", "sigma", "estimation", "covariance", "tables", "sbml", "model", "parameters", "doses", "observations",
   ]
 
   /// Reads the JSON form.
@@ -100,6 +100,7 @@ extension ControlStream {
       default: des = block
       }
     }
+    try readSBMLMapping(root, parser: &parser)
     guard let thetaList = root["theta"] as? [[String: Any]] else { throw NLMEError(file, field: "theta", "expected a list of objects") }
     thetas = try thetaList.enumerated().map { k, t in
       let field = "theta[\(k)]"
@@ -188,5 +189,63 @@ extension ControlStream {
     }
     symbols = parser.symbols
     try check()
+  }
+}
+
+extension ControlStream {
+  /// `sbml` (a file) or `model` (a built-in model), `parameters` ({"id": "expression"}),
+  /// `doses` ({"CMT": "species or rate-rule symbol"}) and `observations` ({"CMT": "symbol"},
+  /// or a sum of symbols, "E_B + M_B").
+  mutating func readSBMLMapping(_ root: [String: Any], parser: inout CodeParser) throws {
+    let source: String
+    if let f = root["sbml"] as? String {
+      source = f
+    } else if let m = root["model"] as? String {
+      source = "builtin:" + m
+    } else {
+      for key in ["parameters", "doses", "observations"] where root[key] != nil {
+        throw NLMEError(file, field: key, "only with \"sbml\" or \"model\"")
+      }
+      return
+    }
+    guard pred == nil, des == nil, advan == nil else {
+      throw NLMEError(file, field: root["sbml"] != nil ? "sbml" : "model", "an SBML or built-in model replaces pred, des and subroutine")
+    }
+    guard let params = root["parameters"] as? [String: Any] else {
+      throw NLMEError(file, field: "parameters", "expected {\"SBML parameter id\": \"expression\"}")
+    }
+    var mapped: [(String, String)] = []
+    var statements: [Statement] = []
+    for (k, id) in params.keys.sorted().enumerated() {
+      guard let expr = params[id] as? String else { throw NLMEError(file, field: "parameters.\(id)", "expected an expression") }
+      let variable = "SBML(\(k + 1))"
+      let block: CodeBlock
+      do {
+        block = try parser.block("parameters", lines: [(1, "SBMLP\(k + 1) = " + expr)])
+      } catch let e as NLMEError {
+        throw NLMEError(file, field: "parameters.\(id)", e.message)
+      }
+      // The parser named the target SBMLP<k>; rename it to the mapping's variable.
+      let target = parser.symbols.slot(variable)
+      for case .assign(_, let e) in block.statements { statements.append(.assign(target, e)) }
+      mapped.append((id, variable))
+    }
+    func compartments(_ key: String) throws -> [Int: String] {
+      guard let o = root[key] as? [String: String], !o.isEmpty else {
+        throw NLMEError(file, field: key, "expected {\"CMT number\": \"id\"}")
+      }
+      var out: [Int: String] = [:]
+      for (k, v) in o {
+        guard let n = Int(k), (1...NLMELimits.maxCompartments).contains(n) else {
+          throw NLMEError(file, field: "\(key).\(k)", "a CMT number 1–\(NLMELimits.maxCompartments)")
+        }
+        out[n] = v
+      }
+      return out
+    }
+    sbml = SBMLMapping(source: source, parameters: mapped, doses: try compartments("doses"), observations: try compartments("observations"))
+    var block = pk ?? CodeBlock(record: "$PK", statements: [])
+    block.statements += statements
+    pk = block
   }
 }

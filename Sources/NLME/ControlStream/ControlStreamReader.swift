@@ -56,15 +56,17 @@ extension ControlStream {
 
   /// What the records must say together.
   func check() throws {
-    if pred == nil {
+    if pred == nil, sbml == nil {
       guard let advan else { throw NLMEError(file, field: "$SUBROUTINES", "a model needs $PRED or $SUBROUTINES ADVANn") }
       guard pk != nil else { throw NLMEError(file, field: "$PK", "ADVAN\(advan) needs $PK") }
       guard error != nil else { throw NLMEError(file, field: "$ERROR", "ADVAN\(advan) needs $ERROR") }
       if Self.odeAdvans.contains(advan) {
         guard des != nil, !compartments.isEmpty else { throw NLMEError(file, field: "$DES", "ADVAN\(advan) needs $MODEL and $DES") }
       }
-    } else if pk != nil || advan != nil {
+    } else if sbml == nil, pk != nil || advan != nil {
       throw NLMEError(file, field: "$PRED", "$PRED cannot be combined with $PK or $SUBROUTINES")
+    } else if sbml != nil, error == nil {
+      throw NLMEError(file, field: "error", "an SBML model needs the error model (\"error\": \"Y = F + F*EPS(1)\")")
     }
     guard data != nil else { throw NLMEError(file, field: "$DATA", "missing") }
     guard !input.isEmpty else { throw NLMEError(file, field: "$INPUT", "missing") }

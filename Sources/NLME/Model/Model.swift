@@ -1,4 +1,6 @@
+import Foundation
 import RealModule
+import SBMLKit
 
 /// A population model ready to predict: the control stream's code blocks over one frame of
 /// slots, the slots of everything the predictor reads or sets, and the structural model
@@ -31,7 +33,9 @@ public struct NLMEModel: Sendable {
     public var derivative: [Int] = []
     public var time = 0
     public var rtol = 1e-10
-    public var atol = 1e-14
+    public var atol = 1e-12
+    /// An SBML model as the compartments (the JSON form's `sbml` or `model`).
+    public var sbml: SBMLKinetics?
     /// Slots of A_0(k) (initial amounts) and MTIME(k) (model event times) the code assigns.
     public var initialAmount: [Int?] = []
     public var eventTimes: [Int] = []
@@ -143,10 +147,20 @@ public struct NLMEModel: Sendable {
     }
   }
 
+  /// An SBML model with its mapping: the SBML slots of the mapped parameters with the frame
+  /// slots that set them, the state each dosed CMT adds to, the slot each observed CMT reads.
+  public struct SBMLKinetics: @unchecked Sendable {
+    public var compiled: CompiledSBML
+    public var parameters: [(sbml: Int, frame: Int)]
+    public var doseState: [Int: Int]
+    /// Per observed CMT the slots whose values add up to F (`"E_B + M_B"`).
+    public var observed: [Int: [Int]]
+  }
+
   /// Compiles a control stream.
   /// - Throws: ``NLMEError`` when the structural model is not one CARTSim runs or the code
   ///   leaves a PK parameter unset.
-  public init(_ stream: ControlStream) throws {
+  public init(_ stream: ControlStream, sbml compiled: CompiledSBML? = nil) throws {
     self.stream = stream
     var symbols = stream.symbols
     theta = (1...max(1, stream.thetas.count)).map { symbols.lookup("THETA(\($0))") }
@@ -159,7 +173,12 @@ public struct NLMEModel: Sendable {
     // A synonym reads the same column: the code's name is copied from the item after loading.
     f = symbols.slot("F")
     y = symbols.slot("Y")
-    if let advan = stream.advan {
+    if let mapping = stream.sbml {
+      guard let compiled else { throw NLMEError(stream.file, field: "sbml", "the SBML model was not loaded") }
+      var k = try Self.sbmlKinetics(mapping, compiled: compiled, symbols: &symbols, file: stream.file, assigned: stream.pk?.assigned ?? [])
+      if let tol = stream.tolerance { k.rtol = Double.pow(10, -Double(tol)) }
+      kinetics = k
+    } else if let advan = stream.advan {
       let assigned = stream.pk?.assigned ?? []
       var layout: (names: [String], compartments: Int, dose: Int, observation: Int)
       if ControlStream.odeAdvans.contains(advan) {
@@ -216,4 +235,46 @@ public struct NLMEModel: Sendable {
   public var likelihoodFlag: Int?
   /// (item slot, synonym slot) pairs.
   var synonyms: [(Int, Int)]
+}
+
+extension NLMEModel {
+  static func sbmlKinetics(
+    _ mapping: ControlStream.SBMLMapping, compiled: CompiledSBML, symbols: inout SymbolTable, file: String, assigned: Set<Int>
+  ) throws -> Kinetics {
+    var parameters: [(sbml: Int, frame: Int)] = []
+    let settable = Set(SBMLPopulationModel(compiled).parameterIDs)
+    for (id, variable) in mapping.parameters {
+      guard settable.contains(id), let slot = compiled.slots[id] else {
+        throw NLMEError(
+          file, field: "parameters.\(id)", "not a settable parameter of the SBML model (constant, set by no rule or initial assignment)")
+      }
+      parameters.append((slot, symbols.slot(variable)))
+    }
+    var doseState: [Int: Int] = [:]
+    for (cmt, id) in mapping.doses {
+      guard let state = compiled.stateOfSymbol[id] else {
+        throw NLMEError(file, field: "doses.\(cmt)", "\(id) is not a state (species) of the SBML model")
+      }
+      doseState[cmt] = state
+    }
+    var observed: [Int: [Int]] = [:]
+    for (cmt, sum) in mapping.observations {
+      observed[cmt] = try sum.split(separator: "+").map { part in
+        let id = part.trimmingCharacters(in: .whitespaces)
+        guard let slot = compiled.slots[id] else {
+          throw NLMEError(file, field: "observations.\(cmt)", "\(id) is not a symbol of the SBML model")
+        }
+        return slot
+      }
+    }
+    let n = max(mapping.doses.keys.max() ?? 1, mapping.observations.keys.max() ?? 1)
+    func slots(_ prefix: String) -> [Int] { (1...n).map { symbols.slot("\(prefix)\($0)") } }
+    var k = Kinetics(
+      compartments: n, defaultDose: mapping.doses.keys.min() ?? 1, defaultObservation: mapping.observations.keys.min() ?? 1,
+      parameters: [], advan: 0, trans: 0, amount: [], scale: slots("S"), bioavailability: slots("F"), lag: slots("ALAG"),
+      rate: slots("R"), duration: slots("D"), assigned: assigned)
+    k.flags()
+    k.sbml = SBMLKinetics(compiled: compiled, parameters: parameters, doseState: doseState, observed: observed)
+    return k
+  }
 }

@@ -1,5 +1,6 @@
 import ODEKit
 import RealModule
+import SBMLKit
 
 /// The individual predictions of one subject at given THETA and ETA: for each observation the
 /// prediction f = Y at ε = 0 and the residual variance V = hᵀΣh, h = ∂Y/∂ε (Y is linear in ε,
@@ -17,6 +18,8 @@ public final class Predictor {
   let pk: Program?
   let output: Program?
   let stack: UnsafeMutablePointer<Double>
+  /// The SBML model of an SBML-mapped population model (its workspace is this predictor's).
+  let sbml: SBMLSystem?
   var state: [Double]
   var infusionRate: [Double]
   var pending: [Pending] = []
@@ -46,8 +49,10 @@ public final class Predictor {
     frame = .allocate(capacity: max(1, model.slotCount))
     frame.initialize(repeating: 0, count: max(1, model.slotCount))
     let n = model.kinetics?.compartments ?? 0
-    state = [Double](repeating: 0, count: n)
-    infusionRate = [Double](repeating: 0, count: n)
+    sbml = model.kinetics?.sbml.map { SBMLSystem($0.compiled) }
+    let states = sbml?.dimension ?? n
+    state = [Double](repeating: 0, count: states)
+    infusionRate = [Double](repeating: 0, count: states)
     rates = [Double](repeating: 0, count: n * n)
   }
 
@@ -84,10 +89,17 @@ public final class Predictor {
         for (a, b) in model.synonyms { fr[b] = fr[a] }
         if let kin = model.kinetics {
           pk?.run(fr, stack: stack)
-          if kin.des == nil { kin.rateMatrix(fr, into: &rates) }
+          if kin.des == nil && kin.sbml == nil { kin.rateMatrix(fr, into: &rates) }
           let k = rates
+          let reset = record.evid == 3 || record.evid == 4 || index == 0
+          if let map = kin.sbml, let sys = sbml, !reset { setParameters(map, sys, fr) }
           guard advance(to: record.time, from: &time, k, fr) else { return false }
-          if record.evid == 3 || record.evid == 4 || index == 0 {
+          if let map = kin.sbml, let sys = sbml, reset {
+            // The SBML model's initial state, with this subject's parameters in its initial assignments.
+            state = sys.initialState(at: record.time, overrides: map.parameters.map { ($0.sbml, fr[$0.frame]) })
+            for i in infusionRate.indices { infusionRate[i] = 0 }
+            pending.removeAll(keepingCapacity: true)
+          } else if reset {
             // The start of the subject, or a reset: empty compartments, or A_0 where the code sets it.
             for i in state.indices {
               state[i] = kin.initialAmount[i].map { fr[$0] } ?? 0
@@ -102,7 +114,14 @@ public final class Predictor {
           let c = (record.evid == 0 && record.cmt > 0 ? record.cmt : kin.defaultObservation) - 1
           guard c < kin.compartments else { return false }
           let scale = kin.scaleAssigned[c] ? fr[kin.scale[c]] : 1
-          fr[model.f] = state[c] / scale
+          if let map = kin.sbml, let sys = sbml {
+            // The observed symbol's value at this state (species as their symbol means in math).
+            guard let slots = map.observed[c + 1] else { return false }
+            state.withUnsafeBufferPointer { sys.evaluate(t: record.time, u: $0) }
+            fr[model.f] = slots.reduce(0) { $0 + sys.workspace.values[$1] } / scale
+          } else {
+            fr[model.f] = state[c] / scale
+          }
         }
         let block = output
         let observed = record.evid == 0 && !record.mdv && observation < f.count
@@ -148,6 +167,18 @@ public final class Predictor {
     return ok
   }
 
+  /// Writes the mapped parameters into the SBML model when this record's `$PK` changed them,
+  /// and re-runs the model's rules that depend on parameters only.
+  func setParameters(_ map: NLMEModel.SBMLKinetics, _ sys: SBMLSystem, _ fr: UnsafeMutablePointer<Double>) {
+    let v = sys.workspace.values
+    var changed = false
+    for (slot, frameSlot) in map.parameters where v[slot] != fr[frameSlot] {
+      v[slot] = fr[frameSlot]
+      changed = true
+    }
+    if changed { map.compiled.invariant.run(v) }
+  }
+
   /// Carries the compartments from `time` to `target` with rate matrix k, giving the lagged
   /// doses and infusion ends due on the way.
   func advance(to target: Double, from time: inout Double, _ k: [Double], _ fr: UnsafeMutablePointer<Double>) -> Bool {
@@ -166,6 +197,16 @@ public final class Predictor {
   /// integrated with restarts at the model event times (MTIME) in between.
   func move(_ k: [Double], from t0: Double, to t1: Double, _ fr: UnsafeMutablePointer<Double>) -> Bool {
     guard t1 > t0 else { return true }
+    if let sys = sbml {
+      guard infusionRate.allSatisfy({ $0 == 0 }), let kin = model.kinetics else { return false }
+      var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol])
+      options.saveAt = [t1]
+      let problem = ODEProblem(system: sys, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents())
+      let solution = solve(problem, method: .auto, options: options)
+      guard solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else { return false }
+      state = solution.finalState
+      return true
+    }
     guard let kin = model.kinetics, let des = kin.des else { return step(k, t1 - t0) }
     let breaks = kin.eventTimes.map { fr[$0] }.filter { $0 > t0 && $0 < t1 }.sorted()
     var from = t0
@@ -240,6 +281,14 @@ public final class Predictor {
     let bio = kin.bioavailabilityAssigned[c] ? fr[kin.bioavailability[c]] : 1
     let lag = kin.lagAssigned[c] ? fr[kin.lag[c]] : 0
     let amount = r.amt * bio
+    // The state the dose goes into: the compartment, or the species an SBML mapping names.
+    let target: Int
+    if let map = kin.sbml {
+      guard let t = map.doseState[c + 1] else { return false }
+      target = t
+    } else {
+      target = c
+    }
     var rate = 0.0
     var duration = 0.0
     switch r.rate {
@@ -257,10 +306,12 @@ public final class Predictor {
     guard bio >= 0, lag >= 0, rate >= 0, duration >= 0, amount.isFinite, rate.isFinite else { return false }
     if rate > 0 && duration == 0 { rate = 0 }
     if r.ss != 0 {
-      guard lag == 0, kin.des == nil, steadyState(r, c: c, amount: amount, rate: rate, duration: duration, k: k) else { return false }
+      guard lag == 0, kin.des == nil, kin.sbml == nil, steadyState(r, c: c, amount: amount, rate: rate, duration: duration, k: k) else {
+        return false
+      }
       if rate > 0 && !duration.isFinite { return true }
     }
-    let dose = Pending(time: time + lag, compartment: c, amount: amount, rate: rate, duration: duration)
+    let dose = Pending(time: time + lag, compartment: target, amount: amount, rate: rate, duration: duration)
     if lag == 0 { start(dose) } else { pending.append(dose) }
     for j in stride(from: 1, through: r.addl, by: 1) {
       var extra = dose

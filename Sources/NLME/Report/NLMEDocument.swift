@@ -199,18 +199,25 @@ public enum NLMETables {
   static func format(_ v: Double) -> String { v.isFinite ? String(format: "%.10g", v) : "" }
 }
 
-extension NLMEDocument {
-  /// Reads a `fit.json` written by `cartsim nlme fit`.
-  /// - Throws: ``NLMEError`` naming the file when it cannot be read or is not such a file.
-  public static func read(_ path: String) throws -> NLMEDocument {
+/// THETA, Ω and Σ as `fit.json` holds them (lower triangles): what simulations, VPCs and
+/// trial populations read from a fit (other keys are ignored, so a file written by hand with
+/// these three keys, e.g. from a NONMEM run, works too).
+public struct NLMEEstimates: Codable, Sendable {
+  public var theta: [Double]
+  public var omega: [Double]
+  public var sigma: [Double]
+
+  /// Reads the estimates of a `fit.json`.
+  /// - Throws: ``NLMEError`` naming the file when it cannot be read or lacks them.
+  public static func read(_ path: String) throws -> NLMEEstimates {
     let name = URL(fileURLWithPath: path).lastPathComponent
     guard let data = FileManager.default.contents(atPath: path) else { throw NLMEError(name, "cannot be read (\(path))") }
-    do { return try JSONDecoder().decode(NLMEDocument.self, from: data) } catch {
-      throw NLMEError(name, "is not a fit.json written by cartsim nlme fit (\(error))")
+    do { return try JSONDecoder().decode(NLMEEstimates.self, from: data) } catch {
+      throw NLMEError(name, "has no theta, omega and sigma lists as cartsim nlme fit writes them (\(error))")
     }
   }
 
-  /// THETA, Ω and Σ of the fit, for a control stream with these numbers of each.
+  /// THETA, Ω and Σ for a control stream with these numbers of each.
   /// - Throws: ``NLMEError`` when the shapes do not match the control stream.
   public func parameters(for stream: ControlStream, file: String) throws -> PopulationParameters {
     let nEta = stream.etaCount
