@@ -21,5 +21,6 @@ let package = Package(
         .product(name: "SBMLDocument", package: cartsim),
         .product(name: "SBMLKit", package: cartsim),
         .product(name: "Estimation", package: cartsim),
+        .product(name: "NLME", package: cartsim),
       ])
   ])

@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="$ROOT/../shared"
 WORK="$ROOT/.build/fuzz"
-TARGETS=(scenario trial-spec sbml mathml covariate-csv patients-csv accrued-csv petab-table petab-formula petab-yaml)
+TARGETS=(scenario trial-spec sbml mathml covariate-csv patients-csv accrued-csv petab-table petab-formula petab-yaml nlme-control-stream nlme-json nlme-dataset)
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -58,6 +58,10 @@ PY
                      tail -n +2 "$f" | cut -f3,4 | tr '\t' '\n'; done | sort -u | head -60 | nl -nrz | while read -r n f; do printf '%s' "$f" > "$dir/$n"; done ;;
     petab-yaml) find "$SHARED/petab-test-suite" "$SHARED/petab-benchmarks" "$ROOT/Examples/fit" -name '*.yaml' 2>/dev/null | head -40 |
                   while read -r f; do cp "$f" "$dir/$(echo "$f" | md5sum | cut -c1-8)-$(basename "$f")"; done ;;
+    nlme-control-stream) cp "$ROOT"/Examples/nlme/*.mod "$dir"/ ;;
+    nlme-json) cp "$ROOT"/Examples/nlme/*.json "$dir"/ ;;
+    nlme-dataset) printf 'ID TIME AMT RATE II ADDL SS CMT EVID MDV DV CENS WT\n1 0 100 0 12 3 0 1 1 1 0 0 70\n1 1 0 0 0 0 0 1 0 0 5.2 0 70\n1 50 0 0 0 0 0 1 0 0 0.1 1 70\n' > "$dir/reserved.txt"
+                  cp "$ROOT"/Examples/nlme/*.csv "$dir"/ ;;
   esac
   # libFuzzer needs at least one input.
   [ -n "$(ls -A "$dir")" ] || printf '{}' > "$dir/empty"

@@ -97,23 +97,13 @@ struct NLMEVPC: ParsableCommand {
       DIR/vpc.svg and, when the data have a limit, DIR/vpc_blq.svg.
       """)
 
-  @Argument(help: "The NONMEM control stream.")
-  var model: String
-
-  @Option(help: "The dataset in place of the control stream's $DATA file.")
-  var data: String?
-
-  @Option(name: .customLong("from"), help: "fit.json of a fit of this control stream.")
-  var fit: String?
+  @OptionGroup var source: NLMESimulationSource
 
   @Option(help: "Simulated replicates (1–10000).")
   var replicates = 200
 
   @Option(help: "Time bins (1–100).")
   var bins = 8
-
-  @Option(help: "Seed of the simulations.")
-  var seed: UInt64 = 1
 
   @Flag(inversion: .prefixedNo, help: "Prediction-correct the values (pcVPC, Bergstrand 2011).")
   var predictionCorrection = true
@@ -133,15 +123,15 @@ struct NLMEVPC: ParsableCommand {
 
   func run() throws {
     var settings = NLMERun.VPCSettings()
-    settings.dataPath = data
-    settings.fitPath = fit
+    settings.dataPath = source.data
+    settings.fitPath = source.fit
     settings.replicates = replicates
     settings.bins = bins
-    settings.seed = seed
+    settings.seed = source.seed
     settings.threads = threadsOption.count
     settings.predictionCorrected = predictionCorrection
     settings.logScale = logScale
-    let vpc = try NLMERun.vpc(model: model, settings: settings, out: out)
+    let vpc = try NLMERun.vpc(model: source.model, settings: settings, out: out)
     print("VPC: \(vpc.bins.count) bins, \(vpc.replicates) replicates; wrote \(out)/vpc.json and vpc.svg")
   }
 }
@@ -156,20 +146,10 @@ struct NLMESimulate: ParsableCommand {
       simulated value is below the quantification limit).
       """)
 
-  @Argument(help: "The NONMEM control stream.")
-  var model: String
-
-  @Option(help: "The dataset in place of the control stream's $DATA file.")
-  var data: String?
-
-  @Option(name: .customLong("from"), help: "fit.json of a fit of this control stream.")
-  var fit: String?
+  @OptionGroup var source: NLMESimulationSource
 
   @Option(help: "Replicates (1–10000).")
   var replicates = 1
-
-  @Option(help: "Seed of the simulations.")
-  var seed: UInt64 = 1
 
   @OptionGroup var threadsOption: ThreadsOption
 
@@ -182,7 +162,23 @@ struct NLMESimulate: ParsableCommand {
 
   func run() throws {
     let n = try NLMERun.simulate(
-      model: model, dataPath: data, fitPath: fit, replicates: replicates, seed: seed, threads: threadsOption.count, out: out)
+      model: source.model, dataPath: source.data, fitPath: source.fit, replicates: replicates, seed: source.seed,
+      threads: threadsOption.count, out: out)
     print("wrote \(n) replicate\(n == 1 ? "" : "s") to \(out)")
   }
+}
+
+/// What `nlme vpc` and `nlme simulate` simulate: the model, its data, the fit and the seed.
+struct NLMESimulationSource: ParsableArguments {
+  @Argument(help: "The NONMEM control stream (or its JSON form).")
+  var model: String
+
+  @Option(help: "The dataset in place of the control stream's $DATA file.")
+  var data: String?
+
+  @Option(name: .customLong("from"), help: "fit.json of a fit of this model (only its theta, omega and sigma are read).")
+  var fit: String?
+
+  @Option(help: "Seed of the simulations.")
+  var seed: UInt64 = 1
 }

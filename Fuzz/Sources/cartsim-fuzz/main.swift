@@ -8,6 +8,7 @@ import CARTSimCore
 import DoseFinding
 import Estimation
 import Foundation
+import NLME
 import SBMLDocument
 import SBMLKit
 
@@ -48,7 +49,38 @@ let targets: [String: @Sendable (Data) -> Void] = [
   "petab-table": { data in _ = try? PEtabTable(text: String(decoding: data, as: UTF8.self), file: "fuzz.tsv") },
   "petab-formula": { data in _ = try? Formula(String(decoding: data, as: UTF8.self)) },
   "petab-yaml": { data in _ = try? YAML.parse(String(decoding: data, as: UTF8.self), file: "fuzz.yaml") },
+  "nlme-control-stream": { data in
+    // The bytes as a control stream, its model compiled and run on a small fixed dataset.
+    guard let stream = try? ControlStream(text: String(decoding: data, as: UTF8.self), file: "fuzz.mod") else { return }
+    nlmeRun(stream)
+  },
+  "nlme-json": { data in
+    guard let stream = try? ControlStream(json: String(decoding: data, as: UTF8.self), file: "fuzz.json") else { return }
+    nlmeRun(stream)
+  },
+  "nlme-dataset": { data in
+    // The bytes as a dataset with every item NONMEM reserves.
+    let names = ["ID", "TIME", "AMT", "RATE", "II", "ADDL", "SS", "CMT", "EVID", "MDV", "DV", "CENS", "WT"]
+    let input = names.map { ControlStream.InputItem(name: $0, synonym: nil, dropped: false) }
+    _ = try? Dataset(
+      text: String(decoding: data, as: UTF8.self), source: "fuzz.csv", input: input,
+      record: ControlStream.DataRecord(path: "fuzz.csv", line: 1))
+  },
 ]
+
+/// A fuzzed model's objective on three subjects (doses, infusions, observations, a reset).
+func nlmeRun(_ stream: ControlStream) {
+  var stream = stream
+  stream.input = ["ID", "TIME", "AMT", "RATE", "CMT", "EVID", "DV", "WT"].map {
+    ControlStream.InputItem(name: $0, synonym: nil, dropped: false)
+  }
+  let data =
+    "1 0 10 0 0 1 0 70\n1 1 0 0 0 0 2 70\n1 2 5 2.5 0 1 0 70\n1 4 0 0 0 0 1 70\n2 0 0 0 0 0 1 50\n2 3 0 0 0 3 0 50\n2 5 0 0 0 0 1 50"
+  guard let problem = try? NLMEProblem(stream: stream, dataText: data, dataSource: "fuzz.csv") else { return }
+  var objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .focei)
+  objective.maxInnerIterations = 5
+  _ = PopulationObjective(objective: objective, threads: 1).ofv(problem.initial)
+}
 
 /// libFuzzer's driver: runs the fuzzing loop with `callback` on each input, taking its
 /// options from the command line (`-max_total_time=…`, corpus folders).

@@ -14,6 +14,11 @@ struct CodeParser {
 
   let file: String
   var symbols: SymbolTable
+  /// How deep the expression being read is nested (parentheses, unary signs, powers): limited
+  /// so that no input can exhaust the stack.
+  var depth = 0
+  static let maxDepth = 200
+  static let maxTokens = 2000
 
   /// Parses the lines of one record (`lines[k]` is at file line `firstLine + k`).
   mutating func block(_ record: String, lines: [(number: Int, text: String)]) throws -> CodeBlock {
@@ -28,6 +33,11 @@ struct CodeParser {
       if let semi = text.firstIndex(of: ";") { text = text[..<semi] }
       let tokens = try Lexer(file: file, line: number).tokens(String(text))
       if tokens.isEmpty { continue }
+      // A bound on every tree the statement makes (and so on the recursion that reads,
+      // compiles and evaluates it).
+      guard tokens.count <= Self.maxTokens else {
+        throw NLMEError(file, line: number, "more than \(Self.maxTokens) tokens in one statement")
+      }
       var p = TokenStream(tokens: tokens, file: file, line: number)
       let head = p.peekName()
       switch head {
@@ -124,6 +134,9 @@ struct CodeParser {
   }
 
   private mutating func negation(_ p: inout TokenStream) throws -> Expr {
+    depth += 1
+    defer { depth -= 1 }
+    guard depth <= Self.maxDepth else { throw p.error("an expression nested deeper than \(Self.maxDepth)") }
     if p.peek == .not {
       p.advance()
       return .not(try negation(&p))
@@ -166,6 +179,9 @@ struct CodeParser {
   }
 
   private mutating func factor(_ p: inout TokenStream) throws -> Expr {
+    depth += 1
+    defer { depth -= 1 }
+    guard depth <= Self.maxDepth else { throw p.error("an expression nested deeper than \(Self.maxDepth)") }
     let base = try primary(&p)
     if p.peek == .op(.power) {
       p.advance()
@@ -175,6 +191,9 @@ struct CodeParser {
   }
 
   private mutating func primary(_ p: inout TokenStream) throws -> Expr {
+    depth += 1
+    defer { depth -= 1 }
+    guard depth <= Self.maxDepth else { throw p.error("an expression nested deeper than \(Self.maxDepth)") }
     switch p.next() {
     case .number(let v): return .constant(v)
     case .open:

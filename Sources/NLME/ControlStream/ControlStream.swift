@@ -65,6 +65,12 @@ public struct ControlStream: Sendable {
     public var name: String
     public var synonym: String?
     public var dropped: Bool
+
+    public init(name: String, synonym: String? = nil, dropped: Bool = false) {
+      self.name = name
+      self.synonym = synonym
+      self.dropped = dropped
+    }
   }
 
   /// `$DATA`: the file (relative to the control stream's folder) and which records to keep.
@@ -77,6 +83,11 @@ public struct ControlStream: Sendable {
     public var ignore: [DataCondition] = []
     public var accept: [DataCondition] = []
     public var line: Int
+
+    public init(path: String, line: Int) {
+      self.path = path
+      self.line = line
+    }
   }
 
   /// A condition of `IGNORE=(…)`/`ACCEPT=(…)`: item, comparison and value (`DV.EQ.0`).

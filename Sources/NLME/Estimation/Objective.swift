@@ -79,6 +79,22 @@ public struct FirstOrderObjective: Sendable {
     /// ∂²f/∂η² and ∂²V/∂η² (obs × n × n), for the Newton steps and the Laplace objective.
     var g2: [Double]
     var h2: [Double]
+
+    /// C = G Ω Gᵀ + diag V: the covariance of the observations under the model linearised in
+    /// η at this point (FO's objective, WRES and CWRES).
+    func marginalCovariance(_ omega: [Double], _ n: Int) -> [Double] {
+      let m = f.count
+      let go = multiply(g, omega, m, n, n)
+      var c = [Double](repeating: 0, count: m * m)
+      for i in 0..<m {
+        for j in 0..<m {
+          var sum = 0.0
+          for k in 0..<n { sum += go[i * n + k] * g[j * n + k] }
+          c[i * m + j] = sum + (i == j ? v[i] : 0)
+        }
+      }
+      return c
+    }
   }
 
   func local(
@@ -352,17 +368,7 @@ public struct FirstOrderObjective: Sendable {
     let zero = [Double](repeating: 0, count: n)
     guard let loc = local(s, p, omegaInverse, eta: zero, order: .first, predictor: predictor) else { return nil }
     let m = s.observations.count
-    // C = G Ω Gᵀ + diag V.
-    let go = multiply(loc.g, p.omega, m, n, n)
-    var c = [Double](repeating: 0, count: m * m)
-    for i in 0..<m {
-      for j in 0..<m {
-        var sum = 0.0
-        for k in 0..<n { sum += go[i * n + k] * loc.g[j * n + k] }
-        c[i * m + j] = sum + (i == j ? loc.v[i] : 0)
-      }
-    }
-    guard let cL = cholesky(c, m) else { return nil }
+    guard let cL = cholesky(loc.marginalCovariance(p.omega, n), m) else { return nil }
     let r = s.observations.enumerated().map { s.records[$0.element].dv - loc.f[$0.offset] }
     let x = choleskySolve(cL, m, r)
     let quad = zip(r, x).reduce(0) { $0 + $1.0 * $1.1 }

@@ -35,7 +35,14 @@ public final class Predictor {
     var amount: Double
     var rate: Double
     var duration: Double
+    /// Additional doses still to come after this one (ADDL), every `interval`: each is
+    /// scheduled when the one before starts, so the queue stays short.
+    var repeats = 0
+    var interval = 0.0
   }
+
+  /// The most ODE steps between two records: a model that needs more fails its prediction.
+  public static let maxSteps = 200_000
 
   /// The residual variance reported for an observation whose Y is a likelihood (F_FLAG = 1).
   public static let likelihoodValued = -1.0
@@ -199,7 +206,7 @@ public final class Predictor {
     guard t1 > t0 else { return true }
     if let sys = sbml {
       guard infusionRate.allSatisfy({ $0 == 0 }), let kin = model.kinetics else { return false }
-      var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol])
+      var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol], maxSteps: Self.maxSteps)
       options.saveAt = [t1]
       let problem = ODEProblem(system: sys, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents())
       let solution = solve(problem, method: .auto, options: options)
@@ -214,7 +221,7 @@ public final class Predictor {
       let system = DESSystem(
         program: des.program, frame: fr, stack: stack, amount: kin.amount, derivative: kin.derivative, time: kin.time,
         infusion: infusionRate)
-      var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol])
+      var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol], maxSteps: Self.maxSteps)
       options.saveAt = [to]
       let solution = solve(ODEProblem(system: system, u0: state, tspan: (from, to)), method: .auto, options: options)
       guard solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else { return false }
@@ -226,12 +233,19 @@ public final class Predictor {
 
   /// A pending dose or infusion end takes effect.
   func start(_ p: Pending) {
+    if p.repeats > 0 {
+      var next = p
+      next.time += p.interval
+      next.repeats -= 1
+      pending.append(next)
+    }
     if p.rate == 0 {
       state[p.compartment] += p.amount
     } else {
       infusionRate[p.compartment] += p.rate
       if p.duration.isFinite {
-        pending.append(Pending(time: p.time + p.duration, compartment: p.compartment, amount: 0, rate: -p.rate, duration: .infinity))
+        pending.append(
+          Pending(time: p.time + p.duration, compartment: p.compartment, amount: 0, rate: -p.rate, duration: .infinity, repeats: 0))
       }
     }
   }
@@ -311,13 +325,9 @@ public final class Predictor {
       }
       if rate > 0 && !duration.isFinite { return true }
     }
-    let dose = Pending(time: time + lag, compartment: target, amount: amount, rate: rate, duration: duration)
+    let dose = Pending(
+      time: time + lag, compartment: target, amount: amount, rate: rate, duration: duration, repeats: r.addl, interval: r.ii)
     if lag == 0 { start(dose) } else { pending.append(dose) }
-    for j in stride(from: 1, through: r.addl, by: 1) {
-      var extra = dose
-      extra.time += Double(j) * r.ii
-      pending.append(extra)
-    }
     return true
   }
 

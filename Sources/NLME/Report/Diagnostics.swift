@@ -58,15 +58,7 @@ public struct Diagnostics: Sendable {
       }
       func weighted(_ loc: FirstOrderObjective.Local?, at e: [Double]) -> [Double] {
         guard let loc else { return [Double](repeating: .nan, count: m) }
-        let go = multiply(loc.g, p.omega, m, n, n)
-        var c = [Double](repeating: 0, count: m * m)
-        for a in 0..<m {
-          for b in 0..<m {
-            var sum = 0.0
-            for k in 0..<n { sum += go[a * n + k] * loc.g[b * n + k] }
-            c[a * m + b] = sum + (a == b ? loc.v[a] : 0)
-          }
-        }
+        let c = loc.marginalCovariance(p.omega, n)
         var r = [Double](repeating: 0, count: m)
         for j in 0..<m {
           var linear = loc.f[j]
