@@ -112,8 +112,8 @@ for (name in names(problems)) {
   for (k in seq_len(repeats)) {
     r <- timed_fit(problem)
     m <- r$model
-    fields <- list(kind = str_json("fit"), problem = str_json(name), rep = k, seconds = num(round(r$seconds, 6)),
-                   n_obs = problem$n)
+    fields <- list(kind = str_json("fit"), problem = str_json(name), rep = k,
+                   seconds = sprintf("%.6f", r$seconds), n_obs = problem$n)
     if (inherits(m, "error")) {
       fields$error <- str_json(conditionMessage(m))
     } else {

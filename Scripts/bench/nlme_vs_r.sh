@@ -129,19 +129,23 @@ import time
 work, repeat, bin_label, cartsim_version, commit, load_before = sys.argv[1:]
 repeat = int(repeat)
 
-# What each problem is, and how the two tools' models differ (the table's second column).
+# What each problem is; how the two tools' models differ, in short for the table and in full below it.
 PROBLEMS = {
     "pheno": (
         "pheno: phenobarbital, 59 neonates, 155 concentrations",
-        "Different models, so the OFVs are not comparable. R: fm1Pheno.nlme (Pinheiro & Bates §6.4, nlme's "
-        "phenoModel): log CL and log V, no weight or Apgar covariates, additive error, start (−5, 0). "
-        "cartsim: pheno.mod: CL and V proportional to weight, V shifted for Apgar < 5, proportional error, FOCE-I."),
+        "Not the same model: R has no weight or Apgar covariates and additive error; OFVs not comparable",
+        "R fits fm1Pheno.nlme (Pinheiro & Bates §6.4, nlme's phenoModel): log CL and log V with diagonal "
+        "random effects, no covariates, additive error, start (−5, 0). cartsim fits Examples/nlme/pheno.mod: "
+        "CL and V proportional to weight, V shifted for Apgar < 5, exponential random effects, proportional "
+        "error, FOCE-I. The data are the same (Examples/nlme/pheno.csv, checked against nlme::Phenobarb)."),
     "indometh": (
         "Indometh: indomethacin, 6 subjects, 66 concentrations",
-        "Same model (fm2Indom.nlme = indometh.mod: biexponential, diagonal random effects on A1, lrc1, A2, "
-        "additive error). R starts from nlsList() fits (inside the timed call); cartsim (FOCE-I, here equal to "
-        "FOCE) from the control stream's initial estimates, nlme's estimates rounded. nlme stops short of the "
-        "FOCE maximum, which lies on the boundary sd(lrc1) = 0 (../shared/estimation/indometh/reference.md)."),
+        "Same model; R starts from nlsList() fits, cartsim from nlme's estimates rounded",
+        "Both fit fm2Indom.nlme (Pinheiro & Bates §6.2) = Examples/nlme/indometh.mod: biexponential, diagonal "
+        "random effects on A1, lrc1, A2, additive error. R starts from nlsList() fits (inside the timed call); "
+        "cartsim (FOCE-I, equal to FOCE with additive error) from the control stream's initial estimates, "
+        "which are nlme's estimates rounded. nlme's Lindstrom–Bates iterations stop short of the FOCE "
+        "maximum, OFV −233.5294 on the boundary sd(lrc1) = 0 (../shared/estimation/indometh/reference.md)."),
 }
 THREADS = [1, 2]
 
@@ -182,22 +186,26 @@ def spread(values):
 
 
 rows = []
-for name, (label, note) in PROBLEMS.items():
+for name, (label, short_note, note) in PROBLEMS.items():
     ok = [d for d in r_fits[name] if "error" not in d]
     r = {"seconds": [d["seconds"] for d in r_fits[name]],
          "median_seconds": median([d["seconds"] for d in ok]),
+         "min_seconds": min([d["seconds"] for d in ok], default=None),
          "failures": [d["error"] for d in r_fits[name] if "error" in d],
          "warnings": sorted({w for d in r_fits[name] for w in d["warnings"]})}
     if ok:
         first = ok[0]
         r.update({k: first[k] for k in ("n_obs", "logLik", "ofv", "fixed", "random_sd", "residual_sd", "iterations")})
         r["ofv_spread"] = spread([d["ofv"] for d in ok])
-    row = {"problem": name, "label": label, "model_difference": note, "r_nlme": r, "cartsim": {}}
+    row = {"problem": name, "label": label, "model_difference": short_note, "model_notes": note,
+           "r_nlme": r, "cartsim": {}}
     for t in THREADS:
         c_runs = runs[(name, t)]
         done = [c for c in c_runs if "seconds" in c]
         c = {"median_seconds": median([c["seconds"] for c in done]),
              "median_wall_seconds": median([c["wall_seconds"] for c in done]),
+             "min_seconds": min([c["seconds"] for c in done], default=None),
+             "min_wall_seconds": min([c["wall_seconds"] for c in done], default=None),
              "failures": len(c_runs) - len(done), "runs": c_runs}
         if done:
             c.update({k: done[0][k] for k in ("ofv", "method", "status", "evaluations", "covariance_status")})
@@ -213,8 +221,14 @@ def cell_seconds(s, wall=None, failures=0):
     return text + (f", {failures} of {repeat} failed" if failures else "")
 
 
-def cell_ofv(v):
-    return "—" if v is None else f"{v:.4f}"
+def cell_ofv(*values):
+    """The OFV; two values when the runs with 1 and 2 threads disagree (they should not)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "—"
+    if max(values) - min(values) > 1e-6:
+        return " / ".join(f"{v:.4f}" for v in values)
+    return f"{values[0]:.4f}"
 
 
 cpu = platform.processor() or platform.machine()
@@ -229,12 +243,14 @@ rs = r_session or {}
 md = [
     "# `cartsim nlme fit` against R nlme",
     "",
-    f"Seconds per fit, median of {repeat} runs; {date}, {cpu}, {os.cpu_count()} cores "
-    f"(load average before the runs: {load_before}). Made by `Scripts/bench/nlme_vs_r.sh --repeat {repeat}`.",
+    f"Seconds per fit, median of {repeat} run{'s' if repeat > 1 else ''}; {date}, {cpu}, {os.cpu_count()} cores "
+    f"(load average before the runs: {load_before}); every run, and the fastest, in nlme_vs_r.json. "
+    f"Made by `Scripts/bench/nlme_vs_r.sh --repeat {repeat}`.",
     "",
     f"- R nlme: {rs.get('R', '?')}, nlme {rs.get('nlme', '?')}, BLAS {rs.get('blas', '?')}; maximum likelihood "
     "(`method = \"ML\"`, Lindstrom–Bates), one thread. Timed inside R around the `nlme()` call only (R start-up, "
-    "loading nlme and the data are not counted; one untimed fit first).",
+    "loading nlme and the data are not counted; one untimed fit first). nlme's standard errors come out of the "
+    "fit itself; there is no separate covariance step.",
     f"- cartsim {cartsim_version} (source {commit}): `cartsim nlme fit MODEL.mod --threads T --npde-samples 0`. "
     "The number is fit.json's `seconds`: estimation plus covariance step (sandwich), without NPDE simulations; "
     "in parentheses the wall time of the whole process (start-up, reading, the fit, sdtab.csv, $TABLE files, plots).",
@@ -250,11 +266,11 @@ for row in rows:
         cell_seconds(r["median_seconds"], failures=len(r["failures"])),
         cell_seconds(c1["median_seconds"], c1["median_wall_seconds"], c1["failures"]),
         cell_seconds(c2["median_seconds"], c2["median_wall_seconds"], c2["failures"]),
-        cell_ofv(r.get("ofv")), cell_ofv(c1.get("ofv"))]) + " |")
-md += ["", "Runs:", ""]
+        cell_ofv(r.get("ofv")), cell_ofv(c1.get("ofv"), c2.get("ofv"))]) + " |")
+md += ["", "Models and runs:", ""]
 for row in rows:
     r, c = row["r_nlme"], row["cartsim"]["threads_1"]
-    text = f"- {row['problem']}: R nlme "
+    text = f"- {row['problem']}: {row['model_notes']} R nlme: "
     text += f"{r['iterations']} iterations" if "iterations" in r else "did not fit"
     if r["failures"]:
         text += f"; {len(r['failures'])} of {repeat} fits failed: {r['failures'][0]}"

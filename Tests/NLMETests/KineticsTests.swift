@@ -289,3 +289,19 @@ extension KineticsTests {
     #expect(builtIn.isFinite && abs(builtIn - written) < 1e-6, "\(builtIn) vs \(written)")
   }
 }
+
+extension KineticsTests {
+  /// The CAR T example (Stein et al. 2019 cellular kinetics, M3 below the limit): its `$DES`
+  /// form (ADVAN13 with A_0 and MTIME) has the objective of its closed form in `$PRED`.
+  @Test func carTExampleDESMatchesItsClosedForm() throws {
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    func ofv(_ name: String) throws -> Double {
+      let p = try NLMEProblem(controlStream: root.appendingPathComponent(name).path)
+      #expect(p.data.subjects.count == 60)
+      return PopulationObjective(objective: FirstOrderObjective(model: p.model, data: p.data, method: .focei), threads: 2).ofv(p.initial)
+    }
+    let des = try ofv("cart-stein.mod")
+    let closed = try ofv("cart-stein-pred.mod")
+    #expect(des.isFinite && abs(des - closed) < 1e-3, "$DES \(des) vs $PRED \(closed)")
+  }
+}

@@ -35,9 +35,12 @@ public enum NLMERun {
   ) throws -> NLMEDocument {
     let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath, builtIn: builtIn)
     // Each $ESTIMATION in turn, from the estimates of the one before (--method: that alone).
-    let steps =
-      settings.method.map { [ControlStream.EstimationStep(method: $0, line: 0)] }
-      ?? (problem.stream.estimations.isEmpty ? [ControlStream.EstimationStep(method: .fo, line: 0)] : problem.stream.estimations)
+    // --method keeps the options of the last $ESTIMATION (MAXEVAL, ISAMPLE, SEED, …).
+    var steps = problem.stream.estimations.isEmpty ? [ControlStream.EstimationStep(method: .fo, line: 0)] : problem.stream.estimations
+    if let method = settings.method, var last = steps.last {
+      last.method = method
+      steps = [last]
+    }
     try ResultWriter.createDirectory(dir)
     try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent("fit.json"))
     var fit: NLMEFitResult? = nil
