@@ -20,7 +20,10 @@ public struct NLMEModel: Sendable {
 
   /// The compartments: linear in closed form (ADVAN1–4, 11, 12: which PK variables make the
   /// rate matrix) or general ODEs (ADVAN6, 13: `$MODEL` and `$DES`).
-  public struct Kinetics: Sendable {
+  ///
+  /// A class, so that the predictor's record loop reads it without copying its arrays; it is
+  /// built by ``NLMEModel/init(_:sbml:)`` and not changed after.
+  public final class Kinetics: @unchecked Sendable {
     public var compartments: Int
     public var defaultDose: Int
     public var defaultObservation: Int
@@ -55,7 +58,27 @@ public struct NLMEModel: Sendable {
     public private(set) var bioavailabilityAssigned: [Bool] = []
     public private(set) var lagAssigned: [Bool] = []
 
-    mutating func flags() {
+    init(
+      compartments: Int, defaultDose: Int, defaultObservation: Int, parameters: [Int], advan: Int, trans: Int, amount: [Int],
+      scale: [Int], bioavailability: [Int], lag: [Int], rate: [Int], duration: [Int], assigned: Set<Int>
+    ) {
+      self.compartments = compartments
+      self.defaultDose = defaultDose
+      self.defaultObservation = defaultObservation
+      self.parameters = parameters
+      self.advan = advan
+      self.trans = trans
+      self.amount = amount
+      self.scale = scale
+      self.bioavailability = bioavailability
+      self.lag = lag
+      self.rate = rate
+      self.duration = duration
+      self.assigned = assigned
+      flags()
+    }
+
+    func flags() {
       scaleAssigned = scale.map { assigned.contains($0) }
       bioavailabilityAssigned = bioavailability.map { assigned.contains($0) }
       lagAssigned = lag.map { assigned.contains($0) }
@@ -149,12 +172,20 @@ public struct NLMEModel: Sendable {
 
   /// An SBML model with its mapping: the SBML slots of the mapped parameters with the frame
   /// slots that set them, the state each dosed CMT adds to, the slot each observed CMT reads.
-  public struct SBMLKinetics: @unchecked Sendable {
-    public var compiled: CompiledSBML
-    public var parameters: [(sbml: Int, frame: Int)]
-    public var doseState: [Int: Int]
+  /// A class, so that the kinetics that hold it stay small to copy.
+  public final class SBMLKinetics: @unchecked Sendable {
+    public let compiled: CompiledSBML
+    public let parameters: [(sbml: Int, frame: Int)]
+    public let doseState: [Int: Int]
     /// Per observed CMT the slots whose values add up to F (`"E_B + M_B"`).
-    public var observed: [Int: [Int]]
+    public let observed: [Int: [Int]]
+
+    init(compiled: CompiledSBML, parameters: [(sbml: Int, frame: Int)], doseState: [Int: Int], observed: [Int: [Int]]) {
+      self.compiled = compiled
+      self.parameters = parameters
+      self.doseState = doseState
+      self.observed = observed
+    }
   }
 
   /// Compiles a control stream.
@@ -175,7 +206,7 @@ public struct NLMEModel: Sendable {
     y = symbols.slot("Y")
     if let mapping = stream.sbml {
       guard let compiled else { throw NLMEError(stream.file, field: "sbml", "the SBML model was not loaded") }
-      var k = try Self.sbmlKinetics(mapping, compiled: compiled, symbols: &symbols, file: stream.file, assigned: stream.pk?.assigned ?? [])
+      let k = try Self.sbmlKinetics(mapping, compiled: compiled, symbols: &symbols, file: stream.file, assigned: stream.pk?.assigned ?? [])
       if let tol = stream.tolerance { k.rtol = Double.pow(10, -Double(tol)) }
       kinetics = k
     } else if let advan = stream.advan {
@@ -198,11 +229,10 @@ public struct NLMEModel: Sendable {
       }
       let n = layout.compartments
       func slots(_ prefix: String) -> [Int] { (1...n).map { symbols.slot("\(prefix)\($0)") } }
-      var k = Kinetics(
+      let k = Kinetics(
         compartments: n, defaultDose: layout.dose, defaultObservation: layout.observation, parameters: parameters, advan: advan,
         trans: stream.trans, amount: (1...n).map { symbols.slot("A(\($0))") }, scale: slots("S"), bioavailability: slots("F"),
         lag: slots("ALAG"), rate: slots("R"), duration: slots("D"), assigned: assigned)
-      k.flags()
       k.initialAmount = (1...n).map { symbols.lookup("A_0(\($0))").flatMap { assigned.contains($0) ? $0 : nil } }
       k.eventTimes = symbols.names.indices.filter { symbols.names[$0].hasPrefix("MTIME(") && assigned.contains($0) }
       if ControlStream.odeAdvans.contains(advan), let des = stream.des {
@@ -269,11 +299,10 @@ extension NLMEModel {
     }
     let n = max(mapping.doses.keys.max() ?? 1, mapping.observations.keys.max() ?? 1)
     func slots(_ prefix: String) -> [Int] { (1...n).map { symbols.slot("\(prefix)\($0)") } }
-    var k = Kinetics(
+    let k = Kinetics(
       compartments: n, defaultDose: mapping.doses.keys.min() ?? 1, defaultObservation: mapping.observations.keys.min() ?? 1,
       parameters: [], advan: 0, trans: 0, amount: [], scale: slots("S"), bioavailability: slots("F"), lag: slots("ALAG"),
       rate: slots("R"), duration: slots("D"), assigned: assigned)
-    k.flags()
     k.sbml = SBMLKinetics(compiled: compiled, parameters: parameters, doseState: doseState, observed: observed)
     return k
   }

@@ -88,19 +88,20 @@ public final class Predictor {
     var observation = 0
     var time = subject.records.first?.time ?? 0
     let fr = frame
+    let kinetics = model.kinetics
     do {
       for (k, s) in model.theta.enumerated() { if let s { fr[s] = theta[k] } }
       for (k, s) in model.eta.enumerated() { if let s { fr[s] = eta[k] } }
       for (index, record) in subject.records.enumerated() {
         for (k, s) in model.items.enumerated() { fr[s] = record.values[k] }
         for (a, b) in model.synonyms { fr[b] = fr[a] }
-        if let kin = model.kinetics {
+        if let kin = kinetics {
           pk?.run(fr, stack: stack)
           if kin.des == nil && kin.sbml == nil { kin.rateMatrix(fr, into: &rates) }
           let k = rates
           let reset = record.evid == 3 || record.evid == 4 || index == 0
           if let map = kin.sbml, let sys = sbml, !reset { setParameters(map, sys, fr) }
-          guard advance(to: record.time, from: &time, k, fr) else { return false }
+          guard advance(to: record.time, from: &time, k, kin, fr) else { return false }
           if let map = kin.sbml, let sys = sbml, reset {
             // The SBML model's initial state, with this subject's parameters in its initial assignments.
             state = sys.initialState(at: record.time, overrides: map.parameters.map { ($0.sbml, fr[$0.frame]) })
@@ -188,24 +189,26 @@ public final class Predictor {
 
   /// Carries the compartments from `time` to `target` with rate matrix k, giving the lagged
   /// doses and infusion ends due on the way.
-  func advance(to target: Double, from time: inout Double, _ k: [Double], _ fr: UnsafeMutablePointer<Double>) -> Bool {
+  func advance(
+    to target: Double, from time: inout Double, _ k: [Double], _ kin: NLMEModel.Kinetics, _ fr: UnsafeMutablePointer<Double>
+  ) -> Bool {
     while let next = pending.indices.min(by: { pending[$0].time < pending[$1].time }), pending[next].time <= target {
       let p = pending.remove(at: next)
-      guard move(k, from: time, to: p.time, fr) else { return false }
+      guard move(k, kin, from: time, to: p.time, fr) else { return false }
       time = p.time
       start(p)
     }
-    guard move(k, from: time, to: target, fr) else { return false }
+    guard move(k, kin, from: time, to: target, fr) else { return false }
     time = target
     return true
   }
 
   /// Carries the compartments from t0 to t1: the closed form, or the ODEs of `$DES`
   /// integrated with restarts at the model event times (MTIME) in between.
-  func move(_ k: [Double], from t0: Double, to t1: Double, _ fr: UnsafeMutablePointer<Double>) -> Bool {
+  func move(_ k: [Double], _ kin: NLMEModel.Kinetics, from t0: Double, to t1: Double, _ fr: UnsafeMutablePointer<Double>) -> Bool {
     guard t1 > t0 else { return true }
     if let sys = sbml {
-      guard infusionRate.allSatisfy({ $0 == 0 }), let kin = model.kinetics else { return false }
+      guard infusionRate.allSatisfy({ $0 == 0 }) else { return false }
       var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol], maxSteps: Self.maxSteps)
       options.saveAt = [t1]
       let problem = ODEProblem(system: sys, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents())
@@ -214,7 +217,7 @@ public final class Predictor {
       state = solution.finalState
       return true
     }
-    guard let kin = model.kinetics, let des = kin.des else { return step(k, t1 - t0) }
+    guard let des = kin.des else { return step(k, t1 - t0) }
     let breaks = kin.eventTimes.map { fr[$0] }.filter { $0 > t0 && $0 < t1 }.sorted()
     var from = t0
     for to in breaks + [t1] {
