@@ -58,7 +58,9 @@ public struct NLMEFitter: Sendable {
     let maxEvaluations = self.maxEvaluations
     let bounded = BoundedProblem(lower: param.lower, upper: param.upper) { x, derivatives in
       let p = param.parameters(x)
-      let fits = population.subjects(p)
+      // The first point's modes are checked from other starts; later points start from the
+      // modes of the best point so far.
+      let fits = history.count == 0 ? population.settled(p) : population.subjects(p)
       let f = population.total(fits)
       let count = history.record(f, param.natural(p))
       if f < history.best {
@@ -70,7 +72,13 @@ public struct NLMEFitter: Sendable {
         return (f, derivatives && f.isFinite ? [Double](repeating: 0, count: x.count) : nil, nil)
       }
       // Central differences from the same warm start (the modes of the best point so far).
-      var gradient = [Double](repeating: 0, count: x.count)
+      // The subjects' own differences give the BHHH matrix ½ Σ_i ∇OFV_i ∇OFV_iᵀ, the outer
+      // product of the scores, which estimates the Hessian of OFV near the maximum (the
+      // Fisher information of the model's subjects) at no extra cost: the optimiser's Hessian
+      // model until BFGS takes over.
+      let d = x.count
+      var gradient = [Double](repeating: 0, count: d)
+      var scores = [[Double]](repeating: [Double](repeating: 0, count: d), count: fits.count)
       for k in x.indices {
         let h = 1e-4 * max(1, abs(x[k]))
         var xp = x
@@ -79,11 +87,18 @@ public struct NLMEFitter: Sendable {
         xm[k] -= h
         if xp[k] > param.upper[k] { xp[k] = x[k] }
         if xm[k] < param.lower[k] { xm[k] = x[k] }
-        let fp = population.ofv(param.parameters(xp))
-        let fm = population.ofv(param.parameters(xm))
-        gradient[k] = (fp - fm) / (xp[k] - xm[k])
+        let plus = population.subjects(param.parameters(xp))
+        let minus = population.subjects(param.parameters(xm))
+        let width = xp[k] - xm[k]
+        gradient[k] = (population.total(plus) - population.total(minus)) / width
+        for i in scores.indices { scores[i][k] = ((plus[i]?.ofv ?? .nan) - (minus[i]?.ofv ?? .nan)) / width }
       }
-      return (f, gradient.allSatisfy(\.isFinite) ? gradient : nil, nil)
+      // With fewer than two subjects per parameter the outer product is (nearly) singular:
+      // BFGS then starts from the identity instead.
+      guard fits.count >= 2 * d else { return (f, gradient.allSatisfy(\.isFinite) ? gradient : nil, nil) }
+      var fim = [Double](repeating: 0, count: d * d)
+      for s in scores { for a in 0..<d { for b in 0..<d { fim[a * d + b] += 0.5 * s[a] * s[b] } } }
+      return (f, gradient.allSatisfy(\.isFinite) ? gradient : nil, fim.allSatisfy(\.isFinite) ? fim : nil)
     }
     var optimizer = TrustRegionOptimizer()
     optimizer.hessian = .bfgs
@@ -96,6 +111,7 @@ public struct NLMEFitter: Sendable {
     var estimates = initial
     var status = start == nil ? "objective evaluated at the initial estimates" : "objective evaluated at the previous step's estimates"
     var converged = true
+    var evaluations = 0
     if method == .saem {
       var saem = SAEM()
       saem.burnIn = burnIn
@@ -107,19 +123,41 @@ public struct NLMEFitter: Sendable {
       status =
         "SAEM completed \(burnIn) burn-in and \(iterations) averaging iterations; objective by importance sampling (\(samples) samples per subject)"
       history.rows = r.history.enumerated().map { Iteration(evaluation: $0.offset + 1, ofv: $0.element, parameters: []) }
-    } else if !evaluateOnly, param.count > 0, let x0 = param.x(initial) {
-      let r = optimizer.minimize(bounded, from: x0)
-      result = r
-      estimates = param.parameters(r.x)
-      converged = r.converged
-      status = r.converged ? "minimisation successful (\(r.exitReason))" : "minimisation terminated: \(r.exitReason)"
+    } else if !evaluateOnly, param.count > 0, var x = param.x(initial) {
+      // The Hessian model starts from the scores' outer product, which can overstate the
+      // curvature away from the optimum and stop the search early. So the minimisation is
+      // restarted from where it stopped, with the Hessian model taken there, until a round
+      // lowers the objective by less than 10⁻³ (at most four rounds). Before each restart
+      // the modes are checked from other starts; where a subject has a higher mode than the
+      // one its warm starts followed, the next round goes on with the new modes.
+      var previous = Double.infinity
+      for round in 0..<4 {
+        let r = optimizer.minimize(bounded, from: x)
+        x = r.x
+        evaluations += r.functionEvaluations
+        result = r
+        estimates = param.parameters(r.x)
+        converged = r.converged
+        status = r.converged ? "minimisation successful (\(r.exitReason))" : "minimisation terminated: \(r.exitReason)"
+        guard round < 3, history.count < maxEvaluations else { break }
+        let settled = population.settled(estimates)
+        let f = population.total(settled)
+        let modesChanged = f < r.f - 1e-6 * max(1, abs(r.f))
+        if modesChanged {
+          history.best = f
+          population.accept(settled)
+        }
+        guard modesChanged || previous - r.f > 1e-3 else { break }
+        previous = r.f
+      }
     }
-    let fits = population.subjects(estimates)
+    let fits = method == .saem ? population.subjects(estimates) : population.settled(estimates)
+    population.accept(fits)
     let ofv = population.total(fits)
     if !ofv.isFinite { status = "the objective cannot be evaluated at the estimates" }
     var out = NLMEFitResult(
       method: method.rawValue, ofv: ofv, parameters: estimates, names: param.names, estimated: param.natural(estimates),
-      status: status, converged: converged && ofv.isFinite, evaluations: result?.functionEvaluations ?? history.count,
+      status: status, converged: converged && ofv.isFinite, evaluations: result == nil ? history.count : evaluations,
       history: history.rows,
       ofvStandardError: method == .imp || method == .saem ? fits.reduce(0) { $0 + ($1?.variance ?? 0) }.squareRoot() : nil,
       individuals: fits.map { $0?.eta ?? [] }, subjectOFV: fits.map { $0?.ofv ?? .nan }, ids: problem.data.subjects.map(\.id),

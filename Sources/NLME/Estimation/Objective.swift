@@ -24,6 +24,9 @@ public struct SubjectFit: Sendable {
   /// conditional covariance of η (NONMEM's ETC).
   public var hessian: [Double]
   public var converged: Bool
+  /// l_i(η̂): the conditional objective at the mode, which decides between modes found from
+  /// different starts (the lower is the posterior's higher mode).
+  public var conditional = 0.0
   /// The Monte Carlo variance of ``ofv`` (importance sampling; 0 for the deterministic
   /// methods), by the delta method: 4·Var(w)/(K·mean(w)²) over the K weights w.
   public var variance = 0.0
@@ -309,9 +312,12 @@ public struct FirstOrderObjective: Sendable {
       else { return nil }
       var fit = SubjectFit(ofv: sampled.ofv, eta: eta, hessian: matrix, converged: converged)
       fit.variance = sampled.variance
+      fit.conditional = loc.l
       return fit
     }
-    return SubjectFit(ofv: ofv, eta: eta, hessian: matrix, converged: converged)
+    var fit = SubjectFit(ofv: ofv, eta: eta, hessian: matrix, converged: converged)
+    fit.conditional = loc.l
+    return fit
   }
 
   /// −2 log of the subject's marginal likelihood (without the n·log 2π of its observations)

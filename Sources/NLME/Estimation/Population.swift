@@ -46,6 +46,47 @@ public final class PopulationObjective: @unchecked Sendable {
     return s
   }
 
+  /// Every subject's fit at p with its mode checked against other starts: from the warm start,
+  /// from η = 0 and from one standard deviation of Ω either side of 0 along each axis, the
+  /// mode with the lowest l_i(η̂). A subject whose posterior has two modes (a CAR T
+  /// subject can be explained by a fast contraction or by a high persistence level) then
+  /// keeps the higher one whatever the history of warm starts, so the objective is one
+  /// function of the parameters. Each start is a deterministic Newton search, so the result
+  /// still does not depend on the thread count.
+  public func settled(_ p: PopulationParameters) -> [SubjectFit?] {
+    let first = subjects(p)
+    let n = objective.nEta
+    guard objective.method != .fo, n > 0 else { return first }
+    var starts = [[Double](repeating: 0, count: n)]
+    for k in 0..<n {
+      let sd = p.omega[k * n + k].squareRoot()
+      guard sd > 0 else { continue }
+      for sign in [-1.0, 1.0] {
+        var e = [Double](repeating: 0, count: n)
+        e[k] = sign * sd
+        starts.append(e)
+      }
+    }
+    let subjects = objective.data.subjects
+    let blocks = min(subjects.count, threads * 4)
+    let objective = self.objective
+    let candidates = starts
+    let parts = Parallel.map(blocks, threads: threads) { b -> [SubjectFit?] in
+      let predictor = Predictor(model: objective.model)
+      let range = (b * subjects.count / blocks)..<((b + 1) * subjects.count / blocks)
+      return range.map { i in
+        var best = first[i]
+        for start in candidates {
+          guard let fit = objective.subject(subjects[i], p, start: start, predictor: predictor), fit.converged else { continue }
+          if let b = best, b.converged, b.conditional <= fit.conditional + 1e-9 * abs(b.conditional) { continue }
+          best = fit
+        }
+        return best
+      }
+    }
+    return parts.flatMap { $0 }
+  }
+
   /// Takes the modes of an accepted point as the next warm start.
   public func accept(_ fits: [SubjectFit?]) {
     for (i, f) in fits.enumerated() { if let f { warmStart[i] = f.eta } }

@@ -1,0 +1,60 @@
+import Foundation
+import NLME
+import TestSupport
+import Testing
+
+/// A subject whose conditional density of the random effects has two modes: the population
+/// objective must take the higher one (the lower l_i) whatever the warm start, or it becomes a
+/// function of the evaluation history and jumps under the optimiser.
+@Suite struct ModeTests {
+  /// The CAR T example's study (Examples/nlme/cart-stein.csv) at parameters near its Laplace
+  /// estimates, where patient 59 (7 samples, 2 below the limit) can be explained either by a
+  /// fast contraction with a high persistence level or by a slower contraction.
+  static func problem() throws -> (NLMEProblem, PopulationParameters, Int) {
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    let problem = try NLMEProblem(controlStream: root.appendingPathComponent("cart-stein-pred.mod").path)
+    let p = PopulationParameters(
+      theta: [22021.28, 9.3, 8.119391, 0.1444755, 0.009447789, 0.003530159],
+      omega: [0.6270891, 0, 0, 0, 0.4576908, 0, 0, 0, 0.3674396], sigma: [0.2891070])
+    let index = try #require(problem.data.subjects.firstIndex(where: { $0.id == 59 }))
+    return (problem, p, index)
+  }
+
+  @Test func twoStartsReachTwoModes() throws {
+    let (problem, p, index) = try Self.problem()
+    let objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .laplace)
+    let predictor = Predictor(model: problem.model)
+    let subject = problem.data.subjects[index]
+    let a = try #require(objective.subject(subject, p, start: [0, 0, 0], predictor: predictor))
+    let b = try #require(objective.subject(subject, p, start: [-0.22, 1.16, 0.61], predictor: predictor))
+    #expect(a.converged && b.converged)
+    // Two distinct stationary points of l_i: η(ALPHA) differs by more than 0.3.
+    #expect(abs(a.eta[1] - b.eta[1]) > 0.3, "modes \(a.eta) and \(b.eta)")
+    #expect(abs(a.conditional - b.conditional) > 1e-3)
+  }
+
+  /// `settled` gives the mode with the lower l_i from either warm start, so the objective at
+  /// the same parameters is the same number after either history.
+  @Test func settledModeDoesNotDependOnTheWarmStart() throws {
+    let (problem, p, index) = try Self.problem()
+    let objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .laplace)
+    let predictor = Predictor(model: problem.model)
+    let subject = problem.data.subjects[index]
+    let a = try #require(objective.subject(subject, p, start: [0, 0, 0], predictor: predictor))
+    let b = try #require(objective.subject(subject, p, start: [-0.22, 1.16, 0.61], predictor: predictor))
+    let higher = a.conditional < b.conditional ? a : b
+    var totals: [Double] = []
+    for start in [a, b] {
+      let population = PopulationObjective(objective: objective, threads: 2)
+      var fits = population.subjects(p)
+      fits[index] = start
+      population.accept(fits)
+      let settled = population.settled(p)
+      let chosen = try #require(settled[index])
+      #expect(abs(chosen.conditional - higher.conditional) < 1e-6, "from \(start.eta): \(chosen.eta)")
+      #expect(zip(chosen.eta, higher.eta).allSatisfy { abs($0 - $1) < 1e-4 })
+      totals.append(population.total(settled))
+    }
+    #expect(abs(totals[0] - totals[1]) < 1e-6, "\(totals)")
+  }
+}
