@@ -33,4 +33,7 @@ public enum NLMELimits {
   public static let maxAdditionalDoses = 100_000
   /// The most statements and nesting of a code block.
   public static let maxNesting = 50
+  /// The most observations of one subject: FO's objective, WRES, CWRES and NPDE work with the
+  /// subject's observations' covariance matrix, observations² values (32 MB at this limit).
+  public static let maxSubjectObservations = 2_000
 }

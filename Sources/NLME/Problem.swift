@@ -22,7 +22,7 @@ public struct NLMEProblem: Sendable {
       url.pathExtension.lowercased() == "json"
       ? try ControlStream(json: text, file: url.lastPathComponent) : try ControlStream(text: text, file: url.lastPathComponent)
     guard let record = stream.data else { throw NLMEError(url.lastPathComponent, field: "$DATA", "missing") }
-    let dataURL = dataPath.map { URL(fileURLWithPath: $0) } ?? url.deletingLastPathComponent().appendingPathComponent(record.path)
+    let dataURL = dataPath.map { URL(fileURLWithPath: $0) } ?? Self.resolve(record.path, beside: url)
     var compiled: CompiledSBML? = nil
     if let source = stream.sbml?.source {
       let text: String
@@ -30,7 +30,7 @@ public struct NLMEProblem: Sendable {
         guard let builtIn else { throw NLMEError(stream.file, field: "model", "built-in models are not available here") }
         text = try builtIn(String(source.dropFirst(8)))
       } else {
-        text = try Self.read(url.deletingLastPathComponent().appendingPathComponent(source))
+        text = try Self.read(Self.resolve(source, beside: url))
       }
       do {
         compiled = try CompiledSBML(try SBMLModel.parse(Data(text.utf8)))
@@ -69,6 +69,12 @@ public struct NLMEProblem: Sendable {
       throw NLMEError(name, "cannot be read as UTF-8 text")
     }
     return text
+  }
+
+  /// A file a control stream names: an absolute path as it is, a relative one from the
+  /// control stream's folder.
+  static func resolve(_ path: String, beside file: URL) -> URL {
+    path.hasPrefix("/") ? URL(fileURLWithPath: path) : file.deletingLastPathComponent().appendingPathComponent(path)
   }
 
   /// The same problem starting from other estimates (what `$THETA`, `$OMEGA` and `$SIGMA`

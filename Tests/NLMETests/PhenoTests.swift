@@ -113,4 +113,18 @@ extension PhenoTests {
       Self.estimates)
     #expect(abs(ofv - 586.27605628188053) < 1e-3, "OFV \(ofv)")
   }
+
+  /// `$DATA` with an absolute path is read from there; a relative one from the control
+  /// stream's folder.
+  @Test func dataPathMayBeAbsolute() throws {
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    let text = try String(contentsOf: root.appendingPathComponent("pheno.mod"), encoding: .utf8)
+      .replacingOccurrences(of: "$DATA pheno.csv", with: "$DATA " + root.appendingPathComponent("pheno.csv").path)
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cartsim-absolute-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let file = folder.appendingPathComponent("pheno.mod")
+    try text.write(to: file, atomically: true, encoding: .utf8)
+    #expect(try NLMEProblem(controlStream: file.path).data.subjects.count == 59)
+  }
 }

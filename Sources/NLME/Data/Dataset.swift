@@ -153,7 +153,13 @@ extension Dataset {
       }
       total += 1 + r.addl
       guard total <= NLMELimits.maxRecords else { throw NLMEError(source, line: lineNumber, "more than \(NLMELimits.maxRecords) records") }
-      if evid == 0 && !mdv { subjects[subjects.count - 1].observations.append(subjects[subjects.count - 1].records.count) }
+      if evid == 0 && !mdv {
+        guard subjects[subjects.count - 1].observations.count < NLMELimits.maxSubjectObservations else {
+          throw NLMEError(
+            source, line: lineNumber, field: "ID", "ID \(subjectID) has more than \(NLMELimits.maxSubjectObservations) observations")
+        }
+        subjects[subjects.count - 1].observations.append(subjects[subjects.count - 1].records.count)
+      }
       subjects[subjects.count - 1].records.append(r)
     }
     guard !subjects.isEmpty else { throw NLMEError(source, "no data records") }

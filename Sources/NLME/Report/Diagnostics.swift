@@ -104,28 +104,36 @@ public struct Diagnostics: Sendable {
     let m = y.count
     let n = model.eta.count
     guard samples > 1, omegaL.count == n * n || n == 0 else { return [Double](repeating: .nan, count: m) }
-    var sims: [[Double]] = []
+    // Simulation k from its own addressed stream, so the second pass below repeats the first
+    // without keeping samples × observations values.
     var f = [Double](repeating: 0, count: m)
     var v = f
-    for k in 0..<samples {
+    func simulate(_ k: Int) -> [Double]? {
       var rng = RandomStream(seed: seed, id: RandomStream.address(0x4E50_4445, UInt64(subject), UInt64(k)))
       let z = (0..<n).map { _ in rng.normal() }
       let eta = (0..<n).map { a in (0...a).reduce(0) { $0 + omegaL[a * n + $1] * z[$1] } }
-      guard predictor.predict(s, theta: p.theta, eta: eta, sigma: p.sigma, f: &f, v: &v) else { continue }
-      sims.append((0..<m).map { f[$0] + v[$0].squareRoot() * rng.normal() })
+      guard predictor.predict(s, theta: p.theta, eta: eta, sigma: p.sigma, f: &f, v: &v) else { return nil }
+      return (0..<m).map { f[$0] + v[$0].squareRoot() * rng.normal() }
     }
-    guard sims.count > 1 else { return [Double](repeating: .nan, count: m) }
-    let count = Double(sims.count)
-    let mean = (0..<m).map { j in sims.reduce(0) { $0 + $1[j] } / count }
+    // First pass: the mean and covariance of the simulations (Welford's updates).
+    var count = 0.0
+    var mean = [Double](repeating: 0, count: m)
     var cov = [Double](repeating: 0, count: m * m)
-    for sim in sims {
-      for a in 0..<m { for b in 0..<m { cov[a * m + b] += (sim[a] - mean[a]) * (sim[b] - mean[b]) / (count - 1) } }
+    for k in 0..<samples {
+      guard let sim = simulate(k) else { continue }
+      count += 1
+      let before = zip(sim, mean).map(-)
+      for j in 0..<m { mean[j] += before[j] / count }
+      for a in 0..<m { for b in 0..<m { cov[a * m + b] += before[a] * (sim[b] - mean[b]) } }
     }
+    guard count > 1 else { return [Double](repeating: .nan, count: m) }
+    for i in cov.indices { cov[i] /= count - 1 }
     let l = cholesky(cov, m)
     guard let observed = forwardSolve(l, m, zip(y, mean).map(-)) else { return [Double](repeating: .nan, count: m) }
+    // Second pass: where the decorrelated observation falls among the decorrelated simulations.
     var below = [Double](repeating: 0, count: m)
-    for sim in sims {
-      guard let d = forwardSolve(l, m, zip(sim, mean).map(-)) else { continue }
+    for k in 0..<samples {
+      guard let sim = simulate(k), let d = forwardSolve(l, m, zip(sim, mean).map(-)) else { continue }
       for j in 0..<m where d[j] < observed[j] { below[j] += 1 }
     }
     return below.map { b in
