@@ -20,13 +20,19 @@ import Testing
     return (problem, p, index)
   }
 
+  /// Patient 59's modes found by Newton from η = 0 and from a start near the other mode.
+  static func modes(_ objective: FirstOrderObjective, _ p: PopulationParameters, _ index: Int) throws -> (SubjectFit, SubjectFit) {
+    let predictor = Predictor(model: objective.model)
+    let subject = objective.data.subjects[index]
+    let a = try #require(objective.subject(subject, p, start: [0, 0, 0], predictor: predictor))
+    let b = try #require(objective.subject(subject, p, start: [-0.22, 1.16, 0.61], predictor: predictor))
+    return (a, b)
+  }
+
   @Test func twoStartsReachTwoModes() throws {
     let (problem, p, index) = try Self.problem()
     let objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .laplace)
-    let predictor = Predictor(model: problem.model)
-    let subject = problem.data.subjects[index]
-    let a = try #require(objective.subject(subject, p, start: [0, 0, 0], predictor: predictor))
-    let b = try #require(objective.subject(subject, p, start: [-0.22, 1.16, 0.61], predictor: predictor))
+    let (a, b) = try Self.modes(objective, p, index)
     #expect(a.converged && b.converged)
     // Two distinct stationary points of l_i: η(ALPHA) differs by more than 0.3.
     #expect(abs(a.eta[1] - b.eta[1]) > 0.3, "modes \(a.eta) and \(b.eta)")
@@ -38,10 +44,7 @@ import Testing
   @Test func settledModeDoesNotDependOnTheWarmStart() throws {
     let (problem, p, index) = try Self.problem()
     let objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .laplace)
-    let predictor = Predictor(model: problem.model)
-    let subject = problem.data.subjects[index]
-    let a = try #require(objective.subject(subject, p, start: [0, 0, 0], predictor: predictor))
-    let b = try #require(objective.subject(subject, p, start: [-0.22, 1.16, 0.61], predictor: predictor))
+    let (a, b) = try Self.modes(objective, p, index)
     let higher = a.conditional < b.conditional ? a : b
     var totals: [Double] = []
     for start in [a, b] {

@@ -1,6 +1,7 @@
 import CARTModels
 import Foundation
 import NLME
+import StatKit
 
 /// The readers of the blocks of a trial spec's `population` (``PopulationSpec/parse(_:baseDir:models:)``).
 extension PopulationSpec {
@@ -180,18 +181,8 @@ extension PopulationSpec {
       try c.finish()
     }
     // Cholesky factorisation; failure means the matrix is not a correlation matrix.
-    var l = [Double](repeating: 0, count: m * m)
-    for i in 0..<m {
-      for j in 0...i {
-        var s = corr[i * m + j]
-        for k in 0..<j { s -= l[i * m + k] * l[j * m + k] }
-        if i == j {
-          guard s > 1e-12 else { throw r.fail("correlations", "the correlation matrix is not positive definite") }
-          l[i * m + i] = s.squareRoot()
-        } else {
-          l[i * m + j] = s / l[j * m + j]
-        }
-      }
+    guard let l = StatKit.cholesky(corr, m, minimumPivot: 1e-12) else {
+      throw r.fail("correlations", "the correlation matrix is not positive definite")
     }
     cholesky = l
   }

@@ -1,4 +1,5 @@
 import Foundation
+import StatKit
 
 /// The JSON form of a control stream, for people without NONMEM habits: the same records as
 /// named fields, the code as text (a string or a list of lines), the estimates as objects.

@@ -1,4 +1,5 @@
 import Foundation
+import StatKit
 
 extension ControlStream {
   /// The supported ADVANs: closed forms 1–4, 11, 12 and general ODEs 6 and 13.

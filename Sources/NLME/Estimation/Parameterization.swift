@@ -1,4 +1,5 @@
 import RealModule
+import StatKit
 
 /// The estimated parameters of a control stream and their two scales:
 /// - the optimiser's unconstrained-ish vector x: THETA divided by the magnitude of its initial

@@ -201,28 +201,24 @@ public struct SAEM: Sendable {
         dataTerm = d
       }
     }
-    // Random walks on all ETAs, then on each.
-    for _ in 0..<2 {
-      let step = draw()
-      let candidate = (0..<n).map { eta[$0] + scales.all * step[$0] }
+    // Random walks (kernel 0 on all ETAs, kernel 1 on each): Metropolis on the posterior.
+    func walk(to candidate: [Double], kernel: Int) {
       let d = data(candidate)
-      proposed[0] += 1
+      proposed[kernel] += 1
       if Double.log(rng.uniform()) < -0.5 * (d + prior(candidate) - dataTerm - prior(eta)) {
         eta = candidate
         dataTerm = d
-        accepted[0] += 1
+        accepted[kernel] += 1
       }
+    }
+    for _ in 0..<2 {
+      let step = draw()
+      walk(to: (0..<n).map { eta[$0] + scales.all * step[$0] }, kernel: 0)
     }
     for c in 0..<n {
       var candidate = eta
       candidate[c] += scales.single * p.omega[c * n + c].squareRoot() * rng.normal()
-      let d = data(candidate)
-      proposed[1] += 1
-      if Double.log(rng.uniform()) < -0.5 * (d + prior(candidate) - dataTerm - prior(eta)) {
-        eta = candidate
-        dataTerm = d
-        accepted[1] += 1
-      }
+      walk(to: candidate, kernel: 1)
     }
     return (eta, accepted, proposed)
   }

@@ -1,25 +1,8 @@
 import RealModule
+import StatKit
 
 /// Small dense linear algebra on row-major n×n arrays: the covariance matrices of random
 /// effects, the per-subject Hessians and the compartment matrices are a few rows each.
-
-/// The lower Cholesky factor L (L·Lᵀ = A), or nil when A is not positive definite.
-public func cholesky(_ a: [Double], _ n: Int) -> [Double]? {
-  var l = [Double](repeating: 0, count: n * n)
-  for i in 0..<n {
-    for j in 0...i {
-      var s = a[i * n + j]
-      for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
-      if i == j {
-        guard s > 0, s.isFinite else { return nil }
-        l[i * n + i] = s.squareRoot()
-      } else {
-        l[i * n + j] = s / l[j * n + j]
-      }
-    }
-  }
-  return l
-}
 
 /// log det A from its Cholesky factor.
 func logDeterminant(cholesky l: [Double], _ n: Int) -> Double {

@@ -1,5 +1,6 @@
 import CSVKit
 import Foundation
+import StatKit
 
 /// `fit.json` of `cartsim nlme fit`: the estimates in NONMEM's shapes (THETA in order, Ω and
 /// Σ as their lower triangles row by row), their standard errors where the covariance step

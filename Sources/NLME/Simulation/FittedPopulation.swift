@@ -1,3 +1,5 @@
+import StatKit
+
 /// A fitted population model as the source of a virtual population: for each virtual
 /// patient, ETAs drawn from the fitted Ω, the model's `$PK` run with the fitted THETAs and the
 /// patient's covariates (data items named like them), and the values of the SBML parameters
