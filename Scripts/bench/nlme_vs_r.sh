@@ -45,29 +45,13 @@ while [ $# -gt 0 ]; do
 done
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { echo "nlme_vs_r: --repeat needs a positive integer, not '$REPEAT'" >&2; exit 2; }
 
-apt_install() {
-  local runner=()
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-      runner=(sudo -n)
-    else
-      echo "nlme_vs_r: missing system packages: $* (install them: apt-get install $*)" >&2
-      exit 1
-    fi
-  fi
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "nlme_vs_r: missing: $* (no apt-get here; install the equivalents)" >&2
-    exit 1
-  fi
-  echo "nlme_vs_r: apt-get install $*" >&2
-  "${runner[@]}" apt-get update -qq
-  # R's recommended packages (r-recommended, r-base-dev, ...) are not needed, only nlme
-  DEBIAN_FRONTEND=noninteractive "${runner[@]}" apt-get install -y -qq --no-install-recommends "$@"
-}
+# R's recommended packages (r-recommended, r-base-dev, ...) are not needed, only nlme.
+# shellcheck source=apt_install.sh
+source "$ROOT/Scripts/bench/apt_install.sh"
 
 # 1. R with nlme, and python3 (which writes the results)
-Rscript -e 'library(nlme)' >/dev/null 2>&1 || apt_install r-base-core r-cran-nlme
-command -v python3 >/dev/null 2>&1 || apt_install python3
+Rscript -e 'library(nlme)' >/dev/null 2>&1 || apt_install nlme_vs_r --no-install-recommends -- r-base-core r-cran-nlme
+command -v python3 >/dev/null 2>&1 || apt_install nlme_vs_r --no-install-recommends -- python3
 
 # 2. The cartsim binary: CARTSIM_BIN, or a release build of the package
 if [ -n "${CARTSIM_BIN:-}" ]; then

@@ -33,24 +33,8 @@ export AMICI_PARALLEL_COMPILE="${AMICI_PARALLEL_COMPILE:-1}"
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$AMICI_PARALLEL_COMPILE}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
-apt_install() {
-  local runner=()
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-      runner=(sudo -n)
-    else
-      echo "petab_fit_benchmark: missing system packages: $* (install them: apt-get install $*)" >&2
-      exit 1
-    fi
-  fi
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "petab_fit_benchmark: missing: $* (no apt-get here; install the equivalents)" >&2
-    exit 1
-  fi
-  echo "petab_fit_benchmark: apt-get install $*" >&2
-  "${runner[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${runner[@]}" apt-get install -y -qq "$@"
-}
+# shellcheck source=apt_install.sh
+source "$ROOT/Scripts/bench/apt_install.sh"
 
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
@@ -62,13 +46,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
     || missing+=(python3-dev)
   "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  [ ${#missing[@]} -eq 0 ] || apt_install petab_fit_benchmark -- "${missing[@]}"
   "$PYTHON" -m venv "$VENV"
 fi
 
 STAMP="$VENV/.petab-bench-pins"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "${PINS[*]}" ]; then
-  command -v g++ >/dev/null 2>&1 || apt_install g++
+  command -v g++ >/dev/null 2>&1 || apt_install petab_fit_benchmark -- g++
   start=$(date +%s)
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install "${PINS[@]}"

@@ -22,7 +22,8 @@ public struct NLMEProblem: Sendable {
       url.pathExtension.lowercased() == "json"
       ? try ControlStream(json: text, file: url.lastPathComponent) : try ControlStream(text: text, file: url.lastPathComponent)
     guard let record = stream.data else { throw NLMEError(url.lastPathComponent, field: "$DATA", "missing") }
-    let dataURL = dataPath.map { URL(fileURLWithPath: $0) } ?? Self.resolve(record.path, beside: url)
+    let dataURL =
+      dataPath.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: record.path, relativeTo: url.deletingLastPathComponent())
     var compiled: CompiledSBML? = nil
     if let source = stream.sbml?.source {
       let text: String
@@ -30,7 +31,7 @@ public struct NLMEProblem: Sendable {
         guard let builtIn else { throw NLMEError(stream.file, field: "model", "built-in models are not available here") }
         text = try builtIn(String(source.dropFirst(8)))
       } else {
-        text = try Self.read(Self.resolve(source, beside: url))
+        text = try Self.read(URL(fileURLWithPath: source, relativeTo: url.deletingLastPathComponent()))
       }
       do {
         compiled = try CompiledSBML(try SBMLModel.parse(Data(text.utf8)))
@@ -69,12 +70,6 @@ public struct NLMEProblem: Sendable {
       throw NLMEError(name, "cannot be read as UTF-8 text")
     }
     return text
-  }
-
-  /// A file a control stream names: an absolute path as it is, a relative one from the
-  /// control stream's folder.
-  static func resolve(_ path: String, beside file: URL) -> URL {
-    path.hasPrefix("/") ? URL(fileURLWithPath: path) : file.deletingLastPathComponent().appendingPathComponent(path)
   }
 
   /// The same problem starting from other estimates (what `$THETA`, `$OMEGA` and `$SIGMA`

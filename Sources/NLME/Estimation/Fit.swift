@@ -76,9 +76,12 @@ public struct NLMEFitter: Sendable {
       // product of the scores, which estimates the Hessian of OFV near the maximum (the
       // Fisher information of the model's subjects) at no extra cost: the optimiser's Hessian
       // model until BFGS takes over.
+      // With fewer than two subjects per parameter the outer product is (nearly) singular:
+      // BFGS then starts from the identity instead.
       let d = x.count
+      let bhhh = fits.count >= 2 * d
       var gradient = [Double](repeating: 0, count: d)
-      var scores = [[Double]](repeating: [Double](repeating: 0, count: d), count: fits.count)
+      var scores = [[Double]](repeating: [Double](repeating: 0, count: d), count: bhhh ? fits.count : 0)
       for k in x.indices {
         let h = 1e-4 * max(1, abs(x[k]))
         var xp = x
@@ -93,9 +96,7 @@ public struct NLMEFitter: Sendable {
         gradient[k] = (population.total(plus) - population.total(minus)) / width
         for i in scores.indices { scores[i][k] = ((plus[i]?.ofv ?? .nan) - (minus[i]?.ofv ?? .nan)) / width }
       }
-      // With fewer than two subjects per parameter the outer product is (nearly) singular:
-      // BFGS then starts from the identity instead.
-      guard fits.count >= 2 * d else { return (f, gradient.allSatisfy(\.isFinite) ? gradient : nil, nil) }
+      guard bhhh else { return (f, gradient.allSatisfy(\.isFinite) ? gradient : nil, nil) }
       var fim = [Double](repeating: 0, count: d * d)
       for s in scores { for a in 0..<d { for b in 0..<d { fim[a * d + b] += 0.5 * s[a] * s[b] } } }
       return (f, gradient.allSatisfy(\.isFinite) ? gradient : nil, fim.allSatisfy(\.isFinite) ? fim : nil)

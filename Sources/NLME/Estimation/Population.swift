@@ -20,14 +20,21 @@ public final class PopulationObjective: @unchecked Sendable {
 
   /// Every subject's fit at p (nil entries where a subject could not be evaluated).
   public func subjects(_ p: PopulationParameters) -> [SubjectFit?] {
-    let subjects = objective.data.subjects
-    let blocks = min(subjects.count, threads * 4)
     let starts = warmStart
     let objective = self.objective
+    return eachSubject { i, s, predictor in objective.subject(s, p, start: starts[i], predictor: predictor) }
+  }
+
+  /// `body` for every subject (its index, the subject, a predictor of its thread's own), the
+  /// subjects spread over the threads in blocks, the results in subject order.
+  func eachSubject(_ body: @escaping @Sendable (Int, Dataset.Subject, Predictor) -> SubjectFit?) -> [SubjectFit?] {
+    let subjects = objective.data.subjects
+    let blocks = min(subjects.count, threads * 4)
+    let model = objective.model
     let parts = Parallel.map(blocks, threads: threads) { b -> [SubjectFit?] in
-      let predictor = Predictor(model: objective.model)
+      let predictor = Predictor(model: model)
       let range = (b * subjects.count / blocks)..<((b + 1) * subjects.count / blocks)
-      return range.map { objective.subject(subjects[$0], p, start: starts[$0], predictor: predictor) }
+      return range.map { body($0, subjects[$0], predictor) }
     }
     return parts.flatMap { $0 }
   }
@@ -67,24 +74,17 @@ public final class PopulationObjective: @unchecked Sendable {
         starts.append(e)
       }
     }
-    let subjects = objective.data.subjects
-    let blocks = min(subjects.count, threads * 4)
     let objective = self.objective
     let candidates = starts
-    let parts = Parallel.map(blocks, threads: threads) { b -> [SubjectFit?] in
-      let predictor = Predictor(model: objective.model)
-      let range = (b * subjects.count / blocks)..<((b + 1) * subjects.count / blocks)
-      return range.map { i in
-        var best = first[i]
-        for start in candidates {
-          guard let fit = objective.subject(subjects[i], p, start: start, predictor: predictor), fit.converged else { continue }
-          if let b = best, b.converged, b.conditional <= fit.conditional + 1e-9 * abs(b.conditional) { continue }
-          best = fit
-        }
-        return best
+    return eachSubject { i, s, predictor in
+      var best = first[i]
+      for start in candidates {
+        guard let fit = objective.subject(s, p, start: start, predictor: predictor), fit.converged else { continue }
+        if let current = best, current.converged, current.conditional <= fit.conditional + 1e-9 * abs(current.conditional) { continue }
+        best = fit
       }
+      return best
     }
-    return parts.flatMap { $0 }
   }
 
   /// Takes the modes of an accepted point as the next warm start.

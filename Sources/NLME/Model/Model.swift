@@ -22,35 +22,35 @@ public struct NLMEModel: Sendable {
   /// rate matrix) or general ODEs (ADVAN6, 13: `$MODEL` and `$DES`).
   ///
   /// A class, so that the predictor's record loop reads it without copying its arrays; it is
-  /// built by ``NLMEModel/init(_:sbml:)`` and not changed after.
+  /// built by ``NLMEModel/init(_:sbml:)`` and not changed after (only this module may set it).
   public final class Kinetics: @unchecked Sendable {
-    public var compartments: Int
-    public var defaultDose: Int
-    public var defaultObservation: Int
+    public internal(set) var compartments: Int
+    public internal(set) var defaultDose: Int
+    public internal(set) var defaultObservation: Int
     /// Slots of the PK parameters in the order ``rateMatrix(_:into:)`` reads them (closed forms).
-    public var parameters: [Int]
-    public var advan: Int
-    public var trans: Int
+    public internal(set) var parameters: [Int]
+    public internal(set) var advan: Int
+    public internal(set) var trans: Int
     /// `$DES` (ODEs): the code, the slots of DADT(k) and of T, and the solver tolerances.
-    public var des: CodeBlock?
-    public var derivative: [Int] = []
-    public var time = 0
-    public var rtol = 1e-10
-    public var atol = 1e-12
+    public internal(set) var des: CodeBlock?
+    public internal(set) var derivative: [Int] = []
+    public internal(set) var time = 0
+    public internal(set) var rtol = 1e-10
+    public internal(set) var atol = 1e-12
     /// An SBML model as the compartments (the JSON form's `sbml` or `model`).
-    public var sbml: SBMLKinetics?
+    public internal(set) var sbml: SBMLKinetics?
     /// Slots of A_0(k) (initial amounts) and MTIME(k) (model event times) the code assigns.
-    public var initialAmount: [Int?] = []
-    public var eventTimes: [Int] = []
+    public internal(set) var initialAmount: [Int?] = []
+    public internal(set) var eventTimes: [Int] = []
     /// Slots of A(k), S k, F k, ALAG k, R k, D k per compartment (1-based k at index k − 1).
-    public var amount: [Int]
-    public var scale: [Int]
-    public var bioavailability: [Int]
-    public var lag: [Int]
-    public var rate: [Int]
-    public var duration: [Int]
+    public internal(set) var amount: [Int]
+    public internal(set) var scale: [Int]
+    public internal(set) var bioavailability: [Int]
+    public internal(set) var lag: [Int]
+    public internal(set) var rate: [Int]
+    public internal(set) var duration: [Int]
     /// Whether the code assigns the slot (an unassigned Fn is 1, Sn 1, others 0).
-    public var assigned: Set<Int> {
+    public internal(set) var assigned: Set<Int> {
       didSet { flags() }
     }
     /// Per compartment: whether Sn, Fn, ALAGn are assigned (read at every record).
