@@ -17,6 +17,12 @@ nlme_coverage.md (or --out-json/--out-md).
     python3 Scripts/bench/nlme_coverage.py --model Examples/nlme/cart-stein-pred.mod --replicates 5
     python3 Scripts/bench/nlme_coverage.py --check                      # replicate 1: truth recovered?
 
+With --profile each successful fit is followed by `cartsim nlme profile MODEL --data DATA --from
+fit.json --at NAME=TRUE ...`: the objective with one parameter held at its true value and the others
+estimated again. The profile-likelihood interval {value: OFV(value) − OFV(fit) < χ²₁(0.95) = 3.84}
+holds the truth exactly when that rise is below 3.84, so these re-fits count its coverage without
+locating every interval's ends (test inversion); the table gets a column for it.
+
 --check fits replicate 1 only (the study of Examples/nlme/cart-stein.csv) and passes when the
 minimisation succeeded, the covariance step gave SEs, and every estimated parameter lies within
 3 SE of its true value (exit 1 otherwise).
@@ -46,6 +52,7 @@ sys.path.insert(0, os.path.join(ROOT, "Scripts", "nlme"))
 import simulate_stein  # noqa: E402
 
 Z95 = 1.959963984540054
+CHI2_95 = 3.841458820694124  # χ²₁(0.95): a profile-likelihood interval's threshold on OFV
 CHECK_SE = 3.0  # --check: every estimate within this many SEs of the truth
 
 
@@ -126,7 +133,40 @@ def run_replicate(r, args, work):
     )
     # Successful: minimisation successful and SEs from a covariance step whose R is positive definite.
     rec["ok"] = bool(fit["minimization_successful"]) and se is not None and "not positive definite" not in (fit.get("covariance_status") or "")
+    if args.profile and rec["ok"]:
+        rec.update(profile_at_truth(d, model, data, fit_json, rec["parameter_names"], args))
     return rec
+
+
+def profile_at_truth(d, model, data, fit_json, names, args):
+    """OFV(truth) − OFV(fit) per estimated parameter, by `cartsim nlme profile --at` (reused with --work)."""
+    out = os.path.join(d, "profile")
+    doc_path = os.path.join(out, "profiles.json")
+    if not (args.work and os.path.exists(doc_path)):
+        truths = {name: truth for name, _, _, _, truth in parameter_table()}
+        cmd = [args.cartsim, "nlme", "profile", model, "--data", data, "--from", fit_json, "--out", out, "--quiet"]
+        for name in names:
+            cmd += ["--at", f"{name}={truths[name]!r}"]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        if args.method:
+            cmd += ["--method", args.method]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0 or not os.path.exists(doc_path):
+            return {"profile_status": f"cartsim nlme profile exit {p.returncode}: {(p.stderr or p.stdout).strip()[-500:]}"}
+    with open(doc_path, encoding="utf-8") as f:
+        doc = json.load(f)
+    return {
+        "profile_seconds": doc["seconds"],
+        "profile_delta": {p["parameter"]: p["points"][0]["delta"] for p in doc["profiles"]},
+        "profile_converged": {p["parameter"]: p["points"][0]["converged"] for p in doc["profiles"]},
+    }
+
+
+def reference_delta(x, name):
+    """The rise at the truth above the lowest objective known for the study: the fit's, or a
+    re-fit's where one ended below it (the fit stopped at a local optimum)."""
+    return x["profile_delta"][name] - min(0.0, min(x["profile_delta"].values()))
 
 
 def summarise(records, table):
@@ -149,6 +189,7 @@ def summarise(records, table):
         mean = statistics.fmean(est)
         rmse = math.sqrt(statistics.fmean([(e - truth) ** 2 for e in est]))
         covered = sum(abs(e - truth) <= Z95 * s for e, s in pairs)
+        deltas = [reference_delta(x, name) for x in good if name in x.get("profile_delta", {})]
         rows.append(
             {
                 "parameter": label,
@@ -163,6 +204,9 @@ def summarise(records, table):
                 "covered": covered,
                 "with_se": len(pairs),
                 "coverage": covered / len(pairs) if pairs else None,
+                "profile_covered": sum(dl < CHI2_95 for dl in deltas),
+                "profile_n": len(deltas),
+                "profile_coverage": sum(dl < CHI2_95 for dl in deltas) / len(deltas) if deltas else None,
             }
         )
     return rows
@@ -201,19 +245,48 @@ def markdown(result):
         "- Statistics over the successful fits (minimisation successful, covariance step with R positive definite). Relative bias = (mean estimate − true)/true; relative RMSE = "
         "√mean((estimate − true)²)/true; coverage: how many intervals estimate ± 1.96·SE (sandwich) hold the true value.",
         "",
-        "| parameter | true | mean estimate | relative bias | relative RMSE | mean SE | SD of estimates | 95% coverage |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    profiled = any(row.get("profile_n") for row in result["parameters"])
+    if profiled:
+        lines[-2] += (
+            " Profile coverage: how many profile-likelihood intervals (OFV within χ²₁(0.95) = 3.84 of the fit's, "
+            "`cartsim nlme profile`) hold the true value, counted by re-fitting with the parameter held at it"
+            f" (median {fmt(result['summary'].get('median_profile_seconds'), 3)} s per study for all parameters)."
+        )
+    lines += [
+        "",
+        "| parameter | true | mean estimate | relative bias | relative RMSE | mean SE | SD of estimates | 95% coverage (Wald) |"
+        + (" profile coverage |" if profiled else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if profiled else ""),
     ]
     for row in result["parameters"]:
         if row["n"] == 0:
-            lines.append(f"| {row['parameter']} | {fmt(row['true'])} | – | – | – | – | – | – |")
+            lines.append(f"| {row['parameter']} | {fmt(row['true'])} | – | – | – | – | – | – |" + (" – |" if profiled else ""))
             continue
         cov = f"{row['covered']}/{row['with_se']} ({100 * row['coverage']:.0f}%)" if row["coverage"] is not None else "–"
         lines.append(
             f"| {row['parameter']} | {fmt(row['true'])} | {fmt(row['mean_estimate'])} | "
             f"{100 * row['relative_bias']:+.1f}% | {100 * row['relative_rmse']:.1f}% | {fmt(row['mean_se'], 3)} | "
             f"{fmt(row['sd_estimates'], 3)} | {cov} |"
+            + (
+                f" {row['profile_covered']}/{row['profile_n']} ({100 * row['profile_coverage']:.0f}%) |"
+                if profiled and row.get("profile_n")
+                else (" – |" if profiled else "")
+            )
         )
+    if profiled:
+        deltas = [dl for x in result["runs"] for dl in x.get("profile_delta", {}).values()]
+        below = [dl for dl in deltas if dl < -0.05]
+        lines += [
+            "",
+            f"Profile re-fits that ended below the fit's objective by more than 0.05 (the fit short of the optimum): "
+            f"{len(below)} of {len(deltas)}" + (f", by at most {-min(below):.3f}" if below else "")
+            + f", in {sum(1 for x in result['runs'] if min(x.get('profile_delta', {}).values(), default=0) < -0.05)} studies."
+            + (" The profile coverage counts the rise above the lowest objective found for the study." if below else ""),
+        ]
+        for x in result["runs"]:
+            if x.get("profile_status"):
+                lines.append(f"- replicate {x['replicate']}: profile: {x['profile_status']}")
     failed = [x for x in result["runs"] if not x.get("ok")]
     if failed:
         lines += ["", "Failed or unsuccessful replicates:", ""]
@@ -275,6 +348,7 @@ def main(argv=None):
     ap.add_argument("--lloq", type=float, default=simulate_stein.LLOQ, help="assay limit, copies/ug")
     ap.add_argument("--work", default=None, help="keep the replicate folders here (and reuse their fit.json)")
     ap.add_argument("--check", action="store_true", help="fit replicate 1 only and check the truth is recovered")
+    ap.add_argument("--profile", action="store_true", help="also count the coverage of profile-likelihood intervals")
     ap.add_argument("--out-json", default=os.path.join(HERE, "results", "nlme_coverage.json"))
     ap.add_argument("--out-md", default=os.path.join(HERE, "results", "nlme_coverage.md"))
     args = ap.parse_args(argv)
@@ -308,6 +382,7 @@ def main(argv=None):
     good = [x for x in records if x.get("ok")]
     secs = [x["seconds"] for x in records if x.get("seconds") is not None]
     walls = [x["wall_seconds"] for x in records if x.get("wall_seconds") is not None]
+    psecs = [x["profile_seconds"] for x in records if x.get("profile_seconds") is not None]
     fractions = [x["censored_fraction"] for x in records]
     result = {
         "command_line": " ".join(["Scripts/bench/nlme_coverage.py"] + [rel(a) if os.path.isabs(a) else a for a in (argv or sys.argv[1:])]),
@@ -326,6 +401,7 @@ def main(argv=None):
             "failed": len(records) - len(good),
             "median_seconds": statistics.median(secs) if secs else None,
             "median_wall_seconds": statistics.median(walls) if walls else None,
+            "median_profile_seconds": statistics.median(psecs) if psecs else None,
             "censored_fraction_mean": statistics.fmean(fractions),
             "censored_fraction_min": min(fractions),
             "censored_fraction_max": max(fractions),

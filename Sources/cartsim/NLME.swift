@@ -13,7 +13,7 @@ extension ControlStream.EstimationStep.Method: ExpressibleByArgument {
 struct NLMECommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "nlme", abstract: "Population (nonlinear mixed-effects) models: NONMEM control streams and datasets.",
-    subcommands: [NLMEFit.self, NLMEVPC.self, NLMESimulate.self])
+    subcommands: [NLMEFit.self, NLMEProfile.self, NLMEVPC.self, NLMESimulate.self])
 }
 
 struct NLMEFit: ParsableCommand {
@@ -82,6 +82,82 @@ struct NLMEFit: ParsableCommand {
     )
     if let status = doc.covariance_status { print("covariance step (\(doc.covariance_matrix ?? "")): \(status)") }
     print("wrote \(out)/fit.json, sdtab.csv and the plots")
+  }
+}
+
+struct NLMEProfile: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "profile", abstract: "Profile likelihoods and 95% intervals of a fitted population model's parameters.",
+    discussion: """
+      Holds one parameter at a time at a sequence of values and estimates the others again \
+      (the control stream's last $ESTIMATION, or --method), starting from --from DIR/fit.json, \
+      until the objective has risen by χ²₁(0.95) = 3.84 on each side: the ends of its 95% \
+      interval, which follow the likelihood's shape where estimate ± 1.96·SE assumes it is \
+      quadratic. THETAs and the variances of diagonal $OMEGA/$SIGMA records can be profiled. \
+      With --at NAME=VALUE the objective is evaluated at those values only. Writes \
+      DIR/profiles.json and DIR/profile_<name>.svg.
+      """)
+
+  @Argument(help: "The NONMEM control stream (or its JSON form).")
+  var model: String
+
+  @Option(help: "The dataset in place of the control stream's $DATA file.")
+  var data: String?
+
+  @Option(name: .customLong("from"), help: "fit.json of a fit of this model (its estimates and standard errors).")
+  var fit: String
+
+  @Option(
+    help: "Parameters to profile, comma-separated, e.g. 'OMEGA(1,1),SIGMA(1,1)' (default: every THETA and diagonal variance estimated).")
+  var parameters: String?
+
+  @Option(help: "Evaluate the profile at NAME=VALUE only (repeatable), e.g. 'SIGMA(1,1)=0.3136'.")
+  var at: [String] = []
+
+  @Option(help: "Estimation method of the re-fits (default: the control stream's last $ESTIMATION).")
+  var method: ControlStream.EstimationStep.Method?
+
+  @Option(help: "Re-fits per side of a profile at most (1–40).")
+  var steps = 12
+
+  @OptionGroup var threadsOption: ThreadsOption
+
+  @Option(help: "Output folder.")
+  var out: String
+
+  @OptionGroup var progress: ProgressOption
+
+  func validate() throws {
+    try checkOption(steps, 1...NLMEProfiler.maxSteps, "--steps")
+    guard parameters == nil || at.isEmpty else { throw ValidationError("give either --parameters or --at") }
+    guard at.count <= NLMEProfiler.maxSteps else { throw ValidationError("--at: at most \(NLMEProfiler.maxSteps) values") }
+    _ = try points()
+  }
+
+  /// `--at NAME=VALUE` items.
+  func points() throws -> [(String, Double)] {
+    try at.map { item in
+      let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+      guard parts.count == 2, let v = Double(parts[1]), v.isFinite else { throw ValidationError("--at \(item): expected NAME=VALUE") }
+      return (parts[0], v)
+    }
+  }
+
+  func run() throws {
+    var settings = NLMERun.ProfileSettings(fitPath: fit)
+    settings.dataPath = data
+    settings.method = method
+    settings.steps = steps
+    settings.threads = threadsOption.count
+    settings.parameters = parameters.map { NLMERun.parameterList($0) }
+    settings.at = try points()
+    let quiet = !progress.shown
+    let doc = try NLMERun.profile(model: model, settings: settings, out: out) { p in
+      if !quiet { FileHandle.standardError.write(Data("profiled \(p.parameter): \(p.points.count) re-fits\n".utf8)) }
+    }
+    print("\(doc.method): OFV \(String(format: "%.6f", doc.ofv)) at the estimates of \(doc.fit)")
+    for p in doc.profiles { print(NLMERun.profileLine(p)) }
+    print("wrote \(out)/profiles.json and profile_<name>.svg")
   }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `cartsim nlme fit | vpc | simulate` run as a user runs them.
+/// `cartsim nlme fit | profile | vpc | simulate` run as a user runs them.
 struct NLMECommandTests {
   @Test func fitWritesTheDocumentTablesAndPlots() throws {
     let dir = try temporaryDirectory()
@@ -34,6 +34,30 @@ struct NLMECommandTests {
     #expect(s.status == 0, "\(s.err)")
     let sim = try String(contentsOfFile: dir + "/sim.csv", encoding: .utf8).split(separator: "\n")
     #expect(sim.first == "REP,ID,TIME,AMT,WGT,APGR,DV,FA1,FA2,CENS" && sim.count == 1 + 2 * 744)
+    // The profile of SIGMA(1,1): re-fits on both sides, the ends where ΔOFV reaches 3.84.
+    let sigma = try #require((doc["sigma"] as? [Double])?.first)
+    let p = try cartsim([
+      "nlme", "profile", "Examples/nlme/pheno.mod", "--from", dir + "/fit.json", "--parameters", "SIGMA(1,1)", "--out", dir,
+    ])
+    #expect(p.status == 0, "\(p.err)")
+    #expect(p.out.contains("SIGMA(1,1)") && p.out.contains("95% interval"), "\(p.out)")
+    let profiles = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/profiles.json"))) as? [String: Any])
+    let profile = try #require((profiles["profiles"] as? [[String: Any]])?.first)
+    let lower = try #require(profile["lower"] as? Double)
+    let upper = try #require(profile["upper"] as? Double)
+    #expect(lower < sigma && sigma < upper, "[\(lower), \(upper)] around \(sigma)")
+    let deltas = (profile["points"] as? [[String: Any]] ?? []).compactMap { $0["delta"] as? Double }
+    #expect(deltas.count >= 2 && deltas.allSatisfy { $0 > 0 })
+    #expect(deltas.contains { abs($0 - 3.8415) <= 0.05 })
+    #expect(FileManager.default.fileExists(atPath: dir + "/profile_SIGMA1_1.svg"))
+    // At the estimate itself a re-fit finds the fit's objective again.
+    let at = try cartsim([
+      "nlme", "profile", "Examples/nlme/pheno.mod", "--from", dir + "/fit.json", "--at", "SIGMA(1,1)=\(sigma)", "--out", dir + "/at",
+    ])
+    #expect(at.status == 0, "\(at.err)")
+    let zero = try #require(at.out.split(separator: "ΔOFV ").last.flatMap { Double($0.prefix { $0 != " " }) })
+    #expect(abs(zero) < 1e-3, "\(at.out)")
   }
 
   @Test func badInputIsRefusedWithFileLineAndField() throws {
@@ -55,6 +79,10 @@ struct NLMECommandTests {
     #expect(r.status != 0 && r.err.contains("--replicates"))
     r = try cartsim(["nlme", "fit", "Examples/nlme/pheno.mod", "--from", "x", "--out", dir])
     #expect(r.status != 0)
+    r = try cartsim(["nlme", "profile", "Examples/nlme/pheno.mod", "--from", dir + "/none.json", "--out", dir])
+    #expect(r.status == 2 && r.err.contains("none.json: cannot be read"), "\(r.err)")
+    r = try cartsim(["nlme", "profile", "Examples/nlme/pheno.mod", "--from", "x.json", "--at", "THETA(1)", "--out", dir])
+    #expect(r.status != 0 && r.err.contains("--at THETA(1): expected NAME=VALUE"), "\(r.err)")
   }
 }
 

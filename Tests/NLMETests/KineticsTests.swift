@@ -150,6 +150,28 @@ import Testing
       error(base + "$PRED\nY = THETA(1) + ETA(1) + EPS(1)\n$THETA 1\n$OMEGA BLOCK(2) 1 2 1\n$SIGMA 1\n").contains("not positive definite"))
   }
 
+  /// NM-TRAN's `$OMEGA` (form 1): in a diagonal record FIX holds only the value before it, or the
+  /// value in its own parentheses; in a BLOCK it holds the whole block.
+  @Test func fixInADiagonalRecordHoldsOneValue() throws {
+    let base = "$PROBLEM x\n$INPUT ID TIME DV\n$DATA d.csv\n$PRED\nY = THETA(1) + ETA(1) + ETA(2) + ETA(3) + ETA(4) + EPS(1)\n"
+    let diagonal = try ControlStream(text: base + "$THETA 1\n$OMEGA 0.1 0.2 FIX (FIX 0.3) 0.4\n$SIGMA 1\n", file: "x.mod")
+    #expect(diagonal.omegas.map(\.values) == [[0.1], [0.2], [0.3], [0.4]])
+    #expect(diagonal.omegas.map(\.fixed) == [false, true, true, false])
+    var diag = [Double](repeating: 0, count: 16)
+    for i in 0..<4 { diag[i * 5] = [0.1, 0.2, 0.3, 0.4][i] }
+    #expect(ControlStream.matrix(diagonal.omegas) == diag)
+    // One THETA, OMEGA(1,1) and OMEGA(4,4), SIGMA: four estimated parameters.
+    #expect(Parameterization(diagonal).count == 4)
+    let free = try ControlStream(text: base + "$THETA 1\n$OMEGA 0.1 0.2 0.3 0.4\n$SIGMA 1\n", file: "x.mod")
+    #expect(Parameterization(free).count == 6)
+    let block = try ControlStream(text: base + "$THETA 1\n$OMEGA BLOCK(2) 0.1 0.01 0.2 FIX\n$OMEGA 0.3 0.4\n$SIGMA 1 FIX\n", file: "x.mod")
+    #expect(Parameterization(block).count == 3)
+    do {
+      _ = try ControlStream(text: base + "$THETA 1\n$OMEGA FIX 0.1\n$SIGMA 1\n", file: "x.mod")
+      Issue.record("FIX before any value was accepted")
+    } catch { #expect("\(error)".contains("$OMEGA: FIX before any value")) }
+  }
+
   @Test func badDataRowsAreRefusedWithRowAndColumn() throws {
     let text = "$PROBLEM x\n$INPUT ID TIME AMT EVID DV\n$DATA d.csv\n$PRED\nY = THETA(1) + EPS(1)\n$THETA 1\n$SIGMA 1\n"
     let stream = try ControlStream(text: text, file: "x.mod")

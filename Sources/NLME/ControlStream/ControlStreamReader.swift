@@ -306,6 +306,7 @@ extension ControlStream {
     var same = false
     var fixed = false
     var values: [Double] = []
+    var fixedValues: Set<Int> = []
     var line = lines.first?.number ?? 0
     for (w, l) in Self.words(lines) {
       line = l
@@ -321,14 +322,24 @@ extension ControlStream {
         same = true
       } else if u == "FIX" || u == "FIXED" {
         fixed = true
+        // In a diagonal record FIX holds the value before it only (NM-TRAN's $OMEGA, form 1).
+        if block == nil {
+          guard !values.isEmpty else { throw NLMEError(file, line: l, field: record, "FIX before any value") }
+          fixedValues.insert(values.count - 1)
+        }
       } else if u == "SD" || u == "STANDARD" || u == "CORRELATION" || u == "CHOLESKY" {
         throw NLMEError(file, line: l, field: record, "\(u) is not supported: give variances and covariances")
       } else {
         var body = u
         if body.hasPrefix("(") && body.hasSuffix(")") { body = String(body.dropFirst().dropLast()) }
-        for part in body.split(whereSeparator: { $0 == " " || $0 == "," }) {
-          if part == "FIX" || part == "FIXED" { fixed = true } else { values.append(try number(String(part), line: l, record: record)) }
+        // `(init FIX)` or `(FIX init)`: the option belongs to the value in the same parentheses.
+        let parts = body.split(whereSeparator: { $0 == " " || $0 == "," })
+        let groupFixed = parts.contains { $0 == "FIX" || $0 == "FIXED" }
+        for part in parts where part != "FIX" && part != "FIXED" {
+          if groupFixed { fixedValues.insert(values.count) }
+          values.append(try number(String(part), line: l, record: record))
         }
+        if groupFixed { fixed = true }
       }
     }
     if same {
@@ -348,7 +359,9 @@ extension ControlStream {
     guard !values.isEmpty, values.allSatisfy({ $0 >= 0 }) else {
       throw NLMEError(file, line: line, field: record, "variances must be given and not negative")
     }
-    return [VarianceBlock(size: values.count, block: false, values: values, fixed: fixed, same: false)]
+    guard fixed else { return [VarianceBlock(size: values.count, block: false, values: values, fixed: false, same: false)] }
+    // With FIX anywhere the record is one block of dimension one per value, as NONMEM describes it.
+    return values.indices.map { VarianceBlock(size: 1, block: false, values: [values[$0]], fixed: fixedValues.contains($0), same: false) }
   }
 
   private func checkPositiveDefinite(_ m: [Double], _ n: Int, record: String, line: Int) throws {

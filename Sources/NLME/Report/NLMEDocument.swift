@@ -207,6 +207,28 @@ public struct NLMEEstimates: Codable, Sendable {
   public var theta: [Double]
   public var omega: [Double]
   public var sigma: [Double]
+  /// Their standard errors where the covariance step ran (null for fixed elements).
+  public var se: StandardErrors?
+
+  public struct StandardErrors: Codable, Sendable {
+    public var theta: [Double?]
+    public var omega: [Double?]
+    public var sigma: [Double?]
+  }
+
+  /// The standard error of THETA(k) (`.theta(k)`) or of a diagonal variance, if the file has it.
+  public func standardError(_ t: NLMEProfiler.Target) -> Double? {
+    func diagonal(_ lower: [Double?], _ i: Int) -> Double? {
+      let k = i * (i + 1) / 2 + i
+      return k < lower.count ? lower[k] : nil
+    }
+    guard let se else { return nil }
+    switch t {
+    case .theta(let k): return k < se.theta.count ? se.theta[k] : nil
+    case .omega(let i): return diagonal(se.omega, i)
+    case .sigma(let i): return diagonal(se.sigma, i)
+    }
+  }
 
   /// Reads the estimates of a `fit.json`.
   /// - Throws: ``NLMEError`` naming the file when it cannot be read or lacks them.

@@ -1,0 +1,102 @@
+import Foundation
+import NLME
+import Testing
+
+/// Profile likelihoods against the closed form of a linear random-intercept model. With n
+/// subjects of m observations each, y_ij = μ + η_i + ε_ij, the subject means ȳ_i are independent
+/// N(μ, τ) with τ = ω² + σ²/m, and the deviations from them do not involve μ. Holding μ and
+/// estimating ω² and σ² again therefore gives τ̂(μ) = Σ(ȳ_i − μ)²/n = τ̂(μ̂) + (μ − μ̂)², and
+/// ΔOFV(μ) = n·log(τ̂(μ)/τ̂(μ̂)): the 95% interval's ends are μ̂ ± √(τ̂(μ̂)·(e^{3.84/n} − 1)).
+/// FOCE-I is exact for a model linear in η.
+@Suite struct ProfileTests {
+  static let text = """
+    $PROBLEM random intercept
+    $INPUT ID TIME DV
+    $DATA d.csv
+    $PRED
+    Y = THETA(1) + ETA(1) + EPS(1)
+    $THETA 10
+    $OMEGA 1
+    $SIGMA 0.5
+    $ESTIMATION METHOD=COND INTERACTION
+    """
+
+  /// Ten subjects, three observations each: subject effects spread about ±2, residuals about ±0.6.
+  static let values: [[Double]] = {
+    let effects = [-2.1, 1.3, 0.4, -0.7, 2.6, -1.5, 0.9, -0.2, 1.8, -1.1]
+    return effects.enumerated().map { i, b in (0..<3).map { j in 12 + b + 0.6 * Foundation.sin(1.7 * Double(i) + 2.3 * Double(j)) } }
+  }()
+
+  static func problem() throws -> NLMEProblem {
+    var data = ""
+    for (i, ys) in values.enumerated() { for (j, y) in ys.enumerated() { data += "\(i + 1),\(j),\(y)\n" } }
+    return try NLMEProblem(stream: ControlStream(text: text, file: "ri.mod"), dataText: data, dataSource: "d.csv")
+  }
+
+  @Test func interceptProfileMatchesTheClosedForm() throws {
+    let problem = try Self.problem()
+    var fitter = NLMEFitter(method: .focei)
+    fitter.covariance = nil
+    let fit = fitter.fit(problem)
+    #expect(fit.converged, "\(fit.status)")
+    let means = Self.values.map { $0.reduce(0, +) / Double($0.count) }
+    let n = Double(means.count)
+    let muHat = means.reduce(0, +) / n
+    let tau = means.reduce(0) { $0 + ($1 - muHat) * ($1 - muHat) } / n
+    #expect(abs(fit.parameters.theta[0] - muHat) < 1e-4 * abs(muHat))
+    let half = (tau * (Foundation.exp(NLMEProfiler.threshold / n) - 1)).squareRoot()
+
+    var profiler = NLMEProfiler(step: ControlStream.EstimationStep(method: .focei, line: 0))
+    let reference = profiler.objective(problem, at: fit.parameters)
+    #expect(abs(reference - fit.ofv) < 1e-8 * abs(fit.ofv))
+    profiler.tolerance = 0.01
+    let p = try profiler.profile(problem, parameter: "theta(1)", estimates: fit.parameters, reference: reference, se: nil)
+    #expect(p.parameter == "THETA(1)")
+    let lower = try #require(p.lower, "\(p.lower_status)")
+    let upper = try #require(p.upper, "\(p.upper_status)")
+    // ΔOFV is within 0.01 of 3.84 at the ends found; its slope there is about 2n·half/(τ + half²).
+    #expect(abs(lower - (muHat - half)) < 0.01 * half, "lower \(lower), closed form \(muHat - half)")
+    #expect(abs(upper - (muHat + half)) < 0.01 * half, "upper \(upper), closed form \(muHat + half)")
+    #expect(p.lower_ofv_found == nil)
+
+    // At given values the rise is the closed form's.
+    let values = [muHat - half, muHat + half / 2, muHat + 2 * half]
+    let at = try profiler.points(problem, parameter: "THETA(1)", values: values, estimates: fit.parameters, reference: reference)
+    for (point, v) in zip(at.points, values) {
+      let exact = n * Foundation.log(1 + (v - muHat) * (v - muHat) / tau)
+      #expect(abs(point.delta - exact) < 1e-3, "ΔOFV \(point.delta) at \(v), closed form \(exact)")
+    }
+    #expect(at.lower == nil && at.upper == nil)
+  }
+
+  @Test func refusesWhatCannotBeProfiled() throws {
+    let stream = try ControlStream(
+      text: """
+        $PROBLEM x
+        $INPUT ID TIME DV
+        $DATA d.csv
+        $PRED
+        Y = THETA(1) + THETA(2) + ETA(1) + ETA(2) + ETA(3) + EPS(1)
+        $THETA 1 2 FIX
+        $OMEGA BLOCK(2) 1 0.1 1
+        $OMEGA 0.5
+        $SIGMA 1
+        """, file: "x.mod")
+    func error(_ name: String) -> String {
+      do {
+        _ = try NLMEProfiler.target(name, in: stream)
+        return ""
+      } catch { return "\(error)" }
+    }
+    #expect(try NLMEProfiler.target("THETA(1)", in: stream) == .theta(0))
+    #expect(try NLMEProfiler.target("omega(3,3)", in: stream) == .omega(2))
+    #expect(try NLMEProfiler.target("SIGMA(1,1)", in: stream) == .sigma(0))
+    #expect(error("THETA(2)").contains("parameter THETA(2): is fixed"))
+    #expect(error("THETA(3)").contains("the control stream has 2 THETAs"))
+    #expect(error("OMEGA(1,1)").contains("is in a BLOCK"))
+    #expect(error("OMEGA(3,2)").contains("covariances cannot be profiled"))
+    #expect(error("OMEGA(4,4)").contains("3×3"))
+    #expect(error("CL").contains("expected THETA(k)"))
+    #expect(error("THETA(0)").contains("positive integers"))
+  }
+}
