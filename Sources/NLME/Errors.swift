@@ -21,6 +21,11 @@ public struct NLMEError: Error, CustomStringConvertible, Equatable, Sendable {
   }
 }
 
+extension NLMEError {
+  /// A data value as the file would show it: `7`, not `7.0`.
+  static func shown(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+}
+
 /// Limits on what an input may make CARTSim allocate or loop over.
 public enum NLMELimits {
   /// The most THETAs, ETAs or EPSs a model may use.

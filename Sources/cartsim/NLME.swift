@@ -8,6 +8,9 @@ extension ControlStream.EstimationStep.Method: ExpressibleByArgument {
     let a = argument.uppercased().replacingOccurrences(of: "_", with: "-")
     self.init(rawValue: a == "FOCEI" ? "FOCE-I" : a)
   }
+
+  /// As the help text spells them (any case is read, and FOCE-I as focei).
+  public static var allValueStrings: [String] { allCases.map { $0 == .focei ? "focei" : $0.rawValue.lowercased() } }
 }
 
 struct NLMECommand: ParsableCommand {

@@ -182,8 +182,8 @@ import Testing
       } catch { return "\(error)" }
     }
     #expect(error("1,0,10,1,0\n1,abc,0,0,3") == "d.csv: line 2, TIME: 'abc' is not a number")
-    #expect(error("1,0,10,7,0") == "d.csv: line 1, EVID: 7.0 is not an integer in 0–4")
-    #expect(error("1,5,10,1,0\n1,2,0,0,3") == "d.csv: line 2, TIME: time goes back from 5.0 to 2.0 within ID 1.0")
+    #expect(error("1,0,10,7,0") == "d.csv: line 1, EVID: 7 is not an integer in 0–4")
+    #expect(error("1,5,10,1,0\n1,2,0,0,3") == "d.csv: line 2, TIME: time goes back from 5 to 2 within ID 1")
     #expect(error("1,0,10") == "d.csv: line 1: 3 fields where $INPUT names 5")
   }
 }

@@ -44,15 +44,22 @@ public enum NLMEPlots {
       var plot = LinePlot(title: "ID \(NLMETablesFormat.id(s.id))", xLabel: "TIME", yLabel: "DV")
       plot.width = 300
       plot.height = 240
+      let observed = rows.indices.filter { !rows[$0].censored }
+      let censored = rows.indices.filter { rows[$0].censored }
       plot.series = [
-        LinePlot.Series(name: "", x: t, y: rows.map(\.dv), color: "#1f5fa8", points: true),
+        LinePlot.Series(name: "", x: observed.map { t[$0] }, y: observed.map { rows[$0].dv }, color: "#1f5fa8", points: true),
         LinePlot.Series(name: "", x: t, y: rows.map(\.ipred), color: "#b33"),
         LinePlot.Series(name: "", x: t, y: rows.map(\.pred), color: "#888", dashed: true),
       ]
+      if !censored.isEmpty {
+        plot.series.append(
+          LinePlot.Series(name: "", x: censored.map { t[$0] }, y: censored.map { rows[$0].dv }, color: "#e08a00", points: true))
+      }
       return plot.svg()
     }
     let title =
       "Individual fits (\(shown.count) of \(bySubject.count) subjects): DV points, IPRED red, PRED grey dashed"
+      + (d.rows.contains(where: \.censored) ? ", below the limit orange (drawn at the limit)" : "")
     return grid(panels, columns: 6, panelWidth: 300, panelHeight: 240, title: title)
   }
 

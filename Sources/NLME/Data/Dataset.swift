@@ -109,7 +109,8 @@ extension Dataset {
       func integer(_ k: Int?, _ name: String, _ range: ClosedRange<Int>) throws -> Int {
         let v = value(k)
         guard v == v.rounded(), v >= Double(range.lowerBound), v <= Double(range.upperBound) else {
-          throw NLMEError(source, line: lineNumber, field: name, "\(v) is not an integer in \(range.lowerBound)–\(range.upperBound)")
+          throw NLMEError(
+            source, line: lineNumber, field: name, "\(NLMEError.shown(v)) is not an integer in \(range.lowerBound)–\(range.upperBound)")
         }
         return Int(v)
       }
@@ -149,14 +150,17 @@ extension Dataset {
       if subjects.last?.id != subjectID {
         subjects.append(Subject(id: subjectID, records: [], observations: []))
       } else if let previous = subjects.last?.records.last, time < previous.time, evid != 3, evid != 4 {
-        throw NLMEError(source, line: lineNumber, field: "TIME", "time goes back from \(previous.time) to \(time) within ID \(subjectID)")
+        throw NLMEError(
+          source, line: lineNumber, field: "TIME",
+          "time goes back from \(NLMEError.shown(previous.time)) to \(NLMEError.shown(time)) within ID \(NLMEError.shown(subjectID))")
       }
       total += 1 + r.addl
       guard total <= NLMELimits.maxRecords else { throw NLMEError(source, line: lineNumber, "more than \(NLMELimits.maxRecords) records") }
       if evid == 0 && !mdv {
         guard subjects[subjects.count - 1].observations.count < NLMELimits.maxSubjectObservations else {
           throw NLMEError(
-            source, line: lineNumber, field: "ID", "ID \(subjectID) has more than \(NLMELimits.maxSubjectObservations) observations")
+            source, line: lineNumber, field: "ID",
+            "ID \(NLMEError.shown(subjectID)) has more than \(NLMELimits.maxSubjectObservations) observations")
         }
         subjects[subjects.count - 1].observations.append(subjects[subjects.count - 1].records.count)
       }
