@@ -23,6 +23,9 @@ estimated again. The profile-likelihood interval {value: OFV(value) − OFV(fit)
 holds the truth exactly when that rise is below 3.84, so these re-fits count its coverage without
 locating every interval's ends (test inversion); the table gets a column for it.
 
+With --bootstrap B each successful fit is followed by `cartsim nlme bootstrap MODEL --data DATA
+--from fit.json --samples B`, and the table gets the coverage of its percentile and basic intervals.
+
 --check fits replicate 1 only (the study of Examples/nlme/cart-stein.csv) and passes when the
 minimisation succeeded, the covariance step gave SEs, and every estimated parameter lies within
 3 SE of its true value (exit 1 otherwise).
@@ -135,7 +138,35 @@ def run_replicate(r, args, work):
     rec["ok"] = bool(fit["minimization_successful"]) and se is not None and "not positive definite" not in (fit.get("covariance_status") or "")
     if args.profile and rec["ok"]:
         rec.update(profile_at_truth(d, model, data, fit_json, rec["parameter_names"], args))
+    if args.bootstrap and rec["ok"]:
+        rec.update(bootstrap_intervals(d, model, data, fit_json, args))
     return rec
+
+
+def bootstrap_intervals(d, model, data, fit_json, args):
+    """The percentile and basic intervals of `cartsim nlme bootstrap` (reused with --work)."""
+    out = os.path.join(d, f"bootstrap{args.bootstrap}")
+    doc_path = os.path.join(out, "bootstrap.json")
+    if not (args.work and os.path.exists(doc_path)):
+        cmd = [args.cartsim, "nlme", "bootstrap", model, "--data", data, "--from", fit_json, "--samples", str(args.bootstrap)]
+        cmd += ["--out", out, "--quiet"]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        if args.method:
+            cmd += ["--method", args.method]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0 or not os.path.exists(doc_path):
+            return {"bootstrap_status": f"cartsim nlme bootstrap exit {p.returncode}: {(p.stderr or p.stdout).strip()[-500:]}"}
+    with open(doc_path, encoding="utf-8") as f:
+        doc = json.load(f)
+    return {
+        "bootstrap_seconds": doc["seconds"],
+        "bootstrap_successful": doc["successful"],
+        "bootstrap": {
+            i["parameter"]: {k: i[k] for k in ("percentile_lower", "percentile_upper", "basic_lower", "basic_upper")}
+            for i in doc["intervals"]
+        },
+    }
 
 
 def profile_at_truth(d, model, data, fit_json, names, args):
@@ -190,6 +221,7 @@ def summarise(records, table):
         rmse = math.sqrt(statistics.fmean([(e - truth) ** 2 for e in est]))
         covered = sum(abs(e - truth) <= Z95 * s for e, s in pairs)
         deltas = [reference_delta(x, name) for x in good if name in x.get("profile_delta", {})]
+        boots = [x["bootstrap"][name] for x in good if name in x.get("bootstrap", {})]
         rows.append(
             {
                 "parameter": label,
@@ -204,6 +236,9 @@ def summarise(records, table):
                 "covered": covered,
                 "with_se": len(pairs),
                 "coverage": covered / len(pairs) if pairs else None,
+                "percentile_covered": sum(b["percentile_lower"] <= truth <= b["percentile_upper"] for b in boots),
+                "basic_covered": sum(b["basic_lower"] <= truth <= b["basic_upper"] for b in boots),
+                "bootstrap_n": len(boots),
                 "profile_covered": sum(dl < CHI2_95 for dl in deltas),
                 "profile_n": len(deltas),
                 "profile_coverage": sum(dl < CHI2_95 for dl in deltas) / len(deltas) if deltas else None,
@@ -247,21 +282,31 @@ def markdown(result):
         "",
     ]
     profiled = any(row.get("profile_n") for row in result["parameters"])
+    booted = any(row.get("bootstrap_n") for row in result["parameters"])
     if profiled:
         lines[-2] += (
             " Profile coverage: how many profile-likelihood intervals (OFV within χ²₁(0.95) = 3.84 of the fit's, "
             "`cartsim nlme profile`) hold the true value, counted by re-fitting with the parameter held at it"
             f" (median {fmt(result['summary'].get('median_profile_seconds'), 3)} s per study for all parameters)."
         )
+    if booted:
+        lines[-2] += (
+            f" Bootstrap: `cartsim nlme bootstrap --samples {result['bootstrap_samples']}` per study (median "
+            f"{fmt(result['summary'].get('median_bootstrap_seconds'), 3)} s); percentile interval = 2.5th to 97.5th percentile "
+            "of the bootstrap estimates, basic = 2·estimate − those percentiles."
+        )
     lines += [
         "",
         "| parameter | true | mean estimate | relative bias | relative RMSE | mean SE | SD of estimates | 95% coverage (Wald) |"
-        + (" profile coverage |" if profiled else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if profiled else ""),
+        + (" profile coverage |" if profiled else "")
+        + (" bootstrap percentile | bootstrap basic |" if booted else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if profiled else "") + ("---:|---:|" if booted else ""),
     ]
     for row in result["parameters"]:
         if row["n"] == 0:
-            lines.append(f"| {row['parameter']} | {fmt(row['true'])} | – | – | – | – | – | – |" + (" – |" if profiled else ""))
+            lines.append(
+                f"| {row['parameter']} | {fmt(row['true'])} | – | – | – | – | – | – |" + (" – |" if profiled else "") + (" – | – |" if booted else "")
+            )
             continue
         cov = f"{row['covered']}/{row['with_se']} ({100 * row['coverage']:.0f}%)" if row["coverage"] is not None else "–"
         lines.append(
@@ -272,6 +317,12 @@ def markdown(result):
                 f" {row['profile_covered']}/{row['profile_n']} ({100 * row['profile_coverage']:.0f}%) |"
                 if profiled and row.get("profile_n")
                 else (" – |" if profiled else "")
+            )
+            + (
+                f" {row['percentile_covered']}/{row['bootstrap_n']} ({100 * row['percentile_covered'] / row['bootstrap_n']:.0f}%) |"
+                f" {row['basic_covered']}/{row['bootstrap_n']} ({100 * row['basic_covered'] / row['bootstrap_n']:.0f}%) |"
+                if booted and row.get("bootstrap_n")
+                else (" – | – |" if booted else "")
             )
         )
     if profiled:
@@ -287,6 +338,9 @@ def markdown(result):
         for x in result["runs"]:
             if x.get("profile_status"):
                 lines.append(f"- replicate {x['replicate']}: profile: {x['profile_status']}")
+    for x in result["runs"]:
+        if x.get("bootstrap_status"):
+            lines.append(f"- replicate {x['replicate']}: bootstrap: {x['bootstrap_status']}")
     failed = [x for x in result["runs"] if not x.get("ok")]
     if failed:
         lines += ["", "Failed or unsuccessful replicates:", ""]
@@ -349,6 +403,7 @@ def main(argv=None):
     ap.add_argument("--work", default=None, help="keep the replicate folders here (and reuse their fit.json)")
     ap.add_argument("--check", action="store_true", help="fit replicate 1 only and check the truth is recovered")
     ap.add_argument("--profile", action="store_true", help="also count the coverage of profile-likelihood intervals")
+    ap.add_argument("--bootstrap", type=int, default=0, metavar="B", help="also count the coverage of bootstrap intervals of B samples")
     ap.add_argument("--out-json", default=os.path.join(HERE, "results", "nlme_coverage.json"))
     ap.add_argument("--out-md", default=os.path.join(HERE, "results", "nlme_coverage.md"))
     args = ap.parse_args(argv)
@@ -383,6 +438,7 @@ def main(argv=None):
     secs = [x["seconds"] for x in records if x.get("seconds") is not None]
     walls = [x["wall_seconds"] for x in records if x.get("wall_seconds") is not None]
     psecs = [x["profile_seconds"] for x in records if x.get("profile_seconds") is not None]
+    bsecs = [x["bootstrap_seconds"] for x in records if x.get("bootstrap_seconds") is not None]
     fractions = [x["censored_fraction"] for x in records]
     result = {
         "command_line": " ".join(["Scripts/bench/nlme_coverage.py"] + [rel(a) if os.path.isabs(a) else a for a in (argv or sys.argv[1:])]),
@@ -393,6 +449,7 @@ def main(argv=None):
         "method": args.method,
         "threads": args.threads,
         "replicates": args.replicates,
+        "bootstrap_samples": args.bootstrap,
         "subjects": args.subjects,
         "lloq": args.lloq,
         "truth": simulate_stein.true_parameters(),
@@ -402,6 +459,7 @@ def main(argv=None):
             "median_seconds": statistics.median(secs) if secs else None,
             "median_wall_seconds": statistics.median(walls) if walls else None,
             "median_profile_seconds": statistics.median(psecs) if psecs else None,
+            "median_bootstrap_seconds": statistics.median(bsecs) if bsecs else None,
             "censored_fraction_mean": statistics.fmean(fractions),
             "censored_fraction_min": min(fractions),
             "censored_fraction_max": max(fractions),

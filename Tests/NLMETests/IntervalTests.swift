@@ -2,13 +2,15 @@ import Foundation
 import NLME
 import Testing
 
-/// Profile likelihoods against the closed form of a linear random-intercept model. With n
+/// Profile likelihoods and the bootstrap against the closed form of a linear random-intercept model. With n
 /// subjects of m observations each, y_ij = μ + η_i + ε_ij, the subject means ȳ_i are independent
 /// N(μ, τ) with τ = ω² + σ²/m, and the deviations from them do not involve μ. Holding μ and
 /// estimating ω² and σ² again therefore gives τ̂(μ) = Σ(ȳ_i − μ)²/n = τ̂(μ̂) + (μ − μ̂)², and
 /// ΔOFV(μ) = n·log(τ̂(μ)/τ̂(μ̂)): the 95% interval's ends are μ̂ ± √(τ̂(μ̂)·(e^{3.84/n} − 1)).
-/// FOCE-I is exact for a model linear in η.
-@Suite struct ProfileTests {
+/// FOCE-I is exact for a model linear in η. The same model checks the bootstrap: in a balanced
+/// design μ̂ is the mean of the subject means, whatever the variances, so each bootstrap
+/// sample's μ̂ is the mean of its drawn subjects' means.
+@Suite struct IntervalTests {
   static let text = """
     $PROBLEM random intercept
     $INPUT ID TIME DV
@@ -67,6 +69,45 @@ import Testing
       #expect(abs(point.delta - exact) < 1e-3, "ΔOFV \(point.delta) at \(v), closed form \(exact)")
     }
     #expect(at.lower == nil && at.upper == nil)
+  }
+
+  @Test func bootstrapSamplesRefitTheDrawnSubjects() throws {
+    let problem = try Self.problem()
+    var fitter = NLMEFitter(method: .focei)
+    fitter.covariance = nil
+    let fit = fitter.fit(problem)
+    let means = Self.values.map { $0.reduce(0, +) / Double($0.count) }
+    var bootstrap = NLMEBootstrap(step: ControlStream.EstimationStep(method: .focei, line: 0))
+    bootstrap.samples = 24
+    bootstrap.seed = 7
+    bootstrap.threads = 2
+    let r = bootstrap.run(problem, estimates: fit.parameters)
+    #expect(r.names == ["THETA(1)", "OMEGA(1,1)", "SIGMA(1,1)"])
+    #expect(r.successful == 24)
+    var expected: [Double] = []
+    for s in r.samples {
+      let drawn = NLMEBootstrap.resample(means.count, sample: s.sample, seed: 7)
+      let mu = drawn.reduce(0) { $0 + means[$1] } / Double(drawn.count)
+      #expect(abs(s.estimates[0] - mu) < 1e-3, "sample \(s.sample): μ̂ \(s.estimates[0]), mean of the drawn subjects' means \(mu)")
+      expected.append(mu)
+    }
+    // The intervals are the type-7 quantiles of the samples, and their reflection about μ̂.
+    expected.sort()
+    func quantile(_ p: Double) -> Double {
+      let h = Double(expected.count - 1) * p
+      let lo = Int(h)
+      return expected[lo] + (h - Double(lo)) * (expected[min(lo + 1, expected.count - 1)] - expected[lo])
+    }
+    let mu = try #require(r.intervals.first)
+    #expect(abs(mu.percentile_lower - quantile(0.025)) < 1e-3 && abs(mu.percentile_upper - quantile(0.975)) < 1e-3)
+    #expect(abs(mu.basic_lower - (2 * mu.estimate - mu.percentile_upper)) < 1e-12)
+    #expect(abs(mu.basic_upper - (2 * mu.estimate - mu.percentile_lower)) < 1e-12)
+    // The samples depend on the seed, not on the threads.
+    bootstrap.threads = 1
+    let one = bootstrap.run(problem, estimates: fit.parameters)
+    #expect(one.samples.map(\.estimates) == r.samples.map(\.estimates))
+    bootstrap.seed = 8
+    #expect(bootstrap.run(problem, estimates: fit.parameters).samples.map(\.estimates) != r.samples.map(\.estimates))
   }
 
   @Test func refusesWhatCannotBeProfiled() throws {
