@@ -204,8 +204,8 @@ public struct NLMEProfiler: Sendable {
   /// estimate: the first step is 2·`se` (30% of the estimate without it), later steps aim at the
   /// threshold by extrapolating √ΔOFV, which is close to linear in the parameter (on the log scale
   /// for a positive parameter), and once the threshold is bracketed it is located by
-  /// interpolation, with bisection where the interpolation stalls. Every re-fit starts from the
-  /// estimates of the point before it on its side.
+  /// interpolating √ΔOFV, each new value kept at least a tenth of the bracket from its ends.
+  /// Every re-fit starts from the estimates of the last point inside the interval on its side.
   public func profile(
     _ problem: NLMEProblem, parameter name: String, estimates: PopulationParameters, reference: Double, se: Double?
   ) throws -> Profile {
@@ -256,7 +256,7 @@ public struct NLMEProfiler: Sendable {
           break
         }
         if let o = outside {
-          // Interpolate √ΔOFV between the two sides; bisect where that lands at an end.
+          // Interpolate √ΔOFV between the two sides, a tenth of the bracket from either end at least.
           let w = o.u - inside.u
           var step = o.root > inside.root ? (target - inside.root) / (o.root - inside.root) : 0.5
           if !(0.1...0.9).contains(step) { step = min(max(step, 0.1), 0.9) }
