@@ -143,22 +143,30 @@ def run_replicate(r, args, work):
     return rec
 
 
-def bootstrap_intervals(d, model, data, fit_json, args):
-    """The percentile and basic intervals of `cartsim nlme bootstrap` (reused with --work)."""
-    out = os.path.join(d, f"bootstrap{args.bootstrap}")
-    doc_path = os.path.join(out, "bootstrap.json")
+def refit_document(command, extra, d, folder, document, model, data, fit_json, args):
+    """Runs `cartsim nlme COMMAND MODEL --data DATA --from fit.json EXTRA` into d/folder (reused
+    with --work) and returns its JSON document, or a status string when it failed."""
+    out = os.path.join(d, folder)
+    doc_path = os.path.join(out, document)
     if not (args.work and os.path.exists(doc_path)):
-        cmd = [args.cartsim, "nlme", "bootstrap", model, "--data", data, "--from", fit_json, "--samples", str(args.bootstrap)]
-        cmd += ["--out", out, "--quiet"]
+        cmd = [args.cartsim, "nlme", command, model, "--data", data, "--from", fit_json] + extra + ["--out", out, "--quiet"]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         if args.method:
             cmd += ["--method", args.method]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0 or not os.path.exists(doc_path):
-            return {"bootstrap_status": f"cartsim nlme bootstrap exit {p.returncode}: {(p.stderr or p.stdout).strip()[-500:]}"}
+            return f"cartsim nlme {command} exit {p.returncode}: {(p.stderr or p.stdout).strip()[-500:]}"
     with open(doc_path, encoding="utf-8") as f:
-        doc = json.load(f)
+        return json.load(f)
+
+
+def bootstrap_intervals(d, model, data, fit_json, args):
+    """The percentile and basic intervals of `cartsim nlme bootstrap`."""
+    extra = ["--samples", str(args.bootstrap)]
+    doc = refit_document("bootstrap", extra, d, f"bootstrap{args.bootstrap}", "bootstrap.json", model, data, fit_json, args)
+    if isinstance(doc, str):
+        return {"bootstrap_status": doc}
     return {
         "bootstrap_seconds": doc["seconds"],
         "bootstrap_successful": doc["successful"],
@@ -170,23 +178,12 @@ def bootstrap_intervals(d, model, data, fit_json, args):
 
 
 def profile_at_truth(d, model, data, fit_json, names, args):
-    """OFV(truth) − OFV(fit) per estimated parameter, by `cartsim nlme profile --at` (reused with --work)."""
-    out = os.path.join(d, "profile")
-    doc_path = os.path.join(out, "profiles.json")
-    if not (args.work and os.path.exists(doc_path)):
-        truths = {name: truth for name, _, _, _, truth in parameter_table()}
-        cmd = [args.cartsim, "nlme", "profile", model, "--data", data, "--from", fit_json, "--out", out, "--quiet"]
-        for name in names:
-            cmd += ["--at", f"{name}={truths[name]!r}"]
-        if args.threads:
-            cmd += ["--threads", str(args.threads)]
-        if args.method:
-            cmd += ["--method", args.method]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0 or not os.path.exists(doc_path):
-            return {"profile_status": f"cartsim nlme profile exit {p.returncode}: {(p.stderr or p.stdout).strip()[-500:]}"}
-    with open(doc_path, encoding="utf-8") as f:
-        doc = json.load(f)
+    """OFV(truth) − OFV(fit) per estimated parameter, by `cartsim nlme profile --at`."""
+    truths = {name: truth for name, _, _, _, truth in parameter_table()}
+    extra = [a for name in names for a in ("--at", f"{name}={truths[name]!r}")]
+    doc = refit_document("profile", extra, d, "profile", "profiles.json", model, data, fit_json, args)
+    if isinstance(doc, str):
+        return {"profile_status": doc}
     return {
         "profile_seconds": doc["seconds"],
         "profile_delta": {p["parameter"]: p["points"][0]["delta"] for p in doc["profiles"]},

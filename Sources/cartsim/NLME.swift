@@ -102,14 +102,7 @@ struct NLMEProfile: ParsableCommand {
       DIR/profiles.json and DIR/profile_<name>.svg.
       """)
 
-  @Argument(help: "The NONMEM control stream (or its JSON form).")
-  var model: String
-
-  @Option(help: "The dataset in place of the control stream's $DATA file.")
-  var data: String?
-
-  @Option(name: .customLong("from"), help: "fit.json of a fit of this model (its estimates and standard errors).")
-  var fit: String
+  @OptionGroup var source: NLMEFittedModel
 
   @Option(
     help: "Parameters to profile, comma-separated, e.g. 'OMEGA(1,1),SIGMA(1,1)' (default: every THETA and diagonal variance estimated).")
@@ -117,9 +110,6 @@ struct NLMEProfile: ParsableCommand {
 
   @Option(help: "Evaluate the profile at NAME=VALUE only (repeatable), e.g. 'SIGMA(1,1)=0.3136'.")
   var at: [String] = []
-
-  @Option(help: "Estimation method of the re-fits (default: the control stream's last $ESTIMATION).")
-  var method: ControlStream.EstimationStep.Method?
 
   @Option(help: "Re-fits per side of a profile at most (1–40).")
   var steps = 12
@@ -148,15 +138,15 @@ struct NLMEProfile: ParsableCommand {
   }
 
   func run() throws {
-    var settings = NLMERun.ProfileSettings(fitPath: fit)
-    settings.dataPath = data
-    settings.method = method
+    var settings = NLMERun.ProfileSettings(fitPath: source.fit)
+    settings.dataPath = source.data
+    settings.method = source.method
     settings.steps = steps
     settings.threads = threadsOption.count
     settings.parameters = parameters.map { NLMERun.parameterList($0) }
     settings.at = try points()
     let quiet = !progress.shown
-    let doc = try NLMERun.profile(model: model, settings: settings, out: out) { p in
+    let doc = try NLMERun.profile(model: source.model, settings: settings, out: out) { p in
       if !quiet { FileHandle.standardError.write(Data("profiled \(p.parameter): \(p.points.count) re-fits\n".utf8)) }
     }
     print("\(doc.method): OFV \(String(format: "%.6f", doc.ofv)) at the estimates of \(doc.fit)")
@@ -178,23 +168,13 @@ struct NLMEBootstrapCommand: ParsableCommand {
       DIR/bootstrap.csv and DIR/bootstrap.svg.
       """)
 
-  @Argument(help: "The NONMEM control stream (or its JSON form).")
-  var model: String
-
-  @Option(help: "The dataset in place of the control stream's $DATA file.")
-  var data: String?
-
-  @Option(name: .customLong("from"), help: "fit.json of a fit of this model (its estimates start every sample).")
-  var fit: String
+  @OptionGroup var source: NLMEFittedModel
 
   @Option(help: "Bootstrap samples (1–\(NLMEBootstrap.maxSamples)).")
   var samples = 200
 
   @Option(help: "Seed of the resampling.")
   var seed: UInt64 = 1
-
-  @Option(help: "Estimation method of the samples (default: the control stream's last $ESTIMATION).")
-  var method: ControlStream.EstimationStep.Method?
 
   @OptionGroup var threadsOption: ThreadsOption
 
@@ -208,15 +188,15 @@ struct NLMEBootstrapCommand: ParsableCommand {
   }
 
   func run() throws {
-    var settings = NLMERun.BootstrapSettings(fitPath: fit)
-    settings.dataPath = data
-    settings.method = method
+    var settings = NLMERun.BootstrapSettings(fitPath: source.fit)
+    settings.dataPath = source.data
+    settings.method = source.method
     settings.samples = samples
     settings.seed = seed
     settings.threads = threadsOption.count
     let bar = progress.bar("samples")
     let total = samples
-    let doc = try NLMERun.bootstrap(model: model, settings: settings, out: out) { done in bar.update(done, of: total) }
+    let doc = try NLMERun.bootstrap(model: source.model, settings: settings, out: out) { done in bar.update(done, of: total) }
     bar.finish()
     print("\(doc.method): \(doc.successful) of \(doc.samples) bootstrap samples successful, \(String(format: "%.1f", doc.seconds)) s")
     func show(_ v: Double) -> String { String(format: "%.5g", v) }
@@ -227,6 +207,22 @@ struct NLMEBootstrapCommand: ParsableCommand {
     }
     print("wrote \(out)/bootstrap.json, bootstrap.csv and bootstrap.svg")
   }
+}
+
+/// What `nlme profile` and `nlme bootstrap` re-fit: the model, its data, the fit they start from
+/// and the re-fits' method.
+struct NLMEFittedModel: ParsableArguments {
+  @Argument(help: "The NONMEM control stream (or its JSON form).")
+  var model: String
+
+  @Option(help: "The dataset in place of the control stream's $DATA file.")
+  var data: String?
+
+  @Option(name: .customLong("from"), help: "fit.json of a fit of this model: its estimates start every re-fit.")
+  var fit: String
+
+  @Option(help: "Estimation method of the re-fits (default: the control stream's last $ESTIMATION).")
+  var method: ControlStream.EstimationStep.Method?
 }
 
 struct NLMEVPC: ParsableCommand {

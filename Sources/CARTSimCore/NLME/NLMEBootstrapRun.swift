@@ -34,11 +34,9 @@ extension NLMERun {
     model path: String, settings: BootstrapSettings, out dir: String, progress: (@Sendable (Int) -> Void)? = nil
   ) throws -> BootstrapDocument {
     let began = Date()
-    let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath, builtIn: builtIn)
+    let (problem, _, start, step) = try fitted(
+      model: path, dataPath: settings.dataPath, fitPath: settings.fitPath, method: settings.method)
     let fitName = URL(fileURLWithPath: settings.fitPath).lastPathComponent
-    let start = try NLMEEstimates.read(settings.fitPath).parameters(for: problem.stream, file: fitName)
-    var step = problem.stream.estimations.last ?? ControlStream.EstimationStep(method: .fo, line: 0)
-    if let method = settings.method { step.method = method }
     var bootstrap = NLMEBootstrap(step: step)
     bootstrap.samples = settings.samples
     bootstrap.seed = settings.seed

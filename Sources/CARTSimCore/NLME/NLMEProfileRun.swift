@@ -37,12 +37,9 @@ extension NLMERun {
     model path: String, settings: ProfileSettings, out dir: String, progress: ((NLMEProfiler.Profile) -> Void)? = nil
   ) throws -> ProfileDocument {
     let began = Date()
-    let problem = try NLMEProblem(controlStream: path, dataPath: settings.dataPath, builtIn: builtIn)
+    let (problem, estimates, start, step) = try fitted(
+      model: path, dataPath: settings.dataPath, fitPath: settings.fitPath, method: settings.method)
     let fitName = URL(fileURLWithPath: settings.fitPath).lastPathComponent
-    let estimates = try NLMEEstimates.read(settings.fitPath)
-    let start = try estimates.parameters(for: problem.stream, file: fitName)
-    var step = problem.stream.estimations.last ?? ControlStream.EstimationStep(method: .fo, line: 0)
-    if let method = settings.method { step.method = method }
     var profiler = NLMEProfiler(step: step)
     profiler.threads = settings.threads
     profiler.steps = settings.steps
@@ -84,6 +81,20 @@ extension NLMERun {
     }
     try ResultWriter.writeText(try JSONText.render(document), to: (dir as NSString).appendingPathComponent("profiles.json"))
     return document
+  }
+
+  /// What `nlme profile` and `nlme bootstrap` start from: the problem, the estimates of a
+  /// fit.json of it, and the estimation step of the re-fits (the control stream's last
+  /// `$ESTIMATION`, FO without one, with `method` in its place if given).
+  static func fitted(model path: String, dataPath: String?, fitPath: String, method: ControlStream.EstimationStep.Method?) throws -> (
+    NLMEProblem, NLMEEstimates, PopulationParameters, ControlStream.EstimationStep
+  ) {
+    let problem = try NLMEProblem(controlStream: path, dataPath: dataPath, builtIn: builtIn)
+    let estimates = try NLMEEstimates.read(fitPath)
+    let start = try estimates.parameters(for: problem.stream, file: URL(fileURLWithPath: fitPath).lastPathComponent)
+    var step = problem.stream.estimations.last ?? ControlStream.EstimationStep(method: .fo, line: 0)
+    if let method { step.method = method }
+    return (problem, estimates, start, step)
   }
 
   /// `THETA(1), OMEGA(2,2)` split at the commas between names (not those inside the parentheses).

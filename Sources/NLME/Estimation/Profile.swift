@@ -70,11 +70,12 @@ public struct NLMEProfiler: Sendable {
       throw NLMEError(stream.file, field: field, "expected THETA(k), OMEGA(i,i) or SIGMA(i,i)")
     }
     let kind = String(u[..<open])
-    let indices = u[u.index(after: open)..<u.index(before: u.endIndex)].split(separator: ",").map { Int($0) }
-    guard !indices.isEmpty, indices.allSatisfy({ $0 != nil && $0! >= 1 }) else {
+    let parts = u[u.index(after: open)..<u.index(before: u.endIndex)].split(separator: ",", omittingEmptySubsequences: false)
+    let indices = parts.compactMap { Int($0) }.filter { $0 >= 1 }
+    guard !indices.isEmpty, indices.count == parts.count else {
       throw NLMEError(stream.file, field: field, "expected THETA(k), OMEGA(i,i) or SIGMA(i,i) with positive integers")
     }
-    let i = indices[0]! - 1
+    let i = indices[0] - 1
     switch (kind, indices.count) {
     case ("THETA", 1):
       guard i < stream.thetas.count else {
@@ -83,11 +84,11 @@ public struct NLMEProfiler: Sendable {
       guard !stream.thetas[i].fixed else { throw NLMEError(stream.file, field: field, "is fixed") }
       return .theta(i)
     case ("OMEGA", 2), ("SIGMA", 2):
-      guard indices[1]! - 1 == i else { throw NLMEError(stream.file, field: field, "covariances cannot be profiled, only variances") }
+      guard indices[1] - 1 == i else { throw NLMEError(stream.file, field: field, "covariances cannot be profiled, only variances") }
       let blocks = kind == "OMEGA" ? stream.omegas : stream.sigmas
       guard let k = blockIndex(blocks, containing: i) else {
         throw NLMEError(
-          "profile", field: field,
+          stream.file, field: field,
           "the control stream's \(kind) is \(blocks.reduce(0) { $0 + $1.size })×\(blocks.reduce(0) { $0 + $1.size })")
       }
       let b = blocks[k]
