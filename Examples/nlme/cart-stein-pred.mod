@@ -1,6 +1,6 @@
 $PROBLEM CAR T cellular kinetics (Stein et al. 2019) in closed form: simulated study, M3 below the LLOQ
 ; The model of cart-stein.mod written as its closed-form solution in $PRED: same parameters in the
-; same order, same data, so the ODE path ($DES, ADVAN13, MTIME) can be checked against it.
+; same order, same data, so the ODE path ($DES, ADVAN6, MTIME) can be checked against it.
 ; Transgene copies per ug genomic DNA, time in days after infusion.
 ;   TIME < TMAX:  C = CMAX*EXP(RHO*(TIME-TMAX)),  RHO = LOG(FOLDX)/TMAX
 ;   TIME >= TMAX: C = (1-FB)*CMAX*EXP(-ALPHA*(TIME-TMAX)) + FB*CMAX*EXP(-BETA*(TIME-TMAX))

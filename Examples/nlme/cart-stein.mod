@@ -11,7 +11,7 @@ $PROBLEM CAR T cellular kinetics (Stein et al. 2019) as ODEs: simulated study, M
 ; (EVID 1, AMT 0) starts the system there; no dose enters, E(0) comes from A_0(1).
 $INPUT ID TIME DV MDV EVID AMT CMT CENS NTIME=DROP
 $DATA cart-stein.csv IGNORE=@
-$SUBROUTINES ADVAN13 TOL=9
+$SUBROUTINES ADVAN6 TOL=9
 $MODEL COMP=(EFFECTOR DEFDOSE DEFOBS) COMP=(MEMORY)
 
 $PK

@@ -1,4 +1,5 @@
 import Foundation
+import ODEKit
 import RealModule
 import SBMLKit
 
@@ -37,6 +38,9 @@ public struct NLMEModel: Sendable {
     public internal(set) var time = 0
     public internal(set) var rtol = 1e-10
     public internal(set) var atol = 1e-12
+    /// The integrator of `$DES`: ADVAN6 is NONMEM's non-stiff Runge–Kutta (DVERK, Verner 6(5)),
+    /// here DOP853; ADVAN13 switches between stiff and non-stiff methods (LSODA), here `auto`.
+    public internal(set) var method = ODEMethod.auto
     /// An SBML model as the compartments (the JSON form's `sbml` or `model`).
     public internal(set) var sbml: SBMLKinetics?
     /// Slots of A_0(k) (initial amounts) and MTIME(k) (model event times) the code assigns.
@@ -237,6 +241,7 @@ public struct NLMEModel: Sendable {
       k.eventTimes = symbols.names.indices.filter { symbols.names[$0].hasPrefix("MTIME(") && assigned.contains($0) }
       if ControlStream.odeAdvans.contains(advan), let des = stream.des {
         k.des = des
+        k.method = advan == 6 ? .dop853 : .auto
         k.derivative = (1...n).map { symbols.slot("DADT(\($0))") }
         k.time = symbols.slot("T")
         let desAssigns = des.assigned

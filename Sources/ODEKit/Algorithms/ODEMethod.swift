@@ -13,6 +13,10 @@ public enum ODEMethod: String, Sendable, Codable, CaseIterable {
   /// Newton iteration that keeps its Jacobian and factors while they serve (Shampine &
   /// Reichelt 1997, doi:10.1137/S1064827594276424; see ``BDF``).
   case bdf = "bdf"
+  /// Dormand–Prince 8(5,3): explicit, adaptive, FSAL, 7th-order dense output (Prince &
+  /// Dormand 1981, doi:10.1016/0771-050X(81)90010-3; Hairer's `dop853.f`). For non-stiff
+  /// problems at tight tolerances; it has no stiffness switch.
+  case dop853 = "dop853"
 }
 
 /// Tolerances and limits of an integration.

@@ -1,7 +1,7 @@
 import RealModule
 
 /// Stepping of the integrator: error norms, the initial step, dense output, the step loop to a
-/// discontinuity, stiffness switching, and the DP5 and Rodas4 steps.
+/// discontinuity, stiffness switching, and the DP5, DOP853 and Rodas4 steps.
 extension _Integrator {
   // MARK: Helpers
 
@@ -28,7 +28,7 @@ extension _Integrator {
   @inlinable
   func initialStep(to tb: Double) -> Double {
     let span = tb - t
-    let order = requested == .bdf ? 1.0 : stiff ? 4.0 : 5.0
+    let order = requested == .bdf ? 1.0 : stiff ? 4.0 : eighthOrder ? 8.0 : 5.0
     let f0 = k[5], f1 = k[6]
     f(t, u, f0)
     var d0 = 0.0, d1 = 0.0
@@ -73,6 +73,14 @@ extension _Integrator {
       for i in 0..<n { out[i] = d0[i] + s * (d1[i] + s1 * (d2[i] + s * (d3[i] + s1 * d4[i]))) }
     case .bdf:
       bdfInterpolate(time, out)
+    case .dop853:
+      if !denseReady { dop853Dense() }
+      // y_old + s(F0 + (1−s)(F1 + s(F2 + (1−s)(F3 + s(F4 + (1−s)(F5 + s·F6)))))).
+      let f0 = dense + n, f1 = dense + 2 * n, f2 = dense + 3 * n, f3 = dense + 4 * n
+      let f4 = dense + 5 * n, f5 = dense + 6 * n, f6 = dense + 7 * n
+      for i in 0..<n {
+        out[i] = d0[i] + s * (f0[i] + s1 * (f1[i] + s * (f2[i] + s1 * (f3[i] + s * (f4[i] + s1 * (f5[i] + s * f6[i]))))))
+      }
     }
     if !nonNegative.isEmpty { for j in nonNegative where out[j] < 0 { out[j] = 0 } }
   }
@@ -123,7 +131,7 @@ extension _Integrator {
         return lastWasNaN ? .unstable : .stepSizeTooSmall
       }
       let bdf = requested == .bdf
-      let err = bdf ? bdfStep() : stiff ? rodasStep() : dp5Step()
+      let err = bdf ? bdfStep() : stiff ? rodasStep() : eighthOrder ? dop853Step() : dp5Step()
       if !err.isFinite {
         stats.rejectedSteps += 1
         h *= 0.1
@@ -131,7 +139,7 @@ extension _Integrator {
         fsalValid = fsalValid && !stiff
         continue
       }
-      let q = stiff ? 4.0 : 5.0
+      let q = stiff ? 4.0 : eighthOrder ? 8.0 : 5.0
       if err <= 1 {
         // Accept.
         lastWasNaN = false
@@ -188,8 +196,10 @@ extension _Integrator {
         // both methods (a tuning choice for Rodas4, whose own code uses Gustafsson's).
         // (β1 = 0.7/q, β2 = 0.4/q had h grow by under 10% a step while the error stayed
         // 20 times below the tolerance.)
+        // DOP853 takes the plain controller of dop853.f (β = 0).
         let e = max(err, 1e-10)
-        var fac = 0.9 * Double.pow(e, -(1 / q - 0.03)) * Double.pow(errOld, 0.04)
+        var fac =
+          eighthOrder && !stiff ? 0.9 * Double.pow(e, -1 / q) : 0.9 * Double.pow(e, -(1 / q - 0.03)) * Double.pow(errOld, 0.04)
         fac = min(max(fac, 0.2), lastRejected ? 1 : 6)
         lastRejected = false
         errOld = max(err, 1e-4)
@@ -219,8 +229,8 @@ extension _Integrator {
 
   @inlinable
   func swapFSAL() {
-    // k[6] holds f(tNew, uNew): copy into k[0].
-    k[0].update(from: k[6], count: n)
+    // k[6] (DOP853: k[12]) holds f(tNew, uNew): copy into k[0].
+    k[0].update(from: k[eighthOrder ? 12 : 6], count: n)
     fsalValid = true
   }
 
@@ -336,6 +346,108 @@ extension _Integrator {
       if stDen > 0 { noteStiffness(h * (stNum / stDen).squareRoot()) }
     }
     return err
+  }
+
+  /// One DOP853 step of size `h` from (`t`, `u`); writes `uNew` and f(t + h, uNew) into k[12],
+  /// returns the error norm: Hairer's blend of the 5th- and 3rd-order estimates,
+  /// |h|·‖e5‖²/√(‖e5‖² + 0.01‖e3‖²) in the weighted RMS norm (`dop853.f`). No stiffness
+  /// test: DOP853 is never switched.
+  @inlinable
+  func dop853Step() -> Double {
+    typealias T = DormandPrince853
+    if !fsalValid {
+      f(t, u, k[0])
+      fsalValid = true
+    }
+    let c = T.c
+    return T.matrixA.withUnsafeBufferPointer { a in
+      // Stages 1…11 through tmp; the weights (row 12) give uNew.
+      // Component by component, the sum over the stages in a register.
+      let k = self.k
+      for stage in 1...T.stages {
+        let y = stage == T.stages ? uNew : tmp
+        let row = a.baseAddress! + stage * 16
+        for i in 0..<n {
+          var sum = 0.0
+          for j in 0..<stage { sum += row[j] * k[j][i] }
+          y[i] = u[i] + h * sum
+        }
+        if stage < T.stages { f(t + c[stage] * h, y, k[stage]) }
+      }
+      f(t + h, uNew, k[T.stages])
+      // The error estimates in dense rows 1 and 2, free until a step is accepted.
+      let e5 = dense + n, e3 = dense + 2 * n
+      T.errorWeights5.withUnsafeBufferPointer { w5 in
+        T.errorWeights3.withUnsafeBufferPointer { w3 in
+          for i in 0..<n {
+            var sum5 = 0.0, sum3 = 0.0
+            for j in 0..<T.stages {
+              sum5 += w5[j] * k[j][i]
+              sum3 += w3[j] * k[j][i]
+            }
+            e5[i] = sum5
+            e3[i] = sum3
+          }
+        }
+      }
+      var s5 = 0.0, s3 = 0.0
+      for i in 0..<n {
+        let sc = atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i]))
+        s5 += (e5[i] / sc) * (e5[i] / sc)
+        s3 += (e3[i] / sc) * (e3[i] / sc)
+      }
+      let err = s5 == 0 && s3 == 0 ? 0 : abs(h) * s5 / ((s5 + 0.01 * s3) * Double(n)).squareRoot()
+      if err <= 1 {
+        denseKind = .dop853
+        denseT0 = t
+        denseH = h
+        denseReady = false
+        // y_old and Δy now: a projection onto u ≥ 0 changes uNew before the interpolant is formed.
+        dense.update(from: u, count: n)
+        for i in 0..<n { dense[n + i] = uNew[i] - u[i] }
+      }
+      return err
+    }
+  }
+
+  /// DOP853's dense output of the step just accepted (u and the stages still hold it; y_old
+  /// and F0 = Δy were stored at acceptance): three more stages, then F1…F6.
+  @inlinable
+  func dop853Dense() {
+    typealias T = DormandPrince853
+    let h = denseH
+    let c = T.c
+    // The last row (F6, written last) holds each extra stage's state.
+    let y = dense + 7 * n
+    T.matrixA.withUnsafeBufferPointer { a in
+      let k = self.k
+      for stage in 13..<16 {
+        let row = a.baseAddress! + stage * 16
+        for i in 0..<n {
+          var sum = 0.0
+          for j in 0..<stage { sum += row[j] * k[j][i] }
+          y[i] = u[i] + h * sum
+        }
+        f(denseT0 + c[stage] * h, y, k[stage])
+      }
+    }
+    let kOld = k[0], kNew = k[T.stages]
+    for i in 0..<n {
+      let dy = dense[n + i]
+      dense[2 * n + i] = h * kOld[i] - dy
+      dense[3 * n + i] = 2 * dy - h * (kNew[i] + kOld[i])
+    }
+    T.denseWeights.withUnsafeBufferPointer { d in
+      for r in 0..<4 {
+        let fr = dense + (4 + r) * n
+        for i in 0..<n {
+          var sum = 0.0
+          for j in 0..<16 { sum += d[r * 16 + j] * k[j][i] }
+          fr[i] = h * sum
+        }
+      }
+    }
+    denseReady = true
   }
 
   /// Forms the Jacobian at (`t`, `u`) into `jac` given `fu = f(t, u)`; returns whether it is

@@ -29,7 +29,7 @@ public func solve<S: ODESystem>(
 
 /// Which interpolant the dense output holds.
 @usableFromInline
-enum _DenseKind { case dp5, rodas, bdf }
+enum _DenseKind { case dp5, rodas, bdf, dop853 }
 
 @usableFromInline
 final class _Integrator<S: ODESystem> {
@@ -39,6 +39,8 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline let requested: ODEMethod
   @usableFromInline let opts: SolverOptions
   @usableFromInline var stiff: Bool
+  /// Whether the explicit steps are DOP853's (else DP5's).
+  @usableFromInline let eighthOrder: Bool
   @usableFromInline var stats = SolverStats()
 
   @usableFromInline var t: Double
@@ -54,8 +56,8 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline let u, uNew, tmp, atol, rate, scale: UnsafeMutablePointer<Double>
   /// ``SolverOptions/nonNegative``, read once.
   @usableFromInline let nonNegative: [Int]
-  @usableFromInline let k: [UnsafeMutablePointer<Double>]  // 7 stage vectors
-  @usableFromInline let dense: UnsafeMutablePointer<Double>  // 5n
+  @usableFromInline let k: [UnsafeMutablePointer<Double>]  // 7 stage vectors (DOP853: 16)
+  @usableFromInline let dense: UnsafeMutablePointer<Double>  // 5n (DOP853: 8n)
   @usableFromInline let jac, lu: UnsafeMutablePointer<Double>  // n*n
   @usableFromInline let piv: UnsafeMutablePointer<Int>
   /// The system's sparse factorisation plan, used while its Jacobian is the analytic one.
@@ -71,6 +73,9 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline var linearBlocks: (size: Int, count: Int)?
   @usableFromInline var linearSparse: SparseLU?
   @usableFromInline var denseT0 = 0.0, denseH = 0.0, denseKind = _DenseKind.dp5
+  /// DOP853's dense output costs three more stages: formed at the first interpolation
+  /// inside the step (while the step's stages are still there), not at every step.
+  @usableFromInline var denseReady = true
 
   // BDF (``ODEMethod/bdf``): the differences and work rows (`Solve+BDF.swift`), allocated
   // only for that method, and the state of its step-size and order control.
@@ -115,9 +120,12 @@ final class _Integrator<S: ODESystem> {
     self.requested = method
     self.opts = options
     self.stiff = method == .rodas4
+    eighthOrder = method == .dop853
     self.t = problem.tspan.start
     // One block for all the work vectors and matrices (one allocation per solve).
-    let total = 18 * n + 2 * n * n
+    let stageVectors = eighthOrder ? 16 : 7
+    let denseRows = eighthOrder ? 8 : 5
+    let total = (6 + stageVectors + denseRows) * n + 2 * n * n
     storage = .allocate(capacity: total)
     storage.initialize(repeating: 0, count: total)
     var next = storage
@@ -131,8 +139,8 @@ final class _Integrator<S: ODESystem> {
     atol = alloc(n)
     rate = alloc(n)
     scale = alloc(n)
-    k = (0..<7).map { _ in alloc(n) }
-    dense = alloc(5 * n)
+    k = (0..<stageVectors).map { _ in alloc(n) }
+    dense = alloc(denseRows * n)
     jac = alloc(n * n)
     lu = alloc(n * n)
     nonNegative = options.nonNegative

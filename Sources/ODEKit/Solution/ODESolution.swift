@@ -43,6 +43,7 @@ public struct ODESolution: Sendable {
   public var methodDescription: String {
     switch method {
     case .dp5: return "DP5"
+    case .dop853: return "DOP853"
     case .rodas4: return "Rodas4"
     case .bdf: return "BDF"
     case .auto:
