@@ -13,11 +13,12 @@ import SBMLKit
 /// - `$ERROR` runs at every record after the system has reached it, with F = A(cmt)/Scmt.
 public final class Predictor {
   public let model: NLMEModel
+  /// The frame's slots, then the temporaries and the constants of the code blocks' programs.
   let frame: UnsafeMutablePointer<Double>
-  /// The code blocks' programs and one stack for all of them.
-  let pk: Program?
-  let output: Program?
-  let stack: UnsafeMutablePointer<Double>
+  /// The code blocks' programs, linked to the frame.
+  let pk: LinkedProgram?
+  let output: LinkedProgram?
+  let des: LinkedProgram?
   /// The SBML model of an SBML-mapped population model (its workspace is this predictor's).
   let sbml: SBMLSystem?
   var state: [Double]
@@ -49,12 +50,15 @@ public final class Predictor {
 
   public init(model: NLMEModel) {
     self.model = model
-    pk = model.stream.pk?.program
-    output = (model.stream.error ?? model.stream.pred)?.program
-    let depth = [model.stream.pk, model.stream.error, model.stream.pred, model.stream.des].compactMap { $0?.program.depth }.max() ?? 1
-    stack = .allocate(capacity: depth + 1)
-    frame = .allocate(capacity: max(1, model.slotCount))
-    frame.initialize(repeating: 0, count: max(1, model.slotCount))
+    let slots = max(1, model.slotCount)
+    let blocks = [model.stream.pk, model.stream.error ?? model.stream.pred, model.kinetics?.des]
+    let depth = blocks.compactMap { $0?.program.depth }.max() ?? 1
+    var next = slots + depth + 1
+    let linked = blocks.map { $0.map { LinkedProgram($0.program, temporaries: slots, next: &next) } }
+    (pk, output, des) = (linked[0], linked[1], linked[2])
+    frame = .allocate(capacity: next)
+    frame.initialize(repeating: 0, count: next)
+    for program in linked { program?.place(frame) }
     let n = model.kinetics?.compartments ?? 0
     sbml = model.kinetics?.sbml.map { SBMLSystem($0.compiled) }
     let states = sbml?.dimension ?? n
@@ -65,7 +69,6 @@ public final class Predictor {
 
   deinit {
     frame.deallocate()
-    stack.deallocate()
   }
 
   /// Fills `f` and `v` (one entry per likelihood observation of the subject). `visit` sees the
@@ -96,7 +99,7 @@ public final class Predictor {
         for (k, s) in model.items.enumerated() { fr[s] = record.values[k] }
         for (a, b) in model.synonyms { fr[b] = fr[a] }
         if let kin = kinetics {
-          pk?.run(fr, stack: stack)
+          pk?.run(fr)
           if kin.des == nil && kin.sbml == nil { kin.rateMatrix(fr, into: &rates) }
           let k = rates
           let reset = record.evid == 3 || record.evid == 4 || index == 0
@@ -137,7 +140,7 @@ public final class Predictor {
         // code that carries values from record to record.
         guard observed || visit != nil || model.outputCarriesState else { continue }
         for s in model.eps { if let s { fr[s] = 0 } }
-        block?.run(fr, stack: stack)
+        block?.run(fr)
         let y0 = fr[model.y]
         if observed {
           for (k, s) in model.eps.enumerated() {
@@ -147,7 +150,7 @@ public final class Predictor {
             }
             let saved = fr[model.y]
             fr[s] = 1
-            block?.run(fr, stack: stack)
+            block?.run(fr)
             h[k] = fr[model.y] - y0
             fr[s] = 0
             fr[model.y] = saved
@@ -166,7 +169,7 @@ public final class Predictor {
           observation += 1
         }
         if let visit {
-          if nEps > 0 { block?.run(fr, stack: stack) }
+          if nEps > 0 { block?.run(fr) }
           fr[model.y] = y0
           visit(index, fr)
         }
@@ -217,16 +220,15 @@ public final class Predictor {
       state = solution.finalState
       return true
     }
-    guard let des = kin.des else { return step(k, t1 - t0) }
+    guard let des else { return step(k, t1 - t0) }
     let breaks = kin.eventTimes.map { fr[$0] }.filter { $0 > t0 && $0 < t1 }.sorted()
     var from = t0
     for to in breaks + [t1] {
       let system = DESSystem(
-        program: des.program, frame: fr, stack: stack, amount: kin.amount, derivative: kin.derivative, time: kin.time,
-        infusion: infusionRate)
+        program: des, frame: fr, amount: kin.amount, derivative: kin.derivative, time: kin.time, infusion: infusionRate)
       var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol], maxSteps: Self.maxSteps)
       options.saveAt = [to]
-      let solution = solve(ODEProblem(system: system, u0: state, tspan: (from, to)), method: .auto, options: options)
+      let solution = solve(ODEProblem(system: system, u0: state, tspan: (from, to)), method: kin.method, options: options)
       guard solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else { return false }
       state = solution.finalState
       from = to
@@ -386,9 +388,8 @@ public final class Predictor {
 /// `$DES` as an ODE system: the state goes into A(k) and the time into T, the code runs, and
 /// DADT(k) (plus any running infusion) is the derivative.
 struct DESSystem: ODESystem {
-  let program: Program
+  let program: LinkedProgram
   let frame: UnsafeMutablePointer<Double>
-  let stack: UnsafeMutablePointer<Double>
   let amount: [Int]
   let derivative: [Int]
   let time: Int
@@ -399,7 +400,7 @@ struct DESSystem: ODESystem {
   func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
     frame[time] = t
     for i in 0..<amount.count { frame[amount[i]] = u[i] }
-    program.run(frame, stack: stack)
+    program.run(frame)
     for i in 0..<amount.count { du[i] = frame[derivative[i]] + infusion[i] }
   }
 }

@@ -42,7 +42,7 @@ public struct FittedPopulation: Sendable {
     for (k, s) in model.theta.enumerated() { if let s { fr[s] = parameters.theta[k] } }
     for (k, s) in model.eta.enumerated() { if let s { fr[s] = eta[k] } }
     for (name, slot) in zip(problem.data.items, model.items) { fr[slot] = covariates[name] ?? 0 }
-    predictor.pk?.run(fr, stack: predictor.stack)
+    predictor.pk?.run(fr)
     guard let map = model.kinetics?.sbml, let mapping = problem.stream.sbml else { return [] }
     return zip(mapping.parameters, map.parameters).map { ($0.0.id, fr[$0.1.frame]) }
   }
