@@ -113,6 +113,7 @@ public struct NLMEFitter: Sendable {
     var status = start == nil ? "objective evaluated at the initial estimates" : "objective evaluated at the previous step's estimates"
     var converged = true
     var evaluations = 0
+    var settledAtEstimates: [SubjectFit?]? = nil
     if method == .saem {
       var saem = SAEM()
       saem.burnIn = burnIn
@@ -148,11 +149,16 @@ public struct NLMEFitter: Sendable {
           history.best = f
           population.accept(settled)
         }
-        guard modesChanged || previous - r.f > 1e-3 else { break }
+        guard modesChanged || previous - r.f > 1e-3 else {
+          // The modes at the estimates, checked from the same warm starts the final check
+          // would use: that check is this one.
+          if !modesChanged { settledAtEstimates = settled }
+          break
+        }
         previous = r.f
       }
     }
-    let fits = method == .saem ? population.subjects(estimates) : population.settled(estimates)
+    let fits = method == .saem ? population.subjects(estimates) : settledAtEstimates ?? population.settled(estimates)
     population.accept(fits)
     let ofv = population.total(fits)
     if !ofv.isFinite { status = "the objective cannot be evaluated at the estimates" }
