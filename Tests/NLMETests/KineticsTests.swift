@@ -330,3 +330,61 @@ extension KineticsTests {
     #expect(des.isFinite && abs(des - closed) < 1e-3, "$DES \(des) vs $PRED \(closed)")
   }
 }
+
+extension KineticsTests {
+  /// Abbreviated code with every construct the register machine translates (a value
+  /// stored over itself, unary minus and .NOT., powers, calls, the logical operators,
+  /// IF/ELSE IF/ELSE and a one-line IF, a value carried from record to record) gives what
+  /// the same formulas give in Swift, record by record.
+  @Test func abbreviatedCodeMatchesItsFormulas() throws {
+    let rows: [(x1: Double, x2: Double)] = [(3, 0.5), (0.5, 2), (1.5, 5), (1.5, 2), (4, 3), (2.5, -0.25)]
+    let data = rows.enumerated().map { "1 \($0.offset) \($0.element.x1) \($0.element.x2) 0" }.joined(separator: "\n")
+    let text = """
+      $PROBLEM code
+      $INPUT ID TIME X1 X2 DV
+      $DATA data.csv
+      $PRED
+      AA = X1*2 + 1
+      AA = AA*AA - X2
+      BB = -AA/4 + X2**2
+      IF (X1.GT.2.AND.X2.LE.1) THEN
+        CC = EXP(-X1/3)*LOG(X2+3)
+      ELSE IF (.NOT.(X1.GE.1).OR.X2.EQ.5) THEN
+        CC = SQRT(ABS(BB)) + 10
+      ELSE
+        CC = BB
+      ENDIF
+      IF (CC.LT.0) CC = -CC
+      NN = NN + 1
+      Y = AA + BB*CC + NN*THETA(1) + EPS(1)
+      $THETA 0.5
+      $OMEGA 0.1
+      $SIGMA 1
+      """
+    let problem = try NLMEProblem(stream: try ControlStream(text: text, file: "code.mod"), dataText: data, dataSource: "data.csv")
+    let s = try #require(problem.data.subjects.first)
+    var f = [Double](repeating: 0, count: s.observations.count)
+    var v = f
+    #expect(Predictor(model: problem.model).predict(s, theta: [0.5], eta: [0], sigma: [1], f: &f, v: &v))
+    var expected: [Double] = []
+    for (k, r) in rows.enumerated() {
+      var a = r.x1 * 2 + 1
+      a = a * a - r.x2
+      let b = -a / 4 + r.x2 * r.x2
+      var c: Double
+      if r.x1 > 2 && r.x2 <= 1 {
+        c = exp(-r.x1 / 3) * log(r.x2 + 3)
+      } else if !(r.x1 >= 1) || r.x2 == 5 {
+        c = abs(b).squareRoot() + 10
+      } else {
+        c = b
+      }
+      if c < 0 { c = -c }
+      expected.append(a + b * c + Double(k + 1) * 0.5)
+    }
+    #expect(f.count == rows.count)
+    #expect(Self.close(f, expected, 1e-13), "\(f) vs \(expected)")
+    // Every branch was taken: the rows cover the IF, the ELSE IF (both ways) and the ELSE.
+    #expect(Set(rows.map { $0.x1 > 2 && $0.x2 <= 1 ? 0 : (!($0.x1 >= 1) || $0.x2 == 5 ? 1 : 2) }) == [0, 1, 2])
+  }
+}

@@ -19,6 +19,11 @@ public final class Predictor {
   let pk: LinkedProgram?
   let output: LinkedProgram?
   let des: LinkedProgram?
+  /// The frame's slots before and after `$ERROR`/`$PRED` at an observation, when the block
+  /// carries values from record to record: its runs for ∂Y/∂ε then start from the same values
+  /// as the first, and leave the frame as the first left it (NONMEM runs the block once).
+  let before: UnsafeMutablePointer<Double>
+  let after: UnsafeMutablePointer<Double>
   /// The SBML model of an SBML-mapped population model (its workspace is this predictor's).
   let sbml: SBMLSystem?
   var state: [Double]
@@ -58,6 +63,10 @@ public final class Predictor {
     (pk, output, des) = (linked[0], linked[1], linked[2])
     frame = .allocate(capacity: next)
     frame.initialize(repeating: 0, count: next)
+    before = .allocate(capacity: slots)
+    before.initialize(repeating: 0, count: slots)
+    after = .allocate(capacity: slots)
+    after.initialize(repeating: 0, count: slots)
     for program in linked { program?.place(frame) }
     let n = model.kinetics?.compartments ?? 0
     sbml = model.kinetics?.sbml.map { SBMLSystem($0.compiled) }
@@ -69,6 +78,8 @@ public final class Predictor {
 
   deinit {
     frame.deallocate()
+    before.deallocate()
+    after.deallocate()
   }
 
   /// Fills `f` and `v` (one entry per likelihood observation of the subject). `visit` sees the
@@ -79,7 +90,8 @@ public final class Predictor {
     visit: ((Int, UnsafeMutablePointer<Double>) -> Void)? = nil
   ) -> Bool {
     let model = self.model
-    frame.update(repeating: 0, count: max(1, model.slotCount))
+    let frameSlots = max(1, model.slotCount)
+    frame.update(repeating: 0, count: frameSlots)
     for i in state.indices {
       state[i] = 0
       infusionRate[i] = 0
@@ -140,20 +152,26 @@ public final class Predictor {
         // code that carries values from record to record.
         guard observed || visit != nil || model.outputCarriesState else { continue }
         for s in model.eps { if let s { fr[s] = 0 } }
+        let carries = model.outputCarriesState && observed && nEps > 0
+        if carries { before.update(from: fr, count: frameSlots) }
         block?.run(fr)
         let y0 = fr[model.y]
         if observed {
+          if carries { after.update(from: fr, count: frameSlots) }
           for (k, s) in model.eps.enumerated() {
             guard let s else {
               h[k] = 0
               continue
             }
+            // h = Y(ε_k = 1) − Y(0): Y is linear in ε. A block without carried values gives
+            // the same from any start, so only Y is put back.
+            if carries { fr.update(from: before, count: frameSlots) }
             let saved = fr[model.y]
             fr[s] = 1
             block?.run(fr)
             h[k] = fr[model.y] - y0
             fr[s] = 0
-            fr[model.y] = saved
+            if carries { fr.update(from: after, count: frameSlots) } else { fr[model.y] = saved }
           }
           var variance = 0.0
           for a in 0..<nEps { for b in 0..<nEps { variance += h[a] * sigma[a * nEps + b] * h[b] } }
@@ -169,7 +187,9 @@ public final class Predictor {
           observation += 1
         }
         if let visit {
-          if nEps > 0 { block?.run(fr) }
+          // Variables computed from ε hold their ε = 1 values: one more run at ε = 0 (the
+          // frame after the first run, restored above, where the block carries values).
+          if nEps > 0 && observed && !carries { block?.run(fr) }
           fr[model.y] = y0
           visit(index, fr)
         }
