@@ -67,7 +67,8 @@ public indirect enum Statement: Sendable, Equatable {
 }
 
 /// A block of abbreviated code: its statements, and the same compiled to a flat program for a
-/// stack machine (what runs at every record and every ETA step, so it must be cheap).
+/// stack machine, which a model links once to a register machine over its frame
+/// (``LinkedCode``, what runs at every record and every ETA step, so it must be cheap).
 public struct CodeBlock: Sendable, Equatable {
   public var record: String
   public var statements: [Statement] {

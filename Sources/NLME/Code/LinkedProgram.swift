@@ -110,3 +110,28 @@ struct LinkedProgram: Sendable {
     }
   }
 }
+
+/// A model's code blocks linked to one memory: the frame's `slots`, the temporaries (as many
+/// as the deepest program's stack), then each program's constants.
+struct LinkedCode: Sendable {
+  let pk: LinkedProgram?
+  let output: LinkedProgram?
+  let des: LinkedProgram?
+  /// The length of the memory.
+  let size: Int
+
+  init(slots: Int, pk: CodeBlock?, output: CodeBlock?, des: CodeBlock?) {
+    let slots = max(1, slots)
+    let blocks = [pk, output, des]
+    let depth = blocks.compactMap { $0?.program.depth }.max() ?? 1
+    var next = slots + depth + 1
+    let linked = blocks.map { $0.map { LinkedProgram($0.program, temporaries: slots, next: &next) } }
+    (self.pk, self.output, self.des) = (linked[0], linked[1], linked[2])
+    size = next
+  }
+
+  /// Writes every program's constants into `memory`.
+  func place(_ memory: UnsafeMutablePointer<Double>) {
+    for program in [pk, output, des] { program?.place(memory) }
+  }
+}

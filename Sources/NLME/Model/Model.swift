@@ -258,6 +258,7 @@ public struct NLMEModel: Sendable {
     synonyms = stream.input.filter { !$0.dropped }.compactMap { item in item.synonym.map { (symbols.slot(item.name), symbols.slot($0)) } }
     slotCount = symbols.count
     self.symbols = symbols
+    linked = LinkedCode(slots: symbols.count, pk: stream.pk, output: stream.error ?? stream.pred, des: kinetics?.des)
     outputCarriesState = (stream.error ?? stream.pred)?.carriesState ?? false
     likelihoodFlag = symbols.lookup("F_FLAG").flatMap { (stream.error ?? stream.pred)?.assigned.contains($0) == true ? $0 : nil }
   }
@@ -270,6 +271,8 @@ public struct NLMEModel: Sendable {
   public var likelihoodFlag: Int?
   /// (item slot, synonym slot) pairs.
   var synonyms: [(Int, Int)]
+  /// The code blocks linked to one memory layout, once for every predictor of the model.
+  let linked: LinkedCode
 }
 
 extension NLMEModel {

@@ -56,18 +56,15 @@ public final class Predictor {
   public init(model: NLMEModel) {
     self.model = model
     let slots = max(1, model.slotCount)
-    let blocks = [model.stream.pk, model.stream.error ?? model.stream.pred, model.kinetics?.des]
-    let depth = blocks.compactMap { $0?.program.depth }.max() ?? 1
-    var next = slots + depth + 1
-    let linked = blocks.map { $0.map { LinkedProgram($0.program, temporaries: slots, next: &next) } }
-    (pk, output, des) = (linked[0], linked[1], linked[2])
-    frame = .allocate(capacity: next)
-    frame.initialize(repeating: 0, count: next)
+    let code = model.linked
+    (pk, output, des) = (code.pk, code.output, code.des)
+    frame = .allocate(capacity: code.size)
+    frame.initialize(repeating: 0, count: code.size)
+    code.place(frame)
     before = .allocate(capacity: slots)
     before.initialize(repeating: 0, count: slots)
     after = .allocate(capacity: slots)
     after.initialize(repeating: 0, count: slots)
-    for program in linked { program?.place(frame) }
     let n = model.kinetics?.compartments ?? 0
     sbml = model.kinetics?.sbml.map { SBMLSystem($0.compiled) }
     let states = sbml?.dimension ?? n
