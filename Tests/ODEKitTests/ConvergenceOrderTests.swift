@@ -111,31 +111,25 @@ struct ConvergenceOrderTests {
     }
   }
 
-  /// The DP5 tableau satisfies the order conditions up to order 5 (b) and 4 (b̂).
+  /// DP5's two weight vectors against every order condition, from the rooted trees of
+  /// ``DormandPrince853Tests``: b meets all 17 up to order 5; b̂ all 8 up to order 4 but not
+  /// the 9 of order 5, since it is the embedded 4th-order method.
   @Test func dormandPrinceOrderConditions() {
     let (a, b, bHat, c) = DormandPrince5.tableau
-    func A(_ i: Int, _ j: Int) -> Double { j < a[i].count ? a[i][j] : 0 }
     let s = 7
-    for i in 0..<s { #expect(abs((0..<s).map { A(i, $0) }.reduce(0, +) - c[i]) < 1e-14, "row sum \(i)") }
-    func conditions(_ w: [Double]) -> [Double] {
-      let sum = { (f: (Int) -> Double) in (0..<s).reduce(0.0) { $0 + w[$1] * f($1) } }
-      let ac = (0..<s).map { i in (0..<s).reduce(0.0) { $0 + A(i, $1) * c[$1] } }
-      let ac2 = (0..<s).map { i in (0..<s).reduce(0.0) { $0 + A(i, $1) * c[$1] * c[$1] } }
-      let aac = (0..<s).map { i in (0..<s).reduce(0.0) { $0 + A(i, $1) * ac[$1] } }
-      return [
-        sum { _ in 1 } - 1,
-        sum { c[$0] } - 1.0 / 2,
-        sum { c[$0] * c[$0] } - 1.0 / 3, sum { ac[$0] } - 1.0 / 6,
-        sum { pow(c[$0], 3) } - 1.0 / 4, sum { c[$0] * ac[$0] } - 1.0 / 8, sum { ac2[$0] } - 1.0 / 12,
-        sum { aac[$0] } - 1.0 / 24,
-        sum { pow(c[$0], 4) } - 1.0 / 5, sum { c[$0] * c[$0] * ac[$0] } - 1.0 / 10,
-        sum { ac[$0] * ac[$0] } - 1.0 / 20, sum { c[$0] * ac2[$0] } - 1.0 / 15,
-        sum { c[$0] * aac[$0] } - 1.0 / 30,
-      ]
+    let rows = (0..<s).map { i in (0..<s).map { $0 < a[i].count ? a[i][$0] : 0 } }
+    for i in 0..<s { #expect(abs(rows[i].reduce(0, +) - c[i]) < 1e-14, "row sum \(i)") }
+    let trees = DormandPrince853Tests.trees(upTo: 5)
+    func residuals(_ w: [Double], order: Int) -> [Double] {
+      trees[order].map { t in zip(w, DormandPrince853Tests.weights(t, rows)).reduce(0.0) { $0 + $1.0 * $1.1 } - 1 / t.density }
     }
-    for (k, r) in conditions(b).enumerated() { #expect(abs(r) < 1e-14, "b condition \(k): \(r)") }
-    for (k, r) in conditions(bHat).prefix(8).enumerated() { #expect(abs(r) < 1e-14, "b̂ condition \(k): \(r)") }
-    // b̂ is a different (4th-order) method: some 5th-order condition must fail.
-    #expect(conditions(bHat).suffix(5).contains { abs($0) > 1e-6 })
+    #expect(trees.map(\.count) == [0, 1, 1, 2, 4, 9])
+    for order in 1...5 {
+      for (k, r) in residuals(b, order: order).enumerated() { #expect(abs(r) < 1e-13, "b, order \(order), tree \(k): \(r)") }
+    }
+    for order in 1...4 {
+      for (k, r) in residuals(bHat, order: order).enumerated() { #expect(abs(r) < 1e-13, "b̂, order \(order), tree \(k): \(r)") }
+    }
+    #expect(residuals(bHat, order: 5).contains { abs($0) > 1e-6 })
   }
 }

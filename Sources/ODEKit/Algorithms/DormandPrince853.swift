@@ -134,15 +134,10 @@ public enum DormandPrince853 {
     return m
   }
 
-  /// The Butcher tableau of the order-8 method as dense arrays, for order-condition checks.
+  /// The Butcher tableau of the order-8 method as dense arrays, for order-condition checks:
+  /// the rows of ``matrixA`` below the diagonal and ``weights``, the arrays the integrator reads.
   public static var tableau: (a: [[Double]], b: [Double], c: [Double]) {
-    let rows = (0..<stages).map { s in
-      var r = [Double](repeating: 0, count: s)
-      for (j, v) in a[s] { r[j] = v }
-      return r
-    }
-    var b = [Double](repeating: 0, count: stages)
-    for (j, v) in a[stages] { b[j] = v }
-    return (rows, b, Array(c[0..<stages]))
+    let rows = (0..<stages).map { s in Array(matrixA[(s * 16)..<(s * 16 + s)]) }
+    return (rows, weights, Array(c[0..<stages]))
   }
 }
