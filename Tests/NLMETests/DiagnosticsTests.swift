@@ -57,4 +57,35 @@ import Testing
     let mean = values.reduce(0, +) / Double(values.count)
     #expect(mean > 0.5, "mean \(mean)")
   }
+
+  /// Censored values (npde's "cdf" method): with every value of the model's own data below a
+  /// limit censored at it (M3), the NPDE of all values, the imputed censored ones included,
+  /// are still standard normal. Leaving the censored ones out, or setting them at the limit,
+  /// would not be: the censored values are the low ones.
+  @Test func npdeOfCensoredDataAreStandardNormal() throws {
+    let (objective, studies) = try Self.simulatedStudies(4)
+    let all = studies[0].subjects.flatMap { s in s.observations.map { s.records[$0].dv } }.sorted()
+    let limit = all[all.count * 3 / 10]
+    var censored = 0
+    let values = studies.flatMap { study -> [Double] in
+      var d = study
+      for i in d.subjects.indices {
+        for j in d.subjects[i].records.indices { d.subjects[i].records[j].limit = limit }
+        for j in d.subjects[i].observations where d.subjects[i].records[j].dv < limit {
+          d.subjects[i].records[j].dv = limit
+          d.subjects[i].records[j].censoredBelow = limit
+          censored += 1
+        }
+      }
+      return Self.npde(objective, d)
+    }
+    #expect(values.count == 4 * 155 && values.allSatisfy(\.isFinite))
+    #expect((120...250).contains(censored), "\(censored) of 620 censored")
+    let mean = values.reduce(0, +) / Double(values.count)
+    let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
+    #expect(abs(mean) < 0.15, "mean \(mean)")
+    #expect(abs(sd - 1) < 0.12, "sd \(sd)")
+    let low = Double(values.filter { $0 < -0.8416 }.count) / Double(values.count)
+    #expect(abs(low - 0.2) < 0.06, "fraction below the 20th percentile \(low)")
+  }
 }
