@@ -24,7 +24,8 @@ holds the truth exactly when that rise is below 3.84, so these re-fits count its
 locating every interval's ends (test inversion); the table gets a column for it.
 
 With --bootstrap B each successful fit is followed by `cartsim nlme bootstrap MODEL --data DATA
---from fit.json --samples B`, and the table gets the coverage of its percentile and basic intervals.
+--from fit.json --samples B` (with --parametric: `--parametric`, the samples simulated from the
+fit's estimates), and the table gets the coverage of its percentile, basic and normal intervals.
 
 --check fits replicate 1 only (the study of Examples/nlme/cart-stein.csv) and passes when the
 minimisation succeeded, the covariance step gave SEs, and every estimated parameter lies within
@@ -162,16 +163,19 @@ def refit_document(command, extra, d, folder, document, model, data, fit_json, a
 
 
 def bootstrap_intervals(d, model, data, fit_json, args):
-    """The percentile and basic intervals of `cartsim nlme bootstrap`."""
-    extra = ["--samples", str(args.bootstrap)]
-    doc = refit_document("bootstrap", extra, d, f"bootstrap{args.bootstrap}", "bootstrap.json", model, data, fit_json, args)
+    """The percentile, basic and normal intervals of `cartsim nlme bootstrap`."""
+    extra = ["--samples", str(args.bootstrap)] + (["--parametric"] if args.parametric else [])
+    folder = f"{'parametric' if args.parametric else 'bootstrap'}{args.bootstrap}"
+    doc = refit_document("bootstrap", extra, d, folder, "bootstrap.json", model, data, fit_json, args)
     if isinstance(doc, str):
         return {"bootstrap_status": doc}
     return {
         "bootstrap_seconds": doc["seconds"],
         "bootstrap_successful": doc["successful"],
         "bootstrap": {
-            i["parameter"]: {k: i[k] for k in ("percentile_lower", "percentile_upper", "basic_lower", "basic_upper")}
+            i["parameter"]: {
+                k: i.get(k) for k in ("percentile_lower", "percentile_upper", "basic_lower", "basic_upper", "normal_lower", "normal_upper")
+            }
             for i in doc["intervals"]
         },
     }
@@ -235,6 +239,9 @@ def summarise(records, table):
                 "coverage": covered / len(pairs) if pairs else None,
                 "percentile_covered": sum(b["percentile_lower"] <= truth <= b["percentile_upper"] for b in boots),
                 "basic_covered": sum(b["basic_lower"] <= truth <= b["basic_upper"] for b in boots),
+                "normal_covered": sum(
+                    b["normal_lower"] is not None and b["normal_lower"] <= truth <= b["normal_upper"] for b in boots
+                ),
                 "bootstrap_n": len(boots),
                 "profile_covered": sum(dl < CHI2_95 for dl in deltas),
                 "profile_n": len(deltas),
@@ -288,21 +295,24 @@ def markdown(result):
         )
     if booted:
         lines[-2] += (
-            f" Bootstrap: `cartsim nlme bootstrap --samples {result['bootstrap_samples']}` per study (median "
-            f"{fmt(result['summary'].get('median_bootstrap_seconds'), 3)} s); percentile interval = 2.5th to 97.5th percentile "
-            "of the bootstrap estimates, basic = 2·estimate − those percentiles."
+            f" Bootstrap: `cartsim nlme bootstrap --samples {result['bootstrap_samples']}"
+            f"{' --parametric' if result.get('parametric') else ''}` per study (median "
+            f"{fmt(result['summary'].get('median_bootstrap_seconds'), 3)} s; "
+            + ("samples simulated from the study's estimates" if result.get("parametric") else "subjects resampled")
+            + "); percentile interval = 2.5th to 97.5th percentile "
+            "of the bootstrap estimates, basic = 2·estimate − those percentiles, normal = estimate − bias ± 1.96·bootstrap SE."
         )
     lines += [
         "",
         "| parameter | true | mean estimate | relative bias | relative RMSE | mean SE | SD of estimates | 95% coverage (Wald) |"
         + (" profile coverage |" if profiled else "")
-        + (" bootstrap percentile | bootstrap basic |" if booted else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if profiled else "") + ("---:|---:|" if booted else ""),
+        + (" bootstrap percentile | bootstrap basic | bootstrap normal |" if booted else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if profiled else "") + ("---:|---:|---:|" if booted else ""),
     ]
     for row in result["parameters"]:
         if row["n"] == 0:
             lines.append(
-                f"| {row['parameter']} | {fmt(row['true'])} | – | – | – | – | – | – |" + (" – |" if profiled else "") + (" – | – |" if booted else "")
+                f"| {row['parameter']} | {fmt(row['true'])} | – | – | – | – | – | – |" + (" – |" if profiled else "") + (" – | – | – |" if booted else "")
             )
             continue
         cov = f"{row['covered']}/{row['with_se']} ({100 * row['coverage']:.0f}%)" if row["coverage"] is not None else "–"
@@ -318,8 +328,9 @@ def markdown(result):
             + (
                 f" {row['percentile_covered']}/{row['bootstrap_n']} ({100 * row['percentile_covered'] / row['bootstrap_n']:.0f}%) |"
                 f" {row['basic_covered']}/{row['bootstrap_n']} ({100 * row['basic_covered'] / row['bootstrap_n']:.0f}%) |"
+                f" {row['normal_covered']}/{row['bootstrap_n']} ({100 * row['normal_covered'] / row['bootstrap_n']:.0f}%) |"
                 if booted and row.get("bootstrap_n")
-                else (" – | – |" if booted else "")
+                else (" – | – | – |" if booted else "")
             )
         )
     if profiled:
@@ -401,6 +412,7 @@ def main(argv=None):
     ap.add_argument("--check", action="store_true", help="fit replicate 1 only and check the truth is recovered")
     ap.add_argument("--profile", action="store_true", help="also count the coverage of profile-likelihood intervals")
     ap.add_argument("--bootstrap", type=int, default=0, metavar="B", help="also count the coverage of bootstrap intervals of B samples")
+    ap.add_argument("--parametric", action="store_true", help="with --bootstrap: simulate the samples from each fit (parametric bootstrap)")
     ap.add_argument("--out-json", default=os.path.join(HERE, "results", "nlme_coverage.json"))
     ap.add_argument("--out-md", default=os.path.join(HERE, "results", "nlme_coverage.md"))
     args = ap.parse_args(argv)
@@ -447,6 +459,7 @@ def main(argv=None):
         "threads": args.threads,
         "replicates": args.replicates,
         "bootstrap_samples": args.bootstrap,
+        "parametric": args.parametric,
         "subjects": args.subjects,
         "lloq": args.lloq,
         "truth": simulate_stein.true_parameters(),

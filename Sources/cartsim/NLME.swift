@@ -157,15 +157,18 @@ struct NLMEProfile: ParsableCommand {
 
 struct NLMEBootstrapCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bootstrap", abstract: "Nonparametric bootstrap of a fitted population model.",
+    commandName: "bootstrap", abstract: "Nonparametric or parametric bootstrap of a fitted population model.",
     discussion: """
-      Draws the subjects with replacement into --samples datasets of the same size (from the \
-      seed's addressed streams), fits each from the estimates of --from DIR/fit.json by the \
-      control stream's last $ESTIMATION (or --method) without the covariance step, and reports \
-      per parameter the bootstrap mean, median, SE and bias, the percentile interval (2.5th to \
-      97.5th percentile) and the basic interval (2·estimate − the percentiles). Samples are \
-      spread over the threads; results depend on --seed only. Writes DIR/bootstrap.json, \
-      DIR/bootstrap.csv and DIR/bootstrap.svg.
+      Draws the subjects with replacement into --samples datasets of the same size (within the \
+      strata of --stratify-on; with --parametric: simulates the study's observations from the \
+      estimates of --from instead, censoring a value below its limit), from the seed's addressed \
+      streams; fits each from the \
+      estimates of --from DIR/fit.json by the control stream's last $ESTIMATION (or --method) \
+      without the covariance step, and reports per parameter the bootstrap mean, median, SE and \
+      bias, the percentile interval (2.5th to 97.5th percentile), the basic interval \
+      (2·estimate − the percentiles) and the normal interval (estimate − bias ± 1.96·SE). \
+      Samples are spread over the threads; results depend on --seed only. Writes \
+      DIR/bootstrap.json, DIR/bootstrap.csv and DIR/bootstrap.svg.
       """)
 
   @OptionGroup var source: NLMEFittedModel
@@ -173,8 +176,14 @@ struct NLMEBootstrapCommand: ParsableCommand {
   @Option(help: "Bootstrap samples (1–\(NLMEBootstrap.maxSamples)).")
   var samples = 200
 
-  @Option(help: "Seed of the resampling.")
+  @Option(help: "Seed of the resampling (or of the simulation).")
   var seed: UInt64 = 1
+
+  @Flag(help: "Simulate each sample from the estimates (parametric bootstrap) instead of resampling the subjects.")
+  var parametric = false
+
+  @Option(help: "Resample the subjects within the strata of this data item (its value on each subject's first record).")
+  var stratifyOn: String?
 
   @OptionGroup var threadsOption: ThreadsOption
 
@@ -185,6 +194,9 @@ struct NLMEBootstrapCommand: ParsableCommand {
 
   func validate() throws {
     try checkOption(samples, 1...NLMEBootstrap.maxSamples, "--samples")
+    if parametric && stratifyOn != nil {
+      throw ValidationError("--stratify-on resamples subjects; --parametric simulates them: give one of them")
+    }
   }
 
   func run() throws {
@@ -194,15 +206,19 @@ struct NLMEBootstrapCommand: ParsableCommand {
     settings.samples = samples
     settings.seed = seed
     settings.threads = threadsOption.count
+    settings.parametric = parametric
+    settings.stratifyOn = stratifyOn
     let bar = progress.bar("samples")
     let total = samples
     let doc = try NLMERun.bootstrap(model: source.model, settings: settings, out: out) { done in bar.update(done, of: total) }
     bar.finish()
-    print("\(doc.method): \(doc.successful) of \(doc.samples) bootstrap samples successful, \(String(format: "%.1f", doc.seconds)) s")
+    print(
+      "\(doc.method), \(doc.kind): \(doc.successful) of \(doc.samples) bootstrap samples successful, \(String(format: "%.1f", doc.seconds)) s"
+    )
     func show(_ v: Double) -> String { String(format: "%.5g", v) }
     for i in doc.intervals {
       print(
-        "\(i.parameter) \(show(i.estimate)): SE \(show(i.se)), percentile [\(show(i.percentile_lower)), \(show(i.percentile_upper))], basic [\(show(i.basic_lower)), \(show(i.basic_upper))]"
+        "\(i.parameter) \(show(i.estimate)): SE \(show(i.se)), percentile [\(show(i.percentile_lower)), \(show(i.percentile_upper))], basic [\(show(i.basic_lower)), \(show(i.basic_upper))], normal [\(show(i.normal_lower)), \(show(i.normal_upper))]"
       )
     }
     print("wrote \(out)/bootstrap.json, bootstrap.csv and bootstrap.svg")

@@ -81,7 +81,7 @@ import Testing
     bootstrap.samples = 24
     bootstrap.seed = 7
     bootstrap.threads = 2
-    let r = bootstrap.run(problem, estimates: fit.parameters)
+    let r = try bootstrap.run(problem, estimates: fit.parameters)
     #expect(r.names == ["THETA(1)", "OMEGA(1,1)", "SIGMA(1,1)"])
     #expect(r.successful == 24)
     var expected: [Double] = []
@@ -104,10 +104,148 @@ import Testing
     #expect(abs(mu.basic_upper - (2 * mu.estimate - mu.percentile_lower)) < 1e-12)
     // The samples depend on the seed, not on the threads.
     bootstrap.threads = 1
-    let one = bootstrap.run(problem, estimates: fit.parameters)
+    let one = try bootstrap.run(problem, estimates: fit.parameters)
     #expect(one.samples.map(\.estimates) == r.samples.map(\.estimates))
     bootstrap.seed = 8
-    #expect(bootstrap.run(problem, estimates: fit.parameters).samples.map(\.estimates) != r.samples.map(\.estimates))
+    #expect(try bootstrap.run(problem, estimates: fit.parameters).samples.map(\.estimates) != r.samples.map(\.estimates))
+  }
+
+  /// The parametric bootstrap against the closed form of the same model. Each sample is simulated
+  /// from the estimates, and in a balanced design the ML estimates of a sample are closed forms of
+  /// its values: μ̂ the grand mean, σ̂² = SSW/(n(m − 1)) and ω̂² = Σ(ȳ_i − μ̂)²/n − σ̂²/m. Over the
+  /// samples, σ̂² is unbiased and ω̂² is biased by −(ω² + σ²/m)/n, a bias the bootstrap must show.
+  @Test func parametricBootstrapRefitsTheSimulatedStudies() throws {
+    let problem = try Self.problem()
+    var fitter = NLMEFitter(method: .focei)
+    fitter.covariance = nil
+    let fit = fitter.fit(problem)
+    var bootstrap = NLMEBootstrap(step: ControlStream.EstimationStep(method: .focei, line: 0))
+    bootstrap.parametric = true
+    bootstrap.samples = 400
+    bootstrap.seed = 3
+    bootstrap.threads = 2
+    let r = try bootstrap.run(problem, estimates: fit.parameters)
+    // A sample whose ω̂² lies at its bound of 0 may end short of "successful".
+    #expect(r.successful >= 396)
+    let n = Double(Self.values.count)
+    let m = 3.0
+    var omegas: [Double] = []
+    var sigmas: [Double] = []
+    for s in r.samples where s.converged {
+      let data = NLMEBootstrap.simulated(problem, estimates: fit.parameters, sample: s.sample, seed: 3)
+      let ys = data.subjects.map { $0.records.map(\.dv) }
+      let means = ys.map { $0.reduce(0, +) / m }
+      let mu = means.reduce(0, +) / n
+      let ssw = zip(ys, means).reduce(0) { acc, x in acc + x.0.reduce(0) { $0 + ($1 - x.1) * ($1 - x.1) } }
+      let sigma2 = ssw / (n * (m - 1))
+      let omega2 = means.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / n - sigma2 / m
+      #expect(abs(s.estimates[0] - mu) < 1e-3, "sample \(s.sample): μ̂ \(s.estimates[0]), closed form \(mu)")
+      #expect(abs(s.estimates[2] - sigma2) < 1e-2 * sigma2, "sample \(s.sample): σ̂² \(s.estimates[2]), closed form \(sigma2)")
+      if omega2 > 0.05 {
+        #expect(abs(s.estimates[1] - omega2) < 1e-2 * omega2, "sample \(s.sample): ω̂² \(s.estimates[1]), closed form \(omega2)")
+      }
+      omegas.append(s.estimates[1])
+      sigmas.append(s.estimates[2])
+    }
+    // The bootstrap's bias against the closed form's, within 4 Monte Carlo standard errors.
+    let omega = try #require(r.intervals.first { $0.parameter == "OMEGA(1,1)" })
+    let sigma = try #require(r.intervals.first { $0.parameter == "SIGMA(1,1)" })
+    let tau = fit.parameters.omega[0] + fit.parameters.sigma[0] / m
+    let mcOmega = omega.se / Double(omegas.count).squareRoot()
+    let mcSigma = sigma.se / Double(sigmas.count).squareRoot()
+    #expect(abs(omega.bias - -tau / n) < 4 * mcOmega, "ω² bias \(omega.bias), closed form \(-tau / n) ± \(mcOmega)")
+    #expect(abs(sigma.bias) < 4 * mcSigma, "σ² bias \(sigma.bias), closed form 0 ± \(mcSigma)")
+    // The normal interval corrects the estimate by the bias.
+    #expect(abs(omega.normal_lower - max(0, omega.estimate - omega.bias - 1.959963984540054 * omega.se)) < 1e-12)
+    #expect(abs(omega.normal_upper - (omega.estimate - omega.bias + 1.959963984540054 * omega.se)) < 1e-12)
+    // Depends on the seed, not on the threads.
+    bootstrap.threads = 1
+    bootstrap.samples = 8
+    let one = try bootstrap.run(problem, estimates: fit.parameters)
+    #expect(one.samples.map(\.estimates) == Array(r.samples.prefix(8)).map(\.estimates))
+  }
+
+  /// Stratified resampling (PsN's `-stratify_on`): each sample keeps the study's count of
+  /// subjects per stratum, each drawn subject comes from the stratum of the one it replaces, and
+  /// the samples are refitted to the drawn subjects (μ̂ the mean of their means). With one
+  /// stratum the draws are the unstratified ones.
+  @Test func stratifiedSamplesKeepTheStrata() throws {
+    let groups = [1, 1, 1, 2, 2, 2, 2, 2, 2, 2]
+    var data = ""
+    for (i, ys) in Self.values.enumerated() { for (j, y) in ys.enumerated() { data += "\(i + 1),\(j),\(y),\(groups[i])\n" } }
+    let stream = try ControlStream(
+      text: Self.text.replacingOccurrences(of: "$INPUT ID TIME DV", with: "$INPUT ID TIME DV GRP"), file: "ri.mod")
+    let problem = try NLMEProblem(stream: stream, dataText: data, dataSource: "d.csv")
+    #expect(try NLMEBootstrap.strata(problem.data, item: "grp") == groups.map { $0 - 1 })
+    #expect(
+      NLMEBootstrap.resample(strata: [Int](repeating: 4, count: 10), sample: 3, seed: 9) == NLMEBootstrap.resample(10, sample: 3, seed: 9))
+    var fitter = NLMEFitter(method: .focei)
+    fitter.covariance = nil
+    let fit = fitter.fit(problem)
+    var bootstrap = NLMEBootstrap(step: ControlStream.EstimationStep(method: .focei, line: 0))
+    bootstrap.samples = 16
+    bootstrap.seed = 5
+    bootstrap.threads = 2
+    bootstrap.stratifyOn = "GRP"
+    let r = try bootstrap.run(problem, estimates: fit.parameters)
+    // A sample whose ω̂² lies at its bound of 0 may end short of "successful".
+    #expect(r.successful >= 14)
+    let means = Self.values.map { $0.reduce(0, +) / Double($0.count) }
+    var mixed = false
+    for s in r.samples where s.converged {
+      let drawn = NLMEBootstrap.resample(strata: groups, sample: s.sample, seed: 5)
+      #expect(drawn.indices.allSatisfy { groups[drawn[$0]] == groups[$0] }, "sample \(s.sample): \(drawn)")
+      let mu = drawn.reduce(0) { $0 + means[$1] } / Double(drawn.count)
+      #expect(abs(s.estimates[0] - mu) < 1e-3, "sample \(s.sample): μ̂ \(s.estimates[0]), mean of the drawn subjects' means \(mu)")
+      // An unstratified draw of 10 from 10 would often not keep 3 of group 1.
+      mixed = mixed || NLMEBootstrap.resample(10, sample: s.sample, seed: 5).filter { groups[$0] == 1 }.count != 3
+    }
+    #expect(mixed)
+    // A missing item, or strata with a parametric bootstrap, are refused by name.
+    bootstrap.stratifyOn = "WT"
+    let missing = #expect(throws: NLMEError.self) { try bootstrap.run(problem, estimates: fit.parameters) }
+    #expect(missing?.field == "stratify_on" && missing?.message.contains("no data item WT") == true, "\(String(describing: missing))")
+    bootstrap.stratifyOn = "GRP"
+    bootstrap.parametric = true
+    #expect(throws: NLMEError.self) { try bootstrap.run(problem, estimates: fit.parameters) }
+  }
+
+  /// A simulated sample takes the simulation's values, and a value below its record's limit
+  /// becomes censored at the limit (M3), the limit column kept.
+  @Test func simulatedSamplesCensorBelowTheLimit() throws {
+    let stream = try ControlStream(
+      text: """
+        $PROBLEM random intercept, censored
+        $INPUT ID TIME DV LLOQ
+        $DATA d.csv
+        $PRED
+        Y = THETA(1) + ETA(1) + EPS(1)
+        $THETA 10
+        $OMEGA 1
+        $SIGMA 0.5
+        """, file: "c.mod")
+    var data = ""
+    for i in 1...10 { for j in 0..<3 { data += "\(i),\(j),\(10 + Double(j)),10\n" } }
+    let problem = try NLMEProblem(stream: stream, dataText: data, dataSource: "d.csv")
+    let estimates = PopulationParameters(theta: [10], omega: [1], sigma: [0.5])
+    let reps = NLMESimulation(problem: problem, parameters: estimates).replicates(3, seed: 5, threads: 1)
+    var censored = 0
+    for b in 0..<3 {
+      let d = NLMEBootstrap.simulated(problem, estimates: estimates, sample: b, seed: 5)
+      let records = d.subjects.flatMap { s in s.observations.map { s.records[$0] } }
+      #expect(records.count == reps[b].y.count)
+      for (k, record) in records.enumerated() {
+        #expect(record.values[3] == 10)
+        if reps[b].censored[k] {
+          censored += 1
+          #expect(reps[b].y[k] < 10 && record.dv == 10 && record.censoredBelow == 10 && record.values[2] == 10)
+        } else {
+          #expect(reps[b].y[k] >= 10 && record.dv == reps[b].y[k] && record.censoredBelow == nil && record.values[2] == reps[b].y[k])
+        }
+      }
+    }
+    // About half of 90 values lie below the mean.
+    #expect((20...70).contains(censored), "\(censored) of 90 censored")
   }
 
   @Test func refusesWhatCannotBeProfiled() throws {

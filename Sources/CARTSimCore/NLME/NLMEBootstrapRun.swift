@@ -2,7 +2,7 @@ import CSVKit
 import Foundation
 import NLME
 
-/// `cartsim nlme bootstrap`: the nonparametric bootstrap of a fitted population model
+/// `cartsim nlme bootstrap`: the nonparametric or parametric bootstrap of a fitted population model
 /// (``NLMEBootstrap``). Writes `bootstrap.csv` (every sample's objective and estimates),
 /// `bootstrap.svg` (their histograms with the estimate and the percentile interval) and, last,
 /// `bootstrap.json` (the summary and intervals).
@@ -16,6 +16,10 @@ extension NLMERun {
     public var samples = 200
     public var seed: UInt64 = 1
     public var threads = 1
+    /// Simulate the samples from the estimates instead of resampling the subjects.
+    public var parametric = false
+    /// Resample within the strata of this data item (nonparametric only).
+    public var stratifyOn: String?
     public init(fitPath: String) { self.fitPath = fitPath }
   }
 
@@ -23,6 +27,10 @@ extension NLMERun {
     public var model: String
     public var fit: String
     public var method: String
+    /// "nonparametric" (subjects resampled) or "parametric" (observations simulated).
+    public var kind: String
+    /// The data item whose strata the subjects were resampled in, if any.
+    public var stratify_on: String?
     public var samples: Int
     public var seed: UInt64
     public var successful: Int
@@ -41,9 +49,11 @@ extension NLMERun {
     bootstrap.samples = settings.samples
     bootstrap.seed = settings.seed
     bootstrap.threads = settings.threads
+    bootstrap.parametric = settings.parametric
+    bootstrap.stratifyOn = settings.stratifyOn
     try ResultWriter.createDirectory(dir)
     try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent("bootstrap.json"))
-    let result = bootstrap.run(problem, estimates: start, progress: progress)
+    let result = try bootstrap.run(problem, estimates: start, progress: progress)
     var csv = CSV.row(["SAMPLE", "OFV", "SUCCESSFUL"] + result.names) + "\n"
     for s in result.samples {
       csv +=
@@ -53,7 +63,8 @@ extension NLMERun {
     try ResultWriter.writeText(csv, to: (dir as NSString).appendingPathComponent("bootstrap.csv"))
     try ResultWriter.writeText(NLMEPlots.bootstrap(result), to: (dir as NSString).appendingPathComponent("bootstrap.svg"))
     let document = BootstrapDocument(
-      model: URL(fileURLWithPath: path).lastPathComponent, fit: fitName, method: step.method.rawValue, samples: settings.samples,
+      model: URL(fileURLWithPath: path).lastPathComponent, fit: fitName, method: step.method.rawValue,
+      kind: settings.parametric ? "parametric" : "nonparametric", stratify_on: settings.stratifyOn, samples: settings.samples,
       seed: settings.seed, successful: result.successful, intervals: result.intervals, seconds: Date().timeIntervalSince(began))
     try ResultWriter.writeText(try JSONText.render(document), to: (dir as NSString).appendingPathComponent("bootstrap.json"))
     return document
