@@ -221,6 +221,11 @@ def summarise(records, table):
         mean = statistics.fmean(est)
         rmse = math.sqrt(statistics.fmean([(e - truth) ** 2 for e in est]))
         covered = sum(abs(e - truth) <= Z95 * s for e, s in pairs)
+        # A variance's interval on the log scale (the delta method on log ω²: SE/ω̂²), as R nlme's
+        # intervals() gives for variance components; it follows the right skew of their estimates.
+        variance = name == "SIGMA(1,1)" or (name.startswith("OMEGA(") and name[6:-1].split(",")[0] == name[6:-1].split(",")[1])
+        log_pairs = [(e, s) for e, s in pairs if e > 0] if variance else []
+        log_covered = sum(abs(math.log(e) - math.log(truth)) <= Z95 * s / e for e, s in log_pairs)
         deltas = [reference_delta(x, name) for x in good if name in x.get("profile_delta", {})]
         boots = [x["bootstrap"][name] for x in good if name in x.get("bootstrap", {})]
         rows.append(
@@ -237,6 +242,8 @@ def summarise(records, table):
                 "covered": covered,
                 "with_se": len(pairs),
                 "coverage": covered / len(pairs) if pairs else None,
+                "log_covered": log_covered if variance else None,
+                "log_with_se": len(log_pairs) if variance else None,
                 "percentile_covered": sum(b["percentile_lower"] <= truth <= b["percentile_upper"] for b in boots),
                 "basic_covered": sum(b["basic_lower"] <= truth <= b["basic_upper"] for b in boots),
                 "normal_covered": sum(
@@ -282,7 +289,8 @@ def markdown(result):
         f"(fit.json `seconds`: estimation and covariance step): {fmt(s['median_seconds'], 3)}"
         f"{'; median wall time ' + fmt(s['median_wall_seconds'], 3) + ' s' if s['median_wall_seconds'] else ''}.",
         "- Statistics over the successful fits (minimisation successful, covariance step with R positive definite). Relative bias = (mean estimate − true)/true; relative RMSE = "
-        "√mean((estimate − true)²)/true; coverage: how many intervals estimate ± 1.96·SE (sandwich) hold the true value.",
+        "√mean((estimate − true)²)/true; coverage: how many intervals estimate ± 1.96·SE (sandwich) hold the true value; "
+        "for a variance also on the log scale, exp(log estimate ± 1.96·SE/estimate).",
         "",
     ]
     profiled = any(row.get("profile_n") for row in result["parameters"])
@@ -304,22 +312,25 @@ def markdown(result):
         )
     lines += [
         "",
-        "| parameter | true | mean estimate | relative bias | relative RMSE | mean SE | SD of estimates | 95% coverage (Wald) |"
+        "| parameter | true | mean estimate | relative bias | relative RMSE | mean SE | SD of estimates | 95% coverage (Wald) | Wald, log scale |"
         + (" profile coverage |" if profiled else "")
         + (" bootstrap percentile | bootstrap basic | bootstrap normal |" if booted else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if profiled else "") + ("---:|---:|---:|" if booted else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if profiled else "") + ("---:|---:|---:|" if booted else ""),
     ]
     for row in result["parameters"]:
         if row["n"] == 0:
             lines.append(
-                f"| {row['parameter']} | {fmt(row['true'])} | – | – | – | – | – | – |" + (" – |" if profiled else "") + (" – | – | – |" if booted else "")
+                f"| {row['parameter']} | {fmt(row['true'])} | – | – | – | – | – | – | – |" + (" – |" if profiled else "") + (" – | – | – |" if booted else "")
             )
             continue
         cov = f"{row['covered']}/{row['with_se']} ({100 * row['coverage']:.0f}%)" if row["coverage"] is not None else "–"
+        log_cov = (
+            f"{row['log_covered']}/{row['log_with_se']} ({100 * row['log_covered'] / row['log_with_se']:.0f}%)" if row.get("log_with_se") else "–"
+        )
         lines.append(
             f"| {row['parameter']} | {fmt(row['true'])} | {fmt(row['mean_estimate'])} | "
             f"{100 * row['relative_bias']:+.1f}% | {100 * row['relative_rmse']:.1f}% | {fmt(row['mean_se'], 3)} | "
-            f"{fmt(row['sd_estimates'], 3)} | {cov} |"
+            f"{fmt(row['sd_estimates'], 3)} | {cov} | {log_cov} |"
             + (
                 f" {row['profile_covered']}/{row['profile_n']} ({100 * row['profile_coverage']:.0f}%) |"
                 if profiled and row.get("profile_n")
