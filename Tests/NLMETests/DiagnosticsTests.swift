@@ -32,18 +32,21 @@ import Testing
     return Diagnostics(objective: o, parameters: PhenoTests.estimates, etas: etas, samples: 400, seed: 3).rows.map(\.npde)
   }
 
-  @Test func npdeOfTheModelsOwnDataAreStandardNormal() throws {
-    let (objective, studies) = try Self.simulatedStudies(4)
-    let values = studies.flatMap { Self.npde(objective, $0) }
-    #expect(values.count == 4 * 155 && values.allSatisfy(\.isFinite))
+  /// Checks that 620 values look standard normal: the standard error of their mean is 0.04, of
+  /// their SD about 0.03, and a fifth of them lie below Φ⁻¹(0.2) = −0.8416.
+  static func expectStandardNormal(_ values: [Double], sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(values.count == 4 * 155 && values.allSatisfy(\.isFinite), sourceLocation: sourceLocation)
     let mean = values.reduce(0, +) / Double(values.count)
     let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
-    // 620 values: the standard error of the mean is 0.04, of the SD about 0.03.
-    #expect(abs(mean) < 0.15, "mean \(mean)")
-    #expect(abs(sd - 1) < 0.12, "sd \(sd)")
-    // A fifth of them below Φ⁻¹(0.2) = −0.8416, as for a standard normal.
+    #expect(abs(mean) < 0.15, "mean \(mean)", sourceLocation: sourceLocation)
+    #expect(abs(sd - 1) < 0.12, "sd \(sd)", sourceLocation: sourceLocation)
     let low = Double(values.filter { $0 < -0.8416 }.count) / Double(values.count)
-    #expect(abs(low - 0.2) < 0.06, "fraction below the 20th percentile \(low)")
+    #expect(abs(low - 0.2) < 0.06, "fraction below the 20th percentile \(low)", sourceLocation: sourceLocation)
+  }
+
+  @Test func npdeOfTheModelsOwnDataAreStandardNormal() throws {
+    let (objective, studies) = try Self.simulatedStudies(4)
+    Self.expectStandardNormal(studies.flatMap { Self.npde(objective, $0) })
   }
 
   @Test func npdeDetectAMisfit() throws {
@@ -79,13 +82,7 @@ import Testing
       }
       return Self.npde(objective, d)
     }
-    #expect(values.count == 4 * 155 && values.allSatisfy(\.isFinite))
     #expect((120...250).contains(censored), "\(censored) of 620 censored")
-    let mean = values.reduce(0, +) / Double(values.count)
-    let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
-    #expect(abs(mean) < 0.15, "mean \(mean)")
-    #expect(abs(sd - 1) < 0.12, "sd \(sd)")
-    let low = Double(values.filter { $0 < -0.8416 }.count) / Double(values.count)
-    #expect(abs(low - 0.2) < 0.06, "fraction below the 20th percentile \(low)")
+    Self.expectStandardNormal(values)
   }
 }

@@ -214,16 +214,7 @@ import Testing
   /// becomes censored at the limit (M3), the limit column kept.
   @Test func simulatedSamplesCensorBelowTheLimit() throws {
     let stream = try ControlStream(
-      text: """
-        $PROBLEM random intercept, censored
-        $INPUT ID TIME DV LLOQ
-        $DATA d.csv
-        $PRED
-        Y = THETA(1) + ETA(1) + EPS(1)
-        $THETA 10
-        $OMEGA 1
-        $SIGMA 0.5
-        """, file: "c.mod")
+      text: Self.text.replacingOccurrences(of: "$INPUT ID TIME DV", with: "$INPUT ID TIME DV LLOQ"), file: "c.mod")
     var data = ""
     for i in 1...10 { for j in 0..<3 { data += "\(i),\(j),\(10 + Double(j)),10\n" } }
     let problem = try NLMEProblem(stream: stream, dataText: data, dataSource: "d.csv")
