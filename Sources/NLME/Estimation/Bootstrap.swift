@@ -158,7 +158,9 @@ public struct NLMEBootstrap: Sendable {
     let bounds = Self.bounds(param, problem.stream)
     let intervals = param.names.indices.compactMap { k -> Interval? in
       let values = good.map { $0.estimates[k] }.sorted()
-      guard let lo = VPC.quantile(values, 0.025), let hi = VPC.quantile(values, 0.975), let median = VPC.quantile(values, 0.5) else {
+      guard let lo = VPC.quantile(sorted: values, 0.025), let hi = VPC.quantile(sorted: values, 0.975),
+        let median = VPC.quantile(sorted: values, 0.5)
+      else {
         return nil
       }
       let mean = values.reduce(0, +) / Double(values.count)

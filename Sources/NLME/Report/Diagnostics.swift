@@ -147,11 +147,7 @@ public struct Diagnostics: Sendable {
     /// The simulated values' quantile at u·P(y_j < limit) (type 7): the value imputed for
     /// observation j at the uniform draw u.
     func imputed(_ j: Int, _ u: Double) -> Double {
-      let c = columns[j]
-      guard !c.isEmpty else { return .nan }
-      let h = u * pLimit[j] * Double(c.count - 1)
-      let lo = min(Int(h), c.count - 1)
-      return c[lo] + (h - Double(lo)) * (c[min(lo + 1, c.count - 1)] - c[lo])
+      VPC.quantile(sorted: columns[j], u * pLimit[j]) ?? .nan
     }
     func completed(_ k: Int) -> [Double]? {
       guard var sim = simulate(k) else { return nil }

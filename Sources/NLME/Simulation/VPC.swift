@@ -76,7 +76,8 @@ public struct VPC: Codable, Sendable {
         let perReplicate = sims.map { rep -> Double in
           Self.quantile(idx.map { rep.censored[$0] ? -.infinity : corrected(rep.y[$0], $0) }.filter { !$0.isNaN }, q) ?? .nan
         }.filter { !$0.isNaN }
-        return [0.025, 0.5, 0.975].map { Self.finite(Self.quantile(perReplicate, $0)) }
+        let sorted = perReplicate.sorted()
+        return [0.025, 0.5, 0.975].map { Self.finite(Self.quantile(sorted: sorted, $0)) }
       }
       let blq = sims.map { rep in Double(idx.filter { rep.censored[$0] }.count) / Double(max(1, idx.count)) }
       return Bin(
@@ -104,8 +105,12 @@ public struct VPC: Codable, Sendable {
   /// The q-quantile with linear interpolation between order statistics (R's type 7); −∞
   /// values sort first; nil for no values.
   static func quantile(_ values: [Double], _ q: Double) -> Double? {
-    guard !values.isEmpty else { return nil }
-    let s = values.sorted()
+    quantile(sorted: values.sorted(), q)
+  }
+
+  /// ``quantile(_:_:)`` of values already sorted in increasing order.
+  static func quantile(sorted s: [Double], _ q: Double) -> Double? {
+    guard !s.isEmpty else { return nil }
     let h = Double(s.count - 1) * q
     let lo = Int(h.rounded(.down))
     let hi = min(lo + 1, s.count - 1)
