@@ -52,6 +52,11 @@ public struct SolverOptions: Sendable {
   /// Highest order of ``ODEMethod/bdf`` (1…5, as CVODE's `maxord`); 1 is backward Euler's
   /// NDF counterpart, of order 1.
   public var maxOrder = BDF.maxOrder
+  /// Only the first this many components take part in the error test and in choosing the
+  /// step size (nil: all). Forward sensitivities appended after the state then ride on the
+  /// state's steps, as CVODES integrates them by default (`errconS` false), and the state's
+  /// values are those of the same system solved without them, to the bit.
+  public var errorControlled: Int? = nil
 
   public init(
     rtol: Double = 1e-6, atol: [Double] = [1e-10], saveAt: [Double] = [],

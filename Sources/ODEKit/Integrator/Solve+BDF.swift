@@ -19,11 +19,11 @@ extension _Integrator {
   func bdfNorm(_ x: UnsafeMutablePointer<Double>, times c: Double = 1) -> Double {
     let w = bdfRow(19)
     var s = 0.0
-    for i in 0..<n {
+    for i in 0..<controlled {
       let r = c * x[i] / w[i]
       s += r * r
     }
-    return (s / Double(n)).squareRoot()
+    return (s / Double(controlled)).squareRoot()
   }
 
   /// Rescales the differences `D_0 … D_order` from step `h` to `factor·h` (Shampine &

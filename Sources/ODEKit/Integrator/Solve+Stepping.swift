@@ -16,12 +16,12 @@ extension _Integrator {
   @inlinable @inline(__always)
   func errorNorm(_ e: UnsafeMutablePointer<Double>) -> Double {
     var s = 0.0
-    for i in 0..<n {
+    for i in 0..<controlled {
       let sc = atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i]))
       let r = e[i] / sc
       s += r * r
     }
-    return (s / Double(n)).squareRoot()
+    return (s / Double(controlled)).squareRoot()
   }
 
   /// Hairer's starting step (Solving ODEs I, §II.4).
@@ -32,23 +32,23 @@ extension _Integrator {
     let f0 = k[5], f1 = k[6]
     f(t, u, f0)
     var d0 = 0.0, d1 = 0.0
-    for i in 0..<n {
+    for i in 0..<controlled {
       let sc = atol[i] + opts.rtol * abs(u[i])
       d0 += (u[i] / sc) * (u[i] / sc)
       d1 += (f0[i] / sc) * (f0[i] / sc)
     }
-    d0 = (d0 / Double(n)).squareRoot()
-    d1 = (d1 / Double(n)).squareRoot()
+    d0 = (d0 / Double(controlled)).squareRoot()
+    d1 = (d1 / Double(controlled)).squareRoot()
     var h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1
     h0 = min(h0, span, opts.maxStep)
     for i in 0..<n { tmp[i] = u[i] + h0 * f0[i] }
     f(t + h0, tmp, f1)
     var d2 = 0.0
-    for i in 0..<n {
+    for i in 0..<controlled {
       let sc = atol[i] + opts.rtol * abs(u[i])
       d2 += ((f1[i] - f0[i]) / sc) * ((f1[i] - f0[i]) / sc)
     }
-    d2 = (d2 / Double(n)).squareRoot() / h0
+    d2 = (d2 / Double(controlled)).squareRoot() / h0
     let h1 = max(d1, d2) <= 1e-15 ? max(1e-6, h0 * 1e-3) : Double.pow(0.01 / max(d1, d2), 1 / order)
     var hh = min(100 * h0, h1, span, opts.maxStep)
     if !hh.isFinite || hh <= 0 { hh = min(span, 1e-6) }
@@ -318,7 +318,7 @@ extension _Integrator {
     }
     f(t + h, uNew, k7)
     var s = 0.0, stNum = 0.0, stDen = 0.0
-    for i in 0..<n {
+    for i in 0..<controlled {
       let e = h * (T.e1 * k1[i] + T.e3 * k3[i] + T.e4 * k4[i] + T.e5 * k5[i] + T.e6 * k6[i] + T.e7 * k7[i])
       let sc = atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i]))
       s += (e / sc) * (e / sc)
@@ -328,7 +328,7 @@ extension _Integrator {
       stNum += dk * dk
       stDen += dy * dy
     }
-    let err = (s / Double(n)).squareRoot()
+    let err = (s / Double(controlled)).squareRoot()
     if err <= 1 {
       // Dense output for [t, t+h].
       denseKind = .dp5
@@ -391,12 +391,12 @@ extension _Integrator {
         }
       }
       var s5 = 0.0, s3 = 0.0
-      for i in 0..<n {
+      for i in 0..<controlled {
         let sc = atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i]))
         s5 += (e5[i] / sc) * (e5[i] / sc)
         s3 += (e3[i] / sc) * (e3[i] / sc)
       }
-      let err = s5 == 0 && s3 == 0 ? 0 : abs(h) * s5 / ((s5 + 0.01 * s3) * Double(n)).squareRoot()
+      let err = s5 == 0 && s3 == 0 ? 0 : abs(h) * s5 / ((s5 + 0.01 * s3) * Double(controlled)).squareRoot()
       if err <= 1 {
         denseKind = .dop853
         denseT0 = t

@@ -35,6 +35,8 @@ enum _DenseKind { case dp5, rodas, bdf, dop853 }
 final class _Integrator<S: ODESystem> {
   @usableFromInline let sys: S
   @usableFromInline let n: Int
+  /// The components in the error norms (``SolverOptions/errorControlled``).
+  @usableFromInline let controlled: Int
   @usableFromInline let problem: ODEProblem<S>
   @usableFromInline let requested: ODEMethod
   @usableFromInline let opts: SolverOptions
@@ -117,6 +119,7 @@ final class _Integrator<S: ODESystem> {
     self.sys = problem.system
     let n = problem.system.dimension
     self.n = n
+    controlled = min(n, max(1, options.errorControlled ?? n))
     self.requested = method
     self.opts = options
     self.stiff = method == .rodas4
