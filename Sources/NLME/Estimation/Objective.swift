@@ -57,6 +57,9 @@ public struct FirstOrderObjective: Sendable {
   /// at every parameter value — common random numbers — so the objective is smooth).
   public var samples = 300
   public var seed: UInt64 = 1
+  /// The η-derivatives of the predictions on jets where the model allows (exact; see
+  /// ``JetState``), or, when false, by finite differences everywhere (for comparison).
+  public var exactDerivatives = true
 
   public init(model: NLMEModel, data: Dataset, method: Method) {
     self.model = model
@@ -69,9 +72,9 @@ public struct FirstOrderObjective: Sendable {
   /// How many η-derivatives of the predictions a point needs.
   enum Order { case value, first, second }
 
-  /// l_i(η) and the predictions, with their η-derivatives by finite differences: first
-  /// (central) and second (central on the diagonal, forward across) — 1 + 2n + n(n−1)/2
-  /// predictions for the second order.
+  /// l_i(η) and the predictions, with their η-derivatives: exact from one prediction on jets
+  /// where the model allows (``JetState``), otherwise by finite differences, first (central)
+  /// and second (central on the diagonal, forward across) — 1 + 2n + n(n−1)/2 predictions.
   struct Local {
     var l: Double
     var f: [Double]
@@ -109,14 +112,40 @@ public struct FirstOrderObjective: Sendable {
     let interaction = method != .fo && method != .foce
     var f = [Double](repeating: 0, count: m)
     var v = f
-    guard predictor.predict(s, theta: p.theta, eta: eta, sigma: p.sigma, f: &f, v: &v) else { return nil }
+    var fJets: [Double] = []
+    var vJets: [Double] = []
+    let jets =
+      order == .value || !exactDerivatives
+      ? nil : predictor.predictJets(s, theta: p.theta, eta: eta, sigma: p.sigma, f: &f, v: &v, fJets: &fJets, vJets: &vJets)
+    if jets == false { return nil }
+    if jets == nil { guard predictor.predict(s, theta: p.theta, eta: eta, sigma: p.sigma, f: &f, v: &v) else { return nil } }
     if !interaction, n > 0 {
       // The residual variance at η = 0.
       var f0 = f
       guard predictor.predict(s, theta: p.theta, eta: [Double](repeating: 0, count: n), sigma: p.sigma, f: &f0, v: &v) else { return nil }
     }
     var loc = Local(l: 0, f: f, v: v, g: [], h: [], g2: [], h2: [])
-    if order != .value {
+    if jets == true {
+      let shape = JetShape(n: n)
+      let w = shape.width
+      loc.g = [Double](repeating: 0, count: m * n)
+      loc.h = loc.g
+      if order == .second {
+        loc.g2 = [Double](repeating: 0, count: m * n * n)
+        loc.h2 = loc.g2
+      }
+      for j in 0..<m {
+        for a in 0..<n {
+          loc.g[j * n + a] = fJets[j * w + a]
+          if interaction { loc.h[j * n + a] = vJets[j * w + a] }
+          guard order == .second else { continue }
+          for b in 0..<n {
+            loc.g2[(j * n + a) * n + b] = fJets[j * w + shape.pair(a, b)]
+            if interaction { loc.h2[(j * n + a) * n + b] = vJets[j * w + shape.pair(a, b)] }
+          }
+        }
+      }
+    } else if order != .value {
       loc.g = [Double](repeating: 0, count: m * n)
       loc.h = loc.g
       if order == .second {

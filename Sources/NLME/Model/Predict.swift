@@ -32,6 +32,10 @@ public final class Predictor {
   var cache: (k: [Double], r: [Double], dt: Double, e: [Double])?
   /// The rate matrix of the current record.
   var rates: [Double]
+  /// The η-jets of the memory and the state while ``predictJets(_:theta:eta:sigma:f:v:fJets:vJets:)``
+  /// runs (PredictJets.swift); nil for models the jets do not cover.
+  let jets: JetState?
+  var jetting = false
 
   /// A dose event that is due later than the record that gave it.
   struct Pending {
@@ -71,6 +75,7 @@ public final class Predictor {
     state = [Double](repeating: 0, count: states)
     infusionRate = [Double](repeating: 0, count: states)
     rates = [Double](repeating: 0, count: n * n)
+    jets = JetState(model: model, size: code.size, states: states)
   }
 
   deinit {
@@ -94,6 +99,8 @@ public final class Predictor {
       infusionRate[i] = 0
     }
     pending.removeAll(keepingCapacity: true)
+    let jet = jetting ? jets : nil
+    jet?.start(frameSlots: frameSlots, eta: model.eta)
     let nEps = model.eps.count
     var h = [Double](repeating: 0, count: nEps)
     var ok = true
@@ -107,9 +114,13 @@ public final class Predictor {
       for (index, record) in subject.records.enumerated() {
         for (k, s) in model.items.enumerated() { fr[s] = record.values[k] }
         for (a, b) in model.synonyms { fr[b] = fr[a] }
+        jet?.data(items: model.items, synonyms: model.synonyms)
         if let kin = kinetics {
-          pk?.run(fr)
-          if kin.des == nil && kin.sbml == nil { kin.rateMatrix(fr, into: &rates) }
+          if let jet, let pk { _ = pk.runJets(fr, jet.memory, jet.shape) } else { pk?.run(fr) }
+          if kin.des == nil && kin.sbml == nil {
+            kin.rateMatrix(fr, into: &rates)
+            jet?.rate(kin, fr)
+          }
           let k = rates
           let reset = record.evid == 3 || record.evid == 4 || index == 0
           if let map = kin.sbml, let sys = sbml, !reset { setParameters(map, sys, fr) }
@@ -125,6 +136,7 @@ public final class Predictor {
               state[i] = kin.initialAmount[i].map { fr[$0] } ?? 0
               infusionRate[i] = 0
             }
+            jet?.reset(kin)
             pending.removeAll(keepingCapacity: true)
           }
           if record.evid == 1 || record.evid == 4 {
@@ -134,6 +146,7 @@ public final class Predictor {
           let c = (record.evid == 0 && record.cmt > 0 ? record.cmt : kin.defaultObservation) - 1
           guard c < kin.compartments else { return false }
           let scale = kin.scaleAssigned[c] ? fr[kin.scale[c]] : 1
+          jet?.amounts(kin, output: model.f, compartment: c, state: state[c], scale: scale, fr)
           if let map = kin.sbml, let sys = sbml {
             // The observed symbol's value at this state (species as their symbol means in math).
             guard let slots = map.observed[c + 1] else { return false }
@@ -151,8 +164,10 @@ public final class Predictor {
         for s in model.eps { if let s { fr[s] = 0 } }
         let carries = model.outputCarriesState && observed && nEps > 0
         if carries { before.update(from: fr, count: frameSlots) }
-        block?.run(fr)
+        jet?.zero(model.eps)
+        if let jet, let block { _ = block.runJets(fr, jet.memory, jet.shape) } else { block?.run(fr) }
         let y0 = fr[model.y]
+        jet?.keepOutput(model.y)
         if observed {
           if carries { after.update(from: fr, count: frameSlots) }
           for (k, s) in model.eps.enumerated() {
@@ -165,18 +180,22 @@ public final class Predictor {
             if carries { fr.update(from: before, count: frameSlots) }
             let saved = fr[model.y]
             fr[s] = 1
-            block?.run(fr)
+            if let jet, let block { _ = block.runJets(fr, jet.memory, jet.shape) } else { block?.run(fr) }
             h[k] = fr[model.y] - y0
+            jet?.residualSlope(k, output: model.y)
             fr[s] = 0
             if carries { fr.update(from: after, count: frameSlots) } else { fr[model.y] = saved }
+            jet?.restoreOutput(model.y)
           }
           var variance = 0.0
           for a in 0..<nEps { for b in 0..<nEps { variance += h[a] * sigma[a * nEps + b] * h[b] } }
           f[observation] = y0
           v[observation] = variance
+          jet?.observation(observation, h: h, sigma: sigma)
           if let flag = model.likelihoodFlag, fr[flag] == 1 {
             // F_FLAG = 1: Y is the observation's likelihood (M3/M4 written in the code).
             v[observation] = Self.likelihoodValued
+            jet?.likelihoodValued(observation)
             if !(y0.isFinite && y0 >= 0) { ok = false }
           } else if !(y0.isFinite && variance.isFinite && variance > 0) {
             ok = false
@@ -239,6 +258,7 @@ public final class Predictor {
     }
     guard let des else { return step(k, t1 - t0) }
     let breaks = kin.eventTimes.map { fr[$0] }.filter { $0 > t0 && $0 < t1 }.sorted()
+    if jetting, let jets { return jets.integrate(des, kin, breaks: breaks + [t1], from: t0, predictor: self) }
     var from = t0
     for to in breaks + [t1] {
       let system = DESSystem(
@@ -281,6 +301,7 @@ public final class Predictor {
       let e = Double.exp(k[0] * dt)
       let next = state[0] * e + infusionRate[0] * (k[0] == 0 ? dt : Double.expMinusOne(k[0] * dt) / k[0])
       guard next.isFinite else { return false }
+      if jetting, let jets { jets.step(k: k[0], dt: dt, e: e, amount: state[0], rate: infusionRate[0]) }
       state[0] = next
       return true
     }
@@ -341,6 +362,7 @@ public final class Predictor {
     }
     guard bio >= 0, lag >= 0, rate >= 0, duration >= 0, amount.isFinite, rate.isFinite else { return false }
     if rate > 0 && duration == 0 { rate = 0 }
+    if jetting, let jets { jets.dose(r, kin, compartment: c, target: target, rate: rate, lag: lag, fr) }
     if r.ss != 0 {
       guard lag == 0, kin.des == nil, kin.sbml == nil, steadyState(r, c: c, amount: amount, rate: rate, duration: duration, k: k) else {
         return false

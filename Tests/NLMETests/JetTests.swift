@@ -1,0 +1,247 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import NLME
+
+/// The η-derivatives of the predictions on jets (forward-mode differentiation of the code, the
+/// one-compartment closed form and `$DES` with its forward sensitivities) against the
+/// analytic derivatives of a one-compartment bolus, against finite differences of the
+/// predictions, and `$DES` against the same model in closed form.
+@Suite struct JetTests {
+  /// f, V and their jets, unpacked: df[j][a], d2f[j][a][b] and the same for V.
+  struct Derivatives {
+    var f: [Double], v: [Double]
+    var df: [[Double]], dv: [[Double]]
+    var d2f: [[[Double]]], d2v: [[[Double]]]
+  }
+
+  static func jets(_ predictor: Predictor, _ s: Dataset.Subject, theta: [Double], eta: [Double], sigma: [Double]) -> Derivatives? {
+    let m = s.observations.count
+    var f = [Double](repeating: 0, count: m)
+    var v = f
+    var fj: [Double] = []
+    var vj: [Double] = []
+    guard predictor.predictJets(s, theta: theta, eta: eta, sigma: sigma, f: &f, v: &v, fJets: &fj, vJets: &vj) == true else {
+      return nil
+    }
+    let shape = JetShape(n: eta.count)
+    let n = eta.count
+    let w = shape.width
+    func first(_ x: [Double]) -> [[Double]] { (0..<m).map { j in (0..<n).map { x[j * w + $0] } } }
+    func second(_ x: [Double]) -> [[[Double]]] {
+      (0..<m).map { j in (0..<n).map { a in (0..<n).map { b in x[j * w + shape.pair(a, b)] } } }
+    }
+    return Derivatives(f: f, v: v, df: first(fj), dv: first(vj), d2f: second(fj), d2v: second(vj))
+  }
+
+  static func plain(_ predictor: Predictor, _ s: Dataset.Subject, theta: [Double], eta: [Double], sigma: [Double]) -> ([Double], [Double]) {
+    var f = [Double](repeating: 0, count: s.observations.count)
+    var v = f
+    #expect(predictor.predict(s, theta: theta, eta: eta, sigma: sigma, f: &f, v: &v))
+    return (f, v)
+  }
+
+  /// Central differences of the plain predictions with step h: first derivatives, and second
+  /// derivatives from the four points η ± h e_a ± h e_b (η ± 2h e_a on the diagonal).
+  static func differences(_ predictor: Predictor, _ s: Dataset.Subject, theta: [Double], eta: [Double], sigma: [Double], h: Double)
+    -> Derivatives
+  {
+    let n = eta.count
+    func at(_ shifts: [(Int, Double)]) -> ([Double], [Double]) {
+      var e = eta
+      for (k, d) in shifts { e[k] += d }
+      return plain(predictor, s, theta: theta, eta: e, sigma: sigma)
+    }
+    let (f, v) = at([])
+    let m = f.count
+    var d = Derivatives(
+      f: f, v: v, df: Array(repeating: Array(repeating: 0, count: n), count: m),
+      dv: Array(repeating: Array(repeating: 0, count: n), count: m),
+      d2f: Array(repeating: Array(repeating: Array(repeating: 0, count: n), count: n), count: m),
+      d2v: Array(repeating: Array(repeating: Array(repeating: 0, count: n), count: n), count: m))
+    for a in 0..<n {
+      let (fp, vp) = at([(a, h)])
+      let (fm, vm) = at([(a, -h)])
+      for j in 0..<m {
+        d.df[j][a] = (fp[j] - fm[j]) / (2 * h)
+        d.dv[j][a] = (vp[j] - vm[j]) / (2 * h)
+      }
+      for b in 0...a {
+        let pp = at([(a, h), (b, h)])
+        let pm = at([(a, h), (b, -h)])
+        let mp = at([(a, -h), (b, h)])
+        let mm = at([(a, -h), (b, -h)])
+        for j in 0..<m {
+          let f2 = (pp.0[j] - pm.0[j] - mp.0[j] + mm.0[j]) / (4 * h * h)
+          let v2 = (pp.1[j] - pm.1[j] - mp.1[j] + mm.1[j]) / (4 * h * h)
+          (d.d2f[j][a][b], d.d2f[j][b][a]) = (f2, f2)
+          (d.d2v[j][a][b], d.d2v[j][b][a]) = (v2, v2)
+        }
+      }
+    }
+    return d
+  }
+
+  /// |x − y| within `tol` of the larger of |y| and `scale`.
+  static func close(_ x: Double, _ y: Double, _ tol: Double, scale: Double) -> Bool { abs(x - y) <= tol * max(abs(y), scale) }
+
+  /// One compartment, bolus D at 0, CL = θ₁·e^{η₁}, V = θ₂·e^{η₂}, F1 = e^{η₃}, proportional
+  /// error: f = F1·D/V·e^{−k t}, k = CL/V, so ∂f/∂η₁ = −k t·f, ∂f/∂η₂ = (k t − 1)·f,
+  /// ∂f/∂η₃ = f, ∂²f/∂η₁² = (k²t² − k t)·f, ∂²f/∂η₁∂η₂ = (2k t − k²t²)·f,
+  /// ∂²f/∂η₂² = ((k t − 1)² − k t)·f, and V = σ·f² with ∂V = 2σ f ∂f.
+  @Test func oneCompartmentBolusMatchesItsAnalyticDerivatives() throws {
+    let text = """
+      $PROBLEM jets
+      $INPUT ID TIME AMT CMT EVID DV
+      $DATA data.csv
+      $SUBROUTINES ADVAN1 TRANS2
+      $PK
+      CL = THETA(1)*EXP(ETA(1))
+      V = THETA(2)*EXP(ETA(2))
+      F1 = EXP(ETA(3))
+      S1 = V
+      $ERROR
+      Y = F*(1 + EPS(1))
+      $THETA 2 10
+      $OMEGA 0.1 0.1 0.1
+      $SIGMA 0.04
+      """
+    let times = [0.5, 2, 6, 12]
+    let data = "1 0 100 1 1 0\n" + times.map { "1 \($0) 0 1 0 1" }.joined(separator: "\n")
+    let problem = try NLMEProblem(stream: ControlStream(text: text, file: "jets.mod"), dataText: data, dataSource: "data.csv")
+    let s = try #require(problem.data.subjects.first)
+    let eta = [0.3, -0.2, 0.1]
+    let d = try #require(Self.jets(Predictor(model: problem.model), s, theta: [2, 10], eta: eta, sigma: [0.04]))
+    let cl = 2 * exp(eta[0])
+    let v = 10 * exp(eta[1])
+    let k = cl / v
+    for (j, t) in times.enumerated() {
+      let f = exp(eta[2]) * 100 / v * exp(-k * t)
+      let kt = k * t
+      let df = [-kt * f, (kt - 1) * f, f]
+      let d2f = [
+        [(kt * kt - kt) * f, (2 * kt - kt * kt) * f, -kt * f],
+        [(2 * kt - kt * kt) * f, ((kt - 1) * (kt - 1) - kt) * f, (kt - 1) * f],
+        [-kt * f, (kt - 1) * f, f],
+      ]
+      #expect(Self.close(d.f[j], f, 1e-13, scale: 0))
+      #expect(Self.close(d.v[j], 0.04 * f * f, 1e-12, scale: 0))
+      for a in 0..<3 {
+        #expect(Self.close(d.df[j][a], df[a], 1e-12, scale: f), "t \(t) ∂f/∂η\(a + 1): \(d.df[j][a]) vs \(df[a])")
+        #expect(Self.close(d.dv[j][a], 2 * 0.04 * f * df[a], 1e-12, scale: 0.04 * f * f))
+        for b in 0..<3 {
+          #expect(Self.close(d.d2f[j][a][b], d2f[a][b], 1e-12, scale: f), "t \(t) ∂²f/∂η\(a + 1)∂η\(b + 1)")
+          let d2v = 2 * 0.04 * (df[a] * df[b] + f * d2f[a][b])
+          #expect(Self.close(d.d2v[j][a][b], d2v, 1e-12, scale: 0.04 * f * f))
+        }
+      }
+    }
+  }
+
+  /// Every example the jets cover, at η away from 0 (signs alternating, 0.4 SD): the values
+  /// are those of the plain prediction to the bit, and the derivatives those of central
+  /// differences (step 10⁻³: truncation near 10⁻⁶ relative).
+  @Test(arguments: ["pheno.mod", "indometh.mod", "cart-stein-pred.mod", "cart-stein.mod"])
+  func examplesMatchFiniteDifferences(_ name: String) throws {
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    let problem = try NLMEProblem(controlStream: root.appendingPathComponent(name).path)
+    let p = problem.initial
+    let n = problem.model.eta.count
+    let eta = (0..<n).map { (($0 % 2 == 0) ? 0.4 : -0.4) * p.omega[$0 * n + $0].squareRoot() }
+    let predictor = Predictor(model: problem.model)
+    // $DES differences carry the integration error (relative 10⁻⁹) divided by h².
+    let tol = name == "cart-stein.mod" ? 1e-3 : 1e-5
+    for s in problem.data.subjects.prefix(6) {
+      let d = try #require(Self.jets(predictor, s, theta: p.theta, eta: eta, sigma: p.sigma), "\(name) subject \(s.id)")
+      let (f, v) = Self.plain(predictor, s, theta: p.theta, eta: eta, sigma: p.sigma)
+      #expect(d.f == f && d.v == v, "\(name) subject \(s.id): values differ from the plain prediction")
+      let fd = Self.differences(predictor, s, theta: p.theta, eta: eta, sigma: p.sigma, h: 1e-3)
+      for j in f.indices {
+        let scale = abs(f[j]) + 1e-3
+        for a in 0..<n {
+          #expect(Self.close(d.df[j][a], fd.df[j][a], tol, scale: scale), "\(name) \(s.id) obs \(j) ∂f/∂η\(a + 1)")
+          #expect(Self.close(d.dv[j][a], fd.dv[j][a], tol, scale: abs(v[j])), "\(name) \(s.id) obs \(j) ∂V/∂η\(a + 1)")
+          for b in 0..<n {
+            #expect(Self.close(d.d2f[j][a][b], fd.d2f[j][a][b], tol, scale: scale), "\(name) \(s.id) obs \(j) ∂²f/∂η\(a + 1)∂η\(b + 1)")
+            #expect(Self.close(d.d2v[j][a][b], fd.d2v[j][a][b], tol, scale: abs(v[j])))
+          }
+        }
+      }
+    }
+  }
+
+  /// The CAR T model as `$DES` integrated with its sensitivities and in closed form: the same
+  /// derivatives within the integration tolerance (TOL=9), for every patient.
+  @Test func desSensitivitiesMatchTheClosedForm() throws {
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    let des = try NLMEProblem(controlStream: root.appendingPathComponent("cart-stein.mod").path)
+    let closed = try NLMEProblem(controlStream: root.appendingPathComponent("cart-stein-pred.mod").path)
+    let p = des.initial
+    let eta = [0.3, -0.25, 0.2]
+    let (a, b) = (Predictor(model: des.model), Predictor(model: closed.model))
+    var largest = 0.0
+    for (s, t) in zip(des.data.subjects, closed.data.subjects) {
+      let x = try #require(Self.jets(a, s, theta: p.theta, eta: eta, sigma: p.sigma))
+      let y = try #require(Self.jets(b, t, theta: p.theta, eta: eta, sigma: p.sigma))
+      for j in x.f.indices {
+        largest = max(largest, abs(x.f[j] - y.f[j]))
+        for k in 0..<3 {
+          largest = max(largest, abs(x.df[j][k] - y.df[j][k]))
+          for l in 0..<3 { largest = max(largest, abs(x.d2f[j][k][l] - y.d2f[j][k][l])) }
+        }
+      }
+    }
+    // log(E + M) and its derivatives: absolute differences on the log scale.
+    #expect(largest < 1e-6, "largest difference \(largest)")
+  }
+
+  /// Where a dose's timing depends on η the jets step aside, and the objective takes finite
+  /// differences: the same OFV as with jets switched off.
+  @Test func lagDependingOnEtaFallsBackToDifferences() throws {
+    let text = """
+      $PROBLEM lag
+      $INPUT ID TIME AMT CMT EVID DV
+      $DATA data.csv
+      $SUBROUTINES ADVAN1 TRANS2
+      $PK
+      CL = THETA(1)*EXP(ETA(1))
+      V = THETA(2)
+      ALAG1 = 0.5*EXP(ETA(2))
+      S1 = V
+      $ERROR
+      Y = F + EPS(1)
+      $THETA 2 10
+      $OMEGA 0.1 0.1
+      $SIGMA 0.01
+      """
+    let data = "1 0 100 1 1 0\n1 1 0 1 0 8.1\n1 3 0 1 0 5.2\n1 8 0 1 0 2.1"
+    let problem = try NLMEProblem(stream: ControlStream(text: text, file: "lag.mod"), dataText: data, dataSource: "data.csv")
+    let s = try #require(problem.data.subjects.first)
+    let predictor = Predictor(model: problem.model)
+    #expect(Self.jets(predictor, s, theta: [2, 10], eta: [0.1, 0.1], sigma: [0.01]) == nil)
+    var objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .focei)
+    let fit = try #require(objective.subject(s, problem.initial, start: [], predictor: predictor))
+    objective.exactDerivatives = false
+    let differenced = try #require(objective.subject(s, problem.initial, start: [], predictor: predictor))
+    #expect(fit.converged && fit.ofv.isFinite && fit.ofv == differenced.ofv)
+  }
+
+  /// The population objective (FOCE-I, Laplace) with exact derivatives and with finite
+  /// differences: the same modes, and OFV within the differences' error (Laplace's takes the
+  /// log-determinant of second differences, good to about 10⁻⁵).
+  @Test(arguments: [("pheno.mod", FirstOrderObjective.Method.focei), ("cart-stein.mod", .focei), ("cart-stein-pred.mod", .laplace)])
+  func objectiveMatchesFiniteDifferences(_ name: String, _ method: FirstOrderObjective.Method) throws {
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    let problem = try NLMEProblem(controlStream: root.appendingPathComponent(name).path)
+    var objective = FirstOrderObjective(model: problem.model, data: problem.data, method: method)
+    let exact = PopulationObjective(objective: objective, threads: 2).subjects(problem.initial)
+    objective.exactDerivatives = false
+    let differenced = PopulationObjective(objective: objective, threads: 2).subjects(problem.initial)
+    for (x, y) in zip(exact, differenced) {
+      let (x, y) = (try #require(x), try #require(y))
+      #expect(abs(x.ofv - y.ofv) < (method == .laplace ? 1e-4 : 1e-5), "\(name): OFV_i \(x.ofv) vs \(y.ofv)")
+      #expect(zip(x.eta, y.eta).allSatisfy { abs($0 - $1) < 1e-6 }, "\(name): η̂ \(x.eta) vs \(y.eta)")
+    }
+  }
+}
