@@ -54,8 +54,8 @@ public struct SolverOptions: Sendable {
   public var maxOrder = BDF.maxOrder
   /// Only the first this many components take part in the error test and in choosing the
   /// step size (nil: all). Forward sensitivities appended after the state then ride on the
-  /// state's steps, as CVODES integrates them by default (`errconS` false), and the state's
-  /// values are those of the same system solved without them, to the bit.
+  /// state's steps, as in CVODES with `errconS` false, and the state's values are those of
+  /// the same system solved without them, to the bit.
   public var errorControlled: Int? = nil
 
   public init(
