@@ -4,7 +4,8 @@ import RealModule
 /// NONMEM's covariance step on the natural scale of the estimated parameters (THETA, then
 /// the variances and covariances of Ω and Σ): R is the Hessian of OFV/2, S = Σ_i s_i s_iᵀ with
 /// s_i the gradient of OFV_i/2, both by central differences with steps of 10⁻³ relative (the
-/// step at which the README of ../shared/estimation finds NONMEM's pheno SEs within 0.1%).
+/// step at which the README of ../shared/estimation finds NONMEM's pheno SEs within 0.1%):
+/// 1 + 2p + p(p − 1) population objectives.
 /// The covariance of the estimates is R⁻¹SR⁻¹ (the default sandwich), R⁻¹ or S⁻¹.
 struct CovarianceStep {
   let population: PopulationObjective
@@ -31,12 +32,13 @@ struct CovarianceStep {
     var r = [Double](repeating: 0, count: p * p)
     for k in 0..<p {
       r[k * p + k] = (population.total(plus[k]) - 2 * center + population.total(minus[k])) / (h[k] * h[k]) / 2
+      // Across (Abramowitz & Stegun 25.3.27, error O(h²) as the four-point formula): two new
+      // points per pair, the others are the diagonal's.
       for l in 0..<k {
         let pp = population.total(at([(k, h[k]), (l, h[l])]))
-        let pm = population.total(at([(k, h[k]), (l, -h[l])]))
-        let mp = population.total(at([(k, -h[k]), (l, h[l])]))
         let mm = population.total(at([(k, -h[k]), (l, -h[l])]))
-        r[k * p + l] = (pp - pm - mp + mm) / (4 * h[k] * h[l]) / 2
+        let single = population.total(plus[k]) + population.total(plus[l]) + population.total(minus[k]) + population.total(minus[l])
+        r[k * p + l] = (pp + mm + 2 * center - single) / (2 * h[k] * h[l]) / 2
         r[l * p + k] = r[k * p + l]
       }
     }
