@@ -83,6 +83,25 @@ import Testing
     return d
   }
 
+  /// A one-compartment control stream (CL = θ₁·e^{η₁}, S1 = V) with the rest of `$PK` given.
+  static func advan1(pk: String, error: String, omega: String, sigma: Double) -> String {
+    """
+    $PROBLEM jets
+    $INPUT ID TIME AMT CMT EVID DV
+    $DATA data.csv
+    $SUBROUTINES ADVAN1 TRANS2
+    $PK
+    CL = THETA(1)*EXP(ETA(1))
+    \(pk)
+    S1 = V
+    $ERROR
+    \(error)
+    $THETA 2 10
+    $OMEGA \(omega)
+    $SIGMA \(sigma)
+    """
+  }
+
   /// |x − y| within `tol` of the larger of |y| and `scale`.
   static func close(_ x: Double, _ y: Double, _ tol: Double, scale: Double) -> Bool { abs(x - y) <= tol * max(abs(y), scale) }
 
@@ -91,22 +110,7 @@ import Testing
   /// ∂f/∂η₃ = f, ∂²f/∂η₁² = (k²t² − k t)·f, ∂²f/∂η₁∂η₂ = (2k t − k²t²)·f,
   /// ∂²f/∂η₂² = ((k t − 1)² − k t)·f, and V = σ·f² with ∂V = 2σ f ∂f.
   @Test func oneCompartmentBolusMatchesItsAnalyticDerivatives() throws {
-    let text = """
-      $PROBLEM jets
-      $INPUT ID TIME AMT CMT EVID DV
-      $DATA data.csv
-      $SUBROUTINES ADVAN1 TRANS2
-      $PK
-      CL = THETA(1)*EXP(ETA(1))
-      V = THETA(2)*EXP(ETA(2))
-      F1 = EXP(ETA(3))
-      S1 = V
-      $ERROR
-      Y = F*(1 + EPS(1))
-      $THETA 2 10
-      $OMEGA 0.1 0.1 0.1
-      $SIGMA 0.04
-      """
+    let text = Self.advan1(pk: "V = THETA(2)*EXP(ETA(2))\nF1 = EXP(ETA(3))", error: "Y = F*(1 + EPS(1))", omega: "0.1 0.1 0.1", sigma: 0.04)
     let times = [0.5, 2, 6, 12]
     let data = "1 0 100 1 1 0\n" + times.map { "1 \($0) 0 1 0 1" }.joined(separator: "\n")
     let problem = try NLMEProblem(stream: ControlStream(text: text, file: "jets.mod"), dataText: data, dataSource: "data.csv")
@@ -199,22 +203,7 @@ import Testing
   /// Where a dose's timing depends on η the jets step aside, and the objective takes finite
   /// differences: the same OFV as with jets switched off.
   @Test func lagDependingOnEtaFallsBackToDifferences() throws {
-    let text = """
-      $PROBLEM lag
-      $INPUT ID TIME AMT CMT EVID DV
-      $DATA data.csv
-      $SUBROUTINES ADVAN1 TRANS2
-      $PK
-      CL = THETA(1)*EXP(ETA(1))
-      V = THETA(2)
-      ALAG1 = 0.5*EXP(ETA(2))
-      S1 = V
-      $ERROR
-      Y = F + EPS(1)
-      $THETA 2 10
-      $OMEGA 0.1 0.1
-      $SIGMA 0.01
-      """
+    let text = Self.advan1(pk: "V = THETA(2)\nALAG1 = 0.5*EXP(ETA(2))", error: "Y = F + EPS(1)", omega: "0.1 0.1", sigma: 0.01)
     let data = "1 0 100 1 1 0\n1 1 0 1 0 8.1\n1 3 0 1 0 5.2\n1 8 0 1 0 2.1"
     let problem = try NLMEProblem(stream: ControlStream(text: text, file: "lag.mod"), dataText: data, dataSource: "data.csv")
     let s = try #require(problem.data.subjects.first)
