@@ -50,13 +50,13 @@ public struct NLMEProblem: Sendable {
     self.stream = stream
     model = try NLMEModel(stream, sbml: sbml)
     data = try Dataset(text: dataText, source: dataSource, input: stream.input, record: record)
-    if model.kinetics?.des != nil || model.kinetics?.sbml != nil,
+    if model.kinetics?.sbml != nil,
       let s = data.subjects.first(where: { $0.records.contains { $0.ss != 0 } }),
       let r = s.records.first(where: { $0.ss != 0 })
     {
       throw NLMEError(
         dataSource, line: r.line, field: "SS",
-        "steady-state doses with $DES or an SBML model are not supported yet (closed forms have them)")
+        "steady-state doses with an SBML model are not supported yet (closed forms and $DES have them)")
     }
   }
 

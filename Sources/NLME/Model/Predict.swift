@@ -54,6 +54,10 @@ public final class Predictor {
   /// The most ODE steps between two records: a model that needs more fails its prediction.
   public static let maxSteps = 200_000
 
+  /// The most dosing intervals (or, for a constant infusion, doublings of the span) that
+  /// `$DES` steady state repeats before it fails the prediction.
+  public static let maxSteadyStateRepeats = 2_000
+
   /// The residual variance reported for an observation whose Y is a likelihood (F_FLAG = 1).
   public static let likelihoodValued = -1.0
 
@@ -258,7 +262,7 @@ public final class Predictor {
     }
     guard let des else { return step(k, t1 - t0) }
     let breaks = kin.eventTimes.map { fr[$0] }.filter { $0 > t0 && $0 < t1 }.sorted()
-    if jetting, let jets { return jets.integrate(des, kin, breaks: breaks + [t1], from: t0, predictor: self) }
+    if jetting, let jets, !jets.unsupported { return jets.integrate(des, kin, breaks: breaks + [t1], from: t0, predictor: self) }
     var from = t0
     for to in breaks + [t1] {
       let system = DESSystem(
@@ -364,9 +368,12 @@ public final class Predictor {
     if rate > 0 && duration == 0 { rate = 0 }
     if jetting, let jets { jets.dose(r, kin, compartment: c, target: target, rate: rate, lag: lag, fr) }
     if r.ss != 0 {
-      guard lag == 0, kin.des == nil, kin.sbml == nil, steadyState(r, c: c, amount: amount, rate: rate, duration: duration, k: k) else {
-        return false
-      }
+      guard lag == 0, kin.sbml == nil else { return false }
+      let ok =
+        kin.des == nil
+        ? steadyState(r, c: c, amount: amount, rate: rate, duration: duration, k: k)
+        : integratedSteadyState(r, c: c, amount: amount, rate: rate, duration: duration, k, kin, fr, time: time)
+      guard ok else { return false }
       if rate > 0 && !duration.isFinite { return true }
     }
     let dose = Pending(
@@ -421,6 +428,61 @@ public final class Predictor {
     if rate > 0 && !duration.isFinite { infusionRate[c] += rate }
     for i in 0..<n { state[i] += add[i] }
     return state.allSatisfy(\.isFinite)
+  }
+}
+
+extension Predictor {
+  /// Steady state of `$DES` before a dose at `time` (SS=1 replaces the state, SS=2 adds to it),
+  /// as ADVAN6 and ADVAN13 find it: from empty compartments, the dosing interval — the bolus
+  /// then II, or the infusion for its duration then the rest of II — is repeated until the state
+  /// before the dose repeats within the integration tolerance (10·rtol·|A| + 10·atol); for a
+  /// constant infusion (II = 0) the infusion runs over spans of 1, 2, 4, … time units until the
+  /// state stops changing, and runs on. False when it does not settle within
+  /// ``maxSteadyStateRepeats``.
+  func integratedSteadyState(
+    _ r: Dataset.Record, c: Int, amount: Double, rate: Double, duration: Double, _ k: [Double], _ kin: NLMEModel.Kinetics,
+    _ fr: UnsafeMutablePointer<Double>, time: Double
+  ) -> Bool {
+    let constant = rate > 0 && !duration.isFinite
+    guard constant || (r.ii > 0 && duration <= r.ii) else { return false }
+    let saved = (state: state, infusionRate: infusionRate, pending: pending)
+    for i in state.indices {
+      state[i] = 0
+      infusionRate[i] = 0
+    }
+    pending.removeAll()
+    var span = 1.0
+    var settled = false
+    for _ in 0..<Self.maxSteadyStateRepeats {
+      let before = state
+      if constant {
+        infusionRate[c] = rate
+        guard move(k, kin, from: time, to: time + span, fr) else { return false }
+        span *= 2
+      } else if rate == 0 {
+        state[c] += amount
+        guard move(k, kin, from: time, to: time + r.ii, fr) else { return false }
+      } else {
+        infusionRate[c] = rate
+        guard move(k, kin, from: time, to: time + duration, fr) else { return false }
+        infusionRate[c] = 0
+        guard move(k, kin, from: time + duration, to: time + r.ii, fr) else { return false }
+      }
+      if zip(state, before).allSatisfy({ abs($0 - $1) <= 10 * (kin.rtol * abs($0) + kin.atol) }) {
+        settled = true
+        break
+      }
+    }
+    guard settled, state.allSatisfy(\.isFinite) else { return false }
+    let steady = state
+    if r.ss == 1 {
+      for i in infusionRate.indices { infusionRate[i] = 0 }
+    } else {
+      (state, infusionRate, pending) = saved
+      for i in state.indices { state[i] += steady[i] }
+    }
+    if constant { infusionRate[c] += rate }
+    return true
   }
 }
 
