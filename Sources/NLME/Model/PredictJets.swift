@@ -7,7 +7,8 @@ import RealModule
 /// the one-compartment closed form carries its jets through e^{k·dt}, and `$DES` is integrated
 /// together with its first- and second-order forward sensitivities, on the steps the state
 /// alone would take (``SolverOptions/errorControlled``). The values are those of a prediction
-/// without jets, to the bit. One pass gives f, V and
+/// without jets, to the bit (under the stiff method of ADVAN13, whose linear solves take the
+/// whole system, to rounding). One pass gives f, V and
 /// ∂f/∂η, ∂V/∂η, ∂²f/∂η², ∂²V/∂η² exactly, where finite differences need
 /// 1 + n + n(n+1)/2 predictions and lose half the digits.
 ///
@@ -223,7 +224,7 @@ final class JetState {
       var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol], maxSteps: Predictor.maxSteps)
       options.saveAt = [to]
       // The steps are the state's alone: the values are those of the integration without
-      // jets, to the bit, and the jets ride on the same steps.
+      // jets (to the bit with the explicit methods), and the jets ride on the same steps.
       options.errorControlled = n
       let solution = solve(ODEProblem(system: system, u0: predictor.state + state, tspan: (from, to)), method: kin.method, options: options)
       guard solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else { return false }

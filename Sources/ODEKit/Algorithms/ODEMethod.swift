@@ -54,8 +54,9 @@ public struct SolverOptions: Sendable {
   public var maxOrder = BDF.maxOrder
   /// Only the first this many components take part in the error test and in choosing the
   /// step size (nil: all). Forward sensitivities appended after the state then ride on the
-  /// state's steps, as in CVODES with `errconS` false, and the state's values are those of
-  /// the same system solved without them, to the bit.
+  /// state's steps, as in CVODES with `errconS` false. With the explicit methods the state's
+  /// values are then those of the same system solved without them, to the bit (Rodas4 and BDF
+  /// solve linear systems of the whole system, which round differently).
   public var errorControlled: Int? = nil
 
   public init(
