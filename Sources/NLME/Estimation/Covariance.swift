@@ -29,15 +29,17 @@ struct CovarianceStep {
       plus.append(at([(k, h[k])]))
       minus.append(at([(k, -h[k])]))
     }
+    let up = plus.map { population.total($0) }
+    let down = minus.map { population.total($0) }
     var r = [Double](repeating: 0, count: p * p)
     for k in 0..<p {
-      r[k * p + k] = (population.total(plus[k]) - 2 * center + population.total(minus[k])) / (h[k] * h[k]) / 2
+      r[k * p + k] = (up[k] - 2 * center + down[k]) / (h[k] * h[k]) / 2
       // Across (Abramowitz & Stegun 25.3.27, error O(h²) as the four-point formula): two new
       // points per pair, the others are the diagonal's.
       for l in 0..<k {
         let pp = population.total(at([(k, h[k]), (l, h[l])]))
         let mm = population.total(at([(k, -h[k]), (l, -h[l])]))
-        let single = population.total(plus[k]) + population.total(plus[l]) + population.total(minus[k]) + population.total(minus[l])
+        let single = up[k] + up[l] + down[k] + down[l]
         r[k * p + l] = (pp + mm + 2 * center - single) / (2 * h[k] * h[l]) / 2
         r[l * p + k] = r[k * p + l]
       }

@@ -116,6 +116,8 @@ public final class Predictor {
       for (k, s) in model.theta.enumerated() { if let s { fr[s] = theta[k] } }
       for (k, s) in model.eta.enumerated() { if let s { fr[s] = eta[k] } }
       for (index, record) in subject.records.enumerated() {
+        // A subject the jets cannot follow stops at once: its derivatives come from differences.
+        if let jet, jet.unsupported { return false }
         for (k, s) in model.items.enumerated() { fr[s] = record.values[k] }
         for (a, b) in model.synonyms { fr[b] = fr[a] }
         jet?.data(items: model.items, synonyms: model.synonyms)

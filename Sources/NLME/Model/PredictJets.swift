@@ -42,7 +42,8 @@ final class JetState {
     }
     let code = model.linked
     let programs = [code.pk, code.output, code.des].compactMap { $0 }
-    guard !programs.contains(where: { p in p.code.contains { $0.op == .call && $0.b >= 11 } }) else { return nil }
+    let gamln = Int32(Program.index(.gamln))
+    guard !programs.contains(where: { p in p.code.contains { $0.op == .call && $0.b == gamln } }) else { return nil }
     shape = JetShape(n: n)
     self.size = size
     memory = .allocate(capacity: size * shape.width)
