@@ -1,19 +1,44 @@
 import RealModule
 
-/// Second-order jets in n directions: beside a value x, its first derivatives ∂x/∂η_a and its
-/// second derivatives ∂²x/∂η_a∂η_b (a ≥ b, packed row by row), `width` = n + n(n+1)/2
-/// numbers. Forward-mode differentiation of the abbreviated code: running a program on jets
-/// (``LinkedProgram/runJets(_:_:_:)``) gives exact derivatives of everything it computes, and
-/// running `$DES` on jets gives the right-hand side of the first- and second-order forward
+/// Second-order jets in n directions: beside a value x, its first derivatives ∂x/∂u_a and its
+/// second derivatives ∂²x/∂u_a∂u_b for the pairs a ≥ b with b below `full` (packed row by
+/// row). The first `full` directions are the ETAs, whose second derivatives are all kept; any
+/// further directions are parameters (the estimated THETAs and SIGMAs of an analytic gradient,
+/// ``FirstOrderObjective/gradient(_:_:fit:directions:predictor:)``), whose second derivatives
+/// are kept only across an ETA: every second-order number depends only on its own pair and the
+/// first derivatives, so the truncated jets are exact where they are kept. `width` = n + the
+/// number of pairs. Forward-mode differentiation of the abbreviated code: running a program on
+/// jets (``LinkedProgram/runJets(_:_:_:)``) gives exact derivatives of everything it computes,
+/// and running `$DES` on jets gives the right-hand side of the first- and second-order forward
 /// sensitivity equations (Hairer, Nørsett & Wanner, Solving ODEs I, §I.14; the jets of DADT
 /// are J·S + ∂f/∂p·∂p/∂η and its derivative).
 struct JetShape: Sendable, Equatable {
   let n: Int
-  var width: Int { n + n * (n + 1) / 2 }
+  /// The leading directions whose pairs among themselves are all kept.
+  let full: Int
 
-  /// The position of ∂²/∂η_a∂η_b among a jet's numbers.
+  /// Jets in n directions, all second derivatives kept.
+  init(n: Int) { self.init(n: n, full: n) }
+
+  init(n: Int, full: Int) {
+    precondition(full >= 0 && full <= n, "jets in \(n) directions, \(full) of them full")
+    self.n = n
+    self.full = full
+  }
+
+  var width: Int { n + full * (full + 1) / 2 + (n - full) * full }
+
+  /// The last second index b of row a (its pairs are b in 0...last(a)); −1 when a row is empty.
   @inline(__always)
-  func pair(_ a: Int, _ b: Int) -> Int { a >= b ? n + a * (a + 1) / 2 + b : n + b * (b + 1) / 2 + a }
+  func last(_ a: Int) -> Int { Swift.min(a, full - 1) }
+
+  /// The position of ∂²/∂u_a∂u_b among a jet's numbers (one of a and b below `full`).
+  @inline(__always)
+  func pair(_ a: Int, _ b: Int) -> Int {
+    let (hi, lo) = a >= b ? (a, b) : (b, a)
+    precondition(lo < full, "the pair (\(a), \(b)) is not kept")
+    return n + (hi < full ? hi * (hi + 1) / 2 : full * (full + 1) / 2 + (hi - full) * full) + lo
+  }
 
   /// r = x·y (r may be x or y).
   @inline(__always)
@@ -23,7 +48,7 @@ struct JetShape: Sendable, Equatable {
     var p = n
     // Second derivatives first: they read the first derivatives of x and y.
     for a in 0..<n {
-      for b in 0...a {
+      for b in 0..<(last(a) + 1) {
         r[p] = dx[p] * y + dx[a] * dy[b] + dx[b] * dy[a] + x * dy[p]
         p += 1
       }
@@ -39,7 +64,7 @@ struct JetShape: Sendable, Equatable {
       for a in 0..<n { first[a] = (dx[a] - q * dy[a]) / y }
       var p = n
       for a in 0..<n {
-        for b in 0...a {
+        for b in 0..<(last(a) + 1) {
           r[p] = (dx[p] - first[a] * dy[b] - first[b] * dy[a] - q * dy[p]) / y
           p += 1
         }
@@ -53,7 +78,7 @@ struct JetShape: Sendable, Equatable {
   func chain(_ d1: Double, _ d2: Double, _ dx: UnsafePointer<Double>, _ r: UnsafeMutablePointer<Double>) {
     var p = n
     for a in 0..<n {
-      for b in 0...a {
+      for b in 0..<(last(a) + 1) {
         r[p] = d1 * dx[p] + d2 * dx[a] * dx[b]
         p += 1
       }
@@ -190,14 +215,14 @@ extension LinkedProgram {
       for a in 0..<n { g[a] = dy[a] * logX + y * dx[a] / x }
       var p = n
       for a in 0..<n {
-        for b in 0...a {
+        for b in 0..<(shape.last(a) + 1) {
           g[p] = dy[p] * logX + (dy[a] * dx[b] + dy[b] * dx[a]) / x + y * (dx[p] / x - dx[a] * dx[b] / (x * x))
           p += 1
         }
       }
       p = n
       for a in 0..<n {
-        for b in 0...a {
+        for b in 0..<(shape.last(a) + 1) {
           r[p] = v * (g[p] + g[a] * g[b])
           p += 1
         }

@@ -19,6 +19,10 @@ public struct NLMEFitter: Sendable {
   public var maxEvaluations = 9999
   /// The covariance step's matrix, or nil to skip it.
   public var covariance: ControlStream.CovarianceStep.Matrix? = .sandwich
+  /// The outer gradient of FOCE and FOCE-I from the sensitivities on jets where the model
+  /// allows (``FirstOrderObjective/gradient(_:_:fit:directions:predictor:)``); when false, or
+  /// where the jets do not serve, by central differences of the population objective.
+  public var analyticGradient = true
   /// Called after each outer iteration with the iteration, the OFV and the parameters.
   public var progress: (@Sendable (Iteration) -> Void)? = nil
 
@@ -56,6 +60,8 @@ public struct NLMEFitter: Sendable {
     let history = HistoryLog()
     let progress = self.progress
     let maxEvaluations = self.maxEvaluations
+    let analytic = analyticGradient
+    let directions = param.jetDirections
     let bounded = BoundedProblem(lower: param.lower, upper: param.upper) { x, derivatives in
       let p = param.parameters(x)
       // The first point's modes are checked from other starts; later points start from the
@@ -82,19 +88,25 @@ public struct NLMEFitter: Sendable {
       let bhhh = fits.count >= 2 * d
       var gradient = [Double](repeating: 0, count: d)
       var scores = [[Double]](repeating: [Double](repeating: 0, count: d), count: bhhh ? fits.count : 0)
-      for k in x.indices {
-        let h = 1e-4 * max(1, abs(x[k]))
-        var xp = x
-        xp[k] += h
-        var xm = x
-        xm[k] -= h
-        if xp[k] > param.upper[k] { xp[k] = x[k] }
-        if xm[k] < param.lower[k] { xm[k] = x[k] }
-        let plus = population.subjects(param.parameters(xp))
-        let minus = population.subjects(param.parameters(xm))
-        let width = xp[k] - xm[k]
-        gradient[k] = (population.total(plus) - population.total(minus)) / width
-        for i in scores.indices { scores[i][k] = ((plus[i]?.ofv ?? .nan) - (minus[i]?.ofv ?? .nan)) / width }
+      if analytic, let exact = population.gradients(p, directions: directions, fits: fits, scale: { param.chain(x, $0) }) {
+        // The subjects' exact gradients (FOCE, FOCE-I on jets); the scores are these.
+        for g in exact { for k in 0..<d { gradient[k] += g[k] } }
+        if bhhh { scores = exact }
+      } else {
+        for k in x.indices {
+          let h = 1e-4 * max(1, abs(x[k]))
+          var xp = x
+          xp[k] += h
+          var xm = x
+          xm[k] -= h
+          if xp[k] > param.upper[k] { xp[k] = x[k] }
+          if xm[k] < param.lower[k] { xm[k] = x[k] }
+          let plus = population.subjects(param.parameters(xp))
+          let minus = population.subjects(param.parameters(xm))
+          let width = xp[k] - xm[k]
+          gradient[k] = (population.total(plus) - population.total(minus)) / width
+          for i in scores.indices { scores[i][k] = ((plus[i]?.ofv ?? .nan) - (minus[i]?.ofv ?? .nan)) / width }
+        }
       }
       guard bhhh else { return (f, gradient.allSatisfy(\.isFinite) ? gradient : nil, nil) }
       var fim = [Double](repeating: 0, count: d * d)
@@ -170,7 +182,9 @@ public struct NLMEFitter: Sendable {
       individuals: fits.map { $0?.eta ?? [] }, subjectOFV: fits.map { $0?.ofv ?? .nan }, ids: problem.data.subjects.map(\.id),
       observations: problem.data.observationCount, seconds: 0)
     if let matrix = covariance, ofv.isFinite {
-      out.covariance = CovarianceStep(population: population, parameterization: param, estimates: estimates).run(matrix)
+      var step = CovarianceStep(population: population, parameterization: param, estimates: estimates)
+      step.analyticGradient = analyticGradient
+      out.covariance = step.run(matrix)
     }
     out.seconds = Date().timeIntervalSince(began)
     return out

@@ -128,6 +128,79 @@ public struct Parameterization: Sendable {
     return p
   }
 
+  // MARK: Gradients
+
+  /// The directions of an analytic gradient: the estimated THETAs, and the lower-triangle
+  /// elements of the estimated Σ blocks (with their SAME copies).
+  var jetDirections: JetDirections {
+    var d = JetDirections()
+    d.theta = thetaFixed.indices.filter { !thetaFixed[$0] }
+    for b in blocks where b.sigma {
+      for target in [b.offset] + b.copies { for r in 0..<b.size { for c in 0...r { d.sigma.append((target + r, target + c)) } } }
+    }
+    return d
+  }
+
+  /// ∂OFV/∂x from the derivatives in the parameters element by element (``SubjectGradient``:
+  /// THETA by index, the full Ω and Σ): through θ = x·scale, and for each block through
+  /// M = L Lᵀ with L's diagonal L0·e^x and its off-diagonal L0 + x·L0_cc.
+  func chain(_ x: [Double], _ gradient: SubjectGradient) -> [Double] {
+    let (theta, omega, sigma) = (gradient.theta, gradient.omega, gradient.sigma)
+    precondition(x.count == count && theta.count == thetaFixed.count, "gradient of \(x.count) parameters")
+    var out: [Double] = []
+    out.reserveCapacity(count)
+    for k in thetaFixed.indices where !thetaFixed[k] { out.append(theta[k] * thetaScale[k]) }
+    var i = out.count
+    for b in blocks {
+      let size = b.size
+      let g = b.sigma ? sigma : omega
+      let n = b.sigma ? nEps : nEta
+      var l = [Double](repeating: 0, count: size * size)
+      var positions: [(Int, Int)] = []
+      for r in 0..<size {
+        for c in 0...r {
+          let l0 = b.initialCholesky[r * size + c]
+          l[r * size + c] = r == c ? l0 * Double.exp(x[i + positions.count]) : l0 + x[i + positions.count] * b.initialCholesky[c * size + c]
+          positions.append((r, c))
+        }
+      }
+      for (r, c) in positions {
+        // dL has the single entry δ at (r, c); dM = dL Lᵀ + L dLᵀ, and G is symmetric.
+        let delta = r == c ? l[r * size + c] : b.initialCholesky[c * size + c]
+        var sum = 0.0
+        for target in [b.offset] + b.copies {
+          for v in c..<size { sum += 2 * g[(target + r) * n + target + v] * l[v * size + c] }
+        }
+        out.append(delta * sum)
+      }
+      i += positions.count
+    }
+    return out
+  }
+
+  /// The gradient on the natural scale (``natural(_:)``): THETA as it is; an element of Ω or
+  /// Σ sets itself, its mirror and its SAME copies, so it has the sum of their derivatives.
+  func naturalGradient(_ gradient: SubjectGradient) -> [Double] {
+    var out: [Double] = []
+    out.reserveCapacity(count)
+    for k in thetaFixed.indices where !thetaFixed[k] { out.append(gradient.theta[k]) }
+    for b in blocks {
+      let g = b.sigma ? gradient.sigma : gradient.omega
+      let n = b.sigma ? nEps : nEta
+      for r in 0..<b.size {
+        for c in 0...r {
+          var sum = 0.0
+          for t in [b.offset] + b.copies {
+            sum += g[(t + r) * n + t + c]
+            if r != c { sum += g[(t + c) * n + t + r] }
+          }
+          out.append(sum)
+        }
+      }
+    }
+    return out
+  }
+
   // MARK: Natural scale
 
   /// The estimated parameters on their natural scale, with NONMEM's names.

@@ -27,16 +27,38 @@ public final class PopulationObjective: @unchecked Sendable {
 
   /// `body` for every subject (its index, the subject, a predictor of its thread's own), the
   /// subjects spread over the threads in blocks, the results in subject order.
-  func eachSubject(_ body: @escaping @Sendable (Int, Dataset.Subject, Predictor) -> SubjectFit?) -> [SubjectFit?] {
+  func eachSubject<T: Sendable>(_ body: @escaping @Sendable (Int, Dataset.Subject, Predictor) -> T?) -> [T?] {
     let subjects = objective.data.subjects
     let blocks = min(subjects.count, threads * 4)
     let model = objective.model
-    let parts = Parallel.map(blocks, threads: threads) { b -> [SubjectFit?] in
+    let parts = Parallel.map(blocks, threads: threads) { b -> [T?] in
       let predictor = Predictor(model: model)
       let range = (b * subjects.count / blocks)..<((b + 1) * subjects.count / blocks)
       return range.map { body($0, subjects[$0], predictor) }
     }
     return parts.flatMap { $0 }
+  }
+
+  /// Each subject's gradient at p, from the modes `fits` found there
+  /// (``FirstOrderObjective/gradient(_:_:fit:directions:predictor:)``), on the scale `scale`
+  /// makes of it; nil where the analytic gradient does not serve every subject.
+  func gradients(
+    _ p: PopulationParameters, directions: JetDirections, fits: [SubjectFit?], scale: @escaping @Sendable (SubjectGradient) -> [Double]
+  ) -> [[Double]]? {
+    guard objective.hasAnalyticGradient, fits.count == objective.data.subjects.count else { return nil }
+    let objective = self.objective
+    let all = eachSubject { i, s, predictor -> [Double]? in
+      guard let fit = fits[i], let d = objective.gradient(s, p, fit: fit, directions: directions, predictor: predictor) else { return nil }
+      let g = scale(d)
+      return g.allSatisfy(\.isFinite) ? g : nil
+    }
+    var out: [[Double]] = []
+    out.reserveCapacity(all.count)
+    for g in all {
+      guard let g else { return nil }
+      out.append(g)
+    }
+    return out
   }
 
   /// Σ OFV_i, infinite when any subject fails.

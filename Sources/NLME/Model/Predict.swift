@@ -32,10 +32,13 @@ public final class Predictor {
   var cache: (k: [Double], r: [Double], dt: Double, e: [Double])?
   /// The rate matrix of the current record.
   var rates: [Double]
-  /// The η-jets of the memory and the state while ``predictJets(_:theta:eta:sigma:f:v:fJets:vJets:)``
-  /// runs (PredictJets.swift); nil for models the jets do not cover.
+  /// The η-jets of the memory and the state (PredictJets.swift); nil for models the jets do
+  /// not cover. `gradientJets` add the directions of an analytic gradient, made when first
+  /// asked for; `active` is the one in use while
+  /// ``predictJets(_:theta:eta:sigma:directions:f:v:fJets:vJets:)`` runs, nil otherwise.
   let jets: JetState?
-  var jetting = false
+  var gradientJets: JetState?
+  var active: JetState?
 
   /// A dose event that is due later than the record that gave it.
   struct Pending {
@@ -103,7 +106,7 @@ public final class Predictor {
       infusionRate[i] = 0
     }
     pending.removeAll(keepingCapacity: true)
-    let jet = jetting ? jets : nil
+    let jet = active
     jet?.start(frameSlots: frameSlots, eta: model.eta)
     let nEps = model.eps.count
     var h = [Double](repeating: 0, count: nEps)
@@ -264,7 +267,7 @@ public final class Predictor {
     }
     guard let des else { return step(k, t1 - t0) }
     let breaks = kin.eventTimes.map { fr[$0] }.filter { $0 > t0 && $0 < t1 }.sorted()
-    if jetting, let jets, !jets.unsupported { return jets.integrate(des, kin, breaks: breaks + [t1], from: t0, predictor: self) }
+    if let jets = active, !jets.unsupported { return jets.integrate(des, kin, breaks: breaks + [t1], from: t0, predictor: self) }
     var from = t0
     for to in breaks + [t1] {
       let system = DESSystem(
@@ -307,7 +310,7 @@ public final class Predictor {
       let e = Double.exp(k[0] * dt)
       let next = state[0] * e + infusionRate[0] * (k[0] == 0 ? dt : Double.expMinusOne(k[0] * dt) / k[0])
       guard next.isFinite else { return false }
-      if jetting, let jets { jets.step(k: k[0], dt: dt, e: e, amount: state[0], rate: infusionRate[0]) }
+      if let jets = active { jets.step(k: k[0], dt: dt, e: e, amount: state[0], rate: infusionRate[0]) }
       state[0] = next
       return true
     }
@@ -368,7 +371,7 @@ public final class Predictor {
     }
     guard bio >= 0, lag >= 0, rate >= 0, duration >= 0, amount.isFinite, rate.isFinite else { return false }
     if rate > 0 && duration == 0 { rate = 0 }
-    if jetting, let jets { jets.dose(r, kin, compartment: c, target: target, rate: rate, lag: lag, fr) }
+    if let jets = active { jets.dose(r, kin, compartment: c, target: target, rate: rate, lag: lag, fr) }
     if r.ss != 0 {
       guard lag == 0, kin.sbml == nil else { return false }
       let ok =

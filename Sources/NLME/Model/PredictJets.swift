@@ -31,10 +31,14 @@ final class JetState {
   var slopes: [[Double]]
   var unsupported = false
 
-  /// Jets for `model`, or nil where they cannot serve: no ETA, an SBML model, a closed form
-  /// other than ADVAN1, `$ERROR` code that carries values from record to record, or LGAMMA
-  /// in the code.
-  init?(model: NLMEModel, size: Int, states: Int) {
+  /// The parameter directions after the ETAs, and the slots of the THETAs among them.
+  let directions: JetDirections
+  let thetaSeeds: [(slot: Int, direction: Int)]
+
+  /// Jets for `model` in its ETAs and `directions`, or nil where they cannot serve: no ETA,
+  /// an SBML model, a closed form other than ADVAN1, `$ERROR` code that carries values from
+  /// record to record, or LGAMMA in the code.
+  init?(model: NLMEModel, size: Int, states: Int, directions: JetDirections = JetDirections()) {
     let n = model.eta.count
     guard n > 0, n <= 12, !model.outputCarriesState else { return nil }
     if let kin = model.kinetics {
@@ -44,7 +48,13 @@ final class JetState {
     let programs = [code.pk, code.output, code.des].compactMap { $0 }
     let gamln = Int32(Program.index(.gamln))
     guard !programs.contains(where: { p in p.code.contains { $0.op == .call && $0.b == gamln } }) else { return nil }
-    shape = JetShape(n: n)
+    precondition(
+      directions.theta.allSatisfy { model.theta.indices.contains($0) }
+        && directions.sigma.allSatisfy { $0.0 < model.eps.count && $0.1 <= $0.0 },
+      "jet directions outside the model")
+    shape = JetShape(n: n + directions.count, full: n)
+    self.directions = directions
+    thetaSeeds = directions.theta.enumerated().compactMap { i, k in model.theta[k].map { (slot: $0, direction: n + i) } }
     self.size = size
     memory = .allocate(capacity: size * shape.width)
     memory.initialize(repeating: 0, count: size * shape.width)
@@ -60,10 +70,11 @@ final class JetState {
 
   func jet(_ slot: Int) -> UnsafeMutablePointer<Double> { memory + slot * shape.width }
 
-  /// A new subject: every slot constant but the ETAs, which are the directions.
+  /// A new subject: every slot constant but the ETAs and the THETAs of the directions.
   func start(frameSlots: Int, eta: [Int?]) {
     memory.update(repeating: 0, count: frameSlots * width)
     for (k, s) in eta.enumerated() { if let s { jet(s)[k] = 1 } }
+    for seed in thetaSeeds { jet(seed.slot)[seed.direction] = 1 }
     for i in state.indices { state[i] = 0 }
     unsupported = false
   }
@@ -130,7 +141,8 @@ final class JetState {
     for c in 0..<width { jet(y)[c] = output[c] }
   }
 
-  /// The jets of observation j: f = Y(0), V = Σ h_a Σ_ab h_b.
+  /// The jets of observation j: f = Y(0), V = Σ h_a Σ_ab h_b; in the direction of the element
+  /// Σ_ab (the element alone, not its mirror) ∂V/∂Σ_ab = h_a h_b, and across η_c its derivative.
   func observation(_ j: Int, h: [Double], sigma: [Double]) {
     let w = width
     let m = slopes.count
@@ -151,6 +163,12 @@ final class JetState {
           for c in 0..<w { vJets[j * w + c] += sigma[a * m + b] * product[c] }
         }
       }
+    }
+    let first = shape.full + directions.theta.count
+    for (i, (a, b)) in directions.sigma.enumerated() {
+      let q = first + i
+      vJets[j * w + q] = h[a] * h[b]
+      for c in 0..<shape.full { vJets[j * w + shape.pair(q, c)] = slopes[a][c] * h[b] + h[a] * slopes[b][c] }
     }
   }
 
@@ -269,26 +287,47 @@ struct DESJetSystem: ODESystem {
   }
 }
 
+/// The parameter directions of an analytic gradient, after the ETAs: estimated THETAs by
+/// index, then SIGMA elements (a, b), a ≥ b.
+struct JetDirections: Sendable, Equatable {
+  var theta: [Int] = []
+  var sigma: [(Int, Int)] = []
+  var count: Int { theta.count + sigma.count }
+
+  static func == (x: JetDirections, y: JetDirections) -> Bool {
+    x.theta == y.theta && x.sigma.count == y.sigma.count && zip(x.sigma, y.sigma).allSatisfy { $0 == $1 }
+  }
+}
+
 extension Predictor {
-  /// f and V with their η-jets (per observation `width` numbers each: ∂/∂η_a, then
-  /// ∂²/∂η_a∂η_b packed, ``JetShape``). Nil where the jets do not cover the model or this
-  /// subject (finite differences then serve); false where the prediction fails.
+  /// f and V with their jets (per observation `width` numbers each: ∂/∂η_a and ∂/∂ of each
+  /// direction, then the second derivatives packed, ``JetShape``): in the ETAs alone, or in the
+  /// ETAs and `directions`. Nil where the jets do not cover the model or this subject (finite
+  /// differences then serve); false where the prediction fails.
   func predictJets(
-    _ subject: Dataset.Subject, theta: [Double], eta: [Double], sigma: [Double], f: inout [Double], v: inout [Double],
-    fJets: inout [Double], vJets: inout [Double]
+    _ subject: Dataset.Subject, theta: [Double], eta: [Double], sigma: [Double], directions: JetDirections? = nil, f: inout [Double],
+    v: inout [Double], fJets: inout [Double], vJets: inout [Double]
   ) -> Bool? {
-    guard let jets else { return nil }
-    let size = f.count * jets.width
-    if jets.fJets.count != size {
-      jets.fJets = [Double](repeating: 0, count: size)
-      jets.vJets = jets.fJets
+    guard let base = jets else { return nil }
+    var chosen = base
+    if let directions {
+      if gradientJets?.directions != directions {
+        gradientJets = JetState(model: model, size: base.size, states: base.state.count / base.width, directions: directions)
+      }
+      guard let g = gradientJets else { return nil }
+      chosen = g
     }
-    jetting = true
-    defer { jetting = false }
+    let size = f.count * chosen.width
+    if chosen.fJets.count != size {
+      chosen.fJets = [Double](repeating: 0, count: size)
+      chosen.vJets = chosen.fJets
+    }
+    active = chosen
+    defer { active = nil }
     let ok = predict(subject, theta: theta, eta: eta, sigma: sigma, f: &f, v: &v)
-    if jets.unsupported { return nil }
-    fJets = jets.fJets
-    vJets = jets.vJets
+    if chosen.unsupported { return nil }
+    fJets = chosen.fJets
+    vJets = chosen.vJets
     return ok
   }
 }
