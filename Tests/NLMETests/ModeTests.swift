@@ -60,4 +60,17 @@ import Testing
     }
     #expect(abs(totals[0] - totals[1]) < 1e-6, "\(totals)")
   }
+
+  /// A search told of a mode stops (nil) once it reaches that mode, and runs to the end where it
+  /// leads to the other one.
+  @Test func searchStopsAtAKnownMode() throws {
+    let (problem, p, index) = try Self.problem()
+    let objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .laplace)
+    let (a, b) = try Self.modes(objective, p, index)
+    let predictor = Predictor(model: objective.model)
+    let subject = objective.data.subjects[index]
+    #expect(objective.subject(subject, p, start: [0, 0, 0], predictor: predictor, known: a.eta) == nil)
+    let other = try #require(objective.subject(subject, p, start: [0, 0, 0], predictor: predictor, known: b.eta))
+    #expect(other.converged && other.eta == a.eta)
+  }
 }

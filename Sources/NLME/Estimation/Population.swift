@@ -101,7 +101,9 @@ public final class PopulationObjective: @unchecked Sendable {
     return eachSubject { i, s, predictor in
       var best = first[i]
       for start in candidates {
-        guard let fit = objective.subject(s, p, start: start, predictor: predictor), fit.converged else { continue }
+        // A search that reaches the best mode so far stops there.
+        let known = best.flatMap { $0.converged ? $0.eta : nil }
+        guard let fit = objective.subject(s, p, start: start, predictor: predictor, known: known), fit.converged else { continue }
         if let current = best, current.converged, current.conditional <= fit.conditional + 1e-9 * abs(current.conditional) { continue }
         best = fit
       }
