@@ -49,6 +49,9 @@ struct NLMEFit: ParsableCommand {
   @Flag(help: "Skip the covariance step.")
   var noCovariance = false
 
+  @Flag(help: "Take the derivatives in ETA and the outer gradient from finite differences, not from sensitivities (to compare).")
+  var finiteDifferences = false
+
   @Option(help: "Simulations per subject for NPDE (0 for none, at most 100000).")
   var npdeSamples = 1000
 
@@ -72,6 +75,7 @@ struct NLMEFit: ParsableCommand {
     settings.method = method
     settings.threads = threadsOption.count
     settings.covariance = !noCovariance
+    settings.finiteDifferences = finiteDifferences
     settings.npdeSamples = npdeSamples
     settings.seed = seed
     let quiet = !progress.shown

@@ -100,6 +100,52 @@ import Testing
     try Self.compare(problem, .foce)
   }
 
+  /// A two-compartment model with first-order absorption (ADVAN4 TRANS4, the jets of its
+  /// matrix exponential): oral doses with additional doses, an infusion, FOCE-I and FOCE.
+  @Test func closedFormWithSeveralCompartmentsMatchesDifferences() throws {
+    let problem = try NLMEProblem(
+      stream: ControlStream(text: Self.twoCompartment, file: "advan4.mod"), dataText: Self.twoCompartmentData(subjects: 10),
+      dataSource: "d.csv")
+    try Self.compare(problem, .focei)
+    try Self.compare(problem, .foce)
+  }
+
+  static let twoCompartment = """
+    $PROBLEM two compartments, first-order absorption
+    $INPUT ID TIME AMT RATE ADDL II CMT EVID DV WT
+    $DATA d.csv
+    $SUBROUTINES ADVAN4 TRANS4
+    $PK
+    CL = THETA(1)*EXP(ETA(1))*(WT/70)**0.75
+    V2 = THETA(2)*EXP(ETA(2))
+    Q = THETA(3)
+    V3 = THETA(4)
+    KA = THETA(5)*EXP(ETA(3))
+    S2 = V2
+    $ERROR
+    Y = F + F*EPS(1) + EPS(2)
+    $THETA (0, 4) (0, 30) (0, 2) (0, 60) (0, 1.2)
+    $OMEGA 0.1 0.08 0.2
+    $SIGMA 0.02 0.01
+    """
+
+  /// Oral doses every 12 h (three), samples after the first and the last, an infusion later.
+  static func twoCompartmentData(subjects: Int) -> String {
+    var rows: [String] = []
+    for id in 1...subjects {
+      let wt = 50 + 4 * Double(id % 7)
+      let cl = 4 * (wt / 70) * (1 + 0.2 * Foundation.sin(Double(id)))
+      rows.append("\(id) 0 500 0 2 12 1 1 0 \(wt)")
+      for t in [0.5, 1, 2, 4, 8, 12.5, 26, 30, 36] {
+        let c = 500 / 30 * Foundation.exp(-cl / 30 * t) * (1 + 0.1 * Foundation.cos(Double(id) + t))
+        rows.append("\(id) \(t) 0 0 0 0 2 0 \(c) \(wt)")
+      }
+      rows.append("\(id) 48 200 100 0 0 2 1 0 \(wt)")
+      for t in [49.0, 50, 54] { rows.append("\(id) \(t) 0 0 0 0 2 0 \(5 + Foundation.sin(t)) \(wt)") }
+    }
+    return rows.joined(separator: "\n")
+  }
+
   /// Values below a limit written as their likelihood (F_FLAG = 1, Y = PHI(…)) beside normal ones.
   @Test func likelihoodWrittenWithFFlagMatchesDifferences() throws {
     var rows: [String] = []

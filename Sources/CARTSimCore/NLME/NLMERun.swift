@@ -14,6 +14,8 @@ public enum NLMERun {
     public var threads = 1
     /// Skip the covariance step even when the control stream asks for it.
     public var covariance = true
+    /// Derivatives in η and the outer gradient by finite differences, not sensitivities.
+    public var finiteDifferences = false
     /// Simulations per subject for NPDE.
     public var npdeSamples = 1000
     public var seed: UInt64 = 1
@@ -49,6 +51,8 @@ public enum NLMERun {
     for (k, step) in steps.enumerated() {
       var fitter = NLMEFitter(step)
       fitter.threads = settings.threads
+      fitter.exactDerivatives = !settings.finiteDifferences
+      fitter.analyticGradient = !settings.finiteDifferences
       fitter.covariance = settings.covariance && k == steps.count - 1 ? problem.stream.covariance?.matrix : nil
       fitter.progress = progress
       let result = fitter.fit(problem, from: fit?.parameters)

@@ -23,6 +23,9 @@ public struct NLMEFitter: Sendable {
   /// allows (``FirstOrderObjective/gradient(_:_:fit:directions:predictor:)``); when false, or
   /// where the jets do not serve, by central differences of the population objective.
   public var analyticGradient = true
+  /// The η-derivatives of the predictions on jets where the model allows; when false, by finite
+  /// differences everywhere (``FirstOrderObjective/exactDerivatives``, for comparison).
+  public var exactDerivatives = true
   /// Called after each outer iteration with the iteration, the OFV and the parameters.
   public var progress: (@Sendable (Iteration) -> Void)? = nil
 
@@ -56,6 +59,7 @@ public struct NLMEFitter: Sendable {
       model: problem.model, data: problem.data, method: FirstOrderObjective.Method(rawValue: method.rawValue) ?? .imp)
     objective.samples = samples
     objective.seed = seed
+    objective.exactDerivatives = exactDerivatives
     let population = PopulationObjective(objective: objective, threads: threads)
     let history = HistoryLog()
     let progress = self.progress

@@ -93,6 +93,9 @@ func matrixExponential(_ a: [Double], _ n: Int) -> [Double] {
     for j in 0..<n { row += abs(a[i * n + j]) }
     norm = max(norm, row)
   }
+  // A matrix with an infinite or NaN entry has no exponential: NaN, so the prediction fails
+  // instead of the program.
+  guard norm.isFinite else { return [Double](repeating: .nan, count: n * n) }
   var squarings = 0
   if norm > 0.5 {
     squarings = max(0, Int(Double.log2(norm).rounded(.up)) + 1)

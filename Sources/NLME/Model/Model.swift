@@ -61,6 +61,8 @@ public struct NLMEModel: Sendable {
     public private(set) var scaleAssigned: [Bool] = []
     public private(set) var bioavailabilityAssigned: [Bool] = []
     public private(set) var lagAssigned: [Bool] = []
+    /// ``flows``, once.
+    private(set) var transfers: [Flow] = []
 
     init(
       compartments: Int, defaultDose: Int, defaultObservation: Int, parameters: [Int], advan: Int, trans: Int, amount: [Int],
@@ -80,6 +82,7 @@ public struct NLMEModel: Sendable {
       self.duration = duration
       self.assigned = assigned
       flags()
+      transfers = flows
     }
 
     func flags() {
@@ -88,68 +91,48 @@ public struct NLMEModel: Sendable {
       lagAssigned = lag.map { assigned.contains($0) }
     }
 
+    /// One transfer of a closed form: from compartment `from` to `to` (nil: elimination) at the
+    /// rate of PK parameter `numerator`, divided by parameter `denominator` where there is one
+    /// (indices into ``parameters``).
+    struct Flow: Sendable {
+      let from: Int
+      let to: Int?
+      let numerator: Int
+      let denominator: Int?
+    }
+
+    /// The transfers of the closed form ADVAN/TRANS, in the order ``rateMatrix(_:into:)`` adds them.
+    var flows: [Flow] {
+      func f(_ from: Int, _ to: Int?, _ numerator: Int, _ denominator: Int? = nil) -> Flow {
+        Flow(from: from, to: to, numerator: numerator, denominator: denominator)
+      }
+      switch (advan, trans) {
+      case (1, 1): return [f(0, nil, 0)]
+      case (1, _): return [f(0, nil, 0, 1)]
+      case (2, 1): return [f(0, 1, 0), f(1, nil, 1)]
+      case (2, _): return [f(0, 1, 0), f(1, nil, 1, 2)]
+      case (3, 1): return [f(0, nil, 0), f(0, 1, 1), f(1, 0, 2)]
+      case (3, _): return [f(0, nil, 0, 1), f(0, 1, 2, 1), f(1, 0, 2, 3)]  // CL V1 Q V2
+      case (4, 1): return [f(0, 1, 0), f(1, nil, 1), f(1, 2, 2), f(2, 1, 3)]  // KA K K23 K32
+      case (4, _): return [f(0, 1, 4), f(1, nil, 0, 1), f(1, 2, 2, 1), f(2, 1, 2, 3)]  // CL V2 Q V3 KA
+      case (11, 1): return [f(0, nil, 0), f(0, 1, 1), f(1, 0, 2), f(0, 2, 3), f(2, 0, 4)]  // K K12 K21 K13 K31
+      case (11, _): return [f(0, nil, 0, 1), f(0, 1, 2, 1), f(1, 0, 2, 3), f(0, 2, 4, 1), f(2, 0, 4, 5)]  // CL V1 Q2 V2 Q3 V3
+      case (12, 1): return [f(0, 1, 0), f(1, nil, 1), f(1, 2, 2), f(2, 1, 3), f(1, 3, 4), f(3, 1, 5)]  // KA K K23 K32 K24 K42
+      // CL V2 Q3 V3 Q4 V4 KA
+      case (12, _): return [f(0, 1, 6), f(1, nil, 0, 1), f(1, 2, 2, 1), f(2, 1, 2, 3), f(1, 3, 4, 1), f(3, 1, 4, 5)]
+      default: return []
+      }
+    }
+
     /// The rate matrix K (dA/dt = K·A), row-major, from the PK parameters in the frame.
     public func rateMatrix(_ frame: UnsafeMutablePointer<Double>, into k: inout [Double]) {
       let n = compartments
       for i in 0..<(n * n) { k[i] = 0 }
-      func p(_ i: Int) -> Double { frame[parameters[i]] }
-      func flow(_ from: Int, _ to: Int?, _ rate: Double) {
-        k[from * n + from] -= rate
-        if let to { k[to * n + from] += rate }
-      }
-      switch (advan, trans) {
-      case (1, 1): flow(0, nil, p(0))
-      case (1, _): flow(0, nil, p(0) / p(1))
-      case (2, 1):
-        flow(0, 1, p(0))
-        flow(1, nil, p(1))
-      case (2, _):
-        flow(0, 1, p(0))
-        flow(1, nil, p(1) / p(2))
-      case (3, 1):
-        flow(0, nil, p(0))
-        flow(0, 1, p(1))
-        flow(1, 0, p(2))
-      case (3, _):  // CL V1 Q V2
-        flow(0, nil, p(0) / p(1))
-        flow(0, 1, p(2) / p(1))
-        flow(1, 0, p(2) / p(3))
-      case (4, 1):  // KA K K23 K32
-        flow(0, 1, p(0))
-        flow(1, nil, p(1))
-        flow(1, 2, p(2))
-        flow(2, 1, p(3))
-      case (4, _):  // CL V2 Q V3 KA
-        flow(0, 1, p(4))
-        flow(1, nil, p(0) / p(1))
-        flow(1, 2, p(2) / p(1))
-        flow(2, 1, p(2) / p(3))
-      case (11, 1):  // K K12 K21 K13 K31
-        flow(0, nil, p(0))
-        flow(0, 1, p(1))
-        flow(1, 0, p(2))
-        flow(0, 2, p(3))
-        flow(2, 0, p(4))
-      case (11, _):  // CL V1 Q2 V2 Q3 V3
-        flow(0, nil, p(0) / p(1))
-        flow(0, 1, p(2) / p(1))
-        flow(1, 0, p(2) / p(3))
-        flow(0, 2, p(4) / p(1))
-        flow(2, 0, p(4) / p(5))
-      case (12, 1):  // KA K K23 K32 K24 K42
-        flow(0, 1, p(0))
-        flow(1, nil, p(1))
-        flow(1, 2, p(2))
-        flow(2, 1, p(3))
-        flow(1, 3, p(4))
-        flow(3, 1, p(5))
-      default:  // 12, TRANS4: CL V2 Q3 V3 Q4 V4 KA
-        flow(0, 1, p(6))
-        flow(1, nil, p(0) / p(1))
-        flow(1, 2, p(2) / p(1))
-        flow(2, 1, p(2) / p(3))
-        flow(1, 3, p(4) / p(1))
-        flow(3, 1, p(4) / p(5))
+      for flow in transfers {
+        let top = frame[parameters[flow.numerator]]
+        let rate = flow.denominator.map { top / frame[parameters[$0]] } ?? top
+        k[flow.from * n + flow.from] -= rate
+        if let to = flow.to { k[to * n + flow.from] += rate }
       }
     }
 

@@ -128,7 +128,7 @@ public final class Predictor {
           if let jet, let pk { _ = pk.runJets(fr, jet.memory, jet.shape) } else { pk?.run(fr) }
           if kin.des == nil && kin.sbml == nil {
             kin.rateMatrix(fr, into: &rates)
-            jet?.rate(kin, fr)
+            jet?.rates(kin, fr)
           }
           let k = rates
           let reset = record.evid == 3 || record.evid == 4 || index == 0
@@ -335,6 +335,7 @@ public final class Predictor {
       next[i] = s
     }
     guard next.allSatisfy(\.isFinite) else { return false }
+    if let jets = active { jets.step(k: k, dt: dt, infusion: infusionRate, amounts: state) }
     state = next
     return true
   }

@@ -12,7 +12,8 @@ import RealModule
 /// ∂f/∂η, ∂V/∂η, ∂²f/∂η², ∂²V/∂η² exactly, where finite differences need
 /// 1 + n + n(n+1)/2 predictions and lose half the digits.
 ///
-/// The jets cover `$PRED` models, ADVAN1 and `$DES`; a subject whose records make a dose's
+/// The jets cover `$PRED` models, the closed forms ADVAN1–4, 11 and 12 (ClosedFormJets.swift)
+/// and `$DES`; a subject whose records make a dose's
 /// timing depend on η (an η-dependent lag, modelled rate or duration, or bioavailability of
 /// an infusion, a lagged or an additional dose), or that has a steady-state dose, is marked
 /// ``unsupported`` and its derivatives come from finite differences.
@@ -22,8 +23,8 @@ final class JetState {
   let memory: UnsafeMutablePointer<Double>
   let size: Int
   var state: [Double]
-  /// The jet of the one-compartment elimination rate k (K = [[k]]).
-  var rate: [Double]
+  /// The jets of a closed form's rate matrix K (n×n, entry (i, j) at (i·n + j)·width).
+  var rates: [Double]
   /// Per observation, the jets of f and V; the jet of Y at ε = 0 and of each h_k = ∂Y/∂ε_k.
   var fJets: [Double] = []
   var vJets: [Double] = []
@@ -36,13 +37,13 @@ final class JetState {
   let thetaSeeds: [(slot: Int, direction: Int)]
 
   /// Jets for `model` in its ETAs and `directions`, or nil where they cannot serve: no ETA,
-  /// an SBML model, a closed form other than ADVAN1, `$ERROR` code that carries values from
-  /// record to record, or LGAMMA in the code.
+  /// an SBML model, `$ERROR` code that carries values from record to record, or LGAMMA in the
+  /// code.
   init?(model: NLMEModel, size: Int, states: Int, directions: JetDirections = JetDirections()) {
     let n = model.eta.count
     guard n > 0, n <= 12, !model.outputCarriesState else { return nil }
     if let kin = model.kinetics {
-      guard kin.sbml == nil, kin.des != nil || (kin.advan == 1 && kin.compartments == 1) else { return nil }
+      guard kin.sbml == nil, kin.des != nil || !kin.transfers.isEmpty else { return nil }
     }
     let code = model.linked
     let programs = [code.pk, code.output, code.des].compactMap { $0 }
@@ -59,9 +60,10 @@ final class JetState {
     memory = .allocate(capacity: size * shape.width)
     memory.initialize(repeating: 0, count: size * shape.width)
     state = [Double](repeating: 0, count: states * shape.width)
-    rate = [Double](repeating: 0, count: shape.width)
-    output = rate
-    slopes = Array(repeating: rate, count: model.eps.count)
+    let closedForm = model.kinetics.map { $0.des == nil && $0.sbml == nil } ?? false
+    rates = [Double](repeating: 0, count: closedForm ? states * states * shape.width : 0)
+    output = [Double](repeating: 0, count: shape.width)
+    slopes = Array(repeating: output, count: model.eps.count)
   }
 
   deinit { memory.deallocate() }
@@ -85,17 +87,32 @@ final class JetState {
     for (a, b) in synonyms { jet(b).update(from: jet(a), count: width) }
   }
 
-  /// The jet of ADVAN1's k: −K (TRANS1) or −CL/V.
-  func rate(_ kin: NLMEModel.Kinetics, _ fr: UnsafeMutablePointer<Double>) {
+  /// The jets of the closed form's rate matrix K, flow by flow as ``NLMEModel/Kinetics/rateMatrix(_:into:)``
+  /// adds them.
+  func rates(_ kin: NLMEModel.Kinetics, _ fr: UnsafeMutablePointer<Double>) {
+    let n = kin.compartments
+    let w = width
     let p = kin.parameters
-    rate.withUnsafeMutableBufferPointer { r in
-      guard let r = r.baseAddress else { return }
-      if kin.trans == 1 {
-        r.update(from: jet(p[0]), count: width)
-      } else {
-        shape.divide(fr[p[0]] / fr[p[1]], jet(p[0]), fr[p[1]], jet(p[1]), r)
+    for i in rates.indices { rates[i] = 0 }
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: w) { buffer in
+      guard let r = buffer.baseAddress else { return }
+      rates.withUnsafeMutableBufferPointer { k in
+        guard let k = k.baseAddress else { return }
+        for flow in kin.transfers {
+          if let d = flow.denominator {
+            let bottom = fr[p[d]]
+            shape.divide(fr[p[flow.numerator]] / bottom, jet(p[flow.numerator]), bottom, jet(p[d]), r)
+          } else {
+            r.update(from: jet(p[flow.numerator]), count: w)
+          }
+          let out = k + (flow.from * n + flow.from) * w
+          for c in 0..<w { out[c] -= r[c] }
+          if let to = flow.to {
+            let into = k + (to * n + flow.from) * w
+            for c in 0..<w { into[c] += r[c] }
+          }
+        }
       }
-      for i in 0..<width { r[i] = -r[i] }
     }
   }
 
@@ -203,7 +220,7 @@ final class JetState {
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * w) { buffer in
       guard let ej = buffer.baseAddress else { return }
       let phi = ej + w
-      rate.withUnsafeBufferPointer { kj in
+      rates.withUnsafeBufferPointer { kj in
         guard let kj = kj.baseAddress else { return }
         shape.chain(dt * e, dt * dt * e, kj, ej)
         if infusion != 0 && !shape.isConstant(kj) {
