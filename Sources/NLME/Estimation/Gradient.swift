@@ -28,8 +28,9 @@ extension FirstOrderObjective {
   /// with ∂ log det A = tr(A⁻¹ ∂A). A's derivatives need ∂²f/∂η∂η and ∂²f/∂η∂ψ (and the same
   /// of V), which the jets carry; Ω enters l, A and log det Ω in closed form (∂Ω⁻¹ =
   /// −Ω⁻¹ ∂Ω Ω⁻¹). This is the sensitivity approach of Almquist et al. (J Pharmacokinet
-  /// Pharmacodyn 42:191–209, 2015) for FOCE(-I). Nil where the jets do not cover the subject
-  /// or H is not positive definite at η̂; finite differences then serve.
+  /// Pharmacodyn 42:191–209, 2015) for FOCE(-I). Nil where the mode search did not converge,
+  /// the jets do not cover the subject or H is not positive definite at η̂; finite differences
+  /// then serve.
   func gradient(
     _ s: Dataset.Subject, _ p: PopulationParameters, fit: SubjectFit, directions: JetDirections, predictor: Predictor
   ) -> SubjectGradient? {
@@ -37,7 +38,7 @@ extension FirstOrderObjective {
     let np = directions.count
     let m = s.observations.count
     let nEps = model.eps.count
-    guard hasAnalyticGradient, fit.eta.count == n, let omegaInverse = inverseSPD(p.omega, n) else { return nil }
+    guard hasAnalyticGradient, fit.converged, fit.eta.count == n, let omegaInverse = inverseSPD(p.omega, n) else { return nil }
     let shape = JetShape(n: n + np, full: n)
     let w = shape.width
     var f = [Double](repeating: 0, count: m)
