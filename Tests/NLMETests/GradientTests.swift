@@ -148,14 +148,6 @@ import Testing
 
   /// Values below a limit written as their likelihood (F_FLAG = 1, Y = PHI(…)) beside normal ones.
   @Test func likelihoodWrittenWithFFlagMatchesDifferences() throws {
-    var rows: [String] = []
-    for id in 1...12 {
-      rows.append("\(id) 0 100 0 0")
-      for t in [1.0, 4, 8, 16, 24] {
-        let c = 100 / 10 * Foundation.exp(-0.2 * t) * (1 + 0.1 * Foundation.sin(Double(id) * t))
-        rows.append(c < 1.5 ? "\(id) \(t) 0 1.5 1" : "\(id) \(t) 0 \(c) 0")
-      }
-    }
     let text = """
       $PROBLEM m3
       $INPUT ID TIME AMT DV CENS
@@ -180,7 +172,7 @@ import Testing
       $SIGMA 0.04
       """
     let problem = try NLMEProblem(
-      stream: ControlStream(text: text, file: "m3.mod"), dataText: rows.joined(separator: "\n"), dataSource: "d.csv")
+      stream: ControlStream(text: text, file: "m3.mod"), dataText: KineticsTests.censoredData(), dataSource: "d.csv")
     try Self.compare(problem, .focei)
   }
 

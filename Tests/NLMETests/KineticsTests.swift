@@ -269,7 +269,8 @@ extension KineticsTests {
 extension KineticsTests {
   /// M3 written in the code as NONMEM users write it (F_FLAG = 1, Y = PHI(…)) gives the
   /// objective of the built-in M3 of a CENS column, at the mode and after Laplace.
-  @Test func likelihoodWrittenWithFFlagMatchesBuiltInM3() throws {
+  /// Twelve subjects of a one-compartment bolus (ID TIME AMT DV CENS), values below 1.5 censored.
+  static func censoredData() -> String {
     var rows: [String] = []
     for id in 1...12 {
       rows.append("\(id) 0 100 0 0")
@@ -278,7 +279,11 @@ extension KineticsTests {
         rows.append(c < 1.5 ? "\(id) \(t) 0 1.5 1" : "\(id) \(t) 0 \(c) 0")
       }
     }
-    let data = rows.joined(separator: "\n")
+    return rows.joined(separator: "\n")
+  }
+
+  @Test func likelihoodWrittenWithFFlagMatchesBuiltInM3() throws {
+    let data = Self.censoredData()
     func ofv(_ error: String) throws -> Double {
       let text = """
         $PROBLEM m3

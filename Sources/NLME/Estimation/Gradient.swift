@@ -96,8 +96,7 @@ extension FirstOrderObjective {
         }
       }
       for k in 0..<np { dl[k] += t.qf * fj[base + n + k] + t.qv * vj[base + n + k] }
-      let b = Self.information(records[j], f[j], v[j], g: { fj[base + $0] }, h: { vj[base + $0] }, n)
-      for i in 0..<(n * n) { a[i] += b[i] }
+      Self.addInformation(records[j], f[j], v[j], qff: t.qff, g: { fj[base + $0] }, h: { vj[base + $0] }, n, to: &a)
     }
     let u = (0..<n).map { x in (0..<n).reduce(0) { $0 + omegaInverse[x * n + $1] * fit.eta[$1] } }
     for x in 0..<n {
@@ -154,35 +153,34 @@ extension FirstOrderObjective {
     return result
   }
 
-  /// One observation's term B_j of A = Ω⁻¹ + Σ_j B_j (row-major n×n), as
-  /// ``derivatives(_:_:_:eta:)`` adds it: g gᵀ/V + ½ h hᵀ/V²; ½ q_zz ∇z ∇zᵀ for a value
-  /// censored below the limit; g gᵀ/f² where Y is a likelihood.
-  static func information(
-    _ record: Dataset.Record, _ f: Double, _ v: Double, g: (Int) -> Double, h: (Int) -> Double, _ n: Int
-  ) -> [Double] {
-    var b = [Double](repeating: 0, count: n * n)
-    let t = terms(record, f, v)
+  /// Adds one observation's term B_j of A = Ω⁻¹ + Σ_j B_j (row-major n×n) to `a`: g gᵀ/V +
+  /// ½ h hᵀ/V²; ½ q_zz ∇z ∇zᵀ for a value censored below the limit; g gᵀ/f² where Y is a
+  /// likelihood; q_ff is that of ``terms(_:_:_:)``. ``derivatives(_:_:_:eta:)`` builds A with
+  /// it, and the gradient differentiates it.
+  static func addInformation(
+    _ record: Dataset.Record, _ f: Double, _ v: Double, qff: Double, g: (Int) -> Double, h: (Int) -> Double, _ n: Int,
+    to a: inout [Double]
+  ) {
     for x in 0..<n {
       for y in 0..<n {
         let (gx, gy, hx, hy) = (g(x), g(y), h(x), h(y))
         if v == Predictor.likelihoodValued {
-          b[x * n + y] = 0.5 * t.qff * gx * gy
+          a[x * n + y] += 0.5 * qff * gx * gy
         } else if let limit = record.censoredBelow {
           let sd = v.squareRoot()
           let z = (limit - f) / sd
           let dzx = -gx / sd - z * hx / (2 * v)
           let dzy = -gy / sd - z * hy / (2 * v)
-          b[x * n + y] = 0.5 * (t.qff * v) * dzx * dzy
+          a[x * n + y] += 0.5 * (qff * v) * dzx * dzy
         } else {
-          b[x * n + y] = gx * gy / v + 0.5 * hx * hy / (v * v)
+          a[x * n + y] += gx * gy / v + 0.5 * hx * hy / (v * v)
         }
       }
     }
-    return b
   }
 }
 
-/// tr(A⁻¹ ∂B_j) for one observation's B_j (``FirstOrderObjective/information(_:_:_:g:h:_:)``)
+/// tr(A⁻¹ ∂B_j) for one observation's B_j (``FirstOrderObjective/addInformation(_:_:_:qff:g:h:_:to:)``)
 /// along a direction that changes f, V, g = ∂f/∂η and h = ∂V/∂η by df, dv, dg and dh.
 struct InformationChange {
   enum Kind {

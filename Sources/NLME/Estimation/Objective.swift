@@ -256,19 +256,9 @@ public struct FirstOrderObjective: Sendable {
           var hkq = t.qff * gk * gq + t.qfv * (gk * hq + hk * gq) + t.qvv * hk * hq
           if second { hkq += t.qf * loc.g2[(j * n + k) * n + q] + t.qv * loc.h2[(j * n + k) * n + q] }
           hess[k * n + q] += hkq
-          if v == Predictor.likelihoodValued {
-            a[k * n + q] += 0.5 * t.qff * gk * gq
-          } else if let limit = record.censoredBelow {
-            let sd = v.squareRoot()
-            let z = (limit - loc.f[j]) / sd
-            let dzk = -gk / sd - z * hk / (2 * v)
-            let dzq = -gq / sd - z * hq / (2 * v)
-            a[k * n + q] += 0.5 * (t.qff * v) * dzk * dzq
-          } else {
-            a[k * n + q] += gk * gq / v + 0.5 * hk * hq / (v * v)
-          }
         }
       }
+      Self.addInformation(record, loc.f[j], v, qff: t.qff, g: { loc.g[j * n + $0] }, h: { loc.h[j * n + $0] }, n, to: &a)
     }
     for k in 0..<n {
       for q in 0..<n {
