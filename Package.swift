@@ -119,7 +119,7 @@ let package = Package(
       name: "EstimationTests", dependencies: ["TestSupport", "Estimation", "SBMLKit", "SBMLDocument", "ODEKit", "StatKit"],
       swiftSettings: strict),
     .testTarget(
-      name: "NLMETests", dependencies: ["TestSupport", "NLME", "Estimation", "ODEKit", "StatKit"], swiftSettings: strict),
+      name: "NLMETests", dependencies: ["TestSupport", "NLME", "Estimation", "ODEKit", "StatKit", "CARTSimCore"], swiftSettings: strict),
     .testTarget(
       name: "DoseFindingTests",
       dependencies: ["TestSupport", "DoseFinding", "StatKit", .product(name: "RealModule", package: "swift-numerics")],

@@ -7,7 +7,8 @@
 #   CARTSIM_BIN=.build/release/cartsim Scripts/bench/nlme_gradient.sh --repeat 3
 #
 # Problems: Examples/nlme/pheno.mod (ADVAN1), indometh.mod ($PRED), cart-stein-pred.mod ($PRED,
-# M3), and an ADVAN4 TRANS4 model (two compartments, first-order absorption, 40 subjects, oral
+# M3), pheno-sbml.json and heros-ck.json (SBML models: sensitivities on the jets of the SBML
+# program), and an ADVAN4 TRANS4 model (two compartments, first-order absorption, 40 subjects, oral
 # doses every 12 h and an infusion) whose data `cartsim nlme simulate --seed 1` draws from the
 # model's initial estimates; with --des also cart-stein.mod ($DES, about 100 s with differences).
 # Each fit runs with --threads 1 --npde-samples 0, N times per mode (default 3), alternating the
@@ -85,7 +86,8 @@ write_model "ID TIME AMT RATE ADDL II CMT EVID DV WT" design.csv > "$WORK/design
 write_model "REP=DROP ID TIME AMT RATE ADDL II CMT EVID DV WT CENS=DROP" advan4.csv > "$WORK/advan4.mod"
 
 PROBLEMS=("pheno:Examples/nlme/pheno.mod" "indometh:Examples/nlme/indometh.mod"
-  "cart-stein-pred:Examples/nlme/cart-stein-pred.mod" "advan4:$WORK/advan4.mod")
+  "cart-stein-pred:Examples/nlme/cart-stein-pred.mod" "advan4:$WORK/advan4.mod"
+  "pheno-sbml:Examples/nlme/pheno-sbml.json" "heros-ck:Examples/nlme/heros-ck.json")
 [ "$DES" = 1 ] && PROBLEMS+=("cart-stein:Examples/nlme/cart-stein.mod")
 
 for round in $(seq 1 "$REPEAT"); do
@@ -113,6 +115,8 @@ labels = {
     "indometh": "Indometh ($PRED, 6 subjects, 8 parameters)",
     "cart-stein-pred": "CAR T, closed form ($PRED, M3, 60 subjects, 9 parameters)",
     "advan4": "two compartments, absorption (ADVAN4 TRANS4, 40 subjects, 9 parameters)",
+    "pheno-sbml": "pheno, SBML (one-compartment.xml, 59 subjects, 6 parameters)",
+    "heros-ck": "HEROS model, SBML (built-in, 6 subjects, 4 parameters)",
     "cart-stein": "CAR T, $DES (ADVAN6, M3, 60 subjects, 9 parameters)",
 }
 rows = []
@@ -156,7 +160,7 @@ for r in rows:
     se = "–" if r["max_se_difference"] is None else f"{100 * r['max_se_difference']:.2f}%"
     lines.append(f"| {r['label']} | {r['seconds_sensitivities']:.3f} | {r['seconds_differences']:.3f} | "
                  f"{r['seconds_differences'] / r['seconds_sensitivities']:.1f}× | {r['ofv_sensitivities']:.6f} | {r['ofv_differences']:.6f} | {se} |")
-lines += ["", "Statuses, sensitivities / differences (where R is not positive definite, as for Indometh with a variance at 0, "
+lines += ["", "Statuses, sensitivities / differences (where R is not positive definite, as for Indometh and heros-ck with a variance at 0, "
           "the standard errors mean nothing and their difference neither):", ""]
 lines += [f"- {r['problem']}: {r['status_sensitivities']}; {r['covariance_sensitivities']} / {r['status_differences']}; "
           f"{r['covariance_differences']}" for r in rows]

@@ -1,3 +1,4 @@
+import CARTSimCore
 import Foundation
 import TestSupport
 import Testing
@@ -58,6 +59,17 @@ import Testing
   ])
   func examplesMatchDifferences(_ name: String, _ method: FirstOrderObjective.Method) throws {
     try Self.compare(NLMEProblem(controlStream: Self.root.appendingPathComponent(name).path), method)
+  }
+
+  /// SBML models with their sensitivities on jets (SBMLJets.swift): pheno with its structure
+  /// in SBML (ODE tolerance 10⁻¹⁰), and the built-in HEROS model with two ETAs (rules,
+  /// initial assignments, piecewise rates, watched extinction events; tolerance 10⁻⁸, hence
+  /// the larger step and bound).
+  @Test func sbmlMatchesDifferences() throws {
+    let pheno = try NLMEProblem(controlStream: Self.root.appendingPathComponent("pheno-sbml.json").path)
+    try Self.compare(pheno, .focei, subjects: 12, h: 1e-4, tolerance: 1e-4)
+    let heros = try NLMEProblem(controlStream: Self.root.appendingPathComponent("heros-ck.json").path, builtIn: NLMERun.builtIn)
+    try Self.compare(heros, .focei, h: 1e-3, tolerance: 2e-3)
   }
 
   /// `$DES` with its sensitivities in the parameters: the differences carry the integration

@@ -1,3 +1,4 @@
+import CARTSimCore
 import Foundation
 import TestSupport
 import Testing
@@ -146,10 +147,10 @@ import Testing
   /// Every example the jets cover, at η away from 0 (signs alternating, 0.4 SD): the values
   /// are those of the plain prediction to the bit, and the derivatives those of central
   /// differences (step 10⁻³: truncation near 10⁻⁶ relative).
-  @Test(arguments: ["pheno.mod", "indometh.mod", "cart-stein-pred.mod", "cart-stein.mod"])
+  @Test(arguments: ["pheno.mod", "indometh.mod", "cart-stein-pred.mod", "cart-stein.mod", "pheno-sbml.json", "heros-ck.json"])
   func examplesMatchFiniteDifferences(_ name: String) throws {
     let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
-    let problem = try NLMEProblem(controlStream: root.appendingPathComponent(name).path)
+    let problem = try NLMEProblem(controlStream: root.appendingPathComponent(name).path, builtIn: NLMERun.builtIn)
     // $DES differences carry the integration error (relative 10⁻⁹) divided by h².
     try Self.check(problem, name, tol: name == "cart-stein.mod" ? 1e-3 : 1e-5)
   }
@@ -261,6 +262,35 @@ import Testing
     #expect(largest < 1e-6, "largest difference \(largest)")
   }
 
+  /// pheno with its structure in SBML (integrated on jets, tolerance 10⁻¹⁰) and in closed form
+  /// (ADVAN1): the same predictions and derivatives for every subject, within the integration
+  /// error.
+  @Test func sbmlSensitivitiesMatchTheClosedForm() throws {
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    let sbml = try NLMEProblem(controlStream: root.appendingPathComponent("pheno-sbml.json").path)
+    let closed = try NLMEProblem(controlStream: root.appendingPathComponent("pheno.mod").path)
+    let p = closed.initial
+    let eta = [0.2, -0.15]
+    let (a, b) = (Predictor(model: sbml.model), Predictor(model: closed.model))
+    var largest = 0.0
+    for (s, t) in zip(sbml.data.subjects, closed.data.subjects) {
+      let x = try #require(Self.jets(a, s, theta: p.theta, eta: eta, sigma: p.sigma))
+      let y = try #require(Self.jets(b, t, theta: p.theta, eta: eta, sigma: p.sigma))
+      #expect(x.f.count == y.f.count)
+      for j in x.f.indices {
+        let scale = abs(y.f[j])
+        largest = max(largest, abs(x.f[j] - y.f[j]) / scale, abs(x.v[j] - y.v[j]) / abs(y.v[j]))
+        for k in 0..<2 {
+          largest = max(largest, abs(x.df[j][k] - y.df[j][k]) / scale, abs(x.dv[j][k] - y.dv[j][k]) / abs(y.v[j]))
+          for l in 0..<2 {
+            largest = max(largest, abs(x.d2f[j][k][l] - y.d2f[j][k][l]) / scale, abs(x.d2v[j][k][l] - y.d2v[j][k][l]) / abs(y.v[j]))
+          }
+        }
+      }
+    }
+    #expect(largest < 1e-7, "largest relative difference \(largest)")
+  }
+
   /// Where a dose's timing depends on η the jets step aside, and the objective takes finite
   /// differences: the same OFV as with jets switched off.
   @Test func lagDependingOnEtaFallsBackToDifferences() throws {
@@ -292,6 +322,208 @@ import Testing
       let (x, y) = (try #require(x), try #require(y))
       #expect(abs(x.ofv - y.ofv) < (method == .laplace ? 1e-4 : 1e-5), "\(name): OFV_i \(x.ofv) vs \(y.ofv)")
       #expect(zip(x.eta, y.eta).allSatisfy { abs($0 - $1) < 1e-6 }, "\(name): η̂ \(x.eta) vs \(y.eta)")
+    }
+  }
+}
+
+/// SBML models on jets beyond the examples: a compartment sized by an initial assignment (so
+/// species in math are concentrations), absorption and elimination reactions, an effect with a
+/// rate rule started by an initial assignment, a Hill term whose exponent has an ETA, a
+/// piecewise rule and `max`; and an event, which makes a subject it fires in fall back to
+/// finite differences.
+extension JetTests {
+  static let turnoverSBML = """
+    <?xml version="1.0" encoding="UTF-8"?>
+    <sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" level="3" version="1">
+      <model id="turnover">
+        <listOfCompartments><compartment id="central" size="1" constant="true" spatialDimensions="3"/></listOfCompartments>
+        <listOfSpecies>
+          <species id="Ad" compartment="central" initialAmount="0" hasOnlySubstanceUnits="true" boundaryCondition="false" constant="false"/>
+          <species id="Cc" compartment="central" initialAmount="0" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>
+        </listOfSpecies>
+        <listOfParameters>
+          <parameter id="CL" value="2" constant="true"/>
+          <parameter id="Vc" value="10" constant="true"/>
+          <parameter id="ka" value="1" constant="true"/>
+          <parameter id="kout" value="0.2" constant="true"/>
+          <parameter id="gam" value="1.5" constant="true"/>
+          <parameter id="kin" value="1" constant="false"/>
+          <parameter id="E" value="0" constant="false"/>
+          <parameter id="shown" value="0" constant="false"/>
+          <parameter id="late" value="0" constant="false"/>
+        </listOfParameters>
+        <listOfInitialAssignments>
+          <initialAssignment symbol="central"><math xmlns="http://www.w3.org/1998/Math/MathML"><ci>Vc</ci></math></initialAssignment>
+          <initialAssignment symbol="kin"><math xmlns="http://www.w3.org/1998/Math/MathML">
+            <apply><times/><cn>5</cn><ci>kout</ci></apply></math></initialAssignment>
+          <initialAssignment symbol="E"><math xmlns="http://www.w3.org/1998/Math/MathML">
+            <apply><divide/><ci>kin</ci><ci>kout</ci></apply></math></initialAssignment>
+        </listOfInitialAssignments>
+        <listOfRules>
+          <rateRule variable="E"><math xmlns="http://www.w3.org/1998/Math/MathML">
+            <apply><minus/>
+              <apply><times/><ci>kin</ci><apply><plus/><cn>1</cn><apply><divide/>
+                <apply><power/><ci>Cc</ci><ci>gam</ci></apply>
+                <apply><plus/><apply><power/><cn>2</cn><ci>gam</ci></apply><apply><power/><ci>Cc</ci><ci>gam</ci></apply></apply>
+              </apply></apply></apply>
+              <apply><times/><ci>kout</ci><ci>E</ci></apply>
+            </apply></math></rateRule>
+          <assignmentRule variable="shown"><math xmlns="http://www.w3.org/1998/Math/MathML">
+            <piecewise>
+              <piece><apply><max/><ci>Cc</ci><cn>0.001</cn></apply><apply><gt/><ci>Cc</ci><cn>0</cn></apply></piece>
+              <otherwise><cn>0.001</cn></otherwise>
+            </piecewise></math></assignmentRule>
+        </listOfRules>
+        <listOfReactions>
+          <reaction id="absorption" reversible="false">
+            <listOfReactants><speciesReference species="Ad" stoichiometry="1" constant="true"/></listOfReactants>
+            <listOfProducts><speciesReference species="Cc" stoichiometry="1" constant="true"/></listOfProducts>
+            <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>ka</ci><ci>Ad</ci></apply></math></kineticLaw>
+          </reaction>
+          <reaction id="elimination" reversible="false">
+            <listOfReactants><speciesReference species="Cc" stoichiometry="1" constant="true"/></listOfReactants>
+            <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>CL</ci><ci>Cc</ci></apply></math></kineticLaw>
+          </reaction>
+        </listOfReactions>
+        <listOfEvents>
+          <event id="late_marker" useValuesFromTriggerTime="true">
+            <trigger initialValue="true" persistent="true"><math xmlns="http://www.w3.org/1998/Math/MathML">
+              <apply><geq/><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol><cn>100</cn></apply></math></trigger>
+            <listOfEventAssignments>
+              <eventAssignment variable="E"><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><divide/><ci>E</ci><cn>2</cn></apply></math></eventAssignment>
+            </listOfEventAssignments>
+          </event>
+        </listOfEvents>
+      </model>
+    </sbml>
+    """
+
+  static let turnoverJSON = """
+    {
+      "problem": "absorption, elimination and a turnover effect in SBML",
+      "data": "turnover.csv",
+      "input": ["ID", "TIME", "AMT", "CMT", "EVID", "DV"],
+      "sbml": "turnover.xml",
+      "tolerance": 11,
+      "pk": ["CL = THETA(1)*EXP(ETA(1))", "V = THETA(2)*EXP(ETA(2))", "KOUT = THETA(3)*EXP(ETA(3))", "GAM = THETA(4)*EXP(ETA(4))"],
+      "parameters": {"CL": "CL", "Vc": "V", "kout": "KOUT", "gam": "GAM"},
+      "doses": {"1": "Ad"},
+      "observations": {"2": "shown", "3": "E"},
+      "error": ["W = SQRT(0.04 + (0.1*F)**2)", "Y = F + W*EPS(1)"],
+      "theta": [{"initial": 2, "lower": 0}, {"initial": 10, "lower": 0}, {"initial": 0.2, "lower": 0}, {"initial": 1.5, "lower": 0}],
+      "omega": [{"diagonal": [0.1, 0.05, 0.08, 0.04]}],
+      "sigma": [{"diagonal": [1], "fixed": true}],
+      "estimation": [{"method": "focei"}]
+    }
+    """
+
+  /// The problem with subjects sampled until `last` (the event fires at 100).
+  static func turnover(last: Double) throws -> NLMEProblem {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cartsim-turnover-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var rows = ["ID,TIME,AMT,CMT,EVID,DV"]
+    for id in 1...4 {
+      let times = [0.5, 1, 2, 4, 8, 12, 24, last]
+      rows.append("\(id),0,\(100 + 10 * id),1,1,0")
+      for (k, t) in times.enumerated() {
+        let dv = 5 * Foundation.exp(-0.1 * t) + Double(id) * 0.1 + Double(k % 3) * 0.2
+        rows.append("\(id),\(t),0,\(k % 2 == 0 ? 2 : 3),0,\(dv)")
+      }
+    }
+    try rows.joined(separator: "\n").write(to: folder.appendingPathComponent("turnover.csv"), atomically: true, encoding: .utf8)
+    try turnoverSBML.write(to: folder.appendingPathComponent("turnover.xml"), atomically: true, encoding: .utf8)
+    let stream = folder.appendingPathComponent("turnover.json")
+    try turnoverJSON.write(to: stream, atomically: true, encoding: .utf8)
+    return try NLMEProblem(controlStream: stream.path)
+  }
+
+  @Test func sbmlFeaturesMatchFiniteDifferences() throws {
+    try Self.check(Self.turnover(last: 48), "turnover", tol: 1e-5)
+  }
+
+  /// Subjects observed after the event at t = 100: the jets step aside, and each OFV_i is the
+  /// one finite differences give.
+  @Test func sbmlEventFallsBackToDifferences() throws {
+    let problem = try Self.turnover(last: 120)
+    let predictor = Predictor(model: problem.model)
+    let p = problem.initial
+    for s in problem.data.subjects {
+      #expect(Self.jets(predictor, s, theta: p.theta, eta: [0.1, -0.1, 0.1, -0.1], sigma: p.sigma) == nil)
+    }
+    var objective = FirstOrderObjective(model: problem.model, data: problem.data, method: .focei)
+    let s = try #require(problem.data.subjects.first)
+    let fit = try #require(objective.subject(s, p, start: [], predictor: predictor))
+    objective.exactDerivatives = false
+    let differenced = try #require(objective.subject(s, p, start: [], predictor: predictor))
+    #expect(fit.converged && fit.ofv.isFinite && fit.ofv == differenced.ofv)
+  }
+}
+
+extension JetTests {
+  /// Infusions into an SBML model: one compartment in SBML (Examples/nlme/one-compartment.xml)
+  /// against ADVAN1 TRANS2 on the same data (an infusion over 2 h, a bolus, another infusion
+  /// still running at an observation): the same predictions and η-derivatives within the
+  /// integration error.
+  @Test func sbmlInfusionMatchesTheClosedForm() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cartsim-infusion-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let root = TestSupport.packageRoot.appendingPathComponent("Examples/nlme")
+    try FileManager.default.copyItem(at: root.appendingPathComponent("one-compartment.xml"), to: folder.appendingPathComponent("one.xml"))
+    var rows = ["ID,TIME,AMT,RATE,EVID,DV"]
+    for id in 1...3 {
+      rows.append("\(id),0,100,50,1,0")
+      for t in [1.0, 2, 3, 5] { rows.append("\(id),\(t),0,0,0,\(5 * Foundation.exp(-0.1 * t))") }
+      rows.append("\(id),6,50,0,1,0")
+      rows.append("\(id),8,0,0,0,3")
+      rows.append("\(id),10,60,\(10 * id),1,0")
+      for t in [11.0, 12] { rows.append("\(id),\(t),0,0,0,\(5 * Foundation.exp(-0.1 * t))") }
+    }
+    try rows.joined(separator: "\n").write(to: folder.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+    let json = """
+      {"problem": "infusions", "data": "d.csv", "input": ["ID", "TIME", "AMT", "RATE", "EVID", "DV"], "sbml": "one.xml",
+       "tolerance": 11, "pk": ["CL = THETA(1)*EXP(ETA(1))", "V = THETA(2)*EXP(ETA(2))"], "parameters": {"CL": "CL", "V": "V"},
+       "doses": {"1": "A"}, "observations": {"1": "C"}, "error": ["Y = F + F*EPS(1)"],
+       "theta": [{"initial": 2, "lower": 0}, {"initial": 20, "lower": 0}], "omega": [{"diagonal": [0.1, 0.1]}],
+       "sigma": [{"diagonal": [0.02]}]}
+      """
+    let mod = """
+      $PROBLEM infusions
+      $INPUT ID TIME AMT RATE EVID DV
+      $DATA d.csv IGNORE=@
+      $SUBROUTINES ADVAN1 TRANS2
+      $PK
+      CL = THETA(1)*EXP(ETA(1))
+      V = THETA(2)*EXP(ETA(2))
+      S1 = V
+      $ERROR
+      Y = F + F*EPS(1)
+      $THETA (0, 2) (0, 20)
+      $OMEGA 0.1 0.1
+      $SIGMA 0.02
+      """
+    try json.write(to: folder.appendingPathComponent("s.json"), atomically: true, encoding: .utf8)
+    try mod.write(to: folder.appendingPathComponent("c.mod"), atomically: true, encoding: .utf8)
+    let sbml = try NLMEProblem(controlStream: folder.appendingPathComponent("s.json").path)
+    let closed = try NLMEProblem(controlStream: folder.appendingPathComponent("c.mod").path)
+    let p = closed.initial
+    let eta = [0.2, -0.15]
+    let (a, b) = (Predictor(model: sbml.model), Predictor(model: closed.model))
+    for (s, t) in zip(sbml.data.subjects, closed.data.subjects) {
+      let x = try #require(Self.jets(a, s, theta: p.theta, eta: eta, sigma: p.sigma))
+      let y = try #require(Self.jets(b, t, theta: p.theta, eta: eta, sigma: p.sigma))
+      let (f, _) = Self.plain(a, s, theta: p.theta, eta: eta, sigma: p.sigma)
+      #expect(f == x.f, "the jets change the values")
+      #expect(x.f.count == 7)
+      for j in x.f.indices {
+        let scale = abs(y.f[j])
+        #expect(abs(x.f[j] - y.f[j]) < 1e-8 * scale, "subject \(s.id) obs \(j): \(x.f[j]) vs \(y.f[j])")
+        for k in 0..<2 {
+          #expect(abs(x.df[j][k] - y.df[j][k]) < 1e-7 * scale, "subject \(s.id) obs \(j) ∂f/∂η\(k + 1)")
+          for l in 0..<2 { #expect(abs(x.d2f[j][k][l] - y.d2f[j][k][l]) < 1e-7 * scale, "subject \(s.id) obs \(j) ∂²f") }
+        }
+      }
     }
   }
 }

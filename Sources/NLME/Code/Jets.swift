@@ -178,7 +178,7 @@ extension LinkedProgram {
           let (x, y) = (m[a], m[b])
           let v = Program.binary(.power, x, y)
           m[r] = v
-          power(x, y, v, da, db, dr, shape)
+          shape.power(x, y, v, da, db, dr)
         default:
           m[r] = Program.binary(ins.op, m[a], m[b])
           dr.update(repeating: 0, count: w)
@@ -187,13 +187,15 @@ extension LinkedProgram {
       return ok
     }
   }
+}
 
+extension JetShape {
   /// The jet of v = x^y: with a constant exponent the chain rule of x ↦ x^y; otherwise that of
   /// exp(y·log x).
-  private func power(
-    _ x: Double, _ y: Double, _ v: Double, _ dx: UnsafeMutablePointer<Double>, _ dy: UnsafeMutablePointer<Double>,
-    _ r: UnsafeMutablePointer<Double>, _ shape: JetShape
+  func power(
+    _ x: Double, _ y: Double, _ v: Double, _ dx: UnsafePointer<Double>, _ dy: UnsafePointer<Double>, _ r: UnsafeMutablePointer<Double>
   ) {
+    let shape = self
     let w = shape.width
     if shape.isConstant(dy) {
       if shape.isConstant(dx) {
@@ -205,6 +207,12 @@ extension LinkedProgram {
       let d1 = y == 0 ? 0 : y * pow(y - 1)
       let d2 = y == 0 || y == 1 ? 0 : y * (y - 1) * pow(y - 2)
       shape.chain(d1, d2, dx, r)
+      return
+    }
+    // A constant base 0 (a concentration before the first dose): 0^y = 0 for y > 0 with
+    // every derivative in y, x^y·(log x)^k, tending to 0 (the formula below would give 0·∞).
+    if x == 0 && y > 0 && shape.isConstant(dx) {
+      r.update(repeating: 0, count: w)
       return
     }
     // g = y·log x; v = e^g: v′ = v·g′, v″ = v·(g″ + g′g′ᵀ).

@@ -132,11 +132,19 @@ public final class Predictor {
           }
           let k = rates
           let reset = record.evid == 3 || record.evid == 4 || index == 0
-          if let map = kin.sbml, let sys = sbml, !reset { setParameters(map, sys, fr) }
+          if let map = kin.sbml, let sys = sbml, !reset {
+            setParameters(map, sys, fr)
+            jet?.sbmlParameters(sys, map)
+          }
           guard advance(to: record.time, from: &time, k, kin, fr) else { return false }
           if let map = kin.sbml, let sys = sbml, reset {
             // The SBML model's initial state, with this subject's parameters in its initial assignments.
-            state = sys.initialState(at: record.time, overrides: map.parameters.map { ($0.sbml, fr[$0.frame]) })
+            if let jet, jet.sbml != nil {
+              guard let start = jet.sbmlStart(sys, map, at: record.time, fr) else { return false }
+              state = start
+            } else {
+              state = sys.initialState(at: record.time, overrides: map.parameters.map { ($0.sbml, fr[$0.frame]) })
+            }
             for i in infusionRate.indices { infusionRate[i] = 0 }
             pending.removeAll(keepingCapacity: true)
           } else if reset {
@@ -155,13 +163,14 @@ public final class Predictor {
           let c = (record.evid == 0 && record.cmt > 0 ? record.cmt : kin.defaultObservation) - 1
           guard c < kin.compartments else { return false }
           let scale = kin.scaleAssigned[c] ? fr[kin.scale[c]] : 1
-          jet?.amounts(kin, output: model.f, compartment: c, state: state[c], scale: scale, fr)
           if let map = kin.sbml, let sys = sbml {
             // The observed symbol's value at this state (species as their symbol means in math).
             guard let slots = map.observed[c + 1] else { return false }
             state.withUnsafeBufferPointer { sys.evaluate(t: record.time, u: $0) }
             fr[model.f] = slots.reduce(0) { $0 + sys.workspace.values[$1] } / scale
+            jet?.sbmlObservation(sys, kin, observed: slots, output: model.f, compartment: c, at: record.time, values: state, fr)
           } else {
+            jet?.amounts(kin, output: model.f, compartment: c, state: state[c], scale: scale, fr)
             fr[model.f] = state[c] / scale
           }
         }
@@ -256,11 +265,18 @@ public final class Predictor {
   func move(_ k: [Double], _ kin: NLMEModel.Kinetics, from t0: Double, to t1: Double, _ fr: UnsafeMutablePointer<Double>) -> Bool {
     guard t1 > t0 else { return true }
     if let sys = sbml {
-      guard infusionRate.allSatisfy({ $0 == 0 }) else { return false }
+      if let jets = active, !jets.unsupported { return jets.sbmlIntegrate(sys, kin, from: t0, to: t1, predictor: self) }
       var options = SolverOptions(rtol: kin.rtol, atol: [kin.atol], maxSteps: Self.maxSteps)
       options.saveAt = [t1]
-      let problem = ODEProblem(system: sys, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents())
-      let solution = solve(problem, method: .auto, options: options)
+      let solution: ODESolution
+      if infusionRate.allSatisfy({ $0 == 0 }) {
+        solution = solve(
+          ODEProblem(system: sys, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents()), method: .auto, options: options)
+      } else {
+        let system = InfusedSBML(system: sys, infusion: infusionRate)
+        solution = solve(
+          ODEProblem(system: system, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents()), method: .auto, options: options)
+      }
       guard solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else { return false }
       state = solution.finalState
       return true
@@ -509,5 +525,26 @@ struct DESSystem: ODESystem {
     for i in 0..<amount.count { frame[amount[i]] = u[i] }
     program.run(frame)
     for i in 0..<amount.count { du[i] = frame[derivative[i]] + infusion[i] }
+  }
+}
+
+/// An SBML model with infusions running into its states (constant over the interval: the
+/// record loop stops at every start and end of an infusion).
+struct InfusedSBML: ODESystem {
+  let system: SBMLSystem
+  let infusion: [Double]
+
+  var dimension: Int { system.dimension }
+  var isAutonomous: Bool { system.isAutonomous }
+  var hasAnalyticJacobian: Bool { system.hasAnalyticJacobian }
+  var sparsity: SparseLU? { system.sparsity }
+
+  func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
+    system.rhs(t: t, u: u, du: du)
+    for i in infusion.indices { du[i] += infusion[i] }
+  }
+
+  func jacobian(t: Double, u: UnsafeBufferPointer<Double>, J: UnsafeMutableBufferPointer<Double>) {
+    system.jacobian(t: t, u: u, J: J)
   }
 }

@@ -12,8 +12,8 @@ import RealModule
 /// ∂f/∂η, ∂V/∂η, ∂²f/∂η², ∂²V/∂η² exactly, where finite differences need
 /// 1 + n + n(n+1)/2 predictions and lose half the digits.
 ///
-/// The jets cover `$PRED` models, the closed forms ADVAN1–4, 11 and 12 (ClosedFormJets.swift)
-/// and `$DES`; a subject whose records make a dose's
+/// The jets cover `$PRED` models, the closed forms ADVAN1–4, 11 and 12 (ClosedFormJets.swift),
+/// `$DES` and SBML models (SBMLJets.swift); a subject whose records make a dose's
 /// timing depend on η (an η-dependent lag, modelled rate or duration, or bioavailability of
 /// an infusion, a lagged or an additional dose), or that has a steady-state dose, is marked
 /// ``unsupported`` and its derivatives come from finite differences.
@@ -32,18 +32,21 @@ final class JetState {
   var slopes: [[Double]]
   var unsupported = false
 
+  /// The jets of an SBML model's value array (SBMLJets.swift).
+  let sbml: SBMLJets?
+
   /// The parameter directions after the ETAs, and the slots of the THETAs among them.
   let directions: JetDirections
   let thetaSeeds: [(slot: Int, direction: Int)]
 
   /// Jets for `model` in its ETAs and `directions`, or nil where they cannot serve: no ETA,
-  /// an SBML model, `$ERROR` code that carries values from record to record, or LGAMMA in the
+  /// an SBML model with events, delays, algebraic rules or fast reactions, `$ERROR` code that carries values from record to record, or LGAMMA in the
   /// code.
   init?(model: NLMEModel, size: Int, states: Int, directions: JetDirections = JetDirections()) {
     let n = model.eta.count
     guard n > 0, n <= 12, !model.outputCarriesState else { return nil }
     if let kin = model.kinetics {
-      guard kin.sbml == nil, kin.des != nil || !kin.transfers.isEmpty else { return nil }
+      guard kin.sbml != nil || kin.des != nil || !kin.transfers.isEmpty else { return nil }
     }
     let code = model.linked
     let programs = [code.pk, code.output, code.des].compactMap { $0 }
@@ -54,6 +57,12 @@ final class JetState {
         && directions.sigma.allSatisfy { $0.0 < model.eps.count && $0.1 <= $0.0 },
       "jet directions outside the model")
     shape = JetShape(n: n + directions.count, full: n)
+    if let map = model.kinetics?.sbml {
+      guard let jets = SBMLJets(map.compiled, shape: shape) else { return nil }
+      sbml = jets
+    } else {
+      sbml = nil
+    }
     self.directions = directions
     thetaSeeds = directions.theta.enumerated().compactMap { i, k in model.theta[k].map { (slot: $0, direction: n + i) } }
     self.size = size

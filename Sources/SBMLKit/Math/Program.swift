@@ -46,69 +46,74 @@ public struct Program: Sendable {
   @inlinable
   public func run(_ v: UnsafeMutablePointer<Double>, delay: (any DelayEvaluator)? = nil) {
     instructions.withUnsafeBufferPointer { ins in
-      for i in ins {
-        let x = v[Int(truncatingIfNeeded: i.a)]
-        let r: Double
-        switch i.code {
-        case .copy: r = x
-        case .neg: r = -x
-        case .add: r = x + v[Int(truncatingIfNeeded: i.b)]
-        case .sub: r = x - v[Int(truncatingIfNeeded: i.b)]
-        case .mul: r = x * v[Int(truncatingIfNeeded: i.b)]
-        case .div: r = x / v[Int(truncatingIfNeeded: i.b)]
-        case .pow: r = Foundation.pow(x, v[Int(truncatingIfNeeded: i.b)])
-        case .abs: r = Swift.abs(x)
-        case .exp: r = Foundation.exp(x)
-        case .ln: r = Foundation.log(x)
-        case .log: r = Foundation.log(v[Int(truncatingIfNeeded: i.b)]) / Foundation.log(x)
-        case .floor: r = x.rounded(.down)
-        case .ceil: r = x.rounded(.up)
-        case .fact: r = Foundation.tgamma(x + 1)
-        case .root: r = x == 2 ? v[Int(truncatingIfNeeded: i.b)].squareRoot() : Foundation.pow(v[Int(truncatingIfNeeded: i.b)], 1 / x)
-        case .sin: r = Foundation.sin(x)
-        case .cos: r = Foundation.cos(x)
-        case .tan: r = Foundation.tan(x)
-        case .sec: r = 1 / Foundation.cos(x)
-        case .csc: r = 1 / Foundation.sin(x)
-        case .cot: r = 1 / Foundation.tan(x)
-        case .sinh: r = Foundation.sinh(x)
-        case .cosh: r = Foundation.cosh(x)
-        case .tanh: r = Foundation.tanh(x)
-        case .sech: r = 1 / Foundation.cosh(x)
-        case .csch: r = 1 / Foundation.sinh(x)
-        case .coth: r = 1 / Foundation.tanh(x)
-        case .asin: r = Foundation.asin(x)
-        case .acos: r = Foundation.acos(x)
-        case .atan: r = Foundation.atan(x)
-        case .asec: r = Foundation.acos(1 / x)
-        case .acsc: r = Foundation.asin(1 / x)
-        case .acot: r = Foundation.atan(1 / x)
-        case .asinh: r = Foundation.asinh(x)
-        case .acosh: r = Foundation.acosh(x)
-        case .atanh: r = Foundation.atanh(x)
-        case .asech: r = Foundation.acosh(1 / x)
-        case .acsch: r = Foundation.asinh(1 / x)
-        case .acoth: r = Foundation.atanh(1 / x)
-        case .eq: r = x == v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
-        case .neq: r = x != v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
-        case .gt: r = x > v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
-        case .lt: r = x < v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
-        case .ge: r = x >= v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
-        case .le: r = x <= v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
-        case .and: r = (x != 0 && v[Int(truncatingIfNeeded: i.b)] != 0) ? 1 : 0
-        case .or: r = (x != 0 || v[Int(truncatingIfNeeded: i.b)] != 0) ? 1 : 0
-        case .xor: r = ((x != 0) != (v[Int(truncatingIfNeeded: i.b)] != 0)) ? 1 : 0
-        case .not: r = x == 0 ? 1 : 0
-        case .min: r = Swift.min(x, v[Int(truncatingIfNeeded: i.b)])
-        case .max: r = Swift.max(x, v[Int(truncatingIfNeeded: i.b)])
-        case .rem: r = x.truncatingRemainder(dividingBy: v[Int(truncatingIfNeeded: i.b)])
-        case .quot: r = (x / v[Int(truncatingIfNeeded: i.b)]).rounded(.towardZero)
-        case .select: r = x != 0 ? v[Int(truncatingIfNeeded: i.b)] : v[Int(truncatingIfNeeded: i.c)]
-        case .delay: r = delay?.delayed(Int(i.b), v, tau: x) ?? .nan
-        }
-        v[Int(truncatingIfNeeded: i.dst)] = r
-      }
+      for i in ins { v[Int(truncatingIfNeeded: i.dst)] = Self.value(of: i, v, delay: delay) }
     }
+  }
+
+  /// The value instruction `i` writes, from the value array as it stands (one step of
+  /// ``run(_:delay:)``, for interpreters that follow the program instruction by instruction).
+  @inlinable @inline(__always)
+  public static func value(of i: Instruction, _ v: UnsafeMutablePointer<Double>, delay: (any DelayEvaluator)? = nil) -> Double {
+    let x = v[Int(truncatingIfNeeded: i.a)]
+    let r: Double
+    switch i.code {
+    case .copy: r = x
+    case .neg: r = -x
+    case .add: r = x + v[Int(truncatingIfNeeded: i.b)]
+    case .sub: r = x - v[Int(truncatingIfNeeded: i.b)]
+    case .mul: r = x * v[Int(truncatingIfNeeded: i.b)]
+    case .div: r = x / v[Int(truncatingIfNeeded: i.b)]
+    case .pow: r = Foundation.pow(x, v[Int(truncatingIfNeeded: i.b)])
+    case .abs: r = Swift.abs(x)
+    case .exp: r = Foundation.exp(x)
+    case .ln: r = Foundation.log(x)
+    case .log: r = Foundation.log(v[Int(truncatingIfNeeded: i.b)]) / Foundation.log(x)
+    case .floor: r = x.rounded(.down)
+    case .ceil: r = x.rounded(.up)
+    case .fact: r = Foundation.tgamma(x + 1)
+    case .root: r = x == 2 ? v[Int(truncatingIfNeeded: i.b)].squareRoot() : Foundation.pow(v[Int(truncatingIfNeeded: i.b)], 1 / x)
+    case .sin: r = Foundation.sin(x)
+    case .cos: r = Foundation.cos(x)
+    case .tan: r = Foundation.tan(x)
+    case .sec: r = 1 / Foundation.cos(x)
+    case .csc: r = 1 / Foundation.sin(x)
+    case .cot: r = 1 / Foundation.tan(x)
+    case .sinh: r = Foundation.sinh(x)
+    case .cosh: r = Foundation.cosh(x)
+    case .tanh: r = Foundation.tanh(x)
+    case .sech: r = 1 / Foundation.cosh(x)
+    case .csch: r = 1 / Foundation.sinh(x)
+    case .coth: r = 1 / Foundation.tanh(x)
+    case .asin: r = Foundation.asin(x)
+    case .acos: r = Foundation.acos(x)
+    case .atan: r = Foundation.atan(x)
+    case .asec: r = Foundation.acos(1 / x)
+    case .acsc: r = Foundation.asin(1 / x)
+    case .acot: r = Foundation.atan(1 / x)
+    case .asinh: r = Foundation.asinh(x)
+    case .acosh: r = Foundation.acosh(x)
+    case .atanh: r = Foundation.atanh(x)
+    case .asech: r = Foundation.acosh(1 / x)
+    case .acsch: r = Foundation.asinh(1 / x)
+    case .acoth: r = Foundation.atanh(1 / x)
+    case .eq: r = x == v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+    case .neq: r = x != v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+    case .gt: r = x > v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+    case .lt: r = x < v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+    case .ge: r = x >= v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+    case .le: r = x <= v[Int(truncatingIfNeeded: i.b)] ? 1 : 0
+    case .and: r = (x != 0 && v[Int(truncatingIfNeeded: i.b)] != 0) ? 1 : 0
+    case .or: r = (x != 0 || v[Int(truncatingIfNeeded: i.b)] != 0) ? 1 : 0
+    case .xor: r = ((x != 0) != (v[Int(truncatingIfNeeded: i.b)] != 0)) ? 1 : 0
+    case .not: r = x == 0 ? 1 : 0
+    case .min: r = Swift.min(x, v[Int(truncatingIfNeeded: i.b)])
+    case .max: r = Swift.max(x, v[Int(truncatingIfNeeded: i.b)])
+    case .rem: r = x.truncatingRemainder(dividingBy: v[Int(truncatingIfNeeded: i.b)])
+    case .quot: r = (x / v[Int(truncatingIfNeeded: i.b)]).rounded(.towardZero)
+    case .select: r = x != 0 ? v[Int(truncatingIfNeeded: i.b)] : v[Int(truncatingIfNeeded: i.c)]
+    case .delay: r = delay?.delayed(Int(i.b), v, tau: x) ?? .nan
+    }
+    return r
   }
 }
 
