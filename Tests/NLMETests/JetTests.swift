@@ -527,3 +527,68 @@ extension JetTests {
     }
   }
 }
+
+extension JetTests {
+  /// A function without derivatives here (sec) reached by a value that depends on η makes that
+  /// subject take differences, and only that subject: the next one, whose covariate takes the
+  /// other branch, is on jets again.
+  @Test func sbmlFunctionWithoutDerivativesFallsBackPerSubject() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cartsim-sec-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let sbml = """
+      <?xml version="1.0" encoding="UTF-8"?>
+      <sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" level="3" version="1">
+        <model id="sec">
+          <listOfCompartments><compartment id="body" size="1" constant="true" spatialDimensions="3"/></listOfCompartments>
+          <listOfSpecies>
+            <species id="A" compartment="body" initialAmount="0" hasOnlySubstanceUnits="true" boundaryCondition="false" constant="false"/>
+          </listOfSpecies>
+          <listOfParameters>
+            <parameter id="k" value="0.1" constant="true"/>
+            <parameter id="flag" value="0" constant="true"/>
+            <parameter id="kel" value="0" constant="false"/>
+          </listOfParameters>
+          <listOfRules>
+            <assignmentRule variable="kel"><math xmlns="http://www.w3.org/1998/Math/MathML">
+              <piecewise>
+                <piece><apply><times/><ci>k</ci><apply><sec/><apply><times/><cn>0.1</cn><ci>k</ci></apply></apply></apply>
+                  <apply><gt/><ci>flag</ci><cn>0.5</cn></apply></piece>
+                <otherwise><ci>k</ci></otherwise>
+              </piecewise></math></assignmentRule>
+          </listOfRules>
+          <listOfReactions>
+            <reaction id="elimination" reversible="false">
+              <listOfReactants><speciesReference species="A" stoichiometry="1" constant="true"/></listOfReactants>
+              <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>kel</ci><ci>A</ci></apply></math></kineticLaw>
+            </reaction>
+          </listOfReactions>
+        </model>
+      </sbml>
+      """
+    let json = """
+      {"problem": "sec", "data": "d.csv", "input": ["ID", "TIME", "AMT", "EVID", "DV", "FLAG"], "sbml": "sec.xml",
+       "pk": ["K = THETA(1)*EXP(ETA(1))"], "parameters": {"k": "K", "flag": "FLAG"},
+       "doses": {"1": "A"}, "observations": {"1": "A"}, "error": ["Y = F + F*EPS(1)"],
+       "theta": [{"initial": 0.1, "lower": 0}], "omega": [{"diagonal": [0.1]}], "sigma": [{"diagonal": [0.02]}]}
+      """
+    var rows = ["ID,TIME,AMT,EVID,DV,FLAG"]
+    for (id, flag) in [(1, 1), (2, 0)] {
+      rows.append("\(id),0,100,1,0,\(flag)")
+      for t in [1.0, 4, 8] { rows.append("\(id),\(t),0,0,\(100 * Foundation.exp(-0.1 * t)),\(flag)") }
+    }
+    try rows.joined(separator: "\n").write(to: folder.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+    try sbml.write(to: folder.appendingPathComponent("sec.xml"), atomically: true, encoding: .utf8)
+    try json.write(to: folder.appendingPathComponent("s.json"), atomically: true, encoding: .utf8)
+    let problem = try NLMEProblem(controlStream: folder.appendingPathComponent("s.json").path)
+    let predictor = Predictor(model: problem.model)
+    let (first, second) = (problem.data.subjects[0], problem.data.subjects[1])
+    #expect(Self.jets(predictor, first, theta: [0.1], eta: [0.1], sigma: [0.02]) == nil)
+    let d = try #require(Self.jets(predictor, second, theta: [0.1], eta: [0.1], sigma: [0.02]))
+    // A(t) = 100·e^{−k t}, k = 0.1·e^η: ∂A/∂η = −k t A.
+    let k = 0.1 * Foundation.exp(0.1)
+    for (j, t) in [1.0, 4, 8].enumerated() {
+      #expect(abs(d.df[j][0] - (-k * t * d.f[j])) < 1e-6 * d.f[j], "t = \(t): \(d.df[j][0])")
+    }
+  }
+}

@@ -40,8 +40,8 @@ final class JetState {
   let thetaSeeds: [(slot: Int, direction: Int)]
 
   /// Jets for `model` in its ETAs and `directions`, or nil where they cannot serve: no ETA,
-  /// an SBML model with events, delays, algebraic rules or fast reactions, `$ERROR` code that carries values from record to record, or LGAMMA in the
-  /// code.
+  /// an SBML model with `delay`, algebraic rules or fast reactions, `$ERROR` code that carries
+  /// values from record to record, or LGAMMA in the code.
   init?(model: NLMEModel, size: Int, states: Int, directions: JetDirections = JetDirections()) {
     let n = model.eta.count
     guard n > 0, n <= 12, !model.outputCarriesState else { return nil }

@@ -7,14 +7,15 @@ import SBMLKit
 /// `$PK` gave them, the initial assignments and the parameter-only rules run on jets, and the
 /// model's evaluation (rules, rates, rate rules) runs on jets inside the integration, which
 /// makes the jets of the state the first- and second-order forward sensitivities. Every value
-/// is computed by ``SBMLKit/Program/value(of:_:delay:)``, the interpreter's own step, so the values are
-/// those of the plain prediction to the bit while the explicit method steps.
+/// is computed by ``SBMLKit/Program/value(of:_:delay:)``, the interpreter's own step, so the
+/// values are those of the plain prediction to the bit while the explicit method steps.
 ///
 /// Not covered (the jets are not made, and finite differences serve): `delay`, algebraic rules
-/// and fast reactions. Events are watched as in the plain prediction; a subject in which one
-/// fires (the jets would jump with the event time) is marked unsupported. A function without derivatives here (the factorial,
-/// reciprocal trigonometric functions, a logarithm with a varying base, a root of varying
-/// degree) reached by a value that depends on the directions marks the subject unsupported.
+/// and fast reactions. Events are watched as in the plain prediction; a subject in whom one
+/// fires (the jets would jump with the event time) is marked unsupported. A function without
+/// derivatives here (the factorial, the reciprocal trigonometric functions, a logarithm of
+/// varying base, a root of varying degree) gives NaN jets where its operand varies; a subject
+/// whose state or F they reach is marked unsupported too.
 final class SBMLJets {
   let shape: JetShape
   /// The jet of value slot k at k·width.
@@ -22,8 +23,6 @@ final class SBMLJets {
   let count: Int
   /// Scratch for the fluxes: two jets.
   let scratch: UnsafeMutablePointer<Double>
-  /// Set when a program met a function whose derivatives are not available here.
-  var failed = false
 
   init?(_ compiled: CompiledSBML, shape: JetShape) {
     guard compiled.delays.isEmpty, compiled.unknownSlots.isEmpty, !compiled.hasFastReactions else {
@@ -45,12 +44,12 @@ final class SBMLJets {
   func jet(_ slot: Int) -> UnsafeMutablePointer<Double> { values + slot * shape.width }
 
   /// Runs `program` on the values `v` exactly as ``SBMLKit/Program/run(_:delay:)`` does, and on their
-  /// jets. False (and ``failed`` set) where a derivative is not available.
-  @discardableResult
-  func run(_ program: SBMLKit.Program, _ v: UnsafeMutablePointer<Double>) -> Bool {
+  /// jets. A derivative that is not available here is NaN: a piecewise expression computes
+  /// every branch, and only the jets of the branch taken travel on. Where NaN reaches the
+  /// state or F, the subject is marked unsupported.
+  func run(_ program: SBMLKit.Program, _ v: UnsafeMutablePointer<Double>) {
     let shape = self.shape
     let w = shape.width
-    var ok = true
     program.instructions.withUnsafeBufferPointer { code in
       for i in code {
         let (a, b) = (Int(truncatingIfNeeded: i.a), Int(truncatingIfNeeded: i.b))
@@ -65,13 +64,9 @@ final class SBMLJets {
         func chain(_ d: (Double, Double)) {
           if shape.isConstant(da) { dr.update(repeating: 0, count: w) } else { shape.chain(d.0, d.1, da, dr) }
         }
-        /// Zero, or a failure where the operand varies.
+        /// Zero, or NaN where an operand varies.
         func unavailable(_ operands: UnsafeMutablePointer<Double>...) {
-          if operands.allSatisfy({ shape.isConstant($0) }) {
-            dr.update(repeating: 0, count: w)
-          } else {
-            ok = false
-          }
+          dr.update(repeating: operands.allSatisfy({ shape.isConstant($0) }) ? 0 : .nan, count: w)
         }
         switch i.code {
         case .copy: if dr != da { dr.update(from: da, count: w) }
@@ -90,7 +85,7 @@ final class SBMLJets {
             let l = Double.log(x)
             if shape.isConstant(db) { dr.update(repeating: 0, count: w) } else { shape.chain(1 / (y * l), -1 / (y * y * l), db, dr) }
           } else {
-            ok = false
+            unavailable(da)
           }
         case .root:
           // The x-th root of y, with a constant degree.
@@ -102,7 +97,7 @@ final class SBMLJets {
               shape.chain(e * r / y, e * (e - 1) * r / (y * y), db, dr)
             }
           } else {
-            ok = false
+            unavailable(da)
           }
         case .sin: chain((Double.cos(x), -r))
         case .cos: chain((-Double.sin(x), -r))
@@ -141,15 +136,20 @@ final class SBMLJets {
         }
       }
     }
-    if !ok { failed = true }
-    return ok
+  }
+
+  /// Whether `count` jets from `x` are finite.
+  func finite(_ x: UnsafePointer<Double>, count: Int) -> Bool {
+    for i in 0..<(count * shape.width) where !x[i].isFinite { return false }
+    return true
   }
 }
 
 extension JetState {
   /// The SBML model's initial state with its jets, as ``SBMLSystem/initialState(at:overrides:)``
   /// computes it: the mapped parameters (with the jets `$PK` gave them) before the initial
-  /// assignments, then the parameter-only rules. Nil where the jets fail.
+  /// assignments, then the parameter-only rules. Nil (the subject unsupported) where a jet of
+  /// the state is not finite.
   func sbmlStart(_ sys: SBMLSystem, _ map: NLMEModel.SBMLKinetics, at t0: Double, _ fr: UnsafeMutablePointer<Double>) -> [Double]? {
     guard let sj = sbml else { return nil }
     let c = sys.compiled
@@ -164,10 +164,8 @@ extension JetState {
     v[0] = t0
     v[c.startSlot] = t0
     sys.workspace.cache[1] = 0
-    guard sj.run(c.initProgram, v), sj.run(c.invariant, v) else {
-      unsupported = true
-      return nil
-    }
+    sj.run(c.initProgram, v)
+    sj.run(c.invariant, v)
     var u = [Double](repeating: 0, count: c.states.count)
     let shape = self.shape
     state.withUnsafeMutableBufferPointer { st in
@@ -189,6 +187,10 @@ extension JetState {
         }
       }
     }
+    guard state.withUnsafeBufferPointer({ sj.finite($0.baseAddress!, count: c.states.count) }) else {
+      unsupported = true
+      return nil
+    }
     return u
   }
 
@@ -197,11 +199,13 @@ extension JetState {
   func sbmlParameters(_ sys: SBMLSystem, _ map: NLMEModel.SBMLKinetics) {
     guard let sj = sbml else { return }
     for (slot, frameSlot) in map.parameters { sj.jet(slot).update(from: jet(frameSlot), count: width) }
-    if !sj.run(sys.compiled.invariant, sys.workspace.values) { unsupported = true }
+    sj.run(sys.compiled.invariant, sys.workspace.values)
   }
 
   /// The SBML model with its sensitivities from t0 to t1: the state and its jets as one
-  /// system, on the steps the state alone takes (``SolverOptions/errorControlled``).
+  /// system, on the steps the state alone takes (``SolverOptions/errorControlled``). Where
+  /// an event fires or the integration fails the subject is marked unsupported, and its
+  /// prediction without jets decides.
   func sbmlIntegrate(_ sys: SBMLSystem, _ kin: NLMEModel.Kinetics, from t0: Double, to t1: Double, predictor: Predictor) -> Bool {
     guard let sj = sbml else { return false }
     let n = predictor.state.count
@@ -231,11 +235,11 @@ extension JetState {
     }
     let problem = ODEProblem(system: system, u0: predictor.state + state, tspan: (t0, t1), stateEvents: events)
     let solution = solve(problem, method: .auto, options: options)
-    if sj.failed || fired {
+    // An event, a failure or a jet that is not finite: the prediction without jets decides.
+    guard !fired, solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else {
       unsupported = true
       return true
     }
-    guard solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else { return false }
     let u = solution.finalState
     predictor.state = Array(u[0..<n])
     state = Array(u[n...])
@@ -261,10 +265,7 @@ extension JetState {
         sj.jet(slot).update(from: st + i * w, count: w)
       }
     }
-    guard sj.run(compiled.main, v) else {
-      unsupported = true
-      return
-    }
+    sj.run(compiled.main, v)
     let out = jet(f)
     out.update(repeating: 0, count: w)
     var sum = 0.0
@@ -277,6 +278,7 @@ extension JetState {
       let scale = fr[kin.scale[c]]
       shape.divide(sum / scale, out, scale, jet(kin.scale[c]), out)
     }
+    if !sj.finite(out, count: 1) { unsupported = true }
   }
 }
 
