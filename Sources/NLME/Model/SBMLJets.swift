@@ -187,7 +187,7 @@ extension JetState {
         }
       }
     }
-    guard state.withUnsafeBufferPointer({ sj.finite($0.baseAddress!, count: c.states.count) }) else {
+    guard state.allSatisfy(\.isFinite) else {
       unsupported = true
       return nil
     }
