@@ -70,7 +70,9 @@ import Testing
     config.maxQueuedJobs = 2
     let server = try await CARTSimServer(config: config)
     try await server.makeApplication().test(.router) { client in
-      let spec = try tinyTrial(patients: 50, days: 300)
+      // Long enough (10,000 patients an arm) to be running still when the last request comes, however
+      // loaded the machine; shutdown stops it after the patient in flight.
+      let spec = try tinyTrial(patients: 10_000, days: 300)
       var accepted = 0, refused = 0
       for _ in 0..<12 {
         let r = try await client.post("/api/trials", spec)
@@ -94,7 +96,7 @@ import Testing
     config.maxQueuedJobs = 0
     let server = try await CARTSimServer(config: config)
     try await server.makeApplication().test(.router) { client in
-      let spec = try tinyTrial(patients: 30, days: 300)
+      let spec = try tinyTrial(patients: 10_000, days: 300)
       #expect(try await client.post("/api/trials", spec).status == .accepted)
       #expect(try await client.post("/api/trials", spec).status == .serviceUnavailable)
     }
