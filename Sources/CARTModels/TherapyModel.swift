@@ -35,11 +35,15 @@ public protocol TherapyModel: Sendable {
   var observables: [Observable] { get }
   /// Builds the problem for a patient and a regimen over `[start, end]` days.
   func makeProblem(patient: Patient, regimen: Regimen, start: Double, end: Double) -> ModelProblem<System>
-  /// Computes the observables from a state vector (same order as ``observables``).
-  func observe(_ state: ArraySlice<Double>, patient: Patient) -> [Double]
+  /// The observables of a patient as a function of the state vector (same order as
+  /// ``observables``), with the parameters it reads resolved once: it runs at every output.
+  func observer(patient: Patient) -> @Sendable (ArraySlice<Double>) -> [Double]
 }
 
 extension TherapyModel {
+  /// The observables from one state vector (``observer(patient:)`` for a single use).
+  public func observe(_ state: ArraySlice<Double>, patient: Patient) -> [Double] { observer(patient: patient)(state) }
+
   /// Index of a state by name.
   public func stateIndex(_ name: String) -> Int? { stateNames.firstIndex(of: name) }
 }

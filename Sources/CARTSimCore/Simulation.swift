@@ -96,7 +96,8 @@ public enum Simulator {
     let n = model.stateNames.count
     var observed: [Double] = []
     observed.reserveCapacity(sol.t.count * model.observables.count)
-    for i in 0..<sol.t.count { observed += model.observe(sol.values[(i * n)..<((i + 1) * n)], patient: scenario.patient) }
+    let observe = model.observer(patient: scenario.patient)
+    for i in 0..<sol.t.count { observed += observe(sol.values[(i * n)..<((i + 1) * n)]) }
     var result = SimulationResult(
       scenario: scenario, modelTitle: model.title, stateNames: model.stateNames, stateUnits: model.stateUnits,
       observables: model.observables, times: sol.t, states: sol.values, observed: observed, returnCode: sol.returnCode,

@@ -87,9 +87,11 @@ public struct CARTmathModel: TherapyModel {
       absoluteTolerances: [1e-6, 1e-6, 1e-6], nonNegative: [0, 1, 2])
   }
 
-  public func observe(_ u: ArraySlice<Double>, patient: Patient) -> [Double] {
-    let b = u.startIndex
-    return [u[b] + u[b + 1], u[b + 2]]
+  public func observer(patient: Patient) -> @Sendable (ArraySlice<Double>) -> [Double] {
+    { u in
+      let b = u.startIndex
+      return [u[b] + u[b + 1], u[b + 2]]
+    }
   }
 }
 

@@ -30,6 +30,7 @@ enum DosingDecisions {
     let sldIndex = model.observables.firstIndex { $0.name == "sld" }
     precondition(sldIndex != nil, "dosing rules need an 'sld' observable (checked when the scenario is read)")
     let n = model.stateNames.count
+    let observe = model.observer(patient: scenario.patient)
 
     var keep = [Bool](repeating: true, count: planned.infusions.count)
     var decisions: [Decision] = []
@@ -72,7 +73,7 @@ enum DosingDecisions {
       if let sldIndex {
         for i in piece.t.indices {
           sldTimes.append(piece.t[i])
-          sldValues.append(model.observe(piece.state(i), patient: scenario.patient)[sldIndex])
+          sldValues.append(observe(piece.state(i))[sldIndex])
         }
       }
       if var acc = total {
@@ -90,7 +91,7 @@ enum DosingDecisions {
       guard let d = decision, piece.returnCode == .success else { break }
 
       // Decide on infusion d.k from the status on its decision day.
-      let sldNow = model.observe(piece.finalState[...], patient: scenario.patient)[sldIndex!]
+      let sldNow = observe(piece.finalState[...])[sldIndex!]
       let status = RECIST.status(times: sldTimes, sld: sldValues, day: d.day, sldOnDay: sldNow, rules: rules)
       let allowed: Set<Response>
       switch d.rule.require {
