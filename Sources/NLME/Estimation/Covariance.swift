@@ -20,7 +20,6 @@ struct CovarianceStep {
 
   func run(_ matrix: ControlStream.CovarianceStep.Matrix) -> CovarianceResult {
     let v = parameterization.natural(estimates)
-    let p = v.count
     let h = v.map { relativeStep * max(abs($0), 1e-6) }
     let (r, s) = (analyticGradient ? fromGradients(v, h) : nil) ?? fromObjectives(v, h)
     return result(matrix, v, r: r, s: s)
