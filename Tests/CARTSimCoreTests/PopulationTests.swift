@@ -140,13 +140,15 @@ struct PopulationTests {
     }
   }
 
-  /// (b) The file does not depend on the thread count.
-  @Test func threadCountIndependence() throws {
-    let file = try Self.herosB()
+  /// (b) The file does not depend on the thread count: HEROS (patients alone), and the decay
+  /// model (four patients at a time, 37 patients: the last batch is short).
+  @Test(arguments: [12, 37])
+  func threadCountIndependence(patients: Int) throws {
+    let file = patients == 12 ? try Self.herosB() : try Self.write(Self.decay, name: "decay.xml")
     var texts: [String] = []
     for threads in [1, 2] {
       let dir = try temporaryDirectory()
-      var o = SBMLPopulationRun.Options(patients: 12, omega: 0.3, duration: 60, steps: 60)
+      var o = SBMLPopulationRun.Options(patients: patients, omega: 0.3, duration: 60, steps: 60)
       o.seed = 11
       o.threads = threads
       o.writeParameters = true
@@ -154,7 +156,7 @@ struct PopulationTests {
       texts.append(try String(contentsOfFile: dir + "/population.csv", encoding: .utf8))
     }
     #expect(texts[0] == texts[1])
-    #expect(texts[0].split(separator: "\n").count == 13)
+    #expect(texts[0].split(separator: "\n").count == patients + 1)
   }
 
   /// (d) Bad input is refused, naming the file or the option.
@@ -176,6 +178,7 @@ struct PopulationTests {
     for (option, change) in [
       ("--n", { (o: inout SBMLPopulationRun.Options) in o.patients = 0 }),
       ("--omega", { $0.omega = -0.5 }), ("--duration", { $0.simulation.duration = 0 }), ("--steps", { $0.simulation.steps = 0 }),
+      ("--lanes", { $0.lanes = 3 }),
     ] {
       var o = ok
       change(&o)

@@ -113,10 +113,18 @@ public struct CompiledSBML: Sendable {
   /// Compiles `main` and the Jacobian program to machine code with the system C compiler
   /// (see ``NativeCode``). Throws, leaving the interpreter in use, for models with delays or
   /// algebraic rules or when no compiler works.
-  public mutating func compileNative(compiler: String? = nil) throws {
+  ///
+  /// With `lanes` > 1 it also compiles the right-hand side of that many patients at once
+  /// (``NativeCode/rhsLanes``), for ``SBMLPopulationModel/simulate(batch:options:)``.
+  public mutating func compileNative(compiler: String? = nil, lanes: Int = 1) throws {
     guard delays.isEmpty else { throw NativeCode.Failure(description: "the model uses delay()") }
     guard unknownSlots.isEmpty else { throw NativeCode.Failure(description: "the model has algebraic rules") }
-    native = try NativeCode.compile([main] + (jacobian.map { [$0.program] } ?? []), compiler: compiler)
+    let rhs = NativeCode.RightHandSide(
+      loadSlots: loadSlots, derivativeSlots: derivativeSlots,
+      terms: fluxes.map {
+        .init(state: $0.state, rate: $0.rateSlot, stoichiometry: $0.stoichiometrySlot, sign: $0.sign, conversion: $0.conversionSlot)
+      })
+    native = try NativeCode.compile([main] + (jacobian.map { [$0.program] } ?? []), rhs: rhs, lanes: lanes, compiler: compiler)
   }
 
   /// Compiles `model`, in the phases of ``CompileContext`` (the order numbers the slots).

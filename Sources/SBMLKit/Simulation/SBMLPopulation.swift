@@ -48,9 +48,10 @@ public struct SBMLPopulationModel: Sendable {
     outputSlots = outputIDs.map { compiled.slots[$0]! }
   }
 
-  /// Compiles the model to machine code (see ``CompiledSBML/compileNative(compiler:)``).
-  public mutating func compileNative(compiler: String? = nil) throws {
-    try compiled.compileNative(compiler: compiler)
+  /// Compiles the model to machine code (see ``CompiledSBML/compileNative(compiler:lanes:)``),
+  /// with the right-hand side of `lanes` patients at once for ``simulate(batch:options:)``.
+  public mutating func compileNative(compiler: String? = nil, lanes: Int = 1) throws {
+    try compiled.compileNative(compiler: compiler, lanes: lanes)
   }
 
   /// How each run is integrated: from `start` for `duration` with `steps + 1` evenly spaced
@@ -87,33 +88,150 @@ public struct SBMLPopulationModel: Sendable {
   /// ``Options/capSteps`` for the step size.
   public func simulate(parameters: [Double], options o: Options) -> Outcome {
     precondition(parameters.count == parameterSlots.count, "one value per settable parameter")
-    let c = compiled
-    let sys = SBMLSystem(c)
+    let sys = SBMLSystem(compiled)
     let u0 = sys.initialState(at: o.start, overrides: parameterSlots.indices.map { (parameterSlots[$0], parameters[$0]) })
-    let end = o.start + o.duration
-    let n = sys.dimension
-    guard n > 0 else {
-      [Double]().withUnsafeBufferPointer { sys.evaluate(t: end, u: $0) }
+    guard sys.dimension > 0 else {
+      [Double]().withUnsafeBufferPointer { sys.evaluate(t: o.start + o.duration, u: $0) }
       return Outcome(returnCode: .success, finalValues: read(sys), stats: SolverStats())
     }
+    return integrate(sys, from: o.start, u0, options: o)
+  }
+
+  /// The output times of a run.
+  func outputTimes(_ o: Options) -> [Double] {
     let steps = max(o.steps, 1)
-    let times = (0...steps).map { o.start + o.duration * Double($0) / Double(steps) }
-    let cap = o.capSteps
+    return (0...steps).map { o.start + o.duration * Double($0) / Double(steps) }
+  }
+
+  /// Integrates `sys` (its workspace holding the patient's values) from (`t0`, `u0`) to the
+  /// end of the run with `o.method`, producing the output points from `t0` on; `prior` is
+  /// solver work already done for the patient.
+  func integrate(_ sys: SBMLSystem, from t0: Double, _ u0: [Double], options o: Options, prior: SolverStats = SolverStats()) -> Outcome {
+    let end = o.start + o.duration
     let opts = SolverOptions(
-      rtol: o.rtol, atol: [o.atol], saveAt: times,
-      maxStep: cap ? o.duration / Double(steps) : .infinity)
+      rtol: o.rtol, atol: [o.atol], saveAt: outputTimes(o).filter { $0 >= t0 },
+      maxStep: o.capSteps ? o.duration / Double(max(o.steps, 1)) : .infinity)
     let sol = solve(
-      ODEProblem(system: sys, u0: u0, tspan: (o.start, end), stateEvents: sys.stateEvents()),
+      ODEProblem(system: sys, u0: u0, tspan: (t0, end), stateEvents: sys.stateEvents()),
       method: o.method, options: opts)
+    var stats = prior
+    stats.add(sol.stats)
     guard sol.returnCode.isSuccessful, let last = sol.t.last else {
-      return Outcome(returnCode: sol.returnCode, finalValues: [], stats: sol.stats)
+      return Outcome(returnCode: sol.returnCode, finalValues: [], stats: stats)
     }
     Array(sol.state(sol.t.count - 1)).withUnsafeBufferPointer { sys.evaluate(t: last, u: $0) }
-    return Outcome(returnCode: sol.returnCode, finalValues: read(sys), stats: sol.stats)
+    return Outcome(returnCode: sol.returnCode, finalValues: read(sys), stats: stats)
+  }
+
+  /// The number of patients ``simulate(batch:options:)`` integrates together with `options`,
+  /// or 1 where each is integrated alone: lanes need the machine code's right-hand side of
+  /// several patients, `auto` or `dp5` (lock-step DP5, see
+  /// ``solveBatchDP5(_:u0:tspan:options:detectStiffness:stops:jump:)``), and events, if any,
+  /// at known times (`time ≥ c` with `c` from numbers and constant parameters) without delays
+  /// or compound triggers, so that every patient's events happen at steps all lanes take.
+  public func batchLanes(_ o: Options) -> Int {
+    guard let native = compiled.native, native.rhsLanes != nil, o.method == .auto || o.method == .dp5,
+      !compiled.hasFastReactions, !compiled.states.isEmpty,
+      compiled.events.allSatisfy({ $0.triggerTimeSlot != nil && $0.delaySlot == nil && $0.watchSlots.isEmpty })
+    else { return 1 }
+    return native.lanes
+  }
+
+  /// Runs one patient per row of `parameters`, ``batchLanes(_:)`` of them together when there
+  /// are exactly that many, else each alone with ``simulate(parameters:options:)``.
+  ///
+  /// Together, the patients take the same steps (each accepted only when every patient's
+  /// error is within the tolerance), so each is integrated at least as accurately as alone,
+  /// and its values depend on its batch within the tolerance. Where the batch stops (a patient
+  /// turned stiff under `auto`, or the lock-step failed), each patient goes on alone from
+  /// there with `options.method`, so one patient's trouble is not another's. Patients whose
+  /// events fall at different times (a trigger time set by a parameter that varies), or at
+  /// the start, run alone from the start. Each outcome's statistics count the batch's steps
+  /// and evaluations and its own after it.
+  public func simulate(batch parameters: [[Double]], options o: Options) -> [Outcome] {
+    let L = batchLanes(o)
+    guard L > 1, parameters.count == L, let wide = compiled.native?.rhsLanes else {
+      return parameters.map { simulate(parameters: $0, options: o) }
+    }
+    let sys = SBMLSystem(compiled)
+    let n = sys.dimension, slots = sys.workspace.count
+    let lanes = UnsafeMutablePointer<Double>.allocate(capacity: slots * L)
+    defer { lanes.deallocate() }
+    var u0 = [Double](repeating: 0, count: n * L)
+    let v = sys.workspace.values
+    var triggerTimes: [Double?] = []
+    for (l, p) in parameters.enumerated() {
+      precondition(p.count == parameterSlots.count, "one value per settable parameter")
+      let start = sys.initialState(at: o.start, overrides: parameterSlots.indices.map { (parameterSlots[$0], p[$0]) })
+      let times = compiled.events.map { sys.exactTriggerTime($0) }
+      if l == 0 { triggerTimes = times }
+      for s in 0..<slots { lanes[s * L + l] = v[s] }
+      for i in 0..<n { u0[i * L + l] = start[i] }
+      guard times == triggerTimes else { return parameters.map { simulate(parameters: $0, options: o) } }
+    }
+    // The events inside the run, in time order; one at a time, none at the start.
+    let end = o.start + o.duration
+    let due = triggerTimes.enumerated().compactMap { k, c in c.flatMap { $0 <= end ? (time: $0, event: k) : nil } }.sorted {
+      $0.time < $1.time
+    }
+    guard due.allSatisfy({ $0.time > o.start }), Set(due.map(\.time)).count == due.count else {
+      return parameters.map { simulate(parameters: $0, options: o) }
+    }
+    let events = due.isEmpty ? [] : sys.stateEvents()
+    /// Lane `l`'s values into the scalar workspace: its parameters, and what the initial
+    /// assignments and events made of them.
+    func load(_ l: Int) {
+      for s in 0..<slots { v[s] = lanes[s * L + l] }
+      sys.workspace.cache[1] = 0
+    }
+    let opts = SolverOptions(
+      rtol: o.rtol, atol: [o.atol], saveAt: outputTimes(o), maxStep: o.capSteps ? o.duration / Double(max(o.steps, 1)) : .infinity)
+    let batch = SBMLBatchSystem(dimension: n, lanes: L, values: lanes, function: wide)
+    let sol = solveBatchDP5(
+      batch, u0: u0, tspan: (o.start, end), options: opts, detectStiffness: o.method == .auto, stops: due.map(\.time)
+    ) { k, t, u in
+      // The event's assignments, lane by lane, on the scalar workspace; then its values
+      // (assigned parameters included) and state back into the lanes.
+      for l in 0..<L {
+        load(l)
+        var state = (0..<n).map { u[$0 * L + l] }
+        _ = events[due[k].event].action(t, &state)
+        for s in 0..<slots { lanes[s * L + l] = v[s] }
+        for i in 0..<n { u[i * L + l] = state[i] }
+      }
+    }
+    // An event whose trigger is true at the start of a run fires there unless its initial
+    // value is true: going on alone after one has fired would fire it again.
+    let resumable = due.allSatisfy { $0.time > sol.finalTime || compiled.events[$0.event].initialValue }
+    return (0..<L).map { l in
+      load(l)
+      let state = (0..<n).map { sol.finalState[$0 * L + l] }
+      if !sol.returnCode.isSuccessful {
+        guard resumable else {
+          var alone = simulate(parameters: parameters[l], options: o)
+          alone.stats.add(sol.stats)
+          return alone
+        }
+        return integrate(sys, from: sol.finalTime, state, options: o, prior: sol.stats)
+      }
+      state.withUnsafeBufferPointer { sys.evaluate(t: sol.finalTime, u: $0) }
+      return Outcome(returnCode: .success, finalValues: read(sys), stats: sol.stats)
+    }
   }
 
   private func read(_ sys: SBMLSystem) -> [Double] {
     let v = sys.workspace.values
     return outputSlots.map { v[$0] }
   }
+}
+
+/// The machine code's right-hand side of several patients (``NativeCode/rhsLanes``) on their
+/// lane-minor value array.
+struct SBMLBatchSystem: BatchODESystem {
+  let dimension: Int
+  let lanes: Int
+  let values: UnsafeMutablePointer<Double>
+  let function: NativeCode.RHS
+
+  func rhs(t: Double, u: UnsafePointer<Double>, du: UnsafeMutablePointer<Double>) { function(values, u, du, t) }
 }

@@ -17,11 +17,14 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// The machine-code `main` and Jacobian program, if the model was compiled natively.
   @usableFromInline let nativeMain: NativeCode.Function?
   @usableFromInline let nativeJacobian: NativeCode.Function?
+  /// The whole right-hand side as machine code (``NativeCode/RightHandSide``).
+  @usableFromInline let nativeRHS: NativeCode.RHS?
 
   public init(_ compiled: CompiledSBML) {
     self.compiled = compiled
     nativeMain = compiled.native?.functions[0]
     nativeJacobian = compiled.native.flatMap { $0.functions.count > 1 ? $0.functions[1] : nil }
+    nativeRHS = compiled.native?.rhs
     self.workspace = SBMLWorkspace(compiled.initial, states: compiled.states.count)
     if !compiled.delays.isEmpty { workspace.delays = DelayHistory(compiled) }
   }
@@ -141,6 +144,11 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   }
 
   public func rhs(t: Double, u: UnsafeBufferPointer<Double>, du: UnsafeMutableBufferPointer<Double>) {
+    if let fused = nativeRHS, fluxMask == nil, frozenTime == nil, let up = u.baseAddress, let dp = du.baseAddress {
+      workspace.cache[1] = 0
+      fused(workspace.values, up, dp, t)
+      return
+    }
     evaluate(t: frozenTime ?? t, u: u)
     let v = workspace.values
     compiled.derivativeSlots.withUnsafeBufferPointer { d in
