@@ -16,7 +16,7 @@ The last column repeats the timing at equal accuracy: cartsim at the loosest rto
 times the given one) at which its error is still no larger than libRoadRunner's, where the two
 tight references agree. Prints a markdown table.
 
-    python3 Scripts/bench/population_vs_roadrunner.py [--quick] [--set car-t|immuno-oncology] [--method auto|dp5|rodas4|bdf]
+    python3 Scripts/bench/population_vs_roadrunner.py [--quick] [--set car-t|immuno-oncology] [--method auto|dp5|rodas4|bdf] [--lanes 1|4]
 """
 import argparse
 import csv
@@ -180,8 +180,10 @@ def failures(rows):
     return sum(1 for row in rows if row[1] not in ("Success", "Terminated"))
 
 
-def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floor, work, repeats, cartsim_factor, method="auto"):
+def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floor, work, repeats, cartsim_factor, method="auto",
+          lanes=4):
     out = os.path.join(work, name)
+    solver = ("--method", method, "--lanes", str(lanes))
     # Each tool's best rate over `repeats` runs (the machine is shared: the best run is the
     # one least disturbed); outputs are identical between repeats. cartsim times
     # `cartsim_factor` times as many patients (its runs are short: a longer one is measured
@@ -190,15 +192,16 @@ def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floo
     cs_rate = rr_rate = 0.0
     for _ in range(repeats):
         header, rows, rate, _, cs_line = cartsim_population(model, n * cartsim_factor, omega, seed, duration, steps, rtol, atol, out,
-                                                            extra=("--method", method))
+                                                            extra=solver)
         cs_rate = max(cs_rate, rate)
         ids, rr_finals, rate = roadrunner_population(model, header, rows, duration, steps, rtol, atol, limit=n)
         rr_rate = max(rr_rate, rate)
     failed = failures(rows[:n])
     rr_failed = sum(1 for f in rr_finals if any(math.isnan(x) for x in f))
     cs_finals = finals_of(header, rows[:n])
-    # Tight references on the first `subset` patients.
-    _, ref_rows, _, _, _ = cartsim_population(model, subset, omega, seed, duration, steps, 1e-10, 1e-14, out + "-ref")
+    # Tight references on the first `subset` patients, each integrated alone.
+    _, ref_rows, _, _, _ = cartsim_population(model, subset, omega, seed, duration, steps, 1e-10, 1e-14, out + "-ref",
+                                              extra=("--lanes", "1"))
     cs_ref = finals_of(header, ref_rows)
     _, rr_ref, _ = roadrunner_population(model, header, rows, duration, steps, 1e-10, 1e-14, limit=subset)
     ref_failed = sum(1 for f in rr_ref if any(math.isnan(x) for x in f))
@@ -212,7 +215,7 @@ def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floo
     if refs <= 0.1 * rr_vs_ref:
         for loose in (rtol * 10, rtol * 100):
             _, lrows, _, _, _ = cartsim_population(model, subset, omega, seed, duration, steps, loose, atol, out + "-loose",
-                                                   extra=("--method", method))
+                                                   extra=solver)
             err = max_rel(finals_of(header, lrows), cs_ref, floor)
             if err > rr_vs_ref or failures(lrows) > failures(rows[:subset]):
                 break
@@ -221,7 +224,7 @@ def bench(name, model, n, subset, omega, seed, duration, steps, rtol, atol, floo
             best = 0.0
             for _ in range(repeats):
                 best = max(best, cartsim_population(model, n * cartsim_factor, omega, seed, duration, steps, eq["rtol"], atol,
-                                                    out + "-loose", extra=("--method", method))[2])
+                                                    out + "-loose", extra=solver)[2])
             eq["rate"] = best
     return {
         "model": name, "n": n, "n_cs": n * cartsim_factor, "D": duration, "S": steps, "rtol": rtol, "atol": atol, "failed": failed,
@@ -256,6 +259,7 @@ def main():
                     help="car-t: CARTmath (BIOMD0000001019) and HEROS; immuno-oncology: the BioModels of issue 16's table "
                          "(201 output points over each case's duration) with BIOMD0000001019 over 300 days and HEROS 2.0 cohort B")
     ap.add_argument("--method", default="auto", help="cartsim's solver (auto, dp5, rodas4, bdf)")
+    ap.add_argument("--lanes", type=int, default=4, help="cartsim's patients per batch (1: each alone)")
     ap.add_argument("--floor", type=float, default=1e-6,
                     help="relative differences are taken against max(|reference|, floor)")
     args = ap.parse_args()
@@ -297,11 +301,11 @@ def run_all(args, work):
     results = []
     for name, model, n, d, steps in runs:
         res = bench(name, model, n, min(n, 20 if q else 50), args.omega, args.seed, d, steps, args.rtol, args.atol, args.floor, work,
-                    1 if q else args.repeats, 1 if q else args.cartsim_factor, args.method)
+                    1 if q else args.repeats, 1 if q else args.cartsim_factor, args.method, args.lanes)
         print(f"{name}: {res['line']}", file=sys.stderr)
         results.append(res)
     ratios = [r["ratio"] for r in results]
-    print(f"\ncartsim --method {args.method}: geometric mean ratio {math.exp(sum(map(math.log, ratios)) / len(ratios)):.1f}×, "
+    print(f"\ncartsim --method {args.method} --lanes {args.lanes}: geometric mean ratio {math.exp(sum(map(math.log, ratios)) / len(ratios)):.1f}×, "
           f"lowest {min(ratios):.1f}× ({min(results, key=lambda r: r['ratio'])['model']})")
     print(f"\nomega {args.omega}, seed {args.seed}, rtol {args.rtol:g}, atol {args.atol:g}, one thread each, best of {args.repeats}; "
           f"relative differences against max(|ref|, {args.floor:g}); ref = rtol 1e-10, atol 1e-14 (cartsim) on the first patients\n")

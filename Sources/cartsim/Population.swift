@@ -18,11 +18,12 @@ struct Population: ParsableCommand {
       rate-rule parameter. Rows are in id order and identical for any --threads; a failed \
       patient keeps its return code and empty values. The model is compiled once.
 
-      With machine code, a model without events is integrated --lanes patients at a time \
-      (consecutive ids) in vector instructions with one lock-step DP5: every step is accepted \
-      only when each patient's error is within the tolerance, so a patient's values agree \
-      with its values alone (--lanes 1) within the tolerance. A batch that fails, or turns \
-      stiff under auto, runs again patient by patient.
+      With machine code, a model whose events, if any, happen at known times (time >= c) is \
+      integrated --lanes patients at a time (consecutive ids) in vector instructions with one \
+      lock-step DP5: every step is accepted only when each patient's error is within the \
+      tolerance, so a patient's values agree with its values alone (--lanes 1) within the \
+      tolerance. A batch that fails, or turns stiff under auto, goes on patient by patient \
+      from there.
       """)
 
   @Option(help: "SBML model file.")

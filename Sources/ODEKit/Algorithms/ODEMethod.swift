@@ -58,6 +58,9 @@ public struct SolverOptions: Sendable {
   /// values are then those of the same system solved without them, to the bit (Rodas4 and BDF
   /// solve linear systems of the whole system, which round differently).
   public var errorControlled: Int? = nil
+  /// `auto` starts with Rodas4 instead of DP5 (a run continued from where it was stiff; the
+  /// back-switch test still returns to DP5 when it is not).
+  public var startStiff = false
 
   public init(
     rtol: Double = 1e-6, atol: [Double] = [1e-10], saveAt: [Double] = [],

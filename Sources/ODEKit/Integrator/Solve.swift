@@ -122,7 +122,7 @@ final class _Integrator<S: ODESystem> {
     controlled = min(n, max(1, options.errorControlled ?? n))
     self.requested = method
     self.opts = options
-    self.stiff = method == .rodas4
+    self.stiff = method == .rodas4 || (method == .auto && options.startStiff)
     eighthOrder = method == .dop853
     self.t = problem.tspan.start
     // One block for all the work vectors and matrices (one allocation per solve).
