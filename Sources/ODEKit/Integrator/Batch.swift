@@ -28,6 +28,11 @@ public struct BatchSolution: Sendable {
   public var returnCode: ReturnCode
   /// Whether the batch was integrating with Rodas4 where it stopped.
   public var stiff = false
+  /// Where the batch stopped with Rodas4, whether each lane is stiff there: it turned the batch
+  /// (its stiffness test fired) or DP5 would be unstable on it at the current step
+  /// (`h·‖J‖∞ ≥ 2.5`, the back-switch test on its own Jacobian). A lane going on alone starts
+  /// with Rodas4 only if it is.
+  public var stiffLanes: [Bool] = []
   /// The output times reached, and for each the state of every lane (lane-minor).
   public var t: [Double] = []
   public var values: [Double] = []
@@ -99,6 +104,8 @@ final class BatchIntegrator<S: BatchODESystem> {
   var backCount = 0
   var nextOut = 0
   var maxStiffSteps = Int.max
+  /// The lanes whose stiffness test turned the batch to Rodas4 last.
+  var turnedStiff: [Bool]
 
   init(_ system: S, u0: [Double], t0: Double, options: SolverOptions, switching: Bool) {
     self.system = system
@@ -136,6 +143,7 @@ final class BatchIntegrator<S: BatchODESystem> {
     for j in 0..<N { u[j] = u0[j] }
     stiffCount = Array(repeating: 0, count: L)
     nonstiffCount = Array(repeating: 0, count: L)
+    turnedStiff = Array(repeating: false, count: L)
     t = t0
     result = BatchSolution(returnCode: .success, finalTime: t0, finalState: u0)
   }
@@ -207,6 +215,7 @@ final class BatchIntegrator<S: BatchODESystem> {
     result.finalTime = t
     result.finalState = Array(UnsafeBufferPointer(start: u, count: N))
     result.stiff = stiff
+    result.stiffLanes = (0..<L).map { l in stiff && (turnedStiff[l] || h * rho(l) >= 2.5) }
     return result
   }
 
@@ -248,7 +257,10 @@ final class BatchIntegrator<S: BatchODESystem> {
         // A step size collapsing under DP5 is stiffness the test did not catch in time.
         if switching && !stiff && !lastWasNaN {
           stiff = true
-          for l in 0..<L { stiffCount[l] = 0 }
+          for l in 0..<L {
+            stiffCount[l] = 0
+            turnedStiff[l] = true
+          }
           backCount = 0
           fsalValid = false
           result.stats.methodSwitches += 1
@@ -378,11 +390,13 @@ final class BatchIntegrator<S: BatchODESystem> {
       }
       if switching {
         // Hairer's test per lane; the first lane with 15 stiff readings turns the batch.
+        for l in 0..<L { turnedStiff[l] = false }
         for l in 0..<L where lane[2 * L + l] > 0 {
           if h * (lane[L + l] / lane[2 * L + l]).squareRoot() > 3.25 {
             nonstiffCount[l] = 0
             stiffCount[l] += 1
-            if stiffCount[l] >= 15 { stiff = true }
+            turnedStiff[l] = stiffCount[l] >= 15
+            if turnedStiff[l] { stiff = true }
           } else {
             nonstiffCount[l] += 1
             if nonstiffCount[l] >= 6 { stiffCount[l] = 0 }
@@ -508,19 +522,25 @@ final class BatchIntegrator<S: BatchODESystem> {
     return err
   }
 
+  /// ‖J‖∞ of lane `l`'s last Jacobian: its largest absolute row sum, an upper bound on the
+  /// spectral radius.
+  func rho(_ l: Int) -> Double {
+    var r = 0.0
+    for i in 0..<n {
+      var s = 0.0
+      for j in 0..<n { s += abs(jac[(i * n + j) * L + l]) }
+      r = max(r, s)
+    }
+    return r
+  }
+
   /// Rodas4 → DP5 when `h·‖J‖∞ < 2.5` on every lane for 10 accepted steps in a row (the
   /// scalar `auto`'s test, on the largest lane).
   func checkSwitch() {
     guard stiff else { return }
-    var rho = 0.0
-    for l in 0..<L {
-      for i in 0..<n {
-        var s = 0.0
-        for j in 0..<n { s += abs(jac[(i * n + j) * L + l]) }
-        rho = max(rho, s)
-      }
-    }
-    if h * rho < 2.5 { backCount += 1 } else { backCount = 0 }
+    var largest = 0.0
+    for l in 0..<L { largest = max(largest, rho(l)) }
+    if h * largest < 2.5 { backCount += 1 } else { backCount = 0 }
     if backCount >= 10 {
       stiff = false
       backCount = 0

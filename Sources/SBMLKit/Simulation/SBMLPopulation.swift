@@ -140,22 +140,23 @@ public struct SBMLPopulationModel: Sendable {
     return native.lanes
   }
 
-  /// Rodas4 steps a batch takes in lock-step before its patients go on alone (from there, in
-  /// Rodas4): enough for a short stiff transient shared by the batch, while patients whose
-  /// stiff phases differ stop paying for each other's (measured on the immuno-oncology
-  /// BioModels: BIOMD0000000733 30,100 patients/s in lock-step against 23,000 split at once;
-  /// BIOMD0000001020 7,200 at 100 steps against 4,600 without a limit).
-  static let batchStiffSteps = 100
+  /// Rodas4 steps a batch takes in lock-step before its patients go on alone: none. Lanes
+  /// that are stiff at different times make a lock-step Rodas4 take many more steps than each
+  /// alone, and a shared stiff transient is rarer: on the immuno-oncology BioModels (4000
+  /// patients, one thread) none against 100 gave BIOMD0000000763 33,000 patients/s against
+  /// 25,800, BIOMD0000001019 over 300 days 9,800 against 7,500, BIOMD0000001020 7,100 against
+  /// 7,200, and BIOMD0000000733 19,900 against 29,200.
+  static let batchStiffSteps = 0
 
   /// Runs one patient per row of `parameters`, ``batchLanes(_:)`` of them together when there
   /// are exactly that many, else each alone with ``simulate(parameters:options:)``.
   ///
   /// Together, the patients take the same steps (each accepted only when every patient's
   /// error is within the tolerance), so each is integrated at least as accurately as alone,
-  /// and its values depend on its batch within the tolerance; under `auto` the batch turns to
-  /// Rodas4 while any patient is stiff, for at most ``batchStiffSteps`` steps. Where the batch
-  /// stops there, or fails, each patient goes on alone from there with `options.method`
-  /// (starting with Rodas4 if the batch was stiff), so one patient's trouble is not another's. Patients whose
+  /// and its values depend on its batch within the tolerance. Under `auto`, where a patient
+  /// turns stiff (after ``batchStiffSteps`` of Rodas4 in lock-step), or where the batch fails,
+  /// each patient goes on alone from there with `options.method`, those that are stiff there
+  /// starting with Rodas4, so one patient's stiffness or trouble is not another's. Patients whose
   /// events fall at different times (a trigger time set by a parameter that varies), or at
   /// the start, run alone from the start. Each outcome's statistics count the batch's steps
   /// and evaluations and its own after it.
@@ -223,7 +224,7 @@ public struct SBMLPopulationModel: Sendable {
           alone.stats.add(sol.stats)
           return alone
         }
-        return integrate(sys, from: sol.finalTime, state, options: o, prior: sol.stats, stiff: sol.stiff)
+        return integrate(sys, from: sol.finalTime, state, options: o, prior: sol.stats, stiff: sol.stiffLanes[l])
       }
       state.withUnsafeBufferPointer { sys.evaluate(t: sol.finalTime, u: $0) }
       return Outcome(returnCode: .success, finalValues: read(sys), stats: sol.stats)
