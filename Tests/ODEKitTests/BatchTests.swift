@@ -179,7 +179,8 @@ struct BatchTests {
     // Without Rodas4 steps together the batch stops where the μ = 1000 lane turns it; only that
     // lane is stiff there.
     let atOnce = solveBatch(lanes, u0: u0, tspan: (0, 3000), options: options, method: .auto, maxStiffSteps: 0)
-    #expect(atOnce.returnCode == .interrupted && atOnce.stiff && atOnce.stats.stiffSteps <= 1)  // the step that turned it counts as stiff, as in the scalar method
+    // The step that turned it counts as stiff, as in the scalar method.
+    #expect(atOnce.returnCode == .interrupted && atOnce.stiff && atOnce.stats.stiffSteps <= 1)
     #expect(atOnce.stiffLanes == [false, true])
     let budget = SolverOptions(rtol: 1e-6, atol: [1e-8], maxSteps: 20_000)
     let dp5 = solveBatch(lanes, u0: u0, tspan: (0, 3000), options: budget, method: .dp5)
