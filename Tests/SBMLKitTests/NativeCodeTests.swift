@@ -50,12 +50,8 @@ struct NativeCodeTests {
   /// and solver work with and without machine code.
   @Test(arguments: ["BIOMD0000001019", "BIOMD0000000234", "BIOMD0000000768"])
   func populationsAreBitIdentical(model id: String) throws {
-    let file = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/biomodels-oncology/cases/\(id)/\(id)-sbml.xml")
-    guard FileManager.default.fileExists(atPath: file.path) else {
-      Issue.record("\(file.path) not found (../shared must be next to the package)")
-      return
-    }
-    let plain = SBMLPopulationModel(try CompiledSBML(try SBMLModel.load(path: file.path)))
+    guard let model = try caseModel(id) else { return }
+    let plain = SBMLPopulationModel(try CompiledSBML(model))
     var fast = plain
     try fast.compileNative()
     #expect(fast.compiled.native != nil)
@@ -74,12 +70,8 @@ struct NativeCodeTests {
   /// the scalar machine code's derivatives to the bit, at scattered states.
   @Test(arguments: ["BIOMD0000000768", "BIOMD0000001019", "BIOMD0000000234", "MODEL2109110002"])
   func lanesMatchTheScalarFunction(model id: String) throws {
-    let file = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/biomodels-oncology/cases/\(id)/\(id)-sbml.xml")
-    guard FileManager.default.fileExists(atPath: file.path) else {
-      Issue.record("\(file.path) not found (../shared must be next to the package)")
-      return
-    }
-    var m = SBMLPopulationModel(try CompiledSBML(try SBMLModel.load(path: file.path)))
+    guard let model = try caseModel(id) else { return }
+    var m = SBMLPopulationModel(try CompiledSBML(model))
     try m.compileNative(lanes: 4)
     let native = try #require(m.compiled.native)
     let scalar = try #require(native.rhs), wide = try #require(native.rhsLanes)
@@ -116,13 +108,8 @@ struct NativeCodeTests {
   /// lock-step DP5 is the scalar one when the lanes agree); four different ones agree with
   /// their runs alone within the tolerance.
   @Test func batchesMatchPatientsAlone() throws {
-    let file = packageRoot.deletingLastPathComponent().appendingPathComponent(
-      "shared/biomodels-oncology/cases/BIOMD0000000768/BIOMD0000000768-sbml.xml")
-    guard FileManager.default.fileExists(atPath: file.path) else {
-      Issue.record("\(file.path) not found (../shared must be next to the package)")
-      return
-    }
-    var m = SBMLPopulationModel(try CompiledSBML(try SBMLModel.load(path: file.path)))
+    guard let model = try caseModel("BIOMD0000000768") else { return }
+    var m = SBMLPopulationModel(try CompiledSBML(model))
     try m.compileNative(lanes: 4)
     var options = SBMLPopulationModel.Options(duration: 10, steps: 50)
     options.rtol = 1e-8
@@ -155,4 +142,14 @@ extension Program.Code {
   static var allCasesButDelay: [Program.Code] {
     (0...UInt8.max).compactMap { Program.Code(rawValue: $0) }.filter { $0 != .delay }
   }
+}
+
+/// A BioModels oncology case of ../shared, read; nil (with the issue recorded) if it is missing.
+private func caseModel(_ id: String) throws -> SBMLModel? {
+  let file = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/biomodels-oncology/cases/\(id)/\(id)-sbml.xml")
+  guard FileManager.default.fileExists(atPath: file.path) else {
+    Issue.record("\(file.path) not found (../shared must be next to the package)")
+    return nil
+  }
+  return try SBMLModel.load(path: file.path)
 }

@@ -198,7 +198,7 @@ public struct SBMLPopulationModel: Sendable {
     }
     let opts = SolverOptions(
       rtol: o.rtol, atol: [o.atol], saveAt: outputTimes(o), maxStep: o.capSteps ? o.duration / Double(max(o.steps, 1)) : .infinity)
-    let batch = SBMLBatchSystem(dimension: n, lanes: L, values: lanes, function: wide, scalar: sys)
+    let batch = SBMLBatchSystem(dimension: n, lanes: L, values: lanes, function: wide)
     let sol = solveBatch(
       batch, u0: u0, tspan: (o.start, end), options: opts, method: o.method, maxStiffSteps: Self.batchStiffSteps, stops: due.map(\.time)
     ) { k, t, u in
@@ -238,28 +238,13 @@ public struct SBMLPopulationModel: Sendable {
 }
 
 /// The machine code's right-hand side of several patients (``NativeCode/rhsLanes``) on their
-/// lane-minor value array; the Jacobian lane by lane from the compiled one of `scalar`.
+/// lane-minor value array. It has no Jacobian: populations end a batch where a patient turns
+/// stiff (``SBMLPopulationModel/batchStiffSteps``), so the batch never takes Rodas4 steps.
 struct SBMLBatchSystem: BatchODESystem {
   let dimension: Int
   let lanes: Int
   let values: UnsafeMutablePointer<Double>
   let function: NativeCode.RHS
-  let scalar: SBMLSystem
-
-  var isAutonomous: Bool { scalar.isAutonomous }
 
   func rhs(t: Double, u: UnsafePointer<Double>, du: UnsafeMutablePointer<Double>) { function(values, u, du, t) }
-
-  func jacobian(t: Double, u: UnsafePointer<Double>, J: UnsafeMutablePointer<Double>) -> Bool {
-    guard scalar.hasAnalyticJacobian else { return false }
-    let n = dimension, L = lanes, slots = scalar.workspace.count, v = scalar.workspace.values
-    var x = [Double](repeating: 0, count: n), jl = [Double](repeating: 0, count: n * n)
-    for l in 0..<L {
-      for s in 0..<slots { v[s] = values[s * L + l] }
-      for i in 0..<n { x[i] = u[i * L + l] }
-      x.withUnsafeBufferPointer { xb in jl.withUnsafeMutableBufferPointer { scalar.jacobian(t: t, u: xb, J: $0) } }
-      for m in 0..<(n * n) { J[m * L + l] = jl[m] }
-    }
-    return true
-  }
 }
