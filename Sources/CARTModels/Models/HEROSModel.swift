@@ -149,7 +149,7 @@ public struct HEROSModel: TherapyModel {
   static func sld(cells: Double, lesions n: Double, cellsPerCm3: Double) -> Double {
     guard cells > 0 else { return 0 }
     let v = cells / cellsPerCm3 / n
-    return n * 10 * Double.pow(6 * v / Double.pi, 1.0 / 3)
+    return n * 10 * Double.root(6 * v / Double.pi, 3)
   }
 
   /// CRS grade proxy from IL-6 (pg/mL): the number of thresholds reached.
@@ -207,6 +207,8 @@ public struct HEROSSystem: ODESystem, Sendable {
   let gammaCH, KTC, KLC: Double
   // Lymphocytes and CAR T.
   let rN, KN, KC, rhoC, aC, bC: Double
+  /// log K_N and log K_C: the homeostatic terms take one logarithm, of L.
+  let lnKN, lnKC: Double
   let kmaxFlu, ec50Flu, kmaxCy, ec50Cy, ldCAR: Double
   let dE, dM, aE, aM, hB, kin, kout, phiInf, rhoAg, dET: Double
   let g1, g2, g3, dX, dXT, F1, F2, nF, bF, dF, killScale: Double
@@ -246,6 +248,8 @@ public struct HEROSSystem: ODESystem, Sendable {
     rN = p["r_N"]
     KN = p["K_N"] * s
     KC = p["K_C"] * s
+    lnKN = Double.log(KN)
+    lnKC = Double.log(KC)
     rhoC = p["rho_C"]
     aC = p["a_C"]
     bC = p["b_C"]
@@ -326,7 +330,8 @@ public struct HEROSSystem: ODESystem, Sendable {
     let L = max(n + eb + mb, 1)
     let dev = L - KN
     let rC = rhoC + bC * dev * dev / (aC * L * L + dev * dev)
-    let hm = -rC * Double.log(L / KC)
+    let lnL = Double.log(L)
+    let hm = -rC * (lnL - lnKC)
     let ldKill = kmaxFlu * cFlu / (ec50Flu + cFlu) + kmaxCy * cCy / (ec50Cy + cCy)
     let chT = KTC * ch, chL = KLC * ch
     let occ = cPem / (cPem + ec50PD1)
@@ -348,7 +353,7 @@ public struct HEROSSystem: ODESystem, Sendable {
     du[S.P1] = -(kelP + k12P) * p1 + k21P * p2
     du[S.P2] = k12P * p1 - k21P * p2
     du[S.CH] = -gammaCH * ch
-    du[S.N] = -rN * n * Double.log(L / KN) - lymphLoss * n
+    du[S.N] = -rN * n * (lnL - lnKN) - lymphLoss * n
     du[S.EB] = hm * eb - dE * eb - kin * phiInf * eb + kout * et - aE * (1 - fB) * eb + aM * fB * mb - carLoss * eb
     du[S.MB] = hm * mb - dM * mb + aE * (1 - fB) * eb - aM * fB * mb - carLoss * mb
     du[S.ET] = kin * phiInf * eb - kout * et + rhoAg * gAg * phiPD * fB * et - g1 * s1 * et + rescue * xr - dET * et

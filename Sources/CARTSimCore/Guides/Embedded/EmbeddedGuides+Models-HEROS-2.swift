@@ -3,6 +3,13 @@
 extension EmbeddedGuides {
   /// `Guides/Models/HEROS.md`, piece 2 of 2.
   static let Models_HEROS_md_2 = #"""
+
+| Scenario | Trial fact | Target |
+|---|---|---|
+| HEROS 1.0: no LD, 1e8 total T cells/m² | cells detectable by qPCR for ≥ 6 weeks (7 of 9 patients above 1e6/m²; up to 3 months in the interim report); no expansion in any patient; no CRS | detectable for weeks; blood peak within a day of the infusion (no expansion); CRS proxy 0 |
+| HEROS 2.0 cohort B: Flu/Cy, 1e8 total T cells/m² | expansion after 19 of 21 infusions; grade 1–2 CRS in 9 of 12 patients of cohorts A + B | blood peak ≥ 10× the HEROS 1.0 peak, 1–3 weeks after the first infusion; CRS proxy ≤ 2 |
+| HEROS 2.0 cohort C: Flu/Cy, 1e8 CAR⁺ T cells/m² | two dose-limiting grade 3–4 CRS | higher IL-6 peak and CRS proxy than cohort B |
+
 Time to peak for HER2-CAR T cells was not found; the 1–3-week window brackets the usual
 post-lymphodepletion peak of CAR T products (e.g. 9.3 days for tisagenlecleucel, Stein
 2019). The "10×" is a working definition of expansion, not a reported number.
