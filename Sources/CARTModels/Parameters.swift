@@ -110,4 +110,11 @@ public func editDistance(_ a: String, _ b: String) -> Int {
 }
 
 /// Compact number formatting (`%g`, 6 significant digits).
-public func formatNumber(_ x: Double) -> String { String(format: "%g", x) }
+///
+/// Whole numbers below 10⁶ in magnitude (doses such as 30 or 500 mg/m², which label every
+/// simulated patient's events) print as their integer, which is what `%g` prints for them,
+/// without Foundation's formatter; everything else goes through it.
+public func formatNumber(_ x: Double) -> String {
+  if x.magnitude < 1e6, x == x.rounded(.towardZero), !(x == 0 && x.sign == .minus) { return String(Int(x)) }
+  return String(format: "%g", x)
+}

@@ -77,11 +77,12 @@ public struct HEROSModel: TherapyModel {
       case .pk:
         for a in ld.agents where a.mgPerM2 > 0 {
           let (target, factor) = a.drug == .fludarabine ? (S.F1, p["flu_salt_factor"]) : (S.CY, 1.0)
+          let label = "\(a.drug.rawValue) \(formatNumber(a.mgPerM2)) mg/m²"
           for d in a.days {
             doses.append(
               Dose(
                 time: inf.day + d, target: target, amount: a.mgPerM2 * patient.bsa * factor,
-                duration: a.infusionDays, label: "\(a.drug.rawValue) \(formatNumber(a.mgPerM2)) mg/m²"))
+                duration: a.infusionDays, label: label))
           }
         }
       case .simplified:

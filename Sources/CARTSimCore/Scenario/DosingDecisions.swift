@@ -76,7 +76,8 @@ enum DosingDecisions {
           sldValues.append(observe(piece.state(i))[sldIndex])
         }
       }
-      if var acc = total {
+      // Taken out of `total` so that the appends extend its buffers in place, not copies.
+      if var acc = total.take() {
         acc.t += piece.t
         acc.values += piece.values
         acc.stats.add(piece.stats)

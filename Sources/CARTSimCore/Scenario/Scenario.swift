@@ -38,9 +38,11 @@ public struct Scenario: Sendable {
   /// The output times: `startDay, startDay + step, …` through the horizon, plus day 0.
   /// The grid has been checked against ``Limits`` (``checkOutputGrid(file:path:)``).
   public var outputTimes: [Double] {
+    let start = startDay  // computed from the regimen: once, not per output
+    let n = Int(((horizonDays - start) / outputStepDays).rounded(.down))
     var ts: [Double] = []
-    let n = Int(((horizonDays - startDay) / outputStepDays).rounded(.down))
-    for i in 0...n { ts.append(startDay + Double(i) * outputStepDays) }
+    ts.reserveCapacity(n + 2)
+    for i in 0...n { ts.append(start + Double(i) * outputStepDays) }
     if ts.last! < horizonDays - 1e-9 { ts.append(horizonDays) }
     if !ts.contains(0) {
       ts.append(0)

@@ -1,0 +1,21 @@
+import CARTModels
+import Foundation
+import Testing
+
+/// ``formatNumber(_:)`` prints whole numbers itself; it must print exactly what `%g` prints.
+struct FormatNumberTests {
+  @Test func matchesPrintfG() {
+    var values: [Double] = [
+      0, -0.0, 1, -1, 30, 500, 999_999, -999_999, 1e6, -1e6, 123_456, 1_234_567, 0.5, 2.5, 1e-5, 3.25e7, .nan, .infinity, -.infinity,
+    ]
+    // Whole numbers across the fast path's range and beyond it, and fractions, from a fixed seed.
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    for _ in 0..<20_000 {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      let u = Double(state >> 11) / Double(1 << 53)
+      values.append((u * 4e6 - 2e6).rounded())
+      values.append(u * 1e3)
+    }
+    for x in values { #expect(formatNumber(x) == String(format: "%g", x), "\(x)") }
+  }
+}
