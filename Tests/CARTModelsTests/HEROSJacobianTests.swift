@@ -30,7 +30,22 @@ struct HEROSJacobianTests {
       + [-3.99, -1.9, 0.01, 0.2, 1.02, 20.01, 42.01, 43, 84.05]).sorted()
     let sol = solve(mp.problem, options: SolverOptions(rtol: 1e-8, atol: mp.absoluteTolerances, saveAt: times))
     #expect(sol.returnCode.isSuccessful)
-    return (mp.problem.system, (0..<sol.t.count).map { Array(sol.state($0)) })
+    var states = (0..<sol.t.count).map { Array(sol.state($0)) }
+    // Edges: lymphocytes below one cell (L floored at 1), and no CAR T cells or inflammation
+    // at the tumour (the Hill functions at 0), on states from after the first infusion.
+    typealias S = HEROSModel.S
+    for k in stride(from: 20, to: states.count, by: 10) {
+      var u = states[k]
+      u[S.N] = 0.2
+      u[S.EB] = 0.3
+      u[S.MB] = 0.1
+      states.append(u)
+      u[S.ET] = 0
+      u[S.XR] = 0
+      u[S.Fi] = 0
+      states.append(u)
+    }
+    return (mp.problem.system, states)
   }
 
   /// Central differences with a relative step; entries compared on the scale of the change
@@ -69,7 +84,7 @@ struct HEROSJacobianTests {
         }
       }
     }
-    #expect(checked == states.count * n * n && states.count > 60)
+    #expect(checked == states.count * n * n && states.count > 70)
     #expect(worst > 0)  // the comparison is not vacuous
   }
 

@@ -22,7 +22,7 @@ struct JSONParserTests {
       let data = try Data(contentsOf: u)
       let reference = try? JSONValue.decodeWithFoundation(data, file: u.path)
       let parsed = JSONParser.parse(data)
-      if let reference { #expect(parsed == reference, "\(u.lastPathComponent)") }
+      #expect(parsed == reference, "\(u.lastPathComponent)")
     }
   }
 
@@ -60,7 +60,7 @@ struct JSONParserTests {
       case 4: return "4.9406564584124654e-324"
       case 5: return "123456789012345678901234567890"
       case 6: return "0.\(String(repeating: "0", count: pick(20)))\(pick(1_000_000))E\(pick(30))"
-      case 7: return "-\(pick(10)).\(pick(10))"
+      case 7: return pick(16) != 0 ? "-\(pick(10)).\(pick(10))" : "\(1 + pick(9))e-\(320 + pick(100))"  // underflow past 4.9e-324
       default: return String(Double(pick(1_000_000)) / 7)
       }
     }
@@ -91,9 +91,8 @@ struct JSONParserTests {
       let parsed = JSONParser.parse(data)
       if let parsed {
         parsedCount += 1
-        #expect(parsed == reference, "\(text)")
-        // Bit-identical numbers (== treats 0 and -0 as equal).
-        if case .number(let a) = parsed, case .number(let b)? = reference { #expect(a.bitPattern == b.bitPattern, "\(text)") }
+        // Bit-identical numbers all through (== treats 0 and -0 as equal).
+        #expect(reference.map { identical(parsed, $0) } == true, "\(text)")
       } else {
         // Left to JSONDecoder: only numbers beyond a double or keys equal after unescaping.
         #expect(reference == nil || text.contains("e+3") || text.contains("\\"), "\(text)")
@@ -102,12 +101,24 @@ struct JSONParserTests {
     #expect(parsedCount > 2500)
   }
 
+  /// Equal values with numbers equal to the bit.
+  func identical(_ a: JSONValue, _ b: JSONValue) -> Bool {
+    switch (a, b) {
+    case (.number(let x), .number(let y)): return x.bitPattern == y.bitPattern
+    case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { identical($0, $1) }
+    case (.object(let x), .object(let y)):
+      return x.count == y.count && x.allSatisfy { key, v in y[key].map { identical(v, $0) } ?? false }
+    default: return a == b
+    }
+  }
+
   /// Not JSON, or not plain: left to JSONDecoder, whose error (or value) stands.
   @Test func leavesTheRestToFoundation() throws {
     let refused = [
       "", " ", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "-", "1e", "1e+", "NaN", "Infinity", "tru", "nul",
       "\"a", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\tb\"", "[1] 2", "{\"a\" 1}",
-      "{1: 2}", "1e400", "-1e400", "{\"a\": 1, \"a\": 2}", String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+      "{1: 2}", "1e400", "-1e400", "1e-400", "-1e-400", "2e-324", "[0.5e-330]", "{\"a\": 1, \"a\": 2}",
+      String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
     ]
     for text in refused {
       let data = Data(text.utf8)
@@ -119,6 +130,12 @@ struct JSONParserTests {
       case (.failure(let a), .failure(let b)): #expect("\(a)" == "\("\(b)")", "\(text)")
       default: Issue.record("\(text): decode and JSONDecoder disagree")
       }
+    }
+    // A true zero with any exponent is zero, for both.
+    for text in ["0.000e-999", "-0e-400", "[0.0E+999]"] {
+      let data = Data(text.utf8)
+      let parsed = try #require(JSONParser.parse(data), "\(text)")
+      #expect(identical(parsed, try JSONValue.decodeWithFoundation(data, file: "f.json")), "\(text)")
     }
     // Invalid UTF-8 inside a string.
     #expect(JSONParser.parse(Data([0x22, 0xFF, 0x22])) == nil)

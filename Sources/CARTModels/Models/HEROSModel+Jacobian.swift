@@ -36,10 +36,13 @@ extension HEROSSystem {
   /// One factorisation plan for every patient: the pattern does not depend on the parameters.
   static let sparsePlan = SparseLU(n: 17, pattern: pattern.map { $0.0 * 17 + $0.1 })
 
-  /// `x^n / (1 + x^n)` with `x` in units of `k`, and its derivative in `x`.
+  /// `x^n / (1 + x^n)` with `x` in units of `k`, and its derivative in `x`. At `x ≤ 0`,
+  /// where the function is 0, the derivative from the right: 1/k for n = 1, 0 for n > 1
+  /// (and 0 for n < 1, where it is infinite: the solver's iteration matrix needs a finite
+  /// entry at the kink, which the error control then steps across).
   @inline(__always)
   func hillAndSlope(_ x: Double, _ k: Double, _ n: Double) -> (value: Double, slope: Double) {
-    if x <= 0 { return (0, 0) }
+    if x <= 0 { return (0, n == 1 ? 1 / k : 0) }
     let v = hill(x, k, n)
     // d/dx [r^n / (1 + r^n)] = n r^n / (x (1 + r^n)^2) = n · v · (1 − v) / x.
     return (v, n * v * (1 - v) / x)

@@ -7,11 +7,11 @@ import Foundation
 ///
 /// It accepts only what it is sure of and returns nil for anything else — a syntax error,
 /// invalid UTF-8, a lone surrogate, a duplicate key, a number beyond a double, nesting deeper
-/// than ``maxDepth`` — and ``JSONValue/decode(_:file:)`` then leaves the text to
-/// `JSONDecoder`, whose answer (a value, or the error it names) stands. Numbers are read by
-/// `strtod`, correctly rounded as `JSONDecoder`'s are.
+/// than ``maxDepth``, a number that underflows to zero — and ``JSONValue/decode(_:file:)``
+/// then leaves the text to `JSONDecoder`, whose answer (a value, or the error it names)
+/// stands. Numbers are read by `strtod`, correctly rounded as `JSONDecoder`'s are.
 struct JSONParser {
-  /// Containers nested deeper than this are left to `JSONDecoder` (which refuses them).
+  /// Containers nested deeper than this are left to `JSONDecoder` (which reads up to 512).
   static let maxDepth = 500
 
   private let bytes: UnsafeBufferPointer<UInt8>
@@ -193,21 +193,29 @@ struct JSONParser {
   }
 
   /// A number in JSON's grammar (`-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`),
-  /// finite as a double.
+  /// finite as a double, and not a non-zero number that underflows to 0 (`JSONDecoder`
+  /// refuses those: `1e-400`).
   private mutating func number() -> Double? {
     let start = i
     func digit(_ k: Int) -> Bool { k < bytes.count && bytes[k] >= UInt8(ascii: "0") && bytes[k] <= UInt8(ascii: "9") }
     if i < bytes.count && bytes[i] == UInt8(ascii: "-") { i += 1 }
     guard digit(i) else { return nil }
+    var nonZero = false  // a digit 1–9 before the exponent
     if bytes[i] == UInt8(ascii: "0") {
       i += 1
     } else {
-      while digit(i) { i += 1 }
+      while digit(i) {
+        nonZero = true
+        i += 1
+      }
     }
     if i < bytes.count && bytes[i] == UInt8(ascii: ".") {
       i += 1
       guard digit(i) else { return nil }
-      while digit(i) { i += 1 }
+      while digit(i) {
+        if bytes[i] != UInt8(ascii: "0") { nonZero = true }
+        i += 1
+      }
     }
     if i < bytes.count && (bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E")) {
       i += 1
@@ -226,6 +234,6 @@ struct JSONParser {
       complete = end.map { UnsafePointer($0) == text.baseAddress! + (text.count - 1) } ?? false
       return x
     }
-    return complete && x.isFinite ? x : nil
+    return complete && x.isFinite && (x != 0 || !nonZero) ? x : nil
   }
 }
