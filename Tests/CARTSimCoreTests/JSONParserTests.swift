@@ -139,6 +139,13 @@ struct JSONParserTests {
     }
     // Invalid UTF-8 inside a string.
     #expect(JSONParser.parse(Data([0x22, 0xFF, 0x22])) == nil)
+    // An underflowing number is refused too, and said to be too small.
+    do {
+      _ = try JSONValue.decode(Data(#"{"dose": 1e-400}"#.utf8), file: "f.json")
+      Issue.record("accepted 1e-400")
+    } catch let e as InputError {
+      #expect(e.path == "dose" && e.message.contains("too small"), "\(e)")
+    }
     // The error for a number beyond a double still names its place.
     do {
       _ = try JSONValue.decode(Data(#"{"a": [1, 2e400]}"#.utf8), file: "f.json")

@@ -41,11 +41,12 @@ public enum JSONValue: Decodable, Equatable, Sendable {
     } catch let DecodingError.dataCorrupted(ctx) {
       throw InputError(file: file, path: "", message: "not valid JSON: \(syntaxError(data) ?? ctx.debugDescription)")
     } catch let DecodingError.typeMismatch(_, ctx) {
-      // Every JSON value decodes as one of the cases; what does not is a number beyond a double.
+      // Every JSON value decodes as one of the cases; what does not is a number a double cannot
+      // hold (beyond its range, or a non-zero number that would round to 0).
       let path = ctx.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
       throw InputError(
         file: file, path: path.hasPrefix(".") ? String(path.dropFirst()) : path,
-        message: "a number too large to represent (beyond ±1.8e308)")
+        message: "a number too large or too small to represent (beyond ±1.8e308, or not zero but below 4.9e-324)")
     } catch {
       throw InputError(file: file, path: "", message: "not valid JSON: \(error)")
     }
