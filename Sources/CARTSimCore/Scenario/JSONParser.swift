@@ -62,28 +62,33 @@ struct JSONParser {
     }
   }
 
+  /// Consumes `byte` if it is next.
+  private mutating func take(_ byte: UInt8) -> Bool {
+    guard i < bytes.count, bytes[i] == byte else { return false }
+    i += 1
+    return true
+  }
+
+  /// After a container's item: true at a comma, false at `close` (either consumed), nil at
+  /// anything else.
+  private mutating func moreItems(close: UInt8) -> Bool? {
+    skipSpace()
+    if take(UInt8(ascii: ",")) { return true }
+    if take(close) { return false }
+    return nil
+  }
+
   private mutating func array(depth: Int) -> JSONValue? {
     guard depth <= Self.maxDepth else { return nil }
     i += 1  // [
     var items: [JSONValue] = []
     skipSpace()
-    if i < bytes.count && bytes[i] == UInt8(ascii: "]") {
-      i += 1
-      return .array(items)
-    }
+    if take(UInt8(ascii: "]")) { return .array(items) }
     while true {
       guard let v = value(depth: depth) else { return nil }
       items.append(v)
-      skipSpace()
-      guard i < bytes.count else { return nil }
-      if bytes[i] == UInt8(ascii: ",") {
-        i += 1
-      } else if bytes[i] == UInt8(ascii: "]") {
-        i += 1
-        return .array(items)
-      } else {
-        return nil
-      }
+      guard let more = moreItems(close: UInt8(ascii: "]")) else { return nil }
+      if !more { return .array(items) }
     }
   }
 
@@ -92,28 +97,15 @@ struct JSONParser {
     i += 1  // {
     var fields: [String: JSONValue] = [:]
     skipSpace()
-    if i < bytes.count && bytes[i] == UInt8(ascii: "}") {
-      i += 1
-      return .object(fields)
-    }
+    if take(UInt8(ascii: "}")) { return .object(fields) }
     while true {
       skipSpace()
       guard i < bytes.count, bytes[i] == UInt8(ascii: "\""), let key = string() else { return nil }
       skipSpace()
-      guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
-      i += 1
-      guard let v = value(depth: depth) else { return nil }
+      guard take(UInt8(ascii: ":")), let v = value(depth: depth) else { return nil }
       guard fields.updateValue(v, forKey: key) == nil else { return nil }  // a duplicate key
-      skipSpace()
-      guard i < bytes.count else { return nil }
-      if bytes[i] == UInt8(ascii: ",") {
-        i += 1
-      } else if bytes[i] == UInt8(ascii: "}") {
-        i += 1
-        return .object(fields)
-      } else {
-        return nil
-      }
+      guard let more = moreItems(close: UInt8(ascii: "}")) else { return nil }
+      if !more { return .object(fields) }
     }
   }
 
