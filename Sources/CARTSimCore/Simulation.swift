@@ -37,7 +37,14 @@ public enum Simulator {
   /// Runs `scenario`. Bad parameter overrides throw ``InputError``; numerical failure is
   /// reported in the result's `returnCode` with the outputs reached so far.
   public static func run(_ scenario: Scenario, file: String = "scenario", method: ODEMethod? = nil) throws -> SimulationResult {
-    try run(model(scenario, file: file), scenario, file: file, method: method)
+    // Each built-in model by its own type, so that the solver is compiled for its system (a
+    // specialised integrator that calls the model's right-hand side directly) rather than run
+    // generically through witness tables and run-time type metadata.
+    switch try model(scenario, file: file) {
+    case let m as HEROSModel: try run(m, scenario, file: file, method: method)
+    case let m as CARTmathModel: try run(m, scenario, file: file, method: method)
+    case let m: try run(m, scenario, file: file, method: method)
+    }
   }
 
   /// The parameters a scenario's model runs with (defaults and the scenario's overrides).
@@ -86,18 +93,19 @@ public enum Simulator {
     let (model, problem, options, method) = try prepare(model, scenario, file: file, method: method)
     var scenario = scenario
     let sol: ODESolution
+    var observed: [Double] = []
     if scenario.regimen.rules.isEmpty {
       sol = solve(problem, method: method, options: options)
+      let n = model.stateNames.count
+      observed.reserveCapacity(sol.t.count * model.observables.count)
+      let observe = model.observer(patient: scenario.patient)
+      for i in 0..<sol.t.count { observed += observe(sol.values[(i * n)..<((i + 1) * n)]) }
     } else {
       let run = DosingDecisions.solve(model, scenario, options: options, method: method)
       sol = run.solution
+      observed = run.observed
       scenario.regimen = run.given
     }
-    let n = model.stateNames.count
-    var observed: [Double] = []
-    observed.reserveCapacity(sol.t.count * model.observables.count)
-    let observe = model.observer(patient: scenario.patient)
-    for i in 0..<sol.t.count { observed += observe(sol.values[(i * n)..<((i + 1) * n)]) }
     var result = SimulationResult(
       scenario: scenario, modelTitle: model.title, stateNames: model.stateNames, stateUnits: model.stateUnits,
       observables: model.observables, times: sol.t, states: sol.values, observed: observed, returnCode: sol.returnCode,

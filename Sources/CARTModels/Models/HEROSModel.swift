@@ -196,7 +196,11 @@ public struct HEROSModel: TherapyModel {
 }
 
 /// The right-hand side of ``HEROSModel`` for one patient: parameters resolved to fields.
-public struct HEROSSystem: ODESystem, Sendable {
+///
+/// A class with only constants, so a value: the solver passes it by reference. (As a struct
+/// of 536 bytes it was copied onto the stack for every right-hand side, since the state
+/// pointers it is called with could alias it.)
+public final class HEROSSystem: ODESystem, Sendable {
   public let dimension = 17
   public var isAutonomous: Bool { true }
   typealias S = HEROSModel.S

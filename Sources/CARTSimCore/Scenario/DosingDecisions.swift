@@ -18,9 +18,11 @@ enum DosingDecisions {
   }
 
   /// Integrates `scenario` with its dosing rules; returns the solution over the whole span
-  /// (outputs on `options.saveAt`), the regimen as given, and the decisions.
+  /// (outputs on `options.saveAt`), the model's observables at its outputs (row-major, as
+  /// ``SimulationResult/observed``; the rules read them), the regimen as given, and the
+  /// decisions.
   static func solve<M: TherapyModel>(_ model: M, _ scenario: Scenario, options: SolverOptions, method: ODEMethod)
-    -> (solution: ODESolution, given: Regimen, decisions: [Decision])
+    -> (solution: ODESolution, observed: [Double], given: Regimen, decisions: [Decision])
   {
     let planned = scenario.regimen
     let start = scenario.startDay, end = scenario.horizonDays
@@ -38,6 +40,9 @@ enum DosingDecisions {
     var state: [Double]? = nil
     var total: ODESolution? = nil
     var sldTimes: [Double] = [], sldValues: [Double] = []
+    let m = model.observables.count
+    var observed: [Double] = []
+    observed.reserveCapacity(options.saveAt.count * m)
     var next = 0  // first infusion not yet decided
     var stepsLeft = options.maxSteps
 
@@ -70,13 +75,16 @@ enum DosingDecisions {
         piece.t.removeLast()
         piece.values.removeLast(n)
       }
-      if let sldIndex {
-        for i in piece.t.indices {
+      for i in piece.t.indices {
+        let row = observe(piece.state(i))
+        observed += row
+        if let sldIndex {
           sldTimes.append(piece.t[i])
-          sldValues.append(observe(piece.state(i))[sldIndex])
+          sldValues.append(row[sldIndex])
         }
       }
-      // Taken out of `total` so that the appends extend its buffers in place, not copies.
+      // Taken out of `total` so that the appends extend its buffers in place, not copies;
+      // sized for the whole run at the first segment.
       if var acc = total.take() {
         acc.t += piece.t
         acc.values += piece.values
@@ -87,6 +95,8 @@ enum DosingDecisions {
         acc.finalState = piece.finalState
         total = acc
       } else {
+        piece.t.reserveCapacity(options.saveAt.count)
+        piece.values.reserveCapacity(options.saveAt.count * n)
         total = piece
       }
       guard let d = decision, piece.returnCode == .success else { break }
@@ -117,7 +127,7 @@ enum DosingDecisions {
     }
     var given = planned
     given.infusions = planned.infusions.indices.filter { keep[$0] }.map { planned.infusions[$0] }
-    return (total!, given, decisions)
+    return (total!, observed, given, decisions)
   }
 
   /// The administrations of `doses` that fall in `[from, to)` (or `[from, to]` for the last

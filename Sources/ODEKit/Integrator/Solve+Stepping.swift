@@ -180,7 +180,7 @@ extension _Integrator {
         }
         fillOutputs(before: min(tNew, tb), inclusive: tNew < tb)
         t = tNew
-        for i in 0..<n { u[i] = uNew[i] }
+        swap(&u, &uNew)
         observe()
         if bdf {
           // The differences carry the solution on; a projection replaces its newest value.
@@ -229,8 +229,9 @@ extension _Integrator {
 
   @inlinable
   func swapFSAL() {
-    // k[6] (DOP853: k[12]) holds f(tNew, uNew): copy into k[0].
-    k[0].update(from: k[eighthOrder ? 12 : 6], count: n)
+    // k[6] (DOP853: k[12]) holds f(tNew, uNew): it becomes k[0] (every stage vector other
+    // than k[0] is written before it is read).
+    k.swapAt(0, eighthOrder ? 12 : 6)
     fsalValid = true
   }
 

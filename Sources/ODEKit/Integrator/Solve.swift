@@ -55,10 +55,13 @@ final class _Integrator<S: ODESystem> {
 
   // Work storage (n each, unless noted).
   @usableFromInline let storage: UnsafeMutablePointer<Double>
-  @usableFromInline let u, uNew, tmp, atol, rate, scale: UnsafeMutablePointer<Double>
+  /// The state at `t` and the step's result; an accepted step swaps them (no copy).
+  @usableFromInline var u, uNew: UnsafeMutablePointer<Double>
+  @usableFromInline let tmp, atol, rate, scale: UnsafeMutablePointer<Double>
   /// ``SolverOptions/nonNegative``, read once.
   @usableFromInline let nonNegative: [Int]
-  @usableFromInline let k: [UnsafeMutablePointer<Double>]  // 7 stage vectors (DOP853: 16)
+  /// 7 stage vectors (DOP853: 16); the first-same-as-last reuse swaps two of them.
+  @usableFromInline var k: [UnsafeMutablePointer<Double>]
   @usableFromInline let dense: UnsafeMutablePointer<Double>  // 5n (DOP853: 8n)
   @usableFromInline let jac, lu: UnsafeMutablePointer<Double>  // n*n
   @usableFromInline let piv: UnsafeMutablePointer<Int>
