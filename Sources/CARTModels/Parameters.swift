@@ -112,9 +112,25 @@ public func editDistance(_ a: String, _ b: String) -> Int {
 /// Compact number formatting (`%g`, 6 significant digits).
 ///
 /// Whole numbers below 10⁶ in magnitude (doses such as 30 or 500 mg/m², which label every
-/// simulated patient's events) print as their integer, which is what `%g` prints for them,
-/// without Foundation's formatter; everything else goes through it.
+/// simulated patient's events) print as their integer, and short decimals (parameter values
+/// such as 0.16, which every patient's overrides and table rows print) as Swift's shortest
+/// representation, both what `%g` prints for them, without Foundation's formatter;
+/// everything else goes through it.
 public func formatNumber(_ x: Double) -> String {
-  if x.magnitude < 1e6, x == x.rounded(.towardZero), !(x == 0 && x.sign == .minus) { return String(Int(x)) }
+  let m = x.magnitude
+  if m < 1e6, x == x.rounded(.towardZero), !(x == 0 && x.sign == .minus) { return String(Int(x)) }
+  // Where the shortest decimal that reads back as x has at most six significant digits and
+  // %g prints no exponent (1e-4 ≤ |x| < 1e6), rounding x to six digits gives that decimal
+  // (x is within half an ulp of it), so %g prints Swift's own description: e.g. 0.0251.
+  if m >= 1e-4, m < 1e6 {
+    let s = x.description
+    var digits = 0, leading = true
+    for c in s.utf8 where c >= 48 && c <= 57 {
+      if leading && c == 48 { continue }
+      leading = false
+      digits += 1
+    }
+    if digits <= 6 { return s }
+  }
   return String(format: "%g", x)
 }

@@ -2,7 +2,8 @@ import CARTModels
 import Foundation
 import Testing
 
-/// ``formatNumber(_:)`` prints whole numbers itself; it must print exactly what `%g` prints.
+/// ``formatNumber(_:)`` prints whole numbers and short decimals itself; it must print exactly
+/// what `%g` prints.
 struct FormatNumberTests {
   @Test func matchesPrintfG() {
     var values: [Double] = [
@@ -16,6 +17,19 @@ struct FormatNumberTests {
       values.append((u * 4e6 - 2e6).rounded())
       values.append(u * 1e3)
     }
+    // Decimals of one to eight significant digits from 1e-6 to 1e8 (the fast path for short
+    // decimals and its bounds), and their neighbours one ulp away.
+    for _ in 0..<20_000 {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      let digits = Int(state >> 60) % 8 + 1
+      let exponent = Int((state >> 32) & 0xFF) % 15 - 6
+      let mantissa = Double((state >> 8) & 0xFF_FFFF) / Double(1 << 24)  // [0, 1)
+      let scale = pow(10.0, Double(digits))
+      let x = (mantissa * scale).rounded() / scale * pow(10.0, Double(exponent))
+      let signed = state & 1 == 0 ? x : -x
+      values += [signed, signed.nextUp, signed.nextDown]
+    }
+    values += [1e-4, 0.0001, 0.00010000001, 9.99999e-5, 999_999.5, 999_999.9, 123_456.5, 0.1 + 0.2, 1.0 / 3]
     for x in values { #expect(formatNumber(x) == String(format: "%g", x), "\(x)") }
   }
 }

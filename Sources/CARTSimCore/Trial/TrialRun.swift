@@ -115,7 +115,8 @@ public enum PatientTable {
         + endpointColumns)
   }
 
-  static func num(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "" }
+  /// `%.6g` (= `%g`).
+  static func num(_ x: Double?) -> String { x.map(formatNumber) ?? "" }
   static func flag(_ b: Bool?) -> String { b.map { $0 ? "1" : "0" } ?? "" }
 
   static func row(_ r: PatientRecord, spec: TrialSpec) -> String {
