@@ -111,26 +111,90 @@ public func editDistance(_ a: String, _ b: String) -> Int {
 
 /// Compact number formatting (`%g`, 6 significant digits).
 ///
-/// Whole numbers below 10⁶ in magnitude (doses such as 30 or 500 mg/m², which label every
-/// simulated patient's events) print as their integer, and short decimals (parameter values
-/// such as 0.16, which every patient's overrides and table rows print) as Swift's shortest
-/// representation, both what `%g` prints for them, without Foundation's formatter;
-/// everything else goes through it.
+/// Every patient of a trial prints numbers (its overrides' defaults, its row of
+/// patients.csv): whole numbers below 10⁶ print as their integer, and every other normal
+/// number from the shortest decimal that reads back as it (Swift's description), rounded to
+/// six digits, which is what `%g` prints, without Foundation's formatter. A normal number is
+/// within 1.2e-16 of its shortest decimal, relatively, so rounding that decimal equals
+/// rounding the number unless the decimal has seven digits ending in 5 (within an ulp of a
+/// tie). Those, zero, subnormal and non-finite values go through the formatter.
 public func formatNumber(_ x: Double) -> String {
-  let m = x.magnitude
-  if m < 1e6, x == x.rounded(.towardZero), !(x == 0 && x.sign == .minus) { return String(Int(x)) }
-  // Where the shortest decimal that reads back as x has at most six significant digits and
-  // %g prints no exponent (1e-4 ≤ |x| < 1e6), rounding x to six digits gives that decimal
-  // (x is within half an ulp of it), so %g prints Swift's own description: e.g. 0.0251.
-  if m >= 1e-4, m < 1e6 {
-    let s = x.description
-    var digits = 0, leading = true
-    for c in s.utf8 where c >= 48 && c <= 57 {
-      if leading && c == 48 { continue }
-      leading = false
-      digits += 1
+  if x.magnitude < 1e6, x == x.rounded(.towardZero), !(x == 0 && x.sign == .minus) { return String(Int(x)) }
+  guard x.isNormal, let g = shortestG(x) else { return String(format: "%g", x) }
+  return g
+}
+
+/// `%g` of a finite non-zero `x` from its shortest decimal, or nil at a possible tie.
+private func shortestG(_ x: Double) -> String? {
+  // The digits without leading zeros and `point`: the value is 0.d₁d₂… × 10^point.
+  var digits: [UInt8] = []
+  digits.reserveCapacity(17)
+  var point = 0, seenPoint = false
+  var exponent = 0, exponentSign = 1, inExponent = false
+  for c in x.description.utf8 {
+    switch c {
+    case UInt8(ascii: "-") where inExponent: exponentSign = -1
+    case UInt8(ascii: "-"), UInt8(ascii: "+"): continue
+    case UInt8(ascii: "."): seenPoint = true
+    case UInt8(ascii: "e"): inExponent = true
+    case UInt8(ascii: "0")...UInt8(ascii: "9"):
+      let d = c - UInt8(ascii: "0")
+      if inExponent {
+        exponent = exponent * 10 + Int(d)
+      } else if digits.isEmpty && d == 0 {
+        if seenPoint { point -= 1 }
+      } else {
+        digits.append(d)
+        if !seenPoint { point += 1 }
+      }
+    default: return nil
     }
-    if digits <= 6 { return s }
   }
-  return String(format: "%g", x)
+  point += exponentSign * exponent
+  while digits.last == 0 { digits.removeLast() }
+  guard !digits.isEmpty else { return nil }
+  // Round to six significant digits.
+  if digits.count > 6 {
+    if digits.count == 7 && digits[6] == 5 { return nil }
+    let up = digits[6] >= 5
+    digits.removeLast(digits.count - 6)
+    if up {
+      var i = 5
+      while i >= 0 && digits[i] == 9 {
+        digits[i] = 0
+        i -= 1
+      }
+      if i >= 0 {
+        digits[i] += 1
+      } else {
+        digits.insert(1, at: 0)
+        digits.removeLast()
+        point += 1
+      }
+    }
+    while digits.last == 0 { digits.removeLast() }
+  }
+  var out = x < 0 ? "-" : ""
+  func append(_ range: Range<Int>) { for i in range { out.unicodeScalars.append(Unicode.Scalar(digits[i] + 48)) } }
+  let scientific = point - 1
+  if scientific < -4 || scientific >= 6 {
+    append(0..<1)
+    if digits.count > 1 {
+      out += "."
+      append(1..<digits.count)
+    }
+    let e = abs(scientific)
+    out += (scientific < 0 ? "e-" : "e+") + (e < 10 ? "0" : "") + String(e)
+  } else if point <= 0 {
+    out += "0." + String(repeating: "0", count: -point)
+    append(0..<digits.count)
+  } else if point >= digits.count {
+    append(0..<digits.count)
+    out += String(repeating: "0", count: point - digits.count)
+  } else {
+    append(0..<point)
+    out += "."
+    append(point..<digits.count)
+  }
+  return out
 }
