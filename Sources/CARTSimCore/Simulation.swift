@@ -101,7 +101,7 @@ public enum Simulator {
       let observe = model.observer(patient: scenario.patient)
       for i in 0..<sol.t.count { observed += observe(sol.values[(i * n)..<((i + 1) * n)]) }
     } else {
-      let run = DosingDecisions.solve(model, scenario, options: options, method: method)
+      let run = DosingDecisions.solve(model, scenario, problem: problem, options: options, method: method)
       sol = run.solution
       observed = run.observed
       scenario.regimen = run.given

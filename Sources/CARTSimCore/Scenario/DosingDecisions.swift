@@ -20,8 +20,11 @@ enum DosingDecisions {
   /// Integrates `scenario` with its dosing rules; returns the solution over the whole span
   /// (outputs on `options.saveAt`), the model's observables at its outputs (row-major, as
   /// ``SimulationResult/observed``; the rules read them), the regimen as given, and the
-  /// decisions.
-  static func solve<M: TherapyModel>(_ model: M, _ scenario: Scenario, options: SolverOptions, method: ODEMethod)
+  /// decisions. `problem` is the model's problem for the planned regimen (``Simulator/prepare``): segments
+  /// start from it until an infusion is withheld.
+  static func solve<M: TherapyModel>(
+    _ model: M, _ scenario: Scenario, problem plannedProblem: ODEProblem<M.System>, options: SolverOptions, method: ODEMethod
+  )
     -> (solution: ODESolution, observed: [Double], given: Regimen, decisions: [Decision])
   {
     let planned = scenario.regimen
@@ -35,6 +38,7 @@ enum DosingDecisions {
     let observe = model.observer(patient: scenario.patient)
 
     var keep = [Bool](repeating: true, count: planned.infusions.count)
+    var whole = (keep: keep, problem: plannedProblem)
     var decisions: [Decision] = []
     var t0 = start
     var state: [Double]? = nil
@@ -57,9 +61,14 @@ enum DosingDecisions {
       }
       if let d = decision, d.day >= end { decision = nil }
       let segmentEnd = decision?.day ?? end
-      var regimen = planned
-      regimen.infusions = planned.infusions.indices.filter { keep[$0] }.map { planned.infusions[$0] }
-      var problem = model.makeProblem(patient: scenario.patient, regimen: regimen, start: start, end: end).problem
+      // The whole run's problem for the infusions still planned, built again only when one is
+      // withheld.
+      if keep != whole.keep {
+        var regimen = planned
+        regimen.infusions = planned.infusions.indices.filter { keep[$0] }.map { planned.infusions[$0] }
+        whole = (keep, model.makeProblem(patient: scenario.patient, regimen: regimen, start: start, end: end).problem)
+      }
+      var problem = whole.problem
       problem.tspan = (t0, segmentEnd)
       if let state { problem.u0 = state }
       problem.doses = clip(problem.doses, from: t0, to: segmentEnd, last: decision == nil)
