@@ -69,6 +69,7 @@ extension _Integrator {
     case .rodas:
       for i in 0..<n { out[i] = d0[i] + s * (d1[i] + s1 * (d2[i] + s * d3[i])) }
     case .dp5:
+      if !denseReady { dp5Dense() }
       let d4 = dense + 4 * n
       for i in 0..<n { out[i] = d0[i] + s * (d1[i] + s1 * (d2[i] + s * (d3[i] + s1 * d4[i]))) }
     case .bdf:
@@ -331,22 +332,37 @@ extension _Integrator {
     }
     let err = (s / Double(controlled)).squareRoot()
     if err <= 1 {
-      // Dense output for [t, t+h].
+      // Dense output for [t, t+h]: y_old and Δy now (a projection onto u ≥ 0 changes uNew
+      // before the interpolant is formed), the rest at the first interpolation inside the
+      // step (most steps have none).
       denseKind = .dp5
       denseT0 = t
       denseH = h
+      denseReady = false
       for i in 0..<n {
-        let du = uNew[i] - u[i]
-        let bspl = h * k1[i] - du
         dense[i] = u[i]
-        dense[n + i] = du
-        dense[2 * n + i] = bspl
-        dense[3 * n + i] = du - h * k7[i] - bspl
-        dense[4 * n + i] = h * (T.d1 * k1[i] + T.d3 * k3[i] + T.d4 * k4[i] + T.d5 * k5[i] + T.d6 * k6[i] + T.d7 * k7[i])
+        dense[n + i] = uNew[i] - u[i]
       }
       if stDen > 0 { noteStiffness(h * (stNum / stDen).squareRoot()) }
     }
     return err
+  }
+
+  /// DP5's dense output of the step just accepted, from its stages (still in `k`) and the
+  /// y_old and Δy stored at acceptance.
+  @inlinable
+  func dp5Dense() {
+    typealias T = DormandPrince5
+    let k1 = k[0], k3 = k[2], k4 = k[3], k5 = k[4], k6 = k[5], k7 = k[6]
+    let h = denseH
+    for i in 0..<n {
+      let du = dense[n + i]
+      let bspl = h * k1[i] - du
+      dense[2 * n + i] = bspl
+      dense[3 * n + i] = du - h * k7[i] - bspl
+      dense[4 * n + i] = h * (T.d1 * k1[i] + T.d3 * k3[i] + T.d4 * k4[i] + T.d5 * k5[i] + T.d6 * k6[i] + T.d7 * k7[i])
+    }
+    denseReady = true
   }
 
   /// One DOP853 step of size `h` from (`t`, `u`); writes `uNew` and f(t + h, uNew) into k[12],

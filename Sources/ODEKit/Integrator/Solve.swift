@@ -78,8 +78,10 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline var linearBlocks: (size: Int, count: Int)?
   @usableFromInline var linearSparse: SparseLU?
   @usableFromInline var denseT0 = 0.0, denseH = 0.0, denseKind = _DenseKind.dp5
-  /// DOP853's dense output costs three more stages: formed at the first interpolation
-  /// inside the step (while the step's stages are still there), not at every step.
+  /// The dense output of DP5 and DOP853 (which costs three more stages) is formed at the
+  /// first interpolation inside the step (while the step's stages are still there), not at
+  /// every step. Interpolation happens only inside the step's acceptance, before the stages
+  /// are reused.
   @usableFromInline var denseReady = true
 
   // BDF (``ODEMethod/bdf``): the differences and work rows (`Solve+BDF.swift`), allocated
