@@ -50,7 +50,7 @@ public enum ResultWriter {
     let n = r.stateNames.count, m = r.observables.count
     out.reserveCapacity(r.times.count * (n + m + 1) * 14)
     for i in r.times.indices {
-      var row = [String(format: "%.6g", r.times[i])]
+      var row = [formatNumber(r.times[i])]
       for j in 0..<n { row.append(String(format: "%.9g", r.states[i * n + j])) }
       for j in 0..<m { row.append(String(format: "%.9g", r.observed[i * m + j])) }
       out += CSV.row(row) + "\n"
@@ -61,7 +61,7 @@ public enum ResultWriter {
   public static func summaryJSON(_ r: SimulationResult) -> JSONOut {
     let s = r.summary
     let status =
-      r.returnCode.isSuccessful ? "complete" : "failed: partial result to day \(String(format: "%g", r.times.last ?? r.scenario.startDay))"
+      r.returnCode.isSuccessful ? "complete" : "failed: partial result to day \(formatNumber(r.times.last ?? r.scenario.startDay))"
     return .object([
       ("scenario", .string(r.scenario.name)),
       ("model", .string(r.scenario.model)),

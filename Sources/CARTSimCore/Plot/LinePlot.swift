@@ -1,3 +1,4 @@
+import CARTModels
 import Foundation
 
 /// A line chart rendered as a self-contained SVG: linear or log-10 y axis, several
@@ -221,7 +222,7 @@ public struct LinePlot {
   static func label(_ v: Double) -> String {
     if v == 0 { return "0" }
     if abs(v) >= 1e5 || abs(v) < 1e-3 { return String(format: "%.0e", v) }
-    return String(format: "%g", (v * 1e6).rounded() / 1e6)
+    return formatNumber((v * 1e6).rounded() / 1e6)
   }
 
   static func escape(_ s: String) -> String {

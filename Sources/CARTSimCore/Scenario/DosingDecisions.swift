@@ -20,8 +20,8 @@ enum DosingDecisions {
   /// Integrates `scenario` with its dosing rules; returns the solution over the whole span
   /// (outputs on `options.saveAt`), the model's observables at its outputs (row-major, as
   /// ``SimulationResult/observed``; the rules read them), the regimen as given, and the
-  /// decisions. `problem` is the model's problem for the planned regimen (``Simulator/prepare``): segments
-  /// start from it until an infusion is withheld.
+  /// decisions. `problem` is the model's problem for the planned regimen
+  /// (``Simulator/prepare``): segments start from it until an infusion is withheld.
   static func solve<M: TherapyModel>(
     _ model: M, _ scenario: Scenario, problem plannedProblem: ODEProblem<M.System>, options: SolverOptions, method: ODEMethod
   )

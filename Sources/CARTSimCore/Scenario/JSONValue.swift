@@ -1,3 +1,4 @@
+import CARTModels
 import Foundation
 
 /// A parsed JSON document that keeps the difference between booleans, numbers and
@@ -244,4 +245,4 @@ struct FieldReader {
   }
 }
 
-func fmt(_ x: Double) -> String { String(format: "%g", x) }
+func fmt(_ x: Double) -> String { formatNumber(x) }

@@ -115,7 +115,6 @@ public enum PatientTable {
         + endpointColumns)
   }
 
-  /// `%.6g` (= `%g`).
   static func num(_ x: Double?) -> String { x.map(formatNumber) ?? "" }
   static func flag(_ b: Bool?) -> String { b.map { $0 ? "1" : "0" } ?? "" }
 
