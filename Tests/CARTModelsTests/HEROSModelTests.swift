@@ -118,6 +118,48 @@ struct HEROSModelTests {
     #expect(sol.eventLog.map(\.label).prefix(2) == ["lymphodepletion (simplified)", "CAR T infusion 1"])
   }
 
+  /// Fludarabine and cyclophosphamide are set to zero once below `LD_washout` of their EC50:
+  /// cyclophosphamide at the time its closed-form decay reaches the threshold, both
+  /// compartments then exactly zero, and the cells as without the event (`LD_washout` = 0).
+  @Test func lymphodepletingDrugsWashOut() throws {
+    let ld = Lymphodepletion(
+      mode: .pk,
+      agents: [
+        LDAgent(drug: .fludarabine, mgPerM2: 30, days: [-5, -4, -3], infusionDays: 0.5 / 24),
+        LDAgent(drug: .cyclophosphamide, mgPerM2: 500, days: [-5], infusionDays: 1.0 / 24),
+      ])
+    let inf = CARTInfusion(day: 0, dose: 1e8, basis: .carTCellsPerM2, memoryFraction: 0.3, lymphodepleted: true)
+    let regimen = Regimen(infusions: [inf], lymphodepletion: ld)
+    let times = stride(from: 0.0, through: 60, by: 5).map { $0 }
+    let m = HEROSModel()
+    let sol = run(m, regimen, end: 60, times: times, start: -6)
+    var off = HEROSModel()
+    try off.parameters.set("LD_washout", to: 0)
+    let reference = run(off, regimen, end: 60, times: times, start: -6)
+    #expect(sol.returnCode == .success && reference.returnCode == .success)
+
+    let flu = try #require(sol.eventLog.first { $0.label == "fludarabine washed out" })
+    let cy = try #require(sol.eventLog.first { $0.label == "cyclophosphamide washed out" })
+    #expect(!reference.eventLog.contains { $0.label.contains("washed out") })
+    // Cyclophosphamide (one compartment): the amount at the end of the infusion decays as
+    // e^{−k t} to the threshold LD_washout·EC50_cy·V_cy.
+    let vcy = m.parameters["V_cy"] * pow(patient.bsa / 1.58, 0.861)
+    let k = 24 * m.parameters["CL_cy"] / vcy, T = 1.0 / 24, R = 500 * patient.bsa / T
+    let atEnd = R / k * (1 - exp(-k * T))
+    let expected = -5 + T + log(atEnd / (1e-9 * m.parameters["EC50_cy"] * vcy)) / k
+    #expect(abs(cy.time - expected) < 0.05, "cyclophosphamide washed out at \(cy.time), closed form \(expected)")
+    #expect(flu.time > -3 && flu.time < 30, "fludarabine washed out at \(flu.time)")
+    for i in times.indices where times[i] > max(flu.time, cy.time) {
+      for j in [HEROSModel.S.F1, HEROSModel.S.F2, HEROSModel.S.F3, HEROSModel.S.CY] { #expect(sol[i, j] == 0) }
+    }
+    for i in times.indices {
+      for j in [HEROSModel.S.N, HEROSModel.S.EB, HEROSModel.S.MB, HEROSModel.S.ET, HEROSModel.S.SH] {
+        let d = abs(sol[i, j] - reference[i, j]) / max(reference[i, j], 1)
+        #expect(d < 1e-6, "state \(j) at day \(times[i]): \(sol[i, j]) vs \(reference[i, j]) without washout")
+      }
+    }
+  }
+
   /// A tumour killed below one cell is removed by the extinction event and stays at zero.
   @Test func tumourExtinctionEvent() throws {
     var m = HEROSModel()

@@ -42,6 +42,10 @@ extension HEROSModel {
     ParameterInfo("kmax_cy", 6.0, "1/d", .assumed, calibrated, "maximal lymphocyte kill rate by cyclophosphamide"),
     ParameterInfo("EC50_cy", 10, "ug/mL", .assumed, calibrated, "cyclophosphamide concentration at half-maximal kill"),
     ParameterInfo(
+      "LD_washout", 1e-9, "1", .assumed,
+      "numerical choice (Guides/Models/HEROS.md, State events): below it a drug kills at under 1e-9 of its maximal rate",
+      "concentration of fludarabine or cyclophosphamide, as a fraction of its EC50, below which the drug is set to zero"),
+    ParameterInfo(
       "ld_car_sensitivity", 3, "1", .assumed,
       calibrated + " (re-dosing LD does not expand resident CAR T; proliferating cells are more sensitive to fludarabine)",
       "LD kill rate of CAR T cells relative to normal lymphocytes (PK mode)"),

@@ -170,6 +170,20 @@ extension HEROSModel {
       SBMLModel.Event(
         id: "car_t_extinct", trigger: .less("E_B" + "M_B" + "E_T" + "X_R" + "X_T", "extinction_cells"),
         priority: 0, assignments: ["E_B", "M_B", "E_T", "X_R", "X_T"].map { ($0, Expr.number(0)) }))
+    // Washout of the lymphodepleting drugs, as in makeProblem.
+    let pkDoses = mp.problem.doses
+    if pkDoses.contains(where: { $0.target == S.F1 }) {
+      m.events.append(
+        SBMLModel.Event(
+          id: "fludarabine_washout", trigger: .less("F1" + "F2" + "F3", "LD_washout" * "EC50_flu" * "V1" / 1000), priority: 0,
+          assignments: ["F1", "F2", "F3"].map { ($0, Expr.number(0)) }))
+    }
+    if pkDoses.contains(where: { $0.target == S.CY }) {
+      m.events.append(
+        SBMLModel.Event(
+          id: "cyclophosphamide_washout", trigger: .less("CY", "LD_washout" * "EC50_cy" * "Vcy"), priority: 0,
+          assignments: [("CY", Expr.number(0))]))
+    }
     return m
   }
 }

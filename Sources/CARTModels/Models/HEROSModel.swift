@@ -106,7 +106,7 @@ public struct HEROSModel: TherapyModel {
       doses.append(Dose(time: c.day, target: S.CH, amount: c.effect, label: "chemotherapy"))
     }
     let extinct = p["extinction_cells"]
-    let stateEvents = [
+    var stateEvents = [
       StateEvent(label: "tumour extinct", direction: .down, condition: { _, u in u[S.SH] + u[S.SL] - extinct }) { _, u in
         u[S.SH] = 0
         u[S.SL] = 0
@@ -120,6 +120,28 @@ public struct HEROSModel: TherapyModel {
         return .continue
       },
     ]
+    // Washout: a lymphodepleting drug below `LD_washout` of its EC50 is set to zero. Its
+    // kill rate is then under 1e-9 of its maximum; left in place, fludarabine's fast
+    // distribution mode (about −14/d) would pin explicit steps at its stability bound for
+    // months after the last dose.
+    let washout = p["LD_washout"]
+    if doses.contains(where: { $0.target == S.F1 }) {
+      let threshold = washout * p["EC50_flu"] * sys.V1 / 1000  // mg: ng/mL × L / 1000
+      stateEvents.append(
+        StateEvent(label: "fludarabine washed out", direction: .down, condition: { _, u in u[S.F1] + u[S.F2] + u[S.F3] - threshold }) {
+          _, u in
+          for i in [S.F1, S.F2, S.F3] { u[i] = 0 }
+          return .continue
+        })
+    }
+    if doses.contains(where: { $0.target == S.CY }) {
+      let threshold = washout * p["EC50_cy"] * sys.Vcy  // mg: µg/mL × L
+      stateEvents.append(
+        StateEvent(label: "cyclophosphamide washed out", direction: .down, condition: { _, u in u[S.CY] - threshold }) { _, u in
+          u[S.CY] = 0
+          return .continue
+        })
+    }
     var atol = [Double](repeating: 1e-3, count: 17)  // cells: a thousandth of a cell
     for i in [S.F1, S.F2, S.F3, S.CY, S.P1, S.P2] { atol[i] = 1e-8 }  // mg
     atol[S.CH] = 1e-8

@@ -259,6 +259,28 @@ administrations (ADDL = count − 1) from `start_day`.
 They make extinction definite (Kimmel used a stochastic switch below about 100 cells
 instead) and stop fractions of a cell from regrowing later.
 
+**Washout of the lymphodepleting drugs** (`.down`, present when the regimen gives the drug
+as PK doses):
+
+| Event | Condition | Action |
+|---|---|---|
+| fludarabine washed out | `F1 + F2 + F3` falls below `LD_washout·EC50_flu·V1/1000` mg | `F1, F2, F3 := 0` |
+| cyclophosphamide washed out | `CY` falls below `LD_washout·EC50_cy·V_cy` mg | `CY := 0` |
+
+`LD_washout` = 1e-9: the whole-body amount is then below the central amount at a
+concentration of 1e-9·EC50, so the drug kills lymphocytes at under 1e-9 of its maximal
+rate (2e-9/d for fludarabine, 6e-9/d for cyclophosphamide), and falls with a half-life of
+hours (fludarabine's slowest mode, 8.5 h at 70 kg and 10 h at 150 kg; cyclophosphamide
+6 h); all the killing it would still have done changes `N` by less than 1e-8 relative, a
+hundredth of the default relative tolerance. The event is numerical, not
+pharmacological. Fludarabine's three-compartment PK has a fast mode (eigenvalue about
+−14/d at 70 kg). While any fludarabine is left, however little (1e-19 mg months after the
+dose), that mode holds Dormand–Prince steps at its stability bound (h ≈ 0.22 d) and the
+stiffness test does not see it, because the large cell states dominate the estimate. Set to
+zero, the compartments stay zero, and the steps follow the cells (0.3–0.8 d). The
+default trial runs about 1.2 times faster; its patients' outcomes change by at most 1e-5
+relative (CAR T persistence, IL-6 peak) and no categorical outcome changes.
+
 **Tolerances.** Absolute tolerances per state: 1e-3 cells for cell states, 1e-8 mg for
 drug amounts, 1e-8 for `CH` and `Fi`, 1e-6 pg/mL for IL-6; all 17 states are kept
 non-negative. The relative tolerance comes from the scenario (default 1e-6).
@@ -322,6 +344,7 @@ reference size of a scaled value.
 | `EC50_flu` | 300 | ng/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | F-ara-A concentration at half-maximal kill |
 | `kmax_cy` | 6 | 1/d | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | maximal lymphocyte kill rate by cyclophosphamide |
 | `EC50_cy` | 10 | ug/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | cyclophosphamide concentration at half-maximal kill |
+| `LD_washout` | 1e-09 | 1 | assumed | numerical choice (Guides/Models/HEROS.md, State events): below it a drug kills at under 1e-9 of its maximal rate | concentration of fludarabine or cyclophosphamide, as a fraction of its EC50, below which the drug is set to zero |
 | `ld_car_sensitivity` | 3 | 1 | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) (re-dosing LD does not expand resident CAR T; proliferating cells are more sensitive to fludarabine) | LD kill rate of CAR T cells relative to normal lymphocytes (PK mode) |
 | `CL_flu` | 6.1 | L/h (70 kg) | verified | Varela-González-Aller et al. 2025, Pharmaceutics 17:1592; CL = 4.4 + 1.7·CrCL/96, ×(WT/70)^0.75 | F-ara-A clearance |
 | `V1_flu` | 41.2 | L (70 kg) | verified | Varela-González-Aller et al. 2025, Pharmaceutics 17:1592; ×(WT/70) | F-ara-A central volume |
@@ -380,28 +403,5 @@ reference size of a scaled value.
 | `IL6_0` | 1.5 | pg/mL | verified | Hardiansyah & Ng 2019, Clin Transl Sci 12:343 (1–1.7 pg/mL, digitised) | baseline IL-6 |
 | `P_IL6` | 4300 | pg/mL/d | calibrated | posterior median of cartsim calibrate against the HEROS 1.0/2.0 outcomes (Examples/heros-calibration.json; Guides/Credibility.md) (prior 1e3–1e6); Hardiansyah & Ng 2019, Clin Transl Sci 12:343 structure | maximal IL-6 production |
 | `A50_IL6` | 0.119 | 1e9 cells | calibrated | posterior median of cartsim calibrate against the HEROS 1.0/2.0 outcomes (Examples/heros-calibration.json; Guides/Credibility.md) (prior 0.01–10) | engaged CAR T cells (tumour-site CAR T × antigen signal × burden saturation) at half-maximal IL-6 production |
-| `n_IL6` | 1.26 | 1 | calibrated | posterior median of cartsim calibrate against the HEROS 1.0/2.0 outcomes (Examples/heros-calibration.json; Guides/Credibility.md) (prior 1–4); myeloid amplification of CAR T-derived cytokines | Hill exponent of IL-6 production |
-| `IL6_grade1` | 10 | pg/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | IL-6 peak for CRS grade ≥ 1 |
-| `IL6_grade2` | 50 | pg/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | IL-6 peak for CRS grade ≥ 2 |
-| `IL6_grade3` | 200 | pg/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | IL-6 peak for CRS grade ≥ 3 |
-| `IL6_grade4` | 1000 | pg/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | IL-6 peak for CRS grade 4 |
-| `f_blood` | 0.02 | 1 | assumed | ≈2% of lymphocytes circulate (Westermann & Pabst 1992) | fraction of lymphoid-compartment cells in blood |
-| `blood_volume_mL_per_kg` | 70 | mL/kg | assumed | typical adult/child value | blood volume per kg |
-| `vcn` | 1 | copies/cell | assumed | none | CAR vector copies per CAR+ cell |
-| `dna_pg_per_cell` | 6.6 | pg | verified | diploid human genome mass | DNA per nucleated cell |
-| `nucleated_cells_per_uL` | 6000 | cells/uL | assumed | typical white cell count | nucleated cells per µL of blood (DNA yield) |
-| `qpcr_lod` | 0.109 | copies/ug DNA | calibrated | posterior median of cartsim calibrate against the HEROS 1.0/2.0 outcomes (Examples/heros-calibration.json; Guides/Credibility.md) (prior 0.01–3; the HEROS assay's limit is not published: HEROS 1.0 detected cells 3 h after 1e5/m²) | qPCR detection limit |
-
-Any parameter can be overridden in a scenario's `"parameters"` object; an overridden value
-is reported with evidence `assumed` and its default in the source column.
-
-## How the parameters were set
-
-### Calibration targets
-
-Only qualitative and categorical trial results are public (`reference/heros-trials.md`;
-the full texts of Ahmed 2015 and Hegde 2024 with the kinetic figures could not be read).
-The calibration therefore aims at these targets, for the default patient and the example
-scenarios:
 """#
 }

@@ -3,6 +3,29 @@
 extension EmbeddedGuides {
   /// `Guides/Models/HEROS.md`, piece 2 of 2.
   static let Models_HEROS_md_2 = #"""
+| `n_IL6` | 1.26 | 1 | calibrated | posterior median of cartsim calibrate against the HEROS 1.0/2.0 outcomes (Examples/heros-calibration.json; Guides/Credibility.md) (prior 1–4); myeloid amplification of CAR T-derived cytokines | Hill exponent of IL-6 production |
+| `IL6_grade1` | 10 | pg/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | IL-6 peak for CRS grade ≥ 1 |
+| `IL6_grade2` | 50 | pg/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | IL-6 peak for CRS grade ≥ 2 |
+| `IL6_grade3` | 200 | pg/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | IL-6 peak for CRS grade ≥ 3 |
+| `IL6_grade4` | 1000 | pg/mL | assumed | CARTSim calibration to HEROS 1.0/2.0 (Guides/Models/HEROS.md) | IL-6 peak for CRS grade 4 |
+| `f_blood` | 0.02 | 1 | assumed | ≈2% of lymphocytes circulate (Westermann & Pabst 1992) | fraction of lymphoid-compartment cells in blood |
+| `blood_volume_mL_per_kg` | 70 | mL/kg | assumed | typical adult/child value | blood volume per kg |
+| `vcn` | 1 | copies/cell | assumed | none | CAR vector copies per CAR+ cell |
+| `dna_pg_per_cell` | 6.6 | pg | verified | diploid human genome mass | DNA per nucleated cell |
+| `nucleated_cells_per_uL` | 6000 | cells/uL | assumed | typical white cell count | nucleated cells per µL of blood (DNA yield) |
+| `qpcr_lod` | 0.109 | copies/ug DNA | calibrated | posterior median of cartsim calibrate against the HEROS 1.0/2.0 outcomes (Examples/heros-calibration.json; Guides/Credibility.md) (prior 0.01–3; the HEROS assay's limit is not published: HEROS 1.0 detected cells 3 h after 1e5/m²) | qPCR detection limit |
+
+Any parameter can be overridden in a scenario's `"parameters"` object; an overridden value
+is reported with evidence `assumed` and its default in the source column.
+
+## How the parameters were set
+
+### Calibration targets
+
+Only qualitative and categorical trial results are public (`reference/heros-trials.md`;
+the full texts of Ahmed 2015 and Hegde 2024 with the kinetic figures could not be read).
+The calibration therefore aims at these targets, for the default patient and the example
+scenarios:
 
 | Scenario | Trial fact | Target |
 |---|---|---|
