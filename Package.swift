@@ -71,7 +71,9 @@ let package = Package(
     // kinetics, FO/FOCE/FOCE-I estimation, covariance step, diagnostics.
     .target(
       name: "NLME",
-      dependencies: ["Estimation", "ODEKit", "StatKit", "Parallel", "CSVKit", .product(name: "RealModule", package: "swift-numerics")],
+      dependencies: [
+        "Estimation", "SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit", .product(name: "RealModule", package: "swift-numerics"),
+      ],
       swiftSettings: hotPath + strict),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
     .target(

@@ -102,7 +102,7 @@ struct PopulationTests {
     let n = compiled.states.count
     #expect(plan.positions.count * 2 <= n * n)
     let sparse = SBMLSystem(compiled)
-    var dense = SBMLSystem(compiled)
+    let dense = SBMLSystem(compiled)
     dense.useDenseLU = true
     let variables = compiled.stateNames.map { (id: $0, quantity: SBMLSystem.Quantity.symbol) }
     let a = sparse.simulate(start: 0, duration: 120, steps: 12, variables: variables, rtol: 1e-6, atol: 1e-12, method: .rodas4)

@@ -3,7 +3,11 @@ import ODEKit
 import SBMLDocument
 
 /// The ODE right-hand side of a compiled SBML model.
-public struct SBMLSystem: ODESystem, @unchecked Sendable {
+///
+/// A class, so the solver holds it by reference: as a struct (the compiled model inline,
+/// about 500 bytes) it was copied, with a retain of each of its arrays, before every
+/// right-hand side. The settings below are set before a run, never during one.
+public final class SBMLSystem: ODESystem, @unchecked Sendable {
   public let compiled: CompiledSBML
   public let workspace: SBMLWorkspace
   public var dimension: Int { compiled.states.count }
@@ -20,13 +24,18 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// The whole right-hand side as machine code (``NativeCode/RightHandSide``).
   @usableFromInline let nativeRHS: NativeCode.RHS?
 
-  public init(_ compiled: CompiledSBML) {
+  public convenience init(_ compiled: CompiledSBML) {
+    self.init(compiled, workspace: SBMLWorkspace(compiled.initial, states: compiled.states.count))
+    if !compiled.delays.isEmpty { workspace.delays = DelayHistory(compiled) }
+  }
+
+  /// A system on `workspace` (shared with another system of the same model).
+  init(_ compiled: CompiledSBML, workspace: SBMLWorkspace) {
     self.compiled = compiled
     nativeMain = compiled.native?.functions[0]
     nativeJacobian = compiled.native.flatMap { $0.functions.count > 1 ? $0.functions[1] : nil }
     nativeRHS = compiled.native?.rhs
-    self.workspace = SBMLWorkspace(compiled.initial, states: compiled.states.count)
-    if !compiled.delays.isEmpty { workspace.delays = DelayHistory(compiled) }
+    self.workspace = workspace
   }
 
   /// Fills the value array for (t, u): states, assignment rules, rates, rate rules.
@@ -204,7 +213,9 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
     // for 1e5 of their time constants.
     guard compiled.hasFastReactions, !u0.isEmpty else { return u0 }
     let fastSlots = Set(compiled.model.reactions.filter(\.fast).compactMap { compiled.slots[$0.id] })
-    var fast = self
+    let fast = SBMLSystem(compiled, workspace: workspace)
+    fast.useFiniteDifferences = useFiniteDifferences
+    fast.useDenseLU = useDenseLU
     fast.fluxMask = compiled.fluxes.map { fastSlots.contains($0.rateSlot) }
     fast.frozenTime = t0
     let sol = solve(
@@ -235,41 +246,37 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
   /// `useValuesFromTriggerTime`), and a non-persistent event is cancelled if its trigger
   /// turns false first; priorities order simultaneous executions.
   public func stateEvents() -> [StateEvent] {
-    // One shared reference for all the closures (a copy of the system per closure costs a
-    // retain of each of its arrays).
-    let ref = SystemReference(self)
+    let sys = self
     // Watchers of the parts of compound triggers: no action; stopping at their roots lets
     // the solver see the trigger there.
     let watchers = compiled.events.flatMap { ev in
       ev.watchSlots.map { slot in
-        let sys = ref
-        return StateEvent(
+        StateEvent(
           label: "\(ev.id) (watch)", direction: .either,
           condition: { t, u in
-            sys.s.evaluateCached(t: t, u: u)
-            ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
-            return sys.s.workspace.values[slot]
+            sys.evaluateCached(t: t, u: u)
+            ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
+            return sys.workspace.values[slot]
           }, action: { _, _ in .continue })
       }
     }
     return compiled.events.map { ev in
-      let sys = ref
       func evaluate(_ t: Double, _ u: [Double]) -> UnsafeMutablePointer<Double> {
-        u.withUnsafeBufferPointer { sys.s.evaluate(t: t, u: $0) }
-        ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
-        return sys.s.workspace.values
+        u.withUnsafeBufferPointer { sys.evaluate(t: t, u: $0) }
+        ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
+        return sys.workspace.values
       }
       func apply(_ values: [Double], to u: inout [Double]) {
-        let v = sys.s.workspace.values
+        let v = sys.workspace.values
         // Species amounts with the sizes before the event (all assignments of an event are
         // computed first, then applied together), then the symbols (compartments included).
         for (k, a) in ev.assignments.enumerated() {
-          let i = sys.s.compiled.stateOfSymbol[a.target]!
-          if case .amount(_, _, _, let comp, let only) = sys.s.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
+          let i = sys.compiled.stateOfSymbol[a.target]!
+          if case .amount(_, _, _, let comp, let only) = sys.compiled.states[i] { u[i] = only ? values[k] : values[k] * v[comp] }
         }
         for (k, a) in ev.assignments.enumerated() {
-          let i = sys.s.compiled.stateOfSymbol[a.target]!
-          if case .symbol(let slot, _) = sys.s.compiled.states[i] {
+          let i = sys.compiled.stateOfSymbol[a.target]!
+          if case .symbol(let slot, _) = sys.compiled.states[i] {
             u[i] = values[k]
             v[slot] = values[k]
           }
@@ -280,13 +287,13 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
         label: ev.id, direction: .up,
         condition: exact.map { c in { t, _ in t >= c ? 1 : -1 } } ?? ev.conditionProgram.map { program in
           { t, u in
-            sys.s.evaluate(program, t: t, u: u)
-            return sys.s.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
+            sys.evaluate(program, t: t, u: u)
+            return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
           }
         } ?? { t, u in
-          sys.s.evaluateCached(t: t, u: u)
-          ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
-          return sys.s.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
+          sys.evaluateCached(t: t, u: u)
+          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
+          return sys.workspace.values[ev.triggerSlot] != 0 ? 1 : -1
         },
         action: { t, u in
           let v = evaluate(t, u)
@@ -306,20 +313,14 @@ public struct SBMLSystem: ODESystem, @unchecked Sendable {
       e.exactTime = exact
       if let p = ev.prioritySlot {
         e.priority = { t, u in
-          sys.s.evaluate(t: t, u: u)
-          ev.program.run(sys.s.workspace.values, delay: sys.s.workspace.delays)
-          return sys.s.workspace.values[p]
+          sys.evaluate(t: t, u: u)
+          ev.program.run(sys.workspace.values, delay: sys.workspace.delays)
+          return sys.workspace.values[p]
         }
       }
       return e
     } + watchers
   }
-}
-
-/// A reference to a system, shared by the event closures.
-final class SystemReference: @unchecked Sendable {
-  let s: SBMLSystem
-  init(_ s: SBMLSystem) { self.s = s }
 }
 
 extension SBMLSystem {
