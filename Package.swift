@@ -72,7 +72,8 @@ let package = Package(
     .target(
       name: "NLME",
       dependencies: [
-        "Estimation", "SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit", .product(name: "RealModule", package: "swift-numerics"),
+        "Estimation", "SBMLKit", "SBMLDocument", "ODEKit", "StatKit", "Parallel", "CSVKit",
+        .product(name: "RealModule", package: "swift-numerics"),
       ],
       swiftSettings: hotPath + strict),
     // Application layer: scenario files, validation, simulation runs, CSV/JSON/SVG output.
