@@ -259,7 +259,8 @@ extension TargetCheck {
     let path = (dir as NSString).appendingPathComponent("patients.csv")
     let armIndex = Dictionary(uniqueKeysWithValues: arms.enumerated().map { ($1, $0) })
     var columns: [String: Int] = [:]
-    var outcomes: [TargetOutcome] = []
+    // Counted row by row: memory stays flat in the number of patients.
+    var tallies = targets.map { TargetTally($0, armIndex: armIndex) }
     var header = true
     try CSVFile.read(path: path) { record in
       let fields = record.fields, line = record.line
@@ -279,17 +280,17 @@ extension TargetCheck {
         throw InputError(file: path, path: "line \(line)", message: "unknown arm '\(field("arm"))'")
       }
       guard field("status") == "Success" else { return }
-      outcomes.append(
-        TargetOutcome(
-          arm: a, dose: Double(field("dose_per_m2")) ?? 0, best: Response(rawValue: field("best_response")),
-          crsGrade: Int(field("crs_grade")), dlt: field("dlt").isEmpty ? nil : field("dlt") == "1",
-          infusions: Int(field("infusions")) ?? 0, expandedInfusions: Int(field("expanded_infusions")) ?? 0,
-          lymphodepletedInfusions: Int(field("lymphodepleted_infusions")) ?? 0,
-          expandedLymphodepletedInfusions: Int(field("expanded_after_lymphodepletion")) ?? 0,
-          persistenceDays: Double(field("car_t_persistence_days")), cmax: Double(field("cmax_cells_per_uL")),
-          osDays: Double(field("os_days")), osEvent: field("os_event").isEmpty ? nil : field("os_event") == "1"))
+      let outcome = TargetOutcome(
+        arm: a, dose: Double(field("dose_per_m2")) ?? 0, best: Response(rawValue: field("best_response")),
+        crsGrade: Int(field("crs_grade")), dlt: field("dlt").isEmpty ? nil : field("dlt") == "1",
+        infusions: Int(field("infusions")) ?? 0, expandedInfusions: Int(field("expanded_infusions")) ?? 0,
+        lymphodepletedInfusions: Int(field("lymphodepleted_infusions")) ?? 0,
+        expandedLymphodepletedInfusions: Int(field("expanded_after_lymphodepletion")) ?? 0,
+        persistenceDays: Double(field("car_t_persistence_days")), cmax: Double(field("cmax_cells_per_uL")),
+        osDays: Double(field("os_days")), osEvent: field("os_event").isEmpty ? nil : field("os_event") == "1")
+      for k in tallies.indices { tallies[k].add(outcome) }
     }
-    return targets.map { TargetCheck($0, values: [($0.evaluate(outcomes, armIndex: armIndex), 1)]) }
+    return tallies.map { TargetCheck($0.target, values: [($0.value, 1)]) }
   }
 
   /// The checks as JSON (`targets.json` of a trial run).

@@ -130,56 +130,77 @@ extension Target {
   /// Counts the target in the outcomes of the given trial arms (`armIndex` maps the target's
   /// arm names to arm indices of the outcomes).
   public func evaluate(_ outcomes: [TargetOutcome], armIndex: [String: Int]) -> TargetValue {
-    let indices = arms.map { armIndex[$0]! }
-    var counts = [(k: Int, n: Int)](repeating: (0, 0), count: arms.count)
-    var survival = SurvivalTally()
-    var times: [(Double, Bool)] = []
-    for o in outcomes {
-      guard let j = indices.firstIndex(of: o.arm) else { continue }
-      if let doseAbove, !(o.dose > doseAbove) { continue }
-      switch endpoint {
-      case .bestResponse(let set):
-        guard let b = o.best else { continue }
-        counts[j].n += 1
-        if set.contains(b) { counts[j].k += 1 }
-      case .crsGrade(let lo, let hi):
-        guard let g = o.crsGrade else { continue }
-        counts[j].n += 1
-        if g >= lo && g <= hi { counts[j].k += 1 }
-      case .dlt:
-        guard let d = o.dlt else { continue }
-        counts[j].n += 1
-        if d { counts[j].k += 1 }
-      case .expandedPatients:
-        guard o.best != nil || o.crsGrade != nil else { continue }
-        counts[j].n += 1
-        if o.expandedInfusions > 0 { counts[j].k += 1 }
-      case .expandedInfusions(let ldOnly):
-        counts[j].n += ldOnly ? o.lymphodepletedInfusions : o.infusions
-        counts[j].k += ldOnly ? o.expandedLymphodepletedInfusions : o.expandedInfusions
-      case .infusionsAtLeast(let m):
-        guard o.infusions > 0 else { continue }
-        counts[j].n += 1
-        if o.infusions >= m { counts[j].k += 1 }
-      case .persistenceAtLeast(let days):
-        guard let p = o.persistenceDays else { continue }
-        counts[j].n += 1
-        if p >= days { counts[j].k += 1 }
-      case .osMedianDays:
-        guard let t = o.osDays, let e = o.osEvent else { continue }
-        counts[j].n += 1
-        survival.add(time: t, event: e)
-        times.append((t, e))
-      }
+    var tally = TargetTally(self, armIndex: armIndex)
+    for o in outcomes { tally.add(o) }
+    return tally.value
+  }
+}
+
+/// A target counted one outcome at a time, so that a trial's patients need not be held in
+/// memory: counts per arm, and for a median the survival times (its bootstrap resamples them).
+public struct TargetTally: Sendable {
+  public let target: Target
+  let indices: [Int]
+  var counts: [(k: Int, n: Int)]
+  var survival = SurvivalTally()
+  var times: [(Double, Bool)] = []
+
+  /// `armIndex` maps the target's arm names to arm indices of the outcomes.
+  public init(_ target: Target, armIndex: [String: Int]) {
+    self.target = target
+    indices = target.arms.map { armIndex[$0]! }
+    counts = Array(repeating: (0, 0), count: target.arms.count)
+  }
+
+  public mutating func add(_ o: TargetOutcome) {
+    guard let j = indices.firstIndex(of: o.arm) else { return }
+    if let doseAbove = target.doseAbove, !(o.dose > doseAbove) { return }
+    switch target.endpoint {
+    case .bestResponse(let set):
+      guard let b = o.best else { return }
+      counts[j].n += 1
+      if set.contains(b) { counts[j].k += 1 }
+    case .crsGrade(let lo, let hi):
+      guard let g = o.crsGrade else { return }
+      counts[j].n += 1
+      if g >= lo && g <= hi { counts[j].k += 1 }
+    case .dlt:
+      guard let d = o.dlt else { return }
+      counts[j].n += 1
+      if d { counts[j].k += 1 }
+    case .expandedPatients:
+      guard o.best != nil || o.crsGrade != nil else { return }
+      counts[j].n += 1
+      if o.expandedInfusions > 0 { counts[j].k += 1 }
+    case .expandedInfusions(let ldOnly):
+      counts[j].n += ldOnly ? o.lymphodepletedInfusions : o.infusions
+      counts[j].k += ldOnly ? o.expandedLymphodepletedInfusions : o.expandedInfusions
+    case .infusionsAtLeast(let m):
+      guard o.infusions > 0 else { return }
+      counts[j].n += 1
+      if o.infusions >= m { counts[j].k += 1 }
+    case .persistenceAtLeast(let days):
+      guard let p = o.persistenceDays else { return }
+      counts[j].n += 1
+      if p >= days { counts[j].k += 1 }
+    case .osMedianDays:
+      guard let t = o.osDays, let e = o.osEvent else { return }
+      counts[j].n += 1
+      survival.add(time: t, event: e)
+      times.append((t, e))
     }
+  }
+
+  /// The counts, and for a median target the Kaplan–Meier median with its bootstrap interval.
+  public var value: TargetValue {
     var value = TargetValue(counts: counts, median: nil)
-    if endpoint.isMedian && !times.isEmpty {
+    if target.endpoint.isMedian && !times.isEmpty {
       value.median = KaplanMeier(survival).median
-      var rng = RandomStream(seed: 0, id: RandomStream.address(0xB007, UInt64(observedN)))
+      var rng = RandomStream(seed: 0, id: RandomStream.address(0xB007, UInt64(target.observedN)))
       var medians: [Double] = []
       for _ in 0..<200 {
         var tally = SurvivalTally()
-        for _ in 0..<observedN {
+        for _ in 0..<target.observedN {
           let (t, e) = times[Int(rng.next() % UInt64(times.count))]
           tally.add(time: t, event: e)
         }
@@ -190,7 +211,9 @@ extension Target {
     }
     return value
   }
+}
 
+extension Target {
   /// The central `level` interval of the count a trial of the observed size would see, for a
   /// mixture of rates (each with its weight): Σ wⱼ Bin(n, pⱼ).
   public func predictiveInterval(rates: [(p: Double, w: Double)], level: Double = 0.95) -> (low: Int, high: Int, mean: Double) {
