@@ -86,9 +86,10 @@ final class BatchIntegrator<S: BatchODESystem> {
   let n: Int, L: Int, N: Int
   let o: SolverOptions
   let switching: Bool
-  /// u, uNew, tmp, k1…k7 (k7 also f(t + h, uNew) of DP5), the dense rows, atol, scale.
+  /// u, uNew, tmp, k1…k7 (k7 also f(t + h, uNew) of DP5), the dense rows, atol, scale and
+  /// 1/scale at the last factorisation (the solves multiply, as the scalar method's).
   let work: UnsafeMutablePointer<Double>
-  let u, uNew, tmp, k2, k3, k4, k5, k6, dense, atol, scale: UnsafeMutablePointer<Double>
+  let u, uNew, tmp, k2, k3, k4, k5, k6, dense, atol, scale, inverseScale: UnsafeMutablePointer<Double>
   var k1, k7: UnsafeMutablePointer<Double>
   /// The Jacobian (lane-minor), each lane's factors (n × n, contiguous) and pivots, and
   /// per-lane sums (error, stiffness numerator and denominator).
@@ -97,7 +98,8 @@ final class BatchIntegrator<S: BatchODESystem> {
   var result: BatchSolution
   var t: Double
   var h = 0.0
-  var errOld = 1.0
+  /// log of the last accepted step's error (at least ``StepControl/logErrFloor``; 0 at a start).
+  var logErrOld = 0.0
   var fsalValid = false
   var stiff = false
   var stiffCount: [Int], nonstiffCount: [Int]
@@ -114,8 +116,8 @@ final class BatchIntegrator<S: BatchODESystem> {
     N = n * L
     o = options
     self.switching = switching
-    work = .allocate(capacity: 18 * N)
-    work.initialize(repeating: 0, count: 18 * N)
+    work = .allocate(capacity: 19 * N)
+    work.initialize(repeating: 0, count: 19 * N)
     u = work
     uNew = work + N
     tmp = work + 2 * N
@@ -129,6 +131,7 @@ final class BatchIntegrator<S: BatchODESystem> {
     dense = work + 10 * N
     atol = work + 16 * N
     scale = work + 17 * N
+    inverseScale = work + 18 * N
     jac = .allocate(capacity: n * N)
     jac.initialize(repeating: 0, count: n * N)
     lu = .allocate(capacity: n * N)
@@ -206,7 +209,7 @@ final class BatchIntegrator<S: BatchODESystem> {
         guard t < tb else { continue }
         fsalValid = false
         h = startingStep(to: tb)
-        errOld = 1
+        logErrOld = 0
         code = integrate(to: tb)
       }
       result.returnCode = code
@@ -317,11 +320,11 @@ final class BatchIntegrator<S: BatchODESystem> {
       } else {
         fsalValid = false
       }
-      let e = max(err, 1e-10)
-      var fac = 0.9 * Double.pow(e, -(1 / q - 0.03)) * Double.pow(errOld, 0.04)
+      let logErr = Double.log(max(err, 1e-10))
+      var fac = StepControl.piFactor(logErr: logErr, logErrOld: logErrOld, q: q)
       fac = min(max(fac, 0.2), lastRejected ? 1 : 6)
       lastRejected = false
-      errOld = max(err, 1e-4)
+      logErrOld = max(logErr, StepControl.logErrFloor)
       h *= fac
       if switching { checkSwitch() }
     }
@@ -344,6 +347,9 @@ final class BatchIntegrator<S: BatchODESystem> {
   /// largest error norm; runs the stiffness test per lane.
   func dp5Step() -> Double {
     typealias T = DormandPrince5
+    // Locals, not properties: a store through a work pointer could otherwise change `h` or
+    // `k1` as far as the compiler knows, and the loops would reload them and not vectorise.
+    let h = self.h, k1 = self.k1, k7 = self.k7
     if !fsalValid {
       f(t, u, k1)
       fsalValid = true
@@ -366,9 +372,9 @@ final class BatchIntegrator<S: BatchODESystem> {
       for l in 0..<L {
         let j = i * L + l
         let e = h * (T.e1 * k1[j] + T.e3 * k3[j] + T.e4 * k4[j] + T.e5 * k5[j] + T.e6 * k6[j] + T.e7 * k7[j])
-        let sc = atol[j] + o.rtol * max(abs(u[j]), abs(uNew[j]))
-        let dk = (k7[j] - k6[j]) / sc, dy = (uNew[j] - tmp[j]) / sc
-        lane[l] += (e / sc) * (e / sc)
+        let r = 1 / (atol[j] + o.rtol * max(abs(u[j]), abs(uNew[j])))
+        let dk = (k7[j] - k6[j]) * r, dy = (uNew[j] - tmp[j]) * r
+        lane[l] += (e * r) * (e * r)
         lane[L + l] += dk * dk
         lane[2 * L + l] += dy * dy
       }
@@ -449,6 +455,7 @@ final class BatchIntegrator<S: BatchODESystem> {
       let a = lu + l * n * n
       for i in 0..<n {
         let ri = 1 / scale[i * L + l]
+        inverseScale[i * L + l] = ri
         for j in 0..<n { a[i * n + j] = -jac[(i * n + j) * L + l] * scale[j * L + l] * ri }
         a[i * n + i] += inv
       }
@@ -461,7 +468,7 @@ final class BatchIntegrator<S: BatchODESystem> {
   func solve(_ x: UnsafeMutablePointer<Double>) {
     let b = k7  // free during a Rodas4 step
     for l in 0..<L {
-      for i in 0..<n { b[i] = x[i * L + l] / scale[i * L + l] }
+      for i in 0..<n { b[i] = x[i * L + l] * inverseScale[i * L + l] }
       luSolve(lu + l * n * n, n, pivots + l * n, b)
       for i in 0..<n { x[i * L + l] = b[i] * scale[i * L + l] }
     }

@@ -47,7 +47,7 @@ extension _Integrator {
       let i = queue.removeFirst()
       count += 1
       let ub = UnsafeBufferPointer(start: u, count: n)
-      let before = conditions.map { $0(te, ub) }
+      let before = conditions.indices.map { condition($0, te, ub) }
       var state = Array(ub)
       let outcome = events[i].action(te, &state)
       for k in 0..<n { u[k] = state[k] }
@@ -62,7 +62,7 @@ extension _Integrator {
       let newly = reactToJump(at: te, before: before, excluding: Set(queue).union([i]))
       // A due event that does not persist drops out once its condition is false.
       let after = UnsafeBufferPointer(start: u, count: n)
-      queue.removeAll { events[$0].cancelsWhenFalse && events[$0].condition(te, after) < 0 }
+      queue.removeAll { events[$0].cancelsWhenFalse && condition($0, te, after) < 0 }
       if !newly.isEmpty || opts.tieSeed != nil { queue = byPriority(queue + newly, at: te) }
     }
     return .continue
@@ -81,12 +81,14 @@ extension _Integrator {
 
   /// After an event changed the state at `time` (conditions were `before`): cancels the
   /// scheduled executions of events whose condition fell below zero, and returns the
-  /// events the change made cross, except those in `excluded`.
+  /// events the change made cross, except those in `excluded`. A known trigger time's
+  /// condition depends on time alone and cannot cross at a jump: only the others are called
+  /// (a dosing schedule exported to SBML has a hundred such events, and each dose is a jump).
   @inlinable
   func reactToJump(at time: Double, before: [Double], excluding excluded: Set<Int>) -> [Int] {
     let ub = UnsafeBufferPointer(start: u, count: n)
     var newly: [Int] = []
-    for k in conditions.indices where !excluded.contains(k) {
+    for k in conditionIndices where !excluded.contains(k) {
       let after = conditions[k](time, ub)
       if problem.stateEvents[k].cancelsWhenFalse && before[k] >= 0 && after < 0 { cancelPending(k) }
       if crosses(directions[k], from: before[k], to: after) { newly.append(k) }
@@ -126,7 +128,7 @@ extension _Integrator {
       let item = pending.remove(at: k)
       guard let delayed = problem.stateEvents[item.event].delayedAction else { continue }
       let ub = UnsafeBufferPointer(start: u, count: n)
-      let before = conditions.map { $0(time, ub) }
+      let before = conditions.indices.map { condition($0, time, ub) }
       var state = Array(ub)
       let outcome = delayed(time, &state, item.payload)
       for j in 0..<n { u[j] = state[j] }
@@ -187,7 +189,15 @@ extension _Integrator {
   func resetStateEvents() {
     observe()
     let ub = UnsafeBufferPointer(start: u, count: n)
-    for i in conditions.indices { gPrev[i] = conditions[i](t, ub) }
+    for i in conditions.indices { gPrev[i] = condition(i, t, ub) }
+  }
+
+  /// Event `i`'s condition at (`time`, `u`); for a known trigger time c, `time ≥ c ? 1 : −1`
+  /// without calling it (``StateEvent/exactTime``).
+  @inlinable
+  func condition(_ i: Int, _ time: Double, _ u: UnsafeBufferPointer<Double>) -> Double {
+    let c = exactTimes[i]
+    return c.isNaN ? conditions[i](time, u) : time >= c ? 1 : -1
   }
 
   /// The events with a known trigger time in (`start`, `end`]: a range of ``exactSorted``.

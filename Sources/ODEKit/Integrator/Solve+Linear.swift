@@ -10,6 +10,7 @@ extension _Integrator {
   @inlinable
   func factorIterationMatrix(inv: Double) -> Bool {
     stats.luDecompositions += 1
+    for i in 0..<n { inverseScale[i] = 1 / scale[i] }
     // Along the sparsity pattern while the Jacobian is the analytic one (zero outside it)
     // and the pivots in the fixed order are large enough; else dense with partial pivoting.
     linearBlocks = sys.blockLayout.flatMap { $0.count > 1 ? $0 : nil }
@@ -17,7 +18,7 @@ extension _Integrator {
     if let (nb, count) = linearBlocks {
       // The diagonal blocks are all the first one: one factorisation, at the start of `lu`.
       for i in 0..<nb {
-        let ri = 1 / scale[i]
+        let ri = inverseScale[i]
         for j in 0..<nb { lu[i * nb + j] = -jac[i * n + j] * scale[j] * ri }
         lu[i * nb + i] += inv
       }
@@ -34,7 +35,7 @@ extension _Integrator {
     } else if let sp = linearSparse {
       for e in 0..<sp.entryCount {
         let p = sp.entryAt[e], i = sp.entryRow[e], j = sp.entryColumn[e]
-        lu[p] = -jac[p] * scale[j] * (1 / scale[i]) + (i == j ? inv : 0)
+        lu[p] = -jac[p] * scale[j] * inverseScale[i] + (i == j ? inv : 0)
       }
       if !sp.factor(lu) {
         linearSparse = nil
@@ -43,7 +44,7 @@ extension _Integrator {
     }
     if linearSparse == nil && linearBlocks == nil {
       for i in 0..<n {
-        let ri = 1 / scale[i]
+        let ri = inverseScale[i]
         for j in 0..<n { lu[i * n + j] = -jac[i * n + j] * scale[j] * ri }
         lu[i * n + i] += inv
       }
@@ -60,7 +61,7 @@ extension _Integrator {
       stats.linearSolves += 1
       return
     }
-    for i in 0..<n { x[i] /= scale[i] }
+    for i in 0..<n { x[i] *= inverseScale[i] }
     if let sp = linearSparse {
       sp.solve(lu, x)
     } else {
@@ -78,7 +79,7 @@ extension _Integrator {
   /// factorisation's); the solution is the same for any diagonal scaling.
   @inlinable
   func blockSolve(_ x: UnsafeMutablePointer<Double>, _ nb: Int, _ count: Int) {
-    for i in 0..<nb { x[i] /= scale[i] }
+    for i in 0..<nb { x[i] *= inverseScale[i] }
     luSolve(lu, nb, piv, x)
     for i in 0..<nb { x[i] *= scale[i] }
     let m = count - 1
@@ -92,7 +93,7 @@ extension _Integrator {
         let xj = x[j], pij = packed + (i * nb + j) * m
         if xj != 0 { for c in 0..<m { zi[c] += pij[c] * xj } }
       }
-      let ri = 1 / scale[i]
+      let ri = inverseScale[i]
       for c in 0..<m { zi[c] *= ri }
     }
     for k in 0..<nb where piv[k] != k {
@@ -111,7 +112,7 @@ extension _Integrator {
     }
     var j = nb - 1
     while j >= 0 {
-      let zj = z + j * m, d = 1 / lu[j * nb + j]
+      let zj = z + j * m, d = lu[j * nb + j]
       for c in 0..<m { zj[c] *= d }
       for i in 0..<j {
         let u = lu[i * nb + j]

@@ -174,7 +174,7 @@ extension _Integrator {
             resetStateEvents()
           }
           recordOutputs(upTo: te)
-          errOld = 1
+          logErrOld = 0
           fsalValid = false  // the state is the interpolant's at te: restart from it
           h = initialStep(to: tb)
           continue
@@ -198,12 +198,12 @@ extension _Integrator {
         // (β1 = 0.7/q, β2 = 0.4/q had h grow by under 10% a step while the error stayed
         // 20 times below the tolerance.)
         // DOP853 takes the plain controller of dop853.f (β = 0).
-        let e = max(err, 1e-10)
+        let logErr = Double.log(max(err, 1e-10))
         var fac =
-          eighthOrder && !stiff ? 0.9 * Double.pow(e, -1 / q) : 0.9 * Double.pow(e, -(1 / q - 0.03)) * Double.pow(errOld, 0.04)
+          eighthOrder && !stiff ? 0.9 * Double.exp(-logErr / q) : StepControl.piFactor(logErr: logErr, logErrOld: logErrOld, q: q)
         fac = min(max(fac, 0.2), lastRejected ? 1 : 6)
         lastRejected = false
-        errOld = max(err, 1e-4)
+        logErrOld = max(logErr, StepControl.logErrFloor)
         h *= fac
         if requested == .auto { checkSwitch() }
       } else {
@@ -299,6 +299,8 @@ extension _Integrator {
   func dp5Step() -> Double {
     typealias T = DormandPrince5
     let k1 = k[0], k2 = k[1], k3 = k[2], k4 = k[3], k5 = k[4], k6 = k[5], k7 = k[6]
+    // Locals, not properties, so that the loops need not reload them after every store.
+    let h = self.h, u = self.u, uNew = self.uNew
     if !fsalValid {
       f(t, u, k1)
       fsalValid = true
@@ -322,11 +324,11 @@ extension _Integrator {
     var s = 0.0, stNum = 0.0, stDen = 0.0
     for i in 0..<controlled {
       let e = h * (T.e1 * k1[i] + T.e3 * k3[i] + T.e4 * k4[i] + T.e5 * k5[i] + T.e6 * k6[i] + T.e7 * k7[i])
-      let sc = atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i]))
-      s += (e / sc) * (e / sc)
+      let r = 1 / (atol[i] + opts.rtol * max(abs(u[i]), abs(uNew[i])))
+      s += (e * r) * (e * r)
       // Hairer's stiffness estimate ‖k7 − k6‖ / ‖y7 − y6‖, in the error weights so that small
       // components count as much as large ones (the quotient is then scale-invariant).
-      let dk = (k7[i] - k6[i]) / sc, dy = (uNew[i] - tmp[i]) / sc
+      let dk = (k7[i] - k6[i]) * r, dy = (uNew[i] - tmp[i]) * r
       stNum += dk * dk
       stDen += dy * dy
     }

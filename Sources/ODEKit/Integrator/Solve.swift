@@ -47,7 +47,8 @@ final class _Integrator<S: ODESystem> {
 
   @usableFromInline var t: Double
   @usableFromInline var h: Double = 0
-  @usableFromInline var errOld: Double = 1
+  /// log of the last accepted step's error (at least ``StepControl/logErrFloor``; 0 at a start).
+  @usableFromInline var logErrOld: Double = 0
   @usableFromInline var fsalValid = false
   /// Set when events at one time exceeded the cascade limit; the run ends with `.eventCascade`.
   @usableFromInline var eventCascade = false
@@ -58,6 +59,8 @@ final class _Integrator<S: ODESystem> {
   /// The state at `t` and the step's result; an accepted step swaps them (no copy).
   @usableFromInline var u, uNew: UnsafeMutablePointer<Double>
   @usableFromInline let tmp, atol, rate, scale: UnsafeMutablePointer<Double>
+  /// 1/`scale` at the last factorisation, so that the solves multiply.
+  @usableFromInline let inverseScale: UnsafeMutablePointer<Double>
   /// ``SolverOptions/nonNegative``, read once.
   @usableFromInline let nonNegative: [Int]
   /// 7 stage vectors (DOP853: 16); the first-same-as-last reuse swaps two of them.
@@ -107,6 +110,8 @@ final class _Integrator<S: ODESystem> {
   /// Per state event, read once (the scan at every step must not copy the events):
   /// its condition and its direction.
   @usableFromInline let conditions: [(Double, UnsafeBufferPointer<Double>) -> Double]
+  /// Each event's known trigger time (``StateEvent/exactTime``), NaN where it has none.
+  @usableFromInline let exactTimes: [Double]
   @usableFromInline let directions: [StateEvent.Direction]
   /// Events whose conditions are called at each step (no known trigger time), and the
   /// others by trigger time.
@@ -133,7 +138,7 @@ final class _Integrator<S: ODESystem> {
     // One block for all the work vectors and matrices (one allocation per solve).
     let stageVectors = eighthOrder ? 16 : 7
     let denseRows = eighthOrder ? 8 : 5
-    let total = (6 + stageVectors + denseRows) * n + 2 * n * n
+    let total = (7 + stageVectors + denseRows) * n + 2 * n * n
     storage = .allocate(capacity: total)
     storage.initialize(repeating: 0, count: total)
     var next = storage
@@ -147,6 +152,7 @@ final class _Integrator<S: ODESystem> {
     atol = alloc(n)
     rate = alloc(n)
     scale = alloc(n)
+    inverseScale = alloc(n)
     k = (0..<stageVectors).map { _ in alloc(n) }
     dense = alloc(denseRows * n)
     jac = alloc(n * n)
@@ -177,6 +183,7 @@ final class _Integrator<S: ODESystem> {
     gPrev = Array(repeating: 0, count: problem.stateEvents.count)
     gNew = gPrev
     conditions = problem.stateEvents.map(\.condition)
+    exactTimes = problem.stateEvents.map { $0.exactTime ?? .nan }
     directions = problem.stateEvents.map(\.direction)
     conditionIndices = problem.stateEvents.indices.filter { problem.stateEvents[$0].exactTime == nil }
     exactSorted = problem.stateEvents.indices.compactMap { i in problem.stateEvents[i].exactTime.map { ($0, i) } }
@@ -244,7 +251,7 @@ final class _Integrator<S: ODESystem> {
     if problem.stateEvents.contains(where: \.fireIfTrueAtStart) {
       let ub = UnsafeBufferPointer(start: u, count: n)
       var due: [Int] = []
-      for (i, e) in problem.stateEvents.enumerated() where e.fireIfTrueAtStart && e.condition(t0, ub) >= 0 { due.append(i) }
+      for (i, e) in problem.stateEvents.enumerated() where e.fireIfTrueAtStart && condition(i, t0, ub) >= 0 { due.append(i) }
       if !due.isEmpty && fireStateEvents(due, at: t0) == .terminate { return finish(.terminated) }
     }
     if runDuePending(at: t0) == .terminate { return finish(.terminated) }
@@ -256,7 +263,7 @@ final class _Integrator<S: ODESystem> {
       if t < target {
         fsalValid = false
         h = opts.initialStep ?? initialStep(to: target)
-        errOld = 1
+        logErrOld = 0
         code = integrate(to: target)
         if code != .success { break }
       }

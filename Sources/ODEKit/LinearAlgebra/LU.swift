@@ -1,7 +1,9 @@
 /// In-place LU factorisation with partial pivoting of a dense row-major `n × n` matrix.
 ///
-/// On return `a` holds `L` (unit lower, below the diagonal) and `U`; `pivots[k]` is the
-/// row swapped with row `k` at step `k`.
+/// On return `a` holds `L` (unit lower, below the diagonal) and `U` above the diagonal, with
+/// the reciprocals of `U`'s diagonal on it (so that a solve multiplies where it would divide:
+/// a chain of dependent divisions was most of a small system's solve); `pivots[k]` is the row
+/// swapped with row `k` at step `k`.
 /// - Returns: `false` if the matrix is singular to working precision.
 /// - Complexity: `n³/3` multiply-adds.
 @inlinable
@@ -23,6 +25,7 @@ public func luFactor(_ a: UnsafeMutablePointer<Double>, _ n: Int, _ pivots: Unsa
       }
     }
     let inv = 1 / a[k * n + k]
+    a[k * n + k] = inv
     for i in (k + 1)..<max(n, k + 1) {
       let l = a[i * n + k] * inv
       a[i * n + k] = l
@@ -46,20 +49,17 @@ public func luSolve(_ lu: UnsafeMutablePointer<Double>, _ n: Int, _ pivots: Unsa
     }
   }
   // Column by column: the updates of one column are independent of each other (no chain
-  // of dependent multiply-adds as in row-wise dot products), and a zero skips a column.
+  // of dependent multiply-adds as in row-wise dot products). No test skips a zero: on the
+  // small systems where the solve's time matters, the mispredicted branch cost more.
   for j in 0..<n {
     let bj = b[j]
-    if bj != 0 {
-      for i in (j + 1)..<max(n, j + 1) { b[i] -= lu[i * n + j] * bj }
-    }
+    for i in (j + 1)..<max(n, j + 1) { b[i] -= lu[i &* n &+ j] * bj }
   }
   var j = n - 1
   while j >= 0 {
-    let bj = b[j] / lu[j * n + j]
+    let bj = b[j] * lu[j &* n &+ j]
     b[j] = bj
-    if bj != 0 {
-      for i in 0..<j { b[i] -= lu[i * n + j] * bj }
-    }
+    for i in 0..<j { b[i] -= lu[i &* n &+ j] * bj }
     j -= 1
   }
 }

@@ -111,8 +111,8 @@ public final class SparseLU: @unchecked Sendable {
 
   deinit { storage.deallocate() }
 
-  /// Factorises `a` in place (`L` below the pivots, unit diagonal implied, `U` on and above
-  /// them, in elimination order). Returns `false`, leaving `a` overwritten, when a pivot is
+  /// Factorises `a` in place (`L` below the pivots, unit diagonal implied, `U` above them
+  /// and the reciprocals of the pivots on them, in elimination order). Returns `false`, leaving `a` overwritten, when a pivot is
   /// zero or not finite or a multiplier exceeds ``maxMultiplier``.
   @inlinable
   public func factor(_ a: UnsafeMutablePointer<Double>) -> Bool {
@@ -121,6 +121,7 @@ public final class SparseLU: @unchecked Sendable {
       let pivot = a[p * n + p]
       if pivot == 0 || !pivot.isFinite { return false }
       let inv = 1 / pivot
+      a[p * n + p] = inv
       let rowP = a + p * n
       for r in lowerStart[k]..<lowerStart[k + 1] {
         let at = lowerAt[r]
@@ -153,7 +154,7 @@ public final class SparseLU: @unchecked Sendable {
       let p = orderPointer[k]
       var s = b[p]
       for c in upperStart[k]..<upperStart[k + 1] { s -= a[upperAt[c]] * b[upperColumn[c]] }
-      b[p] = s / a[p * n + p]
+      b[p] = s * a[p * n + p]
       k -= 1
     }
   }
