@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from population_vs_roadrunner import (  # noqa: E402  (the shared cartsim and libRoadRunner loops)
     CARTSIM, ROOT, SHARED, Lazy, cartsim_population, finals_of, hos_species, max_rel, roadrunner_population)
 
-METHODS = ["dp5", "rodas4", "bdf", "auto"]
+METHODS = ["dp5", "rodas4", "rodas4p2", "bdf", "auto"]
 FLOOR = 1e-6
 # The tight references (libRoadRunner's CVODE fails on the HEROS infusions at rtol 1e-12).
 REF_RTOL, REF_ATOL = 1e-10, 1e-14
@@ -227,7 +227,7 @@ def plot(result, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    styles = {"cartsim dp5": "o-", "cartsim rodas4": "s-", "cartsim bdf": "D-", "cartsim auto": "^-",
+    styles = {"cartsim dp5": "o-", "cartsim rodas4": "s-", "cartsim rodas4p2": "s--", "cartsim bdf": "D-", "cartsim auto": "^-",
               "libRoadRunner CVODE": "k*--", "SciPy LSODA": "x:", "SciPy BDF": "+:", "SciPy Radau": "v:"}
     for label, pts in result["points"].items():
         # Runs with failures, and errors above 1 (a wrong answer), are left off the chart.

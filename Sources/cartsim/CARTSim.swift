@@ -132,7 +132,7 @@ struct Simulate: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var out: String = "out"
 
-  @Option(help: "Override the solver: auto, dp5, dop853, rodas4 or bdf.")
+  @Option(help: "Override the solver: auto, dp5, dop853, rodas4, rodas4p2 or bdf.")
   var method: ODEMethod?
 
   @Flag(help: "Print the summary JSON to standard output.")

@@ -29,7 +29,7 @@ struct EstimationOptions: ParsableArguments {
   @Option(help: "Absolute tolerance of the ODE solver.")
   var atol = 1e-10
 
-  @Option(help: "ODE method: bdf (default), auto (DP5, switching to Rodas4 when stiff), rodas4 or dp5.")
+  @Option(help: "ODE method: bdf (default), auto (DP5, switching to Rodas4P2 when stiff), rodas4, rodas4p2 or dp5.")
   var method: ODEMethod = .bdf
 
   @Option(

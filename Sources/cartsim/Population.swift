@@ -52,7 +52,7 @@ struct Population: ParsableCommand {
   @Option(help: "Absolute tolerance.")
   var atol: Double = 1e-12
 
-  @Option(help: "Solver: auto, dp5, dop853, rodas4 or bdf.")
+  @Option(help: "Solver: auto, dp5, dop853, rodas4, rodas4p2 or bdf.")
   var method: ODEMethod = .auto
 
   @Flag(

@@ -44,7 +44,7 @@ struct CARTmathTests {
     let ref = try readCSV(try fixture(file))
     // Raji's tumour grows without bound (b = 0) to 1e18 cells, where θ·T makes the system
     // very stiff: DP5 alone runs out of steps there, as an explicit method should.
-    for method in variant == .raji ? [ODEMethod.rodas4, .auto] : ODEMethod.allCases {
+    for method in variant == .raji ? [ODEMethod.rodas4, .rodas4p2, .auto] : ODEMethod.allCases {
       let sol = simulate(variant, times: ref.rows.map { $0[0] }, method: method)
       #expect(sol.returnCode == .success)
       var worst = 0.0

@@ -16,9 +16,9 @@ let spiral = ODEFunction(dimension: 2, isAutonomous: true) { _, y, dy in
 }
 
 struct ConvergenceOrderTests {
-  /// Observed global order at the end point: DP5 ≈ 5, Rodas4 ≈ 4 (tolerance ±0.3, as
-  /// DiffEqDevTools' 𝒪est checks).
-  @Test(arguments: [(ODEMethod.dp5, 5.0), (.rodas4, 4.0)])
+  /// Observed global order at the end point: DP5 ≈ 5, Rodas4 and Rodas4P2 ≈ 4 (tolerance ±0.3,
+  /// as DiffEqDevTools' 𝒪est checks).
+  @Test(arguments: [(ODEMethod.dp5, 5.0), (.rodas4, 4.0), (.rodas4p2, 4.0)])
   func endPointOrder(method: ODEMethod, order: Double) {
     for system in [expSin, expSinFD] {
       // T = 1: on [0, 2] the coarse steps are pre-asymptotic (the error changes sign).
@@ -45,8 +45,9 @@ struct ConvergenceOrderTests {
     #expect(abs(p - order) < 0.3, "\(method) on the spiral: observed order \(p)")
   }
 
-  /// Dense output between steps: DP5's interpolant is of order 4 (local 5), Rodas4's of order 3.
-  @Test(arguments: [(ODEMethod.dp5, 4.0), (.rodas4, 3.0)])
+  /// Dense output between steps: DP5's interpolant is of order 4 (local 5), Rodas4's and
+  /// Rodas4P2's of order 3.
+  @Test(arguments: [(ODEMethod.dp5, 4.0), (.rodas4, 3.0), (.rodas4p2, 3.0)])
   func denseOutputOrder(method: ODEMethod, order: Double) {
     let T = 2.0
     let ns = [8.0, 16, 32, 64]

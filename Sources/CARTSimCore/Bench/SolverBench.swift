@@ -63,7 +63,7 @@ public enum SolverBench {
     var rows: [Row] = []
     for rtol in [1e-4, 1e-6, 1e-8] {
       for p in StiffTestSet.all {
-        for method in [ODEMethod.rodas4, .bdf, .auto] {
+        for method in [ODEMethod.rodas4, .rodas4p2, .bdf, .auto] {
           var times: [Double] = []
           var last: ODESolution?
           for _ in 0..<repeats {

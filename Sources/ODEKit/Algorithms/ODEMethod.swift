@@ -6,7 +6,11 @@ public enum ODEMethod: String, Sendable, Codable, CaseIterable {
   /// Rodas4: L-stable Rosenbrock method of order 4(3), stiffly accurate, 3rd-order dense
   /// output (Hairer & Wanner, Solving ODEs II, 2nd ed., §VI.4).
   case rodas4 = "rodas4"
-  /// Starts with DP5 and switches to Rodas4 when stiffness is detected (Hairer's
+  /// Rodas4P2: Rodas4's structure with Steinebach's 2020 coefficients, which keep the order on
+  /// stiff components that follow a moving quasi-steady state (the Prothero–Robinson problem),
+  /// where Rodas4's error estimate holds the step small; see ``RosenbrockTableau/rodas4P2``.
+  case rodas4p2 = "rodas4p2"
+  /// Starts with DP5 and switches to Rodas4P2 when stiffness is detected (Hairer's
   /// dopri5 test `h·ρ > 3.25`); switches back when `h·‖J‖∞` is inside DP5's stability region.
   case auto = "auto"
   /// Variable-order (1–5) numerical differentiation formulas, a BDF variant, with a modified

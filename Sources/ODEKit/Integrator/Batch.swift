@@ -475,10 +475,11 @@ final class BatchIntegrator<S: BatchODESystem> {
     result.stats.linearSolves += 1
   }
 
-  /// One lock-step Rodas4 step of size `h`: writes `uNew` and the dense output, returns the
-  /// largest error norm (NaN when a factorisation fails).
+  /// One lock-step Rosenbrock step of size `h` with `auto`'s tableau (Rodas4P2, as the scalar
+  /// method): writes `uNew` and the dense output, returns the largest error norm (NaN when a
+  /// factorisation fails).
   func rodasStep() -> Double {
-    typealias R = Rodas4
+    let R = RosenbrockTableau.rodas4P2
     let fu = dense, dT = dense + N, du = dense + 2 * N
     f(t, u, fu)
     computeJacobian(fu)

@@ -505,10 +505,11 @@ extension _Integrator {
     return false
   }
 
-  /// One Rodas4 step of size `h`; writes `uNew`, returns the error norm (or NaN).
+  /// One Rosenbrock step (``rosenbrock``: Rodas4 or Rodas4P2) of size `h`; writes `uNew`,
+  /// returns the error norm (or NaN).
   @inlinable
   func rodasStep() -> Double {
-    typealias R = Rodas4
+    let R = rosenbrock
     let k1 = k[0], k2 = k[1], k3 = k[2], k4 = k[3], k5 = k[4], k6 = k[5]
     let fu = dense  // scratch: f(t,u) then dT in dense[n..]; dense is rebuilt on acceptance
     let dT = dense + n

@@ -43,6 +43,9 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline var stiff: Bool
   /// Whether the explicit steps are DOP853's (else DP5's).
   @usableFromInline let eighthOrder: Bool
+  /// The Rosenbrock method's tableau: Rodas4 for `.rodas4`, Rodas4P2 for `.rodas4p2` and in
+  /// `auto`'s stiff phases.
+  @usableFromInline let rosenbrock: RosenbrockTableau
   @usableFromInline var stats = SolverStats()
 
   @usableFromInline var t: Double
@@ -132,7 +135,8 @@ final class _Integrator<S: ODESystem> {
     controlled = min(n, max(1, options.errorControlled ?? n))
     self.requested = method
     self.opts = options
-    self.stiff = method == .rodas4 || (method == .auto && options.startStiff)
+    self.stiff = method == .rodas4 || method == .rodas4p2 || (method == .auto && options.startStiff)
+    rosenbrock = method == .rodas4 ? .rodas4 : .rodas4P2
     eighthOrder = method == .dop853
     self.t = problem.tspan.start
     // One block for all the work vectors and matrices (one allocation per solve).

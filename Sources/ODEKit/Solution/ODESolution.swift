@@ -45,11 +45,12 @@ public struct ODESolution: Sendable {
     case .dp5: return "DP5"
     case .dop853: return "DOP853"
     case .rodas4: return "Rodas4"
+    case .rodas4p2: return "Rodas4P2"
     case .bdf: return "BDF"
     case .auto:
       if stats.stiffSteps == 0 { return "Auto(DP5)" }
-      if stats.nonstiffSteps == 0 { return "Auto(Rodas4)" }
-      return "Auto(DP5+Rodas4, \(stats.methodSwitches) switches)"
+      if stats.nonstiffSteps == 0 { return "Auto(Rodas4P2)" }
+      return "Auto(DP5+Rodas4P2, \(stats.methodSwitches) switches)"
     }
   }
 }

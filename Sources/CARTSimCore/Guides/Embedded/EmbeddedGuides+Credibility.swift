@@ -40,7 +40,7 @@ The numerical core is verified against external references, run in CI (`swift te
 | SBML Test Suite (semantic cases) | 1454 cases of release 3.4 (`../shared/sbml-test-suite`) | 1410 pass (`Tests/SBMLKitTests/conformance-baseline.txt`) |
 | BioModels oncology models | 73 libRoadRunner 2.10 trajectories, cross-checked against COPASI | 72 pass |
 | stiff test set | ROBER, Van der Pol, HIRES, Pollution, OREGO reference solutions | pass (`StiffReferenceTests`) |
-| order of convergence | problems with closed-form solutions | DP5 order 5, Rodas4 order 4 (`ConvergenceOrderTests`) |
+| order of convergence | problems with closed-form solutions | DP5 order 5, Rodas4 and Rodas4P2 order 4 (`ConvergenceOrderTests`; Rodas4P2 order 3 on Prothero–Robinson, `ProtheroRobinsonTests`) |
 | HEROS model pieces | closed forms: logistic tumour growth, one-compartment cyclophosphamide, pembrolizumab AUC = dose/CL | relative 1e-7, 0.2% (`HEROSModelTests`) |
 | exported HEROS SBML | the same model re-imported through the SBML engine and read by python-libsbml | agree with the native model (`SBMLExportTests`) |
 | conditional dosing | segmented integration vs one integration of the regimen given | relative 1e-4 (`ConditionalDosingTests`) |

@@ -167,7 +167,7 @@ fixtures' README):
   1e-8 above 1e3 cells;
 - at an event time the files hold the post-event state (checked for roadrunner).
 
-The test runs DP5, Rodas4 and auto on HDLM-2, and Rodas4 and auto on Raji (DP5 alone
+The test runs every method (DP5, DOP853, Rodas4, Rodas4P2, BDF and auto) on HDLM-2, and Rodas4, Rodas4P2 and auto on Raji (DP5 alone
 runs out of steps once the unbounded tumour makes the system stiff, as an explicit method
 should), at `rtol` = 1e-10, `atol` = 1e-8 cells, and requires a relative error below 1e-5
 over all entries above one cell. Values below one cell are not compared: they are
