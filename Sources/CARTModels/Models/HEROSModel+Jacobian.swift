@@ -3,9 +3,9 @@ import RealModule
 
 /// The analytic Jacobian of ``HEROSSystem`` and its sparsity pattern.
 ///
-/// The stiff solver (Rodas4, and `auto` in its stiff phases) would otherwise take it by
+/// The stiff solvers (Rodas4, Rodas4P2, and `auto` in its stiff phases) would otherwise take it by
 /// finite differences: 17 right-hand sides per Jacobian, a tenth of a trial's time. With it,
-/// Rodas4 factorises its iteration matrices along the pattern (``SparseLU``) instead of
+/// The Rosenbrock methods factorise their iteration matrices along the pattern (``SparseLU``) instead of
 /// dense. Each entry is the derivative of the matching term of ``HEROSSystem/rhs(t:u:du:)``;
 /// `HEROSJacobianTests` compares them with central differences at states across the
 /// model's range.

@@ -120,7 +120,7 @@ extension PEtabObjective {
   }
 
   /// Solves with the objective's method. A BDF run that stalls (the step limit, or the step
-  /// size underflowing) is run again with `auto` (DP5 and Rodas4): at extreme parameter values BDF can need
+  /// size underflowing) is run again with `auto` (DP5 and Rodas4P2): at extreme parameter values BDF can need
   /// more than 10 000 steps for a system with its sensitivities where they need far fewer
   /// (a fifth of Fujita's multi-start points, at their start).
   func solveFallingBack<System: ODESystem>(_ problem: ODEProblem<System>, options o: SolverOptions) -> ODESolution {

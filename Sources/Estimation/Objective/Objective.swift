@@ -29,7 +29,7 @@ public struct PEtabObjective: Sendable {
     public var maxSteps = 10_000
     /// The integration method. BDF by default: at the tight tolerances a fit needs, its
     /// large steps with a reused Jacobian cost 3–6× less per objective and gradient than the
-    /// DP5/Rodas4 pair (Guides/Estimation.md, "Where the time goes").
+    /// DP5/Rodas4P2 pair (Guides/Estimation.md, "Where the time goes").
     public var method = ODEMethod.bdf
     /// How gradients are computed (see ``SensitivityMethod``).
     public var sensitivities = SensitivityMethod.forward

@@ -7,7 +7,7 @@ public protocol BatchODESystem {
   /// Components per lane.
   var dimension: Int { get }
   var lanes: Int { get }
-  /// `true` if `f` reads no `t` between jumps (Rodas4 then skips `∂f/∂t`).
+  /// `true` if `f` reads no `t` between jumps (Rodas4P2 then skips `∂f/∂t`).
   var isAutonomous: Bool { get }
   /// Writes `f(t, u)` of every lane into `du` (both `dimension·lanes` long, lane-minor).
   func rhs(t: Double, u: UnsafePointer<Double>, du: UnsafeMutablePointer<Double>)
@@ -24,14 +24,14 @@ extension BatchODESystem {
 /// The end of a lock-step run (``solveBatch(_:u0:tspan:options:method:maxStiffSteps:stops:jump:)``).
 public struct BatchSolution: Sendable {
   /// `.success`, or why the run stopped (`.maxSteps`, `.stepSizeTooSmall`, `.unstable`, or
-  /// `.interrupted` after `maxStiffSteps` steps of Rodas4).
+  /// `.interrupted` after `maxStiffSteps` steps of Rodas4P2).
   public var returnCode: ReturnCode
-  /// Whether the batch was integrating with Rodas4 where it stopped.
+  /// Whether the batch was integrating with Rodas4P2 where it stopped.
   public var stiff = false
-  /// Where the batch stopped with Rodas4, whether each lane is stiff there: it turned the batch
+  /// Where the batch stopped with Rodas4P2, whether each lane is stiff there: it turned the batch
   /// (its stiffness test fired) or DP5 would be unstable on it at the current step
   /// (`h·‖J‖∞ ≥ 2.5`, the back-switch test on its own Jacobian). A lane going on alone starts
-  /// with Rodas4 only if it is.
+  /// with Rodas4P2 only if it is.
   public var stiffLanes: [Bool] = []
   /// The output times reached, and for each the state of every lane (lane-minor).
   public var t: [Double] = []
@@ -46,13 +46,13 @@ public struct BatchSolution: Sendable {
 /// Integrates a batch of systems of one model in lock-step: all lanes take the same steps, a
 /// step is accepted when the error norm of every lane is within the tolerance, and the step
 /// size follows the largest error. `.dp5` is the scalar DP5 of ``solve(_:method:options:)`` and
-/// `.auto` its DP5/Rodas4 switching (the same tableaus, error norms, PI controller with dopri5's
-/// exponents, Hairer's starting step, dense output, Rodas4's linear systems in error-weighted
+/// `.auto` its DP5/Rodas4P2 switching (the same tableaus, error norms, PI controller with dopri5's
+/// exponents, Hairer's starting step, dense output, Rodas4P2's linear systems in error-weighted
 /// variables with partial pivoting and its finite-difference Jacobian) with the largest value
 /// over the lanes wherever the scalar method reads one: every lane is integrated at least as
 /// accurately as alone, at the cost of the steps its hardest lane needs, and identical lanes
 /// give the scalar method, step for step and bit for bit. Under `.auto` the batch turns to
-/// Rodas4 when any lane's stiffness test fires (or the step size collapses) and back to DP5
+/// Rodas4P2 when any lane's stiffness test fires (or the step size collapses) and back to DP5
 /// when DP5 would be stable on every lane.
 ///
 /// Discontinuities must be known in advance and the same for every lane: at each time of
@@ -60,7 +60,7 @@ public struct BatchSolution: Sendable {
 /// the state of the lanes (a dose, an SBML event at a known time), the outputs at that time
 /// show the state after it, and the method starts again there as the scalar one does after an
 /// event. State events located per lane are not supported. Lanes whose stiff phases differ
-/// make a lock-step Rodas4 take many more steps than each would alone: after `maxStiffSteps`
+/// make a lock-step Rodas4P2 take many more steps than each would alone: after `maxStiffSteps`
 /// of them the run stops (`.interrupted`, ``BatchSolution/stiff``) for the caller to go on lane
 /// by lane, e.g. with `auto` and ``SolverOptions/startStiff``. `options` supplies `rtol`, `atol`
 /// (one per component or one for all), `saveAt`, `maxSteps`, `minStep`, `maxStep`,
@@ -106,7 +106,7 @@ final class BatchIntegrator<S: BatchODESystem> {
   var backCount = 0
   var nextOut = 0
   var maxStiffSteps = Int.max
-  /// The lanes whose stiffness test turned the batch to Rodas4 last.
+  /// The lanes whose stiffness test turned the batch to Rodas4P2 last.
   var turnedStiff: [Bool]
 
   init(_ system: S, u0: [Double], t0: Double, options: SolverOptions, switching: Bool) {
@@ -466,7 +466,7 @@ final class BatchIntegrator<S: BatchODESystem> {
 
   /// Overwrites `x` (lane-minor) with every lane's solve against its factors.
   func solve(_ x: UnsafeMutablePointer<Double>) {
-    let b = k7  // free during a Rodas4 step
+    let b = k7  // free during a Rodas4P2 step
     for l in 0..<L {
       for i in 0..<n { b[i] = x[i * L + l] * inverseScale[i * L + l] }
       luSolve(lu + l * n * n, n, pivots + l * n, b)
@@ -542,7 +542,7 @@ final class BatchIntegrator<S: BatchODESystem> {
     return r
   }
 
-  /// Rodas4 → DP5 when `h·‖J‖∞ < 2.5` on every lane for 10 accepted steps in a row (the
+  /// Rodas4P2 → DP5 when `h·‖J‖∞ < 2.5` on every lane for 10 accepted steps in a row (the
   /// scalar `auto`'s test, on the largest lane).
   func checkSwitch() {
     guard stiff else { return }

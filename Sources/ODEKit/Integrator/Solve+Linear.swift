@@ -1,4 +1,4 @@
-/// The linear algebra of the implicit methods: the iteration matrix `inv·I − J` (Rodas4:
+/// The linear algebra of the implicit methods: the iteration matrix `inv·I − J` (Rodas4, Rodas4P2:
 /// `inv = 1/(γh)`; BDF: `inv = α/h`), its factorisation and solves.
 ///
 /// The systems are solved in error-weighted variables (W⁻¹ E W)(W⁻¹ k) = W⁻¹ b,

@@ -1,7 +1,7 @@
 import RealModule
 
 /// Stepping of the integrator: error norms, the initial step, dense output, the step loop to a
-/// discontinuity, stiffness switching, and the DP5, DOP853 and Rodas4 steps.
+/// discontinuity, stiffness switching, and the DP5, DOP853 and Rosenbrock (Rodas4, Rodas4P2) steps.
 extension _Integrator {
   // MARK: Helpers
 
@@ -54,7 +54,7 @@ extension _Integrator {
     if !hh.isFinite || hh <= 0 { hh = min(span, 1e-6) }
     // Never start below the smallest step the integrator takes (a very fast transient, e.g.
     // right after an event, would otherwise end the run before the first step): the error
-    // control shrinks a step that is too long; `auto` turns to Rodas4 if it must go lower.
+    // control shrinks a step that is too long; `auto` turns to Rodas4P2 if it must go lower.
     return min(max(hh, 10 * max(opts.minStep, 4 * t.ulp.magnitude, 1e-300)), span)
   }
 
@@ -119,7 +119,7 @@ extension _Integrator {
       }
       if h < minStep {
         // A step size collapsing under DP5 is stiffness that the estimate did not catch in
-        // time (a transient far faster than the solution): `auto` goes on with Rodas4.
+        // time (a transient far faster than the solution): `auto` goes on with Rodas4P2.
         if requested == .auto && !stiff && !lastWasNaN {
           stiff = true
           stiffCount = 0

@@ -16,7 +16,7 @@ import RealModule
 /// Numerical failure does not throw: the solution carries a ``ReturnCode`` and the outputs
 /// reached before the failure.
 ///
-/// - Complexity: DP5 costs 6 RHS evaluations per accepted step (FSAL); Rodas4 costs 6
+/// - Complexity: DP5 costs 6 RHS evaluations per accepted step (FSAL); Rodas4 and Rodas4P2 cost 6
 ///   RHS evaluations, one Jacobian (analytic, or `n` RHS evaluations by forward
 ///   differences), one LU (`n³/3`) and 6 triangular solves per step.
 @inlinable

@@ -140,12 +140,13 @@ public struct SBMLPopulationModel: Sendable {
     return native.lanes
   }
 
-  /// Rodas4 steps a batch takes in lock-step before its patients go on alone: none. Lanes
-  /// that are stiff at different times make a lock-step Rodas4 take many more steps than each
+  /// Rosenbrock steps a batch takes in lock-step before its patients go on alone: none. Lanes
+  /// that are stiff at different times make a lock-step Rosenbrock method take many more steps than each
   /// alone, and a shared stiff transient is rarer: on the immuno-oncology BioModels (4000
   /// patients, one thread) none against 100 gave BIOMD0000000763 33,000 patients/s against
   /// 25,800, BIOMD0000001019 over 300 days 9,800 against 7,500, BIOMD0000001020 7,100 against
-  /// 7,200, and BIOMD0000000733 19,900 against 29,200.
+  /// 7,200, and BIOMD0000000733 19,900 against 29,200 (measured with Rodas4, before `auto`'s
+  /// stiff method became Rodas4P2).
   static let batchStiffSteps = 0
 
   /// Runs one patient per row of `parameters`, ``batchLanes(_:)`` of them together when there
@@ -154,9 +155,9 @@ public struct SBMLPopulationModel: Sendable {
   /// Together, the patients take the same steps (each accepted only when every patient's
   /// error is within the tolerance), so each is integrated at least as accurately as alone,
   /// and its values depend on its batch within the tolerance. Under `auto`, where a patient
-  /// turns stiff (after ``batchStiffSteps`` of Rodas4 in lock-step), or where the batch fails,
+  /// turns stiff (after ``batchStiffSteps`` of Rodas4P2 in lock-step), or where the batch fails,
   /// each patient goes on alone from there with `options.method`, those that are stiff there
-  /// starting with Rodas4, so one patient's stiffness or trouble is not another's. Patients whose
+  /// starting with Rodas4P2, so one patient's stiffness or trouble is not another's. Patients whose
   /// events fall at different times (a trigger time set by a parameter that varies), or at
   /// the start, run alone from the start. Each outcome's statistics count the batch's steps
   /// and evaluations and its own after it.
@@ -239,7 +240,7 @@ public struct SBMLPopulationModel: Sendable {
 
 /// The machine code's right-hand side of several patients (``NativeCode/rhsLanes``) on their
 /// lane-minor value array. It has no Jacobian: populations end a batch where a patient turns
-/// stiff (``SBMLPopulationModel/batchStiffSteps``), so the batch never takes Rodas4 steps.
+/// stiff (``SBMLPopulationModel/batchStiffSteps``), so the batch never takes Rodas4P2 steps.
 struct SBMLBatchSystem: BatchODESystem {
   let dimension: Int
   let lanes: Int
