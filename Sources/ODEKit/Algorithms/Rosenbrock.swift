@@ -27,6 +27,11 @@ public struct RosenbrockTableau: Sendable {
   public let h21, h22, h23, h24, h25: Double
   public let h31, h32, h33, h34, h35: Double
 
+  /// The tableau `method` steps with where it takes Rosenbrock steps: Rodas4 for `.rodas4`,
+  /// Rodas4P2 for `.rodas4p2` and in `auto`'s stiff phases (also in a batch's).
+  @inlinable
+  public static func of(_ method: ODEMethod) -> RosenbrockTableau { method == .rodas4 ? .rodas4 : .rodas4P2 }
+
   /// Rodas4: E. Hairer, G. Wanner, Solving Ordinary Differential Equations II, 2nd ed.,
   /// Springer 1996, §VI.4, Table 4.2 and the code `rodas.f` (METH = 1).
   public static let rodas4 = RosenbrockTableau(

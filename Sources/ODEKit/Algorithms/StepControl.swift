@@ -15,4 +15,20 @@ enum StepControl {
   static func piFactor(logErr: Double, logErrOld: Double, q: Double) -> Double {
     0.9 * Double.exp(-(1 / q - 0.03) * logErr + 0.04 * logErrOld)
   }
+
+  /// After an accepted step with error `err`: the factor for the next step size, limited to
+  /// [0.2, 6] (to 1 right after a rejection), and the log errOld to carry on. `plain` takes
+  /// the controller without the errOld term (DOP853's, as `dop853.f`).
+  @inlinable
+  static func accepted(
+    err: Double, q: Double, logErrOld: Double, afterRejection: Bool, plain: Bool = false
+  ) -> (factor: Double, logErrOld: Double) {
+    let logErr = Double.log(max(err, 1e-10))
+    let fac = plain ? 0.9 * Double.exp(-logErr / q) : piFactor(logErr: logErr, logErrOld: logErrOld, q: q)
+    return (min(max(fac, 0.2), afterRejection ? 1 : 6), max(logErr, logErrFloor))
+  }
+
+  /// The step-size factor after a rejected step with error `err`.
+  @inlinable
+  static func rejected(err: Double, q: Double) -> Double { max(0.2, 0.9 * Double.pow(err, -1 / q)) }
 }

@@ -285,7 +285,7 @@ final class BatchIntegrator<S: BatchODESystem> {
       guard err <= 1 else {
         result.stats.rejectedSteps += 1
         lastRejected = true
-        h *= max(0.2, 0.9 * Double.pow(err, -1 / q))
+        h *= StepControl.rejected(err: err, q: q)
         continue
       }
       // Accept.
@@ -320,12 +320,10 @@ final class BatchIntegrator<S: BatchODESystem> {
       } else {
         fsalValid = false
       }
-      let logErr = Double.log(max(err, 1e-10))
-      var fac = StepControl.piFactor(logErr: logErr, logErrOld: logErrOld, q: q)
-      fac = min(max(fac, 0.2), lastRejected ? 1 : 6)
+      let next = StepControl.accepted(err: err, q: q, logErrOld: logErrOld, afterRejection: lastRejected)
       lastRejected = false
-      logErrOld = max(logErr, StepControl.logErrFloor)
-      h *= fac
+      logErrOld = next.logErrOld
+      h *= next.factor
       if switching { checkSwitch() }
     }
     return .success
@@ -479,7 +477,7 @@ final class BatchIntegrator<S: BatchODESystem> {
   /// method): writes `uNew` and the dense output, returns the largest error norm (NaN when a
   /// factorisation fails).
   func rodasStep() -> Double {
-    let R = RosenbrockTableau.rodas4P2
+    let R = RosenbrockTableau.of(.auto)
     let fu = dense, dT = dense + N, du = dense + 2 * N
     f(t, u, fu)
     computeJacobian(fu)

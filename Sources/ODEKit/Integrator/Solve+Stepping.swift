@@ -198,18 +198,16 @@ extension _Integrator {
         // (β1 = 0.7/q, β2 = 0.4/q had h grow by under 10% a step while the error stayed
         // 20 times below the tolerance.)
         // DOP853 takes the plain controller of dop853.f (β = 0).
-        let logErr = Double.log(max(err, 1e-10))
-        var fac =
-          eighthOrder && !stiff ? 0.9 * Double.exp(-logErr / q) : StepControl.piFactor(logErr: logErr, logErrOld: logErrOld, q: q)
-        fac = min(max(fac, 0.2), lastRejected ? 1 : 6)
+        let next = StepControl.accepted(
+          err: err, q: q, logErrOld: logErrOld, afterRejection: lastRejected, plain: eighthOrder && !stiff)
         lastRejected = false
-        logErrOld = max(logErr, StepControl.logErrFloor)
-        h *= fac
+        logErrOld = next.logErrOld
+        h *= next.factor
         if requested == .auto { checkSwitch() }
       } else {
         stats.rejectedSteps += 1
         lastRejected = true
-        let fac = bdf ? bdfNextFactor : max(0.2, 0.9 * Double.pow(err, -1 / q))
+        let fac = bdf ? bdfNextFactor : StepControl.rejected(err: err, q: q)
         h *= fac
       }
     }

@@ -136,7 +136,7 @@ final class _Integrator<S: ODESystem> {
     self.requested = method
     self.opts = options
     self.stiff = method == .rodas4 || method == .rodas4p2 || (method == .auto && options.startStiff)
-    rosenbrock = method == .rodas4 ? .rodas4 : .rodas4P2
+    rosenbrock = .of(method)
     eighthOrder = method == .dop853
     self.t = problem.tspan.start
     // One block for all the work vectors and matrices (one allocation per solve).
