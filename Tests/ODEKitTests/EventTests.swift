@@ -123,6 +123,45 @@ struct EventTests {
     #expect(abs(partial.finalTime - log(10)) < 1e-8)
   }
 
+  /// A problem's ``ODEProblem/conditionScan`` replaces the conditions' calls after each step
+  /// (they are still called to locate a root) and gives the same run.
+  @Test(arguments: ODEMethod.allCases)
+  func conditionScanGivesTheSameRun(method: ODEMethod) {
+    let decay = ODEFunction(dimension: 1, isAutonomous: true) { _, y, dy in dy[0] = -y[0] }
+    final class Counts: @unchecked Sendable { var condition = 0, scan = 0 }
+    func run(scan: Bool) -> (ODESolution, Counts) {
+      let counts = Counts()
+      // y falls to 0.1 at ln 10, is refilled to 1, and so on every ln 10.
+      let refill = StateEvent(
+        label: "refill", direction: .down,
+        condition: { _, u in
+          counts.condition += 1
+          return u[0] - 0.1
+        }
+      ) { _, u in
+        u[0] = 1
+        return .continue
+      }
+      let scanner: StateEvent.Scan = { _, u, g in
+        counts.scan += 1
+        g[0] = u[0] - 0.1
+      }
+      let sol = solve(
+        ODEProblem(system: decay, u0: [1], tspan: (0, 5), stateEvents: [refill], conditionScan: scan ? scanner : nil),
+        method: method, options: SolverOptions(rtol: 1e-9, atol: [1e-12], saveAt: [1, 2, 3, 4, 5]))
+      return (sol, counts)
+    }
+    let (one, byOne) = run(scan: false), (all, byScan) = run(scan: true)
+    #expect(all.values.map(\.bitPattern) == one.values.map(\.bitPattern))
+    #expect(all.eventLog.map(\.time) == one.eventLog.map(\.time))
+    #expect(all.eventLog.count == 2)
+    #expect(abs(all.eventLog[1].time - 2 * log(10)) < 1e-7)
+    #expect(byOne.scan == 0)
+    // Once per accepted step (and after each event), where the conditions were called.
+    #expect(byScan.scan >= all.stats.acceptedSteps)
+    #expect(byScan.condition < byOne.condition - all.stats.acceptedSteps / 2)
+  }
+
   /// Failures return a code and keep the outputs reached: y' = y² blows up at t = 1.
   @Test(arguments: ODEMethod.allCases)
   func failureKeepsPartialSolution(method: ODEMethod) {

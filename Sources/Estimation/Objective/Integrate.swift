@@ -94,13 +94,15 @@ extension PEtabObjective {
     if adjoint, let aug = system(sim.main) {
       let checkpoints = Checkpoints(n: n)
       o.observer = { t, x in checkpoints.record(t, x) }
-      sol = solveFallingBack(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), options: o)
+      sol = solveFallingBack(
+        ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents(), conditionScan: sys.conditionScan()), options: o)
       checkpoints.finish(sys)
       run.adjoint = (aug, checkpoints, S)
     } else if let aug = system(sim.main) {
       sol = solveFallingBack(ODEProblem(system: aug, u0: u + S, tspan: (0, end), stateEvents: events(sim.main)), options: o)
     } else {
-      sol = solveFallingBack(ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents()), options: o)
+      sol = solveFallingBack(
+        ODEProblem(system: sys, u0: u, tspan: (0, end), stateEvents: sys.stateEvents(), conditionScan: sys.conditionScan()), options: o)
     }
     run.code = sol.returnCode
     run.reachedTime = sol.finalTime

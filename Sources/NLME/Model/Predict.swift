@@ -271,11 +271,13 @@ public final class Predictor {
       let solution: ODESolution
       if infusionRate.allSatisfy({ $0 == 0 }) {
         solution = solve(
-          ODEProblem(system: sys, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents()), method: .auto, options: options)
+          ODEProblem(system: sys, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents(), conditionScan: sys.conditionScan()),
+          method: .auto, options: options)
       } else {
         let system = InfusedSBML(system: sys, infusion: infusionRate)
         solution = solve(
-          ODEProblem(system: system, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents()), method: .auto, options: options)
+          ODEProblem(system: system, u0: state, tspan: (t0, t1), stateEvents: sys.stateEvents(), conditionScan: sys.conditionScan()),
+          method: .auto, options: options)
       }
       guard solution.returnCode.isSuccessful, solution.finalState.allSatisfy(\.isFinite) else { return false }
       state = solution.finalState

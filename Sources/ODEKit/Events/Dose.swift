@@ -71,6 +71,11 @@ public enum EventOutcome: Sendable, Equatable {
 /// given direction; its action may change the state or stop the integration.
 public struct StateEvent {
   public enum Direction: Sendable { case up, down, either }
+  /// Evaluates the conditions of all the events of a problem at one point in one call
+  /// (``ODEProblem/conditionScan``): writes into `g[i]` exactly what event `i`'s
+  /// ``condition`` returns at (`t`, `u`), for every event without an ``exactTime`` (the
+  /// others it may leave alone).
+  public typealias Scan = (_ t: Double, _ u: UnsafeBufferPointer<Double>, _ g: UnsafeMutablePointer<Double>) -> Void
   public var label: String
   public var direction: Direction
   public var condition: (Double, UnsafeBufferPointer<Double>) -> Double

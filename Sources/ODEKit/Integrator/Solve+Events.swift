@@ -189,7 +189,12 @@ extension _Integrator {
   func resetStateEvents() {
     observe()
     let ub = UnsafeBufferPointer(start: u, count: n)
-    for i in conditions.indices { gPrev[i] = condition(i, t, ub) }
+    if let scan, !conditionIndices.isEmpty {
+      scan(t, ub, gPrev)
+      for (time, i) in exactSorted { gPrev[i] = t >= time ? 1 : -1 }
+    } else {
+      for i in conditions.indices { gPrev[i] = condition(i, t, ub) }
+    }
   }
 
   /// Event `i`'s condition at (`time`, `u`); for a known trigger time c, `time ≥ c ? 1 : −1`
@@ -229,9 +234,13 @@ extension _Integrator {
       for i in conditionIndices { gPrev[i] = gNew[i] }
       for k in first..<due { gPrev[exactSorted[k].index] = 1 }
     }
+    if let scan, !conditionIndices.isEmpty {
+      scan(tNew, ub, gNew)
+    } else {
+      for i in conditionIndices { gNew[i] = conditions[i](tNew, ub) }
+    }
     for i in conditionIndices {
-      let gA = gPrev[i], gB = conditions[i](tNew, ub)
-      gNew[i] = gB
+      let gA = gPrev[i], gB = gNew[i]
       if gA != gB, let r = locate(i, from: gA, to: gB, tNew) { roots.append((r.time, i, r.cancel)) }
     }
     for k in first..<due {

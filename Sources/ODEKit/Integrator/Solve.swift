@@ -108,8 +108,10 @@ final class _Integrator<S: ODESystem> {
   @usableFromInline var eventLog: [(time: Double, label: String)] = []
 
   // State events.
-  @usableFromInline var gPrev: [Double]
-  @usableFromInline var gNew: [Double]
+  /// Each state event's condition at `t` and at the end of the step being tested.
+  @usableFromInline let gPrev, gNew: UnsafeMutablePointer<Double>
+  /// ``ODEProblem/conditionScan``, read once.
+  @usableFromInline let scan: StateEvent.Scan?
   /// Per state event, read once (the scan at every step must not copy the events):
   /// its condition and its direction.
   @usableFromInline let conditions: [(Double, UnsafeBufferPointer<Double>) -> Double]
@@ -184,8 +186,11 @@ final class _Integrator<S: ODESystem> {
     let (t0, t1) = problem.tspan
     saveAt = options.saveAt.isEmpty ? [t0, t1] : options.saveAt.filter { $0 >= t0 && $0 <= t1 }
     for i in 1..<max(saveAt.count, 1) { precondition(saveAt[i] >= saveAt[i - 1], "saveAt must be sorted") }
-    gPrev = Array(repeating: 0, count: problem.stateEvents.count)
-    gNew = gPrev
+    let events = max(problem.stateEvents.count, 1)
+    gPrev = .allocate(capacity: 2 * events)
+    gPrev.initialize(repeating: 0, count: 2 * events)
+    gNew = gPrev + events
+    scan = problem.stateEvents.isEmpty ? nil : problem.conditionScan
     conditions = problem.stateEvents.map(\.condition)
     exactTimes = problem.stateEvents.map { $0.exactTime ?? .nan }
     directions = problem.stateEvents.map(\.direction)
@@ -199,6 +204,7 @@ final class _Integrator<S: ODESystem> {
   deinit {
     storage.deallocate()
     piv.deallocate()
+    gPrev.deallocate()
     bdfStorage?.deallocate()
   }
 

@@ -12,10 +12,15 @@ public struct ODEProblem<System: ODESystem> {
   public var timeEvents: [TimeEvent]
   /// Events located by root finding on a condition of the state.
   public var stateEvents: [StateEvent]
+  /// The conditions of all of ``stateEvents`` in one call, if the system has such an
+  /// evaluation: the integrator then uses it for the test after every step (where it
+  /// would call each condition in turn) and calls the conditions one by one only to locate
+  /// a root. It must give the conditions' values bit for bit (``StateEvent/Scan``).
+  public var conditionScan: StateEvent.Scan?
 
   public init(
     system: System, u0: [Double], tspan: (Double, Double),
-    doses: [Dose] = [], timeEvents: [TimeEvent] = [], stateEvents: [StateEvent] = []
+    doses: [Dose] = [], timeEvents: [TimeEvent] = [], stateEvents: [StateEvent] = [], conditionScan: StateEvent.Scan? = nil
   ) {
     precondition(u0.count == system.dimension, "u0 has \(u0.count) elements, the system \(system.dimension)")
     precondition(tspan.1 >= tspan.0, "the time span must not run backwards")
@@ -25,5 +30,6 @@ public struct ODEProblem<System: ODESystem> {
     self.doses = doses
     self.timeEvents = timeEvents
     self.stateEvents = stateEvents
+    self.conditionScan = conditionScan
   }
 }

@@ -73,6 +73,12 @@ public struct CompiledSBML: Sendable {
   public static let fastReactionFactor = 1e8
   package var fluxes: [Flux] = []
   package var events: [EventSpec] = []
+  /// The triggers of all events at once (``SBMLSystem/conditionScan()``): the part of
+  /// `main` they read, then each event's own instructions. Nil where an event has no
+  /// ``EventSpec/conditionProgram``.
+  package var conditionScan: Program?
+  /// The index of `conditionScan` among the ``NativeCode/functions``, once compiled.
+  package private(set) var nativeConditionScan: Int?
   /// Per state: the slot its value is loaded into, and its rate-rule slot (−1: none).
   @usableFromInline package var loadSlots: [Int] = []
   package var derivativeSlots: [Int] = []
@@ -124,7 +130,9 @@ public struct CompiledSBML: Sendable {
       terms: fluxes.map {
         .init(state: $0.state, rate: $0.rateSlot, stoichiometry: $0.stoichiometrySlot, sign: $0.sign, conversion: $0.conversionSlot)
       })
-    native = try NativeCode.compile([main] + (jacobian.map { [$0.program] } ?? []), rhs: rhs, lanes: lanes, compiler: compiler)
+    let programs = [main] + (jacobian.map { [$0.program] } ?? [])
+    native = try NativeCode.compile(programs + (conditionScan.map { [$0] } ?? []), rhs: rhs, lanes: lanes, compiler: compiler)
+    nativeConditionScan = conditionScan == nil ? nil : programs.count
   }
 
   /// Compiles `model`, in the phases of ``CompileContext`` (the order numbers the slots).
@@ -167,6 +175,7 @@ public struct CompiledSBML: Sendable {
       for i in events.indices {
         events[i].conditionProgram = Self.conditionProgram(events[i].triggerSlot, event: events[i].program, main: main)
       }
+      conditionScan = Self.conditionScan(events, main: main)
     }
     if delays.isEmpty && c.unknowns.isEmpty {
       self.jacobian = JacobianProgram.build(
@@ -225,6 +234,16 @@ public struct CompiledSBML: Sendable {
     let before = main.slice(for: own.inputs.union([trigger]))
     let program = Program(instructions: before.instructions + own.instructions)
     return program.instructions.contains { $0.code == .delay } ? nil : program
+  }
+
+  /// The instructions computing every event's trigger from the states: the slice of `main`
+  /// they need, then each event's own slice. Nil without events, or if an event has no
+  /// condition program.
+  static func conditionScan(_ events: [EventSpec], main: Program) -> Program? {
+    guard !events.isEmpty, events.allSatisfy({ $0.conditionProgram != nil }) else { return nil }
+    let own = events.map { $0.program.slice(for: [$0.triggerSlot]) }
+    let needed = own.reduce(into: Set(events.map(\.triggerSlot))) { $0.formUnion($1.inputs) }
+    return Program(instructions: main.slice(for: needed).instructions + own.flatMap(\.instructions))
   }
 
   /// Kahn's algorithm over nodes `(target, dependencies)`; a node depends on another when it

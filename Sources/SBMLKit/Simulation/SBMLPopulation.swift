@@ -115,7 +115,7 @@ public struct SBMLPopulationModel: Sendable {
       maxStep: o.capSteps ? o.duration / Double(max(o.steps, 1)) : .infinity)
     opts.startStiff = stiff
     let sol = solve(
-      ODEProblem(system: sys, u0: u0, tspan: (t0, end), stateEvents: sys.stateEvents()),
+      ODEProblem(system: sys, u0: u0, tspan: (t0, end), stateEvents: sys.stateEvents(), conditionScan: sys.conditionScan()),
       method: o.method, options: opts)
     var stats = prior
     stats.add(sol.stats)

@@ -23,6 +23,8 @@ public final class SBMLSystem: ODESystem, @unchecked Sendable {
   @usableFromInline let nativeJacobian: NativeCode.Function?
   /// The whole right-hand side as machine code (``NativeCode/RightHandSide``).
   @usableFromInline let nativeRHS: NativeCode.RHS?
+  /// The machine-code ``CompiledSBML/conditionScan``.
+  let nativeConditionScan: NativeCode.Function?
 
   public convenience init(_ compiled: CompiledSBML) {
     self.init(compiled, workspace: SBMLWorkspace(compiled.initial, states: compiled.states.count))
@@ -35,6 +37,7 @@ public final class SBMLSystem: ODESystem, @unchecked Sendable {
     nativeMain = compiled.native?.functions[0]
     nativeJacobian = compiled.native.flatMap { $0.functions.count > 1 ? $0.functions[1] : nil }
     nativeRHS = compiled.native?.rhs
+    nativeConditionScan = compiled.nativeConditionScan.flatMap { compiled.native?.functions[$0] }
     self.workspace = workspace
   }
 
@@ -324,6 +327,25 @@ public final class SBMLSystem: ODESystem, @unchecked Sendable {
 }
 
 extension SBMLSystem {
+  /// The conditions of ``stateEvents()`` in one evaluation (``ODEProblem/conditionScan``):
+  /// the states loaded once and one program (machine code when the model is compiled) for
+  /// all triggers, where the events' conditions each load the states and run their own
+  /// program. Nil if an event has no condition program or a trigger is watched in parts.
+  public func conditionScan() -> StateEvent.Scan? {
+    guard let program = compiled.conditionScan, compiled.events.allSatisfy(\.watchSlots.isEmpty) else { return nil }
+    // The events stepped through by their conditions (no known trigger time), and their
+    // trigger slots.
+    let watched = compiled.events.indices.filter { exactTriggerTime(compiled.events[$0]) == nil }
+    guard !watched.isEmpty else { return nil }
+    let events = watched.map { (index: $0, slot: compiled.events[$0].triggerSlot) }
+    let native = nativeConditionScan
+    return { [self] t, u, g in
+      let v = load(t: t, u: u)
+      if let native { native(v) } else { program.run(v, delay: workspace.delays) }
+      for e in events { g[e.index] = v[e.slot] != 0 ? 1 : -1 }
+    }
+  }
+
   /// `c` of a trigger `time ≥ c` whose `c` does not change during the run (see
   /// ``CompiledSBML/EventSpec/triggerTimeSlot``), read after initialization.
   func exactTriggerTime(_ ev: CompiledSBML.EventSpec) -> Double? {
@@ -394,7 +416,7 @@ extension SBMLSystem {
       }
     }
     let sol = solve(
-      ODEProblem(system: self, u0: u0, tspan: (start, start + duration), stateEvents: stateEvents()),
+      ODEProblem(system: self, u0: u0, tspan: (start, start + duration), stateEvents: stateEvents(), conditionScan: conditionScan()),
       method: method, options: opts)
     for i in 0..<sol.t.count {
       Array(sol.state(i)).withUnsafeBufferPointer { evaluate(t: sol.t[i], u: $0) }
