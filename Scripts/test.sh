@@ -27,4 +27,14 @@ if [ -z "${CARTSIM_PYTHON:-}" ]; then
   fi
 fi
 
-exec swift test "$@"
+# The tests' temporary files (run folders, data folders, compiled models) go to one folder,
+# removed when the tests pass and kept for a look when they fail.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cartsim-tests.XXXXXX")
+status=0
+TMPDIR="$tmp" swift test "$@" || status=$?
+if [ "$status" -eq 0 ]; then
+  rm -rf "$tmp"
+else
+  echo "Scripts/test.sh: the tests' temporary files are in $tmp" >&2
+fi
+exit "$status"
