@@ -331,8 +331,10 @@ final class BatchIntegrator<S: BatchODESystem> {
 
   /// The dense output of the last accepted step at `time`, into `tmp`.
   func interpolate(_ time: Double) {
+    if !denseReady { dp5Dense() }
     let s = (time - t) / h, s1 = 1 - s
     let d0 = dense, d1 = dense + N, d2 = dense + 2 * N, d3 = dense + 3 * N, d4 = dense + 4 * N
+    let tmp = self.tmp, N = self.N
     if stiffDense {
       for j in 0..<N { tmp[j] = d0[j] + s * (d1[j] + s1 * (d2[j] + s * d3[j])) }
     } else {
@@ -340,6 +342,25 @@ final class BatchIntegrator<S: BatchODESystem> {
     }
   }
   var stiffDense = false
+  /// DP5's dense output is completed at the first interpolation inside the step (while its
+  /// stages are still there), not at every step, as the scalar method's.
+  var denseReady = true
+
+  /// DP5's dense output of the step just accepted, from its stages (still in `k1`…`k7`) and
+  /// the y_old and Δy stored at acceptance (the scalar method's formulas).
+  func dp5Dense() {
+    typealias T = DormandPrince5
+    let h = self.h, N = self.N
+    let k1 = self.k1, k3 = self.k3, k4 = self.k4, k5 = self.k5, k6 = self.k6, k7 = self.k7
+    let d1 = dense + N, d2 = dense + 2 * N, d3 = dense + 3 * N, d4 = dense + 4 * N
+    for j in 0..<N {
+      let du = d1[j], bspl = h * k1[j] - du
+      d2[j] = bspl
+      d3[j] = du - h * k7[j] - bspl
+      d4[j] = h * (T.d1 * k1[j] + T.d3 * k3[j] + T.d4 * k4[j] + T.d5 * k5[j] + T.d6 * k6[j] + T.d7 * k7[j])
+    }
+    denseReady = true
+  }
 
   /// One lock-step DP5 step of size `h`: writes `uNew` and the dense output, returns the
   /// largest error norm; runs the stiffness test per lane.
@@ -348,6 +369,8 @@ final class BatchIntegrator<S: BatchODESystem> {
     // Locals, not properties: a store through a work pointer could otherwise change `h` or
     // `k1` as far as the compiler knows, and the loops would reload them and not vectorise.
     let h = self.h, k1 = self.k1, k7 = self.k7
+    let u = self.u, uNew = self.uNew, tmp = self.tmp, k2 = self.k2, k3 = self.k3, k4 = self.k4, k5 = self.k5, k6 = self.k6
+    let N = self.N, n = self.n, L = self.L, atol = self.atol, rtol = o.rtol
     if !fsalValid {
       f(t, u, k1)
       fsalValid = true
@@ -365,16 +388,18 @@ final class BatchIntegrator<S: BatchODESystem> {
     for j in 0..<N { uNew[j] = u[j] + h * (T.b1 * k1[j] + T.b3 * k3[j] + T.b4 * k4[j] + T.b5 * k5[j] + T.b6 * k6[j]) }
     f(t + h, uNew, k7)
     // Per lane: the error norm and Hairer's stiffness quotient ‖k7 − k6‖ / ‖y7 − y6‖.
+    let errorSum = lane, kSum = lane + L, ySum = lane + 2 * L
     for m in 0..<(3 * L) { lane[m] = 0 }
-    for i in 0..<n {
+    var j = 0
+    for _ in 0..<n {
       for l in 0..<L {
-        let j = i * L + l
         let e = h * (T.e1 * k1[j] + T.e3 * k3[j] + T.e4 * k4[j] + T.e5 * k5[j] + T.e6 * k6[j] + T.e7 * k7[j])
-        let r = 1 / (atol[j] + o.rtol * max(abs(u[j]), abs(uNew[j])))
+        let r = 1 / (atol[j] + rtol * max(abs(u[j]), abs(uNew[j])))
         let dk = (k7[j] - k6[j]) * r, dy = (uNew[j] - tmp[j]) * r
-        lane[l] += (e * r) * (e * r)
-        lane[L + l] += dk * dk
-        lane[2 * L + l] += dy * dy
+        errorSum[l] += (e * r) * (e * r)
+        kSum[l] += dk * dk
+        ySum[l] += dy * dy
+        j &+= 1
       }
     }
     var err = 0.0
@@ -383,14 +408,14 @@ final class BatchIntegrator<S: BatchODESystem> {
       err = e > err || e.isNaN ? e : err
     }
     if err <= 1 {
+      // y_old and Δy now, the rest at the first interpolation inside the step (most steps
+      // have none).
       stiffDense = false
+      denseReady = false
+      let d0 = dense, d1 = dense + N
       for j in 0..<N {
-        let du = uNew[j] - u[j], bspl = h * k1[j] - du
-        dense[j] = u[j]
-        dense[N + j] = du
-        dense[2 * N + j] = bspl
-        dense[3 * N + j] = du - h * k7[j] - bspl
-        dense[4 * N + j] = h * (T.d1 * k1[j] + T.d3 * k3[j] + T.d4 * k4[j] + T.d5 * k5[j] + T.d6 * k6[j] + T.d7 * k7[j])
+        d0[j] = u[j]
+        d1[j] = uNew[j] - u[j]
       }
       if switching {
         // Hairer's test per lane; the first lane with 15 stiff readings turns the batch.
@@ -518,6 +543,7 @@ final class BatchIntegrator<S: BatchODESystem> {
     let err = largestNorm({ self.k6[$0] }, weight: { self.atol[$0] + self.o.rtol * max(abs(self.u[$0]), abs(self.uNew[$0])) })
     if err <= 1 {
       stiffDense = true
+      denseReady = true
       for j in 0..<N {
         dense[j] = u[j]
         dense[N + j] = uNew[j] - u[j]
